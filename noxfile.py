@@ -1,0 +1,72 @@
+"""Developer sessions: ``nox -s tests lint typing docs bench examples``.
+
+Sessions run on the interpreter nox runs on; ``nox -s tests_all`` runs the tests on
+every Python version the pyproject classifiers name that is installed here.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typing", "docs", "examples"]
+nox.options.reuse_existing_virtualenvs = True
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+PYTHONS = nox.project.python_versions(PYPROJECT)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite, as CI runs it (starts its own local S3 server)."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session(python=PYTHONS)
+def tests_all(session: nox.Session) -> None:
+    """The test suite on every supported Python version."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff, and the import-linter contract that keeps the layers pointing down."""
+    session.install("-e", ".", "ruff>=0.6", "import-linter>=2.0")
+    session.run("ruff", "check", "src", "tests", "benchmarks", "examples", "noxfile.py")
+    session.run("ruff", "format", "--check", "src", "tests", "benchmarks", "examples")
+    session.run("lint-imports")
+
+
+@nox.session
+def typing(session: nox.Session) -> None:
+    """mypy --strict on src/."""
+    session.install("-e", ".[test]", "mypy>=1.10", "pandas-stubs", "types-tqdm")
+    session.run("mypy")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the docs strictly and run every example in them."""
+    session.install("-e", ".[test]", "mkdocs>=1.6")
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site")
+    session.run("python", "-m", "pytest", "tests/test_docs.py", "-q")
+
+
+@nox.session
+def examples(session: nox.Session) -> None:
+    """Run every script in examples/ as a user would."""
+    import pathlib
+
+    session.install("-e", ".[test]")
+    for script in sorted(pathlib.Path("examples").glob("*.py")):
+        session.run("python", str(script))
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks against the anchors, in the same run; prints ratios."""
+    session.install("-e", ".[test,fast]", "dvc>=3.50", "joblib")
+    args = session.posargs or ["store"]
+    for name in args:
+        session.run("python", f"benchmarks/bench_{name}.py")

@@ -1,0 +1,76 @@
+""""Current" things, held in ContextVars so they are right under threads and asyncio.
+
+Lower layers read these without importing the layers that set them: versioning learns
+the active run from here, not from tracking.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = [
+    "RunHandle",
+    "active_run",
+    "current_workspace_uri",
+    "reset_active_run",
+    "set_active_run",
+    "set_workspace_uri",
+    "using_workspace",
+]
+
+
+@runtime_checkable
+class RunHandle(Protocol):
+    """What lower layers may know of a run: its id and experiment."""
+
+    @property
+    def run_id(self) -> str: ...
+
+    @property
+    def experiment(self) -> str: ...
+
+
+_active_run: ContextVar[Any | None] = ContextVar("mlopskit_active_run", default=None)
+_workspace: ContextVar[str | None] = ContextVar("mlopskit_workspace", default=None)
+_process_workspace: list[str | None] = [None]
+
+
+def active_run() -> Any | None:
+    """The run active in this thread / task, or ``None``."""
+    return _active_run.get()
+
+
+def set_active_run(run: Any | None) -> Any:
+    """Make ``run`` active; returns a token for :func:`reset_active_run`."""
+    return _active_run.set(run)
+
+
+def reset_active_run(token: Any) -> None:
+    """Restore the active run that was current before :func:`set_active_run`."""
+    _active_run.reset(token)
+
+
+def set_workspace_uri(uri: str | os.PathLike[str] | None) -> None:
+    """Set the process-wide default workspace (``None`` returns to the environment)."""
+    _process_workspace[0] = None if uri is None else os.fspath(uri)
+
+
+def current_workspace_uri() -> str:
+    """The workspace in effect: a ``using_workspace`` block > ``set_workspace`` > config."""
+    from mlopskit import _config
+
+    return _workspace.get() or _process_workspace[0] or _config.home()
+
+
+@contextmanager
+def using_workspace(uri: str | os.PathLike[str]) -> Iterator[str]:
+    """Make ``uri`` the workspace for this thread / task inside the block."""
+    token = _workspace.set(os.fspath(uri))
+    try:
+        yield os.fspath(uri)
+    finally:
+        _workspace.reset(token)
