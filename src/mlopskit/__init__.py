@@ -14,24 +14,35 @@ __version__ = "0.1.0.dev0"
 
 # Public name -> module that defines it. Sorted by name; a test pins it to __all__.
 _LAZY: dict[str, str] = {
+    "ArtifactRef": "mlopskit.store",
+    "ArtifactStore": "mlopskit.store",
     "IntegrityError": "mlopskit.errors",
     "MlopskitError": "mlopskit.errors",
     "NotFoundError": "mlopskit.errors",
     "RefConflictError": "mlopskit.errors",
+    "Workspace": "mlopskit.workspace",
+    "current_workspace": "mlopskit.workspace",
+    "set_workspace": "mlopskit.workspace",
 }
 
 # Subpackages reachable as attributes (``mk.drift``, ``mk.store``, ...).
 _SUBMODULES: frozenset[str] = frozenset(
     {
         "errors",
+        "hashing",
+        "serialize",
+        "store",
+        "workspace",
     }
 )
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from mlopskit import errors
+    from mlopskit import errors, hashing, serialize, store, workspace
     from mlopskit.errors import IntegrityError, MlopskitError, NotFoundError, RefConflictError
+    from mlopskit.store import ArtifactRef, ArtifactStore
+    from mlopskit.workspace import Workspace, current_workspace, set_workspace
 
 
 def __getattr__(name: str) -> Any:

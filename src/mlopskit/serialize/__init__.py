@@ -1,0 +1,40 @@
+"""Codecs: how objects become bytes in the store, and back.
+
+Tried in order, first match wins:
+
+| object | codec | media type |
+| --- | --- | --- |
+| ``bytes``, ``bytearray``, ``memoryview`` | raw | ``application/octet-stream`` |
+| ``numpy.ndarray`` (not ``object`` dtype) | ``.npy``, ``allow_pickle=False`` | ``application/x-npy`` |
+| ``pandas.DataFrame`` / ``Series`` | Parquet (pyarrow) | ``application/vnd.apache.parquet`` |
+| ... without pyarrow, or not Parquet-able | pandas pickle (a pickle codec) | ``application/vnd.mlopskit.pandas+pickle`` |
+| ``pydantic.BaseModel`` | JSON of ``model_dump`` + class path | ``application/vnd.mlopskit.pydantic+json`` |
+| JSON-able values (``None``, bool, int, finite float, str, list, dict with str keys) | canonical JSON | ``application/json`` |
+| anything else | cloudpickle (a pickle codec) | ``application/vnd.mlopskit.cloudpickle`` |
+
+Pickle codecs execute code when loaded; the store only loads them when trusted.
+"""
+
+from mlopskit.serialize._codecs import (
+    Codec,
+    Encoded,
+    canonical_json,
+    codec_for,
+    decode,
+    encode,
+    is_pickle_media_type,
+    register_codec,
+    sniff_media_type,
+)
+
+__all__ = [
+    "Codec",
+    "Encoded",
+    "canonical_json",
+    "codec_for",
+    "decode",
+    "encode",
+    "is_pickle_media_type",
+    "register_codec",
+    "sniff_media_type",
+]

@@ -1,0 +1,207 @@
+"""The filesystem under a store: URL resolution, atomic and create-only writes, retries."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from mlopskit._log import get_logger
+from mlopskit.errors import (
+    MissingExtraError,
+    StorageError,
+    UnsupportedOperationError,
+    UnsupportedURLError,
+)
+
+T = TypeVar("T")
+Buffer = bytes | bytearray | memoryview
+
+log = get_logger("mlopskit.store")
+
+# Which extra installs the fsspec implementation of a protocol.
+_EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
+# Filesystems whose writes of a whole object are atomic (no partial object is ever visible).
+_OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "memory", "az", "abfs", "abfss", "adl"}
+# Filesystems on which fsspec's create-only mode is a real conditional write.
+_CREATE_ONLY = {"file", "local", "memory", "s3", "s3a", "gs", "gcs"}
+
+_memory_lock = threading.Lock()
+
+
+class Location:
+    """A filesystem and a root path in it, resolved from a URL or a plain path."""
+
+    def __init__(self, url: str | os.PathLike[str], storage_options: dict[str, Any] | None = None):
+        import fsspec
+
+        raw = os.fspath(url)
+        options = dict(storage_options or {})
+        if "://" not in raw or raw.startswith("file://"):
+            path = raw[len("file://") :] if raw.startswith("file://") else raw
+            from fsspec.implementations.local import LocalFileSystem
+
+            self.fs: Any = LocalFileSystem()
+            self.protocol = "file"
+            self.root = os.path.abspath(os.path.expanduser(path)).replace(os.sep, "/")
+            self.url = self.root
+            return
+        protocol = raw.split("://", 1)[0].lower()
+        if protocol not in fsspec.available_protocols():
+            raise UnsupportedURLError(
+                f"unknown URL scheme {protocol!r} in {raw!r}; use a path, file://, memory://, "
+                f"s3:// or another fsspec protocol",
+                url=raw,
+            )
+        try:
+            fs, path = fsspec.core.url_to_fs(raw, **options)
+        except ImportError as exc:
+            extra = _EXTRAS.get(protocol)
+            hint = f"pip install 'mlopskit[{extra}]'" if extra else str(exc)
+            raise MissingExtraError(
+                f"the {protocol}:// filesystem needs a package that is not installed: {hint}",
+                url=raw,
+                extra=extra,
+            ) from exc
+        self.fs = fs
+        self.protocol = protocol
+        self.root = path.rstrip("/") or ("/" if protocol == "memory" else path)
+        if protocol == "memory" and not self.root.startswith("/"):
+            self.root = "/" + self.root
+        self.url = raw
+
+    @property
+    def is_local(self) -> bool:
+        """True for the local filesystem (where os-level atomic operations are used)."""
+        return self.protocol == "file"
+
+    @property
+    def is_memory(self) -> bool:
+        """True for ``memory://``."""
+        return self.protocol == "memory"
+
+    @property
+    def atomic_put(self) -> bool:
+        """Whether writing a whole object in one call is atomic here."""
+        return self.protocol in _OBJECT_STORES
+
+    @property
+    def create_only(self) -> bool:
+        """Whether create-only writes are real conditional writes on this filesystem."""
+        return self.protocol in _CREATE_ONLY
+
+    def join(self, *parts: str) -> str:
+        """A path under the root."""
+        return (
+            "/".join([self.root.rstrip("/"), *parts]) if self.root != "/" else "/" + "/".join(parts)
+        )
+
+    # -- writes ---------------------------------------------------------------------
+
+    def write_atomic(self, path: str, chunks: Iterable[Buffer], *, fsync: bool = False) -> None:
+        """Write ``chunks`` to ``path`` so that readers see no object or the whole one."""
+        if self.is_local:
+            _local_write_atomic(self.join("tmp"), path, chunks, fsync=fsync)
+        elif self.atomic_put:
+            data = b"".join(bytes(c) if isinstance(c, memoryview) else c for c in chunks)
+            self.retry(lambda: self.fs.pipe_file(path, data), what=f"write {path}")
+        else:
+            tmp = self.join("tmp", f"{uuid.uuid4().hex}.tmp")
+            data = b"".join(bytes(c) if isinstance(c, memoryview) else c for c in chunks)
+            try:
+                self.retry(lambda: self.fs.pipe_file(tmp, data), what=f"write {tmp}")
+                self.retry(lambda: self.fs.mv(tmp, path), what=f"move to {path}")
+            except BaseException:
+                _quietly(lambda: self.fs.rm_file(tmp))
+                raise
+
+    def write_create_only(self, path: str, data: bytes) -> None:
+        """Create ``path`` with ``data``; raise FileExistsError if it exists (atomically)."""
+        if not self.create_only:
+            raise UnsupportedOperationError(
+                f"the {self.protocol}:// filesystem cannot do create-only (conditional) writes, "
+                "so refs cannot be updated safely there; use a local path, memory://, s3:// "
+                "or gs://",
+                protocol=self.protocol,
+            )
+        if self.is_local:
+            _local_create_only(self.join("tmp"), path, data)
+        elif self.is_memory:
+            with _memory_lock:
+                self.fs.pipe_file(path, data, mode="create")
+        else:
+            self.retry(lambda: self.fs.pipe_file(path, data, mode="create"), what=f"create {path}")
+
+    def retry(self, fn: Callable[[], T], *, what: str, attempts: int = 4) -> T:
+        """Run ``fn``; retry transient OSErrors with backoff; raise StorageError at the end."""
+        delay = 0.05
+        for attempt in range(1, attempts + 1):
+            try:
+                return fn()
+            except (FileExistsError, FileNotFoundError, PermissionError, IsADirectoryError):
+                raise
+            except OSError as exc:
+                if attempt == attempts:
+                    raise StorageError(
+                        f"{what} failed after {attempts} attempts: {exc}", url=self.url
+                    ) from exc
+                log.warning("retrying", what=what, attempt=attempt, error=str(exc))
+                time.sleep(delay)
+                delay *= 4
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _quietly(fn: Callable[[], object]) -> None:
+    try:
+        fn()
+    except OSError:
+        pass
+
+
+def _mkstemp(tmpdir: str) -> tuple[int, str]:
+    os.makedirs(tmpdir, exist_ok=True)
+    path = os.path.join(tmpdir, f"{uuid.uuid4().hex}.tmp")
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644), path
+
+
+def _write_all(fd: int, chunks: Iterable[Buffer]) -> None:
+    for chunk in chunks:
+        view = memoryview(chunk).cast("B")
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+
+
+def _local_write_atomic(tmpdir: str, path: str, chunks: Iterable[Buffer], *, fsync: bool) -> None:
+    fd, tmp = _mkstemp(tmpdir)
+    try:
+        try:
+            _write_all(fd, chunks)
+            if fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        _quietly(lambda: os.unlink(tmp))
+        if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
+            raise StorageError(f"could not write {path}: {exc}", path=path) from exc
+        raise
+
+
+def _local_create_only(tmpdir: str, path: str, data: bytes) -> None:
+    fd, tmp = _mkstemp(tmpdir)
+    try:
+        try:
+            _write_all(fd, [data])
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.link(tmp, path)  # atomic create-with-content: fails if path exists
+    finally:
+        _quietly(lambda: os.unlink(tmp))

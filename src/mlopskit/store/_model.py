@@ -1,0 +1,128 @@
+"""Value objects of the store: references, tree entries, reports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from mlopskit.hashing import check_digest
+
+Kind = Literal["blob", "tree", "object", "record"]
+
+TREE_FORMAT = "mlopskit.tree/1"
+RECORD_FORMAT = "mlopskit.record/1"
+TREE_MEDIA_TYPE = "application/vnd.mlopskit.tree+json"
+RECORD_MEDIA_TYPE = "application/vnd.mlopskit.record+json"
+
+
+class ArtifactRef(BaseModel):
+    """A reference to one immutable object in a store.
+
+    Attributes:
+        digest: ``<algorithm>:<hex>`` of the stored bytes; the object's name.
+        size: bytes of the object; for a tree, the total bytes of the files under it.
+        kind: ``blob`` (raw bytes or a file), ``tree`` (a directory manifest),
+            ``object`` (a Python object written by a codec) or ``record`` (a JSON
+            record whose ``links`` are followed by ``gc``).
+        media_type: how to decode the bytes (see :mod:`mlopskit.serialize`).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    digest: str
+    size: int = Field(ge=0)
+    kind: Kind = "blob"
+    media_type: str | None = None
+
+    @field_validator("digest")
+    @classmethod
+    def _check_digest(cls, value: str) -> str:
+        return check_digest(value)
+
+    def __str__(self) -> str:
+        return self.digest
+
+    @property
+    def hex(self) -> str:
+        """The hex part of the digest."""
+        return self.digest.partition(":")[2]
+
+
+class TreeEntry(BaseModel):
+    """One entry of a directory manifest."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    digest: str
+    size: int
+    kind: Literal["blob", "tree"]
+    mode: int = 0o644
+
+
+class ObjectInfo(BaseModel):
+    """Where and how an object is stored."""
+
+    digest: str
+    size: int
+    location: Literal["loose", "pack"]
+    path: str
+    modified: datetime | None = None
+
+
+class CorruptObject(BaseModel):
+    """An object whose bytes do not hash to its name, or that is missing."""
+
+    digest: str
+    path: str
+    found: str | None
+    reason: str
+
+
+class VerifyReport(BaseModel):
+    """The result of :meth:`ArtifactStore.verify`."""
+
+    checked: int = 0
+    bytes_checked: int = 0
+    corrupt: list[CorruptObject] = Field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every checked object is intact."""
+        return not self.corrupt
+
+
+class GcReport(BaseModel):
+    """What :meth:`ArtifactStore.gc` found, and removed unless ``dry_run``."""
+
+    dry_run: bool
+    reachable: int
+    removed: list[str] = Field(default_factory=list)
+    removed_bytes: int = 0
+    kept_young: int = 0
+    packs_removed: int = 0
+    packs_rewritten: int = 0
+    temp_removed: int = 0
+
+
+class RefRecord(BaseModel):
+    """One entry of a ref's append-only log: the audit record of a move.
+
+    The record with the highest ``seq`` is the ref's current value; ``target=None``
+    marks a deletion.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    schema_version: int = 1
+    name: str
+    seq: int
+    target: ArtifactRef | None
+    previous: str | None = None
+    time: datetime
+    user: str = ""
+    host: str = ""
+    message: str = ""
+    meta: dict[str, Any] = Field(default_factory=dict)
