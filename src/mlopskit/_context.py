@@ -1,4 +1,4 @@
-""""Current" things, held in ContextVars so they are right under threads and asyncio.
+""" "Current" things, held in ContextVars so they are right under threads and asyncio.
 
 Lower layers read these without importing the layers that set them: versioning learns
 the active run from here, not from tracking.
