@@ -14,4 +14,6 @@ Importing this module needs pytest (a test dependency, not a core one).
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from mlopskit.testing._store import StoreConformance, corrupt_object, make_tree
+
+__all__ = ["StoreConformance", "corrupt_object", "make_tree"]
