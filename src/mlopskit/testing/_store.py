@@ -123,7 +123,8 @@ class StoreConformance:
         data = os.urandom(1_000_000)
         src.write_bytes(data)
         ref = store.put_file(src)
-        assert ref.digest == _sha(data) and ref.size == len(data)
+        assert ref.digest == _sha(data)
+        assert ref.size == len(data)
         out = store.get_file(ref, tmp_path / "out" / "copy.bin")
         assert out.read_bytes() == data
 
@@ -168,7 +169,8 @@ class StoreConformance:
         with pytest.raises(InvalidInputError, match="not empty"):
             store.checkout(ref, dest)
         store.checkout(ref, dest, overwrite=True)
-        assert (dest / "a").read_bytes() == b"1" and (dest / "other").exists()
+        assert (dest / "a").read_bytes() == b"1"
+        assert (dest / "other").exists()
 
     def test_put_missing_file_or_dir_is_not_found(
         self, store: ArtifactStore, tmp_path: Path
@@ -297,7 +299,8 @@ class StoreConformance:
         store.put_bytes(b"x")
         ref = store.put_dir(make_tree(tmp_path / "src", {"a": b"1", "b/c": b"2"}))
         report = store.verify()
-        assert report.ok and report.checked >= 5
+        assert report.ok
+        assert report.checked >= 5
         assert store.verify(ref).ok
 
     # -- refs --------------------------------------------------------------------------
@@ -370,7 +373,8 @@ class StoreConformance:
         assert garbage.digest in dry.removed
         assert store.exists(garbage)  # dry run removes nothing
         report = store.gc(dry_run=False, grace=timedelta(0))
-        assert garbage.digest in report.removed and dropped_tree.digest in report.removed
+        assert garbage.digest in report.removed
+        assert dropped_tree.digest in report.removed
         assert not store.exists(garbage)
         assert store.get_bytes(old) == b"old target"
         out = store.checkout(kept_tree, tmp_path / "out")
@@ -381,7 +385,8 @@ class StoreConformance:
         """Objects written within the grace period survive gc even if unreferenced."""
         young = store.put_bytes(b"young")
         report = store.gc(dry_run=False, grace=timedelta(hours=1))
-        assert young.digest not in report.removed and report.kept_young >= 1
+        assert young.digest not in report.removed
+        assert report.kept_young >= 1
         assert store.exists(young)
 
     def test_gc_keep_argument(self, store: ArtifactStore) -> None:
@@ -394,7 +399,8 @@ class StoreConformance:
         """stat() tells loose from packed objects and their size."""
         loose = store.put_bytes(b"loose")
         info = store.stat(loose)
-        assert info.location == "loose" and info.size == 5
+        assert info.location == "loose"
+        assert info.size == 5
         tree = store.put_dir(make_tree(tmp_path / "d", {"f": b"packed"}))
         entry = store.read_tree(tree)[0]
         assert store.stat(entry.digest).location == "pack"
