@@ -11,8 +11,10 @@ the builtin exception it refines, so ``except KeyError`` keeps working::
     │   ├── InvalidDigestError              not ``<algo>:<hex>`` of the right length
     │   ├── InvalidNameError                a ref or manifest name that escapes (``..``, absolute)
     │   ├── SchemaError                     data does not match the expected schema
+    │   ├── UnhashableArgumentError (TypeError) an argument has no stable content hash (names it)
     │   └── FilterSyntaxError               a search filter that does not parse (points at the token)
     ├── NotFoundError (KeyError)            an object, ref, run, dataset or model does not exist
+    ├── NoActiveRunError (RuntimeError)     a run-level call with no active run in this context
     ├── IntegrityError                      bytes do not match their digest (corruption or tampering)
     ├── RefConflictError                    compare-and-swap lost: the ref moved since it was read
     ├── UntrustedObjectError                refusing to unpickle an object that is not trusted
@@ -33,10 +35,12 @@ __all__ = [
     "InvalidNameError",
     "MissingExtraError",
     "MlopskitError",
+    "NoActiveRunError",
     "NotFoundError",
     "RefConflictError",
     "SchemaError",
     "StorageError",
+    "UnhashableArgumentError",
     "UnsupportedOperationError",
     "UnsupportedURLError",
     "UntrustedObjectError",
@@ -85,12 +89,20 @@ class SchemaError(InvalidInputError):
     """Data does not match the schema it was expected to have."""
 
 
+class UnhashableArgumentError(InvalidInputError, TypeError):
+    """An argument has no stable content hash; ``argument`` names it (``x``, ``cfg['k']``)."""
+
+
 class FilterSyntaxError(InvalidInputError):
     """A filter expression does not parse; ``position`` points at the offending token."""
 
 
 class NotFoundError(MlopskitError, KeyError):
     """The object, ref, run, dataset or model does not exist."""
+
+
+class NoActiveRunError(MlopskitError, RuntimeError):
+    """A call that logs to the active run was made with no run active in this context."""
 
 
 class IntegrityError(MlopskitError):

@@ -1,0 +1,653 @@
+"""Datasets: named, numbered, immutable versions of data in the store.
+
+Layout (refs)::
+
+    datasets/<name>/v/<n>     → the record of version n (links the data, so gc keeps it)
+
+Version numbers are allocated by creating ``datasets/<name>/v/<n>`` create-only
+(``expected=None``): of concurrent committers exactly one gets ``n``, the others
+retry with ``n + 1`` — distinct and gap-free across processes and machines, with no
+lock and no database (the mlflow#22635 race cannot happen).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import socket
+import sys
+import tempfile
+import warnings
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mlopskit import _config, _context
+from mlopskit._log import get_logger
+from mlopskit.errors import (
+    InvalidInputError,
+    InvalidNameError,
+    NotFoundError,
+    RefConflictError,
+    SchemaError,
+)
+from mlopskit.store import ArtifactRef, ArtifactStore, current_store
+from mlopskit.versioning._edges import Endpoint, LineageEdge, record_edge
+from mlopskit.versioning._hash import digest_value
+from mlopskit.versioning._provenance import recall, remember
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "ColumnSchema",
+    "ColumnSummary",
+    "DatasetDiff",
+    "DatasetVersion",
+    "Datasets",
+]
+
+log = get_logger("mlopskit.versioning.datasets")
+
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+=,-]*$")
+DataKind = Literal["dataframe", "series", "array", "file", "directory"]
+
+
+class ColumnSchema(BaseModel):
+    """One column: name, dtype (as pandas/numpy prints it) and whether it holds nulls."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    dtype: str
+    nullable: bool = False
+
+
+class ColumnSummary(BaseModel):
+    """Statistics of one column (numbers for numeric columns, counts for the rest)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    dtype: str
+    count: int
+    nulls: int
+    distinct: int | None = None
+    mean: float | None = None
+    std: float | None = None
+    min: float | str | None = None
+    max: float | str | None = None
+    top: str | None = None
+
+
+with warnings.catch_warnings():
+    # ``schema`` is the documented field name; it shadows pydantic's deprecated
+    # BaseModel.schema() classmethod, which nobody should call on a record.
+    warnings.filterwarnings("ignore", message='Field name "schema"')
+
+    class DatasetVersion(BaseModel):
+        """One immutable version of a dataset.
+
+        Attributes:
+            name: the dataset's name.
+            number: its version number (1, 2, …; gap-free).
+            digest: the digest of the stored data (Parquet, ``.npy``, file or tree).
+            data: the stored data's reference.
+            kind: ``dataframe``, ``series``, ``array``, ``file`` or ``directory``.
+            content_hash: the content hash of the data (independent of its encoding);
+                committing equal content again returns this version.
+            schema: the columns (name, dtype, nullable).
+            rows: the row count (None for files and directories).
+            summary: per-column statistics.
+        """
+
+        model_config = ConfigDict(frozen=True)
+
+        schema_version: int = 1
+        name: str
+        number: int
+        digest: str
+        data: ArtifactRef
+        kind: DataKind
+        content_hash: str
+        message: str = ""
+        metadata: dict[str, Any] = Field(default_factory=dict)
+        created_at: datetime
+        author: str = ""
+        host: str = ""
+        run_id: str | None = None
+        schema: list[ColumnSchema] = Field(default_factory=list)  # type: ignore[assignment]
+        shape: list[int] | None = None
+        rows: int | None = None
+        files: int | None = None
+        size: int = 0
+        summary: list[ColumnSummary] = Field(default_factory=list)
+
+        @property
+        def uri(self) -> str:
+            """``name/number``: what :func:`load` and ``mk.lineage`` accept."""
+            return f"{self.name}/{self.number}"
+
+        @property
+        def __mlopskit_digest__(self) -> str:
+            return self.digest
+
+        @property
+        def __mlopskit_node__(self) -> Endpoint:
+            return Endpoint(digest=self.digest, kind="dataset", label=self.uri)
+
+
+class DatasetDiff(BaseModel):
+    """What changed between two dataset versions.
+
+    Attributes:
+        a, b: the versions compared (``name/number``).
+        added_columns, removed_columns: column names.
+        changed_columns: name → ``{"dtype": [a, b], "nullable": [a, b]}`` (what changed).
+        stats: column → statistic → ``[a, b]`` for every statistic that differs.
+        rows_added, rows_removed, rows_changed: by key, when ``key=`` was given.
+    """
+
+    a: str
+    b: str
+    rows: tuple[int | None, int | None]
+    added_columns: list[str] = Field(default_factory=list)
+    removed_columns: list[str] = Field(default_factory=list)
+    changed_columns: dict[str, dict[str, list[Any]]] = Field(default_factory=dict)
+    stats: dict[str, dict[str, list[Any]]] = Field(default_factory=dict)
+    key: list[str] | None = None
+    rows_added: int | None = None
+    rows_removed: int | None = None
+    rows_changed: int | None = None
+
+    @property
+    def empty(self) -> bool:
+        """True when neither the schema, the statistics nor the rows changed."""
+        return not (
+            self.added_columns
+            or self.removed_columns
+            or self.changed_columns
+            or self.stats
+            or self.rows[0] != self.rows[1]
+            or self.rows_added
+            or self.rows_removed
+            or self.rows_changed
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per change: ``column``, ``change``, ``what``, ``a``, ``b``."""
+        import pandas as pd
+
+        rows: list[dict[str, Any]] = []
+        rows += [{"column": c, "change": "added"} for c in self.added_columns]
+        rows += [{"column": c, "change": "removed"} for c in self.removed_columns]
+        for col, what in self.changed_columns.items():
+            rows += [
+                {"column": col, "change": "schema", "what": k, "a": v[0], "b": v[1]}
+                for k, v in what.items()
+            ]
+        for col, stats in self.stats.items():
+            rows += [
+                {"column": col, "change": "stat", "what": k, "a": v[0], "b": v[1]}
+                for k, v in stats.items()
+            ]
+        frame: pd.DataFrame = pd.DataFrame(rows, columns=["column", "change", "what", "a", "b"])
+        return frame
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InvalidNameError(
+            f"invalid dataset name {name!r}: use letters, digits and '._+=,-' "
+            "(not starting with '.' or '-', no '/' or '@')",
+            found=name,
+        )
+    return name
+
+
+def _whoami() -> tuple[str, str]:
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):
+        user = "unknown"
+    return user, socket.gethostname()
+
+
+def _run_id() -> str | None:
+    run = _context.active_run()
+    return None if run is None else str(run.run_id)
+
+
+def _is_frame(data: Any) -> bool:
+    if "pandas" not in sys.modules:
+        return False
+    import pandas as pd
+
+    return isinstance(data, (pd.DataFrame, pd.Series))
+
+
+def _is_array(data: Any) -> bool:
+    if "numpy" not in sys.modules:
+        return False
+    import numpy as np
+
+    return isinstance(data, np.ndarray)
+
+
+def _jsonable(value: Any) -> float | str | None:
+    import numpy as np
+
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        f = float(value)
+        return f if np.isfinite(f) else None
+    return str(value)
+
+
+def _frame_profile(df: pd.DataFrame) -> tuple[list[ColumnSchema], list[ColumnSummary]]:
+    import pandas as pd
+
+    schema, summary = [], []
+    for i in range(df.shape[1]):
+        col = df.iloc[:, i]
+        name = str(df.columns[i])
+        nulls = int(col.isna().sum())
+        dtype = str(col.dtype)
+        schema.append(ColumnSchema(name=name, dtype=dtype, nullable=nulls > 0))
+        stats: dict[str, Any] = {"count": int(len(col) - nulls), "nulls": nulls}
+        numeric = pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(
+            col.dtype
+        )
+        if numeric and stats["count"]:
+            values = col.dropna().astype("float64")
+            stats.update(
+                mean=_jsonable(values.mean()),
+                std=_jsonable(values.std()) if len(values) > 1 else None,
+                min=_jsonable(values.min()),
+                max=_jsonable(values.max()),
+            )
+        elif stats["count"]:
+            try:
+                counts = col.value_counts(dropna=True)
+                stats.update(distinct=len(counts), top=str(counts.index[0]))
+            except TypeError:  # unhashable cells (lists, dicts)
+                pass
+            if pd.api.types.is_datetime64_any_dtype(col.dtype):
+                stats.update(min=_jsonable(col.min()), max=_jsonable(col.max()))
+        summary.append(ColumnSummary(name=name, dtype=dtype, **stats))
+    return schema, summary
+
+
+def _array_profile(arr: Any) -> tuple[list[ColumnSchema], list[ColumnSummary]]:
+    import pandas as pd
+
+    if arr.ndim in (1, 2) and arr.dtype.kind in "biufcmMUSO" and arr.size:
+        frame = pd.DataFrame(arr if arr.ndim == 2 else arr.reshape(-1, 1))
+        if frame.shape[1] <= 1000:
+            return _frame_profile(frame)
+    return [ColumnSchema(name="array", dtype=str(arr.dtype))], []
+
+
+# -- the store-bound API ---------------------------------------------------------------------
+
+
+class Datasets:
+    """The datasets of one store (``mk.datasets`` uses the current workspace's)."""
+
+    def __init__(self, store: ArtifactStore | None = None) -> None:
+        self._fixed = store
+
+    @property
+    def store(self) -> ArtifactStore:
+        """The store the datasets live in (the current workspace's, read at call time)."""
+        return self._fixed if self._fixed is not None else current_store()
+
+    # -- reading ------------------------------------------------------------------------
+
+    def _numbers(self, name: str) -> list[int]:
+        prefix = f"datasets/{_check_name(name)}/v/"
+        names = self.store.refs.list(prefix.rstrip("/"), include_deleted=True)
+        return sorted(int(n[len(prefix) :]) for n in names if n[len(prefix) :].isdigit())
+
+    def _read(self, name: str, number: int) -> DatasetVersion:
+        store = self.store
+        try:
+            ref = store.refs.get(f"datasets/{name}/v/{number}")
+        except NotFoundError:
+            raise NotFoundError(
+                f"dataset {name!r} has no version {number}", name=name, version=number
+            ) from None
+        return DatasetVersion.model_validate(store.read_record(ref))
+
+    def names(self) -> list[str]:
+        """The names of every dataset in the store, sorted."""
+        names = self.store.refs.list("datasets", include_deleted=True)
+        return sorted({n.split("/")[1] for n in names if n.count("/") == 3})
+
+    def get(self, name: str, version: int | str = "latest") -> DatasetVersion:
+        """The :class:`DatasetVersion` for ``version``: ``"latest"``, a number, or a digest.
+
+        Raises:
+            NotFoundError: no such dataset or version.
+        """
+        numbers = self._numbers(name)
+        if not numbers:
+            raise NotFoundError(f"no dataset named {name!r} in {self.store.url}", name=name)
+        if version in ("latest", None):
+            return self._read(name, numbers[-1])
+        if isinstance(version, int) or (isinstance(version, str) and version.isdigit()):
+            return self._read(name, int(version))
+        if isinstance(version, str) and ":" in version:
+            for n in reversed(numbers):
+                dv = self._read(name, n)
+                if version in (dv.digest, dv.content_hash):
+                    return dv
+        raise NotFoundError(
+            f"dataset {name!r} has no version {version!r}; versions are "
+            f"{numbers[0]}..{numbers[-1]}, 'latest', or a digest",
+            name=name,
+            version=version,
+        )
+
+    def versions(self, name: str) -> pd.DataFrame:
+        """Every version of ``name``, oldest first, as a DataFrame (one row each)."""
+        import pandas as pd
+
+        rows = []
+        for n in self._numbers(name):
+            dv = self._read(name, n)
+            rows.append(
+                {
+                    "number": dv.number,
+                    "created_at": dv.created_at,
+                    "author": dv.author,
+                    "message": dv.message,
+                    "kind": dv.kind,
+                    "rows": dv.rows,
+                    "size": dv.size,
+                    "digest": dv.digest,
+                    "run_id": dv.run_id,
+                }
+            )
+        if not rows:
+            raise NotFoundError(f"no dataset named {name!r} in {self.store.url}", name=name)
+        frame: pd.DataFrame = pd.DataFrame(rows)
+        return frame
+
+    def load(
+        self,
+        name: str,
+        version: int | str = "latest",
+        *,
+        dest: str | os.PathLike[str] | None = None,
+    ) -> Any:
+        """The data of a version: a DataFrame, Series or array, or a local path.
+
+        Files and directories are written to ``dest`` (default: a directory in the
+        cache named by digest; treat it as read-only). Every byte read is verified
+        against its digest. Inside a run, the run is recorded as using the version.
+        """
+        dv = self.get(name, version)
+        store = self.store
+        data: Any
+        if dv.kind in ("file", "directory"):
+            data = self._materialize(store, dv, dest)
+        else:
+            data = store.get(dv.data)
+            remember(data, dv.digest, "dataset", dv.uri)
+        run_id = _run_id()
+        if run_id is not None:
+            record_edge(
+                store,
+                LineageEdge(relation="used", inputs={dv.name: dv.__mlopskit_node__}, run_id=run_id),
+            )
+        return data
+
+    @staticmethod
+    def _materialize(
+        store: ArtifactStore, dv: DatasetVersion, dest: str | os.PathLike[str] | None
+    ) -> Path:
+        filename = str(dv.metadata.get("filename") or dv.name)
+        if dest is not None:
+            out = Path(dest)
+            if dv.kind == "file":
+                target = out / filename if out.is_dir() else out
+                return store.get_file(dv.data, target)
+            return store.checkout(dv.data, out, overwrite=True)
+        base = Path(_config.cache_dir()) / "datasets" / dv.data.hex
+        final = base / filename if dv.kind == "file" else base / "data"
+        if final.exists():
+            return final
+        base.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=base, prefix=".tmp-"))
+        if dv.kind == "file":
+            store.get_file(dv.data, tmp / filename)
+            os.replace(tmp / filename, final)
+            tmp.rmdir()
+        else:
+            store.checkout(dv.data, tmp / "data")
+            try:
+                os.replace(tmp / "data", final)
+            except OSError:  # another process finished first
+                pass
+        return final
+
+    # -- writing ------------------------------------------------------------------------
+
+    def _encode(
+        self, data: Any
+    ) -> tuple[ArtifactRef, DataKind, str, dict[str, Any], dict[str, Any]]:
+        """Store ``data``; returns (ref, kind, content hash, profile fields, metadata)."""
+        store = self.store
+        if _is_frame(data):
+            import pandas as pd
+
+            frame = data.to_frame() if isinstance(data, pd.Series) else data
+            schema, summary = _frame_profile(frame)
+            kind: DataKind = "series" if isinstance(data, pd.Series) else "dataframe"
+            fields = {
+                "schema": schema,
+                "summary": summary,
+                "rows": len(data),
+                "shape": list(data.shape),
+            }
+            return store.put(data), kind, digest_value(data, name="data"), fields, {}
+        if _is_array(data):
+            schema, summary = _array_profile(data)
+            fields = {
+                "schema": schema,
+                "summary": summary,
+                "rows": int(data.shape[0]) if data.ndim else None,
+                "shape": list(data.shape),
+            }
+            return store.put(data), "array", digest_value(data, name="data"), fields, {}
+        if isinstance(data, (str, os.PathLike)):
+            path = Path(data)
+            if path.is_file():
+                ref = store.put_file(path)
+                return ref, "file", ref.digest, {}, {"filename": path.name}
+            if path.is_dir():
+                ref = store.put_dir(path)
+                files = sum(1 for _, e in store.walk(ref) if e.kind == "blob")
+                return ref, "directory", ref.digest, {"files": files}, {"dirname": path.name}
+            raise NotFoundError(f"no such file or directory: {path}", path=str(path))
+        raise InvalidInputError(
+            f"cannot commit a {type(data).__module__}.{type(data).__qualname__} as a dataset: "
+            "pass a pandas DataFrame or Series, a numpy array, or the path of a file or "
+            "directory"
+        )
+
+    def commit(
+        self,
+        name: str,
+        data: Any,
+        *,
+        message: str = "",
+        metadata: Mapping[str, Any] | None = None,
+        allow_empty: bool = False,
+    ) -> DatasetVersion:
+        """Store ``data`` as the next version of dataset ``name``.
+
+        Args:
+            name: the dataset's name (letters, digits, ``._+=,-``).
+            data: a DataFrame, Series, numpy array, or the path of a file or directory.
+            message: why, for the history.
+            metadata: free-form JSON-able fields kept with the version.
+            allow_empty: make a new version even if the content equals the latest's.
+
+        Returns:
+            The new version, or the latest one when its content is identical (unless
+            ``allow_empty``).
+        """
+        _check_name(name)
+        ref, kind, content_hash, fields, meta = self._encode(data)
+        meta.update(metadata or {})
+        user, host = _whoami()
+        store = self.store
+        numbers = self._numbers(name)
+        run_id = _run_id()
+        while True:
+            latest = self._read(name, numbers[-1]) if numbers else None
+            if latest is not None and latest.content_hash == content_hash and not allow_empty:
+                log.info("dataset_unchanged", name=name, number=latest.number)
+                return latest
+            number = (latest.number if latest is not None else 0) + 1
+            version = DatasetVersion(
+                name=name,
+                number=number,
+                digest=ref.digest,
+                data=ref,
+                kind=kind,
+                content_hash=content_hash,
+                message=message,
+                metadata=meta,
+                created_at=datetime.now(timezone.utc),
+                author=user,
+                host=host,
+                run_id=run_id,
+                size=ref.size,
+                **fields,
+            )
+            try:
+                record = store.put_record(version.model_dump(mode="json"), links=[ref])
+            except InvalidInputError as exc:
+                raise SchemaError(f"dataset metadata must be JSON-able: {exc}") from exc
+            try:
+                store.refs.set(
+                    f"datasets/{name}/v/{number}",
+                    record,
+                    expected=None,
+                    message=message or f"commit {name}/{number}",
+                    meta={"digest": ref.digest},
+                )
+            except RefConflictError:
+                numbers = self._numbers(name)  # someone took this number: take the next
+                continue
+            break
+        log.info("dataset_committed", name=name, number=number, digest=ref.digest)
+        self._record_lineage(store, data, version, run_id)
+        if kind not in ("file", "directory"):
+            remember(data, version.digest, "dataset", version.uri)
+        return version
+
+    @staticmethod
+    def _record_lineage(
+        store: ArtifactStore, data: Any, version: DatasetVersion, run_id: str | None
+    ) -> None:
+        source = recall(data) if version.kind not in ("file", "directory") else None
+        inputs: dict[str, Endpoint] = {}
+        if source is not None and source[0] != version.digest:
+            inputs["data"] = Endpoint(digest=source[0], kind=source[1], label=source[2])  # type: ignore[arg-type]
+        if run_id is None and not inputs:
+            return
+        record_edge(
+            store,
+            LineageEdge(
+                relation="produced",
+                inputs=inputs,
+                output=version.__mlopskit_node__,
+                run_id=run_id,
+            ),
+        )
+
+    # -- comparing ----------------------------------------------------------------------
+
+    def _resolve(self, spec: DatasetVersion | str) -> DatasetVersion:
+        if isinstance(spec, DatasetVersion):
+            return spec
+        name, sep, version = spec.replace("@", "/").partition("/")
+        return self.get(name, version if sep else "latest")
+
+    def diff(
+        self,
+        a: DatasetVersion | str,
+        b: DatasetVersion | str,
+        *,
+        key: str | list[str] | None = None,
+    ) -> DatasetDiff:
+        """Schema and statistic changes from ``a`` to ``b`` (``"name/3"``, a version).
+
+        With ``key`` (DataFrames only), also the rows added, removed and changed,
+        matched on the key columns.
+        """
+        va, vb = self._resolve(a), self._resolve(b)
+        sa = {c.name: c for c in va.schema}
+        sb = {c.name: c for c in vb.schema}
+        out = DatasetDiff(
+            a=va.uri,
+            b=vb.uri,
+            rows=(va.rows, vb.rows),
+            added_columns=[c for c in sb if c not in sa],
+            removed_columns=[c for c in sa if c not in sb],
+        )
+        for col in sa.keys() & sb.keys():
+            changes = {
+                f: [getattr(sa[col], f), getattr(sb[col], f)]
+                for f in ("dtype", "nullable")
+                if getattr(sa[col], f) != getattr(sb[col], f)
+            }
+            if changes:
+                out.changed_columns[col] = changes
+        ta = {s.name: s for s in va.summary}
+        tb = {s.name: s for s in vb.summary}
+        for col in sorted(ta.keys() & tb.keys()):
+            da, db = ta[col].model_dump(), tb[col].model_dump()
+            changed = {k: [da[k], db[k]] for k in da if k not in ("name",) and da[k] != db[k]}
+            if changed:
+                out.stats[col] = changed
+        if key is not None:
+            self._row_diff(va, vb, [key] if isinstance(key, str) else list(key), out)
+        return out
+
+    def _row_diff(
+        self, va: DatasetVersion, vb: DatasetVersion, key: list[str], out: DatasetDiff
+    ) -> None:
+        if va.kind != "dataframe" or vb.kind != "dataframe":
+            raise InvalidInputError("diff(key=...) compares rows of DataFrames only")
+        fa, fb = self.store.get(va.data), self.store.get(vb.data)
+        for frame, v in ((fa, va), (fb, vb)):
+            missing = [k for k in key if k not in frame.columns]
+            if missing:
+                raise SchemaError(f"{v.uri} has no key column(s) {missing}", found=missing)
+            if frame.duplicated(subset=key).any():
+                raise SchemaError(f"key {key} is not unique in {v.uri}", found=key)
+        ia, ib = fa.set_index(key), fb.set_index(key)
+        common = ia.index.intersection(ib.index)
+        cols = [c for c in ia.columns if c in ib.columns]
+        left = ia.loc[common, cols]
+        right = ib.loc[common, cols]
+        differs = (left != right) & ~(left.isna() & right.isna())
+        out.key = key
+        out.rows_added = len(ib.index.difference(ia.index))
+        out.rows_removed = len(ia.index.difference(ib.index))
+        out.rows_changed = int(differs.any(axis=1).sum())

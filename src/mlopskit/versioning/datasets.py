@@ -1,0 +1,89 @@
+"""``mk.datasets``: commit, load, list and compare dataset versions.
+
+Module-level functions act on the current workspace's store (read at call time);
+``Datasets(store)`` binds them to one store. See docs/versioning.md.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from mlopskit.versioning._datasets import (
+    ColumnSchema,
+    ColumnSummary,
+    DatasetDiff,
+    Datasets,
+    DatasetVersion,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "ColumnSchema",
+    "ColumnSummary",
+    "DatasetDiff",
+    "DatasetVersion",
+    "Datasets",
+    "commit",
+    "diff",
+    "get",
+    "load",
+    "names",
+    "versions",
+]
+
+
+def commit(
+    name: str,
+    data: Any,
+    *,
+    message: str = "",
+    metadata: Mapping[str, Any] | None = None,
+    allow_empty: bool = False,
+) -> DatasetVersion:
+    """Store ``data`` (DataFrame, Series, array, file or directory path) as the next
+    version of ``name``; equal content returns the latest version unchanged.
+
+    Example:
+        >>> import numpy as np, mlopskit as mk
+        >>> from mlopskit.store import ArtifactStore
+        >>> ds = mk.datasets.Datasets(ArtifactStore("memory://doc-datasets"))
+        >>> v = ds.commit("numbers", np.arange(3), message="first")
+        >>> v.number, v.rows, ds.commit("numbers", np.arange(3)).number
+        (1, 3, 1)
+    """
+    return Datasets().commit(
+        name, data, message=message, metadata=metadata, allow_empty=allow_empty
+    )
+
+
+def load(
+    name: str, version: int | str = "latest", *, dest: str | os.PathLike[str] | None = None
+) -> Any:
+    """The data of ``name`` at ``version`` (``"latest"``, a number or a digest)."""
+    return Datasets().load(name, version, dest=dest)
+
+
+def get(name: str, version: int | str = "latest") -> DatasetVersion:
+    """The :class:`DatasetVersion` record of ``name`` at ``version``."""
+    return Datasets().get(name, version)
+
+
+def versions(name: str) -> pd.DataFrame:
+    """Every version of ``name`` as a DataFrame, oldest first."""
+    return Datasets().versions(name)
+
+
+def names() -> list[str]:
+    """Every dataset name in the current workspace."""
+    return Datasets().names()
+
+
+def diff(
+    a: DatasetVersion | str, b: DatasetVersion | str, *, key: str | list[str] | None = None
+) -> DatasetDiff:
+    """Schema, statistic and (with ``key``) row changes from ``a`` to ``b``."""
+    return Datasets().diff(a, b, key=key)
