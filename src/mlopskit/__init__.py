@@ -21,8 +21,28 @@ _LAZY: dict[str, str] = {
     "NotFoundError": "mlopskit.errors",
     "RefConflictError": "mlopskit.errors",
     "Workspace": "mlopskit.workspace",
+    "active_run": "mlopskit.tracking",
+    "compare_runs": "mlopskit.tracking",
     "current_workspace": "mlopskit.workspace",
+    "end_run": "mlopskit.tracking",
+    "flush": "mlopskit.tracking",
+    "get_run": "mlopskit.tracking",
+    "log_artifact": "mlopskit.tracking",
+    "log_dict": "mlopskit.tracking",
+    "log_figure": "mlopskit.tracking",
+    "log_input": "mlopskit.tracking",
+    "log_metric": "mlopskit.tracking",
+    "log_metrics": "mlopskit.tracking",
+    "log_param": "mlopskit.tracking",
+    "log_params": "mlopskit.tracking",
+    "log_text": "mlopskit.tracking",
+    "runs_report": "mlopskit.tracking",
+    "search_runs": "mlopskit.tracking",
+    "set_tag": "mlopskit.tracking",
+    "set_tags": "mlopskit.tracking",
     "set_workspace": "mlopskit.workspace",
+    "start_run": "mlopskit.tracking",
+    "track": "mlopskit.tracking",
 }
 
 # Subpackages reachable as attributes (``mk.drift``, ``mk.store``, ...).
@@ -32,6 +52,7 @@ _SUBMODULES: frozenset[str] = frozenset(
         "hashing",
         "serialize",
         "store",
+        "tracking",
         "workspace",
     }
 )
@@ -39,9 +60,31 @@ _SUBMODULES: frozenset[str] = frozenset(
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from mlopskit import errors, hashing, serialize, store, workspace
+    from mlopskit import errors, hashing, serialize, store, tracking, workspace
     from mlopskit.errors import IntegrityError, MlopskitError, NotFoundError, RefConflictError
     from mlopskit.store import ArtifactRef, ArtifactStore
+    from mlopskit.tracking import (
+        active_run,
+        compare_runs,
+        end_run,
+        flush,
+        get_run,
+        log_artifact,
+        log_dict,
+        log_figure,
+        log_input,
+        log_metric,
+        log_metrics,
+        log_param,
+        log_params,
+        log_text,
+        runs_report,
+        search_runs,
+        set_tag,
+        set_tags,
+        start_run,
+        track,
+    )
     from mlopskit.workspace import Workspace, current_workspace, set_workspace
 
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 import os
 from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlopskit import _config, _context
 from mlopskit.store import ArtifactStore, store_for
+
+if TYPE_CHECKING:
+    from mlopskit.tracking import Tracker
 
 __all__ = ["Workspace", "current_workspace", "set_workspace"]
 
@@ -37,6 +40,14 @@ class Workspace:
     def store(self) -> ArtifactStore:
         """The artifact store at the workspace root."""
         return store_for(self.uri)
+
+    @property
+    def tracker(self) -> Tracker:
+        """The runs of the workspace: SQLite at ``<root>/tracking.sqlite`` for a local
+        root, segment files under ``<root>/tracking/`` otherwise (docs/tracking.md)."""
+        from mlopskit.tracking import tracker_for
+
+        return tracker_for(self.uri)
 
     def __enter__(self) -> Workspace:
         cm = _context.using_workspace(self.uri)

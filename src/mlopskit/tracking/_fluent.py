@@ -1,0 +1,234 @@
+"""Module-level functions: the current workspace's tracker and the active run.
+
+Each call resolves the workspace when it happens (``mk.Workspace(...)`` block >
+``mk.set_workspace`` > ``MLOPSKIT_HOME`` > ``./.mlopskit``), so configuring after import
+still counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from mlopskit import _context
+from mlopskit.errors import NoActiveRunError
+from mlopskit.store import ArtifactRef
+from mlopskit.tracking._buffer import worker
+from mlopskit.tracking._model import RunInput
+from mlopskit.tracking._run import _UNSET, Run, Tracker, _active, tracker_for
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlopskit.tracking._report import RunsReport
+
+__all__ = [
+    "active_run",
+    "compare_runs",
+    "current_tracker",
+    "end_run",
+    "flush",
+    "get_run",
+    "log_artifact",
+    "log_dict",
+    "log_figure",
+    "log_input",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "runs_report",
+    "search_runs",
+    "set_tag",
+    "set_tags",
+    "start_run",
+]
+
+
+def current_tracker() -> Tracker:
+    """The tracker of the workspace in effect now."""
+    return tracker_for(_context.current_workspace_uri())
+
+
+def start_run(
+    experiment: str | None = None,
+    *,
+    name: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    run_id: str | None = None,
+    resume: bool | None = None,
+    parent: Run | str | None = _UNSET,
+    capture_env: bool = True,
+) -> Run:
+    """Start a run in the current workspace and make it the active run here.
+
+    Use it as a context manager: leaving the block ends the run FINISHED, or FAILED
+    (with the exception's type, message and traceback) if the block raised.
+
+    Args:
+        experiment: the experiment's name; defaults to the parent's, else
+            ``MLOPSKIT_EXPERIMENT``, else ``default``.
+        name: a display name (default ``run-<id prefix>``).
+        params: parameters to log at once (immutable afterwards).
+        tags: tags to set at once.
+        run_id: choose the id; an existing run with that id is resumed.
+        resume: ``True``: the run must exist; ``False``: it must not; ``None``: either.
+        parent: the parent run (default: the active run, so runs nest); ``None`` for a
+            top-level run even inside another.
+        capture_env: record git, Python, packages, host, user and command line as
+            ``mlopskit.*`` tags (and the git diff as an artifact when dirty).
+
+    Example:
+        >>> import mlopskit as mk
+        >>> with mk.Workspace("memory://doctest-start-run"):
+        ...     with mk.start_run("demo", params={"lr": 0.1}) as run:
+        ...         mk.log_metric("loss", 0.5)
+        ...     run.status
+        'FINISHED'
+    """
+    return current_tracker().start_run(
+        experiment,
+        name=name,
+        params=params,
+        tags=tags,
+        run_id=run_id,
+        resume=resume,
+        parent=parent,
+        capture_env=capture_env,
+    )
+
+
+def active_run() -> Run | None:
+    """The run active in this thread / asyncio task, or None."""
+    return _active()
+
+
+def _require() -> Run:
+    run = _active()
+    if run is None:
+        raise NoActiveRunError(
+            "no active run: start one with `with mk.start_run(...):` or decorate the "
+            "function with @mk.track"
+        )
+    return run
+
+
+def end_run(status: str = "FINISHED") -> None:
+    """End the active run (nothing happens if there is none)."""
+    run = _active()
+    if run is not None:
+        run.end(status)
+
+
+def log_param(key: str, value: Any) -> None:
+    """Log a parameter on the active run."""
+    _require().log_param(key, value)
+
+
+def log_params(params: Mapping[str, Any]) -> None:
+    """Log parameters on the active run."""
+    _require().log_params(params)
+
+
+def log_metric(
+    key: str, value: float, step: int | None = None, timestamp: float | None = None
+) -> None:
+    """Log a metric point on the active run (buffered)."""
+    run = _context.active_run()
+    if not isinstance(run, Run):
+        run = _require()
+    run.log_metric(key, value, step, timestamp)
+
+
+def log_metrics(
+    metrics: Mapping[str, float], step: int | None = None, timestamp: float | None = None
+) -> None:
+    """Log several metrics at one step on the active run."""
+    _require().log_metrics(metrics, step, timestamp)
+
+
+def set_tag(key: str, value: Any) -> None:
+    """Set a tag on the active run."""
+    _require().set_tag(key, value)
+
+
+def set_tags(tags: Mapping[str, Any]) -> None:
+    """Set tags on the active run."""
+    _require().set_tags(tags)
+
+
+def log_artifact(artifact: Any, name: str | None = None) -> ArtifactRef:
+    """Store a file, directory or object and record it on the active run."""
+    return _require().log_artifact(artifact, name)
+
+
+def log_dict(data: Mapping[str, Any], name: str) -> ArtifactRef:
+    """Store a dict as a JSON artifact of the active run."""
+    return _require().log_dict(data, name)
+
+
+def log_text(text: str, name: str) -> ArtifactRef:
+    """Store text as an artifact of the active run."""
+    return _require().log_text(text, name)
+
+
+def log_figure(figure: Any, name: str = "figure.png", **savefig: Any) -> ArtifactRef:
+    """Store a matplotlib figure as an artifact of the active run."""
+    return _require().log_figure(figure, name, **savefig)
+
+
+def log_input(item: Any, name: str | None = None, context: str | None = None) -> RunInput:
+    """Record an input (a dataset version, an ArtifactRef, a digest) of the active run."""
+    return _require().log_input(item, name, context)
+
+
+def flush() -> None:
+    """Write every buffered metric point of every run in this process now."""
+    worker.flush_all(raise_errors=True)
+
+
+def get_run(run_id: str) -> Run:
+    """A handle on a stored run of the current workspace.
+
+    Its ``inputs`` (digests) and ``artifacts`` (name → ArtifactRef) are what a lineage
+    walker follows.
+    """
+    return current_tracker().get_run(run_id)
+
+
+def search_runs(
+    experiment: str | Iterable[str] | None = None,
+    *,
+    filter: str | None = None,
+    order_by: str | Iterable[str] | None = None,
+    limit: int | None = None,
+    status: str | Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """Runs as a DataFrame: one row per run; see :func:`mlopskit.tracking._search.search_runs`."""
+    from mlopskit.tracking._search import search_runs as _search
+
+    return _search(
+        current_tracker(), experiment, filter=filter, order_by=order_by, limit=limit, status=status
+    )
+
+
+def compare_runs(run_ids: Iterable[str | Run], *, only_differences: bool = False) -> pd.DataFrame:
+    """Runs side by side: one column per run, one row per field."""
+    from mlopskit.tracking._search import compare_runs as _compare
+
+    return _compare(current_tracker(), run_ids, only_differences=only_differences)
+
+
+def runs_report(
+    experiment: str | Iterable[str] | None = None,
+    *,
+    filter: str | None = None,
+    metrics: Iterable[str] | None = None,
+    limit: int | None = 50,
+) -> RunsReport:
+    """A self-contained HTML report of an experiment's runs and metric curves."""
+    from mlopskit.tracking._report import build_report
+
+    return build_report(current_tracker(), experiment, filter=filter, metrics=metrics, limit=limit)

@@ -1,0 +1,223 @@
+"""Queries over runs: ``search_runs`` → DataFrame, ``compare_runs``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from mlopskit.errors import InvalidInputError
+from mlopskit.tracking._model import RunRecord, check_status
+from mlopskit.tracking._query import (
+    Field,
+    OrderKey,
+    compile_filter,
+    fields_of,
+    parse_filter,
+    parse_order_by,
+)
+from mlopskit.tracking._run import Run, effective_status
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlopskit.tracking._run import Tracker
+
+__all__ = ["INFO_COLUMNS", "compare_runs", "get_value", "search_runs", "select_runs"]
+
+INFO_COLUMNS = (
+    "run_id",
+    "experiment",
+    "name",
+    "status",
+    "start_time",
+    "end_time",
+    "duration",
+    "parent_id",
+    "user",
+    "host",
+)
+
+
+def get_value(field: Field, rec: RunRecord) -> Any:
+    """The value of ``field`` in ``rec``, or None when the run does not have it."""
+    kind = field.kind
+    if kind == "metrics":
+        return rec.metrics.get(field.name)
+    if kind == "params":
+        return rec.params.get(field.name)
+    if kind == "tags":
+        return rec.tags.get(field.name)
+    if field.name == "duration":
+        return rec.duration
+    value = getattr(rec, field.name)
+    return None if value == "" and field.name in ("user", "host") else value
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    if value is None:
+        return (2, 0)
+    if isinstance(value, (int, float)):
+        return (0, value)
+    try:
+        return (0, float(value))
+    except (TypeError, ValueError):
+        return (1, str(value))
+
+
+def _order(records: list[RunRecord], keys: list[OrderKey]) -> list[RunRecord]:
+    out = sorted(records, key=lambda r: (-r.start_time, r.run_id))
+    for key in reversed(keys):
+        present = [r for r in out if get_value(key.field, r) is not None]
+        missing = [r for r in out if get_value(key.field, r) is None]
+        present.sort(key=lambda r: _sort_key(get_value(key.field, r)), reverse=key.descending)
+        out = present + missing  # missing values always last
+    return out
+
+
+def _statuses(status: str | Iterable[str] | None) -> set[str] | None:
+    if status is None:
+        return None
+    items = [status] if isinstance(status, str) else list(status)
+    return {check_status(s) for s in items}
+
+
+def _experiments(experiment: str | Iterable[str] | None) -> list[str] | None:
+    if experiment is None:
+        return None
+    return [experiment] if isinstance(experiment, str) else list(experiment)
+
+
+def select_runs(
+    tracker: Tracker,
+    experiment: str | Iterable[str] | None = None,
+    *,
+    filter: str | None = None,
+    order_by: str | Iterable[str] | None = None,
+    limit: int | None = None,
+    status: str | Iterable[str] | None = None,
+) -> list[RunRecord]:
+    """The matching records, ordered and limited (the engine of ``search_runs``)."""
+    if limit is not None and (not isinstance(limit, int) or limit < 0):
+        raise InvalidInputError(f"limit must be a non-negative integer, found {limit!r}")
+    node = parse_filter(filter) if filter else None
+    keys = parse_order_by(
+        order_by if order_by is None or isinstance(order_by, str) else list(order_by)
+    )
+    statuses = _statuses(status)
+    exps = _experiments(experiment)
+    wanted = {f.key for f in fields_of(node) | {k.field for k in keys} if f.kind != "attributes"}
+    narrow = node is not None or limit is not None or statuses is not None
+    backend = tracker.backend
+    records = backend.list_runs(exps, keys=wanted if narrow else None)
+    now = time.time()
+    for rec in records:
+        rec.status = effective_status(rec, now=now)
+    if statuses is not None:
+        records = [r for r in records if r.status in statuses]
+    if node is not None:
+        test = compile_filter(node, get_value)
+        records = [r for r in records if test(r)]
+    records = _order(records, keys)
+    if limit is not None:
+        records = records[:limit]
+    if narrow and records:
+        full = {r.run_id: r for r in backend.list_runs(run_ids=[r.run_id for r in records])}
+        for rec in records:
+            whole = full.get(rec.run_id)
+            if whole is not None:
+                rec.params, rec.metrics, rec.tags = whole.params, whole.metrics, whole.tags
+    return records
+
+
+def to_frame(records: list[RunRecord]) -> pd.DataFrame:
+    """One row per run: info columns, then ``params.*``, ``metrics.*``, ``tags.*``."""
+    import pandas as pd
+
+    columns: dict[str, Any] = {
+        "run_id": [r.run_id for r in records],
+        "experiment": [r.experiment for r in records],
+        "name": [r.name for r in records],
+        "status": [r.status for r in records],
+        "start_time": pd.to_datetime([r.start_time for r in records], unit="s", utc=True),
+        "end_time": pd.to_datetime(
+            [float("nan") if r.end_time is None else r.end_time for r in records],
+            unit="s",
+            utc=True,
+        ),
+        "duration": [float("nan") if r.duration is None else r.duration for r in records],
+        "parent_id": [r.parent_id for r in records],
+        "user": [r.user for r in records],
+        "host": [r.host for r in records],
+    }
+    for attr in ("params", "metrics", "tags"):
+        names = sorted({k for r in records for k in getattr(r, attr)})
+        for name in names:
+            if attr == "metrics":
+                columns[f"metrics.{name}"] = [r.metrics.get(name, float("nan")) for r in records]
+            else:
+                columns[f"{attr}.{name}"] = [getattr(r, attr).get(name) for r in records]
+    frame: pd.DataFrame = pd.DataFrame(columns)
+    frame["duration"] = frame["duration"].astype("float64")
+    return frame
+
+
+def search_runs(
+    tracker: Tracker,
+    experiment: str | Iterable[str] | None = None,
+    *,
+    filter: str | None = None,
+    order_by: str | Iterable[str] | None = None,
+    limit: int | None = None,
+    status: str | Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """Runs as a DataFrame, one row per run.
+
+    Args:
+        experiment: an experiment name or several; all experiments when None.
+        filter: e.g. ``"metrics.acc > 0.9 and params.lr < 0.1 and tags.team = 'x'"``
+            (grammar in docs/tracking.md); a syntax error points at the token.
+        order_by: e.g. ``["metrics.acc DESC", "start_time"]``; missing values last.
+            Default: newest first.
+        limit: at most this many rows.
+        status: keep only runs in this status (or these); a dead process's run
+            counts as KILLED.
+
+    Returns:
+        Columns ``run_id``, ``experiment``, ``name``, ``status``, ``start_time``,
+        ``end_time`` (UTC), ``duration`` (s), ``parent_id``, ``user``, ``host``, then
+        ``params.*`` (strings), ``metrics.*`` (latest values), ``tags.*``.
+    """
+    return to_frame(
+        select_runs(
+            tracker, experiment, filter=filter, order_by=order_by, limit=limit, status=status
+        )
+    )
+
+
+def compare_runs(
+    tracker: Tracker, run_ids: Iterable[str | Run], *, only_differences: bool = False
+) -> pd.DataFrame:
+    """Runs side by side: a column per run (named by run id), a row per field."""
+    import pandas as pd
+
+    ids = [r.run_id if isinstance(r, Run) else r for r in run_ids]
+    if not ids:
+        raise InvalidInputError("compare_runs needs at least one run id")
+    records = [tracker.record(i) for i in ids]
+    rows: dict[str, list[Any]] = {
+        "name": [r.name for r in records],
+        "experiment": [r.experiment for r in records],
+        "status": [r.status for r in records],
+        "duration": [r.duration for r in records],
+    }
+    for attr in ("params", "metrics", "tags"):
+        for name in sorted({k for r in records for k in getattr(r, attr)}):
+            if attr == "tags" and name.startswith("mlopskit.error.traceback"):
+                continue
+            rows[f"{attr}.{name}"] = [getattr(r, attr).get(name) for r in records]
+    frame: pd.DataFrame = pd.DataFrame.from_dict(rows, orient="index", columns=ids, dtype=object)
+    if only_differences:
+        keep = [idx for idx, row in frame.iterrows() if len({repr(v) for v in row.tolist()}) > 1]
+        frame = frame.loc[keep]
+    return frame

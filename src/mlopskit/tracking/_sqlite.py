@@ -1,0 +1,480 @@
+"""The SQLite backend: the embedded default for a local workspace.
+
+One file, ``<workspace>/tracking.sqlite``, in WAL mode, written in short
+``BEGIN IMMEDIATE`` transactions with a long busy timeout, so several processes on one
+machine log at once without "database is locked" errors. The schema (``PRAGMA
+user_version`` 1) is created inside a write transaction, so processes that cold-start
+one fresh file at the same time never race (docs/tracking.md shows the tables).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Collection, Sequence
+from typing import Any, TypeVar
+
+from mlopskit._log import get_logger
+from mlopskit.errors import NotFoundError, StorageError
+from mlopskit.store import ArtifactRef
+from mlopskit.tracking._backend import new_writer_id
+from mlopskit.tracking._model import (
+    MetricPoint,
+    RunInput,
+    RunRecord,
+    WriterInfo,
+    check_param_conflicts,
+)
+
+__all__ = ["SCHEMA_VERSION", "SQLiteBackend"]
+
+log = get_logger("mlopskit.tracking")
+T = TypeVar("T")
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS experiments (
+    name TEXT PRIMARY KEY, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, experiment TEXT NOT NULL, name TEXT NOT NULL,
+    status TEXT NOT NULL, start_time REAL NOT NULL, end_time REAL, parent_id TEXT,
+    user TEXT NOT NULL DEFAULT '', host TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS runs_experiment ON runs (experiment, start_time);
+CREATE TABLE IF NOT EXISTS params (
+    run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (run_id, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tags (
+    run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (run_id, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS metrics (
+    run_id TEXT NOT NULL, key TEXT NOT NULL, step INTEGER NOT NULL,
+    value REAL NOT NULL, timestamp REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS metrics_run_key ON metrics (run_id, key, step);
+CREATE TABLE IF NOT EXISTS latest_metrics (
+    run_id TEXT NOT NULL, key TEXT NOT NULL, step INTEGER NOT NULL,
+    value REAL NOT NULL, timestamp REAL NOT NULL,
+    PRIMARY KEY (run_id, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS artifacts (
+    run_id TEXT NOT NULL, name TEXT NOT NULL, digest TEXT NOT NULL, size INTEGER NOT NULL,
+    kind TEXT NOT NULL, media_type TEXT, PRIMARY KEY (run_id, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS inputs (
+    run_id TEXT NOT NULL, digest TEXT NOT NULL, name TEXT, context TEXT,
+    PRIMARY KEY (run_id, digest)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS writers (
+    writer_id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL,
+    heartbeat REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS run_writers (
+    run_id TEXT NOT NULL, writer_id TEXT NOT NULL, active INTEGER NOT NULL,
+    PRIMARY KEY (run_id, writer_id)) WITHOUT ROWID;
+"""
+
+_UPSERT_LATEST = (
+    "INSERT INTO latest_metrics VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id, key) DO UPDATE SET "
+    "step = excluded.step, value = excluded.value, timestamp = excluded.timestamp "
+    "WHERE excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step "
+    "AND excluded.timestamp >= latest_metrics.timestamp)"
+)
+_RUN_COLUMNS = "run_id, experiment, name, status, start_time, end_time, parent_id, user, host"
+_TRANSIENT = ("locked", "busy", "disk i/o", "unable to open")
+
+
+class SQLiteBackend:
+    """Runs in one SQLite file (WAL), safe for many threads and processes on one machine.
+
+    Args:
+        path: the database file; created with its schema on first use.
+        busy_timeout: seconds a writer waits for another writer's transaction.
+        attempts: tries of a write that fails with a transient error before
+            :class:`~mlopskit.errors.StorageError` is raised.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, busy_timeout: float = 60.0, attempts: int = 5
+    ) -> None:
+        self.path = os.path.abspath(os.fspath(path))
+        self.url = self.path
+        self.busy_timeout = busy_timeout
+        self.attempts = attempts
+        self.writer_id = new_writer_id()
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = os.getpid()
+
+    def __repr__(self) -> str:
+        return f"SQLiteBackend({self.path!r})"
+
+    # -- connection ------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is not None and self._pid == os.getpid():
+            return self._conn
+        if self._pid != os.getpid():  # forked: never reuse the parent's connection
+            self._pid = os.getpid()
+            self.writer_id = new_writer_id()
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        conn = sqlite3.connect(
+            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        self._retry(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone(), "enable WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+            self._retry(lambda: self._create_schema(conn), "create the schema")
+        self._conn = conn
+        return conn
+
+    @staticmethod
+    def _create_schema(conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            elif version > SCHEMA_VERSION:
+                raise StorageError(
+                    f"tracking database schema {version} is newer than this mlopskit "
+                    f"understands ({SCHEMA_VERSION}); upgrade mlopskit"
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _retry(self, fn: Callable[[], T], what: str) -> T:
+        delay = 0.02
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return fn()
+            except sqlite3.OperationalError as exc:
+                text = str(exc).lower()
+                if not any(t in text for t in _TRANSIENT) or attempt == self.attempts:
+                    raise StorageError(
+                        f"tracking database {self.path}: {what} failed after {attempt} "
+                        f"attempt(s): {exc}",
+                        path=self.path,
+                    ) from exc
+                log.warning("sqlite_retry", what=what, attempt=attempt, error=str(exc))
+                time.sleep(delay)
+                delay = min(delay * 3, 2.0)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _write(self, what: str, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def attempt() -> T:
+            with self._lock:
+                conn = self._connect()
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    out = fn(conn)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                return out
+
+        return self._retry(attempt, what)
+
+    def _read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        def attempt() -> list[Any]:
+            with self._lock:
+                return self._connect().execute(sql, args).fetchall()
+
+        return self._retry(attempt, "read")
+
+    def close(self) -> None:
+        """Close this process's connection."""
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+    # -- writes ----------------------------------------------------------------------
+
+    def _attach(self, conn: sqlite3.Connection, run_id: str) -> None:
+        conn.execute(
+            "INSERT INTO writers VALUES (?, ?, ?, ?) ON CONFLICT (writer_id) DO UPDATE SET "
+            "heartbeat = excluded.heartbeat",
+            (self.writer_id, socket.gethostname(), os.getpid(), time.time()),
+        )
+        conn.execute(
+            "INSERT OR REPLACE INTO run_writers VALUES (?, ?, 1)", (run_id, self.writer_id)
+        )
+
+    def create_run(self, record: RunRecord) -> bool:
+        """Create the run (False if the id exists; then nothing is written)."""
+
+        def tx(conn: sqlite3.Connection) -> bool:
+            if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (record.run_id,)).fetchone():
+                return False
+            conn.execute(
+                "INSERT OR IGNORE INTO experiments VALUES (?, ?)", (record.experiment, time.time())
+            )
+            conn.execute(
+                f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, 'RUNNING', ?, NULL, ?, ?, ?)",
+                (
+                    record.run_id,
+                    record.experiment,
+                    record.name,
+                    record.start_time,
+                    record.parent_id,
+                    record.user,
+                    record.host,
+                ),
+            )
+            conn.executemany(
+                "INSERT INTO params VALUES (?, ?, ?)",
+                [(record.run_id, k, v) for k, v in record.params.items()],
+            )
+            conn.executemany(
+                "INSERT INTO tags VALUES (?, ?, ?)",
+                [(record.run_id, k, v) for k, v in record.tags.items()],
+            )
+            self._attach(conn, record.run_id)
+            return True
+
+        return self._write("create run", tx)
+
+    def attach(self, run_id: str) -> None:
+        """Attach this writer to ``run_id`` and mark it RUNNING again."""
+
+        def tx(conn: sqlite3.Connection) -> None:
+            self._require(conn, run_id)
+            conn.execute(
+                "UPDATE runs SET status = 'RUNNING', end_time = NULL WHERE run_id = ?", (run_id,)
+            )
+            self._attach(conn, run_id)
+
+        self._write("resume run", tx)
+
+    @staticmethod
+    def _require(conn: sqlite3.Connection, run_id: str) -> None:
+        if not conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone():
+            raise NotFoundError(f"no run {run_id!r} in this workspace", run_id=run_id)
+
+    def log_params(self, run_id: str, params: dict[str, str]) -> None:
+        """Insert params; a different value for an existing key raises InvalidInputError."""
+        if not params:
+            return
+
+        def tx(conn: sqlite3.Connection) -> None:
+            self._require(conn, run_id)
+            keys = list(params)
+            rows = conn.execute(
+                "SELECT key, value FROM params WHERE run_id = ? AND key IN "
+                "(SELECT value FROM json_each(?))",
+                (run_id, json.dumps(keys)),
+            ).fetchall()
+            check_param_conflicts(run_id, dict(rows), params)
+            conn.executemany(
+                "INSERT OR IGNORE INTO params VALUES (?, ?, ?)",
+                [(run_id, k, v) for k, v in params.items()],
+            )
+
+        self._write("log params", tx)
+
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        """Insert or replace tags."""
+        if not tags:
+            return
+
+        def tx(conn: sqlite3.Connection) -> None:
+            self._require(conn, run_id)
+            conn.executemany(
+                "INSERT OR REPLACE INTO tags VALUES (?, ?, ?)",
+                [(run_id, k, v) for k, v in tags.items()],
+            )
+
+        self._write("set tags", tx)
+
+    def log_metrics(self, run_id: str, points: Sequence[MetricPoint]) -> None:
+        """Append a batch of points and update each key's latest value, in one transaction."""
+        if not points:
+            return
+        latest: dict[str, MetricPoint] = {}
+        for p in points:
+            best = latest.get(p[0])
+            if best is None or (p[2], p[3]) >= (best[2], best[3]):
+                latest[p[0]] = p
+        rows = [(run_id, k, s, v, t) for k, v, s, t in points]
+        tops = [(run_id, k, s, v, t) for k, v, s, t in latest.values()]
+
+        def tx(conn: sqlite3.Connection) -> None:
+            conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", rows)
+            conn.executemany(_UPSERT_LATEST, tops)
+
+        self._write("log metrics", tx)
+
+    def log_artifact(self, run_id: str, name: str, ref: ArtifactRef) -> None:
+        """Record an artifact (a later one of the same name replaces it)."""
+
+        def tx(conn: sqlite3.Connection) -> None:
+            self._require(conn, run_id)
+            conn.execute(
+                "INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, name, ref.digest, ref.size, ref.kind, ref.media_type),
+            )
+
+        self._write("log artifact", tx)
+
+    def log_input(self, run_id: str, item: RunInput) -> None:
+        """Record an input digest."""
+
+        def tx(conn: sqlite3.Connection) -> None:
+            self._require(conn, run_id)
+            conn.execute(
+                "INSERT OR REPLACE INTO inputs VALUES (?, ?, ?, ?)",
+                (run_id, item.digest, item.name, item.context),
+            )
+
+        self._write("log input", tx)
+
+    def finish(self, run_id: str, status: str, end_time: float) -> None:
+        """Set the final status and detach this writer."""
+
+        def tx(conn: sqlite3.Connection) -> None:
+            self._require(conn, run_id)
+            conn.execute(
+                "UPDATE runs SET status = ?, end_time = ? WHERE run_id = ?",
+                (status, end_time, run_id),
+            )
+            conn.execute(
+                "UPDATE run_writers SET active = 0 WHERE run_id = ? AND writer_id = ?",
+                (run_id, self.writer_id),
+            )
+
+        self._write("end run", tx)
+
+    def heartbeat(self) -> None:
+        """Refresh this writer's heartbeat."""
+        now = time.time()
+        self._write(
+            "heartbeat",
+            lambda conn: conn.execute(
+                "UPDATE writers SET heartbeat = ? WHERE writer_id = ?", (now, self.writer_id)
+            ),
+        )
+
+    # -- reads -----------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """One run with everything: params, latest metrics, tags, artifacts, inputs."""
+        records = self.list_runs(run_ids=[run_id])
+        if not records:
+            raise NotFoundError(f"no run {run_id!r} in {self.path}", run_id=run_id)
+        rec = records[0]
+        for name, digest, size, kind, media in self._read(
+            "SELECT name, digest, size, kind, media_type FROM artifacts WHERE run_id = ? "
+            "ORDER BY name",
+            (run_id,),
+        ):
+            rec.artifacts[name] = ArtifactRef(digest=digest, size=size, kind=kind, media_type=media)
+        rec.inputs = [
+            RunInput(digest=d, name=n, context=c)
+            for d, n, c in self._read(
+                "SELECT digest, name, context FROM inputs WHERE run_id = ? ORDER BY digest",
+                (run_id,),
+            )
+        ]
+        return rec
+
+    def metric_history(self, run_id: str, key: str) -> list[tuple[int, float, float]]:
+        """Every point of ``key`` in ``run_id``."""
+        rows = self._read(
+            "SELECT step, value, timestamp FROM metrics WHERE run_id = ? AND key = ? "
+            "ORDER BY step, timestamp",
+            (run_id, key),
+        )
+        return [(int(s), float(v), float(t)) for s, v, t in rows]
+
+    def metric_keys(self, run_id: str) -> list[str]:
+        """Names of the metrics logged in ``run_id``."""
+        return [
+            r[0]
+            for r in self._read(
+                "SELECT key FROM latest_metrics WHERE run_id = ? ORDER BY key", (run_id,)
+            )
+        ]
+
+    def list_runs(
+        self,
+        experiments: Collection[str] | None = None,
+        *,
+        run_ids: Collection[str] | None = None,
+        keys: Collection[str] | None = None,
+    ) -> list[RunRecord]:
+        """Runs with params, latest metrics and tags (only ``keys`` when given)."""
+        if run_ids is not None:
+            scope = "SELECT value FROM json_each(?)"
+            arg: str = json.dumps(list(run_ids))
+        elif experiments is not None:
+            scope = "SELECT run_id FROM runs WHERE experiment IN (SELECT value FROM json_each(?))"
+            arg = json.dumps(list(experiments))
+        else:
+            scope = "SELECT run_id FROM runs WHERE ?"
+            arg = "1"
+        records: dict[str, RunRecord] = {}
+        for row in self._read(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id IN ({scope})", (arg,)):
+            records[row[0]] = RunRecord(
+                run_id=row[0],
+                experiment=row[1],
+                name=row[2],
+                status=row[3],
+                start_time=row[4],
+                end_time=row[5],
+                parent_id=row[6],
+                user=row[7],
+                host=row[8],
+                stored_status=row[3],
+            )
+        if not records:
+            return []
+        wanted = _split_keys(keys)
+        for table, attr in (("params", "params"), ("latest_metrics", "metrics"), ("tags", "tags")):
+            names = None if wanted is None else wanted[attr]
+            if names is not None and not names:
+                continue
+            sql = f"SELECT run_id, key, value FROM {table} WHERE run_id IN ({scope})"
+            args: list[Any] = [arg]
+            if names is not None:
+                sql += " AND key IN (SELECT value FROM json_each(?))"
+                args.append(json.dumps(sorted(names)))
+            for run_id, key, value in self._read(sql, args):
+                rec = records.get(run_id)
+                if rec is not None:
+                    getattr(rec, attr)[key] = value
+        running = [r for r in records.values() if r.status == "RUNNING"]
+        if running:
+            for run_id, wid, host, pid, beat, active in self._read(
+                "SELECT rw.run_id, w.writer_id, w.host, w.pid, w.heartbeat, rw.active "
+                "FROM run_writers rw JOIN writers w ON w.writer_id = rw.writer_id "
+                "WHERE rw.run_id IN (SELECT value FROM json_each(?))",
+                (json.dumps([r.run_id for r in running]),),
+            ):
+                records[run_id].writers.append(
+                    WriterInfo(
+                        writer_id=wid, host=host, pid=pid, heartbeat=beat, active=bool(active)
+                    )
+                )
+        return list(records.values())
+
+    def experiments(self) -> list[str]:
+        """Experiment names, sorted."""
+        return [r[0] for r in self._read("SELECT name FROM experiments ORDER BY name")]
+
+
+def _split_keys(keys: Collection[str] | None) -> dict[str, set[str]] | None:
+    if keys is None:
+        return None
+    out: dict[str, set[str]] = {"params": set(), "metrics": set(), "tags": set()}
+    for key in keys:
+        kind, _, name = key.partition(".")
+        if kind in out:
+            out[kind].add(name)
+    return out

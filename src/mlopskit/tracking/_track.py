@@ -1,0 +1,212 @@
+"""``@track``: one run per call of a function, sync or async."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+import numbers
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from mlopskit._log import get_logger
+from mlopskit.tracking._run import Run, _status_for
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["REDACTED", "SECRET_NAMES", "track"]
+
+log = get_logger("mlopskit.tracking")
+F = TypeVar("F", bound=Callable[..., Any])
+
+REDACTED = "***"
+#: Argument names whose values are never recorded (matched case-insensitively).
+SECRET_NAMES = re.compile(
+    r"(pass(word|wd|phrase)?|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|"
+    r"credential|auth|cookie|session[_-]?key)",
+    re.IGNORECASE,
+)
+
+
+@overload
+def track(fn: F) -> F: ...
+
+
+@overload
+def track(
+    fn: None = None,
+    *,
+    experiment: str | None = None,
+    name: str | None = None,
+    params: bool | Iterable[str] = True,
+    log_result: bool = True,
+    tags: Mapping[str, Any] | None = None,
+    redact: Iterable[str] = (),
+    capture_env: bool = True,
+) -> Callable[[F], F]: ...
+
+
+def track(
+    fn: F | None = None,
+    *,
+    experiment: str | None = None,
+    name: str | None = None,
+    params: bool | Iterable[str] = True,
+    log_result: bool = True,
+    tags: Mapping[str, Any] | None = None,
+    redact: Iterable[str] = (),
+    capture_env: bool = True,
+) -> F | Callable[[F], F]:
+    """Track every call of a function as a run (bare ``@track`` or ``@track(...)``).
+
+    Each call starts a run (nested in the active run, if any) in the workspace in
+    effect at call time; inside, ``mk.log_metric`` and friends log to it.
+
+    - the bound arguments are logged as params (``self``/``cls`` skipped; arrays and
+      frames as shape and digest; arguments named like ``password``, ``token``,
+      ``secret``, ``api_key`` — or listed in ``redact`` — as ``***``);
+    - a returned mapping's finite numbers are logged as metrics;
+    - the run ends FINISHED, or FAILED with the exception's type, message and
+      traceback (the exception propagates unchanged);
+    - git commit, branch, dirty flag (and diff), Python and package versions, host,
+      user and command line are recorded as ``mlopskit.*`` tags.
+
+    Args:
+        experiment: experiment of the runs (default: the parent's, else ``default``).
+        name: run name (default: the function's qualified name).
+        params: False to log no arguments, or the names of the ones to log.
+        log_result: log a returned mapping of numbers as metrics.
+        tags: extra tags for every run.
+        redact: more argument names to redact.
+        capture_env: record the environment tags.
+
+    The wrapper has ``.runs(**search_kwargs)`` → the DataFrame of this function's runs.
+    """
+    if fn is None:
+        return functools.partial(
+            track,
+            experiment=experiment,
+            name=name,
+            params=params,
+            log_result=log_result,
+            tags=tags,
+            redact=redact,
+            capture_env=capture_env,
+        )
+    func: Callable[..., Any] = fn
+    source = f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', repr(func))}"
+    run_name = name or getattr(func, "__qualname__", "run")
+    extra_secret = {r.lower() for r in redact}
+    only = None if isinstance(params, bool) else set(params)
+    signature = inspect.signature(func)
+
+    def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Run, float]:
+        from mlopskit.tracking._fluent import start_run
+
+        logged = _bound_params(signature, args, kwargs, only, extra_secret) if params else {}
+        run_tags = {"mlopskit.source": source, **(tags or {})}
+        run = start_run(
+            experiment, name=run_name, params=logged, tags=run_tags, capture_env=capture_env
+        )
+        return run, time.perf_counter()
+
+    def finish(run: Run, started: float, result: Any) -> None:
+        if log_result and isinstance(result, Mapping):
+            numbers_ = _numeric(result)
+            if numbers_:
+                run.log_metrics(numbers_)
+        run.set_tag("mlopskit.duration", f"{time.perf_counter() - started:.6f}")
+        run.end("FINISHED")
+
+    def fail(run: Run, started: float, exc: BaseException) -> None:
+        try:
+            run.set_tag("mlopskit.duration", f"{time.perf_counter() - started:.6f}")
+        finally:
+            run.end(_status_for(exc), error=exc)
+
+    wrapper: Callable[..., Any]
+    if inspect.iscoroutinefunction(func):
+
+        @functools.wraps(func)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            run, started = begin(args, kwargs)
+            try:
+                result = await func(*args, **kwargs)
+            except BaseException as exc:
+                fail(run, started, exc)
+                raise
+            finish(run, started, result)
+            return result
+
+        wrapper = async_wrapper
+    else:
+
+        @functools.wraps(func)
+        def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+            run, started = begin(args, kwargs)
+            try:
+                result = func(*args, **kwargs)
+            except BaseException as exc:
+                fail(run, started, exc)
+                raise
+            finish(run, started, result)
+            return result
+
+        wrapper = sync_wrapper
+
+    def runs(**search: Any) -> pd.DataFrame:
+        """This function's runs in the current workspace (``search_runs`` arguments)."""
+        from mlopskit.tracking._fluent import search_runs
+
+        clause = f"tags.`mlopskit.source` = '{source}'"
+        user = search.pop("filter", None)
+        return search_runs(filter=f"{clause} and ({user})" if user else clause, **search)
+
+    setattr(wrapper, "runs", runs)  # noqa: B010 - a function attribute mypy cannot see
+    return wrapper  # type: ignore[return-value]
+
+
+def _is_secret(name: str, extra: set[str]) -> bool:
+    return name.lower() in extra or SECRET_NAMES.search(name) is not None
+
+
+def _bound_params(
+    signature: inspect.Signature,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    only: set[str] | None,
+    extra_secret: set[str],
+) -> dict[str, Any]:
+    try:
+        bound = signature.bind(*args, **kwargs)
+    except TypeError:
+        return {}  # the call itself will raise the TypeError
+    bound.apply_defaults()
+    out: dict[str, Any] = {}
+    for pname, value in bound.arguments.items():
+        kind = signature.parameters[pname].kind
+        if pname in ("self", "cls") and kind is inspect.Parameter.POSITIONAL_OR_KEYWORD:
+            continue
+        items = value.items() if kind is inspect.Parameter.VAR_KEYWORD else [(pname, value)]
+        for key, val in items:
+            if only is not None and key not in only:
+                continue
+            out[key] = REDACTED if _is_secret(key, extra_secret) else val
+    return out
+
+
+def _numeric(result: Mapping[Any, Any]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for key, value in result.items():
+        if not isinstance(key, str) or isinstance(value, bool):
+            continue
+        if isinstance(value, numbers.Real):
+            number = float(value)
+            if math.isfinite(number):
+                out[key] = number
+            else:
+                log.warning("metric_not_finite", key=key, value=number)
+    return out
