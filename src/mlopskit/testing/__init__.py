@@ -15,5 +15,6 @@ Importing this module needs pytest (a test dependency, not a core one).
 from __future__ import annotations
 
 from mlopskit.testing._store import StoreConformance, corrupt_object, make_tree
+from mlopskit.testing._tracking import TrackerConformance
 
-__all__ = ["StoreConformance", "corrupt_object", "make_tree"]
+__all__ = ["StoreConformance", "TrackerConformance", "corrupt_object", "make_tree"]

@@ -1,0 +1,214 @@
+"""The conformance suite every tracking backend passes (SQLite, object store, S3).
+
+Subclass :class:`TrackerConformance` and provide a ``tracker_factory`` fixture: a
+callable returning a *new* :class:`~mlopskit.tracking.Tracker` (a new writer) over the
+same workspace each time it is called.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from mlopskit.errors import InvalidInputError, NotFoundError
+from mlopskit.store import ArtifactRef
+from mlopskit.tracking import Tracker
+
+__all__ = ["TrackerConformance"]
+
+
+class _Versioned:
+    """Stands in for a dataset version: anything with ``name``, ``number``, ``digest``."""
+
+    def __init__(self, digest: str) -> None:
+        self.name = "iris"
+        self.number = 3
+        self.digest = digest
+
+
+class TrackerConformance:
+    """Behaviour every backend must show, through the public Tracker and Run API."""
+
+    @pytest.fixture
+    def tracker_factory(self) -> Callable[[], Tracker]:  # pragma: no cover - overridden
+        raise NotImplementedError("provide a tracker_factory fixture")
+
+    @pytest.fixture
+    def tracker(self, tracker_factory: Callable[[], Tracker]) -> Tracker:
+        """A tracker over the backend under test."""
+        return tracker_factory()
+
+    def test_run_round_trip(self, tracker: Tracker) -> None:
+        """Params, tags, metrics and status written by a run read back the same."""
+        with tracker.start_run("exp", params={"lr": 0.1, "opt": "adam"}, tags={"t": "x"}) as run:
+            run.log_metric("loss", 0.5)
+            run.log_metrics({"acc": 0.75, "f1": 0.5}, step=3)
+        rec = tracker.get_run(run.run_id).record()
+        assert (rec.status, rec.experiment) == ("FINISHED", "exp")
+        assert rec.params == {"lr": "0.1", "opt": "adam"}
+        assert rec.tags["t"] == "x"
+        assert rec.metrics == {"loss": 0.5, "acc": 0.75, "f1": 0.5}
+        assert rec.end_time is not None
+        assert rec.end_time >= rec.start_time
+
+    def test_nested_run_records_its_parent(self, tracker: Tracker) -> None:
+        """A run started inside another records the outer one as parent and experiment."""
+        with tracker.start_run("outer") as parent, tracker.start_run() as child:
+            pass
+        rec = tracker.get_run(child.run_id).record()
+        assert (rec.parent_id, rec.experiment) == (parent.run_id, "outer")
+
+    def test_params_are_immutable_across_writers(
+        self, tracker: Tracker, tracker_factory: Callable[[], Tracker]
+    ) -> None:
+        """Re-logging a param's value is fine; another value fails, also from another writer."""
+        with tracker.start_run("exp", params={"lr": 0.1}) as run:
+            run.log_param("lr", 0.1)
+            with pytest.raises(InvalidInputError, match="immutable"):
+                run.log_param("lr", 0.2)
+            other = tracker_factory().get_run(run.run_id)
+            with pytest.raises(InvalidInputError, match="immutable"):
+                other.log_param("lr", 0.3)
+        assert tracker.get_run(run.run_id).params == {"lr": "0.1"}
+
+    def test_latest_metric_is_highest_step(self, tracker: Tracker) -> None:
+        """The latest value of a metric is the one at the highest step, not the last logged."""
+        with tracker.start_run("exp") as run:
+            run.log_metric("m", 3.0, step=10)
+            run.log_metric("m", 1.0, step=2)
+        assert tracker.get_run(run.run_id).metrics["m"] == 3.0
+
+    def test_metric_history_has_every_point(self, tracker: Tracker) -> None:
+        """metric_history returns every point, ordered by step, with UTC timestamps."""
+        with tracker.start_run("exp") as run:
+            for i in range(25):
+                run.log_metric("loss", 1.0 / (i + 1))
+            run.log_batch("curve", [0.1, 0.2, 0.3])
+        frame = run.metric_history("loss")
+        assert list(frame["step"]) == list(range(25))
+        assert frame["value"].iloc[-1] == pytest.approx(1 / 25)
+        assert str(frame["timestamp"].dt.tz) == "UTC"
+        assert list(run.metric_history("curve")["value"]) == [0.1, 0.2, 0.3]
+
+    def test_failed_run_keeps_metrics_and_error(self, tracker: Tracker) -> None:
+        """An exception in the block ends the run FAILED with the error, metrics kept."""
+        with pytest.raises(ZeroDivisionError), tracker.start_run("exp") as run:
+            run.log_metric("before", 1.0)
+            _ = 1 / 0
+        rec = tracker.get_run(run.run_id).record()
+        assert rec.status == "FAILED"
+        assert rec.metrics == {"before": 1.0}
+        assert rec.tags["mlopskit.error.type"] == "builtins.ZeroDivisionError"
+        assert "division by zero" in rec.tags["mlopskit.error.traceback"]
+
+    def test_resume_continues_a_run(self, tracker: Tracker) -> None:
+        """start_run with an existing run id resumes it: RUNNING again, then ended again."""
+        with tracker.start_run("exp", run_id="resumable-1") as run:
+            run.log_metric("m", 1.0, step=0)
+        with tracker.start_run(run_id="resumable-1", resume=True) as again:
+            assert again.experiment == "exp"
+            assert tracker.get_run("resumable-1").status == "RUNNING"
+            again.log_metric("m", 2.0, step=1)
+        rec = tracker.get_run("resumable-1").record()
+        assert (rec.status, rec.metrics["m"]) == ("FINISHED", 2.0)
+
+    def test_resume_flags_are_checked(self, tracker: Tracker) -> None:
+        """resume=True needs the run to exist; resume=False needs it not to."""
+        with pytest.raises(NotFoundError):
+            tracker.start_run(run_id="never-created", resume=True)
+        with tracker.start_run("exp", run_id="exists-1"):
+            pass
+        with pytest.raises(InvalidInputError, match="exists already"):
+            tracker.start_run(run_id="exists-1", resume=False)
+
+    def test_get_run_of_unknown_id_is_not_found(self, tracker: Tracker) -> None:
+        """An unknown run id raises NotFoundError (a KeyError)."""
+        with pytest.raises(KeyError):
+            tracker.get_run("0" * 32)
+
+    def test_artifacts_are_deduplicated_and_survive_gc(self, tracker: Tracker) -> None:
+        """The same content logged by two runs is one object, and gc keeps it."""
+        with tracker.start_run("exp") as a:
+            ref_a = a.log_artifact(b"weights", name="model.bin")
+            a.log_dict({"k": 1}, "config.json")
+        with tracker.start_run("exp") as b:
+            ref_b = b.log_artifact(b"weights", name="model.bin")
+        assert ref_a.digest == ref_b.digest
+        store = tracker.store
+        store.gc(dry_run=False, grace=timedelta(0))
+        assert store.get_bytes(ref_a) == b"weights"
+        assert tracker.get_run(a.run_id).load_artifact("config.json") is not None
+        assert {"model.bin", "config.json"} <= set(tracker.get_run(a.run_id).artifacts)
+
+    def test_inputs_are_recorded_by_digest(self, tracker: Tracker) -> None:
+        """log_input takes refs, digests and objects with a digest; lineage reads them back."""
+        ref = tracker.store.put_bytes(b"training data")
+        with tracker.start_run("exp") as run:
+            run.log_input(ref, context="train")
+            run.log_input(_Versioned(tracker.store.put_bytes(b"iris").digest))
+            with pytest.raises(InvalidInputError):
+                run.log_input(object())
+        inputs = {i.digest: i for i in tracker.get_run(run.run_id).inputs}
+        assert inputs[ref.digest].context == "train"
+        assert "iris@3" in {i.name for i in inputs.values()}
+        assert isinstance(tracker.get_run(run.run_id).artifacts, dict)
+
+    def test_search_filters_orders_and_limits(self, tracker: Tracker) -> None:
+        """search_runs applies the filter, the order (missing last) and the limit."""
+        for i in range(6):
+            with tracker.start_run("search", params={"lr": i / 10, "opt": "sgd"}) as run:
+                run.log_metric("acc", i / 5)
+        with tracker.start_run("search"):
+            pass
+        frame = tracker.search_runs(
+            "search", filter="metrics.acc >= 0.4 and params.lr < 0.5", order_by="metrics.acc DESC"
+        )
+        assert list(frame["metrics.acc"]) == [0.8, 0.6, 0.4]
+        ordered = tracker.search_runs("search", order_by=["metrics.acc"], limit=7)
+        assert ordered["metrics.acc"].isna().tolist()[-1]
+        assert len(tracker.search_runs("search", limit=2)) == 2
+        assert len(tracker.search_runs("search", status="FAILED")) == 0
+
+    def test_experiments_are_listed(self, tracker: Tracker) -> None:
+        """Every experiment with a run is listed."""
+        for name in ("e1", "e2"):
+            with tracker.start_run(name):
+                pass
+        assert {"e1", "e2"} <= set(tracker.experiments())
+
+    def test_writers_in_threads_lose_nothing(
+        self, tracker: Tracker, tracker_factory: Callable[[], Tracker]
+    ) -> None:
+        """Four writers logging into one run from four threads lose no point."""
+        with tracker.start_run("exp", run_id="shared-run"):
+            pass
+
+        def write(rank: int) -> None:
+            other = tracker_factory()
+            with other.start_run(run_id="shared-run", parent=None) as run:
+                run.log_batch("x", [float(rank * 1000 + i) for i in range(200)])
+                run.log_metric("y", float(rank), step=rank)
+
+        threads = [threading.Thread(target=write, args=(r,)) for r in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        history = tracker.get_run("shared-run").metric_history("x")
+        expected = sorted(float(r * 1000 + i) for r in range(4) for i in range(200))
+        assert sorted(history["value"]) == expected
+        assert tracker.get_run("shared-run").record().status == "FINISHED"
+
+    def test_to_dict_is_json_able(self, tracker: Tracker) -> None:
+        """A run's dict form holds plain JSON values."""
+        import json
+
+        with tracker.start_run("exp", params={"a": 1}) as run:
+            run.log_artifact(b"x", name="x.bin")
+        data: dict[str, Any] = run.to_dict()
+        assert json.loads(json.dumps(data))["params"] == {"a": "1"}
+        assert isinstance(ArtifactRef.model_validate(data["artifacts"]["x.bin"]), ArtifactRef)
