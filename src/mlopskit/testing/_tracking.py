@@ -96,9 +96,17 @@ class TrackerConformance:
 
     def test_failed_run_keeps_metrics_and_error(self, tracker: Tracker) -> None:
         """An exception in the block ends the run FAILED with the error, metrics kept."""
-        with pytest.raises(ZeroDivisionError), tracker.start_run("exp") as run:
-            run.log_metric("before", 1.0)
-            _ = 1 / 0
+        run = None
+
+        def fail() -> None:
+            nonlocal run
+            with tracker.start_run("exp") as run:
+                run.log_metric("before", 1.0)
+                _ = 1 / 0
+
+        with pytest.raises(ZeroDivisionError):
+            fail()
+        assert run is not None
         rec = tracker.get_run(run.run_id).record()
         assert rec.status == "FAILED"
         assert rec.metrics == {"before": 1.0}
