@@ -718,7 +718,8 @@ class Run:
         return frame
 
     def load_artifact(self, name: str, *, trusted: bool | None = None) -> Any:
-        """Load an artifact back from the store (bytes, object, or tree entries)."""
+        """Load an artifact back: bytes for files, a dict for ``log_dict``, the object
+        for ``log_artifact(obj)``, tree entries for a directory."""
         try:
             ref = self.artifacts[name]
         except KeyError:
@@ -726,7 +727,11 @@ class Run:
                 f"run {self.run_id} has no artifact {name!r}; it has {sorted(self.artifacts)}",
                 name=name,
             ) from None
-        return self.tracker.store.get(ref, trusted=trusted)
+        store = self.tracker.store
+        if ref.kind == "blob":  # files and bytes: JSON is decoded, the rest is bytes
+            data = store.get_bytes(ref)
+            return json.loads(data) if ref.media_type == "application/json" else data
+        return store.get(ref, trusted=trusted)
 
     def to_dict(self) -> dict[str, Any]:
         """The run as a JSON-able dict."""
