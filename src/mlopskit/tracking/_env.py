@@ -147,7 +147,8 @@ def describe(value: Any, limit: int = 200) -> str:
         import pandas as pd
 
         if isinstance(value, (pd.DataFrame, pd.Series)):
-            h = hashlib.sha256(repr(list(getattr(value, "columns", [value.name]))).encode())
+            labels = list(value.columns) if isinstance(value, pd.DataFrame) else [value.name]
+            h = hashlib.sha256(repr(labels).encode())
             h.update(pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes())
             kind = type(value).__name__
             return f"{kind}(shape={value.shape}) sha256:{h.hexdigest()}"
