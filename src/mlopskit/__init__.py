@@ -48,6 +48,7 @@ _LAZY: dict[str, str] = {
 # Subpackages reachable as attributes (``mk.drift``, ``mk.store``, ...).
 _SUBMODULES: frozenset[str] = frozenset(
     {
+        "drift",
         "errors",
         "hashing",
         "serialize",
@@ -60,7 +61,7 @@ _SUBMODULES: frozenset[str] = frozenset(
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from mlopskit import errors, hashing, serialize, store, tracking, workspace
+    from mlopskit import drift, errors, hashing, serialize, store, tracking, workspace
     from mlopskit.errors import IntegrityError, MlopskitError, NotFoundError, RefConflictError
     from mlopskit.store import ArtifactRef, ArtifactStore
     from mlopskit.tracking import (

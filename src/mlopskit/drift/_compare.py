@@ -1,0 +1,379 @@
+"""``compare``: per-column drift between a reference and a current dataset."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from mlopskit._log import get_logger
+from mlopskit.drift import _evidently as ev
+from mlopskit.drift._binning import BinSpec
+from mlopskit.drift._columns import (
+    as_frame,
+    category_counts,
+    column_kind,
+    numeric_array,
+    numeric_column,
+)
+from mlopskit.drift._dask import is_dask_frame
+from mlopskit.drift._methods import (
+    DEFAULT_THRESHOLDS,
+    DISCRETE_LIMIT,
+    METHODS,
+    TESTS,
+    Options,
+    Outcome,
+    verdict,
+)
+from mlopskit.drift._profile import DEFAULT_MAX_BUCKETS, ReferenceProfile, profile
+from mlopskit.drift._report import ColumnDrift, DriftReport, Histogram, Rule
+from mlopskit.drift._sides import CatSide, NumSide, Side, align_categories, numeric_as_categories
+from mlopskit.errors import InvalidInputError, SchemaError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    Source = ReferenceProfile | pd.DataFrame
+
+__all__ = ["auto_method", "compare"]
+
+_log = get_logger("mlopskit.drift")
+
+NATIVE_ALIASES = {"jensenshannon": "jensen_shannon", "chisquare": "chi2"}
+MISSING_THRESHOLD = 0.05
+PSI_NOISE_LIMIT = 0.02
+
+
+def auto_method(ref: Side, cur: Side, spec: BinSpec) -> str:
+    """The native automatic choice for one column (documented in docs/drift.md).
+
+    PSI is used when its expected value under no drift, ``(k - 1) * (1/n_ref + 1/n_cur)``
+    for ``k`` bins, is at most 0.02 (a fifth of its 0.1 threshold); below that sample
+    size a test is used instead: KS for continuous columns, chi-square for categorical
+    columns and numeric columns with at most 20 distinct reference values.
+    """
+    if isinstance(ref, CatSide) and isinstance(cur, CatSide):
+        k, test = len(align_categories(ref, cur)[0]), "chi2"
+    elif (
+        isinstance(ref, NumSide)
+        and isinstance(cur, NumSide)
+        and spec.strategy != "explicit"
+        and ref.distinct_at_most(DISCRETE_LIMIT)
+    ):
+        k, test = len(numeric_as_categories(ref, cur)[0]), "chi2"
+    else:
+        k, test = spec.requested, "ks"
+    noise = (k - 1) * (1.0 / ref.valid + 1.0 / cur.valid)
+    return "psi" if noise <= PSI_NOISE_LIMIT else test
+
+
+def _source(data: Any, what: str, max_buckets: int) -> Source:
+    if isinstance(data, ReferenceProfile):
+        return data
+    if is_dask_frame(data):
+        return profile(data, max_buckets=max_buckets)
+    frame = as_frame(data, what=what)
+    if len(frame) == 0:
+        raise InvalidInputError(
+            f"the {what} data has no rows; drift needs at least one row on each side"
+        )
+    return frame
+
+
+def _rows(src: Source) -> int:
+    return src.rows if isinstance(src, ReferenceProfile) else len(src)
+
+
+def _column_names(src: Source) -> list[str]:
+    return list(src.columns)
+
+
+def _side(src: Source, name: str, what: str) -> tuple[Side, str]:
+    if isinstance(src, ReferenceProfile):
+        col = src.columns[name]
+        return col.side(), col.dtype
+    series = src[name]
+    if column_kind(series, name=name) == "numeric":
+        return NumSide.from_column(numeric_column(numeric_array(series))), str(series.dtype)
+    return CatSide.from_counts(category_counts(series, name=name)), str(series.dtype)
+
+
+def _method_name(requested: str, preset: str | None) -> str:
+    if requested == "auto":
+        return requested
+    if preset == "evidently":
+        name = ev.ALIASES.get(requested, requested)
+        if name not in ev.EVIDENTLY_THRESHOLDS:
+            raise InvalidInputError(
+                f"unknown method {requested!r} for the Evidently preset; use 'auto' or one "
+                f"of {sorted(ev.EVIDENTLY_THRESHOLDS)}",
+                found=requested,
+            )
+        return name
+    name = NATIVE_ALIASES.get(requested, requested)
+    if name not in METHODS:
+        raise InvalidInputError(
+            f"unknown method {requested!r}; use 'auto' or one of {sorted(METHODS)}",
+            found=requested,
+        )
+    return name
+
+
+def _threshold(
+    thresholds: float | Mapping[str, float] | None, column: str, method: str, preset: str | None
+) -> float:
+    defaults = ev.EVIDENTLY_THRESHOLDS if preset == "evidently" else DEFAULT_THRESHOLDS
+    if thresholds is None:
+        return defaults[method]
+    if not isinstance(thresholds, Mapping):
+        return float(thresholds)
+    if column in thresholds:
+        return float(thresholds[column])
+    for key in (method, *[k for k, v in {**NATIVE_ALIASES, **ev.ALIASES}.items() if v == method]):
+        if key in thresholds:
+            return float(thresholds[key])
+    return defaults[method]
+
+
+def _empty_note(ref: Side, cur: Side) -> tuple[bool, str]:
+    if ref.valid == 0 and cur.valid == 0:
+        return False, "no usable value in either sample (all missing): nothing to compare"
+    if cur.valid == 0:
+        return True, (
+            f"the current sample has no usable value ({cur.rows} rows, all missing) "
+            "while the reference has some: drifted"
+        )
+    return True, (
+        f"the reference has no usable value ({ref.rows} rows, all missing) while the "
+        "current sample has some: drifted"
+    )
+
+
+def _adjust(
+    p: np.ndarray[Any, np.dtype[np.float64]], rule: Rule
+) -> np.ndarray[Any, np.dtype[np.float64]]:
+    m = p.size
+    if rule == "bonferroni":
+        out_b: np.ndarray[Any, np.dtype[np.float64]] = np.minimum(p * m, 1.0)
+        return out_b
+    order = np.argsort(p, kind="stable")
+    scaled = p[order] * m / np.arange(1, m + 1)
+    adj = np.minimum.accumulate(scaled[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(adj, 1.0)
+    return out
+
+
+def _apply_rule(rows: list[ColumnDrift], rule: Rule, preset: str | None) -> list[ColumnDrift]:
+    if rule == "share":
+        return rows
+    tested = [
+        i
+        for i, r in enumerate(rows)
+        if r.p_value is not None and r.method in (TESTS | {"chisquare", "z"})
+    ]
+    if not tested:
+        return rows
+    adjusted = _adjust(np.array([rows[i].p_value for i in tested], dtype=np.float64), rule)
+    out = list(rows)
+    for i, p_adj in zip(tested, adjusted):
+        r = rows[i]
+        judge = ev.verdict if preset == "evidently" else verdict
+        value = judge(r.method, r.statistic or 0.0, float(p_adj), r.threshold)
+        out[i] = r.model_copy(
+            update={
+                "p_value_adjusted": float(p_adj),
+                "value_drifted": value,
+                "drifted": value or bool(r.missing_drifted),
+            }
+        )
+    return out
+
+
+def _column(
+    name: str,
+    ref: Side,
+    cur: Side,
+    dtype: str,
+    requested: str,
+    thresholds: float | Mapping[str, float] | None,
+    opts: Options,
+    missing_threshold: float | None,
+    preset: str | None,
+) -> ColumnDrift:
+    kind: Literal["numeric", "categorical"] = (
+        "numeric" if isinstance(ref, NumSide) else "categorical"
+    )
+    method = _method_name(requested, preset)
+    note = None
+    ev_kind: ev.EvidentlyKind = "num"
+    if preset == "evidently":
+        ev_kind, note = ev.column_kind(dtype, cur)
+    miss_ref = (ref.rows - ref.valid) / ref.rows
+    miss_cur = (cur.rows - cur.valid) / cur.rows
+    missing_drifted = (
+        None if missing_threshold is None else bool(abs(miss_cur - miss_ref) >= missing_threshold)
+    )
+    common: dict[str, Any] = {
+        "column": name,
+        "kind": kind,
+        "missing_share_reference": miss_ref,
+        "missing_share_current": miss_cur,
+        "missing_drifted": missing_drifted,
+        "n_reference": ref.valid,
+        "n_current": cur.valid,
+    }
+    if ref.valid == 0 or cur.valid == 0:
+        value, empty_note = _empty_note(ref, cur)
+        method = "none" if method == "auto" else method
+        threshold = _threshold(thresholds, name, method, preset) if method != "none" else 0.0
+        return ColumnDrift(
+            **common,
+            method=method,
+            statistic=None,
+            threshold=threshold,
+            value_drifted=value,
+            drifted=value or bool(missing_drifted),
+            note=empty_note,
+        )
+    out: Outcome
+    if preset == "evidently":
+        if method == "auto":
+            method = ev.auto_method(ev_kind, ref, cur)
+        out = ev.outcome(method, ev_kind, ref, cur, dtype.lower().startswith(("int", "uint")))
+        threshold = _threshold(thresholds, name, method, preset)
+        value = ev.verdict(method, out.statistic, out.p_value, threshold)
+    else:
+        if method == "auto":
+            method = auto_method(ref, cur, opts.spec)
+        out = METHODS[method](ref, cur, opts)
+        threshold = _threshold(thresholds, name, method, preset)
+        value = verdict(method, out.statistic, out.p_value, threshold)
+    hist = None
+    if out.plot is not None:
+        hist = Histogram(
+            labels=out.plot.labels, reference=out.plot.reference, current=out.plot.current
+        )
+    return ColumnDrift(
+        **common,
+        method=method,
+        statistic=out.statistic,
+        p_value=out.p_value,
+        threshold=threshold,
+        value_drifted=value,
+        drifted=value or bool(missing_drifted),
+        exact=out.exact,
+        error_bound=out.error_bound,
+        binning=out.binning,
+        note=note,
+        histogram=hist,
+    )
+
+
+def compare(
+    reference: Any,
+    current: Any,
+    *,
+    columns: Sequence[str] | None = None,
+    method: str | Mapping[str, str] = "auto",
+    thresholds: float | Mapping[str, float] | None = None,
+    bins: int | Sequence[float] = 10,
+    binning: Literal["quantile", "uniform"] = "quantile",
+    eps: float = 1e-4,
+    rule: Rule = "share",
+    drift_share: float = 0.5,
+    missing_threshold: float | Literal["auto"] | None = "auto",
+    preset: Literal["evidently"] | None = None,
+) -> DriftReport:
+    """Compare every column of ``current`` with ``reference`` and judge the drift.
+
+    Args:
+        reference: A DataFrame (or mapping of columns, or list of records), a
+            :class:`ReferenceProfile`, or a Dask DataFrame.
+        current: The same kinds of input (a profile works too, e.g. of a Dask frame).
+        columns: The columns to compare (default: every reference column; each must be in
+            ``current``). Extra current columns are ignored.
+        method: ``"auto"``, one method for all columns, or ``{column: method}`` (unlisted
+            columns use ``"auto"``). Methods: psi, ks, wasserstein, jensen_shannon,
+            chi2, hellinger (and z with the Evidently preset).
+        thresholds: One threshold for all columns, or a mapping by column name or by
+            method name; defaults per method are in docs/drift.md.
+        bins: Bins for numeric binned methods, or explicit edges.
+        binning: ``"quantile"`` (default) or ``"uniform"``.
+        eps: PSI's floor for empty bins.
+        rule: Dataset verdict: ``"share"`` (share of drifted columns ``>= drift_share``),
+            ``"bonferroni"`` or ``"fdr_bh"`` (p-values adjusted across columns, drift when
+            any column drifts).
+        drift_share: The share of drifted columns that makes the dataset drift.
+        missing_threshold: A column also drifts when its missing share changes by at
+            least this much (absolute). ``"auto"``: 0.05, or off with the Evidently preset;
+            ``None``: report the shares only.
+        preset: ``"evidently"`` reproduces Evidently 0.7.23's tests, binning, automatic
+            choice and thresholds.
+
+    Returns:
+        A :class:`DriftReport`.
+    """
+    if preset not in (None, "evidently"):
+        raise InvalidInputError(f"preset must be None or 'evidently'; found {preset!r}")
+    if rule not in ("share", "bonferroni", "fdr_bh"):
+        raise InvalidInputError(f"rule must be share, bonferroni or fdr_bh; found {rule!r}")
+    if missing_threshold == "auto":
+        missing_threshold = None if preset == "evidently" else MISSING_THRESHOLD
+    opts = Options(spec=BinSpec.make(bins, binning), eps=eps)
+    buckets = (
+        reference.max_buckets if isinstance(reference, ReferenceProfile) else DEFAULT_MAX_BUCKETS
+    )
+    ref_src = _source(reference, "reference", buckets)
+    cur_src = _source(current, "current", buckets)
+    for what, src in (("reference", ref_src), ("current", cur_src)):
+        if _rows(src) == 0:
+            raise InvalidInputError(f"the {what} data has no rows; drift needs at least one")
+    names = list(columns) if columns is not None else _column_names(ref_src)
+    if not names:
+        raise InvalidInputError("there are no columns to compare")
+    for what, src in (("reference", ref_src), ("current", cur_src)):
+        absent = [c for c in names if c not in _column_names(src)]
+        if absent:
+            raise SchemaError(
+                f"columns {absent} are missing from the {what} data; pass columns=[...] to "
+                "compare a subset",
+                found=absent,
+            )
+    rows = []
+    for name in names:
+        ref, _ = _side(ref_src, name, "reference")
+        cur, dtype = _side(cur_src, name, "current")
+        if type(ref) is not type(cur):
+            kinds = ["numeric" if isinstance(s, NumSide) else "categorical" for s in (ref, cur)]
+            raise SchemaError(
+                f"column {name!r} is {kinds[0]} in the reference but {kinds[1]} in the "
+                "current data; convert one side or leave the column out",
+                column=name,
+                expected=kinds[0],
+                found=kinds[1],
+            )
+        requested = method if isinstance(method, str) else method.get(name, "auto")
+        rows.append(
+            _column(name, ref, cur, dtype, requested, thresholds, opts, missing_threshold, preset)
+        )
+    rows = _apply_rule(rows, rule, preset)
+    n_drifted = sum(r.drifted for r in rows)
+    share = n_drifted / len(rows)
+    drifted = share >= drift_share if rule == "share" else n_drifted > 0
+    report = DriftReport(
+        preset=preset,
+        rule=rule,
+        drift_share=drift_share,
+        n_columns=len(rows),
+        n_drifted=n_drifted,
+        share_drifted=share,
+        drifted=drifted,
+        reference_rows=_rows(ref_src),
+        current_rows=_rows(cur_src),
+        columns=rows,
+    )
+    _log.debug("drift_compared", columns=len(rows), drifted=n_drifted, dataset_drift=drifted)
+    return report
