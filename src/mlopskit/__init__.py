@@ -16,6 +16,7 @@ __version__ = "0.1.0.dev0"
 _LAZY: dict[str, str] = {
     "ArtifactRef": "mlopskit.store",
     "ArtifactStore": "mlopskit.store",
+    "DatasetVersion": "mlopskit.versioning",
     "IntegrityError": "mlopskit.errors",
     "MlopskitError": "mlopskit.errors",
     "NotFoundError": "mlopskit.errors",
@@ -24,6 +25,7 @@ _LAZY: dict[str, str] = {
     "active_run": "mlopskit.tracking",
     "compare_runs": "mlopskit.tracking",
     "current_workspace": "mlopskit.workspace",
+    "datasets": "mlopskit.versioning",
     "end_run": "mlopskit.tracking",
     "flush": "mlopskit.tracking",
     "get_run": "mlopskit.tracking",
@@ -43,6 +45,7 @@ _LAZY: dict[str, str] = {
     "set_workspace": "mlopskit.workspace",
     "start_run": "mlopskit.tracking",
     "track": "mlopskit.tracking",
+    "versioned": "mlopskit.versioning",
 }
 
 # Subpackages reachable as attributes (``mk.drift``, ``mk.store``, ...).
@@ -54,6 +57,7 @@ _SUBMODULES: frozenset[str] = frozenset(
         "serialize",
         "store",
         "tracking",
+        "versioning",
         "workspace",
     }
 )
@@ -61,7 +65,7 @@ _SUBMODULES: frozenset[str] = frozenset(
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from mlopskit import drift, errors, hashing, serialize, store, tracking, workspace
+    from mlopskit import drift, errors, hashing, serialize, store, tracking, versioning, workspace
     from mlopskit.errors import IntegrityError, MlopskitError, NotFoundError, RefConflictError
     from mlopskit.store import ArtifactRef, ArtifactStore
     from mlopskit.tracking import (
@@ -86,6 +90,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         start_run,
         track,
     )
+    from mlopskit.versioning import DatasetVersion, datasets, versioned
     from mlopskit.workspace import Workspace, current_workspace, set_workspace
 
 

@@ -16,7 +16,8 @@ The code hash of a function covers:
 
 "Same project" is the directory tree of the decorated function's top-level package
 (or of its file, for a script or a top-level module), minus anything installed under
-``site-packages`` / ``dist-packages``, and minus mlopskit itself.
+``site-packages`` / ``dist-packages``, and minus mlopskit itself. Code defined in
+``__main__``, a REPL, a notebook or an ``exec`` namespace always counts.
 
 Not covered: methods reached through an instance (``obj.method()`` when ``obj`` is an
 argument: its type is not known statically), code run through ``getattr``/``eval``,
@@ -108,18 +109,18 @@ class _Walker:
         self.deps: list[tuple[dict[str, Any], str, Any]] = []
 
     def same_project(self, obj: Any) -> bool:
-        module = getattr(obj, "__module__", None) if not isinstance(obj, types.ModuleType) else None
-        name = obj.__name__ if isinstance(obj, types.ModuleType) else (module or "")
-        if not name or name.split(".")[0] in ("mlopskit", "builtins"):
+        is_module = isinstance(obj, types.ModuleType)
+        name = obj.__name__ if is_module else (getattr(obj, "__module__", None) or "")
+        if name.split(".")[0] in ("mlopskit", "builtins"):
             return False
-        if self.root is None:
-            return False
-        if isinstance(obj, types.ModuleType):
+        if not is_module and (name in ("", "__main__") or name not in sys.modules):
+            return True  # a script, REPL, notebook or exec namespace: the user's own code
+        if is_module:
             file = getattr(obj, "__file__", None)
         else:
-            file = _source_file(obj) or getattr(sys.modules.get(name or ""), "__file__", None)
-        if not file:
-            return False
+            file = _source_file(obj) or getattr(sys.modules.get(name), "__file__", None)
+        if not file or self.root is None:
+            return not file and not is_module
         full = os.path.abspath(file)
         return full.startswith(self.root.rstrip(os.sep) + os.sep) and not _installed(full)
 

@@ -344,21 +344,24 @@ class _Feeder:
         import numpy as np
         import pandas as pd
 
-        if isinstance(arr, pd.arrays.NumpyExtensionArray):
-            arr = arr.to_numpy()
-        if isinstance(arr, np.ndarray):
-            if arr.dtype.hasobject and pd.api.types.infer_dtype(arr, skipna=False) == "string":
-                self.strings(arr, np.zeros(len(arr), dtype=bool))
-            else:
-                self.ndarray(arr, path)
-            return
         if isinstance(arr, pd.Categorical):
             self.tok(b"cat", b"1" if arr.ordered else b"0")
             self.index(arr.categories, f"{path}.categories")
             self.ndarray(arr.codes, path)
             return
-        if isinstance(arr.dtype, pd.StringDtype) or pd.api.types.is_string_dtype(arr.dtype):
+        if isinstance(arr, pd.api.extensions.ExtensionArray) and isinstance(
+            arr.dtype, pd.StringDtype
+        ):
             self.string_array(arr)
+            return
+        if isinstance(arr, pd.arrays.NumpyExtensionArray):
+            arr = arr.to_numpy()
+        if isinstance(arr, np.ndarray):
+            if arr.dtype.hasobject and pd.api.types.infer_dtype(arr, skipna=True) == "string":
+                mask = np.asarray(pd.isna(arr), dtype=bool)
+                self.strings(np.where(mask, "", arr), mask)
+            else:
+                self.ndarray(arr, path)
             return
         if hasattr(arr, "asi8"):  # datetimes (tz-aware too), timedeltas, periods
             self.ndarray(np.asarray(arr.asi8), path)
