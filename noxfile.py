@@ -70,3 +70,19 @@ def bench(session: nox.Session) -> None:
     args = session.posargs or ["store"]
     for name in args:
         session.run("python", f"benchmarks/bench_{name}.py")
+
+
+@nox.session
+def bench_tracking(session: nox.Session) -> None:
+    """The tracker benchmark against MLflow (SQLite store) and trackio; prints ratios."""
+    session.install("-e", ".", "mlflow", "trackio")
+    session.run("python", "benchmarks/bench_tracking.py", *session.posargs)
+
+
+@nox.session
+def mlflow(session: nox.Session) -> None:
+    """import_mlflow against file and SQLite stores written by MLflow itself."""
+    session.install("-e", ".[test,mlflow]", "mlflow")
+    session.run(
+        "python", "-m", "pytest", "tests/tracking/test_mlflow_interop.py", "-q", *session.posargs
+    )
