@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from mlopskit._log import get_logger
+from mlopskit.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -159,6 +160,12 @@ def ks_pvalue(
     if mode == "asymp":
         m, n = sorted([float(n1), float(n2)], reverse=True)
         en = m * n / (m + n)
+        if np.round(en) == 0:
+            raise InvalidInputError(
+                "the asymptotic KS p-value is undefined for two samples of one value each "
+                "(scipy returns NaN); use method='exact'",
+                found=(n1, n2),
+            )
         if alternative == "two-sided":
             prob = distributions.kstwo.sf(d, np.round(en))
         else:

@@ -200,14 +200,21 @@ class Dist:
         return _occupied(ordered(self.values), 0)
 
     def mean_std(self) -> tuple[float, float]:
-        """Mean and population standard deviation (ddof=0) over the compact form."""
+        """Mean and population standard deviation (ddof=0) over the compact form.
+
+        A bucketed distribution uses each bucket's midpoint, which halves the bias of
+        using its top.
+        """
         c = self.compact()
         assert c.counts is not None
         if c.values.size == 0:
             return float("nan"), float("nan")
+        x = c.values
+        if not c.exact:
+            x = c.values / 2 + _lowest(bucket_keys(c.values, c.precision), c.precision) / 2
         w = c.counts.astype(np.float64)
-        mean = float(np.dot(w, c.values) / c.n)
-        var = float(np.dot(w, np.square(c.values - mean)) / c.n)
+        mean = float(np.dot(w, x) / c.n)
+        var = float(np.dot(w, np.square(x - mean)) / c.n)
         return mean, float(np.sqrt(var))
 
     @cached_property
