@@ -19,6 +19,7 @@ _LAZY: dict[str, str] = {
     "DatasetVersion": "mlopskit.versioning",
     "IntegrityError": "mlopskit.errors",
     "MlopskitError": "mlopskit.errors",
+    "ModelVersion": "mlopskit.registry",
     "NotFoundError": "mlopskit.errors",
     "RefConflictError": "mlopskit.errors",
     "Workspace": "mlopskit.workspace",
@@ -29,6 +30,7 @@ _LAZY: dict[str, str] = {
     "end_run": "mlopskit.tracking",
     "flush": "mlopskit.tracking",
     "get_run": "mlopskit.tracking",
+    "infer_signature": "mlopskit.registry",
     "log_artifact": "mlopskit.tracking",
     "log_dict": "mlopskit.tracking",
     "log_figure": "mlopskit.tracking",
@@ -55,6 +57,7 @@ _SUBMODULES: frozenset[str] = frozenset(
         "errors",
         "hashing",
         "serialize",
+        "registry",
         "store",
         "tracking",
         "versioning",
@@ -65,8 +68,19 @@ _SUBMODULES: frozenset[str] = frozenset(
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from mlopskit import drift, errors, hashing, serialize, store, tracking, versioning, workspace
+    from mlopskit import (
+        drift,
+        errors,
+        hashing,
+        registry,
+        serialize,
+        store,
+        tracking,
+        versioning,
+        workspace,
+    )
     from mlopskit.errors import IntegrityError, MlopskitError, NotFoundError, RefConflictError
+    from mlopskit.registry import ModelVersion, infer_signature
     from mlopskit.store import ArtifactRef, ArtifactStore
     from mlopskit.tracking import (
         active_run,

@@ -1,0 +1,739 @@
+"""The model registry: numbered model versions, movable aliases, tags, history, rollback.
+
+Layout (refs of the store)::
+
+    models/<name>/v/<n>              → version n's record (links the model; gc keeps it)
+    models/<name>/aliases/<alias>    → the record of the version the alias points to
+    models/<name>/tags               → the model's tags (a record, moved by CAS)
+    models/<name>/vtags/<n>          → version n's current tags
+
+Version numbers are allocated by create-only refs (distinct and gap-free under
+concurrent registrations); aliases are refs, so every move is an append-only audit
+record (who, when, why, from → to) and concurrent moves never tear or get lost.
+There are no stages: aliases and tags replace them.
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import importlib.metadata
+import os
+import pickletools
+import platform
+import re
+import socket
+import tempfile
+import warnings
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mlopskit import _config, _context
+from mlopskit._log import get_logger
+from mlopskit.errors import (
+    InvalidInputError,
+    InvalidNameError,
+    NotFoundError,
+    RefConflictError,
+)
+from mlopskit.registry._signature import ModelSignature, infer_signature
+from mlopskit.serialize import is_pickle_media_type
+from mlopskit.store import ArtifactRef, ArtifactStore, RefRecord, current_store
+from mlopskit.versioning import Endpoint, LineageEdge
+from mlopskit.versioning._edges import record_edge
+from mlopskit.versioning._provenance import recall, remember
+
+__all__ = [
+    "ModelVersion",
+    "PackageVersionWarning",
+    "Registry",
+    "RegistryEvent",
+    "parse_model_uri",
+]
+
+log = get_logger("mlopskit.registry")
+
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+=,-]*$")
+_ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_SCAN_LIMIT = 64 * 1024 * 1024
+ModelKind = Literal["object", "file", "directory"]
+
+
+class PackageVersionWarning(UserWarning):
+    """The runtime's package versions differ from those a model was registered with.
+
+    ``diff`` maps each differing package to ``(registered, installed)``
+    (``installed`` is None when the package is missing).
+    """
+
+    def __init__(self, message: str, diff: dict[str, tuple[str | None, str | None]]) -> None:
+        super().__init__(message)
+        self.diff = diff
+
+
+class ModelVersion(BaseModel):
+    """One immutable version of a registered model.
+
+    Attributes:
+        name, number: ``name/number`` identifies it (see :attr:`uri`).
+        digest: the digest of the stored model (object, file or directory tree).
+        model: the stored model's reference.
+        kind: ``object`` (a Python object stored with a codec), ``file`` or ``directory``.
+        signature: the input/output schema, if given or inferred from ``input_example``.
+        requirements: distribution → version captured from ``importlib.metadata``.
+        python_version: ``major.minor.micro`` of the registering interpreter.
+        run_id: the run that produced it; inputs: what it was made from (lineage).
+        tags: the version's tags (current ones when read through the registry).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    schema_version: int = 1
+    name: str
+    number: int
+    digest: str
+    model: ArtifactRef
+    kind: ModelKind
+    signature: ModelSignature | None = None
+    input_example: ArtifactRef | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+    requirements: dict[str, str] = Field(default_factory=dict)
+    python_version: str = ""
+    run_id: str | None = None
+    inputs: list[Endpoint] = Field(default_factory=list)
+    message: str = ""
+    created_at: datetime
+    author: str = ""
+    host: str = ""
+
+    @property
+    def uri(self) -> str:
+        """``name/number``, accepted by :meth:`Registry.load` and ``mk.lineage``."""
+        return f"{self.name}/{self.number}"
+
+    @property
+    def __mlopskit_digest__(self) -> str:
+        return self.digest
+
+    @property
+    def __mlopskit_node__(self) -> Endpoint:
+        return Endpoint(digest=self.digest, kind="model", label=self.uri)
+
+
+class RegistryEvent(BaseModel):
+    """One entry of a model's audit log."""
+
+    model_config = ConfigDict(frozen=True)
+
+    time: datetime
+    action: Literal["register", "set_alias", "rollback", "delete_alias"]
+    name: str
+    alias: str | None = None
+    from_version: int | None = None
+    to_version: int | None = None
+    user: str = ""
+    host: str = ""
+    message: str = ""
+
+
+# -- names and URIs ------------------------------------------------------------------------
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InvalidNameError(
+            f"invalid model name {name!r}: use letters, digits and '._+=,-' "
+            "(no '/' or '@', not starting with '.' or '-')",
+            found=name,
+        )
+    return name
+
+
+def _check_alias(alias: str) -> str:
+    if not isinstance(alias, str) or not _ALIAS.match(alias) or alias == "latest":
+        raise InvalidNameError(
+            f"invalid alias {alias!r}: use letters, digits, '_' and '-', starting with a "
+            "letter or '_'; 'latest' is reserved (it always means the highest version)",
+            found=alias,
+        )
+    return alias
+
+
+def parse_model_uri(uri: str) -> tuple[str, int | str]:
+    """``"clf@champion"`` → ``("clf", "champion")``; ``"clf/3"`` → ``("clf", 3)``;
+    ``"clf"`` and ``"clf@latest"`` → ``("clf", "latest")``. A ``models:/`` prefix is allowed.
+    """
+    text = uri[len("models:/") :] if uri.startswith("models:/") else uri
+    if "@" in text:
+        name, _, alias = text.partition("@")
+        return _check_name(name), alias if alias == "latest" else _check_alias(alias)
+    if "/" in text:
+        name, _, number = text.partition("/")
+        if not number.isdigit():
+            raise InvalidNameError(
+                f"invalid model URI {uri!r}: expected 'name/<number>', 'name@<alias>' or 'name'",
+                found=uri,
+            )
+        return _check_name(name), int(number)
+    return _check_name(text), "latest"
+
+
+# -- requirements --------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _distributions() -> dict[str, list[str]]:
+    return dict(importlib.metadata.packages_distributions())
+
+
+def _installed(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _capture_requirements(modules: Iterable[str]) -> dict[str, str]:
+    dists = _distributions()
+    out: dict[str, str] = {}
+    for top in sorted({m.split(".")[0] for m in modules if m}):
+        for dist in dists.get(top, []):
+            version = _installed(dist)
+            if version is not None:
+                out[dist] = version
+    return out
+
+
+def _pickle_modules(data: bytes) -> set[str]:
+    """Module names a pickle stream refers to (GLOBAL / STACK_GLOBAL operands)."""
+    modules: set[str] = set()
+    strings: list[str] = []
+    try:
+        for op, arg, _ in pickletools.genops(data):
+            if op.name == "GLOBAL" and isinstance(arg, str):
+                modules.add(arg.split(" ")[0])
+            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                modules.add(strings[-2])
+            elif isinstance(arg, str):
+                strings.append(arg)
+    except (ValueError, TypeError):  # not a plain pickle stream: keep what was found
+        pass
+    return modules
+
+
+def _whoami() -> tuple[str, str]:
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):
+        user = "unknown"
+    return user, socket.gethostname()
+
+
+# -- the registry --------------------------------------------------------------------------
+
+
+class Registry:
+    """The model registry of one store (``mk.registry`` uses the current workspace's)."""
+
+    def __init__(self, store: ArtifactStore | None = None) -> None:
+        self._fixed = store
+
+    @property
+    def store(self) -> ArtifactStore:
+        """The store the registry lives in (the current workspace's, read at call time)."""
+        return self._fixed if self._fixed is not None else current_store()
+
+    # -- reading ------------------------------------------------------------------------
+
+    def _numbers(self, name: str) -> list[int]:
+        prefix = f"models/{_check_name(name)}/v/"
+        names = self.store.refs.list(prefix.rstrip("/"), include_deleted=True)
+        return sorted(int(n[len(prefix) :]) for n in names if n[len(prefix) :].isdigit())
+
+    def _record(self, ref: ArtifactRef) -> ModelVersion:
+        return ModelVersion.model_validate(self.store.read_record(ref))
+
+    def _with_tags(self, mv: ModelVersion) -> ModelVersion:
+        rec = self.store.refs.record(f"models/{mv.name}/vtags/{mv.number}")
+        if rec is None or rec.target is None:
+            return mv
+        tags = self.store.read_record(rec.target)["tags"]
+        return mv.model_copy(update={"tags": tags})
+
+    def names(self) -> list[str]:
+        """Every registered model name, sorted."""
+        names = self.store.refs.list("models", include_deleted=True)
+        return sorted({n.split("/")[1] for n in names if n.count("/") == 3 and "/v/" in n})
+
+    def get(self, uri: str | ModelVersion) -> ModelVersion:
+        """The version ``uri`` names: ``"name@alias"``, ``"name/3"``, ``"name@latest"``, ``"name"``.
+
+        Raises:
+            NotFoundError: no such model, version or alias.
+        """
+        if isinstance(uri, ModelVersion):
+            return self._with_tags(uri)
+        name, selector = parse_model_uri(uri)
+        if isinstance(selector, int):
+            try:
+                ref = self.store.refs.get(f"models/{name}/v/{selector}")
+            except NotFoundError:
+                raise NotFoundError(
+                    f"model {name!r} has no version {selector}", name=name, version=selector
+                ) from None
+            return self._with_tags(self._record(ref))
+        if selector == "latest":
+            numbers = self._numbers(name)
+            if not numbers:
+                raise NotFoundError(f"no model named {name!r} in {self.store.url}", name=name)
+            return self.get(f"{name}/{numbers[-1]}")
+        try:
+            ref = self.store.refs.get(f"models/{name}/aliases/{selector}")
+        except NotFoundError:
+            raise NotFoundError(
+                f"model {name!r} has no alias {selector!r}; aliases: {sorted(self.aliases(name))}",
+                name=name,
+                alias=selector,
+            ) from None
+        return self._with_tags(self._record(ref))
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        """Every version of ``name``, oldest first."""
+        numbers = self._numbers(name)
+        if not numbers:
+            raise NotFoundError(f"no model named {name!r} in {self.store.url}", name=name)
+        return [self.get(f"{name}/{n}") for n in numbers]
+
+    def aliases(self, name: str) -> dict[str, int]:
+        """Alias → version number for every alias of ``name``."""
+        prefix = f"models/{_check_name(name)}/aliases/"
+        out = {}
+        for ref_name in self.store.refs.list(prefix.rstrip("/")):
+            rec = self.store.refs.record(ref_name)
+            if rec is not None and rec.target is not None:
+                out[ref_name[len(prefix) :]] = int(rec.meta.get("version") or 0) or (
+                    self._record(rec.target).number
+                )
+        return out
+
+    # -- registering ----------------------------------------------------------------------
+
+    def _store_model(self, model: Any) -> tuple[ArtifactRef, ModelKind, set[str]]:
+        store = self.store
+        if isinstance(model, os.PathLike):
+            path = Path(model)
+            if path.is_file():
+                return store.put_file(path), "file", set()
+            if path.is_dir():
+                return store.put_dir(path), "directory", set()
+            raise NotFoundError(f"no such model file or directory: {path}", path=str(path))
+        ref = store.put(model)
+        modules = {type(model).__module__}
+        if is_pickle_media_type(ref.media_type) and ref.size <= _SCAN_LIMIT:
+            modules |= _pickle_modules(store.get_bytes(ref))
+        elif ref.media_type is not None and "parquet" in ref.media_type:
+            modules |= {"pandas", "pyarrow"}
+        elif ref.media_type == "application/x-npy":
+            modules.add("numpy")
+        return ref, "object", modules
+
+    def register(
+        self,
+        name: str,
+        model: Any,
+        *,
+        run: Any = None,
+        signature: ModelSignature | None = None,
+        metrics: Mapping[str, float] | None = None,
+        tags: Mapping[str, str] | None = None,
+        input_example: Any = None,
+        inputs: Iterable[Any] = (),
+        requirements: Mapping[str, str] | None = None,
+        message: str = "",
+    ) -> ModelVersion:
+        """Store ``model`` as the next version of ``name``.
+
+        Args:
+            name: the model's name (letters, digits, ``._+=,-``).
+            model: any Python object (stored with a codec; pickles are marked as
+                written by this store), or a ``pathlib.Path`` to a saved model file or
+                directory.
+            run: the run that produced it (an object with ``run_id``, or an id);
+                default: the active run.
+            signature: the input/output schema; inferred from ``input_example`` when
+                omitted.
+            metrics, tags: recorded with the version (tags can change later).
+            input_example: example input, stored with the version.
+            inputs: what the model was made from (dataset versions, store refs),
+                for lineage; objects loaded from the store are found automatically.
+            requirements: distributions → versions to record, on top of those
+                captured from the modules the model's pickle refers to.
+            message: why, for the history.
+        """
+        _check_name(name)
+        store = self.store
+        ref, kind, modules = self._store_model(model)
+        example_ref = None
+        if input_example is not None:
+            example_ref = store.put(input_example)
+            if signature is None:
+                signature = infer_signature(input_example)
+        reqs = _capture_requirements(modules)
+        reqs.update(requirements or {})
+        run_id = _run_id(run)
+        lineage = _endpoints(model, inputs)
+        user, host = _whoami()
+        links = [ref] + ([example_ref] if example_ref is not None else [])
+        numbers = self._numbers(name)
+        while True:
+            number = (numbers[-1] if numbers else 0) + 1
+            mv = ModelVersion(
+                name=name,
+                number=number,
+                digest=ref.digest,
+                model=ref,
+                kind=kind,
+                signature=signature,
+                input_example=example_ref,
+                metrics={k: float(v) for k, v in (metrics or {}).items()},
+                tags={str(k): str(v) for k, v in (tags or {}).items()},
+                requirements=reqs,
+                python_version=platform.python_version(),
+                run_id=run_id,
+                inputs=lineage,
+                message=message,
+                created_at=datetime.now(timezone.utc),
+                author=user,
+                host=host,
+            )
+            record = store.put_record(mv.model_dump(mode="json"), links=links)
+            try:
+                store.refs.set(
+                    f"models/{name}/v/{number}",
+                    record,
+                    expected=None,
+                    message=message or f"register {name}/{number}",
+                    meta={"version": number, "op": "register", "digest": ref.digest},
+                )
+            except RefConflictError:
+                numbers = self._numbers(name)
+                continue
+            break
+        log.info("model_registered", name=name, number=number, digest=ref.digest)
+        record_edge(
+            store,
+            LineageEdge(
+                relation="registered",
+                inputs={f"input{i}": e for i, e in enumerate(lineage)},
+                output=mv.__mlopskit_node__,
+                run_id=run_id,
+            ),
+        )
+        return mv
+
+    # -- loading --------------------------------------------------------------------------
+
+    def load(
+        self,
+        uri: str | ModelVersion,
+        *,
+        trusted: bool | None = None,
+        dest: str | os.PathLike[str] | None = None,
+    ) -> Any:
+        """Load a model version: the object, or a local path for files and directories.
+
+        Every byte is verified against the digest. A pickle-based model loads only
+        if this store wrote it or ``trusted=True``. When installed package versions
+        (or Python's) differ from the recorded ones, a :class:`PackageVersionWarning`
+        lists the differences.
+
+        Raises:
+            UntrustedObjectError: a pickle not written by this store, without ``trusted=True``.
+            IntegrityError: the stored bytes do not match the digest.
+        """
+        mv = self.get(uri)
+        _warn_on_drift(mv)
+        store = self.store
+        if mv.kind == "object":
+            obj = store.get(mv.model, trusted=trusted)
+            remember(obj, mv.digest, "model", mv.uri)
+            return obj
+        filename = mv.name
+        if dest is not None:
+            out = Path(dest)
+            if mv.kind == "file":
+                return store.get_file(mv.model, out / filename if out.is_dir() else out)
+            return store.checkout(mv.model, out, overwrite=True)
+        base = Path(_config.cache_dir()) / "models" / mv.model.hex
+        final = base / filename
+        if final.exists():
+            return final
+        base.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=base, prefix=".tmp-"))
+        if mv.kind == "file":
+            store.get_file(mv.model, tmp / filename)
+        else:
+            store.checkout(mv.model, tmp / filename)
+        try:
+            os.replace(tmp / filename, final)
+        except OSError:  # another process finished first
+            pass
+        return final
+
+    # -- aliases --------------------------------------------------------------------------
+
+    def _alias_ref(self, name: str, alias: str) -> str:
+        return f"models/{_check_name(name)}/aliases/{_check_alias(alias)}"
+
+    def set_alias(
+        self, name: str, alias: str, version: int | str, *, message: str = ""
+    ) -> ModelVersion:
+        """Point ``name@alias`` at ``version`` (a number or a URI such as ``"name/3"``).
+
+        Every move is recorded in the alias's history (who, when, why, from → to).
+        """
+        refname = self._alias_ref(name, alias)
+        target = self.get(f"{name}/{version}" if isinstance(version, int) else version)
+        if target.name != name:
+            raise InvalidInputError(f"version {target.uri} is not a version of {name!r}")
+        ref = self.store.refs.get(f"models/{name}/v/{target.number}")
+        self.store.refs.set(
+            refname,
+            ref,
+            message=message or f"{name}@{alias} → {target.number}",
+            meta={"version": target.number, "op": "set"},
+        )
+        log.info("alias_set", name=name, alias=alias, version=target.number)
+        return target
+
+    def delete_alias(self, name: str, alias: str, *, message: str = "") -> None:
+        """Remove ``name@alias`` (its history is kept)."""
+        refname = self._alias_ref(name, alias)
+        try:
+            self.store.refs.delete(refname, message=message or f"delete {name}@{alias}")
+        except NotFoundError:
+            raise NotFoundError(f"model {name!r} has no alias {alias!r}", alias=alias) from None
+
+    def _stack(self, refname: str) -> list[ArtifactRef]:
+        """The alias's targets as a stack: sets push, rollbacks pop, deletes clear."""
+        stack: list[ArtifactRef] = []
+        for rec in self.store.refs.history(refname):
+            if rec.target is None:
+                stack = []
+            elif rec.meta.get("op") == "rollback":
+                if stack:
+                    stack.pop()
+                if not stack or stack[-1].digest != rec.target.digest:
+                    stack.append(rec.target)
+            else:
+                stack.append(rec.target)
+        return stack
+
+    def rollback(self, name: str, alias: str, *, message: str = "") -> ModelVersion:
+        """Move ``name@alias`` back to the version it pointed to before its last move.
+
+        Rollbacks undo moves in order (like an undo stack): rolling back twice
+        restores the target from two moves ago. The move is a compare-and-swap: if
+        the alias moved meanwhile, :class:`RefConflictError` is raised and nothing
+        changes.
+
+        Raises:
+            NotFoundError: the alias does not exist.
+            InvalidInputError: there is no earlier target to return to.
+        """
+        refname = self._alias_ref(name, alias)
+        rec = self.store.refs.record(refname)
+        if rec is None or rec.target is None:
+            raise NotFoundError(f"model {name!r} has no alias {alias!r}", alias=alias)
+        stack = self._stack(refname)
+        if len(stack) < 2:
+            raise InvalidInputError(
+                f"{name}@{alias} has no earlier target to roll back to", alias=alias
+            )
+        current, previous = stack[-1], stack[-2]
+        target = self._record(previous)
+        self.store.refs.set(
+            refname,
+            previous,
+            expected=current,
+            message=message or f"rollback {name}@{alias} → {target.number}",
+            meta={
+                "version": target.number,
+                "op": "rollback",
+                "from": self._record(current).number,
+            },
+        )
+        log.info("alias_rollback", name=name, alias=alias, version=target.number)
+        return self._with_tags(target)
+
+    def history(self, name: str, alias: str | None = None) -> list[RegistryEvent]:
+        """The audit log of ``name`` (or of one alias): registrations and alias moves,
+        oldest first, each with who, when, why, and from → to."""
+        _check_name(name)
+        refs = self.store.refs
+        events: list[RegistryEvent] = []
+        if alias is None:
+            for n in self._numbers(name):
+                rec = refs.record(f"models/{name}/v/{n}")
+                if rec is not None:
+                    events.append(_event(rec, "register", name, None, None, n))
+            aliases = [
+                a.rsplit("/", 1)[1]
+                for a in refs.list(f"models/{name}/aliases", include_deleted=True)
+            ]
+        else:
+            aliases = [_check_alias(alias)]
+        for a in aliases:
+            previous: int | None = None
+            try:
+                history = refs.history(f"models/{name}/aliases/{a}")
+            except NotFoundError:
+                continue
+            for rec in history:
+                version = rec.meta.get("version")
+                if rec.target is None:
+                    events.append(_event(rec, "delete_alias", name, a, previous, None))
+                    previous = None
+                    continue
+                action = "rollback" if rec.meta.get("op") == "rollback" else "set_alias"
+                events.append(_event(rec, action, name, a, previous, version))
+                previous = version
+        return sorted(events, key=lambda e: e.time)
+
+    # -- tags -----------------------------------------------------------------------------
+
+    def _update_tags(
+        self, refname: str, base: dict[str, str], change: dict[str, str | None]
+    ) -> None:
+        refs = self.store.refs
+        while True:
+            rec = refs.record(refname)
+            current = (
+                dict(self.store.read_record(rec.target)["tags"])
+                if rec is not None and rec.target is not None
+                else dict(base)
+            )
+            for k, v in change.items():
+                if v is None:
+                    current.pop(k, None)
+                else:
+                    current[k] = v
+            new = self.store.put_record({"tags": current})
+            try:
+                refs.set(
+                    refname,
+                    new,
+                    expected=None if rec is None or rec.target is None else rec.target,
+                    message="tags",
+                )
+                return
+            except RefConflictError:
+                continue
+
+    def set_tag(self, name: str, key: str, value: str, *, version: int | None = None) -> None:
+        """Set a tag on the model (``version=None``) or on one version."""
+        self._tags_change(name, version, {str(key): str(value)})
+
+    def delete_tag(self, name: str, key: str, *, version: int | None = None) -> None:
+        """Remove a tag from the model or one version (no error if absent)."""
+        self._tags_change(name, version, {str(key): None})
+
+    def _tags_change(self, name: str, version: int | None, change: dict[str, str | None]) -> None:
+        if version is None:
+            if not self._numbers(name):
+                raise NotFoundError(f"no model named {name!r}", name=name)
+            self._update_tags(f"models/{name}/tags", {}, change)
+        else:
+            mv = self.get(f"{name}/{version}")
+            self._update_tags(f"models/{name}/vtags/{version}", mv.tags, change)
+
+    def tags(self, name: str) -> dict[str, str]:
+        """The model-level tags of ``name``."""
+        _check_name(name)
+        rec = self.store.refs.record(f"models/{name}/tags")
+        if rec is None or rec.target is None:
+            return {}
+        return dict(self.store.read_record(rec.target)["tags"])
+
+
+def _event(
+    rec: RefRecord,
+    action: str,
+    name: str,
+    alias: str | None,
+    previous: int | None,
+    version: int | None,
+) -> RegistryEvent:
+    return RegistryEvent(
+        time=rec.time,
+        action=action,  # type: ignore[arg-type]
+        name=name,
+        alias=alias,
+        from_version=previous,
+        to_version=version,
+        user=rec.user,
+        host=rec.host,
+        message=rec.message,
+    )
+
+
+def _run_id(run: Any) -> str | None:
+    if run is None:
+        run = _context.active_run()
+    if run is None:
+        return None
+    return str(run) if isinstance(run, str) else str(run.run_id)
+
+
+def _endpoints(model: Any, inputs: Iterable[Any]) -> list[Endpoint]:
+    out: list[Endpoint] = []
+    known = recall(model)
+    if known is not None:
+        out.append(Endpoint(digest=known[0], kind=known[1], label=known[2]))  # type: ignore[arg-type]
+    for item in inputs:
+        node = getattr(item, "__mlopskit_node__", None)
+        if isinstance(node, Endpoint):
+            out.append(node)
+        elif isinstance(item, ArtifactRef):
+            out.append(Endpoint(digest=item.digest, kind="artifact", label=item.digest[:15]))
+        elif isinstance(item, str) and ":" in item:
+            out.append(Endpoint(digest=item, kind="artifact", label=item[:15]))
+        else:
+            found = recall(item)
+            if found is None:
+                raise InvalidInputError(
+                    "inputs= takes dataset versions, model versions, store refs, digests, "
+                    f"or objects loaded from the store; found a {type(item).__qualname__}"
+                )
+            out.append(Endpoint(digest=found[0], kind=found[1], label=found[2]))  # type: ignore[arg-type]
+    return out
+
+
+def _warn_on_drift(mv: ModelVersion) -> None:
+    diff: dict[str, tuple[str | None, str | None]] = {}
+    for dist, recorded in mv.requirements.items():
+        installed = _installed(dist)
+        if installed != recorded:
+            diff[dist] = (recorded, installed)
+    running = platform.python_version()
+    if mv.python_version and mv.python_version.rsplit(".", 1)[0] != running.rsplit(".", 1)[0]:
+        diff["python"] = (mv.python_version, running)
+    if not diff:
+        return
+    lines = "; ".join(
+        f"{dist} {rec} → {inst if inst is not None else 'not installed'}"
+        for dist, (rec, inst) in sorted(diff.items())
+    )
+    warnings.warn(
+        PackageVersionWarning(
+            f"model {mv.uri} was registered with other package versions than this "
+            f"runtime has: {lines}. It may load or predict differently.",
+            diff,
+        ),
+        stacklevel=3,
+    )
