@@ -40,6 +40,7 @@ from mlopskit.tracking._model import (
     MetricPoint,
     RunInput,
     RunRecord,
+    _valid_keys,
     check_experiment,
     check_key,
     check_run_id,
@@ -472,8 +473,12 @@ class Run:
         self, key: str, value: float, step: int | None = None, timestamp: float | None = None
     ) -> None:
         """Buffer one point. ``step`` defaults to the key's last step + 1 (from 0)."""
-        check_key(key)
-        v = metric_value(key, value)
+        if key.__class__ is not str or key not in _valid_keys:
+            check_key(key)
+        if value.__class__ is float and value - value == 0.0:  # finite float: fast path
+            v: float = value
+        else:
+            v = metric_value(key, value)
         if step is None:
             step = self._steps.get(key, 0)
         elif step.__class__ is not int:
