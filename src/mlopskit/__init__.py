@@ -31,6 +31,7 @@ _LAZY: dict[str, str] = {
     "flush": "mlopskit.tracking",
     "get_run": "mlopskit.tracking",
     "infer_signature": "mlopskit.registry",
+    "lineage": "mlopskit.lineage",
     "log_artifact": "mlopskit.tracking",
     "log_dict": "mlopskit.tracking",
     "log_figure": "mlopskit.tracking",
@@ -80,6 +81,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         workspace,
     )
     from mlopskit.errors import IntegrityError, MlopskitError, NotFoundError, RefConflictError
+    from mlopskit.lineage import lineage
     from mlopskit.registry import ModelVersion, infer_signature
     from mlopskit.store import ArtifactRef, ArtifactStore
     from mlopskit.tracking import (

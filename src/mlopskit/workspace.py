@@ -17,7 +17,9 @@ from mlopskit import _config, _context
 from mlopskit.store import ArtifactStore, store_for
 
 if TYPE_CHECKING:
+    from mlopskit.registry import Registry
     from mlopskit.tracking import Tracker
+    from mlopskit.versioning import Datasets
 
 __all__ = ["Workspace", "current_workspace", "set_workspace"]
 
@@ -40,6 +42,20 @@ class Workspace:
     def store(self) -> ArtifactStore:
         """The artifact store at the workspace root."""
         return store_for(self.uri)
+
+    @property
+    def datasets(self) -> Datasets:
+        """The datasets of this workspace (``commit``, ``load``, ``versions``, ``diff``)."""
+        from mlopskit.versioning import Datasets
+
+        return Datasets(self.store)
+
+    @property
+    def registry(self) -> Registry:
+        """The model registry of this workspace (``register``, aliases, ``rollback``)."""
+        from mlopskit.registry import Registry
+
+        return Registry(self.store)
 
     @property
     def tracker(self) -> Tracker:

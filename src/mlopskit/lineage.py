@@ -1,0 +1,425 @@
+"""``mk.lineage``: walk the graph of datasets, ``@versioned`` outputs, runs and models.
+
+The graph is made of the lineage edges versioning and the registry record in the
+store (input digests → output digest, with the function, its code hash and the run),
+plus — when :mod:`mlopskit.tracking` is installed and knows the run — each run's
+logged inputs (upstream) and artifacts (downstream). ``mk.lineage(x)`` returns a
+:class:`Lineage`: records a user can print, turn into a DataFrame, or render as
+Mermaid or Graphviz DOT.
+
+Not found by the walk: runs that used a dataset only through ``run.log_input`` and
+were never linked by an edge in this store (tracking keeps no index by input); their
+inputs are found upstream from the run itself.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections import deque
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from mlopskit._log import get_logger
+from mlopskit.errors import InvalidInputError, MlopskitError, NotFoundError
+from mlopskit.store import ArtifactRef, ArtifactStore, current_store, store_for
+from mlopskit.versioning import Endpoint, LineageEdge, VersionedCall
+from mlopskit.versioning._edges import edges_from, edges_into, edges_of_run
+
+if TYPE_CHECKING:
+    import os
+
+    import pandas as pd
+
+__all__ = ["Lineage", "LineageNode", "LineageRecord", "lineage"]
+
+log = get_logger("mlopskit.lineage")
+
+Direction = Literal["up", "down", "both"]
+_SPECIFIC = {"dataset": 3, "model": 3, "versioned": 2, "run": 3, "artifact": 1, "value": 0}
+
+
+class LineageNode(BaseModel):
+    """A node: its ``kind`` (dataset, model, versioned, run, artifact, value), a unique
+    ``id`` (the digest, or ``run:<id>``), the ``digest`` and a human ``label``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    id: str
+    digest: str | None = None
+    label: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.label or self.id}"
+
+
+class LineageRecord(BaseModel):
+    """One edge of the walk: ``source`` → ``target`` by ``relation``, ``depth`` hops from
+    the start, found walking ``direction``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: LineageNode
+    target: LineageNode
+    relation: str
+    depth: int
+    direction: Literal["up", "down"]
+    function: str | None = None
+    code_hash: str | None = None
+    run_id: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.source} --{self.relation}--> {self.target}"
+
+
+class Lineage:
+    """The result of :func:`lineage`: the start node and the records reached from it."""
+
+    def __init__(self, root: LineageNode, records: list[LineageRecord]) -> None:
+        self.root = root
+        self.records = records
+
+    def __iter__(self) -> Iterator[LineageRecord]:
+        return iter(self.records)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __repr__(self) -> str:
+        lines = [f"Lineage of {self.root} ({len(self.records)} edges)"]
+        lines += [f"  {r}" for r in self.records]
+        return "\n".join(lines)
+
+    @property
+    def nodes(self) -> list[LineageNode]:
+        """Every node, the root first."""
+        seen = {self.root.id: self.root}
+        for r in self.records:
+            seen.setdefault(r.source.id, r.source)
+            seen.setdefault(r.target.id, r.target)
+        return list(seen.values())
+
+    def upstream(self) -> list[LineageNode]:
+        """Nodes the root was made from (directly or not)."""
+        ids = {r.source.id for r in self.records if r.direction == "up"}
+        return [n for n in self.nodes if n.id in ids and n.id != self.root.id]
+
+    def downstream(self) -> list[LineageNode]:
+        """Nodes made from the root (directly or not)."""
+        ids = {r.target.id for r in self.records if r.direction == "down"}
+        return [n for n in self.nodes if n.id in ids and n.id != self.root.id]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per edge: source and target kind/label/digest, relation, depth, run."""
+        import pandas as pd
+
+        rows = [
+            {
+                "source_kind": r.source.kind,
+                "source": r.source.label or r.source.id,
+                "source_digest": r.source.digest,
+                "relation": r.relation,
+                "target_kind": r.target.kind,
+                "target": r.target.label or r.target.id,
+                "target_digest": r.target.digest,
+                "depth": r.depth,
+                "direction": r.direction,
+                "function": r.function,
+                "run_id": r.run_id,
+            }
+            for r in self.records
+        ]
+        frame: pd.DataFrame = pd.DataFrame(rows, columns=list(rows[0]) if rows else None)
+        return frame
+
+    def _ids(self) -> dict[str, str]:
+        return {n.id: f"n{i}" for i, n in enumerate(self.nodes)}
+
+    def to_mermaid(self) -> str:
+        """A Mermaid ``graph LR`` of the walk (paste into Markdown that renders Mermaid)."""
+        ids = self._ids()
+        shapes = {"dataset": ("[(", ")]"), "run": ("([", "])"), "model": ("{{", "}}")}
+        lines = ["graph LR"]
+        for node in self.nodes:
+            left, right = shapes.get(node.kind, ("[", "]"))
+            text = f"{node.kind}: {node.label or node.id[:19]}".replace('"', "'")
+            lines.append(f'    {ids[node.id]}{left}"{text}"{right}')
+        for r in self.records:
+            lines.append(f"    {ids[r.source.id]} -->|{r.relation}| {ids[r.target.id]}")
+        return "\n".join(lines)
+
+    def to_dot(self) -> str:
+        """A Graphviz DOT digraph of the walk."""
+        ids = self._ids()
+        shapes = {"dataset": "cylinder", "run": "ellipse", "model": "box3d", "versioned": "box"}
+        lines = ["digraph lineage {", "  rankdir=LR;"]
+        for node in self.nodes:
+            text = f"{node.kind}\\n{node.label or node.id[:19]}".replace('"', "'")
+            lines.append(
+                f'  {ids[node.id]} [label="{text}", shape={shapes.get(node.kind, "note")}];'
+            )
+        for r in self.records:
+            lines.append(f'  {ids[r.source.id]} -> {ids[r.target.id]} [label="{r.relation}"];')
+        lines.append("}")
+        return "\n".join(lines)
+
+
+# -- resolving what the user passed ----------------------------------------------------------
+
+
+def _node(endpoint: Endpoint) -> LineageNode:
+    return LineageNode(
+        kind=endpoint.kind, id=endpoint.digest, digest=endpoint.digest, label=endpoint.label
+    )
+
+
+def _run_node(run_id: str) -> LineageNode:
+    return LineageNode(kind="run", id=f"run:{run_id}", label=run_id)
+
+
+def _resolve(target: Any, store: ArtifactStore) -> LineageNode:
+    node = getattr(target, "__mlopskit_node__", None)
+    if isinstance(node, Endpoint):
+        return _node(node)
+    if isinstance(target, VersionedCall):
+        return LineageNode(
+            kind="versioned",
+            id=target.output.digest,
+            digest=target.output.digest,
+            label=f"{target.function.rsplit('.', 1)[-1]}[{target.key[:8]}]",
+        )
+    if isinstance(target, ArtifactRef):
+        return LineageNode(kind="artifact", id=target.digest, digest=target.digest, label="")
+    run_id = getattr(target, "run_id", None)
+    if isinstance(run_id, str):
+        return _run_node(run_id)
+    if not isinstance(target, str):
+        raise InvalidInputError(
+            f"mk.lineage() takes a dataset or model version, a store ref, a digest, a run, "
+            f"or a URI ('dataset:name/3', 'model:name@champion', 'run:<id>'); found a "
+            f"{type(target).__qualname__}"
+        )
+    scheme, sep, rest = target.partition(":")
+    if sep and scheme in ("sha256", "blake3"):
+        return LineageNode(kind="artifact", id=target, digest=target, label="")
+    if sep and scheme == "run":
+        return _run_node(rest)
+    if sep and scheme in ("dataset", "datasets"):
+        return _node(_dataset(rest, store).__mlopskit_node__)
+    if sep and scheme in ("model", "models"):
+        return _node(_model(rest.lstrip("/"), store).__mlopskit_node__)
+    for finder in (_dataset, _model):  # a bare "name/3": whichever exists
+        try:
+            return _node(finder(target, store).__mlopskit_node__)
+        except (NotFoundError, InvalidInputError):
+            continue
+    raise NotFoundError(f"no dataset or model named by {target!r}", found=target)
+
+
+def _dataset(spec: str, store: ArtifactStore) -> Any:
+    from mlopskit.versioning import Datasets
+
+    name, sep, version = spec.replace("@", "/").partition("/")
+    return Datasets(store).get(name, version if sep else "latest")
+
+
+def _model(spec: str, store: ArtifactStore) -> Any:
+    from mlopskit.registry import Registry
+
+    return Registry(store).get(spec)
+
+
+def _tracked_run(run_id: str) -> Any:
+    """The tracking run handle, or None when tracking is absent or does not know it."""
+    try:
+        from mlopskit import tracking
+    except ImportError:
+        return None
+    get_run = getattr(tracking, "get_run", None)
+    if get_run is None:
+        return None
+    try:
+        return get_run(run_id)
+    except (MlopskitError, KeyError, OSError, ValueError):
+        return None
+
+
+# -- the walk ----------------------------------------------------------------------------------
+
+
+class _Walk:
+    def __init__(self, store: ArtifactStore, root: LineageNode) -> None:
+        self.store = store
+        self.nodes: dict[str, LineageNode] = {root.id: root}
+        self.records: dict[tuple[str, str, str], LineageRecord] = {}
+        self.root = root
+
+    def see(self, node: LineageNode) -> LineageNode:
+        known = self.nodes.get(node.id)
+        if known is None or _SPECIFIC.get(node.kind, 0) > _SPECIFIC.get(known.kind, 0):
+            self.nodes[node.id] = node
+            return node
+        return known
+
+    def add(
+        self,
+        source: LineageNode,
+        target: LineageNode,
+        relation: str,
+        depth: int,
+        direction: Literal["up", "down"],
+        edge: LineageEdge | None = None,
+    ) -> bool:
+        source, target = self.see(source), self.see(target)
+        key = (source.id, target.id, relation)
+        if key in self.records or source.id == target.id:
+            return False
+        self.records[key] = LineageRecord(
+            source=source,
+            target=target,
+            relation=relation,
+            depth=depth,
+            direction=direction,
+            function=edge.function if edge else None,
+            code_hash=edge.code_hash if edge else None,
+            run_id=edge.run_id if edge else None,
+        )
+        return True
+
+    def up(self, node: LineageNode, depth: int) -> list[LineageNode]:
+        found: list[LineageNode] = []
+        if node.kind == "run":
+            run_id = node.id[4:]
+            for edge in edges_of_run(self.store, run_id):
+                if edge.relation == "used":
+                    for e in edge.inputs.values():
+                        if self.add(_node(e), node, "used", depth, "up", edge):
+                            found.append(_node(e))
+            run = _tracked_run(run_id)
+            for item in getattr(run, "inputs", None) or []:
+                src = LineageNode(
+                    kind="artifact", id=item.digest, digest=item.digest, label=item.name or ""
+                )
+                if self.add(src, node, "input", depth, "up"):
+                    found.append(src)
+            return found
+        if node.digest is None:
+            return found
+        for edge in edges_into(self.store, node.digest):
+            for e in edge.inputs.values():
+                if self.add(_node(e), node, edge.relation, depth, "up", edge):
+                    found.append(_node(e))
+            if edge.run_id:
+                run = _run_node(edge.run_id)
+                if self.add(run, node, "produced", depth, "up", edge):
+                    found.append(run)
+        return found
+
+    def down(self, node: LineageNode, depth: int) -> list[LineageNode]:
+        found: list[LineageNode] = []
+        if node.kind == "run":
+            run_id = node.id[4:]
+            for edge in edges_of_run(self.store, run_id):
+                if edge.output is not None and self.add(
+                    node, _node(edge.output), "produced", depth, "down", edge
+                ):
+                    found.append(_node(edge.output))
+            run = _tracked_run(run_id)
+            for name, ref in (getattr(run, "artifacts", None) or {}).items():
+                dst = LineageNode(kind="artifact", id=ref.digest, digest=ref.digest, label=name)
+                if self.add(node, dst, "logged", depth, "down"):
+                    found.append(dst)
+            return found
+        if node.digest is None:
+            return found
+        for edge in edges_from(self.store, node.digest):
+            if edge.output is not None:
+                if self.add(node, _node(edge.output), edge.relation, depth, "down", edge):
+                    found.append(_node(edge.output))
+            elif edge.run_id:
+                run = _run_node(edge.run_id)
+                if self.add(node, run, edge.relation, depth, "down", edge):
+                    found.append(run)
+        return found
+
+    def run(self, direction: Direction, max_depth: int | None) -> Lineage:
+        for way in ("up", "down"):
+            if direction not in (way, "both"):
+                continue
+            queue: deque[tuple[LineageNode, int]] = deque([(self.root, 0)])
+            visited = {self.root.id}
+            while queue:
+                node, depth = queue.popleft()
+                if max_depth is not None and depth >= max_depth:
+                    continue
+                step = self.up if way == "up" else self.down
+                for nxt in step(node, depth + 1):
+                    if nxt.id not in visited:
+                        visited.add(nxt.id)
+                        queue.append((nxt, depth + 1))
+        records = [
+            r.model_copy(
+                update={"source": self.nodes[r.source.id], "target": self.nodes[r.target.id]}
+            )
+            for r in self.records.values()
+        ]
+        records.sort(key=lambda r: (r.direction != "up", r.depth))
+        return Lineage(self.nodes[self.root.id], records)
+
+
+def lineage(
+    target: Any,
+    direction: Direction = "both",
+    depth: int | None = None,
+    *,
+    store: ArtifactStore | str | os.PathLike[str] | None = None,
+) -> Lineage:
+    """The lineage graph around ``target``, upstream, downstream or both.
+
+    Args:
+        target: a :class:`~mlopskit.versioning.DatasetVersion`, a
+            :class:`~mlopskit.registry.ModelVersion`, a ``VersionedCall``, an
+            :class:`~mlopskit.store.ArtifactRef`, a digest, a run (or ``"run:<id>"``),
+            or a URI: ``"dataset:iris/3"``, ``"model:clf@champion"``, or a bare
+            ``"iris/3"`` / ``"clf@champion"``.
+        direction: ``"up"`` (what it was made from), ``"down"`` (what was made from
+            it) or ``"both"``.
+        depth: how many hops to follow (None: all).
+        store: the store to read (default: the current workspace's).
+
+    Returns:
+        A :class:`Lineage` with ``.records``, ``.nodes``, ``.to_frame()``,
+        ``.to_mermaid()`` and ``.to_dot()``.
+    """
+    if direction not in ("up", "down", "both"):
+        raise InvalidInputError(f"direction must be 'up', 'down' or 'both', found {direction!r}")
+    the_store = (
+        current_store()
+        if store is None
+        else store
+        if isinstance(store, ArtifactStore)
+        else store_for(store)
+    )
+    root = _resolve(target, the_store)
+    return _Walk(the_store, root).run(direction, depth)
+
+
+class _CallableModule(types.ModuleType):
+    """``mlopskit.lineage`` is both this module and, called, :func:`lineage`, so
+    ``mk.lineage(x)`` works whichever of the two the package attribute holds."""
+
+    def __call__(
+        self,
+        target: Any,
+        direction: Direction = "both",
+        depth: int | None = None,
+        *,
+        store: ArtifactStore | str | os.PathLike[str] | None = None,
+    ) -> Lineage:
+        return lineage(target, direction, depth, store=store)
+
+
+sys.modules[__name__].__class__ = _CallableModule
