@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 from hypothesis import strategies as st
@@ -17,14 +19,10 @@ finite_floats = st.one_of(
 
 def samples(min_size: int = 1, max_size: int = 60) -> st.SearchStrategy[np.ndarray]:
     """1-d float64 arrays of finite values, often with ties."""
-    return hnp.arrays(
-        np.float64, st.integers(min_size, max_size), elements=finite_floats
-    )
+    return hnp.arrays(np.float64, st.integers(min_size, max_size), elements=finite_floats)
 
 
-messy_floats = st.one_of(
-    finite_floats, st.sampled_from([np.nan, np.inf, -np.inf])
-)
+messy_floats = st.one_of(finite_floats, st.sampled_from([np.nan, np.inf, -np.inf]))
 
 
 @st.composite
@@ -43,4 +41,4 @@ def partitions(draw: st.DrawFn, frame: pd.DataFrame, max_parts: int = 4) -> list
     n = len(frame)
     cuts = sorted(draw(st.lists(st.integers(0, n), max_size=max_parts - 1)))
     bounds = [0, *cuts, n]
-    return [frame.iloc[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    return [frame.iloc[a:b] for a, b in itertools.pairwise(bounds)]

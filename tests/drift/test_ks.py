@@ -70,7 +70,9 @@ class TestAgainstScipy:
         with pytest.warns(RuntimeWarning, match="Switching to 'asymp'"):
             ref = stats.ks_2samp(a, b, method="exact")
         assert ours.mode == "asymp"
-        assert (ours.statistic, ours.p_value) == pytest.approx((ref.statistic, ref.pvalue), rel=1e-12)
+        assert (ours.statistic, ours.p_value) == pytest.approx(
+            (ref.statistic, ref.pvalue), rel=1e-12
+        )
 
     @settings(max_examples=150, deadline=None)
     @given(samples(), samples(), st.sampled_from(ALTERNATIVES), st.sampled_from(MODES))
@@ -99,7 +101,9 @@ class TestProperties:
         st.lists(st.integers(-50, 50), min_size=1, max_size=60),
         st.lists(st.integers(-50, 50), min_size=1, max_size=60),
     )
-    def test_invariant_under_strictly_increasing_transforms(self, a: list[int], b: list[int]) -> None:
+    def test_invariant_under_strictly_increasing_transforms(
+        self, a: list[int], b: list[int]
+    ) -> None:
         """D and the p-value depend only on the order of the pooled values."""
         x, y = np.array(a, float), np.array(b, float)
         f = lambda v: v**3 + 5 * v - 1000  # noqa: E731 - strictly increasing, exact on small ints

@@ -21,7 +21,9 @@ from mlopskit.errors import InvalidInputError, SchemaError
 class TestSketch:
     def test_ordered_bits_sort_like_the_floats_and_invert(self) -> None:
         """The int64 transform is monotone (−0.0 folded into 0.0) and round-trips."""
-        x = np.array([-np.finfo(float).max, -1.0, -5e-324, -0.0, 0.0, 5e-324, 1.0, np.finfo(float).max])
+        x = np.array(
+            [-np.finfo(float).max, -1.0, -5e-324, -0.0, 0.0, 5e-324, 1.0, np.finfo(float).max]
+        )
         u = ordered(x)
         assert np.all(np.diff(u) >= 0)
         assert u[3] == u[4] == 0
@@ -39,10 +41,13 @@ class TestSketch:
 
     @settings(max_examples=60, deadline=None)
     @given(samples(min_size=5, max_size=200), st.integers(0, 20))
-    def test_a_bucket_representative_bounds_its_members(self, x: np.ndarray, precision: int) -> None:
+    def test_a_bucket_representative_bounds_its_members(
+        self, x: np.ndarray, precision: int
+    ) -> None:
         """Every value is <= its bucket's representative and > the previous one."""
         d = exact_dist(x).coarsen(precision)
-        assert d.counts is not None and d.counts.sum() == x.size
+        assert d.counts is not None
+        assert d.counts.sum() == x.size
         keys = bucket_keys(x + 0.0, precision)
         reps = d.values[np.searchsorted(bucket_keys(d.values, precision), keys)]
         assert np.all(x <= reps)
@@ -68,7 +73,13 @@ class TestProfile:
         p = drift.profile(df)
         x = p["x"]
         assert (x.rows, x.nan, x.posinf, x.neginf, x.valid) == (7, 1, 1, 1, 4)
-        assert (x.values, x.counts, x.min, x.max, x.exact) == ([-2.0, 0.0, 1.5], [1, 1, 2], -2.0, 1.5, True)
+        assert (x.values, x.counts, x.min, x.max, x.exact) == (
+            [-2.0, 0.0, 1.5],
+            [1, 1, 2],
+            -2.0,
+            1.5,
+            True,
+        )
         c = p["c"]
         assert (c.values, c.counts, c.missing) == (["a", "b"], [3, 2], 2)
         assert p.schema_version == 1
@@ -78,7 +89,8 @@ class TestProfile:
         x = np.random.default_rng(1).normal(size=50000)
         p = drift.profile({"x": x}, max_buckets=512)
         col = p["x"]
-        assert not col.exact and not p.exact
+        assert not col.exact
+        assert not p.exact
         assert len(col.values) <= 512
         assert sum(col.counts) == 50000
         assert (col.min, col.max) == (x.min(), x.max())
@@ -91,13 +103,16 @@ class TestProfile:
         assert col.std == pytest.approx(x.std(), rel=1e-12)
         assert col.quantiles([0.1, 0.5]).tolist() == np.quantile(x, [0.1, 0.5]).tolist()
         edges, counts = col.histogram(4)
-        assert edges[0] == -np.inf and edges[-1] == np.inf
+        assert edges[0] == -np.inf
+        assert edges[-1] == np.inf
         assert counts.tolist() == [750, 750, 750, 750]
 
     def test_json_round_trip(self) -> None:
         """to_json/from_json give back an equal profile (exact and bucketed columns)."""
         rng = np.random.default_rng(3)
-        df = pd.DataFrame({"x": rng.normal(size=5000), "k": rng.integers(0, 4, 5000), "b": [True, False] * 2500})
+        df = pd.DataFrame(
+            {"x": rng.normal(size=5000), "k": rng.integers(0, 4, 5000), "b": [True, False] * 2500}
+        )
         p = drift.profile(df, max_buckets=128)
         text = p.to_json()
         assert '"schema_version":1' in text
@@ -123,14 +138,18 @@ def _profile(df: pd.DataFrame) -> drift.ReferenceProfile:
 class TestMerge:
     @settings(max_examples=80, deadline=None)
     @given(st.data(), frames(max_rows=80))
-    def test_merge_of_partitions_is_the_profile_of_the_whole(self, data: st.DataObject, df: pd.DataFrame) -> None:
+    def test_merge_of_partitions_is_the_profile_of_the_whole(
+        self, data: st.DataObject, df: pd.DataFrame
+    ) -> None:
         """merge_profiles(profile(part) for part) == profile(concat), bucketed or not."""
         parts = data.draw(partitions(df))
         assert drift.merge_profiles([_profile(p) for p in parts]) == _profile(df)
 
     @settings(max_examples=50, deadline=None)
     @given(frames(max_rows=40), frames(max_rows=40), frames(max_rows=40))
-    def test_merge_is_associative_and_commutative(self, a: pd.DataFrame, b: pd.DataFrame, c: pd.DataFrame) -> None:
+    def test_merge_is_associative_and_commutative(
+        self, a: pd.DataFrame, b: pd.DataFrame, c: pd.DataFrame
+    ) -> None:
         """(a + b) + c == a + (b + c) == c + b + a."""
         pa, pb, pc = _profile(a), _profile(b), _profile(c)
         left = (pa + pb) + pc
@@ -169,7 +188,9 @@ class TestAccuracyFromAProfile:
             cols = ["x"] if method in ("ks", "wasserstein") else None
             raw = drift.compare(ref, cur, method=method, columns=cols)
             assert drift.compare(p, cur, method=method, columns=cols) == raw, method
-        assert drift.compare(p, cur, preset="evidently") == drift.compare(ref, cur, preset="evidently")
+        assert drift.compare(p, cur, preset="evidently") == drift.compare(
+            ref, cur, preset="evidently"
+        )
 
     def test_psi_from_a_bucketed_profile_is_exact_under_its_edges(self) -> None:
         """The stored edges are the bins; counting the raw reference in them gives the same PSI."""
@@ -190,16 +211,21 @@ class TestAccuracyFromAProfile:
         col = drift.profile({"x": ref}, max_buckets=256)["x"]
         k = drift.ks(col, cur)
         truth = stats.ks_2samp(ref, cur)
-        assert not k.exact and k.error_bound is not None and k.error_bound > 0
+        assert not k.exact
+        assert k.error_bound is not None
+        assert k.error_bound > 0
         assert k.statistic <= truth.statistic <= k.statistic + k.error_bound
         w = drift.wasserstein(col, cur)
         w_true = stats.wasserstein_distance(ref, cur)
-        assert w.error_bound is not None and w.scale is not None
+        assert w.error_bound is not None
+        assert w.scale is not None
         assert abs(w.distance - w_true) <= w.error_bound * w.scale  # bound on W1, in std units
-        assert w.scale == pytest.approx(np.std(ref), rel=2 ** -8)
+        assert w.scale == pytest.approx(np.std(ref), rel=2**-8)
 
     def test_dist_counts_are_the_profile_counts(self) -> None:
         """A profile's sketch as a Dist reports the stored counts."""
         col = drift.profile({"x": [1.0, 1.0, 2.0]})["x"]
         d = col.dist()
-        assert isinstance(d, Dist) and d.n == 3 and d.count_le([1.0]).tolist() == [2]
+        assert isinstance(d, Dist)
+        assert d.n == 3
+        assert d.count_le([1.0]).tolist() == [2]

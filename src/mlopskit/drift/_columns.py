@@ -31,6 +31,7 @@ __all__ = [
     "as_frame",
     "category_counts",
     "column_kind",
+    "dtype_label",
     "numeric_column",
     "sort_categories",
 ]
@@ -72,7 +73,10 @@ def as_frame(data: Any, *, what: str) -> pd.DataFrame:
     if isinstance(data, pd.DataFrame):
         frame = data
     elif isinstance(data, Mapping):
-        frame = pd.DataFrame(dict(data))
+        try:
+            frame = pd.DataFrame(dict(data))
+        except ValueError as exc:
+            raise InvalidInputError(f"{what} is not a valid table of columns: {exc}") from exc
     elif isinstance(data, Sequence) and not isinstance(data, (str, bytes)):
         if not all(isinstance(rec, Mapping) for rec in data):
             raise InvalidInputError(
@@ -112,6 +116,23 @@ def column_kind(series: pd.Series, *, name: str) -> Kind:
         column=name,
         found=str(dtype),
     )
+
+
+def dtype_label(series: pd.Series) -> str:
+    """A stable name for a column's dtype: numeric dtypes lower-cased (``Int64`` is
+    ``int64``), every string dtype ``string``, plus ``bool``, ``category`` and ``object``."""
+    import pandas as pd
+
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "bool"
+    if isinstance(dtype, pd.CategoricalDtype):
+        return "category"
+    if pd.api.types.is_object_dtype(dtype):
+        return "object"
+    if pd.api.types.is_string_dtype(dtype):
+        return "string"
+    return str(dtype).lower()
 
 
 def numeric_array(series: Any) -> NDArray[np.float64]:

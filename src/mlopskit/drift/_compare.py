@@ -14,6 +14,7 @@ from mlopskit.drift._columns import (
     as_frame,
     category_counts,
     column_kind,
+    dtype_label,
     numeric_array,
     numeric_column,
 )
@@ -43,6 +44,7 @@ _log = get_logger("mlopskit.drift")
 
 NATIVE_ALIASES = {"jensenshannon": "jensen_shannon", "chisquare": "chi2"}
 MISSING_THRESHOLD = 0.05
+NUMERIC_ONLY = frozenset({"ks", "wasserstein"})
 PSI_NOISE_LIMIT = 0.02
 
 
@@ -96,8 +98,8 @@ def _side(src: Source, name: str, what: str) -> tuple[Side, str]:
         return col.side(), col.dtype
     series = src[name]
     if column_kind(series, name=name) == "numeric":
-        return NumSide.from_column(numeric_column(numeric_array(series))), str(series.dtype)
-    return CatSide.from_counts(category_counts(series, name=name)), str(series.dtype)
+        return NumSide.from_column(numeric_column(numeric_array(series))), dtype_label(series)
+    return CatSide.from_counts(category_counts(series, name=name)), dtype_label(series)
 
 
 def _method_name(requested: str, preset: str | None) -> str:
@@ -297,7 +299,8 @@ def compare(
             ``current``). Extra current columns are ignored.
         method: ``"auto"``, one method for all columns, or ``{column: method}`` (unlisted
             columns use ``"auto"``). Methods: psi, ks, wasserstein, jensen_shannon,
-            chi2, hellinger (and z with the Evidently preset).
+            chi2, hellinger (and z with the Evidently preset). One numeric-only method
+            (ks, wasserstein) for all columns leaves categorical columns on ``"auto"``.
         thresholds: One threshold for all columns, or a mapping by column name or by
             method name; defaults per method are in docs/drift.md.
         bins: Bins for numeric binned methods, or explicit edges.
@@ -355,7 +358,12 @@ def compare(
                 expected=kinds[0],
                 found=kinds[1],
             )
-        requested = method if isinstance(method, str) else method.get(name, "auto")
+        if isinstance(method, str):
+            # One numeric-only method for all columns: categorical columns choose their own.
+            numeric_only = _method_name(method, preset) in NUMERIC_ONLY
+            requested = "auto" if numeric_only and isinstance(ref, CatSide) else method
+        else:
+            requested = method.get(name, "auto")
         rows.append(
             _column(name, ref, cur, dtype, requested, thresholds, opts, missing_threshold, preset)
         )

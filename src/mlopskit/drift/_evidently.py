@@ -77,11 +77,11 @@ _INTEGER_CARDINALITY_LIMIT = 10
 def column_kind(dtype: str, cur: Side) -> tuple[EvidentlyKind, str | None]:
     """Evidently's type of a column from the current data, and a note when it differs."""
     if isinstance(cur, CatSide):
-        textual = dtype.startswith(("str", "object", "string"))
+        textual = dtype in ("string", "object")
         if textual and cur.valid and len(cur.values) > 0.5 * cur.valid:
             return "cat", "Evidently would treat this string column as text"
         return "cat", None
-    if dtype.lower().startswith(("int", "uint")):
+    if dtype.startswith(("int", "uint")):
         few = cur.distinct_at_most(_INTEGER_CARDINALITY_LIMIT) if cur.valid else True
         return ("cat" if few else "num"), None
     return "num", None

@@ -25,6 +25,7 @@ from mlopskit.drift._columns import (
     as_frame,
     category_counts,
     column_kind,
+    dtype_label,
     numeric_array,
     numeric_column,
     sort_categories,
@@ -271,7 +272,7 @@ def profile_frame(
         if column_kind(series, name=name) == "numeric":
             col = numeric_column(numeric_array(series))
             cols[name] = _numeric_profile(
-                str(series.dtype),
+                dtype_label(series),
                 col.rows,
                 col.nan,
                 col.posinf,
@@ -282,7 +283,7 @@ def profile_frame(
         else:
             cc = category_counts(series, name=name)
             cols[name] = CategoricalProfile(
-                dtype=str(series.dtype),
+                dtype=dtype_label(series),
                 rows=cc.rows,
                 missing=cc.missing,
                 values=cc.values,
