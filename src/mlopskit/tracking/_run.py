@@ -23,6 +23,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Iterable, Mapping
+from itertools import repeat
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -515,13 +516,18 @@ class Run:
     ) -> None:
         """Buffer a whole series of one metric at once (the fast path for arrays)."""
         check_key(key)
-        vals = [metric_value(key, v) for v in values]
+        if hasattr(values, "tolist"):  # numpy arrays, pandas series
+            values = values.tolist()
+        raw = list(values)
+        if set(map(type, raw)) <= {float, int} and _finite_sum(raw):
+            vals = list(map(float, raw))  # every value a finite real number: C speed
+        else:
+            vals = [metric_value(key, v) for v in raw]
         start = self._steps.get(key, 0)
-        st = (
-            list(range(start, start + len(vals)))
-            if steps is None
-            else [_int_step(key, s) for s in steps]
-        )
+        if steps is None:
+            st: list[int] = list(range(start, start + len(vals)))
+        else:
+            st = [_int_step(key, s) for s in steps]
         now = time.time()
         ts = [now] * len(vals) if timestamps is None else [float(t) for t in timestamps]
         if not len(st) == len(ts) == len(vals):
@@ -530,9 +536,7 @@ class Run:
             )
         if st:
             self._steps[key] = max(st) + 1
-        (self._buffer or self._metric_buffer()).extend(
-            [(key, v, s, t) for v, s, t in zip(vals, st, ts)]
-        )
+        (self._buffer or self._metric_buffer()).extend(list(zip(repeat(key), vals, st, ts)))
 
     def set_tag(self, key: str, value: Any) -> None:
         """Set a tag (tags, unlike params, can change)."""
@@ -768,6 +772,13 @@ class Run:
             for k, v in rows
         )
         return f"<table class='mlopskit-run'>{body}</table>"
+
+
+def _finite_sum(values: list[Any]) -> bool:
+    try:
+        return math.isfinite(math.fsum(values))
+    except OverflowError:
+        return False
 
 
 def _int_step(key: str, step: Any) -> int:

@@ -13,8 +13,10 @@ import json
 import os
 import socket
 import sqlite3
+import sys
 import threading
 import time
+from array import array
 from collections.abc import Callable, Collection, Sequence
 from operator import itemgetter
 from typing import Any, TypeVar
@@ -51,10 +53,11 @@ CREATE TABLE IF NOT EXISTS params (
 CREATE TABLE IF NOT EXISTS tags (
     run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
     PRIMARY KEY (run_id, key)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS metrics (
-    run_id TEXT NOT NULL, key TEXT NOT NULL, step INTEGER NOT NULL,
-    value REAL NOT NULL, timestamp REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS metrics_run_key ON metrics (run_id, key, step);
+CREATE TABLE IF NOT EXISTS metric_blocks (
+    run_id TEXT NOT NULL, key TEXT NOT NULL, n INTEGER NOT NULL,
+    first_step INTEGER NOT NULL, last_step INTEGER NOT NULL,
+    steps BLOB NOT NULL, vals BLOB NOT NULL, times BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS metric_blocks_run_key ON metric_blocks (run_id, key);
 CREATE TABLE IF NOT EXISTS latest_metrics (
     run_id TEXT NOT NULL, key TEXT NOT NULL, step INTEGER NOT NULL,
     value REAL NOT NULL, timestamp REAL NOT NULL,
@@ -295,24 +298,31 @@ class SQLiteBackend:
         self._write("set tags", tx)
 
     def log_metrics(self, run_id: str, points: Sequence[MetricPoint]) -> None:
-        """Append a batch of points and update each key's latest value, in one transaction."""
+        """Append a batch (one block row per key) and update each key's latest value, in one
+        transaction."""
         if not points:
             return
-        order = itemgetter(2, 3)
-        keys = set(map(itemgetter(0), points))
-        latest: dict[str, MetricPoint] = {}
-        if len(keys) == 1:  # the common case: one series, reduced at C speed
-            latest[next(iter(keys))] = max(reversed(points), key=order)  # ties: last wins
-        else:
-            for p in points:
-                best = latest.get(p[0])
-                if best is None or (p[2], p[3]) >= (best[2], best[3]):
-                    latest[p[0]] = p
-        rows = [(run_id, k, s, v, t) for k, v, s, t in points]
-        tops = [(run_id, k, s, v, t) for k, v, s, t in latest.values()]
+        blocks = []
+        tops = []
+        for key, series in _by_key(points).items():
+            _, vals, steps, times = zip(*series)  # columns, at C speed
+            blocks.append(
+                (
+                    run_id,
+                    key,
+                    len(vals),
+                    min(steps),
+                    max(steps),
+                    _pack("q", steps),
+                    _pack("d", vals),
+                    _pack("d", times),
+                )
+            )
+            top = max(reversed(series), key=_STEP_TIME)  # highest (step, time); ties: last
+            tops.append((run_id, key, top[2], top[1], top[3]))
 
         def tx(conn: sqlite3.Connection) -> None:
-            conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", rows)
+            conn.executemany("INSERT INTO metric_blocks VALUES (?, ?, ?, ?, ?, ?, ?, ?)", blocks)
             conn.executemany(_UPSERT_LATEST, tops)
 
         self._write("log metrics", tx)
@@ -392,12 +402,15 @@ class SQLiteBackend:
 
     def metric_history(self, run_id: str, key: str) -> list[tuple[int, float, float]]:
         """Every point of ``key`` in ``run_id``."""
-        rows = self._read(
-            "SELECT step, value, timestamp FROM metrics WHERE run_id = ? AND key = ? "
-            "ORDER BY step, timestamp",
+        out: list[tuple[int, float, float]] = []
+        for steps, vals, times in self._read(
+            "SELECT steps, vals, times FROM metric_blocks WHERE run_id = ? AND key = ? "
+            "ORDER BY rowid",
             (run_id, key),
-        )
-        return [(int(s), float(v), float(t)) for s, v, t in rows]
+        ):
+            out.extend(zip(_unpack("q", steps), _unpack("d", vals), _unpack("d", times)))
+        out.sort(key=_STEP_THEN_TIME)
+        return out
 
     def metric_keys(self, run_id: str) -> list[str]:
         """Names of the metrics logged in ``run_id``."""
@@ -473,6 +486,36 @@ class SQLiteBackend:
     def experiments(self) -> list[str]:
         """Experiment names, sorted."""
         return [r[0] for r in self._read("SELECT name FROM experiments ORDER BY name")]
+
+
+_STEP_TIME = itemgetter(2, 3)
+_STEP_THEN_TIME = itemgetter(0, 2)
+
+
+def _by_key(points: Sequence[MetricPoint]) -> dict[str, Sequence[MetricPoint]]:
+    keys = set(map(itemgetter(0), points))
+    if len(keys) == 1:  # the common case: one series
+        return {keys.pop(): points}
+    out: dict[str, list[MetricPoint]] = {}
+    for p in points:
+        out.setdefault(p[0], []).append(p)
+    return dict(out)
+
+
+def _pack(code: str, values: Sequence[float]) -> bytes:
+    """Little-endian int64 (``q``) or float64 (``d``) array bytes."""
+    arr = array(code, values)
+    if sys.byteorder == "big":  # pragma: no cover - big-endian hosts
+        arr.byteswap()
+    return arr.tobytes()
+
+
+def _unpack(code: str, data: bytes) -> array[Any]:
+    arr = array(code)
+    arr.frombytes(data)
+    if sys.byteorder == "big":  # pragma: no cover - big-endian hosts
+        arr.byteswap()
+    return arr
 
 
 def _split_keys(keys: Collection[str] | None) -> dict[str, set[str]] | None:
