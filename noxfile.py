@@ -86,3 +86,10 @@ def mlflow(session: nox.Session) -> None:
     session.run(
         "python", "-m", "pytest", "tests/tracking/test_mlflow_interop.py", "-q", *session.posargs
     )
+
+
+@nox.session
+def bench_versioning(session: nox.Session) -> None:
+    """@versioned vs joblib.Memory (100 MiB and tiny hits) and datasets.commit vs dvc add."""
+    session.install("-e", ".[fast,parquet]", "joblib", "dvc>=3.50")
+    session.run("python", "benchmarks/bench_versioning.py", *session.posargs)
