@@ -17,12 +17,11 @@ from mlopskit.drift._binning import BinSpec, bin_counts, numeric_bins
 from mlopskit.drift._ecdf import ks_from_walk, ks_pvalue, walk, wasserstein_from_walk
 from mlopskit.drift._results import Binning
 from mlopskit.drift._sides import CatSide, NumSide, Side, align_categories, numeric_as_categories
+from mlopskit.drift._sketch import Dist
 from mlopskit.errors import SchemaError
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
-
-    from mlopskit.drift._sketch import Dist
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -36,6 +35,7 @@ __all__ = [
     "chi2_test",
     "hellinger_value",
     "js_value",
+    "ks_block",
     "psi_value",
     "verdict",
 ]
@@ -285,6 +285,26 @@ def ks_outcome(ref: Side, cur: Side, opts: Options) -> Outcome:
         "statistic_sign": int(sign),
     }
     return Outcome(d_used, p, exact=exact, error_bound=bound, extra=extra, plot=dist_plot(a, b))
+
+
+def ks_block(a: NDArray[np.float64], b: NDArray[np.float64], opts: Options) -> list[Outcome]:
+    """KS for a 2-d block of sorted columns (one per row) of equal sample sizes."""
+    w = walk(a, b)
+    d, loc, sign = ks_from_walk(w, a, opts.alternative)
+    del w
+    n1, n2 = a.shape[1], b.shape[1]
+    out = []
+    for i in range(a.shape[0]):
+        d_used, p, mode = ks_pvalue(float(d[i]), n1, n2, opts.alternative, opts.mode)
+        extra = {
+            "alternative": opts.alternative,
+            "mode": mode,
+            "statistic_location": float(loc[i]),
+            "statistic_sign": int(sign[i]),
+        }
+        plot = dist_plot(Dist(a[i]), Dist(b[i]))
+        out.append(Outcome(d_used, p, extra=extra, plot=plot))
+    return out
 
 
 def wasserstein_outcome(ref: Side, cur: Side, opts: Options) -> Outcome:

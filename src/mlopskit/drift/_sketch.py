@@ -197,7 +197,8 @@ class Dist:
         """The number of distinct values (buckets when bucketed)."""
         if self.counts is not None:
             return int(self.values.size)
-        return _occupied(ordered(self.values), 0)
+        v = self.values  # sorted, -0.0 folded: equal floats are adjacent
+        return 0 if v.size == 0 else 1 + int(np.count_nonzero(v[1:] != v[:-1]))
 
     def mean_std(self) -> tuple[float, float]:
         """Mean and population standard deviation (ddof=0) over the compact form.
