@@ -93,3 +93,27 @@ def bench_versioning(session: nox.Session) -> None:
     """@versioned vs joblib.Memory (100 MiB and tiny hits) and datasets.commit vs dvc add."""
     session.install("-e", ".[fast,parquet]", "joblib", "dvc>=3.50")
     session.run("python", "benchmarks/bench_versioning.py", *session.posargs)
+
+
+@nox.session
+def evidently(session: nox.Session) -> None:
+    """drift's preset="evidently" against Evidently 0.7.23 itself (needs pandas<3)."""
+    session.install("-e", ".", "evidently==0.7.23", "pandas<3", "pytest>=8", "hypothesis>=6.100")
+    session.run(
+        "python", "-m", "pytest", "tests/drift/test_evidently_compat.py", "-q", *session.posargs,
+        env={"DO_NOT_TRACK": "1"},
+    )
+
+
+@nox.session
+def dask(session: nox.Session) -> None:
+    """drift on Dask DataFrames, on a distributed LocalCluster (also in the default run)."""
+    session.install("-e", ".[test,dask]")
+    session.run("python", "-m", "pytest", "tests/drift/test_dask.py", "-q", *session.posargs)
+
+
+@nox.session
+def bench_drift(session: nox.Session) -> None:
+    """drift vs Evidently 0.7.23 DataDriftPreset, a scipy KS loop and numpy PSI (1M x 20)."""
+    session.install("-e", ".", "evidently==0.7.23", "pandas<3")
+    session.run("python", "benchmarks/bench_drift.py", *session.posargs, env={"DO_NOT_TRACK": "1"})

@@ -44,7 +44,7 @@ import pandas as pd
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
-from mlopskit import drift  # noqa: E402
+from mlopskit import drift
 
 
 def make_data(n: int, cols: int = 20, seed: int = 42) -> tuple[pd.DataFrame, pd.DataFrame]:
