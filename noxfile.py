@@ -100,7 +100,12 @@ def evidently(session: nox.Session) -> None:
     """drift's preset="evidently" against Evidently 0.7.23 itself (needs pandas<3)."""
     session.install("-e", ".", "evidently==0.7.23", "pandas<3", "pytest>=8", "hypothesis>=6.100")
     session.run(
-        "python", "-m", "pytest", "tests/drift/test_evidently_compat.py", "-q", *session.posargs,
+        "python",
+        "-m",
+        "pytest",
+        "tests/drift/test_evidently_compat.py",
+        "-q",
+        *session.posargs,
         env={"DO_NOT_TRACK": "1"},
     )
 
