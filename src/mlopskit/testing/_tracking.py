@@ -181,6 +181,17 @@ class TrackerConformance:
         assert len(tracker.search_runs("search", limit=2)) == 2
         assert len(tracker.search_runs("search", status="FAILED")) == 0
 
+    def test_values_round_trip_exactly(self, tracker: Tracker) -> None:
+        """Metric values and times come back bit for bit, in records and in frames."""
+        value = 1 / 3 * 1e-7
+        with tracker.start_run("exact", params={"s": "ünïcode ' \" \\"}) as run:
+            run.log_metric("m", value, timestamp=1764179000.123456789)
+        frame = tracker.search_runs("exact")
+        assert frame["metrics.m"].iloc[0] == value
+        assert frame["params.s"].iloc[0] == "ünïcode ' \" \\"
+        assert tracker.backend.metric_history(run.run_id, "m") == [(0, value, 1764179000.123456789)]
+        assert tracker.get_run(run.run_id).record().start_time == run.start_time
+
     def test_experiments_are_listed(self, tracker: Tracker) -> None:
         """Every experiment with a run is listed."""
         for name in ("e1", "e2"):

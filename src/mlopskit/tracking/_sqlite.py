@@ -438,8 +438,27 @@ class SQLiteBackend:
         else:
             scope = "SELECT run_id FROM runs WHERE ?"
             arg = "1"
+        wanted = _split_keys(keys)
+        aggregates: list[str] = []
+        args: list[Any] = []
+        for table in ("params", "tags"):  # strings: one JSON object per run, built in SQLite
+            names = None if wanted is None else wanted[table]
+            if names is not None and not names:
+                aggregates.append("'{}'")
+                continue
+            sql = f"(SELECT json_group_object(key, value) FROM {table} t WHERE t.run_id = r.run_id"
+            if names is not None:
+                sql += " AND t.key IN (SELECT value FROM json_each(?))"
+                args.append(json.dumps(sorted(names)))
+            aggregates.append(sql + ")")
+        columns = ", ".join(f"r.{c.strip()}" for c in _RUN_COLUMNS.split(","))
+        rows = self._read(
+            f"SELECT {columns}, {', '.join(aggregates)} FROM runs r WHERE r.run_id IN ({scope})",
+            [*args, arg],
+        )
+        loads = json.loads
         records: dict[str, RunRecord] = {}
-        for row in self._read(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id IN ({scope})", (arg,)):
+        for row in rows:
             records[row[0]] = RunRecord(
                 run_id=row[0],
                 experiment=row[1],
@@ -450,24 +469,24 @@ class SQLiteBackend:
                 parent_id=row[6],
                 user=row[7],
                 host=row[8],
+                params=loads(row[9]),
+                tags=loads(row[10]),
                 stored_status=row[3],
             )
-        if not records:
-            return []
-        wanted = _split_keys(keys)
-        for table, attr in (("params", "params"), ("latest_metrics", "metrics"), ("tags", "tags")):
-            names = None if wanted is None else wanted[attr]
-            if names is not None and not names:
-                continue
-            sql = f"SELECT run_id, key, value FROM {table} WHERE run_id IN ({scope})"
-            args: list[Any] = [arg]
+        names = None if wanted is None else wanted["metrics"]
+        if records and (names is None or names):
+            # floats as SQL values (JSON text would keep only 15 digits)
+            sql = f"SELECT run_id, key, value FROM latest_metrics WHERE run_id IN ({scope})"
+            margs: list[Any] = [arg]
             if names is not None:
                 sql += " AND key IN (SELECT value FROM json_each(?))"
-                args.append(json.dumps(sorted(names)))
-            for run_id, key, value in self._read(sql, args):
+                margs.append(json.dumps(sorted(names)))
+            for run_id, key, value in self._read(sql, margs):
                 rec = records.get(run_id)
                 if rec is not None:
-                    getattr(rec, attr)[key] = value
+                    rec.metrics[key] = value
+        if not records:
+            return []
         running = [r for r in records.values() if r.status == "RUNNING"]
         if running:
             for run_id, wid, host, pid, beat, active in self._read(
