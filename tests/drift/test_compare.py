@@ -210,7 +210,7 @@ class TestMissingValues:
         assert "either sample" in b.note
         assert (c.statistic, c.value_drifted) == (None, True)
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(frames(min_rows=1), frames(min_rows=1))
     def test_never_a_nan_statistic_or_verdict(self, ref: pd.DataFrame, cur: pd.DataFrame) -> None:
         """Whatever the data, each row has a bool verdict and a statistic that is None or a number."""

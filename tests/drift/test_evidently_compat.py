@@ -32,7 +32,10 @@ EV_NAMES = {
     "Jensen-Shannon distance": "jensenshannon",
     "Wasserstein distance (normed)": "wasserstein",
     "Hellinger distance": "hellinger",
-    **{name: name for name in ("ks", "chisquare", "z", "psi", "jensenshannon", "wasserstein", "hellinger")},
+    **{
+        name: name
+        for name in ("ks", "chisquare", "z", "psi", "jensenshannon", "wasserstein", "hellinger")
+    },
 }
 
 
@@ -62,7 +65,9 @@ def _frames(n_ref: int, n_cur: int, seed: int) -> tuple[pd.DataFrame, pd.DataFra
     return make(n_ref, 0.0), make(n_cur, 0.5)
 
 
-def _evidently(ref: pd.DataFrame, cur: pd.DataFrame, **preset: Any) -> tuple[dict[str, tuple[str, float]], float]:
+def _evidently(
+    ref: pd.DataFrame, cur: pd.DataFrame, **preset: Any
+) -> tuple[dict[str, tuple[str, float]], float]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         snap = Report([DataDriftPreset(**preset)]).run(cur, ref).dict()
@@ -78,7 +83,11 @@ def _evidently(ref: pd.DataFrame, cur: pd.DataFrame, **preset: Any) -> tuple[dic
 
 
 def _assert_matches(
-    ref: pd.DataFrame, cur: pd.DataFrame, ours: drift.DriftReport, theirs: dict[str, tuple[str, float]], share: float
+    ref: pd.DataFrame,
+    cur: pd.DataFrame,
+    ours: drift.DriftReport,
+    theirs: dict[str, tuple[str, float]],
+    share: float,
 ) -> None:
     assert set(theirs) == {r.column for r in ours.columns}
     for row in ours.columns:
@@ -90,7 +99,15 @@ def _assert_matches(
     assert ours.drifted == (share >= 0.5)
 
 
-NUMERICAL = ["shifted", "same", "lognormal", "with_missing", "few_floats", "binary_float", "wide_int"]
+NUMERICAL = [
+    "shifted",
+    "same",
+    "lognormal",
+    "with_missing",
+    "few_floats",
+    "binary_float",
+    "wide_int",
+]
 
 
 @pytest.mark.parametrize(("n_ref", "n_cur"), [(5000, 4000), (600, 450)])
@@ -121,5 +138,7 @@ class TestAgainstEvidently:
         """A profile of the reference reproduces Evidently too (no raw reference needed)."""
         ref, cur = _frames(n_ref, n_cur, 4)
         theirs, share = _evidently(ref, cur, method="psi")
-        ours = drift.compare(drift.profile(ref, max_buckets=10_000), cur, preset="evidently", method="psi")
+        ours = drift.compare(
+            drift.profile(ref, max_buckets=10_000), cur, preset="evidently", method="psi"
+        )
         _assert_matches(ref, cur, ours, theirs, share)

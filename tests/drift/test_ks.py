@@ -143,7 +143,9 @@ class TestInputs:
 
 
 class TestColumnBlocks:
-    def test_many_columns_walked_in_blocks_equal_scipy(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_many_columns_walked_in_blocks_equal_scipy(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """compare(method='ks') stacks equal-size columns into 2-d blocks; each row equals scipy."""
         import pandas as pd
 
@@ -157,4 +159,6 @@ class TestColumnBlocks:
         rep = drift.compare(ref, cur, method="ks")
         for row in rep.columns:
             exp = stats.ks_2samp(ref[row.column], cur[row.column])
-            assert (row.statistic, row.p_value) == pytest.approx((exp.statistic, exp.pvalue), rel=1e-12)
+            assert (row.statistic, row.p_value) == pytest.approx(
+                (exp.statistic, exp.pvalue), rel=1e-12
+            )
