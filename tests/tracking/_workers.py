@@ -48,8 +48,23 @@ def many_points(root: str, rank: str, n: str, run_id: str) -> None:
     print("ok", flush=True)
 
 
+def exit_open(root: str, run_id: str, how: str) -> None:
+    """Start a run without `with` and leave the interpreter: normally or by an exception."""
+    import mlopskit as mk
+
+    mk.set_workspace(root)
+    mk.start_run("exit", run_id=run_id, capture_env=False)
+    mk.log_metric("x", 1.0)
+    if how == "raise":
+        raise RuntimeError("uncaught")
+
+
 if __name__ == "__main__":
     os.environ.setdefault("MLOPSKIT_HEARTBEAT_INTERVAL", "0.2")
-    {"cold_start": cold_start, "log_forever": log_forever, "many_points": many_points}[sys.argv[1]](
-        *sys.argv[2:]
-    )
+    jobs = {
+        "cold_start": cold_start,
+        "log_forever": log_forever,
+        "many_points": many_points,
+        "exit_open": exit_open,
+    }
+    jobs[sys.argv[1]](*sys.argv[2:])

@@ -137,6 +137,20 @@ class TestDeadProcesses:
         assert record.end_time is not None
         assert len(run.metric_history("x")) > 500
 
+    @pytest.mark.parametrize(("how", "status"), [("return", "FINISHED"), ("raise", "FAILED")])
+    def test_open_run_at_exit(self, tmp_path: Path, how: str, status: str) -> None:
+        """A run left open ends FINISHED at a normal exit, FAILED after an uncaught error."""
+        root = str(tmp_path / "ws")
+        run_id = uuid.uuid4().hex
+        proc = _spawn("exit_open", root, run_id, how)
+        _, err = proc.communicate(timeout=60)
+        assert (proc.returncode != 0) == (how == "raise"), err
+        run = Tracker(root).get_run(run_id)
+        assert run.status == status
+        assert run.metrics == {"x": 1.0}
+        if how == "raise":
+            assert run.tags["mlopskit.error.message"] == "uncaught"
+
     def test_stale_heartbeat_of_another_host_reads_killed(self) -> None:
         """A run whose only writer is on another host and silent for too long is KILLED."""
         now = time.time()
