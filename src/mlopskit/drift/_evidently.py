@@ -88,12 +88,15 @@ def column_kind(dtype: str, cur: Side) -> tuple[EvidentlyKind, str | None]:
 
 
 def _n_values(kind: EvidentlyKind, ref: Side, cur: Side) -> int:
+    """Distinct non-missing values of both samples together, capped at 6 for numbers."""
     if isinstance(ref, CatSide) and isinstance(cur, CatSide):
         return len(align_categories(ref, cur)[0])
     assert isinstance(ref, NumSide)
     assert isinstance(cur, NumSide)
-    if not (ref.exact and cur.exact):
-        return 1 << 30  # a bucketed sketch has more distinct values than its bucket budget
+    # Only "more than 2" and "more than 5" matter, and the union has at least as many
+    # distinct values as either side (a bucketed sketch has more than its budget).
+    if not (ref.distinct_at_most(5) and cur.distinct_at_most(5)):
+        return 6
     return len(numeric_as_categories(ref, cur)[0])
 
 
