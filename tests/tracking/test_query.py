@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlopskit.errors import FilterSyntaxError
@@ -266,7 +266,7 @@ def _pandas_mask(node: Node, frame: pd.DataFrame) -> pd.Series:
 
 
 class TestProperties:
-    @settings(max_examples=200, deadline=None)
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(FILTERS)
     def test_render_then_parse_round_trips(self, node: Node) -> None:
         """Rendering a filter and parsing the text gives back the same tree."""
@@ -274,7 +274,11 @@ class TestProperties:
         assert parse_filter(text) == node
         assert render(parse_filter(text)) == text  # type: ignore[arg-type]
 
-    @settings(max_examples=120, deadline=None)
+    @settings(
+        max_examples=120,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(FILTERS, records())
     def test_evaluation_agrees_with_pandas(self, node: Node, rows: list[RunRecord]) -> None:
         """The filter keeps exactly the runs a pandas evaluation of the predicate keeps."""
