@@ -113,7 +113,8 @@ def bench_hits(work: Path, reps: int) -> None:
 
 
 def bench_commit(work: Path, reps: int) -> None:
-    dvc = shutil.which("dvc")
+    beside = Path(sys.executable).with_name("dvc")  # the venv running this script
+    dvc = str(beside) if beside.exists() else shutil.which("dvc")
     rows = 1_000_000
     rng = np.random.default_rng(1)
     frame = pd.DataFrame(

@@ -12,7 +12,7 @@ from typing import Any
 WORKERS = Path(__file__).with_name("_workers.py")
 
 
-def run_workers(commands: list[list[str]], *, lead: float = 2.0, timeout: float = 120) -> list[Any]:
+def run_workers(commands: list[list[str]], *, lead: float = 1.5, timeout: float = 120) -> list[Any]:
     """Start one process per argument list; they all begin ``lead`` seconds from now."""
     start_at = str(time.time() + lead)
     procs = [

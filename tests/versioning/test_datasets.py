@@ -176,13 +176,14 @@ class TestConcurrency:
     def test_concurrent_commits_get_distinct_gap_free_numbers(
         self, backend: str, tmp_path: Path, request: pytest.FixtureRequest, run_workers: Any
     ) -> None:
-        """Three processes committing three versions each get 1..9, each number once."""
+        """Three processes committing versions at once get 1..n, each number exactly once."""
         url = str(tmp_path / "store") if backend == "local" else request.getfixturevalue("s3_url")
-        results = run_workers([["commit", url, "shared", "3"]] * 3)
+        each = 3 if backend == "local" else 2  # S3 round trips are slow: fewer commits
+        results = run_workers([["commit", url, "shared", str(each)]] * 3)
         numbers = sorted(n for r in results for n in r["numbers"])
-        assert numbers == list(range(1, 10))
+        assert numbers == list(range(1, 3 * each + 1))
         ds = Datasets(ArtifactStore(url, cache=False))
-        assert ds.versions("shared")["number"].tolist() == list(range(1, 10))
+        assert ds.versions("shared")["number"].tolist() == list(range(1, 3 * each + 1))
 
 
 class TestGcAndLineage:
