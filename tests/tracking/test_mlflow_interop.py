@@ -12,6 +12,12 @@ from mlopskit.tracking import import_mlflow
 
 mlflow = pytest.importorskip("mlflow")
 
+# MLflow and SQLAlchemy warn about their own internals; those are not ours to fix.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore::FutureWarning"),
+]
+
 
 def _write_with_mlflow(uri: str) -> dict[str, str]:
     mlflow.set_tracking_uri(uri)
