@@ -33,7 +33,6 @@ from mlopskit.drift._methods import (
 from mlopskit.drift._profile import DEFAULT_MAX_BUCKETS, ReferenceProfile, profile
 from mlopskit.drift._report import ColumnDrift, DriftReport, Histogram, Rule
 from mlopskit.drift._sides import CatSide, NumSide, Side, align_categories, numeric_as_categories
-from mlopskit.drift._sketch import Dist
 from mlopskit.errors import InvalidInputError, SchemaError
 
 if TYPE_CHECKING:
@@ -233,42 +232,32 @@ def _plan(
     return plan
 
 
-def _ks_batches(plans: list[_Plan], opts: Options) -> dict[str, Outcome]:
-    """KS for raw numeric columns without missing values, a block of columns at a time.
+def _batch_key(plan: _Plan) -> tuple[int, int] | None:
+    """Sample sizes of a KS column that can share a 2-d block with others, else None.
 
-    Columns with the same sample sizes are stacked into 2-d blocks of at most
-    ``_BLOCK_ELEMENTS`` values and walked together (one column per block at 1M rows,
-    hundreds at a thousand rows).
+    Raw numeric columns without missing values qualify when at least two of them fit in
+    ``_BLOCK_ELEMENTS`` values (a thousand rows: hundreds per block; a million: none).
     """
-    groups: dict[tuple[int, int], list[tuple[str, NumSide, NumSide]]] = {}
-    for p in plans:
-        ref, cur = p.ref, p.cur
-        if (
-            p.method == "ks"
-            and not p.empty
-            and isinstance(ref, NumSide)
-            and isinstance(cur, NumSide)
-            and ref.raw is not None
-            and cur.raw is not None
-            and ref.missing == 0
-            and cur.missing == 0
-        ):
-            groups.setdefault((ref.valid, cur.valid), []).append((p.name, ref, cur))
-    out: dict[str, Outcome] = {}
-    for (n1, n2), group in groups.items():
-        if len(group) < 2:
-            continue
-        size = max(1, _BLOCK_ELEMENTS // (n1 + n2))
-        for start in range(0, len(group), size):
-            block = group[start : start + size]
-            a = np.sort(np.stack([ref.raw for _, ref, _ in block if ref.raw is not None]), axis=1)
-            b = np.sort(np.stack([cur.raw for _, _, cur in block if cur.raw is not None]), axis=1)
-            a += 0.0
-            b += 0.0
-            for (name, ref, cur), row_a, row_b, outcome in zip(block, a, b, ks_block(a, b, opts)):
-                ref._dist, cur._dist = Dist(row_a), Dist(row_b)  # sorted once, kept for reuse
-                out[name] = outcome
-    return out
+    ref, cur = plan.ref, plan.cur
+    if (
+        plan.method != "ks"
+        or plan.empty
+        or not isinstance(ref, NumSide)
+        or not isinstance(cur, NumSide)
+        or ref.raw is None
+        or cur.raw is None
+        or ref.missing
+        or cur.missing
+        or 2 * (ref.valid + cur.valid) > _BLOCK_ELEMENTS
+    ):
+        return None
+    return ref.valid, cur.valid
+
+
+def _ks_block(plans: list[_Plan], opts: Options) -> list[Outcome]:
+    refs = [p.ref.raw for p in plans if isinstance(p.ref, NumSide) and p.ref.raw is not None]
+    curs = [p.cur.raw for p in plans if isinstance(p.cur, NumSide) and p.cur.raw is not None]
+    return ks_block(refs, curs, opts)
 
 
 def _row(
@@ -405,7 +394,17 @@ def compare(
                 "compare a subset",
                 found=absent,
             )
-    plans = []
+    done: dict[str, ColumnDrift] = {}
+    pending: dict[tuple[int, int], list[_Plan]] = {}
+
+    def finish(plan: _Plan, outcome: Outcome | None) -> None:
+        done[plan.name] = _row(plan, outcome, thresholds, opts, missing_threshold, preset)
+
+    def flush(key: tuple[int, int]) -> None:
+        group = pending.pop(key)
+        for plan, outcome in zip(group, _ks_block(group, opts)):
+            finish(plan, outcome)
+
     for name in names:
         ref, _ = _side(ref_src, name, "reference")
         cur, dtype = _side(cur_src, name, "current")
@@ -424,11 +423,17 @@ def compare(
             requested = "auto" if numeric_only and isinstance(ref, CatSide) else method
         else:
             requested = method.get(name, "auto")
-        plans.append(_plan(name, ref, cur, dtype, requested, opts, preset))
-    batched = _ks_batches(plans, opts)
-    rows = [
-        _row(p, batched.get(p.name), thresholds, opts, missing_threshold, preset) for p in plans
-    ]
+        plan = _plan(name, ref, cur, dtype, requested, opts, preset)
+        key = _batch_key(plan)
+        if key is None:
+            finish(plan, None)  # the column's arrays are released right after
+            continue
+        pending.setdefault(key, []).append(plan)
+        if len(pending[key]) * 2 * sum(key) >= _BLOCK_ELEMENTS:
+            flush(key)
+    for key in list(pending):
+        flush(key)
+    rows = [done[name] for name in names]
     rows = _apply_rule(rows, rule, preset)
     n_drifted = sum(r.drifted for r in rows)
     share = n_drifted / len(rows)

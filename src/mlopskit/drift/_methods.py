@@ -14,7 +14,16 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from mlopskit.drift._binning import BinSpec, bin_counts, numeric_bins
-from mlopskit.drift._ecdf import ks_from_walk, ks_pvalue, walk, wasserstein_from_walk
+from mlopskit.drift._ecdf import (
+    _BOUNDED_MIN,
+    ks_bounded,
+    ks_from_walk,
+    ks_pvalue,
+    pooled,
+    walk,
+    walk_pooled,
+    wasserstein_from_walk,
+)
 from mlopskit.drift._results import Binning
 from mlopskit.drift._sides import CatSide, NumSide, Side, align_categories, numeric_as_categories
 from mlopskit.drift._sketch import Dist
@@ -261,49 +270,61 @@ def _numeric_only(method: str, ref: Side, cur: Side) -> tuple[NumSide, NumSide]:
     return ref, cur
 
 
-def ks_outcome(ref: Side, cur: Side, opts: Options) -> Outcome:
-    """Two-sample KS on the merged walk; equal to ``scipy.stats.ks_2samp`` when exact."""
-    rs, cs = _numeric_only("ks", ref, cur)
-    a, b, exact = _aligned(rs, cs)
-    w = walk(a.values, b.values, a.counts, b.counts)
-    d, loc, sign = ks_from_walk(w, a.values, opts.alternative)
-    del w
+def _ks_p(d: float, n1: int, n2: int, opts: Options, a: Dist, b: Dist) -> tuple[float, float, str]:
     try:
-        d_used, p, mode = ks_pvalue(float(d), a.n, b.n, opts.alternative, opts.mode)
+        return ks_pvalue(d, n1, n2, opts.alternative, opts.mode)
     except NotImplementedError:  # pragma: no cover - fallback for a scipy without the helper
         from scipy.stats import ks_2samp
 
         ra = a.values if a.counts is None else np.repeat(a.values, a.counts)
         rb = b.values if b.counts is None else np.repeat(b.values, b.counts)
         res = ks_2samp(ra, rb, alternative=opts.alternative, method=opts.mode)
-        d_used, p, mode = float(res.statistic), float(res.pvalue), opts.mode  # type: ignore[assignment]
-    bound = None if exact else max(a.max_mass, b.max_mass)
-    extra = {
+        return float(res.statistic), float(res.pvalue), opts.mode
+
+
+def _ks_extra(opts: Options, mode: str, loc: float, sign: int) -> dict[str, Any]:
+    return {
         "alternative": opts.alternative,
         "mode": mode,
         "statistic_location": float(loc),
         "statistic_sign": int(sign),
     }
+
+
+def ks_outcome(ref: Side, cur: Side, opts: Options) -> Outcome:
+    """Two-sample KS on the merged walk; equal to ``scipy.stats.ks_2samp`` when exact."""
+    rs, cs = _numeric_only("ks", ref, cur)
+    if rs.raw is not None and cs.raw is not None and rs.unsorted and cs.unsorted:
+        return ks_block([rs.raw], [cs.raw], opts)[0]  # raw samples: sort into one buffer
+    a, b, exact = _aligned(rs, cs)
+    w = walk(a.values, b.values, a.counts, b.counts)
+    d, loc, sign = ks_from_walk(w, a.values, opts.alternative)
+    del w
+    d_used, p, mode = _ks_p(float(d), a.n, b.n, opts, a, b)
+    bound = None if exact else max(a.max_mass, b.max_mass)
+    extra = _ks_extra(opts, mode, float(loc), int(sign))
     return Outcome(d_used, p, exact=exact, error_bound=bound, extra=extra, plot=dist_plot(a, b))
 
 
-def ks_block(a: NDArray[np.float64], b: NDArray[np.float64], opts: Options) -> list[Outcome]:
-    """KS for a 2-d block of sorted columns (one per row) of equal sample sizes."""
-    w = walk(a, b)
-    d, loc, sign = ks_from_walk(w, a, opts.alternative)
-    del w
-    n1, n2 = a.shape[1], b.shape[1]
+def ks_block(
+    refs: list[NDArray[np.float64]], curs: list[NDArray[np.float64]], opts: Options
+) -> list[Outcome]:
+    """KS for several raw columns of equal sample sizes, walked together as one 2-d block."""
+    v = pooled(refs, curs)
+    n1, n2 = refs[0].size, curs[0].size
+    if v.shape[0] == 1 and n1 + n2 >= _BOUNDED_MIN:  # large: bound intervals, walk few points
+        d1, loc1, sign1 = ks_bounded(v[0, :n1], v[0, n1:], opts.alternative)
+        d, loc, sign = np.array([d1]), np.array([loc1]), np.array([sign1])
+    else:
+        w = walk_pooled(v, n1)
+        d, loc, sign = ks_from_walk(w, v[:, :n1], opts.alternative)
+        del w
     out = []
-    for i in range(a.shape[0]):
-        d_used, p, mode = ks_pvalue(float(d[i]), n1, n2, opts.alternative, opts.mode)
-        extra = {
-            "alternative": opts.alternative,
-            "mode": mode,
-            "statistic_location": float(loc[i]),
-            "statistic_sign": int(sign[i]),
-        }
-        plot = dist_plot(Dist(a[i]), Dist(b[i]))
-        out.append(Outcome(d_used, p, extra=extra, plot=plot))
+    for i in range(v.shape[0]):
+        da, db = Dist(v[i, :n1]), Dist(v[i, n1:])
+        d_used, p, mode = _ks_p(float(d[i]), n1, n2, opts, da, db)
+        extra = _ks_extra(opts, mode, float(loc[i]), int(sign[i]))
+        out.append(Outcome(d_used, p, extra=extra, plot=dist_plot(da, db)))
     return out
 
 

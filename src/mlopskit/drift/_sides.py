@@ -51,6 +51,11 @@ class NumSide:
         return self._dist
 
     @property
+    def unsorted(self) -> bool:
+        """True while only the raw values exist (nothing sorted yet)."""
+        return self._dist is None
+
+    @property
     def exact(self) -> bool:
         """False when the values are bucketed (from a profile)."""
         return self._dist is None or self._dist.exact
