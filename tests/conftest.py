@@ -10,6 +10,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,8 +40,9 @@ def s3_endpoint() -> Iterator[str]:
     pytest.importorskip("s3fs")
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}"
+    server = Path(__file__).with_name("_s3server.py")  # moto's app, atomic per request
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, str(server), str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

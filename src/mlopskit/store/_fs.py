@@ -56,6 +56,9 @@ class Location:
                 f"s3:// or another fsspec protocol",
                 url=raw,
             )
+        # Listings must never be served stale: refs are found by listing, and s3fs
+        # answers "not found" for a key missing from a cached listing of its directory.
+        options.setdefault("use_listings_cache", False)
         try:
             fs, path = fsspec.core.url_to_fs(raw, **options)
         except ImportError as exc:
@@ -98,6 +101,15 @@ class Location:
         return (
             "/".join([self.root.rstrip("/"), *parts]) if self.root != "/" else "/" + "/".join(parts)
         )
+
+    def read_nonempty(self, path: str) -> bytes:
+        """Read a small file known not to be empty, in one request where possible.
+
+        (A ranged read skips the size lookup s3fs would otherwise make first.)
+        """
+        if self.protocol in ("s3", "s3a"):
+            return bytes(self.retry(lambda: self.fs.cat_file(path, start=0), what=f"read {path}"))
+        return bytes(self.retry(lambda: self.fs.cat_file(path), what=f"read {path}"))
 
     # -- writes ---------------------------------------------------------------------
 

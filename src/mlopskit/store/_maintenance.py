@@ -259,6 +259,8 @@ def collect_garbage(
                 _remove_quietly(store, path)
 
     if not dry_run:
+        for digest in report.removed:
+            store._recent.pop(digest, None)
         with store._lock:  # forget removed packs; they are re-read on demand
             store._packs.clear()
             store._pack_mtime.clear()

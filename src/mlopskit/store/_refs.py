@@ -72,6 +72,7 @@ class Refs:
     def __init__(self, store: ArtifactStore) -> None:
         self._store = store
         self._loc = store._loc
+        self._seen: dict[str, RefRecord] = {}  # last record read per name (append-only)
 
     def _dir(self, name: str) -> str:
         return self._loc.join("refs", *name.split("/"), LOG_DIR)
@@ -94,8 +95,7 @@ class Refs:
 
     def _read(self, name: str, seq: int) -> RefRecord:
         path = f"{self._dir(name)}/{seq:020d}.json"
-        data = self._loc.retry(lambda: self._loc.fs.cat_file(path), what=f"read {path}")
-        return self._parse(data, path)
+        return self._parse(self._loc.read_nonempty(path), path)
 
     @staticmethod
     def _parse(data: bytes, path: str) -> RefRecord:
@@ -106,8 +106,23 @@ class Refs:
 
     def record(self, name: str) -> RefRecord | None:
         """The current (highest) log record of ``name``, or None if it never existed."""
-        seqs = self._seqs(check_ref_name(name))
-        return self._read(name, seqs[-1]) if seqs else None
+        return self._head(check_ref_name(name))
+
+    def _head(self, name: str) -> RefRecord | None:
+        """The highest record: probe past the last one seen (one read), else list."""
+        rec = self._seen.get(name)
+        if rec is None:
+            seqs = self._seqs(name)
+            if not seqs:
+                return None
+            rec = self._read(name, seqs[-1])
+        while True:
+            try:
+                rec = self._read(name, rec.seq + 1)
+            except FileNotFoundError:
+                break
+        self._seen[name] = rec
+        return rec
 
     def get(self, name: str) -> ArtifactRef:
         """The object ``name`` points to; NotFoundError if absent or deleted."""
@@ -131,7 +146,7 @@ class Refs:
         name: str,
         ref: ArtifactRef | None,
         *,
-        expected: ArtifactRef | str | None = _UNSET,
+        expected: RefRecord | ArtifactRef | str | None = _UNSET,
         message: str = "",
         meta: dict[str, Any] | None = None,
     ) -> RefRecord:
@@ -140,8 +155,9 @@ class Refs:
         Args:
             name: the ref name, e.g. ``"datasets/iris/latest"``.
             ref: the object to point at; it must exist in the store.
-            expected: compare-and-swap: the target the caller read (a ref or digest),
-                or ``None`` for "must not exist yet". A stale value raises
+            expected: compare-and-swap: the record the caller read (strictest: the
+                write succeeds only if nobody moved the ref since, in one request), the
+                target it read (a ref or digest), or ``None`` for "must not exist yet". A stale value raises
                 :class:`RefConflictError` and writes nothing. Left out, the set is
                 unconditional (it still never loses a concurrent update's record).
             message: why, for the audit log.
@@ -155,10 +171,11 @@ class Refs:
                 digest=ref.digest,
             )
         user, host = _whoami()
+        if isinstance(expected, RefRecord):
+            return self._set_after(name, ref, expected, user, host, message, meta)
         want = _digest_of(expected) if expected is not _UNSET else _UNSET
         while True:
-            seqs = self._seqs(name)
-            head = self._read(name, seqs[-1]) if seqs else None
+            head = self._head(name)
             current = head.target.digest if head is not None and head.target else None
             if want is not _UNSET and want != current:
                 raise RefConflictError(
@@ -168,25 +185,69 @@ class Refs:
                     expected=want,
                     found=current,
                 )
-            seq = (head.seq + 1) if head is not None else 1
-            record = RefRecord(
-                name=name,
-                seq=seq,
-                target=ref,
-                previous=current,
-                time=datetime.now(timezone.utc),
-                user=user,
-                host=host,
-                message=message,
-                meta=meta or {},
-            )
-            path = f"{self._dir(name)}/{seq:020d}.json"
             try:
-                self._loc.write_create_only(path, canonical_json(record.model_dump(mode="json")))
+                return self._append(name, ref, head, user, host, message, meta)
             except FileExistsError:
                 continue  # somebody else moved it first: re-read and decide again
-            log.debug("ref_set", name=name, seq=seq, target=_digest_of(ref))
-            return record
+
+    def _set_after(
+        self,
+        name: str,
+        ref: ArtifactRef | None,
+        expected: RefRecord,
+        user: str,
+        host: str,
+        message: str,
+        meta: dict[str, Any] | None,
+    ) -> RefRecord:
+        """Compare-and-swap against a record: exactly one write, or RefConflictError."""
+        if expected.name != name:
+            raise RefConflictError(
+                f"expected record is of ref {expected.name!r}, not {name!r}",
+                name=name,
+                expected=expected.name,
+                found=name,
+            )
+        try:
+            return self._append(name, ref, expected, user, host, message, meta)
+        except FileExistsError:
+            head = self._head(name)
+            found = head.target.digest if head is not None and head.target else None
+            raise RefConflictError(
+                f"ref {name!r} moved past record {expected.seq} (now {found or 'nothing'}); "
+                "re-read and retry",
+                name=name,
+                expected=_digest_of(expected.target),
+                found=found,
+            ) from None
+
+    def _append(
+        self,
+        name: str,
+        ref: ArtifactRef | None,
+        head: RefRecord | None,
+        user: str,
+        host: str,
+        message: str,
+        meta: dict[str, Any] | None,
+    ) -> RefRecord:
+        """Write record ``head.seq + 1`` create-only; FileExistsError if taken."""
+        record = RefRecord(
+            name=name,
+            seq=(head.seq + 1) if head is not None else 1,
+            target=ref,
+            previous=head.target.digest if head is not None and head.target else None,
+            time=datetime.now(timezone.utc),
+            user=user,
+            host=host,
+            message=message,
+            meta=meta or {},
+        )
+        path = f"{self._dir(name)}/{record.seq:020d}.json"
+        self._loc.write_create_only(path, canonical_json(record.model_dump(mode="json")))
+        self._seen[name] = record
+        log.debug("ref_set", name=name, seq=record.seq, target=_digest_of(ref))
+        return record
 
     def delete(
         self, name: str, *, expected: ArtifactRef | str | None = _UNSET, message: str = ""

@@ -121,6 +121,8 @@ class ArtifactStore:
         self._packs_loaded = False
         self._lock = threading.RLock()
         self._statcache: StatCache | None = None
+        # digest -> when this instance wrote it: saves a stat/HEAD per later check
+        self._recent: dict[str, float] = {}
         self.refs = Refs(self)
 
     def __repr__(self) -> str:
@@ -201,6 +203,9 @@ class ArtifactStore:
 
     def _age(self, digest: str) -> float | None:
         """Seconds since the stored copy of ``digest`` was written, or None if absent."""
+        written = self._recent.get(digest)
+        if written is not None and _now() - written < FRESHEN_AFTER.total_seconds():
+            return _now() - written  # gc spares it: younger than any allowed grace
         entry = self._pack_entry(digest)
         if entry is not None:
             return _now() - self._pack_mtime.get(entry.pack, _now())
@@ -241,6 +246,7 @@ class ArtifactStore:
     def _write_chunks(self, digest: str, chunks: list[Buffer]) -> None:
         if self._needs_write(digest):
             self._loc.write_atomic(self._object_path(digest), chunks)
+            self._recent[digest] = _now()
 
     def put_bytes(
         self, data: bytes | bytearray | memoryview, *, media_type: str | None = None
@@ -491,6 +497,23 @@ class ArtifactStore:
         )
         return data
 
+    def _prefetch(self, digests: list[str]) -> None:
+        """Fill the read cache with packed objects, one whole-pack read per pack."""
+        if self._cache is None:
+            return
+        by_pack: dict[str, list[tuple[str, _PackEntry]]] = {}
+        for digest in digests:
+            entry = self._pack_entry(digest)
+            if entry is not None and self._cache.get(digest) is None:
+                by_pack.setdefault(entry.pack, []).append((digest, entry))
+        for pack, wanted in by_pack.items():
+            path = self._pack_path(pack, "pack")
+            data = self._loc.read_nonempty(path)
+            for digest, entry in wanted:
+                chunk = data[entry.offset : entry.offset + entry.size]
+                if _digest_of(chunk, digest) == digest:  # a bad one fails later, loudly
+                    self._cache.put(digest, [chunk])
+
     def _verified(self, digest: str) -> bytes:
         data, where = self._fetch(digest)
         found = _digest_of(data, digest)
@@ -620,6 +643,7 @@ class ArtifactStore:
                 f"{out} is not empty; pass overwrite=True to write into it", path=str(out)
             )
         entries = list(self.walk(digest))  # parses and checks every name first
+        self._prefetch([e.digest for _, e in entries if e.kind == "blob"])
         bar = progress_bar(
             len(entries),
             f"checkout {out.name}",

@@ -1,0 +1,117 @@
+"""Invariants of the store, checked on generated inputs (hypothesis)."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import tempfile
+import uuid
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mlopskit.hashing import digest_bytes
+from mlopskit.store import ArtifactStore, TreeEntry
+from mlopskit.store._tree import encode_tree
+from mlopskit.testing import make_tree
+
+SETTINGS = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+names = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_characters="/\\\x00", exclude_categories=("Cs",)),
+    min_size=1,
+    max_size=12,
+).filter(lambda n: n not in (".", ".."))
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text()
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+# relative paths: 1-3 segments of ascii names (portable file names)
+segment = st.text(alphabet="abcdefghij_-.0123", min_size=1, max_size=6).filter(
+    lambda n: n not in (".", "..")
+)
+trees = st.dictionaries(
+    st.lists(segment, min_size=1, max_size=3).map("/".join),
+    st.binary(max_size=2000),
+    max_size=12,
+).filter(
+    lambda files: not any(a != b and b.startswith(a + "/") for a in files for b in files)
+)  # a file is not a dir
+
+
+def _memory_store() -> ArtifactStore:
+    return ArtifactStore(f"memory://prop-{uuid.uuid4().hex}")
+
+
+class TestDigests:
+    @given(st.binary(max_size=5000))
+    @SETTINGS
+    def test_digest_equals_hashlib(self, data: bytes) -> None:
+        """Object names are hashlib's sha256 of the bytes, prefixed."""
+        store = _memory_store()
+        assert store.put_bytes(data).digest == "sha256:" + hashlib.sha256(data).hexdigest()
+        assert digest_bytes(data) == "sha256:" + hashlib.sha256(data).hexdigest()
+
+    @given(st.binary(max_size=5000))
+    @SETTINGS
+    def test_bytes_round_trip(self, data: bytes) -> None:
+        """Whatever bytes go in come out."""
+        store = _memory_store()
+        assert store.get_bytes(store.put_bytes(data)) == data
+
+
+class TestObjects:
+    @given(json_values)
+    @SETTINGS
+    def test_json_values_round_trip(self, value: object) -> None:
+        """JSON-able values come back equal, and equal values get equal digests."""
+        store = _memory_store()
+        ref = store.put(value)
+        assert store.get(ref) == value
+        assert store.put(value).digest == ref.digest
+
+
+class TestDirectories:
+    @given(trees)
+    @SETTINGS
+    def test_directory_round_trip(self, files: dict[str, bytes]) -> None:
+        """put_dir then checkout reproduces every file byte for byte."""
+        with tempfile.TemporaryDirectory() as tmp:
+            root = make_tree(Path(tmp) / "src", files)
+            store = ArtifactStore(Path(tmp) / "store")
+            ref = store.put_dir(root)
+            out = store.checkout(ref, Path(tmp) / "out")
+            got = {
+                p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()
+            }
+            assert got == files
+            assert ref.size == sum(len(v) for v in files.values())
+
+    @given(
+        st.lists(
+            st.tuples(names, st.binary(max_size=64)),
+            min_size=1,
+            max_size=600,
+            unique_by=lambda t: t[0],
+        ),
+        st.randoms(),
+    )
+    @SETTINGS
+    def test_manifest_independent_of_listing_order(
+        self, items: list[tuple[str, bytes]], rnd: random.Random
+    ) -> None:
+        """The manifest (and its shards) do not depend on the order files were listed."""
+        entries = [
+            TreeEntry(name=n, digest=digest_bytes(d), size=len(d), kind="blob") for n, d in items
+        ]
+        shuffled = entries[:]
+        rnd.shuffle(shuffled)
+        assert encode_tree(entries) == encode_tree(shuffled)
