@@ -197,6 +197,24 @@ def _apply_rule(rows: list[ColumnDrift], rule: Rule, preset: str | None) -> list
     return out
 
 
+@dataclass(frozen=True)
+class _Settings:
+    """The per-call choices every column shares."""
+
+    method: str | Mapping[str, str]
+    thresholds: float | Mapping[str, float] | None
+    opts: Options
+    missing_threshold: float | None
+    preset: str | None
+
+    def requested(self, name: str, ref: Side) -> str:
+        """The method asked for a column (a global numeric-only one skips categories)."""
+        if not isinstance(self.method, str):
+            return self.method.get(name, "auto")
+        numeric_only = _method_name(self.method, self.preset) in NUMERIC_ONLY
+        return "auto" if numeric_only and isinstance(ref, CatSide) else self.method
+
+
 @dataclass
 class _Plan:
     """One column, its two samples and the method chosen for it."""
@@ -214,21 +232,17 @@ class _Plan:
         return self.ref.valid == 0 or self.cur.valid == 0
 
 
-def _plan(
-    name: str, ref: Side, cur: Side, dtype: str, requested: str, opts: Options, preset: str | None
-) -> _Plan:
-    method = _method_name(requested, preset)
+def _plan(name: str, ref: Side, cur: Side, dtype: str, cfg: _Settings) -> _Plan:
+    method = _method_name(cfg.requested(name, ref), cfg.preset)
     plan = _Plan(name, ref, cur, dtype, method)
-    if preset == "evidently":
+    if cfg.preset == "evidently":
         plan.ev_kind, plan.note = ev.column_kind(dtype, cur)
     if plan.empty:
         plan.method = "none" if method == "auto" else method
+    elif method == "auto" and cfg.preset == "evidently":
+        plan.method = ev.auto_method(plan.ev_kind, ref, cur)
     elif method == "auto":
-        plan.method = (
-            ev.auto_method(plan.ev_kind, ref, cur)
-            if preset == "evidently"
-            else auto_method(ref, cur, opts.spec)
-        )
+        plan.method = auto_method(ref, cur, cfg.opts.spec)
     return plan
 
 
@@ -260,28 +274,23 @@ def _ks_block(plans: list[_Plan], opts: Options) -> list[Outcome]:
     return ks_block(refs, curs, opts)
 
 
-def _row(
-    plan: _Plan,
-    outcome: Outcome | None,
-    thresholds: float | Mapping[str, float] | None,
-    opts: Options,
-    missing_threshold: float | None,
-    preset: str | None,
-) -> ColumnDrift:
-    ref, cur, method = plan.ref, plan.cur, plan.method
+def _row(plan: _Plan, outcome: Outcome | None, cfg: _Settings) -> ColumnDrift:
+    """The report row of one column (computing the statistic unless ``outcome`` is given)."""
+    ref, cur, method, preset = plan.ref, plan.cur, plan.method, cfg.preset
     kind: Literal["numeric", "categorical"] = (
         "numeric" if isinstance(ref, NumSide) else "categorical"
     )
     miss_ref = (ref.rows - ref.valid) / ref.rows
     miss_cur = (cur.rows - cur.valid) / cur.rows
-    missing_drifted = (
-        None if missing_threshold is None else bool(abs(miss_cur - miss_ref) >= missing_threshold)
-    )
+    limit = cfg.missing_threshold
+    missing_drifted = None if limit is None else bool(abs(miss_cur - miss_ref) >= limit)
     common: dict[str, Any] = {
         "column": plan.name,
         "kind": kind,
         "method": method,
-        "threshold": _threshold(thresholds, plan.name, method, preset) if method != "none" else 0.0,
+        "threshold": 0.0
+        if method == "none"
+        else _threshold(cfg.thresholds, plan.name, method, preset),
         "missing_share_reference": miss_ref,
         "missing_share_current": miss_cur,
         "missing_drifted": missing_drifted,
@@ -302,7 +311,7 @@ def _row(
         out = outcome or ev.outcome(method, plan.ev_kind, ref, cur, integer)
         value = ev.verdict(method, out.statistic, out.p_value, common["threshold"])
     else:
-        out = outcome or METHODS[method](ref, cur, opts)
+        out = outcome or METHODS[method](ref, cur, cfg.opts)
         value = verdict(method, out.statistic, out.p_value, common["threshold"])
     hist = None
     if out.plot is not None:
@@ -321,6 +330,48 @@ def _row(
         note=plan.note,
         histogram=hist,
     )
+
+
+def _pair(ref_src: Source, cur_src: Source, name: str) -> tuple[Side, Side, str]:
+    ref, _ = _side(ref_src, name, "reference")
+    cur, dtype = _side(cur_src, name, "current")
+    if type(ref) is not type(cur):
+        kinds = ["numeric" if isinstance(s, NumSide) else "categorical" for s in (ref, cur)]
+        raise SchemaError(
+            f"column {name!r} is {kinds[0]} in the reference but {kinds[1]} in the "
+            "current data; convert one side or leave the column out",
+            column=name,
+            expected=kinds[0],
+            found=kinds[1],
+        )
+    return ref, cur, dtype
+
+
+def _column_rows(
+    ref_src: Source, cur_src: Source, names: list[str], cfg: _Settings
+) -> list[ColumnDrift]:
+    """One row per column, in order. A column's arrays are released once its row exists;
+    small KS columns of equal sizes wait to be walked together as one 2-d block."""
+    done: dict[str, ColumnDrift] = {}
+    pending: dict[tuple[int, int], list[_Plan]] = {}
+
+    def flush(key: tuple[int, int]) -> None:
+        group = pending.pop(key)
+        for plan, outcome in zip(group, _ks_block(group, cfg.opts)):
+            done[plan.name] = _row(plan, outcome, cfg)
+
+    for name in names:
+        plan = _plan(name, *_pair(ref_src, cur_src, name), cfg)
+        key = _batch_key(plan)
+        if key is None:
+            done[name] = _row(plan, None, cfg)
+            continue
+        pending.setdefault(key, []).append(plan)
+        if len(pending[key]) * 2 * sum(key) >= _BLOCK_ELEMENTS:
+            flush(key)
+    for key in list(pending):
+        flush(key)
+    return [done[name] for name in names]
 
 
 def compare(
@@ -394,46 +445,8 @@ def compare(
                 "compare a subset",
                 found=absent,
             )
-    done: dict[str, ColumnDrift] = {}
-    pending: dict[tuple[int, int], list[_Plan]] = {}
-
-    def finish(plan: _Plan, outcome: Outcome | None) -> None:
-        done[plan.name] = _row(plan, outcome, thresholds, opts, missing_threshold, preset)
-
-    def flush(key: tuple[int, int]) -> None:
-        group = pending.pop(key)
-        for plan, outcome in zip(group, _ks_block(group, opts)):
-            finish(plan, outcome)
-
-    for name in names:
-        ref, _ = _side(ref_src, name, "reference")
-        cur, dtype = _side(cur_src, name, "current")
-        if type(ref) is not type(cur):
-            kinds = ["numeric" if isinstance(s, NumSide) else "categorical" for s in (ref, cur)]
-            raise SchemaError(
-                f"column {name!r} is {kinds[0]} in the reference but {kinds[1]} in the "
-                "current data; convert one side or leave the column out",
-                column=name,
-                expected=kinds[0],
-                found=kinds[1],
-            )
-        if isinstance(method, str):
-            # One numeric-only method for all columns: categorical columns choose their own.
-            numeric_only = _method_name(method, preset) in NUMERIC_ONLY
-            requested = "auto" if numeric_only and isinstance(ref, CatSide) else method
-        else:
-            requested = method.get(name, "auto")
-        plan = _plan(name, ref, cur, dtype, requested, opts, preset)
-        key = _batch_key(plan)
-        if key is None:
-            finish(plan, None)  # the column's arrays are released right after
-            continue
-        pending.setdefault(key, []).append(plan)
-        if len(pending[key]) * 2 * sum(key) >= _BLOCK_ELEMENTS:
-            flush(key)
-    for key in list(pending):
-        flush(key)
-    rows = [done[name] for name in names]
+    cfg = _Settings(method, thresholds, opts, missing_threshold, preset)
+    rows = _column_rows(ref_src, cur_src, names, cfg)
     rows = _apply_rule(rows, rule, preset)
     n_drifted = sum(r.drifted for r in rows)
     share = n_drifted / len(rows)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mlopskit._log import get_logger
@@ -130,9 +130,3 @@ class Monitor:
         if drop > 0:
             self._buffer = self._buffer.iloc[drop:].reset_index(drop=True)
             self._buffer_start = keep_from
-
-    @property
-    def columns(self) -> Sequence[str] | None:
-        """The compared columns, if restricted."""
-        cols: Sequence[str] | None = self.compare_options.get("columns")
-        return cols

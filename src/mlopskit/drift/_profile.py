@@ -48,7 +48,6 @@ __all__ = [
     "profile_frame",
 ]
 
-SCHEMA_VERSION = 1
 DEFAULT_MAX_BUCKETS = 4096
 CategoryValue = bool | int | float | str
 
