@@ -137,7 +137,9 @@ def main() -> None:
     def run(name: str, fn: Callable[[], Any], reps: int, warmup: int = 1) -> Any:
         med, times, result = timed(fn, reps, warmup)
         rows[name] = {"median_s": med, "runs": len(times), "min_s": min(times), "max_s": max(times)}
-        print(f"  {name:<22} median {med:8.3f} s  ({len(times)} runs, {min(times):.3f}-{max(times):.3f})")
+        print(
+            f"  {name:<22} median {med:8.3f} s  ({len(times)} runs, {min(times):.3f}-{max(times):.3f})"
+        )
         return result
 
     print("timing:")
@@ -147,7 +149,12 @@ def main() -> None:
     run("mlopskit_psi_profile", lambda: drift.compare(prof, cur, method="psi"), args.reps)
     mk_ks = run("mlopskit_ks", lambda: drift.compare(ref, cur, method="ks"), args.reps)
     if not args.skip_evidently:
-        run("evidently_psi", lambda: evidently_report(ref, cur, "psi"), args.evidently_reps, warmup=0)
+        run(
+            "evidently_psi",
+            lambda: evidently_report(ref, cur, "psi"),
+            args.evidently_reps,
+            warmup=0,
+        )
         run("evidently_ks", lambda: evidently_report(ref, cur, "ks"), args.evidently_reps, warmup=0)
 
     ks_same = all(
@@ -155,7 +162,8 @@ def main() -> None:
         for row, (d, p) in zip(mk_ks.columns, scipy_ks)
     )
     max_ks_rel = max(
-        max(_rel(row.statistic, d), _rel(row.p_value, p)) for row, (d, p) in zip(mk_ks.columns, scipy_ks)
+        max(_rel(row.statistic, d), _rel(row.p_value, p))
+        for row, (d, p) in zip(mk_ks.columns, scipy_ks)
     )
     max_psi_diff = max(abs(row.statistic - v) for row, v in zip(mk_psi.columns, numpy_psi))
 
@@ -173,14 +181,20 @@ def main() -> None:
     ratios: dict[str, float] = {}
     if "evidently_psi" in med:
         ratios["evidently_psi / mlopskit_psi"] = med["evidently_psi"] / med["mlopskit_psi"]
-        ratios["evidently_psi / mlopskit_psi_profile"] = med["evidently_psi"] / med["mlopskit_psi_profile"]
+        ratios["evidently_psi / mlopskit_psi_profile"] = (
+            med["evidently_psi"] / med["mlopskit_psi_profile"]
+        )
         ratios["evidently_ks / mlopskit_ks"] = med["evidently_ks"] / med["mlopskit_ks"]
-    ratios["mlopskit_psi / mlopskit_psi_profile"] = med["mlopskit_psi"] / med["mlopskit_psi_profile"]
+    ratios["mlopskit_psi / mlopskit_psi_profile"] = (
+        med["mlopskit_psi"] / med["mlopskit_psi_profile"]
+    )
     ratios["scipy_ks_loop / mlopskit_ks"] = med["scipy_ks_loop"] / med["mlopskit_ks"]
     ratios["numpy_psi_loop / mlopskit_psi"] = med["numpy_psi_loop"] / med["mlopskit_psi"]
     for k, v in ratios.items():
         print(f"  {k:<40} {v:7.1f}x")
-    print(f"KS equal to scipy for all 20 columns: {ks_same} (max relative difference {max_ks_rel:.1e})")
+    print(
+        f"KS equal to scipy for all 20 columns: {ks_same} (max relative difference {max_ks_rel:.1e})"
+    )
     print(f"PSI vs the plain numpy loop: max |difference| {max_psi_diff:.1e}")
     targets = {
         "PSI >= 30x Evidently": ratios.get("evidently_psi / mlopskit_psi", float("nan")) >= 30,
@@ -193,9 +207,17 @@ def main() -> None:
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(
-                {"n": args.n, "timings": rows, "ratios": ratios, "memory_bytes": mem,
-                 "input_bytes": input_bytes, "ks_identical": ks_same, "targets": targets},
-                fh, indent=2,
+                {
+                    "n": args.n,
+                    "timings": rows,
+                    "ratios": ratios,
+                    "memory_bytes": mem,
+                    "input_bytes": input_bytes,
+                    "ks_identical": ks_same,
+                    "targets": targets,
+                },
+                fh,
+                indent=2,
             )
 
 
