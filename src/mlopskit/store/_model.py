@@ -29,7 +29,7 @@ class ArtifactRef(BaseModel):
         media_type: how to decode the bytes (see :mod:`mlopskit.serialize`).
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     digest: str
     size: int = Field(ge=0)
@@ -53,7 +53,7 @@ class ArtifactRef(BaseModel):
 class TreeEntry(BaseModel):
     """One entry of a directory manifest."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     name: str
     digest: str
@@ -65,6 +65,8 @@ class TreeEntry(BaseModel):
 class ObjectInfo(BaseModel):
     """Where and how an object is stored."""
 
+    model_config = ConfigDict(defer_build=True)
+
     digest: str
     size: int
     location: Literal["loose", "pack"]
@@ -75,6 +77,8 @@ class ObjectInfo(BaseModel):
 class CorruptObject(BaseModel):
     """An object whose bytes do not hash to its name, or that is missing."""
 
+    model_config = ConfigDict(defer_build=True)
+
     digest: str
     path: str
     found: str | None
@@ -83,6 +87,8 @@ class CorruptObject(BaseModel):
 
 class VerifyReport(BaseModel):
     """The result of :meth:`ArtifactStore.verify`."""
+
+    model_config = ConfigDict(defer_build=True)
 
     checked: int = 0
     bytes_checked: int = 0
@@ -96,6 +102,8 @@ class VerifyReport(BaseModel):
 
 class GcReport(BaseModel):
     """What :meth:`ArtifactStore.gc` found, and removed unless ``dry_run``."""
+
+    model_config = ConfigDict(defer_build=True)
 
     dry_run: bool
     reachable: int
@@ -114,7 +122,7 @@ class RefRecord(BaseModel):
     marks a deletion.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     schema_version: int = 1
     name: str

@@ -11,9 +11,11 @@ Layout under the root (documented in docs/store.md, stable for other tools)::
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
+import queue
 import stat as stat_mod
 import threading
 import time
@@ -50,7 +52,7 @@ from mlopskit.store._pack import PackBuilder, build_index, parse_index
 from mlopskit.store._progress import progress_bar
 from mlopskit.store._refs import Refs
 from mlopskit.store._statcache import StatCache, stat_key
-from mlopskit.store._tree import SHARD_FORMAT, encode_tree, parse_manifest
+from mlopskit.store._tree import SHARD_FORMAT, Row, encode_tree, parse_manifest
 
 log = get_logger("mlopskit.store")
 
@@ -366,18 +368,13 @@ class ArtifactStore:
             bar.close()
 
     def _ingest_local(self, src: str, st: os.stat_result, bar: Any) -> str:
-        buf = bytearray(self.chunk_size)
-        view = memoryview(buf)
         h = new_hasher(DEFAULT_ALGORITHM)
         fd, tmp = _mkstemp(self._loc.join("tmp"))
         try:
             with open(src, "rb", buffering=0) as f:
-                while n := f.readinto(buf):
-                    chunk = view[:n]
-                    h.update(chunk)
-                    while chunk:
-                        chunk = chunk[os.write(fd, chunk) :]
-                    bar.update(n)
+                _copy_hashing(
+                    f, fd, h, self.chunk_size, bar, threaded=st.st_size >= 4 * self.chunk_size
+                )
             os.close(fd)
             fd = -1
             _check_unchanged(src, st)
@@ -754,6 +751,60 @@ def _digest_of(data: bytes, like: str) -> str:
     return f"{algo}:{h.hexdigest()}"
 
 
+def _write_fd(fd: int, view: memoryview) -> None:
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _copy_hashing(f: Any, fd: int, h: Any, chunk: int, bar: Any, *, threaded: bool) -> None:
+    """Copy ``f`` to ``fd`` while hashing, in one pass with bounded memory.
+
+    Threaded, the reading thread reads and hashes while a writer thread writes the
+    previous buffer (hashlib, reads and writes release the GIL), so on two cores the
+    copy costs about max(hash, copy) rather than their sum. Three buffers in flight.
+    """
+    if not threaded:
+        buf = bytearray(chunk)
+        view = memoryview(buf)
+        while n := f.readinto(buf):
+            h.update(view[:n])
+            _write_fd(fd, view[:n])
+            bar.update(n)
+        return
+    free: queue.Queue[bytearray] = queue.Queue()
+    full: queue.Queue[tuple[bytearray, int] | None] = queue.Queue()
+    for _ in range(3):
+        free.put(bytearray(chunk))
+    failed: list[BaseException] = []
+
+    def writer() -> None:
+        while (item := full.get()) is not None:
+            buf, n = item
+            if not failed:
+                try:
+                    _write_fd(fd, memoryview(buf)[:n])
+                except BaseException as exc:  # reported by the reading thread
+                    failed.append(exc)
+            free.put(buf)  # always hand buffers back, so the reader never blocks
+
+    thread = threading.Thread(target=writer, name="mlopskit-copy", daemon=True)
+    thread.start()
+    try:
+        while not failed:
+            buf = free.get()
+            n = f.readinto(buf)
+            if not n:
+                break
+            h.update(memoryview(buf)[:n])
+            full.put((buf, n))
+            bar.update(n)
+    finally:
+        full.put(None)
+        thread.join()
+    if failed:
+        raise failed[0]
+
+
 def _stat_source(src: str) -> os.stat_result:
     try:
         return os.stat(src)
@@ -859,6 +910,10 @@ class _DirIngest:
         self.new_stats: list[tuple[str, Any, str]] = []
         self.progress = store.progress if progress is None else progress
         self.bar: Any = None
+        store._load_packs()
+        self.packs = store._packs
+        self.now = _now()
+        self.fresh = FRESHEN_AFTER.total_seconds()
 
     def run(self, tree: _Dir) -> ArtifactRef:
         total = _count(tree)
@@ -874,41 +929,33 @@ class _DirIngest:
         return ref
 
     def _has(self, digest: str) -> bool:
+        """Packed here or in a fresh pack. Loose copies are not looked for: a stat (or a
+        HEAD) per small file costs more than the rare packed duplicate."""
         if digest in self.pack:
             return True
-        store = self.store
-        entry = store._pack_entry(digest)
-        if entry is not None:
-            age = _now() - store._pack_mtime.get(entry.pack, _now())
-            return age < FRESHEN_AFTER.total_seconds()
-        if store._loc.is_local:  # a loose copy (put_bytes, put_file) counts too
-            return not store._needs_write_quiet(digest)
-        return False  # remote: one HEAD per small file costs more than a packed duplicate
+        entry = self.packs.get(digest)
+        if entry is None:
+            return False
+        return self.now - self.store._pack_mtime.get(entry.pack, self.now) < self.fresh
 
-    def _blob(self, f: _File) -> TreeEntry:
-        st_key = stat_key(f.st)
+    def _blob(self, f: _File) -> Row:
+        st = f.st
+        st_key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         cached = self.known.get(f.path)
-        digest: str | None = None
         if cached is not None and cached[0] == st_key and self._has(cached[1]):
             digest = cached[1]
-        elif f.st.st_size <= self.store.pack_threshold:
+        elif st.st_size <= self.store.pack_threshold:
             with open(f.path, "rb") as fh:
                 data = fh.read()
-            digest = _digest_of(data, "sha256:")
+            digest = "sha256:" + hashlib.sha256(data).hexdigest()
             if not self._has(digest):
                 self._add(digest, data)
             self.new_stats.append((f.path, st_key, digest))
         else:
-            digest = self.store._ingest_file(f.path, f.st, progress=False)
+            digest = self.store._ingest_file(f.path, st, progress=False)
             self.new_stats.append((f.path, st_key, digest))
         self.bar.update(1)
-        return TreeEntry(
-            name=f.name,
-            digest=digest,
-            size=f.st.st_size,
-            kind="blob",
-            mode=stat_mod.S_IMODE(f.st.st_mode),
-        )
+        return Row(f.name, digest, st.st_size, "blob", stat_mod.S_IMODE(st.st_mode))
 
     def _add(self, digest: str, data: bytes) -> None:
         self.pack.add(digest, data)
@@ -919,9 +966,7 @@ class _DirIngest:
         entries = [self._blob(f) for f in node.files]
         for sub in node.dirs:
             ref = self._put(sub)
-            entries.append(
-                TreeEntry(name=sub.name, digest=ref.digest, size=ref.size, kind="tree", mode=0o755)
-            )
+            entries.append(Row(sub.name, ref.digest, ref.size, "tree", 0o755))
         top, shards = encode_tree(entries)
         for shard in shards:
             digest = _digest_of(shard, "sha256:")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 from mlopskit.errors import IntegrityError, InvalidNameError
 from mlopskit.serialize import canonical_json
@@ -49,7 +49,32 @@ def check_entry_name(name: str) -> str:
     return name
 
 
-def _row(e: TreeEntry) -> dict[str, Any]:
+class EntryLike(Protocol):
+    """What a manifest entry needs (TreeEntry, or the cheaper Row)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def digest(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def mode(self) -> int: ...
+
+
+class Row(NamedTuple):
+    """A manifest entry as a plain tuple (put_dir builds thousands of them)."""
+
+    name: str
+    digest: str
+    size: int
+    kind: str
+    mode: int
+
+
+def _row(e: EntryLike) -> dict[str, Any]:
     return {"digest": e.digest, "kind": e.kind, "mode": e.mode, "name": e.name, "size": e.size}
 
 
@@ -57,7 +82,7 @@ def _boundary(name: str) -> bool:
     return hashlib.sha256(name.encode("utf-8", "surrogateescape")).digest()[0] == 0
 
 
-def encode_tree(entries: Iterable[TreeEntry]) -> tuple[bytes, list[bytes]]:
+def encode_tree(entries: Iterable[EntryLike]) -> tuple[bytes, list[bytes]]:
     """Manifest bytes for ``entries`` (input order does not matter), plus shard objects.
 
     Returns ``(top manifest, [shard manifests])``; the shard list is empty for
@@ -74,7 +99,7 @@ def encode_tree(entries: Iterable[TreeEntry]) -> tuple[bytes, list[bytes]]:
         return canonical_json({"entries": [_row(e) for e in rows], "format": TREE_FORMAT}), []
     shards: list[bytes] = []
     heads: list[dict[str, Any]] = []
-    current: list[TreeEntry] = []
+    current: list[EntryLike] = []
 
     def cut() -> None:
         data = canonical_json({"entries": [_row(e) for e in current], "format": SHARD_FORMAT})
