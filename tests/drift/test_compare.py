@@ -210,6 +210,20 @@ class TestMissingValues:
         assert "either sample" in b.note
         assert (c.statistic, c.value_drifted) == (None, True)
 
+    def test_binned_statistics_count_missing_values_with_the_bins(self) -> None:
+        """PSI counts bins and NaN/inf of a raw current column in one pass, with equal results."""
+        rng = np.random.default_rng(6)
+        x, y = rng.normal(size=3000), rng.normal(size=3000)
+        dirty = y.copy()
+        dirty[:30], dirty[30:40], dirty[40:45] = np.nan, -np.inf, np.inf
+        for method in ("psi", "jensen_shannon", "hellinger", "chi2"):
+            row = drift.compare({"x": x}, {"x": dirty}, method=method)["x"]
+            clean = drift.compare({"x": x}, {"x": y[45:]}, method=method)["x"]
+            assert (row.statistic, row.p_value) == (clean.statistic, clean.p_value)
+            assert (row.n_current, row.missing_share_current) == (2955, 45 / 3000)
+        empty = drift.compare({"x": x}, {"x": [np.nan, -np.inf, np.inf]}, method="psi")["x"]
+        assert (empty.statistic, empty.drifted, empty.missing_share_current) == (None, True, 1.0)
+
     @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(frames(min_rows=1), frames(min_rows=1))
     def test_never_a_nan_statistic_or_verdict(self, ref: pd.DataFrame, cur: pd.DataFrame) -> None:

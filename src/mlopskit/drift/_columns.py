@@ -32,6 +32,7 @@ __all__ = [
     "category_counts",
     "column_kind",
     "dtype_label",
+    "missing_counts",
     "numeric_column",
     "sort_categories",
 ]
@@ -144,6 +145,16 @@ def numeric_array(series: Any) -> NDArray[np.float64]:
             return np.asarray(series.to_numpy())
         return np.asarray(series.to_numpy(dtype=np.float64, na_value=np.nan))
     return np.asarray(series, dtype=np.float64)
+
+
+def missing_counts(values: NDArray[np.float64]) -> tuple[int, int, int]:
+    """Counts of NaN, +inf and -inf."""
+    n_finite = int(np.count_nonzero(np.isfinite(values)))
+    if n_finite == values.shape[0]:
+        return 0, 0, 0
+    posinf = int(np.count_nonzero(values == np.inf))
+    neginf = int(np.count_nonzero(values == -np.inf))
+    return int(values.shape[0]) - n_finite - posinf - neginf, posinf, neginf
 
 
 def numeric_column(values: NDArray[np.float64]) -> NumericColumn:

@@ -17,7 +17,6 @@ from mlopskit.drift._columns import (
     column_kind,
     dtype_label,
     numeric_array,
-    numeric_column,
 )
 from mlopskit.drift._dask import is_dask_frame
 from mlopskit.drift._methods import (
@@ -32,7 +31,14 @@ from mlopskit.drift._methods import (
 )
 from mlopskit.drift._profile import DEFAULT_MAX_BUCKETS, ReferenceProfile, profile
 from mlopskit.drift._report import ColumnDrift, DriftReport, Histogram, Rule
-from mlopskit.drift._sides import CatSide, NumSide, Side, align_categories, numeric_as_categories
+from mlopskit.drift._sides import (
+    CatSide,
+    EmptySample,
+    NumSide,
+    Side,
+    align_categories,
+    numeric_as_categories,
+)
 from mlopskit.errors import InvalidInputError, SchemaError
 
 if TYPE_CHECKING:
@@ -47,6 +53,7 @@ _log = get_logger("mlopskit.drift")
 NATIVE_ALIASES = {"jensenshannon": "jensen_shannon", "chisquare": "chi2"}
 MISSING_THRESHOLD = 0.05
 NUMERIC_ONLY = frozenset({"ks", "wasserstein"})
+BINNED = frozenset({"psi", "jensen_shannon", "hellinger", "chi2"})
 _BLOCK_ELEMENTS = 1 << 21  # values per 2-d KS block (both samples): ~16 MiB of float64
 PSI_NOISE_LIMIT = 0.02
 
@@ -101,7 +108,7 @@ def _side(src: Source, name: str, what: str) -> tuple[Side, str]:
         return col.side(), col.dtype
     series = src[name]
     if column_kind(series, name=name) == "numeric":
-        return NumSide.from_column(numeric_column(numeric_array(series))), dtype_label(series)
+        return NumSide.from_values(numeric_array(series)), dtype_label(series)
     return CatSide.from_counts(category_counts(series, name=name)), dtype_label(series)
 
 
@@ -231,17 +238,29 @@ class _Plan:
     def empty(self) -> bool:
         return self.ref.valid == 0 or self.cur.valid == 0
 
+    def deferred(self, preset: str | None) -> bool:
+        """Whether the current sample's missing values are best counted with its bins."""
+        cur = self.cur
+        return (
+            preset is None
+            and self.method in BINNED
+            and isinstance(cur, NumSide)
+            and not cur.counted
+        )
+
 
 def _plan(name: str, ref: Side, cur: Side, dtype: str, cfg: _Settings) -> _Plan:
     method = _method_name(cfg.requested(name, ref), cfg.preset)
     plan = _Plan(name, ref, cur, dtype, method)
     if cfg.preset == "evidently":
         plan.ev_kind, plan.note = ev.column_kind(dtype, cur)
+    if method != "auto":
+        return plan  # an empty sample is found when the column is computed
     if plan.empty:
-        plan.method = "none" if method == "auto" else method
-    elif method == "auto" and cfg.preset == "evidently":
+        plan.method = "none"
+    elif cfg.preset == "evidently":
         plan.method = ev.auto_method(plan.ev_kind, ref, cur)
-    elif method == "auto":
+    else:
         plan.method = auto_method(ref, cur, cfg.opts.spec)
     return plan
 
@@ -274,45 +293,62 @@ def _ks_block(plans: list[_Plan], opts: Options) -> list[Outcome]:
     return ks_block(refs, curs, opts)
 
 
-def _row(plan: _Plan, outcome: Outcome | None, cfg: _Settings) -> ColumnDrift:
-    """The report row of one column (computing the statistic unless ``outcome`` is given)."""
-    ref, cur, method, preset = plan.ref, plan.cur, plan.method, cfg.preset
-    kind: Literal["numeric", "categorical"] = (
-        "numeric" if isinstance(ref, NumSide) else "categorical"
-    )
+def _common(plan: _Plan, cfg: _Settings) -> tuple[dict[str, Any], bool | None]:
+    """The row fields every column has, and the missing-share verdict."""
+    ref, cur, method = plan.ref, plan.cur, plan.method
     miss_ref = (ref.rows - ref.valid) / ref.rows
     miss_cur = (cur.rows - cur.valid) / cur.rows
     limit = cfg.missing_threshold
     missing_drifted = None if limit is None else bool(abs(miss_cur - miss_ref) >= limit)
+    threshold = (
+        0.0 if method == "none" else _threshold(cfg.thresholds, plan.name, method, cfg.preset)
+    )
     common: dict[str, Any] = {
         "column": plan.name,
-        "kind": kind,
+        "kind": "numeric" if isinstance(ref, NumSide) else "categorical",
         "method": method,
-        "threshold": 0.0
-        if method == "none"
-        else _threshold(cfg.thresholds, plan.name, method, preset),
+        "threshold": threshold,
         "missing_share_reference": miss_ref,
         "missing_share_current": miss_cur,
         "missing_drifted": missing_drifted,
         "n_reference": ref.valid,
         "n_current": cur.valid,
     }
-    if plan.empty:
-        value, empty_note = _empty_note(ref, cur)
-        return ColumnDrift(
-            **common,
-            statistic=None,
-            value_drifted=value,
-            drifted=value or bool(missing_drifted),
-            note=empty_note,
-        )
+    return common, missing_drifted
+
+
+def _empty_row(plan: _Plan, cfg: _Settings) -> ColumnDrift:
+    common, missing_drifted = _common(plan, cfg)
+    value, note = _empty_note(plan.ref, plan.cur)
+    return ColumnDrift(
+        **common,
+        statistic=None,
+        value_drifted=value,
+        drifted=value or bool(missing_drifted),
+        note=note,
+    )
+
+
+def _row(plan: _Plan, outcome: Outcome | None, cfg: _Settings) -> ColumnDrift:
+    """The report row of one column (computing the statistic unless ``outcome`` is given).
+
+    A binned statistic on raw current values counts the bins and the missing values in
+    one pass, so the missing shares are read after the statistic.
+    """
+    ref, cur, method, preset = plan.ref, plan.cur, plan.method, cfg.preset
+    if ref.valid == 0 or (not plan.deferred(preset) and cur.valid == 0):
+        return _empty_row(plan, cfg)
     if preset == "evidently":
         integer = plan.dtype.startswith(("int", "uint"))
         out = outcome or ev.outcome(method, plan.ev_kind, ref, cur, integer)
-        value = ev.verdict(method, out.statistic, out.p_value, common["threshold"])
     else:
-        out = outcome or METHODS[method](ref, cur, cfg.opts)
-        value = verdict(method, out.statistic, out.p_value, common["threshold"])
+        try:
+            out = outcome or METHODS[method](ref, cur, cfg.opts)
+        except EmptySample:
+            return _empty_row(plan, cfg)
+    common, missing_drifted = _common(plan, cfg)
+    judge = ev.verdict if preset == "evidently" else verdict
+    value = judge(method, out.statistic, out.p_value, common["threshold"])
     hist = None
     if out.plot is not None:
         hist = Histogram(

@@ -25,7 +25,14 @@ from mlopskit.drift._ecdf import (
     wasserstein_from_walk,
 )
 from mlopskit.drift._results import Binning
-from mlopskit.drift._sides import CatSide, NumSide, Side, align_categories, numeric_as_categories
+from mlopskit.drift._sides import (
+    CatSide,
+    EmptySample,
+    NumSide,
+    Side,
+    align_categories,
+    numeric_as_categories,
+)
 from mlopskit.drift._sketch import Dist
 from mlopskit.errors import SchemaError
 
@@ -173,12 +180,17 @@ def binned_counts(
     assert isinstance(ref, NumSide)
     assert isinstance(cur, NumSide)
     if spec.strategy != "explicit" and ref.distinct_at_most(DISCRETE_LIMIT):
+        if cur.valid == 0:
+            raise EmptySample
         cats_f, r, c = numeric_as_categories(ref, cur)
         return _category_binning(cats_f), r, c, category_plot(cats_f, r, c)
     if cur.exact:
         a = ref.dist()
         bins = numeric_bins(spec, a)
-        c = bin_counts(cur.count_le(bins.inner), cur.valid)
+        le = cur.count_le(bins.inner)  # on raw values: counts the missing ones too
+        if cur.valid == 0:
+            raise EmptySample
+        c = bin_counts(le, cur.valid)
     else:
         a, b, _ = _aligned(ref, cur)
         bins = numeric_bins(spec, a)

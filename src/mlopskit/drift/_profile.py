@@ -127,7 +127,7 @@ class NumericProfile(_Model):
 
     def side(self) -> NumSide:
         """This column as a sample for the statistics."""
-        return NumSide(self.rows, self.nan, self.posinf, self.neginf, _dist=self.dist())
+        return NumSide(self.rows, self.nan, self.posinf, self.neginf, dist=self.dist())
 
     @property
     def mean(self) -> float | None:

@@ -2,52 +2,105 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mlopskit.drift._binning import count_le_raw
-from mlopskit.drift._columns import Category, CategoryCounts, NumericColumn, sort_categories
+from mlopskit.drift._columns import Category, CategoryCounts, missing_counts, sort_categories
 from mlopskit.drift._sketch import Dist, exact_dist
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["CatSide", "NumSide", "Side", "align_categories"]
+__all__ = ["CatSide", "EmptySample", "NumSide", "Side", "align_categories", "numeric_as_categories"]
 
 
-@dataclass
+class EmptySample(Exception):
+    """A sample turned out to have no usable value (found while counting it)."""
+
+
 class NumSide:
-    """A numeric sample: finite values (raw, or a sorted distribution) and missing counts."""
+    """A numeric sample: finite values (raw, or a sorted distribution) and missing counts.
 
-    rows: int
-    nan: int
-    posinf: int
-    neginf: int
-    raw: NDArray[np.float64] | None = None
-    _dist: Dist | None = field(default=None, repr=False)
+    From raw data the missing values are counted on first need, so a binned statistic
+    can count the bins and the missing values in one pass over the column.
+    """
+
+    def __init__(
+        self,
+        rows: int,
+        nan: int = 0,
+        posinf: int = 0,
+        neginf: int = 0,
+        *,
+        dist: Dist | None = None,
+        source: NDArray[np.float64] | None = None,
+    ) -> None:
+        self.rows = rows
+        self._source = source  # every raw value, missing ones included
+        self._split: tuple[int, int, int] | None = (
+            None if source is not None else (nan, posinf, neginf)
+        )
+        self._raw: NDArray[np.float64] | None = None
+        self._dist = dist
 
     @classmethod
-    def from_column(cls, col: NumericColumn) -> NumSide:
-        """From split raw values."""
-        return cls(col.rows, col.nan, col.posinf, col.neginf, raw=col.values)
+    def from_values(cls, values: NDArray[np.float64]) -> NumSide:
+        """From raw float64 values (NaN and infinities counted when first needed)."""
+        return cls(int(values.shape[0]), source=values)
+
+    def _counts(self) -> tuple[int, int, int]:
+        if self._split is None:
+            assert self._source is not None
+            self._split = missing_counts(self._source)
+        return self._split
+
+    @property
+    def nan(self) -> int:
+        """NaN (and pd.NA) values."""
+        return self._counts()[0]
+
+    @property
+    def posinf(self) -> int:
+        """+inf values."""
+        return self._counts()[1]
+
+    @property
+    def neginf(self) -> int:
+        """-inf values."""
+        return self._counts()[2]
 
     @property
     def missing(self) -> int:
         """NaN and infinities."""
-        return self.nan + self.posinf + self.neginf
+        return sum(self._counts())
 
     @property
     def valid(self) -> int:
         """The number of finite values."""
         return self.rows - self.missing
 
+    @property
+    def counted(self) -> bool:
+        """Whether the missing values are counted already."""
+        return self._split is not None
+
+    @property
+    def raw(self) -> NDArray[np.float64] | None:
+        """The finite raw values in input order (a copy only if some were missing)."""
+        if self._raw is None and self._source is not None:
+            src = self._source
+            self._raw = src if self.missing == 0 else src[np.isfinite(src)]
+        return self._raw
+
     def dist(self) -> Dist:
         """The sorted distribution of the finite values (sorted once, on first use)."""
         if self._dist is None:
-            assert self.raw is not None
-            self._dist = exact_dist(self.raw)
+            raw = self.raw
+            assert raw is not None
+            self._dist = exact_dist(raw)
         return self._dist
 
     @property
@@ -61,10 +114,18 @@ class NumSide:
         return self._dist is None or self._dist.exact
 
     def count_le(self, edges: ArrayLike) -> NDArray[np.int64]:
-        """How many finite values are ``<=`` each edge."""
-        if self._dist is None and self.raw is not None:
-            return count_le_raw(self.raw, edges)
-        return self.dist().count_le(edges)
+        """How many finite values are ``<=`` each (finite) edge.
+
+        On raw values this is one chunked pass that also counts the missing values if they
+        are not counted yet (NaN and +inf are never ``<=`` a finite edge; -inf always is).
+        """
+        if self._dist is not None or self._source is None:
+            return self.dist().count_le(edges)
+        if self._split is None:
+            le, self._split = count_le_raw(self._source, edges, with_missing=True)
+        else:
+            le = count_le_raw(self._source, edges)
+        return le - self.neginf
 
     def distinct_at_most(self, limit: int) -> bool:
         """Whether there are at most ``limit`` distinct finite values (False if bucketed)."""

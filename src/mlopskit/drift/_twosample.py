@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import numpy as np
 
 from mlopskit.drift._binning import BinSpec
-from mlopskit.drift._columns import category_counts, numeric_array, numeric_column
+from mlopskit.drift._columns import category_counts, numeric_array
 from mlopskit.drift._methods import DEFAULT_THRESHOLDS, METHODS, Options, Outcome, verdict
 from mlopskit.drift._results import (
     ChiSquareResult,
@@ -52,12 +52,12 @@ def to_side(sample: Any, *, what: str) -> Side:
         if arr.ndim != 1:
             raise InvalidInputError(f"{what} must be 1-dimensional; found shape {arr.shape}")
         if arr.dtype.kind in "iuf":
-            return NumSide.from_column(numeric_column(np.asarray(arr, dtype=np.float64)))
+            return NumSide.from_values(np.asarray(arr, dtype=np.float64))
         sample = pd.Series(arr, dtype=object if arr.dtype.kind not in "bOSU" else None)
     from mlopskit.drift._columns import column_kind
 
     if column_kind(sample, name=what) == "numeric":
-        return NumSide.from_column(numeric_column(numeric_array(sample)))
+        return NumSide.from_values(numeric_array(sample))
     return CatSide.from_counts(category_counts(sample, name=what))
 
 
