@@ -27,34 +27,16 @@ __all__ = [
     "Category",
     "CategoryCounts",
     "Kind",
-    "NumericColumn",
     "as_frame",
     "category_counts",
     "column_kind",
     "dtype_label",
     "missing_counts",
-    "numeric_column",
     "sort_categories",
 ]
 
 Kind = Literal["numeric", "categorical"]
 Category = bool | int | float | str
-
-
-@dataclass(frozen=True)
-class NumericColumn:
-    """The finite values of one numeric column and its missing-value counts."""
-
-    values: NDArray[np.float64]  # finite values, in input order (a view when nothing was missing)
-    rows: int
-    nan: int
-    posinf: int
-    neginf: int
-
-    @property
-    def missing(self) -> int:
-        """NaN and infinities together."""
-        return self.nan + self.posinf + self.neginf
 
 
 @dataclass(frozen=True)
@@ -155,19 +137,6 @@ def missing_counts(values: NDArray[np.float64]) -> tuple[int, int, int]:
     posinf = int(np.count_nonzero(values == np.inf))
     neginf = int(np.count_nonzero(values == -np.inf))
     return int(values.shape[0]) - n_finite - posinf - neginf, posinf, neginf
-
-
-def numeric_column(values: NDArray[np.float64]) -> NumericColumn:
-    """Split a float64 array into finite values and counts of NaN, +inf and -inf."""
-    rows = int(values.shape[0])
-    finite = np.isfinite(values)
-    n_finite = int(np.count_nonzero(finite))
-    if n_finite == rows:
-        return NumericColumn(values, rows, 0, 0, 0)
-    posinf = int(np.count_nonzero(values == np.inf))
-    neginf = int(np.count_nonzero(values == -np.inf))
-    nan = rows - n_finite - posinf - neginf
-    return NumericColumn(values[finite], rows, nan, posinf, neginf)
 
 
 def _canonical(value: Any, *, column: str) -> Category:

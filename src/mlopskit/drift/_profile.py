@@ -27,11 +27,10 @@ from mlopskit.drift._columns import (
     column_kind,
     dtype_label,
     numeric_array,
-    numeric_column,
     sort_categories,
 )
 from mlopskit.drift._sides import CatSide, NumSide
-from mlopskit.drift._sketch import EXACT, Dist, exact_dist, merge_dists, sketch
+from mlopskit.drift._sketch import EXACT, Dist, merge_dists, sketch
 from mlopskit.errors import InvalidInputError, SchemaError
 
 if TYPE_CHECKING:
@@ -239,16 +238,15 @@ class ReferenceProfile(_Model):
         return merge_profiles([self, other])
 
 
-def _numeric_profile(
-    dtype: str, rows: int, nan: int, posinf: int, neginf: int, exact: Dist, max_buckets: int
-) -> NumericProfile:
+def _numeric_profile(dtype: str, side: NumSide, max_buckets: int) -> NumericProfile:
+    exact = side.dist()
     s = sketch(exact, max_buckets) if exact.values.size else exact.compact()
     return NumericProfile(
         dtype=dtype,
-        rows=rows,
-        nan=nan,
-        posinf=posinf,
-        neginf=neginf,
+        rows=side.rows,
+        nan=side.nan,
+        posinf=side.posinf,
+        neginf=side.neginf,
         min=float(exact.values[0]) if exact.values.size else None,
         max=float(exact.values[-1]) if exact.values.size else None,
         precision=s.precision,
@@ -269,16 +267,8 @@ def profile_frame(
     for name in names:
         series = frame[name]
         if column_kind(series, name=name) == "numeric":
-            col = numeric_column(numeric_array(series))
-            cols[name] = _numeric_profile(
-                dtype_label(series),
-                col.rows,
-                col.nan,
-                col.posinf,
-                col.neginf,
-                exact_dist(col.values),
-                max_buckets,
-            )
+            side = NumSide.from_values(numeric_array(series))
+            cols[name] = _numeric_profile(dtype_label(series), side, max_buckets)
         else:
             cc = category_counts(series, name=name)
             cols[name] = CategoricalProfile(
