@@ -10,8 +10,11 @@ import pytest
 from mlopskit import _context
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-PAGES = sorted(p for p in [*DOCS.glob("*.md"), DOCS.parent / "README.md"]
-               if "```python" in p.read_text(encoding="utf-8"))
+PAGES = sorted(
+    p
+    for p in [*DOCS.glob("*.md"), DOCS.parent / "README.md"]
+    if "```python" in p.read_text(encoding="utf-8")
+)
 # Pages whose examples need an optional package, and the package.
 NEEDS = {"drift.md": "distributed"}
 

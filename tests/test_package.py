@@ -13,8 +13,19 @@ import mlopskit
 from mlopskit import _config, errors
 from mlopskit._optional import import_optional
 
-HEAVY = ("pandas", "scipy", "cloudpickle", "s3fs", "pyarrow", "fsspec.implementations.local",
-         "fsspec.implementations.memory", "sqlalchemy", "dask", "structlog", "numpy")
+HEAVY = (
+    "pandas",
+    "scipy",
+    "cloudpickle",
+    "s3fs",
+    "pyarrow",
+    "fsspec.implementations.local",
+    "fsspec.implementations.memory",
+    "sqlalchemy",
+    "dask",
+    "structlog",
+    "numpy",
+)
 
 
 class TestPublicSurface:
@@ -37,26 +48,32 @@ class TestPublicSurface:
 
     def test_errors_all_is_sorted_and_complete(self) -> None:
         """errors.__all__ names every error class, sorted."""
-        classes = {n for n, v in vars(errors).items()
-                   if isinstance(v, type) and issubclass(v, errors.MlopskitError)}
+        classes = {
+            n
+            for n, v in vars(errors).items()
+            if isinstance(v, type) and issubclass(v, errors.MlopskitError)
+        }
         assert errors.__all__ == sorted(classes)
 
 
 class TestImportCost:
     def test_import_leaves_heavy_modules_out(self) -> None:
         """`import mlopskit` loads none of the heavy dependencies."""
-        code = ("import sys, json, mlopskit; "
-                f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))")
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             check=True)
+        code = (
+            "import sys, json, mlopskit; "
+            f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
         assert json.loads(out.stdout) == []
 
     def test_import_configures_no_logging(self) -> None:
         """Importing prints nothing and adds no handler to the root logger."""
-        code = ("import logging, mlopskit; "
-                "assert not logging.getLogger().handlers; print('ok')")
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             check=True)
+        code = "import logging, mlopskit; assert not logging.getLogger().handlers; print('ok')"
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
         assert out.stdout == "ok\n"
         assert out.stderr == ""
 
@@ -77,8 +94,9 @@ class TestErrors:
 
 
 class TestConfig:
-    def test_explicit_beats_environment_beats_default(self, monkeypatch: pytest.MonkeyPatch,
-                                                      tmp_path: object) -> None:
+    def test_explicit_beats_environment_beats_default(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: object
+    ) -> None:
         """Settings resolve explicit > MLOPSKIT_* > default, read at call time."""
         monkeypatch.delenv("MLOPSKIT_HOME", raising=False)
         monkeypatch.chdir(str(tmp_path))
@@ -95,12 +113,14 @@ class TestConfig:
 
 
 class TestLogging:
-    def test_logger_goes_through_stdlib_mlopskit_logger(self,
-                                                        caplog: pytest.LogCaptureFixture) -> None:
+    def test_logger_goes_through_stdlib_mlopskit_logger(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
         """Events reach the stdlib `mlopskit.*` logger, where the application decides."""
         from mlopskit._log import get_logger
 
         with caplog.at_level(logging.INFO, logger="mlopskit"):
             get_logger("mlopskit.test").info("hello_event", key=1)
-        assert any("hello_event" in r.getMessage() and r.name == "mlopskit.test"
-                   for r in caplog.records)
+        assert any(
+            "hello_event" in r.getMessage() and r.name == "mlopskit.test" for r in caplog.records
+        )

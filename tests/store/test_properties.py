@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlopskit.hashing import digest_bytes
+from mlopskit.serialize import canonical_json
 from mlopskit.store import ArtifactStore, TreeEntry
 from mlopskit.store._tree import encode_tree
 from mlopskit.testing import make_tree
@@ -115,3 +116,26 @@ class TestDirectories:
         shuffled = entries[:]
         rnd.shuffle(shuffled)
         assert encode_tree(entries) == encode_tree(shuffled)
+
+    @given(
+        st.lists(
+            st.tuples(names, st.binary(max_size=64), st.integers(0, 0o777)),
+            min_size=1,
+            max_size=40,
+            unique_by=lambda t: t[0],
+        )
+    )
+    @SETTINGS
+    def test_manifest_bytes_are_canonical_json(self, items: list[tuple[str, bytes, int]]) -> None:
+        """The fast manifest writer produces exactly the canonical JSON of the manifest."""
+        entries = [
+            TreeEntry(name=n, digest=digest_bytes(d), size=len(d), kind="blob", mode=m)
+            for n, d, m in items
+        ]
+        rows = [
+            {"digest": e.digest, "kind": e.kind, "mode": e.mode, "name": e.name, "size": e.size}
+            for e in sorted(entries, key=lambda e: e.name)
+        ]
+        top, shards = encode_tree(entries)
+        assert shards == []
+        assert top == canonical_json({"entries": rows, "format": "mlopskit.tree/1"})

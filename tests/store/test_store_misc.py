@@ -207,3 +207,25 @@ class TestCodecs:
         a = store.put(pd.DataFrame({"x": range(100)}))
         b = store.put(pd.DataFrame({"x": list(range(100))}))
         assert a.digest == b.digest
+
+
+class TestLightweightPath:
+    def test_local_put_and_get_load_neither_pydantic_nor_fsspec(self, tmp_path: Path) -> None:
+        """Putting and reading objects and directories locally stays on os and hashlib."""
+        import json
+        import subprocess
+        import sys
+
+        make_tree(tmp_path / "src", {"a": b"1", "d/b": b"2"})
+        code = (
+            "import sys, json; from mlopskit import ArtifactStore\n"
+            f"s = ArtifactStore({str(tmp_path / 'store')!r})\n"
+            "r = s.put_bytes(b'x'); assert s.get_bytes(r) == b'x'\n"
+            f"t = s.put_dir({str(tmp_path / 'src')!r}); s.put_dir({str(tmp_path / 'src')!r})\n"
+            "print(json.dumps([m for m in ('pydantic', 'fsspec', 'structlog') "
+            "if m in sys.modules]))"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        assert json.loads(out.stdout) == []

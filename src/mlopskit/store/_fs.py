@@ -36,19 +36,18 @@ class Location:
     """A filesystem and a root path in it, resolved from a URL or a plain path."""
 
     def __init__(self, url: str | os.PathLike[str], storage_options: dict[str, Any] | None = None):
-        import fsspec
-
         raw = os.fspath(url)
         options = dict(storage_options or {})
+        self._fs: Any = None
         if "://" not in raw or raw.startswith("file://"):
+            # Local: the hot paths use os directly; fsspec loads when first needed.
             path = raw[len("file://") :] if raw.startswith("file://") else raw
-            from fsspec.implementations.local import LocalFileSystem
-
-            self.fs: Any = LocalFileSystem()
             self.protocol = "file"
             self.root = os.path.abspath(os.path.expanduser(path)).replace(os.sep, "/")
             self.url = self.root
             return
+        import fsspec
+
         protocol = raw.split("://", 1)[0].lower()
         if protocol not in fsspec.available_protocols():
             raise UnsupportedURLError(
@@ -69,12 +68,25 @@ class Location:
                 url=raw,
                 extra=extra,
             ) from exc
-        self.fs = fs
+        self._fs = fs
         self.protocol = protocol
         self.root = path.rstrip("/") or ("/" if protocol == "memory" else path)
         if protocol == "memory" and not self.root.startswith("/"):
             self.root = "/" + self.root
         self.url = raw
+
+    @property
+    def fs(self) -> Any:
+        """The fsspec filesystem (created on first use for local paths)."""
+        if self._fs is None:
+            from fsspec.implementations.local import LocalFileSystem
+
+            self._fs = LocalFileSystem()
+        return self._fs
+
+    @fs.setter
+    def fs(self, value: Any) -> None:
+        self._fs = value  # e.g. a wrapper that injects faults in tests
 
     @property
     def is_local(self) -> bool:

@@ -10,14 +10,9 @@ from typing import TYPE_CHECKING, Any
 from mlopskit._log import get_logger
 from mlopskit.errors import IntegrityError, NotFoundError
 from mlopskit.hashing import check_digest, new_hasher
-from mlopskit.store._model import (
-    RECORD_FORMAT,
-    ArtifactRef,
-    CorruptObject,
-    GcReport,
-    VerifyReport,
-)
+from mlopskit.store._model import CorruptObject, GcReport, VerifyReport
 from mlopskit.store._pack import PackBuilder, parse_index
+from mlopskit.store._ref import RECORD_FORMAT, ArtifactRef
 from mlopskit.store._tree import SHARD_FORMAT, parse_manifest, sniff_json_format
 
 if TYPE_CHECKING:

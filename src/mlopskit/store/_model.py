@@ -1,53 +1,26 @@
-"""Value objects of the store: references, tree entries, reports."""
+"""Value objects of the store (pydantic models): tree entries, records, reports.
+
+Loaded on first use; the hot path of put/get needs only :mod:`._ref`.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from mlopskit.hashing import check_digest
+from mlopskit.store._ref import ArtifactRef
 
-Kind = Literal["blob", "tree", "object", "record"]
-
-TREE_FORMAT = "mlopskit.tree/1"
-RECORD_FORMAT = "mlopskit.record/1"
-TREE_MEDIA_TYPE = "application/vnd.mlopskit.tree+json"
-RECORD_MEDIA_TYPE = "application/vnd.mlopskit.record+json"
-
-
-class ArtifactRef(BaseModel):
-    """A reference to one immutable object in a store.
-
-    Attributes:
-        digest: ``<algorithm>:<hex>`` of the stored bytes; the object's name.
-        size: bytes of the object; for a tree, the total bytes of the files under it.
-        kind: ``blob`` (raw bytes or a file), ``tree`` (a directory manifest),
-            ``object`` (a Python object written by a codec) or ``record`` (a JSON
-            record whose ``links`` are followed by ``gc``).
-        media_type: how to decode the bytes (see :mod:`mlopskit.serialize`).
-    """
-
-    model_config = ConfigDict(frozen=True, defer_build=True)
-
-    digest: str
-    size: int = Field(ge=0)
-    kind: Kind = "blob"
-    media_type: str | None = None
-
-    @field_validator("digest")
-    @classmethod
-    def _check_digest(cls, value: str) -> str:
-        return check_digest(value)
-
-    def __str__(self) -> str:
-        return self.digest
-
-    @property
-    def hex(self) -> str:
-        """The hex part of the digest."""
-        return self.digest.partition(":")[2]
+__all__ = [
+    "ArtifactRef",
+    "CorruptObject",
+    "GcReport",
+    "ObjectInfo",
+    "RefRecord",
+    "TreeEntry",
+    "VerifyReport",
+]
 
 
 class TreeEntry(BaseModel):

