@@ -153,11 +153,30 @@ class Location:
             )
         if self.is_local:
             _local_create_only(self.join("tmp"), path, data)
-        elif self.is_memory:
-            with _memory_lock:
-                self.fs.pipe_file(path, data, mode="create")
-        else:
-            self.retry(lambda: self.fs.pipe_file(path, data, mode="create"), what=f"create {path}")
+            return
+        tries = [0]
+
+        def create() -> None:
+            tries[0] += 1
+            try:
+                if self.is_memory:
+                    with _memory_lock:  # memory's exists-then-set is not atomic by itself
+                        self.fs.pipe_file(path, data, mode="create")
+                else:
+                    self.fs.pipe_file(path, data, mode="create")
+            except FileExistsError:
+                # A retry after a fault that hid our own success finds our bytes there.
+                if tries[0] > 1 and self._same_content(path, data):
+                    return
+                raise
+
+        self.retry(create, what=f"create {path}")
+
+    def _same_content(self, path: str, data: bytes) -> bool:
+        try:
+            return bytes(self.fs.cat_file(path)) == data
+        except OSError:
+            return False
 
     def retry(self, fn: Callable[[], T], *, what: str, attempts: int = 4) -> T:
         """Run ``fn``; retry transient OSErrors with backoff; raise StorageError at the end."""
