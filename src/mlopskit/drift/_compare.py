@@ -230,7 +230,7 @@ class _Plan:
     ref: Side
     cur: Side
     dtype: str
-    method: str  # resolved; "none" when a sample has no usable value
+    method: str  # resolved; "none" when "auto" met a sample with no usable value
     ev_kind: ev.EvidentlyKind = "num"
     note: str | None = None
 
