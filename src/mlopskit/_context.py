@@ -6,7 +6,10 @@ the active run from here, not from tracking.
 
 from __future__ import annotations
 
+import functools
+import getpass
 import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -20,6 +23,7 @@ __all__ = [
     "set_active_run",
     "set_workspace_uri",
     "using_workspace",
+    "whoami",
 ]
 
 
@@ -37,6 +41,16 @@ class RunHandle(Protocol):
 _active_run: ContextVar[Any | None] = ContextVar("mlopskit_active_run", default=None)
 _workspace: ContextVar[str | None] = ContextVar("mlopskit_workspace", default=None)
 _process_workspace: list[str | None] = [None]
+
+
+@functools.lru_cache(maxsize=1)
+def whoami() -> tuple[str, str]:
+    """``(user, host)`` of this process, for audit records."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no login name (some containers)
+        user = "unknown"
+    return user, socket.gethostname()
 
 
 def active_run() -> Any | None:

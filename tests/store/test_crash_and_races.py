@@ -143,3 +143,32 @@ class TestGcWithWriters:
         report = store.gc(dry_run=False, grace=timedelta(hours=1))
         assert report.temp_removed == 0
         assert tmp.exists()
+
+
+class TestClaimNext:
+    def test_threads_claim_distinct_gap_free_numbers(self, tmp_path: Path) -> None:
+        """Concurrent claim_next calls get 1..N exactly once each."""
+        store = ArtifactStore(tmp_path / "store")
+        got: list[int] = []
+
+        def claim() -> None:
+            for _ in range(10):
+                rec = store.refs.claim_next("things/v", lambda n: store.put_bytes(str(n).encode()))
+                assert rec is not None
+                got.append(rec.meta["number"])
+
+        threads = [threading.Thread(target=claim) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(got) == list(range(1, 41))
+        assert store.refs.numbers("things/v") == list(range(1, 41))
+        for n in (1, 17, 40):
+            assert store.get_bytes(store.refs.get(f"things/v/{n}")) == str(n).encode()
+
+    def test_make_returning_none_gives_up(self, tmp_path: Path) -> None:
+        """claim_next returns None and writes nothing when make declines."""
+        store = ArtifactStore(tmp_path / "store")
+        assert store.refs.claim_next("x/v", lambda n: None) is None
+        assert store.refs.numbers("x/v") == []

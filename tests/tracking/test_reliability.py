@@ -215,7 +215,11 @@ class TestFlakyStorage:
                 run.log_metric("x", float(i))
         assert flaky.failures > 5
         assert run.metric_history("x")["value"].tolist() == [float(i) for i in range(1000)]
-        assert any("tracking_write_retry" in r.getMessage() for r in caplog.records)
+        # retried by the tracker or, for create-only segment writes, by the store layer
+        assert any(
+            "tracking_write_retry" in r.getMessage() or "retrying" in r.getMessage()
+            for r in caplog.records
+        )
 
     def test_persistent_failure_is_reported_and_points_kept(self) -> None:
         """When writes keep failing, flush raises StorageError and keeps the points."""

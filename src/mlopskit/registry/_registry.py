@@ -16,13 +16,11 @@ There are no stages: aliases and tags replace them.
 from __future__ import annotations
 
 import functools
-import getpass
 import importlib.metadata
 import os
 import pickletools
 import platform
 import re
-import socket
 import tempfile
 import warnings
 from collections.abc import Iterable, Mapping
@@ -226,14 +224,6 @@ def _pickle_modules(data: bytes) -> set[str]:
     return modules
 
 
-def _whoami() -> tuple[str, str]:
-    try:
-        user = getpass.getuser()
-    except (OSError, KeyError):
-        user = "unknown"
-    return user, socket.gethostname()
-
-
 # -- the registry --------------------------------------------------------------------------
 
 
@@ -251,9 +241,7 @@ class Registry:
     # -- reading ------------------------------------------------------------------------
 
     def _numbers(self, name: str) -> list[int]:
-        prefix = f"models/{_check_name(name)}/v/"
-        names = self.store.refs.list(prefix.rstrip("/"), include_deleted=True)
-        return sorted(int(n[len(prefix) :]) for n in names if n[len(prefix) :].isdigit())
+        return self.store.refs.numbers(f"models/{_check_name(name)}/v")
 
     def _record(self, ref: ArtifactRef) -> ModelVersion:
         return ModelVersion.model_validate(self.store.read_record(ref))
@@ -387,11 +375,12 @@ class Registry:
         reqs.update(requirements or {})
         run_id = _run_id(run)
         lineage = _endpoints(model, inputs)
-        user, host = _whoami()
+        user, host = _context.whoami()
         links = [ref] + ([example_ref] if example_ref is not None else [])
-        numbers = self._numbers(name)
-        while True:
-            number = (numbers[-1] if numbers else 0) + 1
+        mv: ModelVersion | None = None
+
+        def make(number: int) -> ArtifactRef:
+            nonlocal mv
             mv = ModelVersion(
                 name=name,
                 number=number,
@@ -411,19 +400,16 @@ class Registry:
                 author=user,
                 host=host,
             )
-            record = store.put_record(mv.model_dump(mode="json"), links=links)
-            try:
-                store.refs.set(
-                    f"models/{name}/v/{number}",
-                    record,
-                    expected=None,
-                    message=message or f"register {name}/{number}",
-                    meta={"version": number, "op": "register", "digest": ref.digest},
-                )
-            except RefConflictError:
-                numbers = self._numbers(name)
-                continue
-            break
+            return store.put_record(mv.model_dump(mode="json"), links=links)
+
+        store.refs.claim_next(
+            f"models/{name}/v",
+            make,
+            message=message or f"register {name}",
+            meta={"op": "register", "digest": ref.digest},
+        )
+        assert mv is not None
+        number = mv.number
         log.info("model_registered", name=name, number=number, digest=ref.digest)
         record_edge(
             store,

@@ -10,13 +10,13 @@ an update across threads, processes and machines — with no database and no loc
 from __future__ import annotations
 
 import builtins
-import getpass
 import json
 import re
-import socket
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from mlopskit._context import whoami
 from mlopskit._log import get_logger
 from mlopskit.errors import (
     IntegrityError,
@@ -50,14 +50,6 @@ def check_ref_name(name: str) -> str:
                 found=name,
             )
     return name
-
-
-def _whoami() -> tuple[str, str]:
-    try:
-        user = getpass.getuser()
-    except (OSError, KeyError):
-        user = "unknown"
-    return user, socket.gethostname()
 
 
 def _digest_of(value: ArtifactRef | str | None) -> str | None:
@@ -170,7 +162,7 @@ class Refs:
                 "(write objects before the refs that name them)",
                 digest=ref.digest,
             )
-        user, host = _whoami()
+        user, host = whoami()
         if isinstance(expected, RefRecord):
             return self._set_after(name, ref, expected, user, host, message, meta)
         want = _digest_of(expected) if expected is not _UNSET else _UNSET
@@ -256,6 +248,46 @@ class Refs:
         if name not in self:
             raise NotFoundError(f"no ref named {name!r} to delete", name=name)
         return self.set(name, None, expected=expected, message=message)
+
+    def numbers(self, prefix: str) -> builtins.list[int]:
+        """The numbers ``n`` of the refs named ``<prefix>/<n>`` (deleted ones too), sorted."""
+        scope = prefix.strip("/")
+        cut = len(scope) + 1
+        names = self.list(scope, include_deleted=True)
+        return sorted(int(n[cut:]) for n in names if n[cut:].isdigit())
+
+    def claim_next(
+        self,
+        prefix: str,
+        make: Callable[[int], ArtifactRef | None],
+        *,
+        message: str = "",
+        meta: dict[str, Any] | None = None,
+    ) -> RefRecord | None:
+        """Create ``<prefix>/<n>`` for the next number ``n``, pointing at ``make(n)``.
+
+        Version numbers without a database: the create-only ref decides, so concurrent
+        claimers on any number of machines get distinct, gap-free numbers; a loser
+        calls ``make`` again with the next number. ``make`` returning None gives up
+        (the call returns None), e.g. when it finds the latest version already holds
+        the same content. The record's ``meta`` gets ``number``.
+        """
+        numbers = self.numbers(prefix)
+        while True:
+            n = (numbers[-1] if numbers else 0) + 1
+            target = make(n)
+            if target is None:
+                return None
+            try:
+                return self.set(
+                    f"{prefix.strip('/')}/{n}",
+                    target,
+                    expected=None,
+                    message=message,
+                    meta={**(meta or {}), "number": n},
+                )
+            except RefConflictError:
+                numbers = self.numbers(prefix)  # somebody took n: take the next
 
     def history(self, name: str) -> list[RefRecord]:
         """Every record of ``name``, oldest first: who, when, why, from what to what."""

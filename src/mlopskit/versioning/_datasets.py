@@ -12,10 +12,8 @@ lock and no database (the mlflow#22635 race cannot happen).
 
 from __future__ import annotations
 
-import getpass
 import os
 import re
-import socket
 import sys
 import tempfile
 import warnings
@@ -32,7 +30,6 @@ from mlopskit.errors import (
     InvalidInputError,
     InvalidNameError,
     NotFoundError,
-    RefConflictError,
     SchemaError,
 )
 from mlopskit.store import ArtifactRef, ArtifactStore, current_store
@@ -212,14 +209,6 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _whoami() -> tuple[str, str]:
-    try:
-        user = getpass.getuser()
-    except (OSError, KeyError):
-        user = "unknown"
-    return user, socket.gethostname()
-
-
 def _run_id() -> str | None:
     run = _context.active_run()
     return None if run is None else str(run.run_id)
@@ -315,9 +304,7 @@ class Datasets:
     # -- reading ------------------------------------------------------------------------
 
     def _numbers(self, name: str) -> list[int]:
-        prefix = f"datasets/{_check_name(name)}/v/"
-        names = self.store.refs.list(prefix.rstrip("/"), include_deleted=True)
-        return sorted(int(n[len(prefix) :]) for n in names if n[len(prefix) :].isdigit())
+        return self.store.refs.numbers(f"datasets/{_check_name(name)}/v")
 
     def _read(self, name: str, number: int) -> DatasetVersion:
         store = self.store
@@ -512,16 +499,18 @@ class Datasets:
         _check_name(name)
         ref, kind, content_hash, fields, meta = self._encode(data)
         meta.update(metadata or {})
-        user, host = _whoami()
+        user, host = _context.whoami()
         store = self.store
-        numbers = self._numbers(name)
         run_id = _run_id()
-        while True:
-            latest = self._read(name, numbers[-1]) if numbers else None
+        unchanged: list[DatasetVersion] = []
+        version: DatasetVersion | None = None
+
+        def make(number: int) -> ArtifactRef | None:
+            nonlocal version
+            latest = self._read(name, number - 1) if number > 1 else None
             if latest is not None and latest.content_hash == content_hash and not allow_empty:
-                log.info("dataset_unchanged", name=name, number=latest.number)
-                return latest
-            number = (latest.number if latest is not None else 0) + 1
+                unchanged.append(latest)
+                return None
             version = DatasetVersion(
                 name=name,
                 number=number,
@@ -539,21 +528,21 @@ class Datasets:
                 **fields,
             )
             try:
-                record = store.put_record(version.model_dump(mode="json"), links=[ref])
+                return store.put_record(version.model_dump(mode="json"), links=[ref])
             except InvalidInputError as exc:
                 raise SchemaError(f"dataset metadata must be JSON-able: {exc}") from exc
-            try:
-                store.refs.set(
-                    f"datasets/{name}/v/{number}",
-                    record,
-                    expected=None,
-                    message=message or f"commit {name}/{number}",
-                    meta={"digest": ref.digest},
-                )
-            except RefConflictError:
-                numbers = self._numbers(name)  # someone took this number: take the next
-                continue
-            break
+
+        claimed = store.refs.claim_next(
+            f"datasets/{name}/v",
+            make,
+            message=message or f"commit {name}",
+            meta={"digest": ref.digest},
+        )
+        if claimed is None:
+            log.info("dataset_unchanged", name=name, number=unchanged[-1].number)
+            return unchanged[-1]
+        assert version is not None
+        number = version.number
         log.info("dataset_committed", name=name, number=number, digest=ref.digest)
         self._record_lineage(store, data, version, run_id)
         if kind not in ("file", "directory"):
