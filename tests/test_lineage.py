@@ -170,3 +170,7 @@ class TestFacade:
         g = mk.lineage(f"run:{run.run_id}")
         assert v.digest in {n.digest for n in g.upstream()}
         assert ref.digest in {n.digest for n in g.downstream()}
+        # the logged dataset version is the dataset node itself, not an anonymous artifact
+        (source,) = [n for n in g.upstream() if n.digest == v.digest]
+        assert source.kind == "dataset"
+        assert source.label == "train/1"

@@ -226,6 +226,20 @@ def _dataset(spec: str, store: ArtifactStore) -> Any:
     return Datasets(store).get(name, version if sep else "latest")
 
 
+def _input_node(item: Any, store: ArtifactStore) -> LineageNode:
+    """A run's logged input: the dataset version it names (``name@n``) when that version
+    holds exactly these bytes, else a plain artifact node."""
+    label = getattr(item, "name", None) or ""
+    if "@" in label:
+        try:
+            version = _dataset(label, store)
+        except (MlopskitError, ValueError):
+            version = None
+        if version is not None and getattr(version, "digest", None) == item.digest:
+            return _node(version.__mlopskit_node__)
+    return LineageNode(kind="artifact", id=item.digest, digest=item.digest, label=label)
+
+
 def _model(spec: str, store: ArtifactStore) -> Any:
     from mlopskit.registry import Registry
 
@@ -300,9 +314,7 @@ class _Walk:
                             found.append(_node(e))
             run = _tracked_run(run_id)
             for item in getattr(run, "inputs", None) or []:
-                src = LineageNode(
-                    kind="artifact", id=item.digest, digest=item.digest, label=item.name or ""
-                )
+                src = _input_node(item, self.store)
                 if self.add(src, node, "input", depth, "up"):
                     found.append(src)
             return found
