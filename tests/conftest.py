@@ -95,3 +95,31 @@ def s3_url(s3_bucket: str) -> str:
 def store_options(s3_endpoint: str) -> dict[str, Any]:
     """storage_options that point s3fs at the local server explicitly."""
     return {"client_kwargs": {"endpoint_url": s3_endpoint}}
+
+
+@pytest.fixture(params=["memory", "local", pytest.param("s3", marks=pytest.mark.s3)])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """A fresh store on each backend: memory://, a local directory, the S3 server."""
+    from mlopskit.store import ArtifactStore
+
+    if request.param == "memory":
+        return ArtifactStore(f"memory://test-{uuid.uuid4().hex}")
+    if request.param == "local":
+        return ArtifactStore(tmp_path / "store")
+    return ArtifactStore(request.getfixturevalue("s3_url"), cache=tmp_path / "cache")
+
+
+@pytest.fixture
+def local_store(tmp_path: Path) -> Any:
+    """A store in a fresh local directory."""
+    from mlopskit.store import ArtifactStore
+
+    return ArtifactStore(tmp_path / "store")
+
+
+@pytest.fixture
+def memory_store() -> Any:
+    """A fresh in-memory store."""
+    from mlopskit.store import ArtifactStore
+
+    return ArtifactStore(f"memory://test-{uuid.uuid4().hex}")

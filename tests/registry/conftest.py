@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from mlopskit import _context
-from mlopskit.store import ArtifactStore
 
 
 class FakeRun:
@@ -30,22 +29,6 @@ class Doubler:
 
     def predict(self, x: Any) -> Any:
         return x * self.factor
-
-
-@pytest.fixture(params=["memory", "local", pytest.param("s3", marks=pytest.mark.s3)])
-def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> ArtifactStore:
-    """A fresh store on each backend: memory://, a local directory, the S3 server."""
-    if request.param == "memory":
-        return ArtifactStore(f"memory://registry-{uuid.uuid4().hex}")
-    if request.param == "local":
-        return ArtifactStore(tmp_path / "store")
-    return ArtifactStore(request.getfixturevalue("s3_url"), cache=tmp_path / "cache")
-
-
-@pytest.fixture
-def memory_store() -> ArtifactStore:
-    """A fresh in-memory store."""
-    return ArtifactStore(f"memory://registry-{uuid.uuid4().hex}")
 
 
 @pytest.fixture

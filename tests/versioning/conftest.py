@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from mlopskit import _context
-from mlopskit.store import ArtifactStore
 
 
 class FakeRun:
@@ -19,29 +18,6 @@ class FakeRun:
     def __init__(self, run_id: str, experiment: str = "exp") -> None:
         self.run_id = run_id
         self.experiment = experiment
-
-
-@pytest.fixture(params=["memory", "local", pytest.param("s3", marks=pytest.mark.s3)])
-def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> ArtifactStore:
-    """A fresh store on each backend: memory://, a local directory, the S3 server."""
-    if request.param == "memory":
-        return ArtifactStore(f"memory://versioning-{uuid.uuid4().hex}")
-    if request.param == "local":
-        return ArtifactStore(tmp_path / "store")
-    url = request.getfixturevalue("s3_url")
-    return ArtifactStore(url, cache=tmp_path / "cache")
-
-
-@pytest.fixture
-def local_store(tmp_path: Path) -> ArtifactStore:
-    """A store in a fresh local directory."""
-    return ArtifactStore(tmp_path / "store")
-
-
-@pytest.fixture
-def memory_store() -> ArtifactStore:
-    """A fresh in-memory store."""
-    return ArtifactStore(f"memory://versioning-{uuid.uuid4().hex}")
 
 
 @pytest.fixture
