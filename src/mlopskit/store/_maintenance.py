@@ -189,7 +189,7 @@ def collect_garbage(
     store: ArtifactStore, keep: Iterable[ArtifactRef | str], *, dry_run: bool, grace: timedelta
 ) -> GcReport:
     """Mark from every ref (and its history) and ``keep``; sweep what is old and unmarked."""
-    from mlopskit.store._store import FRESHEN_AFTER, _mtime, _now
+    from mlopskit.store._io import FRESHEN_AFTER, _mtime, _now
 
     if grace < 2 * FRESHEN_AFTER:
         log.warning(

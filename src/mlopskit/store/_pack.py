@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from mlopskit.errors import IntegrityError
 
@@ -24,6 +25,15 @@ _HEAD = struct.Struct("<8sII")
 _ENTRY = struct.Struct("<32sQQ")
 
 Entry = tuple[str, int, int]  # (hex digest, offset, size)
+
+
+@dataclass
+class PackEntry:
+    """Where a packed object lives: pack name, offset, size."""
+
+    pack: str
+    offset: int
+    size: int
 
 
 def build_index(entries: Iterable[Entry]) -> tuple[str, bytes]:

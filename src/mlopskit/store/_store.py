@@ -11,16 +11,12 @@ Layout under the root (documented in docs/store.md, stable for other tools)::
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
-import queue
 import stat as stat_mod
 import threading
-import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -37,7 +33,19 @@ from mlopskit.hashing import DEFAULT_ALGORITHM, check_digest, new_hasher, split_
 from mlopskit.serialize import canonical_json, decode, encode, is_pickle_media_type
 from mlopskit.store._cache import ReadCache
 from mlopskit.store._fs import Buffer, Location, _local_write_atomic, _mkstemp, _quietly
-from mlopskit.store._pack import PackBuilder, build_index, parse_index
+from mlopskit.store._io import (
+    DEFAULT_GRACE,
+    FRESHEN_AFTER,
+    _check_unchanged,
+    _copy_hashing,
+    _digest_of,
+    _list_dir,
+    _mtime,
+    _now,
+    _stat_source,
+    _VerifyingReader,
+)
+from mlopskit.store._pack import PackEntry, parse_index
 from mlopskit.store._progress import progress_bar
 from mlopskit.store._ref import (
     RECORD_FORMAT,
@@ -47,7 +55,7 @@ from mlopskit.store._ref import (
     ArtifactRef,
 )
 from mlopskit.store._statcache import StatCache, stat_key
-from mlopskit.store._tree import SHARD_FORMAT, Row, encode_tree, parse_manifest
+from mlopskit.store._tree import SHARD_FORMAT, parse_manifest
 
 if TYPE_CHECKING:  # pydantic models, loaded when first needed
     from mlopskit.store._model import GcReport, ObjectInfo, TreeEntry, VerifyReport
@@ -57,22 +65,7 @@ log = get_logger("mlopskit.store")
 
 RefLike = ArtifactRef | str
 MiB = 1024 * 1024
-#: An existing object older than this is "freshened" when put again, so that a
-#: concurrent ``gc`` (whose grace must be longer) never sweeps it under a new writer.
-FRESHEN_AFTER = timedelta(hours=6)
-DEFAULT_GRACE = timedelta(days=1)
 _REMOTE_INLINE = 32 * MiB
-
-
-@dataclass
-class _PackEntry:
-    pack: str
-    offset: int
-    size: int
-
-
-def _now() -> float:
-    return time.time()
 
 
 class ArtifactStore:
@@ -117,7 +110,7 @@ class ArtifactStore:
         else:
             where = _config.cache_dir(None if cache in (None, True) else os.fspath(cache))  # type: ignore[arg-type]
             self._cache = ReadCache(where)
-        self._packs: dict[str, _PackEntry] = {}
+        self._packs: dict[str, PackEntry] = {}
         self._pack_mtime: dict[str, float] = {}
         self._packs_loaded = False
         self._lock = threading.RLock()
@@ -183,7 +176,7 @@ class ArtifactStore:
                     continue
                 data = self._read_pack_index(name, path)
                 for hexdigest, offset, size in parse_index(data, path):
-                    self._packs.setdefault(f"sha256:{hexdigest}", _PackEntry(name, offset, size))
+                    self._packs.setdefault(f"sha256:{hexdigest}", PackEntry(name, offset, size))
                 self._pack_mtime[name] = _mtime(info)
             self._packs_loaded = True
 
@@ -202,7 +195,7 @@ class ArtifactStore:
             _local_write_atomic(self._cache.tmp_dir(), cached, [data], fsync=False)
         return data
 
-    def _pack_entry(self, digest: str, refresh: bool = False) -> _PackEntry | None:
+    def _pack_entry(self, digest: str, refresh: bool = False) -> PackEntry | None:
         self._load_packs(refresh=refresh)
         return self._packs.get(digest)
 
@@ -460,8 +453,10 @@ class ArtifactStore:
                 raise InvalidInputError(f"not a directory: {root}; use put_file", path=root)
         except FileNotFoundError:
             raise NotFoundError(f"no such directory: {root}", path=root) from None
-        tree = _walk(root)  # validates every name before anything is written
-        return _DirIngest(self, root, progress).run(tree)
+        from mlopskit.store._put_dir import DirIngest, walk
+
+        tree = walk(root)  # validates every name before anything is written
+        return DirIngest(self, root, progress).run(tree)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -487,7 +482,7 @@ class ArtifactStore:
                 return self._read_packed(entry), self._pack_path(entry.pack, "pack")
         raise NotFoundError(f"no object {digest} in {self.url}", digest=digest)
 
-    def _read_packed(self, entry: _PackEntry) -> bytes:
+    def _read_packed(self, entry: PackEntry) -> bytes:
         path = self._pack_path(entry.pack, "pack")
         if self._loc.is_local:
             with open(path, "rb") as f:
@@ -503,7 +498,7 @@ class ArtifactStore:
         """Fill the read cache with packed objects, one whole-pack read per pack."""
         if self._cache is None:
             return
-        by_pack: dict[str, list[tuple[str, _PackEntry]]] = {}
+        by_pack: dict[str, list[tuple[str, PackEntry]]] = {}
         for digest in digests:
             entry = self._pack_entry(digest)
             if entry is not None and self._cache.get(digest) is None:
@@ -733,293 +728,6 @@ class ArtifactStore:
 
 
 # -- helpers -------------------------------------------------------------------------------
-
-
-def _mtime(info: dict[str, Any]) -> float:
-    for key in ("mtime", "LastModified", "created", "updated", "last_modified"):
-        value = info.get(key)
-        if value is None:
-            continue
-        if isinstance(value, datetime):
-            return value.timestamp()
-        if isinstance(value, (int, float)):
-            return float(value)
-        try:
-            return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            continue
-    return _now()
-
-
-def _digest_of(data: bytes, like: str) -> str:
-    algo = like.partition(":")[0]
-    h = new_hasher(algo)
-    h.update(data)
-    return f"{algo}:{h.hexdigest()}"
-
-
-def _list_dir(loc: Location, path: str) -> list[dict[str, Any]]:
-    """Entries of a directory with name and mtime (os locally, fsspec elsewhere)."""
-    if loc.is_local:
-        try:
-            with os.scandir(path) as it:
-                return [{"name": f"{path}/{e.name}", "mtime": e.stat().st_mtime} for e in it]
-        except FileNotFoundError:
-            return []
-    loc.fs.invalidate_cache(path)
-    try:
-        return list(loc.fs.ls(path, detail=True))
-    except FileNotFoundError:
-        return []
-
-
-def _write_fd(fd: int, view: memoryview) -> None:
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def _copy_hashing(f: Any, fd: int, h: Any, chunk: int, bar: Any, *, threaded: bool) -> None:
-    """Copy ``f`` to ``fd`` while hashing, in one pass with bounded memory.
-
-    Threaded, the reading thread reads and hashes while a writer thread writes the
-    previous buffer (hashlib, reads and writes release the GIL), so on two cores the
-    copy costs about max(hash, copy) rather than their sum. Three buffers in flight.
-    """
-    if not threaded:
-        buf = bytearray(chunk)
-        view = memoryview(buf)
-        while n := f.readinto(buf):
-            h.update(view[:n])
-            _write_fd(fd, view[:n])
-            bar.update(n)
-        return
-    free: queue.Queue[bytearray] = queue.Queue()
-    full: queue.Queue[tuple[bytearray, int] | None] = queue.Queue()
-    for _ in range(3):
-        free.put(bytearray(chunk))
-    failed: list[BaseException] = []
-
-    def writer() -> None:
-        while (item := full.get()) is not None:
-            buf, n = item
-            if not failed:
-                try:
-                    _write_fd(fd, memoryview(buf)[:n])
-                except BaseException as exc:  # reported by the reading thread
-                    failed.append(exc)
-            free.put(buf)  # always hand buffers back, so the reader never blocks
-
-    thread = threading.Thread(target=writer, name="mlopskit-copy", daemon=True)
-    thread.start()
-    try:
-        while not failed:
-            buf = free.get()
-            n = f.readinto(buf)
-            if not n:
-                break
-            h.update(memoryview(buf)[:n])
-            full.put((buf, n))
-            bar.update(n)
-    finally:
-        full.put(None)
-        thread.join()
-    if failed:
-        raise failed[0]
-
-
-def _stat_source(src: str) -> os.stat_result:
-    try:
-        return os.stat(src)
-    except FileNotFoundError:
-        raise NotFoundError(f"no such file: {src}", path=src) from None
-
-
-def _check_unchanged(src: str, before: os.stat_result) -> None:
-    after = os.stat(src)
-    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
-        raise InvalidInputError(f"{src} changed while it was being stored; try again", path=src)
-
-
-class _VerifyingReader(io.RawIOBase):
-    """Hashes what is read; raises IntegrityError at the end if the digest differs."""
-
-    def __init__(self, raw: Any, digest: str, path: str) -> None:
-        self._raw = raw
-        self._digest = digest
-        self._path = path
-        self._hasher = new_hasher(digest.partition(":")[0])
-        self._done = False
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        n: int = self._raw.readinto(buffer)
-        if n:
-            self._hasher.update(memoryview(buffer)[:n])
-        elif not self._done:
-            self._done = True
-            found = f"{self._digest.partition(':')[0]}:{self._hasher.hexdigest()}"
-            if found != self._digest:
-                raise IntegrityError(
-                    f"object {self._digest} at {self._path} is corrupt: its bytes hash to {found}",
-                    digest=self._digest,
-                    found=found,
-                    path=self._path,
-                )
-        return n
-
-    def close(self) -> None:
-        self._raw.close()
-        super().close()
-
-
-# -- directories ---------------------------------------------------------------------------
-
-
-@dataclass
-class _File:
-    name: str
-    path: str
-    st: os.stat_result
-
-
-@dataclass
-class _Dir:
-    name: str
-    files: list[_File]
-    dirs: list[_Dir]
-
-
-def _walk(root: str, seen: set[tuple[int, int]] | None = None) -> _Dir:
-    from mlopskit.store._tree import check_entry_name
-
-    seen = set() if seen is None else seen
-    st = os.stat(root)
-    key = (st.st_dev, st.st_ino)
-    if key in seen:
-        raise InvalidInputError(f"directory symlink loop at {root}", path=root)
-    seen = seen | {key}
-    node = _Dir(os.path.basename(root), [], [])
-    with os.scandir(root) as it:
-        for entry in it:
-            check_entry_name(entry.name)
-            try:
-                est = entry.stat()
-            except FileNotFoundError:
-                raise InvalidInputError(f"broken symlink: {entry.path}", path=entry.path) from None
-            if stat_mod.S_ISDIR(est.st_mode):
-                node.dirs.append(_walk(entry.path, seen))
-            elif stat_mod.S_ISREG(est.st_mode):
-                node.files.append(_File(entry.name, entry.path, est))
-            else:
-                raise InvalidInputError(
-                    f"cannot store {entry.path}: not a regular file or directory",
-                    path=entry.path,
-                )
-    return node
-
-
-class _DirIngest:
-    """One put_dir: hash what changed, pack small objects, write manifests, then index."""
-
-    def __init__(self, store: ArtifactStore, root: str, progress: bool | None) -> None:
-        self.store = store
-        self.root = root
-        self.cache = store._stat_cache()
-        self.known = self.cache.lookup_tree(root)
-        self.pack = PackBuilder()
-        self.snapshot: dict[str, tuple[tuple[int, int, int, int], str]] = {}
-        self.progress = store.progress if progress is None else progress
-        self.bar: Any = None
-        store._load_packs()
-        self.packs = store._packs
-        self.now = _now()
-        self.fresh = FRESHEN_AFTER.total_seconds()
-
-    def run(self, tree: _Dir) -> ArtifactRef:
-        total = _count(tree)
-        self.bar = progress_bar(
-            total, f"put {os.path.basename(self.root)}", self.progress, unit="file"
-        )
-        try:
-            ref = self._put(tree)
-            self._flush()
-        finally:
-            self.bar.close()
-        self.cache.store_tree(self.root, self.snapshot)
-        return ref
-
-    def _has(self, digest: str) -> bool:
-        """Packed here or in a fresh pack. Loose copies are not looked for: a stat (or a
-        HEAD) per small file costs more than the rare packed duplicate."""
-        if digest in self.pack:
-            return True
-        entry = self.packs.get(digest)
-        if entry is None:
-            return False
-        return self.now - self.store._pack_mtime.get(entry.pack, self.now) < self.fresh
-
-    def _blob(self, f: _File) -> Row:
-        st = f.st
-        st_key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-        cached = self.known.get(f.path)
-        if cached is not None and tuple(cached[0]) == st_key and self._has(cached[1]):
-            digest = cached[1]
-        elif st.st_size <= self.store.pack_threshold:
-            with open(f.path, "rb") as fh:
-                data = fh.read()
-            digest = "sha256:" + hashlib.sha256(data).hexdigest()
-            if not self._has(digest):
-                self._add(digest, data)
-        else:
-            digest = self.store._ingest_file(f.path, st, progress=False)
-        self.snapshot[f.path] = (st_key, digest)
-        self.bar.update(1)
-        return Row(f.name, digest, st.st_size, "blob", stat_mod.S_IMODE(st.st_mode))
-
-    def _add(self, digest: str, data: bytes) -> None:
-        self.pack.add(digest, data)
-        if self.pack.full:
-            self._flush()
-
-    def _put(self, node: _Dir) -> ArtifactRef:
-        entries = [self._blob(f) for f in node.files]
-        for sub in node.dirs:
-            ref = self._put(sub)
-            entries.append(Row(sub.name, ref.digest, ref.size, "tree", 0o755))
-        top, shards = encode_tree(entries)
-        for shard in shards:
-            digest = _digest_of(shard, "sha256:")
-            if not self._has(digest):
-                self._add(digest, shard)
-        digest = _digest_of(top, "sha256:")
-        if not self._has(digest):
-            self._add(digest, top)
-        return ArtifactRef(
-            digest=digest,
-            size=sum(e.size for e in entries),
-            kind="tree",
-            media_type=TREE_MEDIA_TYPE,
-        )
-
-    def _flush(self) -> None:
-        if not len(self.pack):
-            return
-        store = self.store
-        entries = [(d.partition(":")[2], off, size) for d, off, size in self.pack.entries]
-        name, index = build_index(entries)
-        store._loc.write_atomic(store._pack_path(name, "pack"), self.pack.chunks)
-        store._loc.write_atomic(store._pack_path(name, "idx"), [index])  # the commit point
-        with store._lock:
-            for d, off, size in self.pack.entries:
-                store._packs.setdefault(d, _PackEntry(name, off, size))
-            store._pack_mtime[name] = _now()
-        self.pack.reset()
-
-
-def _count(node: _Dir) -> int:
-    return len(node.files) + sum(_count(d) for d in node.dirs)
 
 
 __all__ = ["SHARD_FORMAT", "TREE_FORMAT", "ArtifactStore"]
