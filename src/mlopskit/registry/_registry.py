@@ -26,7 +26,7 @@ import warnings
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -40,9 +40,10 @@ from mlopskit.errors import (
 )
 from mlopskit.registry._signature import ModelSignature, infer_signature
 from mlopskit.serialize import is_pickle_media_type
-from mlopskit.store import ArtifactRef, ArtifactStore, RefRecord, current_store
+from mlopskit.store import ArtifactRef, RefRecord
 from mlopskit.versioning import Endpoint, LineageEdge
 from mlopskit.versioning._edges import record_edge
+from mlopskit.versioning._numbered import NumberedVersion, StoreBound, check_name
 from mlopskit.versioning._provenance import recall, remember
 
 __all__ = [
@@ -55,7 +56,6 @@ __all__ = [
 
 log = get_logger("mlopskit.registry")
 
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+=,-]*$")
 _ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _SCAN_LIMIT = 64 * 1024 * 1024
 ModelKind = Literal["object", "file", "directory"]
@@ -73,7 +73,7 @@ class PackageVersionWarning(UserWarning):
         self.diff = diff
 
 
-class ModelVersion(BaseModel):
+class ModelVersion(NumberedVersion, BaseModel):
     """One immutable version of a registered model.
 
     Attributes:
@@ -109,18 +109,7 @@ class ModelVersion(BaseModel):
     author: str = ""
     host: str = ""
 
-    @property
-    def uri(self) -> str:
-        """``name/number``, accepted by :meth:`Registry.load` and ``mk.lineage``."""
-        return f"{self.name}/{self.number}"
-
-    @property
-    def __mlopskit_digest__(self) -> str:
-        return self.digest
-
-    @property
-    def __mlopskit_node__(self) -> Endpoint:
-        return Endpoint(digest=self.digest, kind="model", label=self.uri)
+    node_kind: ClassVar[str] = "model"
 
 
 class RegistryEvent(BaseModel):
@@ -143,13 +132,7 @@ class RegistryEvent(BaseModel):
 
 
 def _check_name(name: str) -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise InvalidNameError(
-            f"invalid model name {name!r}: use letters, digits and '._+=,-' "
-            "(no '/' or '@', not starting with '.' or '-')",
-            found=name,
-        )
-    return name
+    return check_name(name, "model")
 
 
 def _check_alias(alias: str) -> str:
@@ -227,16 +210,8 @@ def _pickle_modules(data: bytes) -> set[str]:
 # -- the registry --------------------------------------------------------------------------
 
 
-class Registry:
+class Registry(StoreBound):
     """The model registry of one store (``mk.registry`` uses the current workspace's)."""
-
-    def __init__(self, store: ArtifactStore | None = None) -> None:
-        self._fixed = store
-
-    @property
-    def store(self) -> ArtifactStore:
-        """The store the registry lives in (the current workspace's, read at call time)."""
-        return self._fixed if self._fixed is not None else current_store()
 
     # -- reading ------------------------------------------------------------------------
 

@@ -13,14 +13,13 @@ lock and no database (the mlflow#22635 race cannot happen).
 from __future__ import annotations
 
 import os
-import re
 import sys
 import tempfile
 import warnings
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,13 +27,13 @@ from mlopskit import _config, _context
 from mlopskit._log import get_logger
 from mlopskit.errors import (
     InvalidInputError,
-    InvalidNameError,
     NotFoundError,
     SchemaError,
 )
-from mlopskit.store import ArtifactRef, ArtifactStore, current_store
+from mlopskit.store import ArtifactRef, ArtifactStore
 from mlopskit.versioning._edges import Endpoint, LineageEdge, record_edge
 from mlopskit.versioning._hash import digest_value
+from mlopskit.versioning._numbered import NumberedVersion, StoreBound, check_name
 from mlopskit.versioning._provenance import recall, remember
 
 if TYPE_CHECKING:
@@ -50,7 +49,6 @@ __all__ = [
 
 log = get_logger("mlopskit.versioning.datasets")
 
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+=,-]*$")
 DataKind = Literal["dataframe", "series", "array", "file", "directory"]
 
 
@@ -86,7 +84,7 @@ with warnings.catch_warnings():
     # BaseModel.schema() classmethod, which nobody should call on a record.
     warnings.filterwarnings("ignore", message='Field name "schema"')
 
-    class DatasetVersion(BaseModel):
+    class DatasetVersion(NumberedVersion, BaseModel):
         """One immutable version of a dataset.
 
         Attributes:
@@ -124,18 +122,7 @@ with warnings.catch_warnings():
         size: int = 0
         summary: list[ColumnSummary] = Field(default_factory=list)
 
-        @property
-        def uri(self) -> str:
-            """``name/number``: what :func:`load` and ``mk.lineage`` accept."""
-            return f"{self.name}/{self.number}"
-
-        @property
-        def __mlopskit_digest__(self) -> str:
-            return self.digest
-
-        @property
-        def __mlopskit_node__(self) -> Endpoint:
-            return Endpoint(digest=self.digest, kind="dataset", label=self.uri)
+        node_kind: ClassVar[str] = "dataset"
 
 
 class DatasetDiff(BaseModel):
@@ -200,13 +187,7 @@ class DatasetDiff(BaseModel):
 
 
 def _check_name(name: str) -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise InvalidNameError(
-            f"invalid dataset name {name!r}: use letters, digits and '._+=,-' "
-            "(not starting with '.' or '-', no '/' or '@')",
-            found=name,
-        )
-    return name
+    return check_name(name, "dataset")
 
 
 def _run_id() -> str | None:
@@ -290,16 +271,8 @@ def _array_profile(arr: Any) -> tuple[list[ColumnSchema], list[ColumnSummary]]:
 # -- the store-bound API ---------------------------------------------------------------------
 
 
-class Datasets:
+class Datasets(StoreBound):
     """The datasets of one store (``mk.datasets`` uses the current workspace's)."""
-
-    def __init__(self, store: ArtifactStore | None = None) -> None:
-        self._fixed = store
-
-    @property
-    def store(self) -> ArtifactStore:
-        """The store the datasets live in (the current workspace's, read at call time)."""
-        return self._fixed if self._fixed is not None else current_store()
 
     # -- reading ------------------------------------------------------------------------
 
