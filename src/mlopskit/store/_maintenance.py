@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from mlopskit._log import get_logger
 from mlopskit.errors import IntegrityError, NotFoundError
 from mlopskit.hashing import check_digest, new_hasher
+from mlopskit.store._io import _list_dir
 from mlopskit.store._model import CorruptObject, GcReport, VerifyReport
 from mlopskit.store._pack import PackBuilder, parse_index
 from mlopskit.store._ref import RECORD_FORMAT, ArtifactRef
@@ -57,14 +58,7 @@ def _loose_objects(store: ArtifactStore) -> dict[str, dict[str, Any]]:
 
 
 def _packs(store: ArtifactStore) -> dict[str, dict[str, Any]]:
-    base = store._loc.join("packs")
-    fs = store._loc.fs
-    if not store._loc.is_local:
-        fs.invalidate_cache(base)
-    try:
-        listing = fs.ls(base, detail=True)
-    except FileNotFoundError:
-        return {}
+    listing = _list_dir(store._loc, store._loc.join("packs"))
     return {info["name"].rsplit("/", 1)[-1]: info for info in listing}
 
 
