@@ -48,13 +48,17 @@ __all__ = [
 
 
 class MlopskitError(Exception):
-    """Root of every error mlopskit raises on purpose."""
+    """Root of every error mlopskit raises on purpose.
 
-    def __init__(self, message: str, **fields: Any) -> None:
+    Every error carries ``message``; ``expected`` and ``found`` say what was wanted and
+    what was there, where that applies. Subclasses add their own keyword-only fields.
+    """
+
+    def __init__(self, message: str, *, expected: Any = None, found: Any = None) -> None:
         super().__init__(message)
         self.message = message
-        for key, value in fields.items():
-            setattr(self, key, value)
+        self.expected = expected
+        self.found = found
 
     def __str__(self) -> str:
         # KeyError.__str__ would wrap the message in quotes; keep it readable.
@@ -62,19 +66,54 @@ class MlopskitError(Exception):
 
 
 class ConfigError(MlopskitError, ValueError):
-    """A setting, URL or argument combination is not usable."""
+    """A setting, URL or argument combination is not usable; ``setting`` names it."""
+
+    def __init__(
+        self, message: str, *, setting: str | None = None, expected: Any = None, found: Any = None
+    ) -> None:
+        super().__init__(message, expected=expected, found=found)
+        self.setting = setting
 
 
 class UnsupportedURLError(ConfigError):
     """The URL's scheme has no fsspec implementation installed or known."""
 
+    def __init__(self, message: str, *, url: str | None = None, found: Any = None) -> None:
+        super().__init__(message, found=found)
+        self.url = url
+
 
 class UnsupportedOperationError(ConfigError):
     """The backend cannot perform this operation safely, so mlopskit refuses."""
 
+    def __init__(self, message: str, *, protocol: str | None = None, found: Any = None) -> None:
+        super().__init__(message, found=found)
+        self.protocol = protocol
+
 
 class InvalidInputError(MlopskitError, ValueError):
-    """Bad input; nothing was written."""
+    """Bad input; nothing was written. ``path``, ``key`` or ``name`` say where, when known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        expected: Any = None,
+        found: Any = None,
+        path: str | None = None,
+        key: str | None = None,
+        name: str | None = None,
+        alias: str | None = None,
+        method: str | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        super().__init__(message, expected=expected, found=found)
+        self.path = path
+        self.key = key
+        self.name = name
+        self.alias = alias
+        self.method = method
+        self.run_id = run_id
 
 
 class InvalidDigestError(InvalidInputError):
@@ -86,19 +125,66 @@ class InvalidNameError(InvalidInputError):
 
 
 class SchemaError(InvalidInputError):
-    """Data does not match the schema it was expected to have."""
+    """Data does not match the schema it was expected to have; ``column`` names where."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        column: str | None = None,
+        expected: Any = None,
+        found: Any = None,
+        method: str | None = None,
+    ) -> None:
+        super().__init__(message, expected=expected, found=found, method=method)
+        self.column = column
 
 
 class UnhashableArgumentError(InvalidInputError, TypeError):
     """An argument has no stable content hash; ``argument`` names it (``x``, ``cfg['k']``)."""
 
+    def __init__(
+        self, message: str, *, argument: str | None = None, type: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.argument = argument
+        self.type = type
+
 
 class FilterSyntaxError(InvalidInputError):
     """A filter expression does not parse; ``position`` points at the offending token."""
 
+    def __init__(
+        self, message: str, *, filter: str | None = None, position: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.filter = filter
+        self.position = position
+
 
 class NotFoundError(MlopskitError, KeyError):
     """The object, ref, run, dataset or model does not exist."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        name: str | None = None,
+        digest: str | None = None,
+        path: str | None = None,
+        run_id: str | None = None,
+        alias: str | None = None,
+        version: Any = None,
+        expected: Any = None,
+        found: Any = None,
+    ) -> None:
+        super().__init__(message, expected=expected, found=found)
+        self.name = name
+        self.digest = digest
+        self.path = path
+        self.run_id = run_id
+        self.alias = alias
+        self.version = version
 
 
 class NoActiveRunError(MlopskitError, RuntimeError):
@@ -106,10 +192,24 @@ class NoActiveRunError(MlopskitError, RuntimeError):
 
 
 class IntegrityError(MlopskitError):
-    """Stored bytes do not hash to their digest: corruption or tampering.
+    """Stored bytes or a stored record are damaged: corruption or tampering.
 
-    Carries ``digest`` (expected), ``found`` (what the bytes hash to) and ``path``.
+    ``digest`` is what the bytes should hash to, ``found`` what they hash to (or what was
+    read), ``path`` the damaged file or record.
     """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        digest: str | None = None,
+        path: str | None = None,
+        expected: Any = None,
+        found: Any = None,
+    ) -> None:
+        super().__init__(message, expected=expected, found=found)
+        self.digest = digest
+        self.path = path
 
 
 class RefConflictError(MlopskitError):
@@ -118,14 +218,42 @@ class RefConflictError(MlopskitError):
     Carries ``name``, ``expected`` and ``found``. Re-read the ref and retry.
     """
 
+    def __init__(
+        self, message: str, *, name: str | None = None, expected: Any = None, found: Any = None
+    ) -> None:
+        super().__init__(message, expected=expected, found=found)
+        self.name = name
+
 
 class UntrustedObjectError(MlopskitError):
     """Refusing to unpickle an object that is not trusted (``trusted=False``)."""
+
+    def __init__(self, message: str, *, media_type: str | None = None) -> None:
+        super().__init__(message)
+        self.media_type = media_type
 
 
 class StorageError(MlopskitError, OSError):
     """The filesystem failed after retries. What was written before is intact."""
 
+    def __init__(self, message: str, *, path: str | None = None, url: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.url = url
+
 
 class MissingExtraError(MlopskitError, ImportError):
     """An optional dependency is missing; the message names the extra to install."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        extra: str | None = None,
+        module: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.extra = extra
+        self.module = module
+        self.url = url
