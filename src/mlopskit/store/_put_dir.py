@@ -13,7 +13,7 @@ from mlopskit.store._io import FRESHEN_AFTER, _digest_of, _now
 from mlopskit.store._pack import PackBuilder, PackEntry, build_index
 from mlopskit.store._progress import progress_bar
 from mlopskit.store._ref import TREE_MEDIA_TYPE, ArtifactRef
-from mlopskit.store._tree import Row, check_entry_name, encode_tree
+from mlopskit.store._tree import MAX_DEPTH, Row, check_entry_name, encode_tree
 
 if TYPE_CHECKING:
     from mlopskit.store._store import ArtifactStore
@@ -33,23 +33,52 @@ class _Dir:
     dirs: list[_Dir]
 
 
-def walk(root: str, seen: set[tuple[int, int]] | None = None) -> _Dir:
-    seen = set() if seen is None else seen
-    st = os.stat(root)
+def walk(root: str, *, follow_symlinks: bool = False) -> _Dir:
+    """Scan ``root`` into a tree of files and directories, checking every name first.
+
+    Symbolic links are followed only while they stay inside ``root`` (a link to
+    ``$HOME`` must not upload a home directory to a shared store); with
+    ``follow_symlinks=True`` every link is followed. Loops and trees deeper than
+    ``MAX_DEPTH`` are refused.
+    """
+    top = os.path.realpath(root)
+    return _scan(root, top, follow_symlinks, set(), 0)
+
+
+def _inside(path: str, top: str) -> bool:
+    real = os.path.realpath(path)
+    return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
+
+
+def _scan(path: str, top: str, follow: bool, seen: set[tuple[int, int]], depth: int) -> _Dir:
+    if depth >= MAX_DEPTH:
+        raise InvalidInputError(
+            f"{path} is more than {MAX_DEPTH} directories deep; mlopskit stores trees of at "
+            "most that depth",
+            path=path,
+        )
+    st = os.stat(path)
     key = (st.st_dev, st.st_ino)
     if key in seen:
-        raise InvalidInputError(f"directory symlink loop at {root}", path=root)
+        raise InvalidInputError(f"directory symlink loop at {path}", path=path)
     seen = seen | {key}
-    node = _Dir(os.path.basename(root), [], [])
-    with os.scandir(root) as it:
+    node = _Dir(os.path.basename(path), [], [])
+    with os.scandir(path) as it:
         for entry in it:
             check_entry_name(entry.name)
+            if not follow and entry.is_symlink() and not _inside(entry.path, top):
+                raise InvalidInputError(
+                    f"{entry.path} is a symbolic link to {os.path.realpath(entry.path)}, outside "
+                    "the directory being stored; remove it, or pass follow_symlinks=True to "
+                    "store what it points to",
+                    path=entry.path,
+                )
             try:
                 est = entry.stat()
             except FileNotFoundError:
                 raise InvalidInputError(f"broken symlink: {entry.path}", path=entry.path) from None
             if stat_mod.S_ISDIR(est.st_mode):
-                node.dirs.append(walk(entry.path, seen))
+                node.dirs.append(_scan(entry.path, top, follow, seen, depth + 1))
             elif stat_mod.S_ISREG(est.st_mode):
                 node.files.append(_File(entry.name, entry.path, est))
             else:

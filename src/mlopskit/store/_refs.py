@@ -87,14 +87,25 @@ class Refs:
 
     def _read(self, name: str, seq: int) -> RefRecord:
         path = f"{self._dir(name)}/{seq:020d}.json"
-        return self._parse(self._loc.read_nonempty(path), path)
+        return self._parse(self._loc.read_nonempty(path), path, name, seq)
 
     @staticmethod
-    def _parse(data: bytes, path: str) -> RefRecord:
+    def _parse(data: bytes, path: str, name: str, seq: int) -> RefRecord:
+        """A ref log record, checked against where it was found (its name and number)."""
         try:
-            return RefRecord.model_validate(json.loads(data))
-        except ValueError as exc:
+            rec = RefRecord.model_validate(json.loads(data))
+        except (ValueError, TypeError, RecursionError) as exc:
             raise IntegrityError(f"ref record {path} is damaged: {exc}", path=path) from exc
+        if rec.seq != seq or rec.name != name:
+            raise IntegrityError(
+                f"ref record {path} is damaged: it says it is record {rec.seq} of ref "
+                f"{rec.name!r}, but it is stored as record {seq} of ref {name!r}. Restore the "
+                "file from a backup or remove it (and any record after it)",
+                path=path,
+                expected=(name, seq),
+                found=(rec.name, rec.seq),
+            )
+        return rec
 
     def record(self, name: str) -> RefRecord | None:
         """The current (highest) log record of ``name``, or None if it never existed."""
@@ -295,7 +306,10 @@ class Refs:
         if not seqs:
             raise NotFoundError(f"no ref named {name!r}", name=name)
         paths = [f"{self._dir(name)}/{s:020d}.json" for s in seqs]
-        return [self._parse(data, path) for path, data in zip(paths, self._cat_many(paths))]
+        return [
+            self._parse(data, path, name, seq)
+            for seq, path, data in zip(seqs, paths, self._cat_many(paths))
+        ]
 
     def _cat_many(self, paths: list[str]) -> list[bytes]:
         if not paths:
@@ -342,20 +356,21 @@ class Refs:
             return sorted(heads)
         names = sorted(heads)
         paths = [f"{self._dir(n)}/{heads[n]:020d}.json" for n in names]
-        records = [self._parse(d, p) for p, d in zip(paths, self._cat_many(paths))]
+        records = [
+            self._parse(d, p, n, heads[n]) for n, p, d in zip(names, paths, self._cat_many(paths))
+        ]
         return [n for n, r in zip(names, records) if r.target is not None]
 
     def targets(self) -> builtins.list[ArtifactRef]:
         """Every object any ref points to now or pointed to in its history (for gc)."""
         heads = self._all()
-        paths = [
-            f"{self._dir(n)}/{s:020d}.json" for n, top in heads.items() for s in range(1, top + 1)
-        ]
+        wanted = [(n, s) for n, top in heads.items() for s in range(1, top + 1)]
+        paths = [f"{self._dir(n)}/{s:020d}.json" for n, s in wanted]
         out: builtins.list[ArtifactRef] = []
-        for path, data in zip(paths, self._cat_many_tolerant(paths)):
+        for (name, seq), path, data in zip(wanted, paths, self._cat_many_tolerant(paths)):
             if data is None:
                 continue
-            rec = self._parse(data, path)
+            rec = self._parse(data, path, name, seq)
             if rec.target is not None:
                 out.append(rec.target)
         return out

@@ -55,7 +55,7 @@ from mlopskit.store._ref import (
     ArtifactRef,
 )
 from mlopskit.store._statcache import StatCache, stat_key
-from mlopskit.store._tree import SHARD_FORMAT, parse_manifest
+from mlopskit.store._tree import MAX_DEPTH, SHARD_FORMAT, check_unique, parse_manifest
 
 if TYPE_CHECKING:  # pydantic models, loaded when first needed
     from mlopskit.store._model import GcReport, ObjectInfo, TreeEntry, VerifyReport
@@ -441,11 +441,19 @@ class ArtifactStore:
         self._loc.retry(upload, what=f"upload {src}")
         return digest
 
-    def put_dir(self, path: str | os.PathLike[str], *, progress: bool | None = None) -> ArtifactRef:
+    def put_dir(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        progress: bool | None = None,
+        follow_symlinks: bool = False,
+    ) -> ArtifactRef:
         """Store a local directory as a Merkle tree of manifests; returns the root's ref.
 
         Small files are packed together (one pack object instead of one object per
-        file); files unchanged since the last put are not read again.
+        file); files unchanged since the last put are not read again. Symbolic links
+        that leave the directory are refused (``InvalidInputError``) unless
+        ``follow_symlinks=True``; links inside it are stored as what they point to.
         """
         root = os.path.abspath(os.fspath(path))
         try:
@@ -455,7 +463,7 @@ class ArtifactStore:
             raise NotFoundError(f"no such directory: {root}", path=root) from None
         from mlopskit.store._put_dir import DirIngest, walk
 
-        tree = walk(root)  # validates every name before anything is written
+        tree = walk(root, follow_symlinks=follow_symlinks)  # checks all before writing
         return DirIngest(self, root, progress).run(tree)
 
     # -- reading --------------------------------------------------------------------------
@@ -595,21 +603,53 @@ class ArtifactStore:
         return out
 
     def read_tree(self, ref: RefLike) -> list[TreeEntry]:
-        """The entries of a directory manifest (shards joined), sorted by name."""
+        """The entries of a directory manifest (shards joined), sorted by name.
+
+        Raises:
+            IntegrityError: the manifest is damaged, or names an entry twice (also
+                across shards).
+        """
         digest = self._digest(ref)
         entries, shards = parse_manifest(self._verified(digest), digest)
         for shard in shards:
-            more, _ = parse_manifest(self._verified(check_digest(shard)), shard)
+            more, nested = parse_manifest(self._verified(shard), shard)
+            if nested:
+                raise IntegrityError(
+                    f"shard {shard} of manifest {digest} lists shards of its own; a shard "
+                    "lists entries only",
+                    digest=shard,
+                )
             entries.extend(more)
+        if shards:
+            check_unique(entries, digest)
         return entries
 
     def walk(self, ref: RefLike, prefix: str = "") -> Iterator[tuple[str, TreeEntry]]:
-        """Every file and directory under a tree: ``(relative path, entry)``, depth first."""
-        for entry in self.read_tree(ref):
-            rel = f"{prefix}{entry.name}"
+        """Every file and directory under a tree: ``(relative path, entry)``, depth first.
+
+        Raises:
+            IntegrityError: a damaged manifest, or trees nested deeper than
+                ``MAX_DEPTH`` (512) levels.
+        """
+        stack: list[tuple[Iterator[TreeEntry], str]] = [(iter(self.read_tree(ref)), prefix)]
+        while stack:
+            entries, base = stack[-1]
+            entry = next(entries, None)
+            if entry is None:
+                stack.pop()
+                continue
+            rel = f"{base}{entry.name}"
             yield rel, entry
             if entry.kind == "tree":
-                yield from self.walk(entry.digest, rel + "/")
+                if len(stack) >= MAX_DEPTH:
+                    raise IntegrityError(
+                        f"tree {self._digest(ref)} nests deeper than {MAX_DEPTH} levels at "
+                        f"{rel[:80]!r}…; mlopskit refuses deeper trees (a manifest chain this "
+                        "long is damage or an attack, not a directory)",
+                        digest=self._digest(ref),
+                        found=len(stack) + 1,
+                    )
+                stack.append((iter(self.read_tree(entry.digest)), rel + "/"))
 
     def read_record(self, ref: RefLike) -> dict[str, Any]:
         """The payload of a record written by :meth:`put_record`."""
@@ -639,7 +679,7 @@ class ArtifactStore:
             raise InvalidInputError(
                 f"{out} is not empty; pass overwrite=True to write into it", path=str(out)
             )
-        entries = list(self.walk(digest))  # parses and checks every name first
+        entries = list(self.walk(digest))  # parses and checks every name, before writing
         self._prefetch([e.digest for _, e in entries if e.kind == "blob"])
         bar = progress_bar(
             len(entries),
@@ -660,7 +700,7 @@ class ArtifactStore:
                     _local_write_atomic(
                         str(target.parent), str(target), [self._verified(entry.digest)], fsync=False
                     )
-                os.chmod(target, entry.mode & 0o777)
+                os.chmod(target, 0o755 if entry.mode & 0o100 else 0o644)
                 bar.update(1)
         finally:
             bar.close()

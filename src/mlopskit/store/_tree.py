@@ -24,6 +24,7 @@ from json.encoder import encode_basestring as _quote  # C-accelerated, as json.d
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from mlopskit.errors import IntegrityError, InvalidNameError
+from mlopskit.hashing import check_digest
 from mlopskit.serialize import canonical_json
 from mlopskit.store._ref import TREE_FORMAT
 
@@ -33,11 +34,15 @@ if TYPE_CHECKING:
 SHARD_FORMAT = "mlopskit.tree-shard/1"
 SHARD_MIN = 512
 SHARD_MAX = 2048
+#: Longest entry name, in UTF-8 bytes (NAME_MAX of common filesystems).
+NAME_MAX = 255
+#: Deepest tree a reader follows: a longer chain of manifests is refused, not recursed.
+MAX_DEPTH = 512
 _FORBIDDEN = {"", ".", ".."}
 
 
 def check_entry_name(name: str) -> str:
-    """A manifest entry name must be one plain path segment, valid UTF-8."""
+    """A manifest entry name must be one plain path segment, valid UTF-8, <= 255 bytes."""
     if (
         not isinstance(name, str)
         or name in _FORBIDDEN
@@ -49,6 +54,12 @@ def check_entry_name(name: str) -> str:
         raise InvalidNameError(
             f"unsafe name {name!r} in a directory manifest: names must be a single path "
             "segment, not empty, '.', '..', and without '/', '\\\\' or NUL",
+            found=name,
+        )
+    if len(name.encode("utf-8")) > NAME_MAX:
+        raise InvalidNameError(
+            f"name {name[:40]!r}… in a directory manifest is {len(name.encode('utf-8'))} bytes "
+            f"long; names are at most {NAME_MAX} bytes (the limit of common filesystems)",
             found=name,
         )
     return name
@@ -146,23 +157,59 @@ def encode_tree(entries: Iterable[EntryLike]) -> tuple[bytes, list[bytes]]:
 
 
 def parse_manifest(data: bytes, digest: str) -> tuple[list[TreeEntry], list[str]]:
-    """Parse a manifest or shard: ``(entries, shard digests)``; names are checked."""
+    """Parse a manifest or shard: ``(entries, shard digests)``.
+
+    Everything is checked before it is returned: names (one plain segment, no
+    duplicates), kinds, digests and sizes. Damage is an :class:`IntegrityError` naming
+    ``digest`` (an unsafe name an :class:`InvalidNameError`); nothing else escapes.
+    """
     from mlopskit.store._model import TreeEntry
 
     try:
         payload = json.loads(data)
+        if not isinstance(payload, dict):
+            raise ValueError(f"a JSON object expected, found {type(payload).__name__}")
         fmt = payload.get("format")
         if fmt not in (TREE_FORMAT, SHARD_FORMAT):
             raise ValueError(f"format is {fmt!r}")
-        entries = [TreeEntry(**row) for row in payload.get("entries", [])]
-        shards = [str(s["digest"]) for s in payload.get("shards", [])]
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        rows = payload.get("entries", [])
+        heads = payload.get("shards", [])
+        if not isinstance(rows, list) or not isinstance(heads, list):
+            raise ValueError("'entries' and 'shards' must be lists")
+        entries = [TreeEntry(**row) for row in rows]
+        shards = [check_digest(s["digest"]) for s in heads]
+        for entry in entries:
+            check_digest(entry.digest)
+            if entry.size < 0:
+                raise ValueError(f"entry {entry.name!r} has a negative size")
+    except InvalidNameError:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
         raise IntegrityError(
             f"object {digest} is not a directory manifest: {exc}", digest=digest
         ) from exc
     for entry in entries:
         check_entry_name(entry.name)
+    check_unique(entries, digest)
     return entries, shards
+
+
+def check_unique(entries: Iterable[EntryLike], digest: str) -> None:
+    """Refuse a manifest (its shards joined) that names one entry twice.
+
+    Two entries of one name would be "last one wins" on checkout, or a name that is a
+    file in one shard and a directory in another: either way, not what was stored.
+    """
+    seen: set[str] = set()
+    for entry in entries:
+        if entry.name in seen:
+            raise IntegrityError(
+                f"directory manifest {digest} names {entry.name!r} twice; a manifest "
+                "written by mlopskit never does: the object was tampered with or damaged",
+                digest=digest,
+                found=entry.name,
+            )
+        seen.add(entry.name)
 
 
 def sniff_json_format(data: bytes) -> str | None:
