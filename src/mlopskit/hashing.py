@@ -16,10 +16,13 @@ from mlopskit.errors import InvalidDigestError
 
 __all__ = [
     "DEFAULT_ALGORITHM",
+    "Digester",
     "Hasher",
     "check_digest",
     "digest_bytes",
     "digest_chunks",
+    "digester_for",
+    "new_digester",
     "new_hasher",
     "split_digest",
 ]
@@ -35,7 +38,45 @@ class Hasher(Protocol):
 
     def update(self, data: Any, /) -> None: ...
 
+    def digest(self) -> bytes: ...
+
     def hexdigest(self) -> str: ...
+
+
+class Digester:
+    """An incremental hasher that answers with the store's digest string.
+
+    The one place the store builds its hashers: ``new_digester()`` for new objects,
+    ``digester_for(digest)`` to check bytes against an existing digest.
+
+    Example:
+        >>> h = new_digester()
+        >>> h.update(b"hel"); h.update(b"lo")
+        >>> h.digest()[:15]
+        'sha256:2cf24dba'
+    """
+
+    __slots__ = ("_h", "algorithm")
+
+    def __init__(self, algorithm: str = DEFAULT_ALGORITHM) -> None:
+        self.algorithm = algorithm
+        self._h = new_hasher(algorithm)
+
+    def update(self, data: Any, /) -> None:
+        """Feed bytes (any buffer)."""
+        self._h.update(data)
+
+    def raw(self) -> bytes:
+        """The digest as raw bytes."""
+        return self._h.digest()
+
+    def hexdigest(self) -> str:
+        """The digest as hex, without the algorithm prefix."""
+        return self._h.hexdigest()
+
+    def digest(self) -> str:
+        """The digest string, ``<algorithm>:<hex>``."""
+        return f"{self.algorithm}:{self._h.hexdigest()}"
 
 
 def _blake3() -> Hasher:
@@ -64,21 +105,32 @@ def new_hasher(algorithm: str = DEFAULT_ALGORITHM) -> Hasher:
     return factory()
 
 
+def new_digester(algorithm: str = DEFAULT_ALGORITHM) -> Digester:
+    """A fresh :class:`Digester` for ``algorithm``."""
+    return Digester(algorithm)
+
+
+def digester_for(digest: str) -> Digester:
+    """A fresh :class:`Digester` of the algorithm ``digest`` was made with."""
+    algorithm = digest.partition(":")[0] if isinstance(digest, str) else ""
+    return Digester(algorithm)
+
+
 def digest_bytes(data: bytes | bytearray | memoryview, algorithm: str = DEFAULT_ALGORITHM) -> str:
     """The digest string of ``data``, e.g. ``sha256:2cf24d…``."""
-    h = new_hasher(algorithm)
+    h = Digester(algorithm)
     h.update(data)
-    return f"{algorithm}:{h.hexdigest()}"
+    return h.digest()
 
 
 def digest_chunks(
     chunks: Iterable[bytes | bytearray | memoryview], algorithm: str = DEFAULT_ALGORITHM
 ) -> str:
     """The digest of the concatenation of ``chunks``, without concatenating them."""
-    h = new_hasher(algorithm)
+    h = Digester(algorithm)
     for chunk in chunks:
         h.update(chunk)
-    return f"{algorithm}:{h.hexdigest()}"
+    return h.digest()
 
 
 def check_digest(value: object) -> str:

@@ -69,11 +69,13 @@ def _race(url: str, processes: int, each: int) -> None:
 
 
 class TestCompareAndSwapRace:
+    @pytest.mark.slow
     def test_eight_processes_local(self, tmp_path: Path) -> None:
         """8 processes × 25 CAS increments on one local ref end at exactly 200."""
         _race(str(tmp_path / "store"), 8, 25)
 
     @pytest.mark.s3
+    @pytest.mark.slow  # 60-90 s on two shared cores
     def test_eight_processes_s3(self, s3_bucket: str) -> None:
         """8 processes × 25 CAS increments on one ref on the S3 server end at exactly 200."""
         _race(f"s3://{s3_bucket}/race", 8, 25)

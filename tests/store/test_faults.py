@@ -110,6 +110,6 @@ class TestFlakyNetwork:
     def test_a_dead_network_is_reported_and_writes_nothing(self) -> None:
         """When every write fails, the caller gets StorageError and no object appears."""
         store, _ = self._store(every=1)
-        with pytest.raises(StorageError, match="failed after 4 attempts"):
+        with pytest.raises(StorageError, match=r"failed after 4 attempt"):
             store.put_bytes(b"lost?")
         assert store._loc.fs.find(store._loc.root) == []

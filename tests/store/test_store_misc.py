@@ -17,7 +17,8 @@ from mlopskit.errors import (
     UnsupportedURLError,
     UntrustedObjectError,
 )
-from mlopskit.store import ArtifactStore, _store
+from mlopskit.store import ArtifactStore, _odb
+from mlopskit.store._cache import ReadCache
 from mlopskit.testing import corrupt_object, make_tree
 
 
@@ -98,8 +99,8 @@ class TestStatCache:
         store = ArtifactStore(tmp_path / "store")
         ref = store.put_file(src)
         monkeypatch.setattr(
-            _store.ArtifactStore,
-            "_ingest_file",
+            _odb.LocalObjectDB,
+            "write_file",
             lambda *a, **k: pytest.fail("re-hashed an unchanged file"),
         )
         assert store.put_file(src) == ref
@@ -121,7 +122,7 @@ class TestRemoteReadCache:
         store = ArtifactStore(s3_url, cache=tmp_path / "cache")
         ref = store.put_bytes(b"remote bytes")
         assert store.get_bytes(ref) == b"remote bytes"
-        cached = store._cache.path(ref.digest)  # type: ignore[union-attr]
+        cached = ReadCache(str(tmp_path / "cache")).path(ref.digest)
         assert Path(cached).read_bytes() == b"remote bytes"
         Path(cached).write_bytes(b"garbage")
         assert store.get_bytes(ref) == b"remote bytes"
@@ -134,12 +135,12 @@ class TestRemoteReadCache:
         corrupt_object(store, ref.digest)
         with pytest.raises(IntegrityError):
             store.get_bytes(ref)
-        assert store._cache.get(ref.digest) is None  # type: ignore[union-attr]
+        assert ReadCache(str(tmp_path / "cache")).get(ref.digest) is None
 
     def test_large_file_streams_to_s3(self, s3_url: str, tmp_path: Path) -> None:
         """A file larger than the inline limit is uploaded in parts and reads back."""
         monkey = pytest.MonkeyPatch()
-        monkey.setattr(_store, "_REMOTE_INLINE", 1024)
+        monkey.setattr(_odb, "_REMOTE_INLINE", 1024)
         try:
             store = ArtifactStore(s3_url, cache=tmp_path / "cache", chunk_size=256 * 1024)
             data = os.urandom(6 * 1024 * 1024)

@@ -1,15 +1,21 @@
-"""The filesystem under a store: URL resolution, atomic and create-only writes, retries."""
+"""The filesystem under a store: URL resolution, atomic and create-only writes, retries.
+
+:class:`Location` is the storage boundary: every call it makes to a remote filesystem
+goes through :func:`mlopskit._retry.retry` exactly once, under the location's
+:class:`~mlopskit._retry.RetryPolicy`. Callers above it never retry again. Local
+filesystem calls are not retried (an ``OSError`` from the kernel is definite).
+"""
 
 from __future__ import annotations
 
 import os
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from mlopskit._log import get_logger
+from mlopskit._retry import RetryPolicy, retry
 from mlopskit.errors import (
     MissingExtraError,
     StorageError,
@@ -35,9 +41,16 @@ _memory_lock = threading.Lock()
 class Location:
     """A filesystem and a root path in it, resolved from a URL or a plain path."""
 
-    def __init__(self, url: str | os.PathLike[str], storage_options: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        url: str | os.PathLike[str],
+        storage_options: dict[str, Any] | None = None,
+        *,
+        policy: RetryPolicy | None = None,
+    ):
         raw = os.fspath(url)
         options = dict(storage_options or {})
+        self.policy = policy or RetryPolicy()
         self._fs: Any = None
         if "://" not in raw or raw.startswith("file://"):
             # Local: the hot paths use os directly; fsspec loads when first needed.
@@ -120,27 +133,106 @@ class Location:
         (A ranged read skips the size lookup s3fs would otherwise make first.)
         """
         if self.protocol in ("s3", "s3a"):
-            return bytes(self.retry(lambda: self.fs.cat_file(path, start=0), what=f"read {path}"))
-        return bytes(self.retry(lambda: self.fs.cat_file(path), what=f"read {path}"))
+            return self.cat(path, start=0)
+        return self.cat(path)
+
+    def cat(self, path: str, start: int | None = None, end: int | None = None) -> bytes:
+        """The bytes of ``path`` (or of ``[start, end)``); FileNotFoundError if absent."""
+        if self.is_local:
+            with open(path, "rb") as f:
+                if start:
+                    f.seek(start)
+                return f.read() if end is None else f.read(end - (start or 0))
+        if start is None and end is None:
+            return bytes(self.retry(lambda: self.fs.cat_file(path), what=f"read {path}"))
+        return bytes(
+            self.retry(lambda: self.fs.cat_file(path, start=start, end=end), what=f"read {path}")
+        )
+
+    def info(self, path: str) -> dict[str, Any]:
+        """Size and modification time of ``path``; FileNotFoundError if absent."""
+        if self.is_local:
+            st = os.stat(path)
+            return {"name": path, "size": st.st_size, "mtime": st.st_mtime}
+        out: dict[str, Any] = self.retry(lambda: self.fs.info(path), what=f"stat {path}")
+        return out
+
+    def exists(self, path: str) -> bool:
+        """Whether ``path`` exists."""
+        if self.is_local:
+            return os.path.exists(path)
+        return bool(self.retry(lambda: self.fs.exists(path), what=f"stat {path}"))
+
+    def ls(self, path: str) -> list[dict[str, Any]]:
+        """Entries of a directory with ``name`` and ``mtime`` (never a stale listing)."""
+        if self.is_local:
+            try:
+                with os.scandir(path) as it:
+                    return [{"name": f"{path}/{e.name}", "mtime": e.stat().st_mtime} for e in it]
+            except FileNotFoundError:
+                return []
+
+        def listing() -> list[dict[str, Any]]:
+            self.fs.invalidate_cache(path)
+            return list(self.fs.ls(path, detail=True))
+
+        try:
+            return self.retry(listing, what=f"list {path}")
+        except FileNotFoundError:
+            return []
+
+    def find(self, path: str) -> dict[str, dict[str, Any]]:
+        """Every file under ``path``: full path → info (empty if ``path`` is absent)."""
+
+        def found() -> dict[str, dict[str, Any]]:
+            if not self.is_local:
+                self.fs.invalidate_cache(path)
+            return dict(self.fs.find(path, detail=True))
+
+        try:
+            if self.is_local:
+                return found()
+            return self.retry(found, what=f"list {path}")
+        except FileNotFoundError:
+            return {}
+
+    def rm(self, path: str) -> None:
+        """Remove the file ``path``; nothing if it is already gone."""
+        try:
+            if self.is_local:
+                os.unlink(path)
+            else:
+                self.retry(lambda: self.fs.rm_file(path), what=f"remove {path}")
+        except FileNotFoundError:
+            pass
+
+    def tmp_path(self) -> str:
+        """A fresh temporary name under ``tmp/`` (swept by gc after its grace)."""
+        return self.join("tmp", f"{uuid.uuid4().hex}.tmp")
 
     # -- writes ---------------------------------------------------------------------
 
-    def write_atomic(self, path: str, chunks: Iterable[Buffer], *, fsync: bool = False) -> None:
-        """Write ``chunks`` to ``path`` so that readers see no object or the whole one."""
+    def write_atomic(self, path: str, chunks: Iterable[Buffer], *, fsync: bool = True) -> None:
+        """Write ``chunks`` to ``path`` so that readers see no object or the whole one.
+
+        Locally the file and its directory are fsynced before and after the rename
+        (``fsync=False`` skips that for caches); a remote write is one retried request,
+        or a temporary name then a move where single writes are not atomic.
+        """
         if self.is_local:
             _local_write_atomic(self.join("tmp"), path, chunks, fsync=fsync)
-        elif self.atomic_put:
-            data = b"".join(bytes(c) if isinstance(c, memoryview) else c for c in chunks)
+            return
+        data = b"".join(bytes(c) if isinstance(c, memoryview) else c for c in chunks)
+        if self.atomic_put:
             self.retry(lambda: self.fs.pipe_file(path, data), what=f"write {path}")
-        else:
-            tmp = self.join("tmp", f"{uuid.uuid4().hex}.tmp")
-            data = b"".join(bytes(c) if isinstance(c, memoryview) else c for c in chunks)
-            try:
-                self.retry(lambda: self.fs.pipe_file(tmp, data), what=f"write {tmp}")
-                self.retry(lambda: self.fs.mv(tmp, path), what=f"move to {path}")
-            except BaseException:
-                _quietly(lambda: self.fs.rm_file(tmp))
-                raise
+            return
+        tmp = self.tmp_path()
+        try:
+            self.retry(lambda: self.fs.pipe_file(tmp, data), what=f"write {tmp}")
+            self.retry(lambda: self.fs.mv(tmp, path), what=f"move to {path}")
+        except BaseException:
+            _quietly(lambda: self.fs.rm_file(tmp))
+            raise
 
     def write_create_only(self, path: str, data: bytes) -> None:
         """Create ``path`` with ``data``; raise FileExistsError if it exists (atomically)."""
@@ -178,23 +270,9 @@ class Location:
         except OSError:
             return False
 
-    def retry(self, fn: Callable[[], T], *, what: str, attempts: int = 4) -> T:
-        """Run ``fn``; retry transient OSErrors with backoff; raise StorageError at the end."""
-        delay = 0.05
-        for attempt in range(1, attempts + 1):
-            try:
-                return fn()
-            except (FileExistsError, FileNotFoundError, PermissionError, IsADirectoryError):
-                raise
-            except OSError as exc:
-                if attempt == attempts:
-                    raise StorageError(
-                        f"{what} failed after {attempts} attempts: {exc}", url=self.url
-                    ) from exc
-                log.warning("retrying", what=what, attempt=attempt, error=str(exc))
-                time.sleep(delay)
-                delay *= 4
-        raise AssertionError("unreachable")  # pragma: no cover
+    def retry(self, fn: Callable[[], T], *, what: str, path: str | None = None) -> T:
+        """Run ``fn`` under this location's retry policy (see :mod:`mlopskit._retry`)."""
+        return retry(fn, what=what, policy=self.policy, url=self.url, path=path)
 
 
 def _quietly(fn: Callable[[], object]) -> None:
@@ -218,17 +296,39 @@ def _write_all(fd: int, chunks: Iterable[Buffer]) -> None:
             view = view[n:]
 
 
+def fsync_dir(path: str) -> None:
+    """Make a rename or link in directory ``path`` durable (no-op where unsupported)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems refuse fsync on directories
+    finally:
+        os.close(fd)
+
+
+def publish(tmp: str, path: str, *, fsync: bool) -> None:
+    """Rename the complete file ``tmp`` to ``path``; with ``fsync``, durably."""
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    os.replace(tmp, path)
+    if fsync:
+        fsync_dir(parent)
+
+
 def _local_write_atomic(tmpdir: str, path: str, chunks: Iterable[Buffer], *, fsync: bool) -> None:
     fd, tmp = _mkstemp(tmpdir)
     try:
         try:
             _write_all(fd, chunks)
             if fsync:
-                os.fsync(fd)
+                os.fsync(fd)  # the bytes reach the disk before the name does
         finally:
             os.close(fd)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        os.replace(tmp, path)
+        publish(tmp, path, fsync=fsync)
     except BaseException as exc:
         _quietly(lambda: os.unlink(tmp))
         if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
@@ -246,5 +346,6 @@ def _local_create_only(tmpdir: str, path: str, data: bytes) -> None:
             os.close(fd)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         os.link(tmp, path)  # atomic create-with-content: fails if path exists
+        fsync_dir(os.path.dirname(path))
     finally:
         _quietly(lambda: os.unlink(tmp))

@@ -1,4 +1,4 @@
-"""Low-level I/O of the store: one-pass hash-while-copy, verified reads, listings."""
+"""Low-level I/O of the store: one-pass hash-while-copy, verified reads, times."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mlopskit.errors import IntegrityError, InvalidInputError, NotFoundError
-from mlopskit.hashing import new_hasher
-from mlopskit.store._fs import Location
+from mlopskit.hashing import digester_for
 
 #: An existing object older than this is "freshened" when put again, so that a
 #: concurrent ``gc`` (whose grace must be longer) never sweeps it under a new writer.
@@ -41,25 +40,9 @@ def _mtime(info: dict[str, Any]) -> float:
 
 
 def _digest_of(data: bytes, like: str) -> str:
-    algo = like.partition(":")[0]
-    h = new_hasher(algo)
+    h = digester_for(like)
     h.update(data)
-    return f"{algo}:{h.hexdigest()}"
-
-
-def _list_dir(loc: Location, path: str) -> list[dict[str, Any]]:
-    """Entries of a directory with name and mtime (os locally, fsspec elsewhere)."""
-    if loc.is_local:
-        try:
-            with os.scandir(path) as it:
-                return [{"name": f"{path}/{e.name}", "mtime": e.stat().st_mtime} for e in it]
-        except FileNotFoundError:
-            return []
-    loc.fs.invalidate_cache(path)
-    try:
-        return list(loc.fs.ls(path, detail=True))
-    except FileNotFoundError:
-        return []
+    return h.digest()
 
 
 def _write_fd(fd: int, view: memoryview) -> None:
@@ -136,7 +119,7 @@ class _VerifyingReader(io.RawIOBase):
         self._raw = raw
         self._digest = digest
         self._path = path
-        self._hasher = new_hasher(digest.partition(":")[0])
+        self._hasher = digester_for(digest)
         self._done = False
 
     def readable(self) -> bool:
@@ -148,7 +131,7 @@ class _VerifyingReader(io.RawIOBase):
             self._hasher.update(memoryview(buffer)[:n])
         elif not self._done:
             self._done = True
-            found = f"{self._digest.partition(':')[0]}:{self._hasher.hexdigest()}"
+            found = self._hasher.digest()
             if found != self._digest:
                 raise IntegrityError(
                     f"object {self._digest} at {self._path} is corrupt: its bytes hash to {found}",
@@ -161,6 +144,3 @@ class _VerifyingReader(io.RawIOBase):
     def close(self) -> None:
         self._raw.close()
         super().close()
-
-
-# -- directories ---------------------------------------------------------------------------

@@ -44,6 +44,7 @@ class ObjectInfo(BaseModel):
     size: int
     location: Literal["loose", "pack"]
     path: str
+    offset: int | None = None  # where in the pack, for a packed object
     modified: datetime | None = None
 
 

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat as stat_mod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlopskit.errors import InvalidInputError
+from mlopskit.hashing import DEFAULT_ALGORITHM
 from mlopskit.store._io import FRESHEN_AFTER, _digest_of, _now
-from mlopskit.store._pack import PackBuilder, PackEntry, build_index
+from mlopskit.store._odb import ObjectDB
+from mlopskit.store._pack import PackBuilder
 from mlopskit.store._progress import progress_bar
 from mlopskit.store._ref import TREE_MEDIA_TYPE, ArtifactRef
+from mlopskit.store._statcache import StatCache
 from mlopskit.store._tree import MAX_DEPTH, Row, check_entry_name, encode_tree
-
-if TYPE_CHECKING:
-    from mlopskit.store._store import ArtifactStore
 
 
 @dataclass
@@ -90,19 +89,31 @@ def _scan(path: str, top: str, follow: bool, seen: set[tuple[int, int]], depth: 
 
 
 class DirIngest:
-    """One put_dir: hash what changed, pack small objects, write manifests, then index."""
+    """One put_dir: hash what changed, pack small objects, write manifests, then index.
 
-    def __init__(self, store: ArtifactStore, root: str, progress: bool | None) -> None:
-        self.store = store
+    Written against the object database's public methods: the pack index for "is it
+    packed already", ``write_file`` for large files, ``packs.write`` to publish a pack.
+    """
+
+    def __init__(
+        self,
+        odb: ObjectDB,
+        statcache: StatCache,
+        root: str,
+        *,
+        pack_threshold: int,
+        progress: bool | None,
+    ) -> None:
+        self.odb = odb
         self.root = root
-        self.cache = store._stat_cache()
-        self.known = self.cache.lookup_tree(root)
+        self.pack_threshold = pack_threshold
+        self.cache = statcache
+        self.known = statcache.lookup_tree(root)
         self.pack = PackBuilder()
         self.snapshot: dict[str, tuple[tuple[int, int, int, int], str]] = {}
-        self.progress = store.progress if progress is None else progress
+        self.progress = progress
         self.bar: Any = None
-        store._load_packs()
-        self.packs = store._packs
+        odb.packs.load()
         self.now = _now()
         self.fresh = FRESHEN_AFTER.total_seconds()
 
@@ -124,10 +135,10 @@ class DirIngest:
         HEAD) per small file costs more than the rare packed duplicate."""
         if digest in self.pack:
             return True
-        entry = self.packs.get(digest)
+        entry = self.odb.packs.lookup(digest)
         if entry is None:
             return False
-        return self.now - self.store._pack_mtime.get(entry.pack, self.now) < self.fresh
+        return self.now - self.odb.packs.mtime(entry.pack) < self.fresh
 
     def _blob(self, f: _File) -> Row:
         st = f.st
@@ -135,14 +146,14 @@ class DirIngest:
         cached = self.known.get(f.path)
         if cached is not None and tuple(cached[0]) == st_key and self._has(cached[1]):
             digest = cached[1]
-        elif st.st_size <= self.store.pack_threshold:
+        elif st.st_size <= self.pack_threshold:
             with open(f.path, "rb") as fh:
                 data = fh.read()
-            digest = "sha256:" + hashlib.sha256(data).hexdigest()
+            digest = _digest_of(data, DEFAULT_ALGORITHM)
             if not self._has(digest):
                 self._add(digest, data)
         else:
-            digest = self.store._ingest_file(f.path, st, progress=False)
+            digest = self.odb.write_file(f.path, st, _NO_BAR)
         self.snapshot[f.path] = (st_key, digest)
         self.bar.update(1)
         return Row(f.name, digest, st.st_size, "blob", stat_mod.S_IMODE(st.st_mode))
@@ -159,10 +170,10 @@ class DirIngest:
             entries.append(Row(sub.name, ref.digest, ref.size, "tree", 0o755))
         top, shards = encode_tree(entries)
         for shard in shards:
-            digest = _digest_of(shard, "sha256:")
+            digest = _digest_of(shard, DEFAULT_ALGORITHM)
             if not self._has(digest):
                 self._add(digest, shard)
-        digest = _digest_of(top, "sha256:")
+        digest = _digest_of(top, DEFAULT_ALGORITHM)
         if not self._has(digest):
             self._add(digest, top)
         return ArtifactRef(
@@ -175,16 +186,16 @@ class DirIngest:
     def _flush(self) -> None:
         if not len(self.pack):
             return
-        store = self.store
-        entries = [(d.partition(":")[2], off, size) for d, off, size in self.pack.entries]
-        name, index = build_index(entries)
-        store._loc.write_atomic(store._pack_path(name, "pack"), self.pack.chunks)
-        store._loc.write_atomic(store._pack_path(name, "idx"), [index])  # the commit point
-        with store._lock:
-            for d, off, size in self.pack.entries:
-                store._packs.setdefault(d, PackEntry(name, off, size))
-            store._pack_mtime[name] = _now()
+        self.odb.packs.write(self.pack.entries, self.pack.chunks)
         self.pack.reset()
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+
+_NO_BAR = _NoBar()
 
 
 def _count(node: _Dir) -> int:

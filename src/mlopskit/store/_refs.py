@@ -28,7 +28,7 @@ from mlopskit.serialize import canonical_json
 from mlopskit.store._model import ArtifactRef, RefRecord
 
 if TYPE_CHECKING:
-    from mlopskit.store._store import ArtifactStore
+    from mlopskit.store._fs import Location
 
 log = get_logger("mlopskit.store.refs")
 
@@ -59,28 +59,25 @@ def _digest_of(value: ArtifactRef | str | None) -> str | None:
 
 
 class Refs:
-    """The refs of one store: ``store.refs``."""
+    """The refs of one store: ``store.refs``.
 
-    def __init__(self, store: ArtifactStore) -> None:
-        self._store = store
-        self._loc = store._loc
+    Args:
+        loc: the store's location (refs live under ``refs/``).
+        exists: whether an object is stored (a ref may only name stored objects).
+    """
+
+    def __init__(self, loc: Location, exists: Callable[[str], bool]) -> None:
+        self._loc = loc
+        self._exists = exists
         self._seen: dict[str, RefRecord] = {}  # last record read per name (append-only)
 
     def _dir(self, name: str) -> str:
         return self._loc.join("refs", *name.split("/"), LOG_DIR)
 
     def _seqs(self, name: str) -> list[int]:
-        path = self._dir(name)
-        fs = self._loc.fs
-        if not self._loc.is_local:
-            fs.invalidate_cache(path)
-        try:
-            names = fs.ls(path, detail=False)
-        except FileNotFoundError:
-            return []
         seqs = []
-        for entry in names:
-            base = entry.rstrip("/").rsplit("/", 1)[-1]
+        for info in self._loc.ls(self._dir(name)):
+            base = info["name"].rstrip("/").rsplit("/", 1)[-1]
             if base.endswith(".json") and base[:-5].isdigit():
                 seqs.append(int(base[:-5]))
         return sorted(seqs)
@@ -132,7 +129,7 @@ class Refs:
         rec = self.record(name)
         if rec is None or rec.target is None:
             raise NotFoundError(
-                f"no ref named {name!r} in {self._store.url}"
+                f"no ref named {name!r} in {self._loc.url}"
                 + (" (it was deleted)" if rec is not None else ""),
                 name=name,
             )
@@ -167,7 +164,7 @@ class Refs:
             meta: extra fields for the audit log.
         """
         check_ref_name(name)
-        if ref is not None and not self._store.exists(ref):
+        if ref is not None and not self._exists(ref.digest):
             raise NotFoundError(
                 f"cannot point ref {name!r} at {ref.digest}: no such object in the store "
                 "(write objects before the refs that name them)",
@@ -315,7 +312,7 @@ class Refs:
         if not paths:
             return []
         if self._loc.is_local or self._loc.is_memory:
-            return [self._loc.fs.cat_file(p) for p in paths]
+            return [self._loc.cat(p) for p in paths]
         out = self._loc.retry(
             lambda: self._loc.fs.cat(paths, on_error="raise"), what="read ref records"
         )
@@ -326,13 +323,7 @@ class Refs:
         base = self._loc.join("refs")
         scope = prefix.strip("/")
         start = self._loc.join("refs", *scope.split("/")) if scope else base
-        fs = self._loc.fs
-        if not self._loc.is_local:
-            fs.invalidate_cache(start)
-        try:
-            files = fs.find(start)
-        except FileNotFoundError:
-            return {}
+        files = self._loc.find(start)
         heads: dict[str, int] = {}
         marker = f"/{LOG_DIR}/"
         strip = base.rstrip("/") + "/"
@@ -379,7 +370,7 @@ class Refs:
         out: builtins.list[bytes | None] = []
         for path in paths:
             try:
-                out.append(self._loc.fs.cat_file(path))
+                out.append(self._loc.cat(path))
             except FileNotFoundError:
                 out.append(None)
         return out

@@ -1,6 +1,8 @@
-"""ArtifactStore: a content-addressed object store over any fsspec filesystem.
+"""ArtifactStore: the facade of the content-addressed store, and its only codec user.
 
-Layout under the root (documented in docs/store.md, stable for other tools)::
+Below it: the object database (:mod:`._odb`, with its pack index), ingest
+(:mod:`._put_dir`), maintenance (:mod:`._maintenance`) and refs (:mod:`._refs`), none
+of which names this class. Layout under the root (docs/store.md, stable for tools)::
 
     objects/sha256/<hex[:2]>/<hex[2:]>      loose objects, named by their digest
     packs/<name>.pack, packs/<name>.idx     small objects packed together (see _pack)
@@ -11,41 +13,24 @@ Layout under the root (documented in docs/store.md, stable for other tools)::
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import stat as stat_mod
-import threading
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from mlopskit import _config
 from mlopskit._log import get_logger
-from mlopskit.errors import (
-    IntegrityError,
-    InvalidInputError,
-    NotFoundError,
-    StorageError,
-)
-from mlopskit.hashing import DEFAULT_ALGORITHM, check_digest, new_hasher, split_digest
+from mlopskit._retry import RetryPolicy
+from mlopskit.errors import IntegrityError, InvalidInputError, NotFoundError
+from mlopskit.hashing import check_digest, new_digester
 from mlopskit.serialize import canonical_json, decode, encode, is_pickle_media_type
 from mlopskit.store._cache import ReadCache
 from mlopskit.store._fs import Buffer, Location, _local_write_atomic, _mkstemp, _quietly
-from mlopskit.store._io import (
-    DEFAULT_GRACE,
-    FRESHEN_AFTER,
-    _check_unchanged,
-    _copy_hashing,
-    _digest_of,
-    _list_dir,
-    _mtime,
-    _now,
-    _stat_source,
-    _VerifyingReader,
-)
-from mlopskit.store._pack import PackEntry, parse_index
+from mlopskit.store._io import DEFAULT_GRACE, _stat_source
+from mlopskit.store._odb import open_odb
 from mlopskit.store._progress import progress_bar
 from mlopskit.store._ref import (
     RECORD_FORMAT,
@@ -65,7 +50,6 @@ log = get_logger("mlopskit.store")
 
 RefLike = ArtifactRef | str
 MiB = 1024 * 1024
-_REMOTE_INLINE = 32 * MiB
 
 
 class ArtifactStore:
@@ -98,26 +82,42 @@ class ArtifactStore:
         progress: bool | None = None,
         pack_threshold: int = 256 * 1024,
         chunk_size: int = 8 * MiB,
+        retry: RetryPolicy | None = None,
     ) -> None:
-        self._loc = Location(url if url is not None else _config.home(), storage_options)
+        self._loc = Location(
+            url if url is not None else _config.home(), storage_options, policy=retry
+        )
         self.url: str = self._loc.url
         self.progress = progress
         self.pack_threshold = pack_threshold
-        self.chunk_size = chunk_size
         remote = not (self._loc.is_local or self._loc.is_memory)
         if cache is False or (cache is None and not remote):
-            self._cache: ReadCache | None = None
+            read_cache: ReadCache | None = None
         else:
             where = _config.cache_dir(None if cache in (None, True) else os.fspath(cache))  # type: ignore[arg-type]
-            self._cache = ReadCache(where)
-        self._packs: dict[str, PackEntry] = {}
-        self._pack_mtime: dict[str, float] = {}
-        self._packs_loaded = False
-        self._lock = threading.RLock()
+            read_cache = ReadCache(where)
+        self._odb = open_odb(self._loc, read_cache, chunk_size)
         self._statcache: StatCache | None = None
-        # digest -> when this instance wrote it: saves a stat/HEAD per later check
-        self._recent: dict[str, float] = {}
         self._refs: Refs | None = None
+
+    @property
+    def chunk_size(self) -> int:
+        """The copy buffer of streaming reads and writes, in bytes."""
+        return self._odb.chunk_size
+
+    @chunk_size.setter
+    def chunk_size(self, value: int) -> None:
+        self._odb.chunk_size = value
+
+    @property
+    def fs(self) -> Any:
+        """The fsspec filesystem under the store (for tools and tests; prefer the methods)."""
+        return self._loc.fs
+
+    @property
+    def root(self) -> str:
+        """The store's root path on :attr:`fs`."""
+        return self._loc.root
 
     @property
     def refs(self) -> Refs:
@@ -125,13 +125,11 @@ class ArtifactStore:
         if self._refs is None:
             from mlopskit.store._refs import Refs
 
-            self._refs = Refs(self)
+            self._refs = Refs(self._loc, self._odb.exists)
         return self._refs
 
     def __repr__(self) -> str:
         return f"ArtifactStore({self.url!r})"
-
-    # -- names and paths ----------------------------------------------------------------
 
     @staticmethod
     def _digest(ref: RefLike) -> str:
@@ -139,114 +137,19 @@ class ArtifactStore:
             return ref.digest
         return check_digest(ref)
 
-    def _object_path(self, digest: str) -> str:
-        algo, hexpart = split_digest(digest)
-        return self._loc.join("objects", algo, hexpart[:2], hexpart[2:])
-
-    def _trust_path(self, digest: str) -> str:
-        algo, hexpart = split_digest(digest)
-        return self._loc.join("trust", algo, hexpart[:2], hexpart[2:])
-
-    def _pack_path(self, name: str, ext: str) -> str:
-        return self._loc.join("packs", f"{name}.{ext}")
-
     def _stat_cache(self) -> StatCache:
+        """The stat cache: per user, outside any (possibly shared) store root."""
         if self._statcache is None:
-            if self._loc.is_local:
-                where = os.path.join(self._loc.root, "statcache.sqlite")
-            else:
-                where = os.path.join(_config.cache_dir(), "statcache.sqlite")
-            self._statcache = StatCache(where)
+            self._statcache = StatCache(os.path.join(_config.cache_dir(), "statcache.sqlite"))
         return self._statcache
-
-    # -- pack index ---------------------------------------------------------------------
-
-    def _load_packs(self, refresh: bool = False) -> None:
-        with self._lock:
-            if self._packs_loaded and not refresh:
-                return
-            base = self._loc.join("packs")
-            listing = _list_dir(self._loc, base)
-            for info in listing:
-                path = info["name"]
-                if not path.endswith(".idx"):
-                    continue
-                name = path.rsplit("/", 1)[-1][:-4]
-                if name in self._pack_mtime:
-                    continue
-                data = self._read_pack_index(name, path)
-                for hexdigest, offset, size in parse_index(data, path):
-                    self._packs.setdefault(f"sha256:{hexdigest}", PackEntry(name, offset, size))
-                self._pack_mtime[name] = _mtime(info)
-            self._packs_loaded = True
-
-    def _read_pack_index(self, name: str, path: str) -> bytes:
-        if self._cache is not None:
-            cached = os.path.join(self._cache.directory, "packidx", f"{name}.idx")
-            if os.path.exists(cached):
-                with open(cached, "rb") as f:
-                    return f.read()
-        if self._loc.is_local:
-            with open(path, "rb") as f:
-                return f.read()
-        data: bytes = self._loc.retry(lambda: self._loc.fs.cat_file(path), what=f"read {path}")
-        if self._cache is not None:
-            parse_index(data, path)  # only cache a sound index
-            _local_write_atomic(self._cache.tmp_dir(), cached, [data], fsync=False)
-        return data
-
-    def _pack_entry(self, digest: str, refresh: bool = False) -> PackEntry | None:
-        self._load_packs(refresh=refresh)
-        return self._packs.get(digest)
 
     # -- existence ------------------------------------------------------------------------
 
-    def _age(self, digest: str) -> float | None:
-        """Seconds since the stored copy of ``digest`` was written, or None if absent."""
-        written = self._recent.get(digest)
-        if written is not None and _now() - written < FRESHEN_AFTER.total_seconds():
-            return _now() - written  # gc spares it: younger than any allowed grace
-        entry = self._pack_entry(digest)
-        if entry is not None:
-            return _now() - self._pack_mtime.get(entry.pack, _now())
-        path = self._object_path(digest)
-        if self._loc.is_local:
-            try:
-                return _now() - os.stat(path).st_mtime
-            except FileNotFoundError:
-                return None
-        try:
-            info = self._loc.retry(lambda: self._loc.fs.info(path), what=f"stat {path}")
-        except FileNotFoundError:
-            return None
-        return _now() - _mtime(info)
-
     def exists(self, ref: RefLike) -> bool:
         """Whether the object is in the store (loose or packed)."""
-        digest = self._digest(ref)
-        if self._age(digest) is not None:
-            return True
-        return self._pack_entry(digest, refresh=True) is not None
-
-    def _needs_write(self, digest: str) -> bool:
-        """False if the object is stored and fresh; freshens an old loose local copy."""
-        age = self._age(digest)
-        if age is None:
-            return True
-        if age < FRESHEN_AFTER.total_seconds():
-            return False
-        path = self._object_path(digest)
-        if self._loc.is_local and os.path.exists(path):
-            os.utime(path)
-            return False
-        return True  # write a fresh loose copy so a concurrent gc cannot sweep it
+        return self._odb.exists(self._digest(ref))
 
     # -- writing --------------------------------------------------------------------------
-
-    def _write_chunks(self, digest: str, chunks: list[Buffer]) -> None:
-        if self._needs_write(digest):
-            self._loc.write_atomic(self._object_path(digest), chunks)
-            self._recent[digest] = _now()
 
     def put_bytes(
         self, data: bytes | bytearray | memoryview, *, media_type: str | None = None
@@ -261,13 +164,13 @@ class ArtifactStore:
     def _put_chunks(
         self, chunks: list[Buffer], *, kind: str, media_type: str | None, size: int | None = None
     ) -> ArtifactRef:
-        h = new_hasher(DEFAULT_ALGORITHM)
+        h = new_digester()
         total = 0
         for chunk in chunks:
             h.update(chunk)
             total += memoryview(chunk).nbytes
-        digest = f"{DEFAULT_ALGORITHM}:{h.hexdigest()}"
-        self._write_chunks(digest, chunks)
+        digest = h.digest()
+        self._odb.write(digest, chunks)
         return ArtifactRef(
             digest=digest,
             size=total if size is None else size,
@@ -286,22 +189,8 @@ class ArtifactStore:
         encoded = encode(obj)
         ref = self._put_chunks(list(encoded.chunks), kind="object", media_type=encoded.media_type)
         if encoded.is_pickle:
-            self._mark_trusted(ref.digest)
+            self._odb.mark_trusted(ref.digest)
         return ref
-
-    def _mark_trusted(self, digest: str) -> None:
-        path = self._trust_path(digest)
-        if self._loc.is_local:
-            if not os.path.exists(path):
-                _local_write_atomic(self._loc.join("tmp"), path, [b""], fsync=False)
-        elif not self._loc.fs.exists(path):
-            self._loc.write_atomic(path, [b""])
-
-    def _is_trusted(self, digest: str) -> bool:
-        path = self._trust_path(digest)
-        if self._loc.is_local:
-            return os.path.exists(path)
-        return bool(self._loc.fs.exists(path))
 
     def put_record(self, payload: dict[str, Any], links: Iterable[ArtifactRef] = ()) -> ArtifactRef:
         """Store a JSON record whose ``links`` keep other objects alive through ``gc``.
@@ -340,106 +229,20 @@ class ArtifactStore:
             )
         cache = self._stat_cache()
         known = cache.lookup(src, stat_key(st))
-        if known is not None and self.exists(known) and not self._needs_write_quiet(known):
+        if known is not None and self._odb.exists(known) and not self._odb.needs_write(known):
             return ArtifactRef(digest=known, size=st.st_size, kind="blob", media_type=media_type)
-        digest = self._ingest_file(src, st, progress=progress)
-        cache.store(src, stat_key(st), digest)
-        return ArtifactRef(digest=digest, size=st.st_size, kind="blob", media_type=media_type)
-
-    def _needs_write_quiet(self, digest: str) -> bool:
-        age = self._age(digest)
-        return age is None or age >= FRESHEN_AFTER.total_seconds()
-
-    def _ingest_file(self, src: str, st: os.stat_result, *, progress: bool | None) -> str:
-        bar = (
-            progress_bar(
-                st.st_size, os.path.basename(src), self.progress if progress is None else progress
-            )
-            if st.st_size >= 64 * MiB
-            else progress_bar(None, "", False)
+        show = self.progress if progress is None else progress
+        bar = progress_bar(
+            st.st_size if st.st_size >= 64 * MiB else None,
+            os.path.basename(src),
+            show if st.st_size >= 64 * MiB else False,
         )
         try:
-            if self._loc.is_local:
-                return self._ingest_local(src, st, bar)
-            return self._ingest_remote(src, st, bar)
+            digest = self._odb.write_file(src, st, bar)
         finally:
             bar.close()
-
-    def _ingest_local(self, src: str, st: os.stat_result, bar: Any) -> str:
-        h = new_hasher(DEFAULT_ALGORITHM)
-        fd, tmp = _mkstemp(self._loc.join("tmp"))
-        try:
-            with open(src, "rb", buffering=0) as f:
-                _copy_hashing(
-                    f, fd, h, self.chunk_size, bar, threaded=st.st_size >= 4 * self.chunk_size
-                )
-            os.close(fd)
-            fd = -1
-            _check_unchanged(src, st)
-            digest = f"{DEFAULT_ALGORITHM}:{h.hexdigest()}"
-            if self._needs_write(digest):
-                final = self._object_path(digest)
-                os.makedirs(os.path.dirname(final), exist_ok=True)
-                os.replace(tmp, final)
-            return digest
-        except OSError as exc:
-            if isinstance(exc, FileNotFoundError):
-                raise
-            raise StorageError(f"could not store {src}: {exc}", path=src) from exc
-        finally:
-            if fd >= 0:
-                os.close(fd)
-            _quietly(lambda: os.unlink(tmp))
-
-    def _hash_file(self, src: str, bar: Any | None = None) -> str:
-        buf = bytearray(self.chunk_size)
-        view = memoryview(buf)
-        h = new_hasher(DEFAULT_ALGORITHM)
-        with open(src, "rb", buffering=0) as f:
-            while n := f.readinto(buf):
-                h.update(view[:n])
-                if bar is not None:
-                    bar.update(n)
-        return f"{DEFAULT_ALGORITHM}:{h.hexdigest()}"
-
-    def _ingest_remote(self, src: str, st: os.stat_result, bar: Any) -> str:
-        if st.st_size <= _REMOTE_INLINE:
-            with open(src, "rb") as f:
-                data = f.read()
-            _check_unchanged(src, st)
-            ref = self._put_chunks([data], kind="blob", media_type=None)
-            bar.update(len(data))
-            return ref.digest
-        digest = self._hash_file(src)
-        if not self._needs_write(digest):
-            return digest
-        path = self._object_path(digest)
-        h = new_hasher(DEFAULT_ALGORITHM)
-        buf = bytearray(self.chunk_size)
-        view = memoryview(buf)
-
-        def upload() -> None:
-            f_out = self._loc.fs.open(path, "wb")
-            try:
-                with open(src, "rb", buffering=0) as f_in:
-                    while n := f_in.readinto(buf):
-                        h.update(view[:n])
-                        f_out.write(bytes(view[:n]))
-                        bar.update(n)
-                if f"{DEFAULT_ALGORITHM}:{h.hexdigest()}" != digest:
-                    raise InvalidInputError(f"{src} changed while it was being stored", path=src)
-            except BaseException:
-                discard = getattr(f_out, "discard", None)
-                if discard is not None:
-                    discard()  # abort the multipart upload: no object appears
-                else:  # pragma: no cover - filesystems without discard
-                    f_out.close()
-                    _quietly(lambda: self._loc.fs.rm_file(path))
-                raise
-            f_out.close()
-
-        self._loc.retry(upload, what=f"upload {src}")
-        return digest
+        cache.store(src, stat_key(st), digest)
+        return ArtifactRef(digest=digest, size=st.st_size, kind="blob", media_type=media_type)
 
     def put_dir(
         self,
@@ -464,78 +267,19 @@ class ArtifactStore:
         from mlopskit.store._put_dir import DirIngest, walk
 
         tree = walk(root, follow_symlinks=follow_symlinks)  # checks all before writing
-        return DirIngest(self, root, progress).run(tree)
+        ingest = DirIngest(
+            self._odb,
+            self._stat_cache(),
+            root,
+            pack_threshold=self.pack_threshold,
+            progress=self.progress if progress is None else progress,
+        )
+        return ingest.run(tree)
 
     # -- reading --------------------------------------------------------------------------
 
-    def _fetch(self, digest: str) -> tuple[bytes, str]:
-        """The stored bytes of ``digest`` (unverified) and where they came from."""
-        if self._cache is not None:
-            cached = self._cache.get(digest)
-            if cached is not None:
-                with open(cached, "rb") as f:
-                    return f.read(), cached
-        path = self._object_path(digest)
-        try:
-            if self._loc.is_local:
-                with open(path, "rb") as f:
-                    return f.read(), path
-            data = self._loc.retry(lambda: self._loc.fs.cat_file(path), what=f"read {path}")
-            return data, path
-        except FileNotFoundError:
-            pass
-        for refresh in (False, True):
-            entry = self._pack_entry(digest, refresh=refresh)
-            if entry is not None:
-                return self._read_packed(entry), self._pack_path(entry.pack, "pack")
-        raise NotFoundError(f"no object {digest} in {self.url}", digest=digest)
-
-    def _read_packed(self, entry: PackEntry) -> bytes:
-        path = self._pack_path(entry.pack, "pack")
-        if self._loc.is_local:
-            with open(path, "rb") as f:
-                f.seek(entry.offset)
-                return f.read(entry.size)
-        data: bytes = self._loc.retry(
-            lambda: self._loc.fs.cat_file(path, start=entry.offset, end=entry.offset + entry.size),
-            what=f"read {path}",
-        )
-        return data
-
-    def _prefetch(self, digests: list[str]) -> None:
-        """Fill the read cache with packed objects, one whole-pack read per pack."""
-        if self._cache is None:
-            return
-        by_pack: dict[str, list[tuple[str, PackEntry]]] = {}
-        for digest in digests:
-            entry = self._pack_entry(digest)
-            if entry is not None and self._cache.get(digest) is None:
-                by_pack.setdefault(entry.pack, []).append((digest, entry))
-        for pack, wanted in by_pack.items():
-            path = self._pack_path(pack, "pack")
-            data = self._loc.read_nonempty(path)
-            for digest, entry in wanted:
-                chunk = data[entry.offset : entry.offset + entry.size]
-                if _digest_of(chunk, digest) == digest:  # a bad one fails later, loudly
-                    self._cache.put(digest, [chunk])
-
     def _verified(self, digest: str) -> bytes:
-        data, where = self._fetch(digest)
-        found = _digest_of(data, digest)
-        if found != digest:
-            if self._cache is not None and where == self._cache.path(digest):
-                self._cache.evict(digest)  # a damaged cache copy: fetch from the store
-                return self._verified(digest)
-            raise IntegrityError(
-                f"object {digest} at {where} is corrupt: its bytes hash to {found}. "
-                "Restore it from another copy, or remove it and re-put the data.",
-                digest=digest,
-                found=found,
-                path=where,
-            )
-        if self._cache is not None and where != self._cache.path(digest):
-            self._cache.put(digest, [data])
-        return data
+        return self._odb.read(digest)
 
     def get_bytes(self, ref: RefLike) -> bytes:
         """The object's bytes, verified against its digest (IntegrityError if not)."""
@@ -563,24 +307,12 @@ class ArtifactStore:
             from mlopskit.serialize import sniff_media_type
 
             if is_pickle_media_type(media or sniff_media_type(data)):
-                trusted = self._is_trusted(digest)
+                trusted = self._odb.is_trusted(digest)
         return decode(data, media, trusted=bool(trusted))
 
     def open(self, ref: RefLike) -> BinaryIO:
         """A binary stream of the object; IntegrityError at the end if it is corrupt."""
-        digest = self._digest(ref)
-        path = self._object_path(digest)
-        raw: Any
-        if self._loc.is_local and os.path.exists(path):
-            raw = open(path, "rb")  # noqa: SIM115 - returned to the caller
-        elif self._cache is not None:
-            raw = io.BytesIO(self._verified(digest))
-        else:
-            try:
-                raw = self._loc.fs.open(path, "rb")
-            except FileNotFoundError:
-                raw = io.BytesIO(self._verified(digest))
-        return _VerifyingReader(raw, digest, path)  # type: ignore[return-value]
+        return self._odb.open(self._digest(ref))
 
     def get_file(
         self, ref: RefLike, dest: str | os.PathLike[str], *, progress: bool | None = None
@@ -590,13 +322,11 @@ class ArtifactStore:
         out = Path(dest).absolute()
         out.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = _mkstemp(str(out.parent))
-        h = new_hasher(DEFAULT_ALGORITHM)
         try:
             with os.fdopen(fd, "wb") as f_out, self.open(digest) as f_in:
                 buf = bytearray(self.chunk_size)
                 while n := f_in.readinto(buf):  # type: ignore[attr-defined]
-                    h.update(memoryview(buf)[:n])
-                    f_out.write(memoryview(buf)[:n])
+                    f_out.write(memoryview(buf)[:n])  # f_in verifies the digest at its end
             os.replace(tmp, out)
         finally:
             _quietly(lambda: os.unlink(tmp))
@@ -654,8 +384,15 @@ class ArtifactStore:
     def read_record(self, ref: RefLike) -> dict[str, Any]:
         """The payload of a record written by :meth:`put_record`."""
         digest = self._digest(ref)
-        body = json.loads(self._verified(digest))
-        if not isinstance(body, dict) or body.get("format") != RECORD_FORMAT:
+        try:
+            body = json.loads(self._verified(digest))
+        except (ValueError, RecursionError) as exc:
+            raise IntegrityError(f"object {digest} is not a record: {exc}", digest=digest) from exc
+        if (
+            not isinstance(body, dict)
+            or body.get("format") != RECORD_FORMAT
+            or not isinstance(body.get("payload"), dict)
+        ):
             raise IntegrityError(f"object {digest} is not a record", digest=digest)
         payload: dict[str, Any] = body["payload"]
         return payload
@@ -680,7 +417,7 @@ class ArtifactStore:
                 f"{out} is not empty; pass overwrite=True to write into it", path=str(out)
             )
         entries = list(self.walk(digest))  # parses and checks every name, before writing
-        self._prefetch([e.digest for _, e in entries if e.kind == "blob"])
+        self._odb.prefetch([e.digest for _, e in entries if e.kind == "blob"])
         bar = progress_bar(
             len(entries),
             f"checkout {out.name}",
@@ -707,32 +444,8 @@ class ArtifactStore:
         return out
 
     def stat(self, ref: RefLike) -> ObjectInfo:
-        """Where the object is stored, its size and modification time."""
-        from mlopskit.store._model import ObjectInfo
-
-        digest = self._digest(ref)
-        path = self._object_path(digest)
-        try:
-            info = self._loc.fs.info(path)
-            return ObjectInfo(
-                digest=digest,
-                size=int(info["size"]),
-                location="loose",
-                path=path,
-                modified=datetime.fromtimestamp(_mtime(info), timezone.utc),
-            )
-        except FileNotFoundError:
-            pass
-        entry = self._pack_entry(digest) or self._pack_entry(digest, refresh=True)
-        if entry is None:
-            raise NotFoundError(f"no object {digest} in {self.url}", digest=digest)
-        return ObjectInfo(
-            digest=digest,
-            size=entry.size,
-            location="pack",
-            path=self._pack_path(entry.pack, "pack"),
-            modified=datetime.fromtimestamp(self._pack_mtime.get(entry.pack, 0), timezone.utc),
-        )
+        """Where the object is stored (loose or in a pack, and where), its size and time."""
+        return self._odb.stat(self._digest(ref))
 
     # -- verify and gc ----------------------------------------------------------------------
 
@@ -742,8 +455,8 @@ class ArtifactStore:
         from mlopskit.store._maintenance import verify_all, verify_closure
 
         if ref is None:
-            return verify_all(self)
-        return verify_closure(self, ref)
+            return verify_all(self._odb)
+        return verify_closure(self._odb, ref)
 
     def gc(
         self,
@@ -759,7 +472,8 @@ class ArtifactStore:
         """
         from mlopskit.store._maintenance import collect_garbage
 
-        return collect_garbage(self, keep, dry_run=dry_run, grace=grace)
+        roots = [*self.refs.targets(), *keep]
+        return collect_garbage(self._odb, roots, dry_run=dry_run, grace=grace)
 
     def close(self) -> None:
         """Release the stat cache connection."""

@@ -218,7 +218,7 @@ def sniff_json_format(data: bytes) -> str | None:
         return None
     try:
         payload = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         return None
     fmt = payload.get("format") if isinstance(payload, dict) else None
     return fmt if isinstance(fmt, str) and fmt.startswith("mlopskit.") else None

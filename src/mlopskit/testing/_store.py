@@ -40,19 +40,21 @@ def make_tree(root: Path, files: dict[str, bytes]) -> Path:
 
 
 def corrupt_object(store: ArtifactStore, digest: str, data: bytes = b"tampered") -> str:
-    """Overwrite the stored bytes of a loose or packed object; returns the path touched."""
-    fs = store._loc.fs
-    path = store._object_path(digest)
-    if fs.exists(path):
-        fs.pipe_file(path, data)
-        return path
-    entry = store._pack_entry(digest, refresh=True)
-    assert entry is not None, f"{digest} is not stored"
-    pack = store._pack_path(entry.pack, "pack")
-    blob = bytearray(fs.cat_file(pack))
-    blob[entry.offset] ^= 0xFF
-    fs.pipe_file(pack, bytes(blob))
-    return pack
+    """Overwrite the stored bytes of a loose or packed object; returns the path touched.
+
+    Uses only the store's public surface (``stat`` says where the object lives, ``fs``
+    is the filesystem under it).
+    """
+    info = store.stat(digest)
+    fs = store.fs
+    if info.location == "loose":
+        fs.pipe_file(info.path, data)
+        return info.path
+    assert info.offset is not None
+    blob = bytearray(fs.cat_file(info.path))
+    blob[info.offset] ^= 0xFF
+    fs.pipe_file(info.path, bytes(blob))
+    return info.path
 
 
 def _sha(data: bytes) -> str:
@@ -60,18 +62,16 @@ def _sha(data: bytes) -> str:
 
 
 def _files(store: ArtifactStore) -> set[str]:
-    fs = store._loc.fs
-    if not store._loc.is_local:
-        fs.invalidate_cache(store._loc.root)
+    """Every file under the store's root, relative to it, but writes in progress (tmp/)."""
+    fs = store.fs
+    fs.invalidate_cache(store.root)
     try:
-        found = fs.find(store._loc.root)
+        found = fs.find(store.root)
     except FileNotFoundError:
         return set()
-    return {
-        p
-        for p in found
-        if "/tmp/" not in p and not p.endswith("statcache.sqlite") and "statcache.sqlite-" not in p
-    }
+    root = store.root.strip("/")
+    rels = {p.strip("/")[len(root) :].lstrip("/") for p in found}
+    return {rel for rel in rels if not rel.startswith("tmp/")}
 
 
 class StoreConformance:
@@ -327,7 +327,7 @@ class StoreConformance:
         store.refs.set("r", b)
         with pytest.raises(RefConflictError) as info:
             store.refs.set("r", c, expected=a)
-        assert info.value.found == b.digest  # type: ignore[attr-defined]
+        assert info.value.found == b.digest
         assert len(store.refs.history("r")) == 2
         with pytest.raises(RefConflictError):
             store.refs.set("r", c, expected=None)  # "must not exist yet"

@@ -1,0 +1,426 @@
+"""The object database: content-addressed bytes under one location, loose or packed.
+
+Layout (stable; see docs/store.md)::
+
+    objects/<algo>/<hex[:2]>/<hex[2:]>      loose objects, named by their digest
+    packs/<name>.pack, packs/<name>.idx     small objects packed together (see _pack)
+    trust/<algo>/<hex[:2]>/<hex[2:]>        marks pickles this store wrote itself
+    tmp/                                    writes in progress (swept by gc after grace)
+
+:class:`ObjectDB` works on any fsspec filesystem; :class:`LocalObjectDB` is the same
+database on a local disk, where it uses ``os`` directly, publishes with a rename after
+``fsync`` of the file and its directory, and never exposes a torn object. Nothing here
+knows about codecs, manifests, refs or the :mod:`facade <mlopskit.store._store>`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from mlopskit._log import get_logger
+from mlopskit.errors import IntegrityError, InvalidInputError, NotFoundError, StorageError
+from mlopskit.hashing import check_digest, digester_for, new_digester
+from mlopskit.store._cache import ReadCache
+from mlopskit.store._fs import Buffer, Location, _mkstemp, _quietly, publish
+from mlopskit.store._io import (
+    FRESHEN_AFTER,
+    _check_unchanged,
+    _copy_hashing,
+    _mtime,
+    _now,
+    _VerifyingReader,
+)
+from mlopskit.store._pack import PackEntry
+from mlopskit.store._packindex import PackIndex
+
+if TYPE_CHECKING:
+    from mlopskit.store._model import ObjectInfo
+
+log = get_logger("mlopskit.store")
+
+__all__ = ["LocalObjectDB", "ObjectDB", "open_odb"]
+
+MiB = 1024 * 1024
+_REMOTE_INLINE = 32 * MiB
+_WHOLE_ON_CLOSE = {"s3", "s3a", "gs", "gcs"}
+
+
+class ObjectDB:
+    """Objects named by digest on a (remote) fsspec location, with packs and a read cache.
+
+    Args:
+        loc: where the store lives.
+        cache: the local read cache (remote stores), or None.
+        chunk_size: the copy buffer of streaming reads and writes.
+    """
+
+    def __init__(self, loc: Location, cache: ReadCache | None, chunk_size: int) -> None:
+        self.loc = loc
+        self.cache = cache
+        self.chunk_size = chunk_size
+        self.packs = PackIndex(loc, cache.directory if cache is not None else None)
+        # digest -> when this process wrote it: saves a stat/HEAD per later check
+        self._recent: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    # -- layout -----------------------------------------------------------------------
+
+    def path(self, digest: str) -> str:
+        """Where the loose object ``digest`` lives."""
+        algo, _, hexpart = check_digest(digest).partition(":")
+        return self.loc.join("objects", algo, hexpart[:2], hexpart[2:])
+
+    def trust_path(self, digest: str) -> str:
+        """Where the "written by this store" mark of ``digest`` lives."""
+        algo, _, hexpart = check_digest(digest).partition(":")
+        return self.loc.join("trust", algo, hexpart[:2], hexpart[2:])
+
+    # -- existence --------------------------------------------------------------------
+
+    def loose_mtime(self, digest: str) -> float | None:
+        """When the loose copy of ``digest`` was written, or None."""
+        try:
+            return _mtime(self.loc.info(self.path(digest)))
+        except FileNotFoundError:
+            return None
+
+    def age(self, digest: str) -> float | None:
+        """Seconds since the stored copy of ``digest`` was written, or None if absent."""
+        written = self._recent.get(digest)
+        if written is not None and _now() - written < FRESHEN_AFTER.total_seconds():
+            return _now() - written  # gc spares it: younger than any allowed grace
+        entry = self.packs.lookup(digest)
+        if entry is not None:
+            return _now() - self.packs.mtime(entry.pack)
+        mtime = self.loose_mtime(digest)
+        return None if mtime is None else _now() - mtime
+
+    def exists(self, digest: str) -> bool:
+        """Whether ``digest`` is stored, loose or in a pack (the pack list is refreshed)."""
+        if self.age(digest) is not None:
+            return True
+        return self.packs.lookup(digest, refresh=True) is not None
+
+    def needs_write(self, digest: str) -> bool:
+        """False if ``digest`` is stored and fresh (an old local copy is freshened)."""
+        age = self.age(digest)
+        return age is None or age >= FRESHEN_AFTER.total_seconds()
+
+    # -- writing ----------------------------------------------------------------------
+
+    def write(self, digest: str, chunks: list[Buffer]) -> None:
+        """Publish ``chunks`` (already hashed to ``digest``) unless stored and fresh."""
+        if self.needs_write(digest):
+            self.loc.write_atomic(self.path(digest), chunks)
+            self._recent[digest] = _now()
+
+    def write_file(self, src: str, st: os.stat_result, bar: Any) -> str:
+        """Store the local file ``src`` (stat ``st``); returns its digest.
+
+        Small files are read whole and written in one request. A large one is hashed,
+        then uploaded in one retried step that opens its own source, hasher and target
+        on every attempt: a transient error never reads as "the file changed". The
+        upload goes to a temporary name (or an upload that only appears when complete)
+        and is then published under its digest.
+        """
+        if st.st_size <= _REMOTE_INLINE:
+            with open(src, "rb") as f:
+                data = f.read()
+            _check_unchanged(src, st)
+            h = new_digester()
+            h.update(data)
+            self.write(h.digest(), [data])
+            bar.update(len(data))
+            return h.digest()
+        digest = self._hash_file(src)
+        if self.needs_write(digest):
+            path = self.path(digest)
+            self.loc.retry(lambda: self._upload(src, path, digest, bar), what=f"upload {src}")
+            self._recent[digest] = _now()
+        return digest
+
+    def _upload(self, src: str, path: str, digest: str, bar: Any) -> None:
+        fs = self.loc.fs
+        h = new_digester()  # built afresh by every attempt
+        buf = bytearray(self.chunk_size)
+        view = memoryview(buf)
+        # S3 and GCS uploads appear only when complete (and discard aborts them);
+        # elsewhere write a temporary name and move it into place.
+        direct = self.loc.protocol in _WHOLE_ON_CLOSE
+        target = path if direct else self.loc.tmp_path()
+        f_out = fs.open(target, "wb")
+        try:
+            with open(src, "rb", buffering=0) as f_in:
+                while n := f_in.readinto(buf):
+                    h.update(view[:n])
+                    f_out.write(bytes(view[:n]))
+                    bar.update(n)
+            if h.digest() != digest:
+                raise InvalidInputError(f"{src} changed while it was being stored", path=src)
+        except BaseException:
+            if direct:
+                f_out.discard()  # abort the multipart upload: no object appears
+            else:
+                f_out.close()
+                _quietly(lambda: fs.rm_file(target))
+            raise
+        f_out.close()
+        if not direct:
+            fs.mv(target, path)
+
+    def _hash_file(self, src: str) -> str:
+        buf = bytearray(self.chunk_size)
+        view = memoryview(buf)
+        h = new_digester()
+        with open(src, "rb", buffering=0) as f:
+            while n := f.readinto(buf):
+                h.update(view[:n])
+        return h.digest()
+
+    def mark_trusted(self, digest: str) -> None:
+        """Record that this store wrote the pickle ``digest`` itself."""
+        path = self.trust_path(digest)
+        if not self.loc.exists(path):
+            self.loc.write_atomic(path, [b""], fsync=False)
+
+    def is_trusted(self, digest: str) -> bool:
+        """Whether :meth:`mark_trusted` was called for ``digest``."""
+        return self.loc.exists(self.trust_path(digest))
+
+    # -- reading ----------------------------------------------------------------------
+
+    def fetch(self, digest: str, *, cached: bool = True) -> tuple[bytes, str]:
+        """The stored bytes of ``digest`` (unverified) and where they came from.
+
+        Looks in the read cache (unless ``cached=False``), then the loose object, then
+        the packs; a pack that vanished (another process's gc) refreshes the pack list
+        and the lookup is tried again.
+
+        Raises:
+            NotFoundError: ``digest`` is not stored.
+        """
+        if cached and self.cache is not None:
+            hit = self.cache.get(digest)
+            if hit is not None:
+                with open(hit, "rb") as f:
+                    return f.read(), hit
+        path = self.path(digest)
+        try:
+            return self.loc.cat(path), path
+        except FileNotFoundError:
+            pass
+        for refresh in (False, True, True):
+            entry = self.packs.lookup(digest, refresh=refresh)
+            if entry is None:
+                if refresh:
+                    break
+                continue
+            try:
+                return self.packs.read(entry), self.packs.pack_path(entry.pack)
+            except FileNotFoundError:
+                continue  # repacked under us: list the packs again
+        raise NotFoundError(f"no object {digest} in {self.loc.url}", digest=digest)
+
+    def read(self, digest: str) -> bytes:
+        """The bytes of ``digest``, verified (a damaged cached copy is replaced).
+
+        Raises:
+            IntegrityError: the stored bytes do not hash to ``digest``.
+            NotFoundError: ``digest`` is not stored.
+        """
+        data, where = self.fetch(digest)
+        found = _digest_of(data, digest)
+        if found != digest:
+            if self.cache is not None and where == self.cache.path(digest):
+                self.cache.evict(digest)  # a damaged cache copy: fetch from the store
+                return self.read(digest)
+            raise IntegrityError(
+                f"object {digest} at {where} is corrupt: its bytes hash to {found}. "
+                "Restore it from another copy, or remove it and re-put the data.",
+                digest=digest,
+                found=found,
+                path=where,
+            )
+        if self.cache is not None and where != self.cache.path(digest):
+            self.cache.put(digest, [data])
+        return data
+
+    def open(self, digest: str) -> BinaryIO:
+        """A stream of ``digest``'s bytes; IntegrityError at its end if they are damaged."""
+        path = self.path(digest)
+        raw: Any
+        if self.cache is not None:
+            raw = io.BytesIO(self.read(digest))
+        else:
+            try:
+                raw = self.loc.retry(lambda: self.loc.fs.open(path, "rb"), what=f"open {path}")
+            except FileNotFoundError:
+                raw = io.BytesIO(self.read(digest))
+        return _VerifyingReader(raw, digest, path)  # type: ignore[return-value]
+
+    def prefetch(self, digests: list[str]) -> None:
+        """Fill the read cache with packed objects, one whole-pack read per pack."""
+        if self.cache is None:
+            return
+        by_pack: dict[str, list[tuple[str, PackEntry]]] = {}
+        for digest in digests:
+            entry = self.packs.lookup(digest)
+            if entry is not None and self.cache.get(digest) is None:
+                by_pack.setdefault(entry.pack, []).append((digest, entry))
+        for pack, wanted in by_pack.items():
+            try:
+                data = self.packs.read_pack(pack)
+            except FileNotFoundError:
+                continue  # repacked meanwhile: the objects are read one by one later
+            for digest, entry in wanted:
+                chunk = data[entry.offset : entry.offset + entry.size]
+                if _digest_of(chunk, digest) == digest:  # a bad one fails later, loudly
+                    self.cache.put(digest, [chunk])
+
+    def hash_loose(self, digest: str) -> str:
+        """What the loose object stored under ``digest`` hashes to, streamed (no cache)."""
+        path = self.path(digest)
+
+        def run() -> str:
+            h = digester_for(digest)
+            with self.loc.fs.open(path, "rb") as f:
+                while data := f.read(self.chunk_size):
+                    h.update(data)
+            return h.digest()
+
+        return self.loc.retry(run, what=f"read {path}")
+
+    def stat(self, digest: str) -> ObjectInfo:
+        """Where ``digest`` is stored (loose or pack, path, offset), its size and mtime.
+
+        Raises:
+            NotFoundError: ``digest`` is not stored.
+        """
+        from mlopskit.store._model import ObjectInfo
+
+        path = self.path(digest)
+        try:
+            info = self.loc.info(path)
+            return ObjectInfo(
+                digest=digest,
+                size=int(info["size"]),
+                location="loose",
+                path=path,
+                modified=datetime.fromtimestamp(_mtime(info), timezone.utc),
+            )
+        except FileNotFoundError:
+            pass
+        entry = self.packs.lookup(digest) or self.packs.lookup(digest, refresh=True)
+        if entry is None:
+            raise NotFoundError(f"no object {digest} in {self.loc.url}", digest=digest)
+        return ObjectInfo(
+            digest=digest,
+            size=entry.size,
+            location="pack",
+            path=self.packs.pack_path(entry.pack),
+            offset=entry.offset,
+            modified=datetime.fromtimestamp(self.packs.mtime(entry.pack), timezone.utc),
+        )
+
+    # -- iterating and deleting -------------------------------------------------------
+
+    def iter_loose(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """``(digest, listing info)`` of every loose object (path and digest agree)."""
+        for path, info in self.loc.find(self.loc.join("objects")).items():
+            parts = path.rstrip("/").split("/")
+            if len(parts) < 3:
+                continue
+            try:
+                digest = check_digest(f"{parts[-3]}:{parts[-2]}{parts[-1]}")
+            except ValueError:
+                continue  # not an object name (e.g. a stray file): ignored
+            yield digest, {**info, "name": path}
+
+    def delete(self, digest: str) -> None:
+        """Remove the loose object ``digest`` and its trust mark."""
+        self.loc.rm(self.path(digest))
+        self.loc.rm(self.trust_path(digest))
+        self._recent.pop(digest, None)
+
+    def forget(self, digests: list[str]) -> None:
+        """Forget what this process knows of ``digests`` and of the packs (after gc)."""
+        for digest in digests:
+            self._recent.pop(digest, None)
+        self.packs.forget()
+
+
+class LocalObjectDB(ObjectDB):
+    """The object database on a local disk: ``os`` calls, fsync before every publish."""
+
+    def loose_mtime(self, digest: str) -> float | None:
+        """When the loose copy of ``digest`` was written, or None."""
+        try:
+            return os.stat(self.path(digest)).st_mtime
+        except FileNotFoundError:
+            return None
+
+    def needs_write(self, digest: str) -> bool:
+        """False if stored and fresh; an old loose copy is touched instead of rewritten."""
+        age = self.age(digest)
+        if age is None:
+            return True
+        if age < FRESHEN_AFTER.total_seconds():
+            return False
+        try:
+            os.utime(self.path(digest))  # freshen: a concurrent gc will not sweep it
+            return False
+        except FileNotFoundError:
+            return True  # an old packed copy: write a fresh loose one
+
+    def write_file(self, src: str, st: os.stat_result, bar: Any) -> str:
+        """Copy ``src`` into the store while hashing it, in one pass; returns its digest."""
+        h = new_digester()
+        fd, tmp = _mkstemp(self.loc.join("tmp"))
+        try:
+            with open(src, "rb", buffering=0) as f:
+                _copy_hashing(
+                    f, fd, h, self.chunk_size, bar, threaded=st.st_size >= 4 * self.chunk_size
+                )
+            os.fsync(fd)
+            os.close(fd)
+            fd = -1
+            _check_unchanged(src, st)
+            digest = h.digest()
+            if self.needs_write(digest):
+                publish(tmp, self.path(digest), fsync=True)
+                self._recent[digest] = _now()
+            return digest
+        except OSError as exc:
+            if isinstance(exc, FileNotFoundError):
+                raise
+            raise StorageError(f"could not store {src}: {exc}", path=src) from exc
+        finally:
+            if fd >= 0:
+                os.close(fd)
+            _quietly(lambda: os.unlink(tmp))
+
+    def open(self, digest: str) -> BinaryIO:
+        """A stream of ``digest``'s bytes; IntegrityError at its end if they are damaged."""
+        path = self.path(digest)
+        try:
+            raw = open(path, "rb")  # noqa: SIM115 - returned to the caller
+        except FileNotFoundError:
+            raw = io.BytesIO(self.read(digest))  # type: ignore[assignment]
+        return _VerifyingReader(raw, digest, path)  # type: ignore[return-value]
+
+
+def open_odb(loc: Location, cache: ReadCache | None, chunk_size: int) -> ObjectDB:
+    """The object database for ``loc``: the local subclass on a local disk."""
+    cls = LocalObjectDB if loc.is_local else ObjectDB
+    return cls(loc, cache, chunk_size)
+
+
+def _digest_of(data: bytes, like: str) -> str:
+    h = digester_for(like)
+    h.update(data)
+    return h.digest()

@@ -1,0 +1,248 @@
+"""The engine room under the facade: packs, the read cache, the stat cache, retries, fsync."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlopskit._retry import RetryPolicy
+from mlopskit.errors import StorageError
+from mlopskit.store import ArtifactStore, _odb
+from mlopskit.store._statcache import StatCache, stat_key
+from mlopskit.testing import corrupt_object, make_tree
+
+
+def _age(path: Path, seconds: float = 60) -> None:
+    old = time.time_ns() - int(seconds * 1e9)
+    os.utime(path, ns=(old, old))
+
+
+def _indexes(root: Path) -> list[Path]:
+    return sorted((root / "packs").glob("*.idx"))
+
+
+class TestDamagedPackIndex:
+    def test_one_damaged_index_does_not_stop_writes_or_other_reads(self, tmp_path: Path) -> None:
+        """With one pack index damaged, writes still work, other packs and loose objects
+        are still served, and verify() names the damaged index."""
+        root = tmp_path / "store"
+        store = ArtifactStore(root)
+        first = store.put_dir(make_tree(tmp_path / "one", {"a": b"alpha"}))
+        second = store.put_dir(make_tree(tmp_path / "two", {"b": b"beta"}))
+        loose = store.put_bytes(b"loose")
+        damaged = next(p for p in _indexes(root) if first.hex in _entries_of(root, p))
+        damaged.write_bytes(b"MKIDX01\ngarbage")
+        fresh = ArtifactStore(root)
+        assert fresh.put_bytes(b"new") is not None
+        third = fresh.put_dir(make_tree(tmp_path / "three", {"c": b"gamma"}))
+        assert (fresh.checkout(second, tmp_path / "out2") / "b").read_bytes() == b"beta"
+        assert (fresh.checkout(third, tmp_path / "out3") / "c").read_bytes() == b"gamma"
+        assert fresh.get_bytes(loose) == b"loose"
+        report = fresh.verify()
+        assert [c.path for c in report.corrupt] == [str(damaged).replace(os.sep, "/")]
+        assert "damaged" in report.corrupt[0].reason
+
+    def test_damaged_cached_index_is_evicted(self, tmp_path: Path) -> None:
+        """A damaged copy of a pack index in the local cache is replaced from the store."""
+        url = f"memory://cached-idx-{uuid.uuid4().hex}"
+        cache = tmp_path / "cache"
+        tree = ArtifactStore(url, cache=cache).put_dir(make_tree(tmp_path / "s", {"a": b"A"}))
+        entry = ArtifactStore(url, cache=cache).read_tree(tree)[0]  # caches the index
+        cached = list((cache / "packidx").glob("*.idx"))
+        assert len(cached) == 1
+        cached[0].write_bytes(b"not an index")
+        for obj in (cache / "objects").rglob("*"):
+            if obj.is_file():
+                obj.unlink()  # force reads to go through the pack index
+        assert ArtifactStore(url, cache=cache).get_bytes(entry.digest) == b"A"
+        assert cached[0].read_bytes().startswith(b"MKIDX01\n")
+
+    def test_remote_verify_of_a_ref_checks_the_store_not_the_cache(self, tmp_path: Path) -> None:
+        """verify(ref) of a cached remote object reads the store's bytes: damage there is
+        reported even though the local cached copy is intact."""
+        store = ArtifactStore(f"memory://verify-{uuid.uuid4().hex}", cache=tmp_path / "cache")
+        ref = store.put_bytes(b"precious")
+        assert store.get_bytes(ref) == b"precious"  # now in the local cache
+        corrupt_object(store, ref.digest)
+        report = store.verify(ref)
+        assert [c.digest for c in report.corrupt] == [ref.digest]
+
+
+def _entries_of(root: Path, index: Path) -> str:
+    """The hex digests listed by a pack index (for picking one in a test)."""
+    from mlopskit.store._pack import parse_index
+
+    return " ".join(h for h, _, _ in parse_index(index.read_bytes(), str(index)))
+
+
+class TestRepackUnderAReader:
+    def test_reader_with_a_loaded_pack_list_survives_another_process_repack(
+        self, tmp_path: Path
+    ) -> None:
+        """After another instance's gc repacks, an instance that had loaded the pack list
+        still reads a live object (no raw FileNotFoundError)."""
+        root = tmp_path / "store"
+        writer = ArtifactStore(root)
+        writer.put_dir(make_tree(tmp_path / "both", {"x": b"live", "y": b"dead"}))
+        keep = writer.put_dir(make_tree(tmp_path / "only", {"x": b"live"}))
+        writer.refs.set("kept", keep)
+        reader = ArtifactStore(root)
+        live = reader.read_tree(keep)[0]
+        assert reader.stat(live.digest).location == "pack"  # the pack list is loaded
+        packs_before = set(_indexes(root))
+        report = ArtifactStore(root).gc(dry_run=False, grace=timedelta(0))
+        assert report.packs_rewritten == 1
+        assert set(_indexes(root)) != packs_before
+        assert reader.get_bytes(live.digest) == b"live"
+        assert reader.exists(live.digest)
+        assert (reader.checkout(keep, tmp_path / "out") / "x").read_bytes() == b"live"
+
+
+class TestStatCache:
+    def test_a_poisoned_stat_cache_in_a_shared_root_is_not_trusted(self, tmp_path: Path) -> None:
+        """A stat-cache row planted in the store root by another writer cannot make
+        put_file return another file's digest."""
+        root = tmp_path / "store"
+        store = ArtifactStore(root)
+        other = store.put_bytes(b"someone else's content")
+        src = tmp_path / "mine.bin"
+        src.write_bytes(b"my content")
+        _age(src)
+        planted = StatCache(str(root / "statcache.sqlite"))
+        planted.store(str(src), stat_key(os.stat(src)), other.digest)
+        planted.close()
+        ref = ArtifactStore(root).put_file(src)
+        assert ArtifactStore(root).get_bytes(ref) == b"my content"
+
+    def test_the_stat_cache_lives_outside_the_store_root(self, tmp_path: Path) -> None:
+        """put_file and put_dir write no stat cache into the (possibly shared) store."""
+        root = tmp_path / "store"
+        store = ArtifactStore(root)
+        src = make_tree(tmp_path / "src", {"a": b"1"})
+        store.put_dir(src)
+        store.put_file(src / "a")
+        assert not list(root.glob("statcache*"))
+        assert list((tmp_path / "user-cache").glob("statcache.sqlite"))
+
+
+class _FlakyFile:
+    def __init__(self, inner: Any, fail: bool) -> None:
+        self._inner = inner
+        self._fail = fail
+        self.written = 0
+
+    def write(self, data: bytes) -> int:
+        if self._fail and self.written > 0:
+            raise ConnectionResetError("injected network fault mid-upload")
+        self.written += len(data)
+        return int(self._inner.write(data))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _FlakyOpenFS:
+    """Delegates to a filesystem; the first ``failures`` write-opens fail mid-write."""
+
+    def __init__(self, fs: Any, failures: int) -> None:
+        self._fs = fs
+        self.failures = failures
+        self.opens = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._fs, name)
+
+    def open(self, path: str, mode: str = "rb", **kw: Any) -> Any:
+        f = self._fs.open(path, mode, **kw)
+        if "w" not in mode:
+            return f
+        self.opens += 1
+        return _FlakyFile(f, fail=self.opens <= self.failures)
+
+
+class TestRemoteUpload:
+    def _store(self, monkeypatch: pytest.MonkeyPatch, failures: int) -> tuple[Any, Any]:
+        monkeypatch.setattr(_odb, "_REMOTE_INLINE", 1024)
+        store = ArtifactStore(
+            f"memory://upload-{uuid.uuid4().hex}",
+            chunk_size=64 * 1024,
+            retry=RetryPolicy(attempts=3, delay=0),
+        )
+        flaky = _FlakyOpenFS(store.fs, failures)
+        store._loc.fs = flaky  # fault injection below the storage boundary
+        return store, flaky
+
+    def test_a_transient_fault_mid_upload_is_retried_not_reported_as_a_change(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """One transient error during a large remote put_file is retried; the file is
+        stored (no "changed while it was being stored")."""
+        store, flaky = self._store(monkeypatch, failures=1)
+        src = tmp_path / "big.bin"
+        data = os.urandom(300_000)
+        src.write_bytes(data)
+        ref = store.put_file(src)
+        assert flaky.opens == 2
+        assert store.get_bytes(ref) == data
+
+    def test_a_failed_upload_leaves_no_object_under_its_digest(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """When every attempt fails mid-upload, no (torn) object is visible under the
+        digest, and the error says how often it was tried."""
+        store, flaky = self._store(monkeypatch, failures=99)
+        src = tmp_path / "big.bin"
+        src.write_bytes(os.urandom(300_000))
+        with pytest.raises(StorageError, match=r"after 3 attempt"):
+            store.put_file(src)
+        assert flaky.opens == 3  # one retry loop, not nested ones
+        from mlopskit.hashing import digest_bytes
+
+        assert not store.exists(digest_bytes(src.read_bytes()))
+        assert [p for p in store.fs.find(store.root) if "/objects/" in p] == []
+
+
+class TestDurability:
+    def test_objects_packs_and_indexes_are_fsynced_before_they_are_published(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Every file renamed into objects/ or packs/ was fsynced first, and its
+        directory after (so a power loss never leaves a name without its bytes)."""
+        events: list[tuple[str, str]] = []
+        real_fsync, real_replace = os.fsync, os.replace
+
+        def fsync(fd: int) -> None:
+            events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+            real_fsync(fd)
+
+        def replace(src: Any, dst: Any) -> None:
+            events.append(("replace", f"{os.fspath(src)} -> {os.fspath(dst)}"))
+            real_replace(src, dst)
+
+        if not os.path.exists("/proc/self/fd"):
+            pytest.skip("needs /proc to name file descriptors")
+        root = tmp_path / "store"
+        store = ArtifactStore(root)
+        big = tmp_path / "big.bin"
+        big.write_bytes(os.urandom(400_000))
+        src = make_tree(tmp_path / "src", {"a": b"1", "b": b"2"})
+        monkeypatch.setattr(os, "fsync", fsync)
+        monkeypatch.setattr(os, "replace", replace)
+        store.put_bytes(b"small")
+        store.put_file(big)
+        store.put_dir(src)
+        monkeypatch.undo()
+        published = [(i, e[1].split(" -> ")) for i, e in enumerate(events) if e[0] == "replace"]
+        targets = [dst for _, (_, dst) in published]
+        assert sum("/objects/" in t for t in targets) == 2
+        assert sum(t.endswith(".pack") for t in targets) == 1
+        assert sum(t.endswith(".idx") for t in targets) == 1
+        for i, (tmp, dst) in published:
+            assert ("fsync", tmp) in events[:i], f"{dst} published before its bytes were synced"
+            assert ("fsync", os.path.dirname(dst)) in events[i + 1 :], f"{dst}'s dir not synced"
