@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from mlopskit._retry import RetryPolicy
 from mlopskit.store._current import current_store, store_for
 from mlopskit.store._ref import ArtifactRef
 from mlopskit.store._store import ArtifactStore
@@ -42,6 +43,7 @@ __all__ = [
     "ObjectInfo",
     "RefRecord",
     "Refs",
+    "RetryPolicy",
     "TreeEntry",
     "VerifyReport",
     "current_store",

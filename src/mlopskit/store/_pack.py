@@ -13,12 +13,12 @@ second: an index is the commit point, so a reader never sees a half-written pack
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mlopskit.errors import IntegrityError
+from mlopskit.hashing import new_digester
 
 MAGIC = b"MKIDX01\n"
 _HEAD = struct.Struct("<8sII")
@@ -42,8 +42,14 @@ def build_index(entries: Iterable[Entry]) -> tuple[str, bytes]:
     body = bytearray(_HEAD.pack(MAGIC, len(rows), 32))
     for hexdigest, offset, size in rows:
         body += _ENTRY.pack(bytes.fromhex(hexdigest), offset, size)
-    trailer = hashlib.sha256(body).digest()
+    trailer = _sha256(body)
     return trailer.hex(), bytes(body) + trailer
+
+
+def _sha256(data: bytes | bytearray) -> bytes:
+    h = new_digester("sha256")
+    h.update(data)
+    return h.raw()
 
 
 def parse_index(data: bytes, path: str) -> list[Entry]:
@@ -51,7 +57,7 @@ def parse_index(data: bytes, path: str) -> list[Entry]:
     if len(data) < _HEAD.size + 32 or not data.startswith(MAGIC):
         raise IntegrityError(f"pack index {path} is damaged (bad header)", path=path)
     body, trailer = data[:-32], data[-32:]
-    if hashlib.sha256(body).digest() != trailer:
+    if _sha256(body) != trailer:
         raise IntegrityError(f"pack index {path} is damaged (checksum mismatch)", path=path)
     _, count, width = _HEAD.unpack_from(body)
     if width != 32 or len(body) != _HEAD.size + count * _ENTRY.size:

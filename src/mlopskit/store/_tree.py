@@ -17,14 +17,13 @@ entries and a top manifest of about 40 lines, never a 10,000-line listing.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable
 from json.encoder import encode_basestring as _quote  # C-accelerated, as json.dumps uses
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from mlopskit.errors import IntegrityError, InvalidNameError
-from mlopskit.hashing import check_digest
+from mlopskit.hashing import check_digest, digest_bytes, new_digester
 from mlopskit.serialize import canonical_json
 from mlopskit.store._ref import TREE_FORMAT
 
@@ -113,7 +112,9 @@ def _listing(rows: list[EntryLike], fmt: str) -> bytes:
 
 
 def _boundary(name: str) -> bool:
-    return hashlib.sha256(name.encode("utf-8", "surrogateescape")).digest()[0] == 0
+    h = new_digester("sha256")  # the boundary rule is part of the format: always sha256
+    h.update(name.encode("utf-8", "surrogateescape"))
+    return h.raw()[0] == 0
 
 
 def encode_tree(entries: Iterable[EntryLike]) -> tuple[bytes, list[bytes]]:
@@ -141,7 +142,7 @@ def encode_tree(entries: Iterable[EntryLike]) -> tuple[bytes, list[bytes]]:
         heads.append(
             {
                 "count": len(current),
-                "digest": "sha256:" + hashlib.sha256(data).hexdigest(),
+                "digest": digest_bytes(data, "sha256"),
                 "size": sum(e.size for e in current),
             }
         )
