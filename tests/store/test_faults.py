@@ -109,7 +109,8 @@ class TestFlakyNetwork:
 
     def test_a_dead_network_is_reported_and_writes_nothing(self) -> None:
         """When every write fails, the caller gets StorageError and no object appears."""
-        store, _ = self._store(every=1)
+        store, flaky = self._store(every=1)
         with pytest.raises(StorageError, match=r"failed after 4 attempt"):
             store.put_bytes(b"lost?")
+        assert flaky.calls == 4  # one retry loop at the storage boundary, never nested
         assert store._loc.fs.find(store._loc.root) == []

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlopskit._retry import RetryPolicy
 from mlopskit.store._current import current_store, store_for
+from mlopskit.store._fs import Location
 from mlopskit.store._ref import ArtifactRef
 from mlopskit.store._store import ArtifactStore
 
@@ -40,6 +41,7 @@ __all__ = [
     "ArtifactStore",
     "CorruptObject",
     "GcReport",
+    "Location",
     "ObjectInfo",
     "RefRecord",
     "Refs",

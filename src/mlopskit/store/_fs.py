@@ -39,7 +39,18 @@ _memory_lock = threading.Lock()
 
 
 class Location:
-    """A filesystem and a root path in it, resolved from a URL or a plain path."""
+    """A filesystem and a root path in it, resolved from a URL or a plain path.
+
+    The storage boundary shared by the store and the tracking backend: its methods
+    (``cat``, ``info``, ``exists``, ``ls``, ``find``, ``rm``, ``write_atomic``,
+    ``write_create_only``) retry a remote call exactly once under ``policy``; callers
+    must not wrap them in another retry.
+
+    Args:
+        url: a path, ``file://``, ``memory://``, ``s3://`` or any fsspec URL.
+        storage_options: passed to fsspec.
+        policy: how transient errors are retried (default :class:`RetryPolicy`).
+    """
 
     def __init__(
         self,

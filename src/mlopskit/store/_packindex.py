@@ -43,6 +43,7 @@ class PackIndex:
         self._loaded = False
         #: pack name -> why its index could not be read (reported by verify)
         self.damaged: dict[str, str] = {}
+        self._damaged_at: dict[str, float] = {}
 
     # -- paths ------------------------------------------------------------------------
 
@@ -100,9 +101,10 @@ class PackIndex:
                 self._mtime.pop(name, None)
             for name in [n for n in self.damaged if n not in listed]:
                 del self.damaged[name]
+                self._damaged_at.pop(name, None)
             for name, mtime in listed.items():
-                if name in self._entries:
-                    continue
+                if name in self._entries or self._damaged_at.get(name) == mtime:
+                    continue  # known, or known damaged and not rewritten since
                 try:
                     self._entries[name] = self.read_index(name)
                 except FileNotFoundError:
@@ -111,8 +113,10 @@ class PackIndex:
                     if name not in self.damaged:
                         log.warning("damaged_pack_index", pack=name, error=str(exc))
                     self.damaged[name] = str(exc)
+                    self._damaged_at[name] = mtime
                     continue
                 self.damaged.pop(name, None)
+                self._damaged_at.pop(name, None)
                 self._mtime[name] = mtime
             self._rebuild()
             self._loaded = True
