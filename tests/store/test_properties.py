@@ -11,7 +11,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlopskit.hashing import digest_bytes
+from mlopskit.hashing import digest_bytes, digester_for, new_digester
 from mlopskit.serialize import canonical_json
 from mlopskit.store import ArtifactStore, TreeEntry
 from mlopskit.store._tree import encode_tree
@@ -60,6 +60,21 @@ class TestDigests:
         store = _memory_store()
         assert store.put_bytes(data).digest == "sha256:" + hashlib.sha256(data).hexdigest()
         assert digest_bytes(data) == "sha256:" + hashlib.sha256(data).hexdigest()
+
+    @given(st.lists(st.binary(max_size=700), max_size=8))
+    @SETTINGS
+    def test_digester_is_incremental_hashlib(self, chunks: list[bytes]) -> None:
+        """The store's one hasher factory gives hashlib's sha256 of the concatenation,
+        however the bytes are chunked, and digester_for reproduces a digest's algorithm."""
+        h = new_digester()
+        for chunk in chunks:
+            h.update(memoryview(chunk))
+        whole = b"".join(chunks)
+        assert h.digest() == "sha256:" + hashlib.sha256(whole).hexdigest()
+        assert h.raw() == hashlib.sha256(whole).digest()
+        again = digester_for(h.digest())
+        again.update(whole)
+        assert again.digest() == h.digest()
 
     @given(st.binary(max_size=5000))
     @SETTINGS
