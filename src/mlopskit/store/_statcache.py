@@ -15,6 +15,8 @@ import sqlite3
 import threading
 import time
 
+from mlopskit.hashing import check_digest
+
 RACY_NS = 2_000_000_000
 
 Stat = tuple[int, int, int, int]  # ino, size, mtime_ns, ctime_ns
@@ -65,17 +67,30 @@ class StatCache:
                 db.execute("INSERT OR REPLACE INTO snap VALUES (?, ?)", (key, blob))
 
     def lookup(self, path: str, st: Stat) -> str | None:
-        """The cached digest of file ``path`` if its stat is unchanged, else None."""
+        """The cached digest of file ``path`` if its stat is unchanged, else None.
+
+        A row of the wrong shape counts as a miss (the cache is only ever a hint: the
+        caller also checks that the store holds the digest).
+        """
         hit = self._load(path).get(path)
-        return hit[1] if hit is not None and tuple(hit[0]) == st else None
+        try:
+            if hit is not None and tuple(hit[0]) == st and isinstance(hit[1], str):
+                return check_digest(hit[1])
+        except (TypeError, ValueError, IndexError):
+            pass
+        return None
 
     def store(self, path: str, st: Stat, digest: str) -> None:
         """Record the digest of one file."""
         self._save(path, {path: (st, digest)})
 
     def lookup_tree(self, root: str) -> Snapshot:
-        """The snapshot of directory ``root``: file path → (stat, digest)."""
-        return self._load(root.rstrip("/") + "/")
+        """The snapshot of directory ``root``: file path → (stat, digest).
+
+        Rows of the wrong shape are dropped (they only cost a re-hash).
+        """
+        snap = self._load(root.rstrip("/") + "/")
+        return {p: v for p, v in snap.items() if _well_formed(p, v)}
 
     def store_tree(self, root: str, snap: Snapshot) -> None:
         """Replace the snapshot of directory ``root``."""
@@ -87,3 +102,17 @@ class StatCache:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+def _well_formed(path: object, value: object) -> bool:
+    return (
+        isinstance(path, str)
+        and isinstance(value, tuple)
+        and len(value) == 2
+        and isinstance(value[0], tuple)
+        and len(value[0]) == 4
+        and all(type(x) is int for x in value[0])
+        and isinstance(value[1], str)
+        and value[1].startswith("sha256:")
+        and len(value[1]) == 71
+    )

@@ -63,6 +63,9 @@ class ArtifactStore:
             off for local and memory), ``False``, or a directory.
         progress: show progress bars on long transfers (``None``: only on a TTY).
         pack_threshold: files up to this size are packed together by :meth:`put_dir`.
+        chunk_size: the copy buffer of streaming reads and writes (bounds memory use).
+        retry: how transient storage errors are retried (default
+            :class:`~mlopskit.store.RetryPolicy`: 4 attempts, backoff from 50 ms).
 
     Example:
         >>> store = ArtifactStore("memory://doctest-store")
