@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 from mlopskit._retry import RetryPolicy
 from mlopskit.store._current import current_store, store_for
-from mlopskit.store._fs import Location
 from mlopskit.store._ref import ArtifactRef
 from mlopskit.store._store import ArtifactStore
 
@@ -41,7 +40,6 @@ __all__ = [
     "ArtifactStore",
     "CorruptObject",
     "GcReport",
-    "Location",
     "ObjectInfo",
     "RefRecord",
     "Refs",
