@@ -41,7 +41,7 @@ _memory_lock = threading.Lock()
 class Location:
     """A filesystem and a root path in it, resolved from a URL or a plain path.
 
-    The storage boundary shared by the store and the tracking backend: its methods
+    The storage boundary of the store: its methods
     (``cat``, ``info``, ``exists``, ``ls``, ``find``, ``rm``, ``write_atomic``,
     ``write_create_only``) retry a remote call exactly once under ``policy``; callers
     must not wrap them in another retry.
