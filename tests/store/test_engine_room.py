@@ -104,6 +104,25 @@ class TestRepackUnderAReader:
         assert (reader.checkout(keep, tmp_path / "out") / "x").read_bytes() == b"live"
 
 
+class TestUnfinishedPack:
+    def test_gc_removes_a_pack_whose_index_was_never_written(self, tmp_path: Path) -> None:
+        """A pack left without its index by a killed writer is removed by gc after the
+        grace period (and kept within it)."""
+        root = tmp_path / "store"
+        store = ArtifactStore(root)
+        store.put_bytes(b"x")
+        (root / "packs").mkdir()
+        orphan = root / "packs" / f"{'e' * 64}.pack"
+        orphan.write_bytes(b"half a pack")
+        assert store.gc(dry_run=False, grace=timedelta(hours=1)).temp_removed == 0
+        assert orphan.exists()
+        _age(orphan, 7200)
+        report = store.gc(dry_run=False, grace=timedelta(hours=1))
+        assert report.temp_removed == 1
+        assert not orphan.exists()
+        assert store.verify().ok
+
+
 class TestStatCache:
     def test_a_poisoned_stat_cache_in_a_shared_root_is_not_trusted(self, tmp_path: Path) -> None:
         """A stat-cache row planted in the store root by another writer cannot make

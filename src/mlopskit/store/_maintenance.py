@@ -157,7 +157,8 @@ def collect_garbage(
     grace: timedelta,
 ) -> GcReport:
     """Mark from ``roots`` (every ref, its history, and ``keep``); sweep what is old and
-    unmarked: loose objects, dead objects of packs (repacked), stale temporary files."""
+    unmarked: loose objects, dead objects of packs (repacked), stale temporary files
+    and packs whose index was never written."""
     if grace < 2 * FRESHEN_AFTER:
         log.warning(
             "gc_short_grace",
@@ -204,6 +205,12 @@ def collect_garbage(
         report.packs_rewritten += 1
         if not dry_run:
             _repack(odb, name, live)
+
+    for name, mtime in packs.orphans().items():
+        if mtime <= cutoff:  # a pack whose index was never written: an unfinished write
+            report.temp_removed += 1
+            if not dry_run:
+                odb.loc.rm(packs.pack_path(name))
 
     loc = odb.loc
     for path, info in loc.find(loc.join("tmp")).items():

@@ -77,11 +77,20 @@ class PackIndex:
 
     def listing(self) -> dict[str, float]:
         """Every pack index on the store now: name -> mtime (a fresh listing)."""
+        return self._list(".idx")
+
+    def orphans(self) -> dict[str, float]:
+        """Packs without an index (their writer died before committing): name -> mtime."""
+        packs = self._list(".pack")
+        indexes = self.listing()
+        return {name: mtime for name, mtime in packs.items() if name not in indexes}
+
+    def _list(self, ext: str) -> dict[str, float]:
         out: dict[str, float] = {}
         for info in self._loc.ls(self._loc.join("packs")):
             leaf = info["name"].rstrip("/").rsplit("/", 1)[-1]
-            if leaf.endswith(".idx"):
-                out[leaf[:-4]] = _mtime(info)
+            if leaf.endswith(ext):
+                out[leaf[: -len(ext)]] = _mtime(info)
         return out
 
     # -- loading ----------------------------------------------------------------------
