@@ -232,7 +232,8 @@ class TestDurability:
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """Every file renamed into objects/ or packs/ was fsynced first, and its
-        directory after (so a power loss never leaves a name without its bytes)."""
+        directory after, and the parent of a directory made for it (so a power loss
+        never leaves a name without its bytes)."""
         events: list[tuple[str, str]] = []
         real_fsync, real_replace = os.fsync, os.replace
 
@@ -265,3 +266,6 @@ class TestDurability:
         for i, (tmp, dst) in published:
             assert ("fsync", tmp) in events[:i], f"{dst} published before its bytes were synced"
             assert ("fsync", os.path.dirname(dst)) in events[i + 1 :], f"{dst}'s dir not synced"
+            if "/objects/" in dst:  # objects/sha256/<xx>/ was new: its parent too
+                grand = os.path.dirname(os.path.dirname(dst))
+                assert ("fsync", grand) in events[i + 1 :], f"new dir of {dst} not synced"

@@ -322,12 +322,33 @@ def fsync_dir(path: str) -> None:
 
 
 def publish(tmp: str, path: str, *, fsync: bool) -> None:
-    """Rename the complete file ``tmp`` to ``path``; with ``fsync``, durably."""
+    """Rename the complete file ``tmp`` to ``path``; with ``fsync``, durably.
+
+    Durably means: the directory holding ``path`` is fsynced after the rename, and so
+    is the parent of every directory created on the way (a new ``objects/ab/`` must
+    survive a power loss as well as the object in it).
+    """
     parent = os.path.dirname(path)
-    os.makedirs(parent, exist_ok=True)
+    created = _makedirs(parent)
     os.replace(tmp, path)
     if fsync:
         fsync_dir(parent)
+        for new_dir in created:
+            fsync_dir(os.path.dirname(new_dir))
+
+
+def _makedirs(path: str) -> list[str]:
+    """``os.makedirs(path, exist_ok=True)``; returns the directories it created."""
+    missing: list[str] = []
+    probe = path
+    while probe and not os.path.isdir(probe):
+        missing.append(probe)
+        up = os.path.dirname(probe)
+        if up == probe:
+            break
+        probe = up
+    os.makedirs(path, exist_ok=True)
+    return missing
 
 
 def _local_write_atomic(tmpdir: str, path: str, chunks: Iterable[Buffer], *, fsync: bool) -> None:
