@@ -137,6 +137,17 @@ class TestRemoteReadCache:
             store.get_bytes(ref)
         assert ReadCache(str(tmp_path / "cache")).get(ref.digest) is None
 
+    def test_verify_of_a_ref_reads_the_bucket_not_the_cache(
+        self, s3_url: str, tmp_path: Path
+    ) -> None:
+        """verify(ref) on S3 reports an object damaged in the bucket even when an intact
+        copy sits in the local read cache."""
+        store = ArtifactStore(s3_url, cache=tmp_path / "cache")
+        ref = store.put_bytes(b"cached and then damaged remotely")
+        assert store.get_bytes(ref) == b"cached and then damaged remotely"
+        corrupt_object(store, ref.digest)
+        assert [c.digest for c in store.verify(ref).corrupt] == [ref.digest]
+
     def test_large_file_streams_to_s3(self, s3_url: str, tmp_path: Path) -> None:
         """A file larger than the inline limit is uploaded in parts and reads back."""
         monkey = pytest.MonkeyPatch()
