@@ -48,6 +48,18 @@ class TestDamagedPackIndex:
         assert [c.path for c in report.corrupt] == [str(damaged).replace(os.sep, "/")]
         assert "damaged" in report.corrupt[0].reason
 
+    def test_an_index_stored_under_another_packs_name_is_damage(self, tmp_path: Path) -> None:
+        """A sound index copied under another pack's name is reported, not served."""
+        root = tmp_path / "store"
+        store = ArtifactStore(root)
+        store.put_dir(make_tree(tmp_path / "one", {"a": b"alpha"}))
+        real = _indexes(root)[0]
+        planted = real.with_name(f"{'f' * 64}.idx")
+        planted.write_bytes(real.read_bytes())
+        report = ArtifactStore(root).verify()
+        assert [c.path for c in report.corrupt] == [str(planted).replace(os.sep, "/")]
+        assert "not of" in report.corrupt[0].reason
+
     def test_damaged_cached_index_is_evicted(self, tmp_path: Path) -> None:
         """A damaged copy of a pack index in the local cache is replaced from the store."""
         url = f"memory://cached-idx-{uuid.uuid4().hex}"

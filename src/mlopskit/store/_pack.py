@@ -52,13 +52,24 @@ def _sha256(data: bytes | bytearray) -> bytes:
     return h.raw()
 
 
-def parse_index(data: bytes, path: str) -> list[Entry]:
-    """Parse and check an index; raise IntegrityError if it is damaged."""
+def parse_index(data: bytes, path: str, name: str | None = None) -> list[Entry]:
+    """Parse and check an index; raise IntegrityError if it is damaged.
+
+    With ``name`` (the pack's name, the sha256 of the index body), an index that is
+    sound but belongs to another pack is refused too.
+    """
     if len(data) < _HEAD.size + 32 or not data.startswith(MAGIC):
         raise IntegrityError(f"pack index {path} is damaged (bad header)", path=path)
     body, trailer = data[:-32], data[-32:]
     if _sha256(body) != trailer:
         raise IntegrityError(f"pack index {path} is damaged (checksum mismatch)", path=path)
+    if name is not None and trailer.hex() != name:
+        raise IntegrityError(
+            f"pack index {path} is damaged: it is the index of pack {trailer.hex()}, not of {name}",
+            path=path,
+            expected=name,
+            found=trailer.hex(),
+        )
     _, count, width = _HEAD.unpack_from(body)
     if width != 32 or len(body) != _HEAD.size + count * _ENTRY.size:
         raise IntegrityError(f"pack index {path} is damaged (bad length)", path=path)

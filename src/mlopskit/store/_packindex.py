@@ -149,12 +149,12 @@ class PackIndex:
         if cached is not None and os.path.exists(cached):
             try:
                 with open(cached, "rb") as f:
-                    return parse_index(f.read(), cached)
+                    return parse_index(f.read(), cached, name)
             except (IntegrityError, OSError) as exc:
                 log.warning("evicting_cached_pack_index", path=cached, error=str(exc))
                 _unlink(cached)
         data = self._loc.cat(path)
-        entries = parse_index(data, path)
+        entries = parse_index(data, path, name)
         if cached is not None:
             from mlopskit.store._fs import _local_write_atomic
 
@@ -166,7 +166,7 @@ class PackIndex:
     def read_index_from_store(self, name: str) -> list[Entry]:
         """The index of pack ``name`` as the store holds it (never the local cache)."""
         path = self.index_path(name)
-        return parse_index(self._loc.cat(path), path)
+        return parse_index(self._loc.cat(path), path, name)
 
     def _cached(self, name: str) -> str | None:
         if self._cache_dir is None:
