@@ -395,6 +395,54 @@ class StoreConformance:
         store.gc(keep=[ref], dry_run=False, grace=timedelta(0))
         assert store.exists(ref)
 
+    # -- damaged contents and other writers ----------------------------------------------
+
+    def test_duplicate_manifest_names_are_refused(
+        self, store: ArtifactStore, tmp_path: Path
+    ) -> None:
+        """A manifest naming an entry twice is an IntegrityError; checkout writes nothing."""
+        blob = store.put_bytes(b"x")
+        row = {"digest": blob.digest, "kind": "blob", "mode": 420, "name": "f", "size": 1}
+        manifest = canonical_json({"entries": [row, row], "format": "mlopskit.tree/1"})
+        tree = ArtifactRef(digest=store.put_bytes(manifest).digest, size=2, kind="tree")
+        with pytest.raises(IntegrityError, match="twice"):
+            store.checkout(tree, tmp_path / "out")
+        assert not (tmp_path / "out" / "f").exists()
+
+    def test_a_damaged_pack_index_does_not_stop_the_store(
+        self, store: ArtifactStore, tmp_path: Path
+    ) -> None:
+        """With one pack index damaged, another instance still writes and reads, and
+        verify() names the damaged index."""
+        tree = store.put_dir(make_tree(tmp_path / "src", {"a": b"packed"}))
+        pack = store.stat(store.read_tree(tree)[0].digest).path
+        index = pack[: -len(".pack")] + ".idx"
+        store.fs.pipe_file(index, b"MKIDX01\ndamaged")
+        other = type(store)(store.url, cache=False)
+        ref = other.put_bytes(b"still writable")
+        assert other.get_bytes(ref) == b"still writable"
+        again = other.put_dir(make_tree(tmp_path / "src2", {"b": b"packed too"}))
+        assert (other.checkout(again, tmp_path / "out") / "b").read_bytes() == b"packed too"
+        assert [c.path.rstrip("/").rsplit("/", 1)[-1] for c in other.verify().corrupt] == [
+            index.rsplit("/", 1)[-1]
+        ]
+
+    def test_reads_survive_a_repack_by_another_instance(
+        self, store: ArtifactStore, tmp_path: Path
+    ) -> None:
+        """An instance that loaded the pack list still reads a live packed object after
+        another instance's gc rewrote that pack."""
+        store.put_dir(make_tree(tmp_path / "both", {"x": b"live", "y": b"dead"}))
+        keep = store.put_dir(make_tree(tmp_path / "only", {"x": b"live"}))
+        store.refs.set("kept", keep)
+        reader = type(store)(store.url, cache=False)
+        live = reader.read_tree(keep)[0]
+        assert reader.stat(live.digest).location == "pack"
+        report = type(store)(store.url, cache=False).gc(dry_run=False, grace=timedelta(0))
+        assert report.packs_rewritten == 1
+        assert reader.get_bytes(live.digest) == b"live"
+        assert (reader.checkout(keep, tmp_path / "out") / "x").read_bytes() == b"live"
+
     def test_stat(self, store: ArtifactStore, tmp_path: Path) -> None:
         """stat() tells loose from packed objects and their size."""
         loose = store.put_bytes(b"loose")
