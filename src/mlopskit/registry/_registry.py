@@ -21,29 +21,30 @@ import os
 import pickletools
 import platform
 import re
-import tempfile
 import warnings
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mlopskit import _config, _context
+from mlopskit import _context
 from mlopskit._log import get_logger
 from mlopskit.errors import (
+    IntegrityError,
     InvalidInputError,
     InvalidNameError,
+    MlopskitError,
     NotFoundError,
     RefConflictError,
 )
 from mlopskit.registry._signature import ModelSignature, infer_signature
 from mlopskit.serialize import is_pickle_media_type
 from mlopskit.store import ArtifactRef, RefRecord
-from mlopskit.versioning import Endpoint, LineageEdge
-from mlopskit.versioning._edges import record_edge
-from mlopskit.versioning._numbered import NumberedVersion, StoreBound, check_name
+from mlopskit.versioning import Endpoint, LineageEdge, record_edge
+from mlopskit.versioning._materialize import materialize
+from mlopskit.versioning._numbered import NumberedVersion, StoreBound, check_name, read_version
 from mlopskit.versioning._provenance import recall, remember
 
 __all__ = [
@@ -81,6 +82,8 @@ class ModelVersion(NumberedVersion, BaseModel):
         digest: the digest of the stored model (object, file or directory tree).
         model: the stored model's reference.
         kind: ``object`` (a Python object stored with a codec), ``file`` or ``directory``.
+        filename: the registered file's or directory's name (``model.onnx``): ``load``
+            gives the local copy this name, so loaders that dispatch on the suffix work.
         signature: the input/output schema, if given or inferred from ``input_example``.
         requirements: distribution → version captured from ``importlib.metadata``.
         python_version: ``major.minor.micro`` of the registering interpreter.
@@ -96,6 +99,7 @@ class ModelVersion(NumberedVersion, BaseModel):
     digest: str
     model: ArtifactRef
     kind: ModelKind
+    filename: str | None = None
     signature: ModelSignature | None = None
     input_example: ArtifactRef | None = None
     metrics: dict[str, float] = Field(default_factory=dict)
@@ -218,15 +222,48 @@ class Registry(StoreBound):
     def _numbers(self, name: str) -> list[int]:
         return self.store.refs.numbers(f"models/{_check_name(name)}/v")
 
-    def _record(self, ref: ArtifactRef) -> ModelVersion:
-        return ModelVersion.model_validate(self.store.read_record(ref))
+    def _record(self, ref: ArtifactRef, refname: str = "a model version") -> ModelVersion:
+        try:
+            return ModelVersion.model_validate(self.store.read_record(ref))
+        except (ValidationError, ValueError, KeyError, TypeError) as exc:
+            if isinstance(exc, MlopskitError):
+                raise
+            raise IntegrityError(
+                f"record {refname!r} ({ref.digest}) is damaged: it is not a model version "
+                "record. Restore it from a backup or delete the ref.",
+                path=refname,
+                digest=ref.digest,
+            ) from None
+
+    def _version(self, name: str, number: int) -> ModelVersion:
+        refname = f"models/{name}/v/{number}"
+        try:
+            return read_version(self.store, ModelVersion, refname, name=name, number=number)
+        except NotFoundError:
+            raise NotFoundError(
+                f"model {name!r} has no version {number}", name=name, version=number
+            ) from None
 
     def _with_tags(self, mv: ModelVersion) -> ModelVersion:
         rec = self.store.refs.record(f"models/{mv.name}/vtags/{mv.number}")
         if rec is None or rec.target is None:
             return mv
-        tags = self.store.read_record(rec.target)["tags"]
+        tags = self._tags_at(rec.target, f"models/{mv.name}/vtags/{mv.number}")
         return mv.model_copy(update={"tags": tags})
+
+    def _tags_at(self, ref: ArtifactRef, refname: str) -> dict[str, str]:
+        """The tags record ``refname`` points to (IntegrityError naming it if damaged)."""
+        tags = self.store.read_record(ref).get("tags")
+        if not isinstance(tags, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in tags.items()
+        ):
+            raise IntegrityError(
+                f"record {refname!r} ({ref.digest}) is damaged: expected a 'tags' mapping of "
+                "strings. Restore it from a backup or delete the ref.",
+                path=refname,
+                digest=ref.digest,
+            )
+        return dict(tags)
 
     def names(self) -> list[str]:
         """Every registered model name, sorted."""
@@ -243,13 +280,7 @@ class Registry(StoreBound):
             return self._with_tags(uri)
         name, selector = parse_model_uri(uri)
         if isinstance(selector, int):
-            try:
-                ref = self.store.refs.get(f"models/{name}/v/{selector}")
-            except NotFoundError:
-                raise NotFoundError(
-                    f"model {name!r} has no version {selector}", name=name, version=selector
-                ) from None
-            return self._with_tags(self._record(ref))
+            return self._with_tags(self._version(name, selector))
         if selector == "latest":
             numbers = self._numbers(name)
             if not numbers:
@@ -263,7 +294,7 @@ class Registry(StoreBound):
                 name=name,
                 alias=selector,
             ) from None
-        return self._with_tags(self._record(ref))
+        return self._with_tags(self._record(ref, f"models/{name}/aliases/{selector}"))
 
     def versions(self, name: str) -> list[ModelVersion]:
         """Every version of ``name``, oldest first."""
@@ -341,6 +372,7 @@ class Registry(StoreBound):
         _check_name(name)
         store = self.store
         ref, kind, modules = self._store_model(model)
+        filename = None if kind == "object" else (Path(model).absolute().name or None)
         example_ref = None
         if input_example is not None:
             example_ref = store.put(input_example)
@@ -362,6 +394,7 @@ class Registry(StoreBound):
                 digest=ref.digest,
                 model=ref,
                 kind=kind,
+                filename=filename,
                 signature=signature,
                 input_example=example_ref,
                 metrics={k: float(v) for k, v in (metrics or {}).items()},
@@ -424,27 +457,15 @@ class Registry(StoreBound):
             obj = store.get(mv.model, trusted=trusted)
             remember(obj, mv.digest, "model", mv.uri)
             return obj
-        filename = mv.name
-        if dest is not None:
-            out = Path(dest)
-            if mv.kind == "file":
-                return store.get_file(mv.model, out / filename if out.is_dir() else out)
-            return store.checkout(mv.model, out, overwrite=True)
-        base = Path(_config.cache_dir()) / "models" / mv.model.hex
-        final = base / filename
-        if final.exists():
-            return final
-        base.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=base, prefix=".tmp-"))
-        if mv.kind == "file":
-            store.get_file(mv.model, tmp / filename)
-        else:
-            store.checkout(mv.model, tmp / filename)
-        try:
-            os.replace(tmp / filename, final)
-        except OSError:  # another process finished first
-            pass
-        return final
+        return materialize(
+            store,
+            mv.model,
+            mv.kind,
+            mv.filename or mv.name,
+            record=f"models/{mv.name}/v/{mv.number}",
+            area="models",
+            dest=dest,
+        )
 
     # -- aliases --------------------------------------------------------------------------
 
@@ -575,7 +596,7 @@ class Registry(StoreBound):
         while True:
             rec = refs.record(refname)
             current = (
-                dict(self.store.read_record(rec.target)["tags"])
+                self._tags_at(rec.target, refname)
                 if rec is not None and rec.target is not None
                 else dict(base)
             )
@@ -619,7 +640,7 @@ class Registry(StoreBound):
         rec = self.store.refs.record(f"models/{name}/tags")
         if rec is None or rec.target is None:
             return {}
-        return dict(self.store.read_record(rec.target)["tags"])
+        return self._tags_at(rec.target, f"models/{name}/tags")
 
 
 def _event(

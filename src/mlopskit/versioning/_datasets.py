@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import warnings
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -23,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mlopskit import _config, _context
+from mlopskit import _context
 from mlopskit._log import get_logger
 from mlopskit.errors import (
     InvalidInputError,
@@ -33,7 +32,8 @@ from mlopskit.errors import (
 from mlopskit.store import ArtifactRef, ArtifactStore
 from mlopskit.versioning._edges import Endpoint, LineageEdge, record_edge
 from mlopskit.versioning._hash import digest_value
-from mlopskit.versioning._numbered import NumberedVersion, StoreBound, check_name
+from mlopskit.versioning._materialize import check_segment, materialize
+from mlopskit.versioning._numbered import NumberedVersion, StoreBound, check_name, read_version
 from mlopskit.versioning._provenance import recall, remember
 
 if TYPE_CHECKING:
@@ -280,14 +280,14 @@ class Datasets(StoreBound):
         return self.store.refs.numbers(f"datasets/{_check_name(name)}/v")
 
     def _read(self, name: str, number: int) -> DatasetVersion:
-        store = self.store
         try:
-            ref = store.refs.get(f"datasets/{name}/v/{number}")
+            return read_version(
+                self.store, DatasetVersion, f"datasets/{name}/v/{number}", name=name, number=number
+            )
         except NotFoundError:
             raise NotFoundError(
                 f"dataset {name!r} has no version {number}", name=name, version=number
             ) from None
-        return DatasetVersion.model_validate(store.read_record(ref))
 
     def names(self) -> list[str]:
         """The names of every dataset in the store, sorted."""
@@ -377,30 +377,16 @@ class Datasets(StoreBound):
     def _materialize(
         store: ArtifactStore, dv: DatasetVersion, dest: str | os.PathLike[str] | None
     ) -> Path:
-        filename = str(dv.metadata.get("filename") or dv.name)
-        if dest is not None:
-            out = Path(dest)
-            if dv.kind == "file":
-                target = out / filename if out.is_dir() else out
-                return store.get_file(dv.data, target)
-            return store.checkout(dv.data, out, overwrite=True)
-        base = Path(_config.cache_dir()) / "datasets" / dv.data.hex
-        final = base / filename if dv.kind == "file" else base / "data"
-        if final.exists():
-            return final
-        base.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=base, prefix=".tmp-"))
-        if dv.kind == "file":
-            store.get_file(dv.data, tmp / filename)
-            os.replace(tmp / filename, final)
-            tmp.rmdir()
-        else:
-            store.checkout(dv.data, tmp / "data")
-            try:
-                os.replace(tmp / "data", final)
-            except OSError:  # another process finished first
-                pass
-        return final
+        key = "filename" if dv.kind == "file" else "dirname"
+        return materialize(
+            store,
+            dv.data,
+            dv.kind,  # type: ignore[arg-type]
+            dv.metadata.get(key) or dv.name,
+            record=f"datasets/{dv.name}/v/{dv.number}",
+            area="datasets",
+            dest=dest,
+        )
 
     # -- writing ------------------------------------------------------------------------
 
@@ -470,6 +456,10 @@ class Datasets(StoreBound):
             ``allow_empty``).
         """
         _check_name(name)
+        if isinstance(data, (str, os.PathLike)):
+            for key in ("filename", "dirname"):
+                if (metadata or {}).get(key):
+                    check_segment(metadata[key], f"metadata[{key!r}]")  # type: ignore[index]
         ref, kind, content_hash, fields, meta = self._encode(data)
         meta.update(metadata or {})
         user, host = _context.whoami()

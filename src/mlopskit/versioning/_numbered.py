@@ -4,24 +4,75 @@ lineage nodes, and a store read from the current workspace at call time."""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from mlopskit.errors import InvalidNameError
+from pydantic import BaseModel, ValidationError
+
+from mlopskit.errors import IntegrityError, InvalidNameError, MlopskitError
 from mlopskit.store import ArtifactStore, current_store
 from mlopskit.versioning._edges import Endpoint
+from mlopskit.versioning._materialize import MAX_NAME_BYTES
 
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+=,-]*$")
+V = TypeVar("V", bound=BaseModel)
 
 
 def check_name(name: str, what: str) -> str:
-    """A dataset or model name: letters, digits and ``._+=,-``; InvalidNameError if not."""
-    if not isinstance(name, str) or not NAME.match(name):
+    """A dataset or model name: letters, digits and ``._+=,-``, at most 255 bytes;
+    InvalidNameError if not."""
+    if not isinstance(name, str) or not NAME.match(name) or len(name) > MAX_NAME_BYTES:
         raise InvalidNameError(
             f"invalid {what} name {name!r}: use letters, digits and '._+=,-' "
-            "(not starting with '.' or '-', no '/' or '@')",
+            f"(not starting with '.' or '-', no '/' or '@', at most {MAX_NAME_BYTES} bytes)",
             found=name,
         )
     return name
+
+
+def read_version(store: ArtifactStore, model: type[V], refname: str, **expected: Any) -> V:
+    """The version record ``refname`` points to, validated as ``model``.
+
+    ``expected`` fields (``name=``, ``number=``) must match the record: a record filed
+    under another name is as damaged as one that does not parse.
+
+    Raises:
+        NotFoundError: no such ref.
+        IntegrityError: the record is damaged or does not match its ref (names it).
+    """
+    ref = store.refs.get(refname)
+    try:
+        payload = store.read_record(ref)
+        version = model.model_validate(payload)
+    except IntegrityError as exc:
+        raise IntegrityError(
+            f"record {refname!r} is damaged: {exc.message}", path=refname, digest=ref.digest
+        ) from None
+    except (ValidationError, ValueError, KeyError, TypeError) as exc:
+        if isinstance(exc, MlopskitError):
+            raise
+        first = exc.errors()[0] if isinstance(exc, ValidationError) else None
+        where = (
+            f"{'.'.join(map(str, first['loc'])) or 'record'}: {first['msg']}"
+            if first
+            else f"{type(exc).__name__}: {exc}"
+        )
+        raise IntegrityError(
+            f"record {refname!r} is damaged ({where}); it was written by another tool "
+            "or tampered with. Restore it from a backup or delete the ref.",
+            path=refname,
+            digest=ref.digest,
+        ) from None
+    for field, value in expected.items():
+        if getattr(version, field, None) != value:
+            raise IntegrityError(
+                f"record {refname!r} says {field}={getattr(version, field, None)!r} but is "
+                f"filed under {field}={value!r}: it was copied or planted under another name",
+                path=refname,
+                digest=ref.digest,
+                expected=value,
+                found=getattr(version, field, None),
+            )
+    return version
 
 
 class NumberedVersion:
