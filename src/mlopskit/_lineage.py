@@ -265,19 +265,19 @@ def _resolve(target: Any, store: ArtifactStore) -> LineageNode:
 
 
 def _dataset(spec: str, store: ArtifactStore) -> Any:
-    from mlopskit.versioning import Datasets
+    from mlopskit.versioning import Datasets, parse_dataset_uri
 
-    name, sep, version = spec.replace("@", "/").partition("/")
-    return Datasets(store).get(name, version if sep else "latest")
+    return Datasets(store).get(*parse_dataset_uri(spec))
 
 
 def _input_node(item: Any, store: ArtifactStore) -> LineageNode:
     """A run's logged input: the dataset version it names (``name@n``) when that version
     holds exactly these bytes, else a plain artifact node."""
     label = getattr(item, "name", None) or ""
-    if "@" in label:
+    name, at, number = label.rpartition("@")  # tracking labels inputs 'name@number'
+    if (at and number.isdigit()) or "/" in label:
         try:
-            version = _dataset(label, store)
+            version = _dataset(f"{name}/{number}" if at else label, store)
         except (MlopskitError, ValueError):
             version = None
         if version is not None and getattr(version, "digest", None) == item.digest:

@@ -44,7 +44,13 @@ from mlopskit.serialize import is_pickle_media_type
 from mlopskit.store import ArtifactRef, RefRecord
 from mlopskit.versioning import Endpoint, LineageEdge, record_edge
 from mlopskit.versioning._materialize import materialize
-from mlopskit.versioning._numbered import NumberedVersion, StoreBound, check_name, read_version
+from mlopskit.versioning._numbered import (
+    NumberedVersion,
+    StoreBound,
+    VersionList,
+    check_name,
+    read_version,
+)
 from mlopskit.versioning._provenance import recall, remember
 
 __all__ = [
@@ -114,6 +120,16 @@ class ModelVersion(NumberedVersion, BaseModel):
     host: str = ""
 
     node_kind: ClassVar[str] = "model"
+    frame_columns: ClassVar[tuple[str, ...]] = (
+        "number",
+        "created_at",
+        "author",
+        "message",
+        "kind",
+        "filename",
+        "digest",
+        "run_id",
+    )
 
 
 class RegistryEvent(BaseModel):
@@ -296,12 +312,13 @@ class Registry(StoreBound):
             ) from None
         return self._with_tags(self._record(ref, f"models/{name}/aliases/{selector}"))
 
-    def versions(self, name: str) -> list[ModelVersion]:
-        """Every version of ``name``, oldest first."""
+    def versions(self, name: str) -> VersionList[ModelVersion]:
+        """Every version of ``name``, oldest first: a list of :class:`ModelVersion`
+        (``.to_frame()`` for a table)."""
         numbers = self._numbers(name)
         if not numbers:
             raise NotFoundError(f"no model named {name!r} in {self.store.url}", name=name)
-        return [self.get(f"{name}/{n}") for n in numbers]
+        return VersionList(self.get(f"{name}/{n}") for n in numbers)
 
     def aliases(self, name: str) -> dict[str, int]:
         """Alias → version number for every alias of ``name``."""

@@ -1,7 +1,12 @@
 """Data versioning: ``@versioned`` memoization with lineage, and datasets (see docs/versioning.md)."""
 
 from mlopskit.versioning import datasets
-from mlopskit.versioning._datasets import DatasetDiff, Datasets, DatasetVersion
+from mlopskit.versioning._datasets import (
+    DatasetDiff,
+    Datasets,
+    DatasetVersion,
+    parse_dataset_uri,
+)
 from mlopskit.versioning._edges import (
     Endpoint,
     LineageEdge,
@@ -11,6 +16,7 @@ from mlopskit.versioning._edges import (
     record_edge,
 )
 from mlopskit.versioning._hash import digest_value
+from mlopskit.versioning._numbered import VersionList
 from mlopskit.versioning._versioned import (
     NotVersionedFunction,
     VersionedCall,
@@ -25,6 +31,7 @@ __all__ = [
     "Endpoint",
     "LineageEdge",
     "NotVersionedFunction",
+    "VersionList",
     "VersionedCall",
     "VersionedFunction",
     "datasets",
@@ -32,6 +39,7 @@ __all__ = [
     "edges_from",
     "edges_into",
     "edges_of_run",
+    "parse_dataset_uri",
     "record_edge",
     "versioned",
 ]

@@ -4,7 +4,8 @@ lineage nodes, and a store read from the current workspace at call time."""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+import warnings
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -15,6 +16,10 @@ from mlopskit.versioning._materialize import MAX_NAME_BYTES
 
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+=,-]*$")
 V = TypeVar("V", bound=BaseModel)
+T = TypeVar("T")
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def check_name(name: str, what: str) -> str:
@@ -79,6 +84,7 @@ class NumberedVersion:
     """Mixin for a version record with ``name``, ``number`` and ``digest`` fields."""
 
     node_kind: ClassVar[str]
+    frame_columns: ClassVar[tuple[str, ...]] = ("number", "created_at", "author", "digest")
     if TYPE_CHECKING:
         name: str
         number: int
@@ -108,3 +114,48 @@ class StoreBound:
     def store(self) -> ArtifactStore:
         """The store in use (the current workspace's unless one was given)."""
         return self._fixed if self._fixed is not None else current_store()
+
+
+class VersionList(list[T], Generic[T]):
+    """What every ``versions()`` returns: the version records, oldest first (a list).
+
+    ``to_frame()`` gives one row per version. Reading it as a DataFrame directly
+    (``versions("iris")["number"]``), as ``Datasets.versions`` returned before, still
+    works but is deprecated.
+    """
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per version (number, created_at, author, message, digest, ...)."""
+        import pandas as pd
+
+        columns: tuple[str, ...] = ()
+        if self:
+            columns = getattr(type(self[0]), "frame_columns", ())
+        rows = [{c: getattr(v, c, None) for c in columns} for v in self]
+        frame: pd.DataFrame = pd.DataFrame(rows, columns=list(columns))
+        return frame
+
+    def _as_frame(self, what: str) -> pd.DataFrame:
+        warnings.warn(
+            f"versions() returns a list of version records now; {what} on it as on a "
+            "DataFrame is deprecated: call versions(...).to_frame()",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return self.to_frame()
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, (str, tuple)) or (
+            isinstance(key, list) and key and isinstance(key[0], str)
+        ):
+            return self._as_frame(f"indexing by {key!r}")[key]
+        return super().__getitem__(key)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        import pandas as pd
+
+        if hasattr(pd.DataFrame, name):
+            return getattr(self._as_frame(f"'.{name}'"), name)
+        raise AttributeError(f"'VersionList' object has no attribute {name!r}")
