@@ -174,6 +174,7 @@ class TestDiff:
 
 
 class TestConcurrency:
+    @pytest.mark.slow
     @pytest.mark.parametrize("backend", ["local", pytest.param("s3", marks=pytest.mark.s3)])
     def test_concurrent_commits_get_distinct_gap_free_numbers(
         self, backend: str, tmp_path: Path, request: pytest.FixtureRequest, run_workers: Any
