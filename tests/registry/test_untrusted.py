@@ -91,6 +91,17 @@ class TestDamagedRecords:
             reg.get("clf/2")
 
 
+    def test_a_planted_alias_version_is_read_from_its_target(self, reg: Registry) -> None:
+        """An alias record whose 'version' metadata is not a number is not believed:
+        aliases() and history() report the version its target record names."""
+        reg.register("clf", {"w": 1})
+        reg.register("clf", {"w": 2})
+        target = reg.store.refs.get("models/clf/v/2")
+        reg.store.refs.set("models/clf/aliases/champion", target, meta={"version": "two"})
+        assert reg.aliases("clf") == {"champion": 2}
+        assert [e.to_version for e in reg.history("clf", "champion")] == [2]
+
+
 class TestLongNames:
     def test_a_name_over_255_bytes_is_an_invalid_name(self, reg: Registry) -> None:
         """Model names longer than a file name may be are refused before anything is stored."""

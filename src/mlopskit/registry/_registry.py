@@ -327,10 +327,16 @@ class Registry(StoreBound):
         for ref_name in self.store.refs.list(prefix.rstrip("/")):
             rec = self.store.refs.record(ref_name)
             if rec is not None and rec.target is not None:
-                out[ref_name[len(prefix) :]] = int(rec.meta.get("version") or 0) or (
-                    self._record(rec.target).number
-                )
+                out[ref_name[len(prefix) :]] = self._alias_version(rec, ref_name)
         return out
+
+    def _alias_version(self, rec: RefRecord, refname: str) -> int:
+        """The version number an alias record points to (its ``meta``, else its target)."""
+        version = rec.meta.get("version")
+        if isinstance(version, int) and not isinstance(version, bool) and version > 0:
+            return version
+        assert rec.target is not None
+        return self._record(rec.target, refname).number
 
     # -- registering ----------------------------------------------------------------------
 
@@ -594,12 +600,12 @@ class Registry(StoreBound):
             except NotFoundError:
                 continue
             for rec in history:
-                version = rec.meta.get("version")
                 if rec.target is None:
                     events.append(_event(rec, "delete_alias", name, a, previous, None))
                     previous = None
                     continue
                 action = "rollback" if rec.meta.get("op") == "rollback" else "set_alias"
+                version = self._alias_version(rec, f"models/{name}/aliases/{a}")
                 events.append(_event(rec, action, name, a, previous, version))
                 previous = version
         return sorted(events, key=lambda e: e.time)
