@@ -90,7 +90,6 @@ class TestDamagedRecords:
         with pytest.raises(IntegrityError, match="models/clf/v/2"):
             reg.get("clf/2")
 
-
     def test_a_planted_alias_version_is_read_from_its_target(self, reg: Registry) -> None:
         """An alias record whose 'version' metadata is not a number is not believed:
         aliases() and history() report the version its target record names."""
