@@ -170,5 +170,5 @@ def fuzz(session: nox.Session) -> None:
         "fuzz",
         "-q",
         *session.posargs,
-        env={"HYPOTHESIS_PROFILE": "fuzz", "MLOPSKIT_FUZZ_EXAMPLES": "2000"},
+        env={"HYPOTHESIS_PROFILE": "fuzz", "MLOPSKIT_FUZZ_EXAMPLES": "1000"},
     )
