@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +39,48 @@ json_values = st.recursive(
     max_leaves=10,
 )
 
-STORE = ArtifactStore(f"memory://fuzz-versioning-{uuid.uuid4().hex}")
-ROOT = Path(tempfile.mkdtemp(prefix="mlopskit-fuzz-"))
-(ROOT / "model.onnx").write_bytes(b"weights")
-(ROOT / "data.csv").write_text("a\n1\n")
-DATASET = Datasets(STORE).commit("source", ROOT / "data.csv")
-DATAFRAME = Datasets(STORE).commit("frame", np.arange(4))
-MODEL = Registry(STORE).register("source", ROOT / "model.onnx", input_example=np.zeros((2, 3)))
 EXPECTED = (IntegrityError, InvalidInputError, NotFoundError)
+
+
+def _seed(store: ArtifactStore, root: Path) -> tuple[DatasetVersion, DatasetVersion, ModelVersion]:
+    """A file dataset, an array dataset and a file model with an input example."""
+    (root / "model.onnx").write_bytes(b"weights")
+    (root / "data.csv").write_text("a\n1\n")
+    return (
+        Datasets(store).commit("source", root / "data.csv"),
+        Datasets(store).commit("frame", np.arange(4)),
+        Registry(store).register("source", root / "model.onnx", input_example=np.zeros((2, 3))),
+    )
+
+
+# Valid records the strategies mutate (made in memory at import; nothing on disk stays).
+with tempfile.TemporaryDirectory() as _tmp:
+    DATASET, DATAFRAME, MODEL = _seed(
+        ArtifactStore(f"memory://fuzz-templates-{uuid.uuid4().hex}"), Path(_tmp)
+    )
+
+_STORES: list[ArtifactStore] = []
+_ROOTS: list[Path] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The store records are planted in: local, under tmp_path, holding the same content
+    as the templates (so their digests resolve). Local, not memory://: listing a prefix
+    there costs what is under it, while a memory:// listing scans every key."""
+    root = tmp_path_factory.mktemp("fuzz")
+    planted = ArtifactStore(root / "store")
+    _seed(planted, root)
+    _STORES.append(planted)
+    _ROOTS.append(root)
+    yield
+    _STORES.clear()
+    _ROOTS.clear()
+
+
+def store() -> ArtifactStore:
+    """The planting store of the running module."""
+    return _STORES[-1]
 
 
 def mutated(valid: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
@@ -71,7 +106,7 @@ def mutated(valid: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
 
 
 def plant(refname: str, payload: Any) -> None:
-    STORE.refs.set(refname, STORE.put_record(payload), expected=None)
+    store().refs.set(refname, store().put_record(payload), expected=None)
 
 
 def outcome(call: Any) -> Any:
@@ -99,7 +134,7 @@ class TestDatasetRecords:
         name = fresh()
         payload = {**payload, "name": payload.get("name", name)}
         plant(f"datasets/{name}/v/1", payload)
-        v = outcome(lambda: Datasets(STORE).get(name))
+        v = outcome(lambda: Datasets(store()).get(name))
         if isinstance(v, IntegrityError):
             assert v.path == f"datasets/{name}/v/1"
         else:
@@ -114,9 +149,9 @@ class TestDatasetRecords:
         payload = DATASET.model_dump(mode="json")
         payload.update(name=name, metadata={"filename": filename})
         plant(f"datasets/{name}/v/1", payload)
-        dest = Path(tempfile.mkdtemp(dir=ROOT))
+        dest = Path(tempfile.mkdtemp(dir=_ROOTS[-1]))
         try:
-            out = Datasets(STORE).load(name, dest=dest)
+            out = Datasets(store()).load(name, dest=dest)
         except IntegrityError:
             assert list(dest.iterdir()) == []
         else:
@@ -134,7 +169,7 @@ class TestModelRecords:
         name = fresh()
         payload = {**payload, "name": payload.get("name", name)}
         plant(f"models/{name}/v/1", payload)
-        mv = outcome(lambda: Registry(STORE).get(f"{name}/1"))
+        mv = outcome(lambda: Registry(store()).get(f"{name}/1"))
         if isinstance(mv, IntegrityError):
             assert mv.path == f"models/{name}/v/1"
         else:
@@ -148,7 +183,7 @@ class TestModelRecords:
         name = fresh()
         payload = {**MODEL.model_dump(mode="json"), "name": name, "signature": signature}
         plant(f"models/{name}/v/1", payload)
-        mv = outcome(lambda: Registry(STORE).get(name))
+        mv = outcome(lambda: Registry(store()).get(name))
         if isinstance(mv, IntegrityError):
             assert mv.path == f"models/{name}/v/1"
         else:
@@ -167,7 +202,7 @@ class TestModelRecords:
     @given(st.text(max_size=300))
     def test_any_uri_given_to_get_is_a_version_or_a_typed_error(self, uri: str) -> None:
         """Registry.get and Datasets.get of any string give a version or a typed error."""
-        for call in (Registry(STORE).get, Datasets(STORE).get):
+        for call in (Registry(store()).get, Datasets(store()).get):
             try:
                 call(uri)
             except EXPECTED:
@@ -181,14 +216,14 @@ class TestLineageEdges:
         IntegrityError naming the edge's ref."""
         digest = f"sha256:{uuid.uuid4().hex * 2}"
         seg = digest.replace(":", "-")
-        ref = STORE.put_record(payload if isinstance(payload, dict) else {"x": payload})
-        STORE.refs.set(f"lineage/out/{seg}/e", ref, expected=None)
-        STORE.refs.set(f"lineage/in/{seg}/e", ref, expected=None)
+        ref = store().put_record(payload if isinstance(payload, dict) else {"x": payload})
+        store().refs.set(f"lineage/out/{seg}/e", ref, expected=None)
+        store().refs.set(f"lineage/in/{seg}/e", ref, expected=None)
         for read in (edges_into, edges_from):
-            edges = outcome(lambda: read(STORE, digest))  # noqa: B023 - called at once
+            edges = outcome(lambda: read(store(), digest))  # noqa: B023 - called at once
             if isinstance(edges, IntegrityError):
                 assert edges.path is not None and edges.path.startswith("lineage/")
         try:
-            mk.lineage(digest, store=STORE, depth=2)
+            mk.lineage(digest, store=store(), depth=2)
         except IntegrityError:
             pass
