@@ -109,3 +109,6 @@ class TestLongNames:
         with pytest.raises(InvalidNameError):
             reg.get("m" * 256)
         assert reg.names() == []
+        reg.register("m", {"w": 1})
+        with pytest.raises(InvalidNameError, match="255"):
+            reg.set_alias("m", "a" * 256, 1)

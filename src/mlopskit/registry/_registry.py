@@ -43,7 +43,7 @@ from mlopskit.registry._signature import ModelSignature, infer_signature
 from mlopskit.serialize import is_pickle_media_type
 from mlopskit.store import ArtifactRef, RefRecord
 from mlopskit.versioning import Endpoint, LineageEdge, record_edge
-from mlopskit.versioning._materialize import materialize
+from mlopskit.versioning._materialize import MAX_NAME_BYTES, materialize
 from mlopskit.versioning._numbered import (
     NumberedVersion,
     StoreBound,
@@ -156,10 +156,16 @@ def _check_name(name: str) -> str:
 
 
 def _check_alias(alias: str) -> str:
-    if not isinstance(alias, str) or not _ALIAS.match(alias) or alias == "latest":
+    if (
+        not isinstance(alias, str)
+        or not _ALIAS.match(alias)
+        or alias == "latest"
+        or len(alias) > MAX_NAME_BYTES
+    ):
         raise InvalidNameError(
             f"invalid alias {alias!r}: use letters, digits, '_' and '-', starting with a "
-            "letter or '_'; 'latest' is reserved (it always means the highest version)",
+            f"letter or '_', at most {MAX_NAME_BYTES} bytes; 'latest' is reserved (it always "
+            "means the highest version)",
             found=alias,
         )
     return alias
