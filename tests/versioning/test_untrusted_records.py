@@ -164,3 +164,22 @@ class TestLongNames:
         with pytest.raises(InvalidNameError):
             ds.get("a" * 300)
         assert ds.commit("a" * 255, np.arange(3)).number == 1
+
+
+class TestDamagedVersionedCalls:
+    def test_a_damaged_call_record_names_itself(self, shared: ArtifactStore) -> None:
+        """A @versioned entry whose record is damaged raises IntegrityError naming the
+        ref, on a call, on lookup and on versions(), never a pydantic ValidationError."""
+        from mlopskit.versioning import versioned
+
+        @versioned(store=shared)
+        def double(x: int) -> int:
+            return 2 * x
+
+        assert double(4) == 8
+        (name,) = shared.refs.list("versioned")
+        shared.refs.set(name, shared.put_record({"function": 3}))
+        for call in (lambda: double(4), lambda: double.lookup(4), double.versions):
+            with pytest.raises(IntegrityError) as info:
+                call()
+            assert info.value.path == name

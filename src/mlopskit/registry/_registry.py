@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from mlopskit import _context
 from mlopskit._log import get_logger
@@ -35,7 +35,6 @@ from mlopskit.errors import (
     IntegrityError,
     InvalidInputError,
     InvalidNameError,
-    MlopskitError,
     NotFoundError,
     RefConflictError,
 )
@@ -52,6 +51,7 @@ from mlopskit.versioning._numbered import (
     read_version,
 )
 from mlopskit.versioning._provenance import recall, remember
+from mlopskit.versioning._records import read_record_as
 
 __all__ = [
     "ModelVersion",
@@ -245,17 +245,7 @@ class Registry(StoreBound):
         return self.store.refs.numbers(f"models/{_check_name(name)}/v")
 
     def _record(self, ref: ArtifactRef, refname: str = "a model version") -> ModelVersion:
-        try:
-            return ModelVersion.model_validate(self.store.read_record(ref))
-        except (ValidationError, ValueError, KeyError, TypeError) as exc:
-            if isinstance(exc, MlopskitError):
-                raise
-            raise IntegrityError(
-                f"record {refname!r} ({ref.digest}) is damaged: it is not a model version "
-                "record. Restore it from a backup or delete the ref.",
-                path=refname,
-                digest=ref.digest,
-            ) from None
+        return read_record_as(self.store, ModelVersion, ref, refname)
 
     def _version(self, name: str, number: int) -> ModelVersion:
         refname = f"models/{name}/v/{number}"

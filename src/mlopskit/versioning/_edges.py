@@ -17,10 +17,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from mlopskit._log import get_logger
-from mlopskit.errors import IntegrityError, MlopskitError, RefConflictError
+from mlopskit.errors import RefConflictError
+from mlopskit.versioning._records import read_record_as
 
 if TYPE_CHECKING:
     from mlopskit.store import ArtifactRef, ArtifactStore
@@ -104,21 +105,7 @@ def _read(store: ArtifactStore, prefix: str) -> list[LineageEdge]:
     out = []
     for name in store.refs.list(prefix):
         ref = store.refs.get(name)
-        try:
-            out.append(LineageEdge.model_validate(store.read_record(ref)))
-        except IntegrityError as exc:
-            raise IntegrityError(
-                f"lineage edge {name!r} is damaged: {exc.message}", path=name, digest=ref.digest
-            ) from None
-        except (ValidationError, ValueError, KeyError, TypeError) as exc:
-            if isinstance(exc, MlopskitError):
-                raise
-            raise IntegrityError(
-                f"lineage edge {name!r} ({ref.digest}) is damaged: it is not a lineage edge "
-                "record. Delete the ref (lineage only remembers; no data depends on it).",
-                path=name,
-                digest=ref.digest,
-            ) from None
+        out.append(read_record_as(store, LineageEdge, ref, name))
     return out
 
 

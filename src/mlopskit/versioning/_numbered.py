@@ -7,12 +7,13 @@ import re
 import warnings
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from mlopskit.errors import IntegrityError, InvalidNameError, MlopskitError
+from mlopskit.errors import IntegrityError, InvalidNameError
 from mlopskit.store import ArtifactStore, current_store
 from mlopskit.versioning._edges import Endpoint
 from mlopskit.versioning._materialize import MAX_NAME_BYTES
+from mlopskit.versioning._records import read_record_as
 
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+=,-]*$")
 V = TypeVar("V", bound=BaseModel)
@@ -45,28 +46,7 @@ def read_version(store: ArtifactStore, model: type[V], refname: str, **expected:
         IntegrityError: the record is damaged or does not match its ref (names it).
     """
     ref = store.refs.get(refname)
-    try:
-        payload = store.read_record(ref)
-        version = model.model_validate(payload)
-    except IntegrityError as exc:
-        raise IntegrityError(
-            f"record {refname!r} is damaged: {exc.message}", path=refname, digest=ref.digest
-        ) from None
-    except (ValidationError, ValueError, KeyError, TypeError) as exc:
-        if isinstance(exc, MlopskitError):
-            raise
-        first = exc.errors()[0] if isinstance(exc, ValidationError) else None
-        where = (
-            f"{'.'.join(map(str, first['loc'])) or 'record'}: {first['msg']}"
-            if first
-            else f"{type(exc).__name__}: {exc}"
-        )
-        raise IntegrityError(
-            f"record {refname!r} is damaged ({where}); it was written by another tool "
-            "or tampered with. Restore it from a backup or delete the ref.",
-            path=refname,
-            digest=ref.digest,
-        ) from None
+    version = read_record_as(store, model, ref, refname)
     for field, value in expected.items():
         if getattr(version, field, None) != value:
             raise IntegrityError(
