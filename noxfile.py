@@ -122,3 +122,53 @@ def bench_drift(session: nox.Session) -> None:
     """drift vs Evidently 0.7.23 DataDriftPreset, a scipy KS loop and numpy PSI (1M x 20)."""
     session.install("-e", ".", "evidently==0.7.23", "pandas<3")
     session.run("python", "benchmarks/bench_drift.py", *session.posargs, env={"DO_NOT_TRACK": "1"})
+
+
+def _floor_constraints(session: nox.Session) -> str:
+    """A pip constraints file pinning each core dependency to its pyproject minimum."""
+    import pathlib
+    import re
+
+    lines = []
+    for requirement in PYPROJECT["project"]["dependencies"]:
+        match = re.match(r"^\s*([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?\s*>=\s*([^,;\s]+)", requirement)
+        if match is None:
+            session.error(f"core dependency {requirement!r} has no '>=' floor")
+        lines.append(f"{match.group(1)}=={match.group(2)}")
+    path = pathlib.Path(session.create_tmp()) / "floors.txt"
+    path.write_text("\n".join(lines) + "\n")
+    session.log("floors: " + ", ".join(lines))
+    return str(path)
+
+
+@nox.session
+def floors(session: nox.Session) -> None:
+    """The non-slow tests with every core dependency at its declared minimum.
+
+    Equivalent to ``uv pip install --resolution lowest-direct``: pins pydantic, numpy,
+    pandas, scipy, cloudpickle, fsspec, structlog and pyarrow to their floors, so a
+    floor that no longer works (or admits a known-bad combination) fails here first.
+    """
+    constraints = _floor_constraints(session)
+    session.install("-c", constraints, "-e", ".[test]")
+    session.run("python", "-m", "pip", "list", "--format=freeze", silent=False)
+    args = session.posargs or ["-q", "-x"]
+    session.run(
+        "python", "-m", "pytest", "-m", "not slow and not s3", "-p", "no:cacheprovider", *args
+    )
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """Hypothesis fuzzing of every parser (``-m fuzz``) under the large ``fuzz`` profile."""
+    session.install("-e", ".[test]")
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "-m",
+        "fuzz",
+        "-q",
+        *session.posargs,
+        env={"HYPOTHESIS_PROFILE": "fuzz", "MLOPSKIT_FUZZ_EXAMPLES": "1000"},
+    )

@@ -1,4 +1,10 @@
-"""Shared fixtures: a real S3-compatible server (moto, on 127.0.0.1) and store URLs."""
+"""Shared fixtures: a real S3-compatible server (moto, on 127.0.0.1) and store URLs.
+
+Hypothesis profiles: ``ci`` (the default: a bounded number of examples, no deadline,
+so a loaded 2-core runner never flakes) and ``fuzz`` (many more examples, for the
+``fuzz``-marked parser tests: ``HYPOTHESIS_PROFILE=fuzz pytest -m fuzz``, or
+``nox -s fuzz``). Tests that pin ``max_examples`` themselves keep their own budget.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci",
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.register_profile(
+    "fuzz",
+    max_examples=1000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    print_blob=True,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 S3_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -123,3 +146,17 @@ def memory_store() -> Any:
     from mlopskit.store import ArtifactStore
 
     return ArtifactStore(f"memory://test-{uuid.uuid4().hex}")
+
+
+@pytest.fixture(autouse=True)
+def _checkout_stays_clean(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test that creates ./.mlopskit in the checkout (tests write under tmp_path)."""
+    marker = Path(str(request.config.rootpath)) / ".mlopskit"
+    existed = marker.exists()
+    yield
+    if not existed and marker.exists():
+        pytest.fail(
+            f"{request.node.nodeid} created {marker}: a test must write only under tmp_path "
+            "(set MLOPSKIT_HOME or pass a store)",
+            pytrace=False,
+        )

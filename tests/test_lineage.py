@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+import os
+import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,11 +14,12 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import mlopskit as mk
-from mlopskit import _context
+from mlopskit import Lineage, LineageNode, LineageRecord, _context, lineage
 from mlopskit.errors import InvalidInputError, NotFoundError
-from mlopskit.lineage import Lineage, lineage
 from mlopskit.registry import Registry
 from mlopskit.store import ArtifactStore
 from mlopskit.versioning import Datasets, versioned
@@ -127,7 +133,7 @@ class TestRendering:
         assert len(frame) == len(g)
         mermaid = g.to_mermaid()
         assert mermaid.startswith("graph LR")
-        assert "-->|derived|" in mermaid  # the model is the train step's stored output
+        assert '-->|"derived"|' in mermaid  # the model is the train step's stored output
         dot = g.to_dot()
         assert dot.startswith("digraph lineage {")
         assert dot.rstrip().endswith("}")
@@ -145,16 +151,18 @@ class TestRendering:
 
 
 class TestFacade:
-    def test_mk_lineage_is_callable_whichever_way_it_was_imported(
+    def test_mk_lineage_is_a_plain_function(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """mk.lineage(x) works, and so does the module mlopskit.lineage called directly."""
-        import mlopskit.lineage as lineage_module
+        """mk.lineage is a function (no module doubling as one) and reads the workspace."""
+        import types
 
         monkeypatch.setenv("MLOPSKIT_HOME", str(tmp_path / "ws"))
         v = mk.datasets.commit("d", pd.DataFrame({"a": [1, 2]}))
+        assert isinstance(mk.lineage, types.FunctionType)
+        assert mk.lineage is lineage
         assert len(mk.lineage(v)) == 0
-        assert lineage_module(v).root.label == "d/1"
+        assert mk.lineage(v).root.label == "d/1"
 
     def test_runs_from_tracking_contribute_inputs_and_artifacts(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -174,3 +182,123 @@ class TestFacade:
         (source,) = [n for n in g.upstream() if n.digest == v.digest]
         assert source.kind == "dataset"
         assert source.label == "train/1"
+
+
+def _graph(labels: list[str], relation: str = "derived") -> Lineage:
+    nodes = [
+        LineageNode(kind=kind, id=f"sha256:{i:064x}", digest=f"sha256:{i:064x}", label=label)
+        for i, (kind, label) in enumerate(
+            zip(["dataset", "model", "run", "versioned", "artifact"] * 8, labels)
+        )
+    ]
+    records = [
+        LineageRecord(source=a, target=b, relation=relation, depth=1, direction="down")
+        for a, b in itertools.pairwise(nodes)
+    ]
+    return Lineage(nodes[0], records)
+
+
+_MERMAID_NODE = re.compile(r'^    n\d+(\[\(|\(\[|\{\{|\[)"([^"\n]*)"(\)\]|\]\)|\}\}|\])$')
+_MERMAID_EDGE = re.compile(r'^    n\d+ -->\|"([^"\n|]*)"\| n\d+$')
+_DOT_NODE = re.compile(r'^  n\d+ \[label="((?:[^"\\\n]|\\.)*)", shape=\w+\];$')
+_DOT_EDGE = re.compile(r'^  n\d+ -> n\d+ \[label="((?:[^"\\\n]|\\.)*)"\];$')
+
+
+def _unmermaid(text: str) -> str:
+    return re.sub(r"#(\d+);", lambda m: chr(int(m.group(1))), text)
+
+
+def _undot(text: str) -> str:
+    return re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), text)
+
+
+class TestLabelEscaping:
+    @given(st.lists(st.text(min_size=1, max_size=30), min_size=1, max_size=5), st.text(max_size=20))
+    def test_mermaid_labels_cannot_break_out(self, labels: list[str], relation: str) -> None:
+        """Whatever a stored name holds (quotes, brackets, newlines, '#'), every Mermaid
+        line is one node or one edge and its label reads back as the name."""
+        g = _graph(labels, relation)
+        lines = g.to_mermaid().split("\n")
+        assert lines[0] == "graph LR"
+        nodes = [_MERMAID_NODE.match(line) for line in lines[1 : 1 + len(g.nodes)]]
+        edges = [_MERMAID_EDGE.match(line) for line in lines[1 + len(g.nodes) :]]
+        assert all(nodes), lines
+        assert all(edges), lines
+        assert len(edges) == len(g.records)
+        assert [_unmermaid(m.group(2)) for m in nodes if m] == [
+            f"{n.kind}: {n.label}" for n in g.nodes
+        ]
+        assert all(_unmermaid(m.group(1)) == relation for m in edges if m)
+
+    @given(st.lists(st.text(min_size=1, max_size=30), min_size=1, max_size=5), st.text(max_size=20))
+    def test_dot_labels_cannot_break_out(self, labels: list[str], relation: str) -> None:
+        """Backslashes, quotes and newlines in names stay inside their DOT label, which
+        reads back as the name (other control characters shown as '?')."""
+        g = _graph(labels, relation)
+        lines = g.to_dot().split("\n")
+        assert lines[:2] == ["digraph lineage {", "  rankdir=LR;"]
+        assert lines[-1] == "}"
+        body = lines[2:-1]
+        nodes = [_DOT_NODE.match(line) for line in body[: len(g.nodes)]]
+        edges = [_DOT_EDGE.match(line) for line in body[len(g.nodes) :]]
+        assert all(nodes), body
+        assert all(edges), body
+
+        def shown(text: str) -> str:
+            return "".join("?" if (ord(c) < 32 or ord(c) == 127) and c != "\n" else c for c in text)
+
+        assert [_undot(m.group(1)) for m in nodes if m] == [
+            f"{n.kind}\n{shown(n.label)}" for n in g.nodes
+        ]
+        assert all(_undot(m.group(1)) == shown(relation) for m in edges if m)
+
+    def test_a_planted_label_is_escaped(self) -> None:
+        """A label written to break out of the DOT and Mermaid syntax stays one label."""
+        evil = 'x"];\n  evil [label="pwned"];\\ ]) --> n0'
+        g = _graph(["ok", evil])
+        dot, mermaid = g.to_dot(), g.to_mermaid()
+        assert not any(line.lstrip().startswith("evil") for line in dot.split("\n"))
+        assert len(dot.split("\n")) == 2 + len(g.nodes) + len(g.records) + 1
+        assert len(mermaid.split("\n")) == 1 + len(g.nodes) + len(g.records)
+        assert '"pwned"' not in mermaid
+
+
+class TestCheckoutStaysClean:
+    def test_lineage_with_a_store_never_touches_the_current_directory(self, tmp_path: Path) -> None:
+        """mk.lineage(..., store=...) reads runs from that store's workspace, so a walk
+        through a run node writes no ./.mlopskit into the current directory."""
+        cwd = tmp_path / "cwd"
+        cwd.mkdir()
+        store_dir = tmp_path / "ws"
+        code = f"""
+import pandas as pd
+import mlopskit as mk
+from mlopskit import _context
+from mlopskit.store import ArtifactStore
+from mlopskit.versioning import Datasets
+
+class Run:
+    run_id = "run0123456789"
+    experiment = "exp"
+
+store = ArtifactStore({str(store_dir)!r})
+token = _context.set_active_run(Run())
+v = Datasets(store).commit("d", pd.DataFrame({{"a": [1]}}))
+Datasets(store).load("d")
+_context.reset_active_run(token)
+g = mk.lineage(v, store=store)
+assert any(n.kind == "run" for n in g.nodes), g
+mk.lineage("run:run0123456789", store=store)
+"""
+        env = {k: v for k, v in os.environ.items() if k != "MLOPSKIT_HOME"}
+        env["MLOPSKIT_CACHE_DIR"] = str(tmp_path / "cache")
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert sorted(os.listdir(cwd)) == []

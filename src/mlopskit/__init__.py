@@ -18,6 +18,9 @@ _LAZY: dict[str, str] = {
     "ArtifactStore": "mlopskit.store",
     "DatasetVersion": "mlopskit.versioning",
     "IntegrityError": "mlopskit.errors",
+    "Lineage": "mlopskit._lineage",
+    "LineageNode": "mlopskit._lineage",
+    "LineageRecord": "mlopskit._lineage",
     "MlopskitError": "mlopskit.errors",
     "ModelVersion": "mlopskit.registry",
     "NotFoundError": "mlopskit.errors",
@@ -31,7 +34,7 @@ _LAZY: dict[str, str] = {
     "flush": "mlopskit.tracking",
     "get_run": "mlopskit.tracking",
     "infer_signature": "mlopskit.registry",
-    "lineage": "mlopskit.lineage",
+    "lineage": "mlopskit._lineage",
     "log_artifact": "mlopskit.tracking",
     "log_dict": "mlopskit.tracking",
     "log_figure": "mlopskit.tracking",
@@ -82,8 +85,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         versioning,
         workspace,
     )
+    from mlopskit._lineage import Lineage, LineageNode, LineageRecord, lineage
     from mlopskit.errors import IntegrityError, MlopskitError, NotFoundError, RefConflictError
-    from mlopskit.lineage import lineage
     from mlopskit.registry import ModelVersion, infer_signature
     from mlopskit.store import ArtifactRef, ArtifactStore
     from mlopskit.tracking import (

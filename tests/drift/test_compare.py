@@ -297,3 +297,61 @@ class TestInputs:
         dup = pd.DataFrame([[1.0, 2.0]], columns=["a", "a"])
         with pytest.raises(SchemaError, match="duplicate"):
             drift.compare(dup, dup)
+
+
+class TestParameterValidation:
+    """Bad parameters are refused up front: never a silent "no drift"."""
+
+    @pytest.mark.parametrize(
+        "kwargs",
+        [
+            {"thresholds": math.nan},
+            {"thresholds": math.inf},
+            {"thresholds": -0.1},
+            {"thresholds": {"shifted": math.nan}},
+            {"thresholds": {"psi": -1.0}},
+            {"thresholds": {"ks": 1.5}, "method": "ks"},  # a p-value threshold above 1
+            {"thresholds": "0.1"},
+            {"drift_share": math.nan},
+            {"drift_share": 2},
+            {"drift_share": 0},
+            {"drift_share": -0.5},
+            {"eps": math.nan},
+            {"eps": 0.0},
+            {"eps": -1e-4},
+            {"eps": 2.0},
+            {"missing_threshold": math.nan},
+            {"missing_threshold": -0.01},
+            {"missing_threshold": 1.5},
+        ],
+    )
+    def test_nan_negative_and_out_of_range_values_are_refused(
+        self, pair: tuple, kwargs: dict
+    ) -> None:
+        """NaN, infinite, negative or out-of-range parameters raise InvalidInputError
+        naming the parameter, instead of comparisons that are all False."""
+        with pytest.raises(InvalidInputError) as info:
+            drift.compare(*pair, **kwargs)
+        assert next(iter(kwargs)) in str(info.value)
+
+    def test_a_nan_threshold_used_to_mean_no_drift(self, pair: tuple) -> None:
+        """The shifted column drifts with a valid threshold (the case NaN would hide)."""
+        assert drift.compare(*pair, thresholds={"shifted": 0.05})["shifted"].drifted
+
+    @pytest.mark.parametrize("bins", [0, -3, 10**9, 10_001, True])
+    def test_bins_are_bounded(self, pair: tuple, bins: int) -> None:
+        """bins=10**9 is refused at once instead of allocating until out of memory."""
+        with pytest.raises(InvalidInputError, match="bins"):
+            drift.compare(*pair, bins=bins, method="psi")
+
+    def test_too_many_explicit_edges_are_refused(self, pair: tuple) -> None:
+        """Explicit edges are bounded the same way."""
+        with pytest.raises(InvalidInputError, match="bins"):
+            drift.compare(*pair, bins=range(20_000), method="psi")
+        with pytest.raises(InvalidInputError, match="bins"):
+            drift.compare(*pair, bins=["a", "b"], method="psi")
+
+    def test_the_largest_allowed_values_work(self, pair: tuple) -> None:
+        """The bounds are inclusive where documented: bins=10_000, drift_share=1, eps=1."""
+        report = drift.compare(*pair, bins=10_000, drift_share=1.0, eps=1.0, thresholds=0.0)
+        assert report.n_columns == 4

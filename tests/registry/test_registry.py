@@ -260,6 +260,7 @@ class TestModuleFunctions:
 
 
 class TestConcurrency:
+    @pytest.mark.slow
     @pytest.mark.parametrize("backend", ["local", pytest.param("s3", marks=pytest.mark.s3)])
     def test_concurrent_registrations_and_alias_moves(
         self, backend: str, tmp_path: Path, request: pytest.FixtureRequest, run_workers: Any

@@ -93,12 +93,14 @@ class TestCommitAndLoad:
         assert ds.get("t", v1.content_hash) == v1
         assert ds.names() == ["t"]
 
-    def test_versions_is_a_frame_oldest_first(self, memory_store: ArtifactStore) -> None:
-        """versions() has one row per version with number, message, rows and digest."""
+    def test_versions_are_records_oldest_first(self, memory_store: ArtifactStore) -> None:
+        """versions() lists the version records; to_frame() has one row per version with
+        number, message, rows and digest."""
         ds = Datasets(memory_store)
         ds.commit("t", frame(3), message="a")
         ds.commit("t", frame(4), message="b")
-        table = ds.versions("t")
+        assert [v.uri for v in ds.versions("t")] == ["t/1", "t/2"]
+        table = ds.versions("t").to_frame()
         assert table["number"].tolist() == [1, 2]
         assert table["message"].tolist() == ["a", "b"]
         assert table["rows"].tolist() == [3, 4]
@@ -124,7 +126,7 @@ class TestCommitAndLoad:
         assert isinstance(v, DatasetVersion)
         pd.testing.assert_frame_equal(datasets.load("w"), frame())
         assert datasets.get("w", 1) == v
-        assert datasets.versions("w")["number"].tolist() == [1]
+        assert [v.number for v in datasets.versions("w")] == [1]
         assert datasets.names() == ["w"]
         datasets.commit("w", frame(7))
         assert datasets.diff("w/1", "w/2").rows == (5, 7)
@@ -172,6 +174,7 @@ class TestDiff:
 
 
 class TestConcurrency:
+    @pytest.mark.slow
     @pytest.mark.parametrize("backend", ["local", pytest.param("s3", marks=pytest.mark.s3)])
     def test_concurrent_commits_get_distinct_gap_free_numbers(
         self, backend: str, tmp_path: Path, request: pytest.FixtureRequest, run_workers: Any
@@ -183,7 +186,7 @@ class TestConcurrency:
         numbers = sorted(n for r in results for n in r["numbers"])
         assert numbers == list(range(1, 3 * each + 1))
         ds = Datasets(ArtifactStore(url, cache=False))
-        assert ds.versions("shared")["number"].tolist() == list(range(1, 3 * each + 1))
+        assert [v.number for v in ds.versions("shared")] == list(range(1, 3 * each + 1))
 
 
 class TestGcAndLineage:

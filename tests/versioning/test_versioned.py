@@ -268,6 +268,7 @@ class TestConcurrency:
         assert results == [42] * 8
         assert len(slow.versions()) == 1
 
+    @pytest.mark.slow
     @pytest.mark.parametrize("backend", ["local", pytest.param("s3", marks=pytest.mark.s3)])
     def test_processes_computing_one_key_leave_one_entry(
         self, backend: str, tmp_path: Any, request: pytest.FixtureRequest, run_workers: Any

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from mlopskit.drift._sketch import Dist
 
 __all__ = [
+    "MAX_BINS",
     "BinSpec",
     "NumericBins",
     "bin_counts",
@@ -42,6 +43,7 @@ __all__ = [
 ]
 
 Strategy = Literal["quantile", "uniform", "explicit"]
+MAX_BINS = 10_000  # bounds every per-bin array; PSI needs far more rows than this to mean much
 _CHUNK = 1 << 16
 _MAX_COMPARE_EDGES = 24
 
@@ -60,14 +62,32 @@ class BinSpec:
             raise InvalidInputError(
                 f"binning must be 'quantile' or 'uniform'; found {binning!r}", found=binning
             )
-        if isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
-            if bins < 1:
-                raise InvalidInputError(f"bins must be >= 1; found {bins}", found=bins)
+        if isinstance(bins, bool):
+            raise InvalidInputError(f"bins must be an int or bin edges; found {bins!r}", found=bins)
+        if isinstance(bins, (int, np.integer)):
+            if not 1 <= bins <= MAX_BINS:
+                raise InvalidInputError(
+                    f"bins must be between 1 and {MAX_BINS}; found {bins}",
+                    expected=f"1..{MAX_BINS}",
+                    found=int(bins),
+                )
             return cls(int(bins), binning)  # type: ignore[arg-type]
-        edges = np.asarray(bins, dtype=np.float64)
-        if edges.ndim != 1 or edges.size < 2:
+        if hasattr(bins, "__len__") and len(bins) > MAX_BINS + 1:
             raise InvalidInputError(
-                "explicit bins must be a 1-d sequence of at least two edges", found=list(edges)
+                f"explicit bins must have at most {MAX_BINS + 1} edges; found {len(bins)}",
+                expected=f"2..{MAX_BINS + 1} edges",
+                found=len(bins),
+            )
+        try:
+            edges = np.asarray(bins, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InvalidInputError(
+                f"bins must be an int or a 1-d sequence of numeric edges; found {bins!r}",
+                found=repr(bins)[:200],
+            ) from None
+        if edges.ndim != 1 or edges.size < 2 or edges.size > MAX_BINS + 1:
+            raise InvalidInputError(
+                "explicit bins must be a 1-d sequence of at least two edges", found=edges.tolist()
             )
         if not np.all(np.isfinite(edges)) or np.any(np.diff(edges) <= 0):
             raise InvalidInputError(

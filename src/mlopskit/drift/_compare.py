@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -133,20 +134,80 @@ def _method_name(requested: str, preset: str | None) -> str:
     return name
 
 
+def _number(value: Any, name: str, *, low: float, high: float, low_open: bool = False) -> float:
+    """``value`` as a finite float in ``[low, high]`` (``(low, high]`` if ``low_open``).
+
+    A NaN or out-of-range parameter would make every comparison False: a silent
+    "no drift". Refuse it instead.
+    """
+    interval = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+    numeric = isinstance(value, (int, float, np.integer, np.floating))
+    number = float(value) if numeric else math.nan
+    if isinstance(value, bool) or not math.isfinite(number):
+        raise InvalidInputError(
+            f"{name} must be a finite number in {interval}; found {value!r}",
+            expected=interval,
+            found=value,
+            key=name,
+        )
+    if number < low or number > high or (low_open and number == low):
+        raise InvalidInputError(
+            f"{name} must be in {interval}; found {value!r}",
+            expected=interval,
+            found=value,
+            key=name,
+        )
+    return number
+
+
+def _check_thresholds(
+    thresholds: float | Mapping[str, float] | None,
+) -> float | Mapping[str, float] | None:
+    """Every threshold given is a finite, non-negative number."""
+    if thresholds is None:
+        return None
+    if not isinstance(thresholds, Mapping):
+        return _number(thresholds, "thresholds", low=0.0, high=math.inf)
+    for key, value in thresholds.items():
+        if not isinstance(key, str):
+            raise InvalidInputError(
+                f"thresholds keys must be column or method names (str); found {key!r}",
+                found=key,
+                key="thresholds",
+            )
+        _number(value, f"thresholds[{key!r}]", low=0.0, high=math.inf)
+    return thresholds
+
+
 def _threshold(
     thresholds: float | Mapping[str, float] | None, column: str, method: str, preset: str | None
 ) -> float:
     defaults = ev.EVIDENTLY_THRESHOLDS if preset == "evidently" else DEFAULT_THRESHOLDS
+    tests = {*TESTS, "chisquare", "z"}
+    value: float | None = None
     if thresholds is None:
         return defaults[method]
     if not isinstance(thresholds, Mapping):
-        return float(thresholds)
-    if column in thresholds:
-        return float(thresholds[column])
-    for key in (method, *[k for k, v in {**NATIVE_ALIASES, **ev.ALIASES}.items() if v == method]):
-        if key in thresholds:
-            return float(thresholds[key])
-    return defaults[method]
+        value = float(thresholds)
+    elif column in thresholds:
+        value = float(thresholds[column])
+    else:
+        aliases = [k for k, v in {**NATIVE_ALIASES, **ev.ALIASES}.items() if v == method]
+        for key in (method, *aliases):
+            if key in thresholds:
+                value = float(thresholds[key])
+                break
+    if value is None:
+        return defaults[method]
+    if method in tests and value > 1.0:
+        raise InvalidInputError(
+            f"thresholds: the threshold for column {column!r} ({method}, a p-value test) must be a "
+            f"significance level in [0, 1]; found {value!r}",
+            expected="[0, 1]",
+            found=value,
+            key="thresholds",
+        )
+    return value
 
 
 def _empty_note(ref: Side, cur: Side) -> tuple[bool, str]:
@@ -441,11 +502,12 @@ def compare(
             method name; defaults per method are in docs/drift.md.
         bins: Bins for numeric binned methods, or explicit edges.
         binning: ``"quantile"`` (default) or ``"uniform"``.
-        eps: PSI's floor for empty bins.
+        eps: PSI's floor for empty bins, in ``(0, 1]``.
         rule: Dataset verdict: ``"share"`` (share of drifted columns ``>= drift_share``),
             ``"bonferroni"`` or ``"fdr_bh"`` (p-values adjusted across columns, drift when
             any column drifts).
-        drift_share: The share of drifted columns that makes the dataset drift.
+        drift_share: The share of drifted columns that makes the dataset drift, in
+            ``(0, 1]``.
         missing_threshold: A column also drifts when its missing share changes by at
             least this much (absolute). ``"auto"``: 0.05, or off with the Evidently preset;
             ``None``: report the shares only.
@@ -454,6 +516,11 @@ def compare(
 
     Returns:
         A :class:`DriftReport`.
+
+    Raises:
+        InvalidInputError: a parameter is NaN, infinite or out of range (thresholds are
+            finite and ``>= 0``, at most 1 for p-value tests; ``bins`` at most
+            ``MAX_BINS``): never a silent "no drift".
     """
     if preset not in (None, "evidently"):
         raise InvalidInputError(f"preset must be None or 'evidently'; found {preset!r}")
@@ -461,6 +528,11 @@ def compare(
         raise InvalidInputError(f"rule must be share, bonferroni or fdr_bh; found {rule!r}")
     if missing_threshold == "auto":
         missing_threshold = None if preset == "evidently" else MISSING_THRESHOLD
+    elif missing_threshold is not None:
+        missing_threshold = _number(missing_threshold, "missing_threshold", low=0.0, high=1.0)
+    thresholds = _check_thresholds(thresholds)
+    drift_share = _number(drift_share, "drift_share", low=0.0, high=1.0, low_open=True)
+    eps = _number(eps, "eps", low=0.0, high=1.0, low_open=True)
     opts = Options(spec=BinSpec.make(bins, binning), eps=eps)
     buckets = (
         reference.max_buckets if isinstance(reference, ReferenceProfile) else DEFAULT_MAX_BUCKETS

@@ -21,7 +21,6 @@ import os
 import pickletools
 import platform
 import re
-import tempfile
 import warnings
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
@@ -30,9 +29,10 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mlopskit import _config, _context
+from mlopskit import _context
 from mlopskit._log import get_logger
 from mlopskit.errors import (
+    IntegrityError,
     InvalidInputError,
     InvalidNameError,
     NotFoundError,
@@ -41,10 +41,17 @@ from mlopskit.errors import (
 from mlopskit.registry._signature import ModelSignature, infer_signature
 from mlopskit.serialize import is_pickle_media_type
 from mlopskit.store import ArtifactRef, RefRecord
-from mlopskit.versioning import Endpoint, LineageEdge
-from mlopskit.versioning._edges import record_edge
-from mlopskit.versioning._numbered import NumberedVersion, StoreBound, check_name
+from mlopskit.versioning import Endpoint, LineageEdge, record_edge
+from mlopskit.versioning._materialize import MAX_NAME_BYTES, materialize
+from mlopskit.versioning._numbered import (
+    NumberedVersion,
+    StoreBound,
+    VersionList,
+    check_name,
+    read_version,
+)
 from mlopskit.versioning._provenance import recall, remember
+from mlopskit.versioning._records import read_record_as
 
 __all__ = [
     "ModelVersion",
@@ -81,6 +88,8 @@ class ModelVersion(NumberedVersion, BaseModel):
         digest: the digest of the stored model (object, file or directory tree).
         model: the stored model's reference.
         kind: ``object`` (a Python object stored with a codec), ``file`` or ``directory``.
+        filename: the registered file's or directory's name (``model.onnx``): ``load``
+            gives the local copy this name, so loaders that dispatch on the suffix work.
         signature: the input/output schema, if given or inferred from ``input_example``.
         requirements: distribution → version captured from ``importlib.metadata``.
         python_version: ``major.minor.micro`` of the registering interpreter.
@@ -96,6 +105,7 @@ class ModelVersion(NumberedVersion, BaseModel):
     digest: str
     model: ArtifactRef
     kind: ModelKind
+    filename: str | None = None
     signature: ModelSignature | None = None
     input_example: ArtifactRef | None = None
     metrics: dict[str, float] = Field(default_factory=dict)
@@ -110,6 +120,16 @@ class ModelVersion(NumberedVersion, BaseModel):
     host: str = ""
 
     node_kind: ClassVar[str] = "model"
+    frame_columns: ClassVar[tuple[str, ...]] = (
+        "number",
+        "created_at",
+        "author",
+        "message",
+        "kind",
+        "filename",
+        "digest",
+        "run_id",
+    )
 
 
 class RegistryEvent(BaseModel):
@@ -136,10 +156,16 @@ def _check_name(name: str) -> str:
 
 
 def _check_alias(alias: str) -> str:
-    if not isinstance(alias, str) or not _ALIAS.match(alias) or alias == "latest":
+    if (
+        not isinstance(alias, str)
+        or not _ALIAS.match(alias)
+        or alias == "latest"
+        or len(alias) > MAX_NAME_BYTES
+    ):
         raise InvalidNameError(
             f"invalid alias {alias!r}: use letters, digits, '_' and '-', starting with a "
-            "letter or '_'; 'latest' is reserved (it always means the highest version)",
+            f"letter or '_', at most {MAX_NAME_BYTES} bytes; 'latest' is reserved (it always "
+            "means the highest version)",
             found=alias,
         )
     return alias
@@ -218,15 +244,38 @@ class Registry(StoreBound):
     def _numbers(self, name: str) -> list[int]:
         return self.store.refs.numbers(f"models/{_check_name(name)}/v")
 
-    def _record(self, ref: ArtifactRef) -> ModelVersion:
-        return ModelVersion.model_validate(self.store.read_record(ref))
+    def _record(self, ref: ArtifactRef, refname: str = "a model version") -> ModelVersion:
+        return read_record_as(self.store, ModelVersion, ref, refname)
+
+    def _version(self, name: str, number: int) -> ModelVersion:
+        refname = f"models/{name}/v/{number}"
+        try:
+            return read_version(self.store, ModelVersion, refname, name=name, number=number)
+        except NotFoundError:
+            raise NotFoundError(
+                f"model {name!r} has no version {number}", name=name, version=number
+            ) from None
 
     def _with_tags(self, mv: ModelVersion) -> ModelVersion:
         rec = self.store.refs.record(f"models/{mv.name}/vtags/{mv.number}")
         if rec is None or rec.target is None:
             return mv
-        tags = self.store.read_record(rec.target)["tags"]
+        tags = self._tags_at(rec.target, f"models/{mv.name}/vtags/{mv.number}")
         return mv.model_copy(update={"tags": tags})
+
+    def _tags_at(self, ref: ArtifactRef, refname: str) -> dict[str, str]:
+        """The tags record ``refname`` points to (IntegrityError naming it if damaged)."""
+        tags = self.store.read_record(ref).get("tags")
+        if not isinstance(tags, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in tags.items()
+        ):
+            raise IntegrityError(
+                f"record {refname!r} ({ref.digest}) is damaged: expected a 'tags' mapping of "
+                "strings. Restore it from a backup or delete the ref.",
+                path=refname,
+                digest=ref.digest,
+            )
+        return dict(tags)
 
     def names(self) -> list[str]:
         """Every registered model name, sorted."""
@@ -243,13 +292,7 @@ class Registry(StoreBound):
             return self._with_tags(uri)
         name, selector = parse_model_uri(uri)
         if isinstance(selector, int):
-            try:
-                ref = self.store.refs.get(f"models/{name}/v/{selector}")
-            except NotFoundError:
-                raise NotFoundError(
-                    f"model {name!r} has no version {selector}", name=name, version=selector
-                ) from None
-            return self._with_tags(self._record(ref))
+            return self._with_tags(self._version(name, selector))
         if selector == "latest":
             numbers = self._numbers(name)
             if not numbers:
@@ -263,14 +306,15 @@ class Registry(StoreBound):
                 name=name,
                 alias=selector,
             ) from None
-        return self._with_tags(self._record(ref))
+        return self._with_tags(self._record(ref, f"models/{name}/aliases/{selector}"))
 
-    def versions(self, name: str) -> list[ModelVersion]:
-        """Every version of ``name``, oldest first."""
+    def versions(self, name: str) -> VersionList[ModelVersion]:
+        """Every version of ``name``, oldest first: a list of :class:`ModelVersion`
+        (``.to_frame()`` for a table)."""
         numbers = self._numbers(name)
         if not numbers:
             raise NotFoundError(f"no model named {name!r} in {self.store.url}", name=name)
-        return [self.get(f"{name}/{n}") for n in numbers]
+        return VersionList(self.get(f"{name}/{n}") for n in numbers)
 
     def aliases(self, name: str) -> dict[str, int]:
         """Alias → version number for every alias of ``name``."""
@@ -279,10 +323,16 @@ class Registry(StoreBound):
         for ref_name in self.store.refs.list(prefix.rstrip("/")):
             rec = self.store.refs.record(ref_name)
             if rec is not None and rec.target is not None:
-                out[ref_name[len(prefix) :]] = int(rec.meta.get("version") or 0) or (
-                    self._record(rec.target).number
-                )
+                out[ref_name[len(prefix) :]] = self._alias_version(rec, ref_name)
         return out
+
+    def _alias_version(self, rec: RefRecord, refname: str) -> int:
+        """The version number an alias record points to (its ``meta``, else its target)."""
+        version = rec.meta.get("version")
+        if isinstance(version, int) and not isinstance(version, bool) and version > 0:
+            return version
+        assert rec.target is not None
+        return self._record(rec.target, refname).number
 
     # -- registering ----------------------------------------------------------------------
 
@@ -341,6 +391,7 @@ class Registry(StoreBound):
         _check_name(name)
         store = self.store
         ref, kind, modules = self._store_model(model)
+        filename = None if kind == "object" else (Path(model).absolute().name or None)
         example_ref = None
         if input_example is not None:
             example_ref = store.put(input_example)
@@ -362,6 +413,7 @@ class Registry(StoreBound):
                 digest=ref.digest,
                 model=ref,
                 kind=kind,
+                filename=filename,
                 signature=signature,
                 input_example=example_ref,
                 metrics={k: float(v) for k, v in (metrics or {}).items()},
@@ -424,27 +476,15 @@ class Registry(StoreBound):
             obj = store.get(mv.model, trusted=trusted)
             remember(obj, mv.digest, "model", mv.uri)
             return obj
-        filename = mv.name
-        if dest is not None:
-            out = Path(dest)
-            if mv.kind == "file":
-                return store.get_file(mv.model, out / filename if out.is_dir() else out)
-            return store.checkout(mv.model, out, overwrite=True)
-        base = Path(_config.cache_dir()) / "models" / mv.model.hex
-        final = base / filename
-        if final.exists():
-            return final
-        base.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=base, prefix=".tmp-"))
-        if mv.kind == "file":
-            store.get_file(mv.model, tmp / filename)
-        else:
-            store.checkout(mv.model, tmp / filename)
-        try:
-            os.replace(tmp / filename, final)
-        except OSError:  # another process finished first
-            pass
-        return final
+        return materialize(
+            store,
+            mv.model,
+            mv.kind,
+            mv.filename or mv.name,
+            record=f"models/{mv.name}/v/{mv.number}",
+            area="models",
+            dest=dest,
+        )
 
     # -- aliases --------------------------------------------------------------------------
 
@@ -556,12 +596,12 @@ class Registry(StoreBound):
             except NotFoundError:
                 continue
             for rec in history:
-                version = rec.meta.get("version")
                 if rec.target is None:
                     events.append(_event(rec, "delete_alias", name, a, previous, None))
                     previous = None
                     continue
                 action = "rollback" if rec.meta.get("op") == "rollback" else "set_alias"
+                version = self._alias_version(rec, f"models/{name}/aliases/{a}")
                 events.append(_event(rec, action, name, a, previous, version))
                 previous = version
         return sorted(events, key=lambda e: e.time)
@@ -575,7 +615,7 @@ class Registry(StoreBound):
         while True:
             rec = refs.record(refname)
             current = (
-                dict(self.store.read_record(rec.target)["tags"])
+                self._tags_at(rec.target, refname)
                 if rec is not None and rec.target is not None
                 else dict(base)
             )
@@ -619,7 +659,7 @@ class Registry(StoreBound):
         rec = self.store.refs.record(f"models/{name}/tags")
         if rec is None or rec.target is None:
             return {}
-        return dict(self.store.read_record(rec.target)["tags"])
+        return self._tags_at(rec.target, f"models/{name}/tags")
 
 
 def _event(

@@ -12,12 +12,17 @@ Tried in order, first match wins:
 | JSON-able values (``None``, bool, int, finite float, str, list, dict with str keys) | canonical JSON | ``application/json`` |
 | anything else | cloudpickle (a pickle codec) | ``application/vnd.mlopskit.cloudpickle`` |
 
-Pickle codecs execute code when loaded; the store only loads them when trusted.
+Pickle codecs execute code when loaded; the store only loads them when trusted. The
+pydantic codec names its class by ``module:qualname``; untrusted, it resolves only
+classes of modules already imported or allowed by :func:`allow_pydantic_module`
+(importing a module runs its code). Bytes that do not decode raise
+:class:`~mlopskit.errors.IntegrityError` naming the object.
 """
 
 from mlopskit.serialize._codecs import (
     Codec,
     Encoded,
+    allow_pydantic_module,
     canonical_json,
     codec_for,
     decode,
@@ -30,6 +35,7 @@ from mlopskit.serialize._codecs import (
 __all__ = [
     "Codec",
     "Encoded",
+    "allow_pydantic_module",
     "canonical_json",
     "codec_for",
     "decode",

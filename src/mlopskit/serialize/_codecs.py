@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlopskit._optional import is_available
-from mlopskit.errors import InvalidInputError, UntrustedObjectError
+from mlopskit.errors import (
+    IntegrityError,
+    InvalidInputError,
+    MlopskitError,
+    UntrustedObjectError,
+)
+from mlopskit.hashing import digest_bytes
 
 Buffer = bytes | bytearray | memoryview
 
@@ -50,9 +56,11 @@ class Codec:
     media_types: tuple[str, ...]
     accepts: Callable[[Any], bool]
     encode: Callable[[Any], Encoded | None]
-    decode: Callable[[bytes, str], Any]
+    decode: Callable[..., Any]
     is_pickle: bool = False
     magic: tuple[bytes, ...] = field(default=())
+    trust_aware: bool = False
+    """``decode`` takes ``trusted=`` (it decides itself what an untrusted load may do)."""
 
 
 def canonical_json(value: Any) -> bytes:
@@ -187,13 +195,69 @@ def _pydantic_encode(obj: Any) -> Encoded | None:
         return None
 
 
-def _pydantic_decode(data: bytes, media_type: str) -> Any:
-    payload = json.loads(data)
-    module, _, qualname = payload["type"].partition(":")
-    target: Any = importlib.import_module(module)
+# Modules whose pydantic models a stored record may name even when they are not
+# imported yet (importing them runs only code we ship or the user allowed).
+_PYDANTIC_MODULES: set[str] = {"mlopskit"}
+
+
+def allow_pydantic_module(module: str) -> None:
+    """Let untrusted stored records name pydantic models of ``module`` (and its submodules).
+
+    A stored pydantic object names its class by ``module:qualname``. Without
+    ``trusted=True``, only classes of modules already imported, or allowed here, are
+    resolved: importing a module runs its top-level code, so a record planted in a
+    shared store must not be able to import what it likes.
+    """
+    if not isinstance(module, str) or not all(p.isidentifier() for p in module.split(".")):
+        raise InvalidInputError(
+            f"expected a dotted module name such as 'myproject.schemas'; found {module!r}",
+            found=module,
+        )
+    _PYDANTIC_MODULES.add(module)
+
+
+def _allowed(module: str) -> bool:
+    return any(module == m or module.startswith(m + ".") for m in _PYDANTIC_MODULES)
+
+
+def _pydantic_class(type_name: Any, *, trusted: bool) -> Any:
+    """The pydantic model class a stored record names, imported only if allowed."""
+    from pydantic import BaseModel
+
+    if not isinstance(type_name, str) or ":" not in type_name:
+        raise ValueError(f"'type' must be 'module:qualname', found {type_name!r}")
+    module_name, _, qualname = type_name.partition(":")
+    parts = [*module_name.split("."), *qualname.split(".")]
+    if not all(p.isidentifier() and not p.startswith("__") for p in parts):
+        raise ValueError(f"'type' {type_name!r} is not a dotted Python name")
+    module = sys.modules.get(module_name)
+    if module is None:
+        if not (trusted or _allowed(module_name)):
+            raise UntrustedObjectError(
+                f"refusing to import module {module_name!r} named by a stored pydantic object "
+                f"(class {qualname}): importing a module runs its code. Import it yourself "
+                f"first, allow it with mlopskit.serialize.allow_pydantic_module("
+                f"{module_name!r}), or pass trusted=True if you trust who wrote the store.",
+                media_type=PYDANTIC,
+            )
+        module = importlib.import_module(module_name)
+    target: Any = module
     for part in qualname.split("."):
-        target = getattr(target, part)
-    return target.model_validate(payload["data"])
+        # vars(), not getattr(): no module __getattr__ or descriptor runs on the way.
+        target = vars(target).get(part) if hasattr(target, "__dict__") else None
+        if target is None:
+            raise ValueError(f"module {module_name!r} has no {qualname!r}")
+    if not (isinstance(target, type) and issubclass(target, BaseModel)):
+        raise ValueError(f"{type_name!r} is not a pydantic model class")
+    return target
+
+
+def _pydantic_decode(data: bytes, media_type: str, *, trusted: bool = False) -> Any:
+    payload = json.loads(data)
+    if not isinstance(payload, dict) or set(payload) != {"type", "data"}:
+        raise ValueError("expected a JSON object with exactly 'type' and 'data'")
+    cls = _pydantic_class(payload["type"], trusted=trusted)
+    return cls.model_validate(payload["data"])
 
 
 # -- json ----------------------------------------------------------------------------
@@ -239,7 +303,14 @@ _CODECS: list[Codec] = [
         _pandas_decode,
         magic=(b"PAR1",),
     ),
-    Codec("pydantic", (PYDANTIC,), _is_pydantic, _pydantic_encode, _pydantic_decode),
+    Codec(
+        "pydantic",
+        (PYDANTIC,),
+        _is_pydantic,
+        _pydantic_encode,
+        _pydantic_decode,
+        trust_aware=True,
+    ),
     Codec("json", (JSON,), _is_jsonable, _json_encode, _json_decode),
     Codec(
         "cloudpickle",
@@ -311,8 +382,24 @@ def sniff_media_type(data: bytes) -> str:
     return JSON
 
 
-def decode(data: bytes, media_type: str | None, *, trusted: bool = False) -> Any:
-    """Decode stored bytes. Pickle codecs raise :class:`UntrustedObjectError` unless trusted."""
+def decode(
+    data: bytes, media_type: str | None, *, trusted: bool = False, name: str | None = None
+) -> Any:
+    """Decode stored bytes.
+
+    Args:
+        data: the stored bytes (already verified against their digest).
+        media_type: how they were encoded (None: sniffed from the bytes).
+        trusted: pickle codecs raise :class:`UntrustedObjectError` unless trusted; the
+            pydantic codec imports the module a record names only if trusted, already
+            imported, or allowed (:func:`allow_pydantic_module`).
+        name: what the bytes are (a digest or ref name), for errors; default: their
+            digest.
+
+    Raises:
+        UntrustedObjectError: loading would run code that is not trusted.
+        IntegrityError: the bytes do not decode as ``media_type`` (names the object).
+    """
     media = media_type or sniff_media_type(data)
     codec = codec_for(media)
     if (codec.is_pickle or is_pickle_media_type(media)) and not trusted:
@@ -321,4 +408,20 @@ def decode(data: bytes, media_type: str | None, *, trusted: bool = False) -> Any
             "Pass trusted=True if you trust where this object came from.",
             media_type=media,
         )
-    return codec.decode(data, media)
+    try:
+        if codec.trust_aware:
+            return codec.decode(data, media, trusted=trusted)
+        return codec.decode(data, media)
+    except (MlopskitError, ImportError):
+        raise
+    except Exception as exc:
+        what = name if name is not None else digest_bytes(data)
+        raise IntegrityError(
+            f"stored object {what} does not decode as {media!r} ({type(exc).__name__}: "
+            f"{exc}); it is damaged, or its media type is wrong. Run store.verify() and "
+            "restore it from a backup.",
+            digest=what if name is None else None,
+            path=name,
+            expected=media,
+            found=type(exc).__name__,
+        ) from exc

@@ -1,9 +1,22 @@
 """Data versioning: ``@versioned`` memoization with lineage, and datasets (see docs/versioning.md)."""
 
 from mlopskit.versioning import datasets
-from mlopskit.versioning._datasets import DatasetDiff, Datasets, DatasetVersion
-from mlopskit.versioning._edges import Endpoint, LineageEdge
+from mlopskit.versioning._datasets import (
+    DatasetDiff,
+    Datasets,
+    DatasetVersion,
+    parse_dataset_uri,
+)
+from mlopskit.versioning._edges import (
+    Endpoint,
+    LineageEdge,
+    edges_from,
+    edges_into,
+    edges_of_run,
+    record_edge,
+)
 from mlopskit.versioning._hash import digest_value
+from mlopskit.versioning._numbered import VersionList
 from mlopskit.versioning._versioned import (
     NotVersionedFunction,
     VersionedCall,
@@ -18,9 +31,15 @@ __all__ = [
     "Endpoint",
     "LineageEdge",
     "NotVersionedFunction",
+    "VersionList",
     "VersionedCall",
     "VersionedFunction",
     "datasets",
     "digest_value",
+    "edges_from",
+    "edges_into",
+    "edges_of_run",
+    "parse_dataset_uri",
+    "record_edge",
     "versioned",
 ]

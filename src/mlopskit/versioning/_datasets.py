@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import warnings
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -23,17 +22,25 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mlopskit import _config, _context
+from mlopskit import _context
 from mlopskit._log import get_logger
 from mlopskit.errors import (
     InvalidInputError,
+    InvalidNameError,
     NotFoundError,
     SchemaError,
 )
 from mlopskit.store import ArtifactRef, ArtifactStore
 from mlopskit.versioning._edges import Endpoint, LineageEdge, record_edge
 from mlopskit.versioning._hash import digest_value
-from mlopskit.versioning._numbered import NumberedVersion, StoreBound, check_name
+from mlopskit.versioning._materialize import check_segment, materialize
+from mlopskit.versioning._numbered import (
+    NumberedVersion,
+    StoreBound,
+    VersionList,
+    check_name,
+    read_version,
+)
 from mlopskit.versioning._provenance import recall, remember
 
 if TYPE_CHECKING:
@@ -45,6 +52,7 @@ __all__ = [
     "DatasetDiff",
     "DatasetVersion",
     "Datasets",
+    "parse_dataset_uri",
 ]
 
 log = get_logger("mlopskit.versioning.datasets")
@@ -123,6 +131,17 @@ with warnings.catch_warnings():
         summary: list[ColumnSummary] = Field(default_factory=list)
 
         node_kind: ClassVar[str] = "dataset"
+        frame_columns: ClassVar[tuple[str, ...]] = (
+            "number",
+            "created_at",
+            "author",
+            "message",
+            "kind",
+            "rows",
+            "size",
+            "digest",
+            "run_id",
+        )
 
 
 class DatasetDiff(BaseModel):
@@ -184,6 +203,48 @@ class DatasetDiff(BaseModel):
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def parse_dataset_uri(uri: str) -> tuple[str, int | str]:
+    """``"iris/3"`` → ``("iris", 3)``; ``"iris"`` and ``"iris@latest"`` → ``("iris", "latest")``;
+    ``"iris/sha256:…"`` → ``("iris", "sha256:…")``. A ``datasets:`` prefix is allowed.
+
+    ``/`` selects a version (number or digest) and ``@`` an alias, as in model URIs;
+    datasets have one alias, ``latest``. ``"iris@3"`` still means version 3 but is
+    deprecated (DeprecationWarning): write ``"iris/3"``.
+    """
+    if not isinstance(uri, str):
+        raise InvalidNameError(f"a dataset URI is a str such as 'iris/3'; found {uri!r}", found=uri)
+    text = uri.split(":", 1)[1].lstrip("/") if uri.startswith(("dataset:", "datasets:")) else uri
+    if "@" in text:
+        name, _, alias = text.partition("@")
+        if alias.isdigit():
+            warnings.warn(
+                f"dataset URI {uri!r}: '@' names an alias; write {name}/{alias} for a "
+                "version number ('@<number>' is deprecated)",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            return _check_name(name), int(alias)
+        if alias != "latest":
+            raise InvalidNameError(
+                f"invalid dataset URI {uri!r}: datasets have no alias {alias!r}; use "
+                "'name', 'name/<number>', 'name/<digest>' or 'name@latest'",
+                found=uri,
+            )
+        return _check_name(name), "latest"
+    name, sep, version = text.partition("/")
+    if not sep:
+        return _check_name(name), "latest"
+    if version.isdigit():
+        return _check_name(name), int(version)
+    if version == "latest" or ":" in version:
+        return _check_name(name), version
+    raise InvalidNameError(
+        f"invalid dataset URI {uri!r}: expected 'name', 'name/<number>', 'name/<digest>' "
+        "or 'name@latest'",
+        found=uri,
+    )
 
 
 def _check_name(name: str) -> str:
@@ -280,14 +341,14 @@ class Datasets(StoreBound):
         return self.store.refs.numbers(f"datasets/{_check_name(name)}/v")
 
     def _read(self, name: str, number: int) -> DatasetVersion:
-        store = self.store
         try:
-            ref = store.refs.get(f"datasets/{name}/v/{number}")
+            return read_version(
+                self.store, DatasetVersion, f"datasets/{name}/v/{number}", name=name, number=number
+            )
         except NotFoundError:
             raise NotFoundError(
                 f"dataset {name!r} has no version {number}", name=name, version=number
             ) from None
-        return DatasetVersion.model_validate(store.read_record(ref))
 
     def names(self) -> list[str]:
         """The names of every dataset in the store, sorted."""
@@ -295,11 +356,15 @@ class Datasets(StoreBound):
         return sorted({n.split("/")[1] for n in names if n.count("/") == 3})
 
     def get(self, name: str, version: int | str = "latest") -> DatasetVersion:
-        """The :class:`DatasetVersion` for ``version``: ``"latest"``, a number, or a digest.
+        """The :class:`DatasetVersion` record for ``version``: ``"latest"``, a number, or a
+        digest. ``name`` may be a URI instead (``"iris/3"``, as ``Registry.get`` takes).
 
         Raises:
             NotFoundError: no such dataset or version.
+            InvalidNameError: not a dataset name or URI.
         """
+        if isinstance(name, str) and ("/" in name or "@" in name) and version == "latest":
+            name, version = parse_dataset_uri(name)
         numbers = self._numbers(name)
         if not numbers:
             raise NotFoundError(f"no dataset named {name!r} in {self.store.url}", name=name)
@@ -319,30 +384,13 @@ class Datasets(StoreBound):
             version=version,
         )
 
-    def versions(self, name: str) -> pd.DataFrame:
-        """Every version of ``name``, oldest first, as a DataFrame (one row each)."""
-        import pandas as pd
-
-        rows = []
-        for n in self._numbers(name):
-            dv = self._read(name, n)
-            rows.append(
-                {
-                    "number": dv.number,
-                    "created_at": dv.created_at,
-                    "author": dv.author,
-                    "message": dv.message,
-                    "kind": dv.kind,
-                    "rows": dv.rows,
-                    "size": dv.size,
-                    "digest": dv.digest,
-                    "run_id": dv.run_id,
-                }
-            )
-        if not rows:
+    def versions(self, name: str) -> VersionList[DatasetVersion]:
+        """Every version of ``name``, oldest first: a list of :class:`DatasetVersion`
+        (``.to_frame()`` for a table)."""
+        numbers = self._numbers(name)
+        if not numbers:
             raise NotFoundError(f"no dataset named {name!r} in {self.store.url}", name=name)
-        frame: pd.DataFrame = pd.DataFrame(rows)
-        return frame
+        return VersionList(self._read(name, n) for n in numbers)
 
     def load(
         self,
@@ -353,9 +401,11 @@ class Datasets(StoreBound):
     ) -> Any:
         """The data of a version: a DataFrame, Series or array, or a local path.
 
-        Files and directories are written to ``dest`` (default: a directory in the
-        cache named by digest; treat it as read-only). Every byte read is verified
-        against its digest. Inside a run, the run is recorded as using the version.
+        ``name`` may be a URI (``"iris/3"``). Files and directories are written to
+        ``dest`` (default: a directory in the cache named by digest; treat it as
+        read-only), under the name they were committed with. Every byte read is
+        verified against its digest. Inside a run, the run is recorded as using the
+        version.
         """
         dv = self.get(name, version)
         store = self.store
@@ -377,30 +427,16 @@ class Datasets(StoreBound):
     def _materialize(
         store: ArtifactStore, dv: DatasetVersion, dest: str | os.PathLike[str] | None
     ) -> Path:
-        filename = str(dv.metadata.get("filename") or dv.name)
-        if dest is not None:
-            out = Path(dest)
-            if dv.kind == "file":
-                target = out / filename if out.is_dir() else out
-                return store.get_file(dv.data, target)
-            return store.checkout(dv.data, out, overwrite=True)
-        base = Path(_config.cache_dir()) / "datasets" / dv.data.hex
-        final = base / filename if dv.kind == "file" else base / "data"
-        if final.exists():
-            return final
-        base.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=base, prefix=".tmp-"))
-        if dv.kind == "file":
-            store.get_file(dv.data, tmp / filename)
-            os.replace(tmp / filename, final)
-            tmp.rmdir()
-        else:
-            store.checkout(dv.data, tmp / "data")
-            try:
-                os.replace(tmp / "data", final)
-            except OSError:  # another process finished first
-                pass
-        return final
+        key = "filename" if dv.kind == "file" else "dirname"
+        return materialize(
+            store,
+            dv.data,
+            dv.kind,  # type: ignore[arg-type]
+            dv.metadata.get(key) or dv.name,
+            record=f"datasets/{dv.name}/v/{dv.number}",
+            area="datasets",
+            dest=dest,
+        )
 
     # -- writing ------------------------------------------------------------------------
 
@@ -470,6 +506,10 @@ class Datasets(StoreBound):
             ``allow_empty``).
         """
         _check_name(name)
+        if isinstance(data, (str, os.PathLike)):
+            for key in ("filename", "dirname"):
+                if (metadata or {}).get(key):
+                    check_segment(metadata[key], f"metadata[{key!r}]")  # type: ignore[index]
         ref, kind, content_hash, fields, meta = self._encode(data)
         meta.update(metadata or {})
         user, host = _context.whoami()
@@ -547,8 +587,7 @@ class Datasets(StoreBound):
     def _resolve(self, spec: DatasetVersion | str) -> DatasetVersion:
         if isinstance(spec, DatasetVersion):
             return spec
-        name, sep, version = spec.replace("@", "/").partition("/")
-        return self.get(name, version if sep else "latest")
+        return self.get(*parse_dataset_uri(spec))
 
     def diff(
         self,

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mlopskit._log import get_logger
 from mlopskit.errors import RefConflictError
+from mlopskit.versioning._records import read_record_as
 
 if TYPE_CHECKING:
     from mlopskit.store import ArtifactRef, ArtifactStore
@@ -103,7 +104,8 @@ def record_edge(store: ArtifactStore, edge: LineageEdge) -> ArtifactRef:
 def _read(store: ArtifactStore, prefix: str) -> list[LineageEdge]:
     out = []
     for name in store.refs.list(prefix):
-        out.append(LineageEdge.model_validate(store.read_record(store.refs.get(name))))
+        ref = store.refs.get(name)
+        out.append(read_record_as(store, LineageEdge, ref, name))
     return out
 
 

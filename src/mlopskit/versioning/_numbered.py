@@ -4,30 +4,67 @@ lineage nodes, and a store read from the current workspace at call time."""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, ClassVar
+import warnings
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from mlopskit.errors import InvalidNameError
+from pydantic import BaseModel
+
+from mlopskit.errors import IntegrityError, InvalidNameError
 from mlopskit.store import ArtifactStore, current_store
 from mlopskit.versioning._edges import Endpoint
+from mlopskit.versioning._materialize import MAX_NAME_BYTES
+from mlopskit.versioning._records import read_record_as
 
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+=,-]*$")
+V = TypeVar("V", bound=BaseModel)
+T = TypeVar("T")
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def check_name(name: str, what: str) -> str:
-    """A dataset or model name: letters, digits and ``._+=,-``; InvalidNameError if not."""
-    if not isinstance(name, str) or not NAME.match(name):
+    """A dataset or model name: letters, digits and ``._+=,-``, at most 255 bytes;
+    InvalidNameError if not."""
+    if not isinstance(name, str) or not NAME.match(name) or len(name) > MAX_NAME_BYTES:
         raise InvalidNameError(
             f"invalid {what} name {name!r}: use letters, digits and '._+=,-' "
-            "(not starting with '.' or '-', no '/' or '@')",
+            f"(not starting with '.' or '-', no '/' or '@', at most {MAX_NAME_BYTES} bytes)",
             found=name,
         )
     return name
+
+
+def read_version(store: ArtifactStore, model: type[V], refname: str, **expected: Any) -> V:
+    """The version record ``refname`` points to, validated as ``model``.
+
+    ``expected`` fields (``name=``, ``number=``) must match the record: a record filed
+    under another name is as damaged as one that does not parse.
+
+    Raises:
+        NotFoundError: no such ref.
+        IntegrityError: the record is damaged or does not match its ref (names it).
+    """
+    ref = store.refs.get(refname)
+    version = read_record_as(store, model, ref, refname)
+    for field, value in expected.items():
+        if getattr(version, field, None) != value:
+            raise IntegrityError(
+                f"record {refname!r} says {field}={getattr(version, field, None)!r} but is "
+                f"filed under {field}={value!r}: it was copied or planted under another name",
+                path=refname,
+                digest=ref.digest,
+                expected=value,
+                found=getattr(version, field, None),
+            )
+    return version
 
 
 class NumberedVersion:
     """Mixin for a version record with ``name``, ``number`` and ``digest`` fields."""
 
     node_kind: ClassVar[str]
+    frame_columns: ClassVar[tuple[str, ...]] = ("number", "created_at", "author", "digest")
     if TYPE_CHECKING:
         name: str
         number: int
@@ -57,3 +94,48 @@ class StoreBound:
     def store(self) -> ArtifactStore:
         """The store in use (the current workspace's unless one was given)."""
         return self._fixed if self._fixed is not None else current_store()
+
+
+class VersionList(list[T], Generic[T]):
+    """What every ``versions()`` returns: the version records, oldest first (a list).
+
+    ``to_frame()`` gives one row per version. Reading it as a DataFrame directly
+    (``versions("iris")["number"]``), as ``Datasets.versions`` returned before, still
+    works but is deprecated.
+    """
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per version (number, created_at, author, message, digest, ...)."""
+        import pandas as pd
+
+        columns: tuple[str, ...] = ()
+        if self:
+            columns = getattr(type(self[0]), "frame_columns", ())
+        rows = [{c: getattr(v, c, None) for c in columns} for v in self]
+        frame: pd.DataFrame = pd.DataFrame(rows, columns=list(columns))
+        return frame
+
+    def _as_frame(self, what: str) -> pd.DataFrame:
+        warnings.warn(
+            f"versions() returns a list of version records now; {what} on it as on a "
+            "DataFrame is deprecated: call versions(...).to_frame()",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return self.to_frame()
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, (str, tuple)) or (
+            isinstance(key, list) and key and isinstance(key[0], str)
+        ):
+            return self._as_frame(f"indexing by {key!r}")[key]
+        return super().__getitem__(key)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        import pandas as pd
+
+        if hasattr(pd.DataFrame, name):
+            return getattr(self._as_frame(f"'.{name}'"), name)
+        raise AttributeError(f"'VersionList' object has no attribute {name!r}")

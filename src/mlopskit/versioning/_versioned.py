@@ -33,6 +33,7 @@ from mlopskit.versioning._code import Fingerprint, fingerprint
 from mlopskit.versioning._edges import Endpoint, LineageEdge, record_edge, ref_segment
 from mlopskit.versioning._hash import ALGORITHMS, digest_value, new_value_hasher
 from mlopskit.versioning._provenance import recall, remember
+from mlopskit.versioning._records import read_record_as
 
 if TYPE_CHECKING:
     from mlopskit.store import RefRecord
@@ -94,14 +95,15 @@ _calls: OrderedDict[str, VersionedCall] = OrderedDict()
 _calls_lock = threading.Lock()
 
 
-def _read_call(store: ArtifactStore, ref: ArtifactRef) -> VersionedCall:
-    """A call record, memoised by digest (records are immutable)."""
+def _read_call(store: ArtifactStore, ref: ArtifactRef, refname: str) -> VersionedCall:
+    """A call record, memoised by digest (records are immutable); IntegrityError naming
+    ``refname`` if it is damaged."""
     with _calls_lock:
         call = _calls.get(ref.digest)
         if call is not None:
             _calls.move_to_end(ref.digest)
             return call
-    call = VersionedCall.model_validate(store.read_record(ref))
+    call = read_record_as(store, VersionedCall, ref, refname)
     with _calls_lock:
         _calls[ref.digest] = call
         if len(_calls) > 4096:
@@ -257,7 +259,7 @@ class VersionedFunction(Generic[P, R]):
         rec = store.refs.record(key.name)
         if rec is None or rec.target is None:
             return _MISS, None
-        call = _read_call(store, rec.target)
+        call = _read_call(store, rec.target, key.name)
         try:
             value = call.output if call.returns_ref else store.get(call.output)
         except NotFoundError:
@@ -345,13 +347,13 @@ class VersionedFunction(Generic[P, R]):
         rec: RefRecord | None = _resolve(self._store).refs.record(key.name)
         if rec is None or rec.target is None:
             return None
-        return _read_call(_resolve(self._store), rec.target).output
+        return _read_call(_resolve(self._store), rec.target, key.name).output
 
     def versions(self) -> list[VersionedCall]:
         """Every stored call of this function (any code version), oldest first."""
         store = _resolve(self._store)
         calls = [
-            _read_call(store, store.refs.get(name))
+            _read_call(store, store.refs.get(name), name)
             for name in store.refs.list(f"versioned/{self.function_id}")
         ]
         return sorted(calls, key=lambda c: c.created_at)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlopskit.versioning._datasets import (
     ColumnSchema,
@@ -16,10 +16,8 @@ from mlopskit.versioning._datasets import (
     DatasetDiff,
     Datasets,
     DatasetVersion,
+    parse_dataset_uri,
 )
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 __all__ = [
     "ColumnSchema",
@@ -32,6 +30,7 @@ __all__ = [
     "get",
     "load",
     "names",
+    "parse_dataset_uri",
     "versions",
 ]
 
@@ -63,17 +62,18 @@ def commit(
 def load(
     name: str, version: int | str = "latest", *, dest: str | os.PathLike[str] | None = None
 ) -> Any:
-    """The data of ``name`` at ``version`` (``"latest"``, a number or a digest)."""
+    """The data of ``name`` at ``version`` (``"latest"``, a number or a digest);
+    ``name`` may be a URI such as ``"iris/3"``."""
     return Datasets().load(name, version, dest=dest)
 
 
 def get(name: str, version: int | str = "latest") -> DatasetVersion:
-    """The :class:`DatasetVersion` record of ``name`` at ``version``."""
+    """The :class:`DatasetVersion` record of ``name`` at ``version`` (or of a URI)."""
     return Datasets().get(name, version)
 
 
-def versions(name: str) -> pd.DataFrame:
-    """Every version of ``name`` as a DataFrame, oldest first."""
+def versions(name: str) -> list[DatasetVersion]:
+    """Every version of ``name``, oldest first (``.to_frame()`` for a table)."""
     return Datasets().versions(name)
 
 

@@ -14,19 +14,24 @@ inputs are found upstream from the run itself.
 
 from __future__ import annotations
 
-import sys
-import types
 from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from mlopskit import _context
 from mlopskit._log import get_logger
 from mlopskit.errors import InvalidInputError, MlopskitError, NotFoundError
 from mlopskit.store import ArtifactRef, ArtifactStore, current_store, store_for
-from mlopskit.versioning import Endpoint, LineageEdge, VersionedCall
-from mlopskit.versioning._edges import edges_from, edges_into, edges_of_run
+from mlopskit.versioning import (
+    Endpoint,
+    LineageEdge,
+    VersionedCall,
+    edges_from,
+    edges_into,
+    edges_of_run,
+)
 
 if TYPE_CHECKING:
     import os
@@ -139,32 +144,72 @@ class Lineage:
         return {n.id: f"n{i}" for i, n in enumerate(self.nodes)}
 
     def to_mermaid(self) -> str:
-        """A Mermaid ``graph LR`` of the walk (paste into Markdown that renders Mermaid)."""
+        """A Mermaid ``graph LR`` of the walk (paste into Markdown that renders Mermaid).
+
+        Labels come from stored records, so every character outside letters, digits and
+        `` _.,:/@+=-`` is written as a Mermaid entity code (``#35;``): no name can end
+        a label, start a statement or inject markup.
+        """
         ids = self._ids()
         shapes = {"dataset": ("[(", ")]"), "run": ("([", "])"), "model": ("{{", "}}")}
         lines = ["graph LR"]
         for node in self.nodes:
             left, right = shapes.get(node.kind, ("[", "]"))
-            text = f"{node.kind}: {node.label or node.id[:19]}".replace('"', "'")
+            text = _mermaid_text(f"{node.kind}: {node.label or node.id[:19]}")
             lines.append(f'    {ids[node.id]}{left}"{text}"{right}')
         for r in self.records:
-            lines.append(f"    {ids[r.source.id]} -->|{r.relation}| {ids[r.target.id]}")
+            relation = _mermaid_text(r.relation)
+            lines.append(f'    {ids[r.source.id]} -->|"{relation}"| {ids[r.target.id]}')
         return "\n".join(lines)
 
     def to_dot(self) -> str:
-        """A Graphviz DOT digraph of the walk."""
+        """A Graphviz DOT digraph of the walk.
+
+        Labels are DOT strings with backslashes and quotes escaped and newlines written
+        as ``\\n``: no name can end a label or add attributes, nodes or edges.
+        """
         ids = self._ids()
         shapes = {"dataset": "cylinder", "run": "ellipse", "model": "box3d", "versioned": "box"}
         lines = ["digraph lineage {", "  rankdir=LR;"]
         for node in self.nodes:
-            text = f"{node.kind}\\n{node.label or node.id[:19]}".replace('"', "'")
+            text = f"{_dot_text(node.kind)}\\n{_dot_text(node.label or node.id[:19])}"
             lines.append(
                 f'  {ids[node.id]} [label="{text}", shape={shapes.get(node.kind, "note")}];'
             )
         for r in self.records:
-            lines.append(f'  {ids[r.source.id]} -> {ids[r.target.id]} [label="{r.relation}"];')
+            lines.append(
+                f'  {ids[r.source.id]} -> {ids[r.target.id]} [label="{_dot_text(r.relation)}"];'
+            )
         lines.append("}")
         return "\n".join(lines)
+
+
+_MERMAID_SAFE = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _.,:/@+=-"
+)
+
+
+def _mermaid_text(text: str) -> str:
+    """``text`` safe inside a quoted Mermaid label: other characters as ``#<code>;``."""
+    return "".join(c if c in _MERMAID_SAFE else f"#{ord(c)};" for c in text)
+
+
+def _dot_text(text: str) -> str:
+    """``text`` safe inside a double-quoted DOT string (``\\``, ``\\"``, ``\\n``).
+
+    Other control characters become ``?``: DOT has no escape for them.
+    """
+    out = []
+    for c in text:
+        if c in '\\"':
+            out.append("\\" + c)
+        elif c == "\n":
+            out.append("\\n")
+        elif ord(c) < 32 or ord(c) == 127:
+            out.append("?")
+        else:
+            out.append(c)
+    return "".join(out)
 
 
 # -- resolving what the user passed ----------------------------------------------------------
@@ -220,19 +265,19 @@ def _resolve(target: Any, store: ArtifactStore) -> LineageNode:
 
 
 def _dataset(spec: str, store: ArtifactStore) -> Any:
-    from mlopskit.versioning import Datasets
+    from mlopskit.versioning import Datasets, parse_dataset_uri
 
-    name, sep, version = spec.replace("@", "/").partition("/")
-    return Datasets(store).get(name, version if sep else "latest")
+    return Datasets(store).get(*parse_dataset_uri(spec))
 
 
 def _input_node(item: Any, store: ArtifactStore) -> LineageNode:
     """A run's logged input: the dataset version it names (``name@n``) when that version
     holds exactly these bytes, else a plain artifact node."""
     label = getattr(item, "name", None) or ""
-    if "@" in label:
+    name, at, number = label.rpartition("@")  # tracking labels inputs 'name@number'
+    if (at and number.isdigit()) or "/" in label:
         try:
-            version = _dataset(label, store)
+            version = _dataset(f"{name}/{number}" if at else label, store)
         except (MlopskitError, ValueError):
             version = None
         if version is not None and getattr(version, "digest", None) == item.digest:
@@ -246,17 +291,23 @@ def _model(spec: str, store: ArtifactStore) -> Any:
     return Registry(store).get(spec)
 
 
-def _tracked_run(run_id: str) -> Any:
-    """The tracking run handle, or None when tracking is absent or does not know it."""
-    try:
-        from mlopskit import tracking
-    except ImportError:
+def _tracked_run(run_id: str, runs: Any) -> Any:
+    """The tracking run handle, or None when tracking is absent or does not know it.
+
+    ``runs`` is the tracker to ask (anything with ``get_run``), or the root URI of the
+    workspace whose tracker to ask: the store's own root, never the current directory's
+    workspace when a store was given.
+    """
+    if runs is None:
         return None
-    get_run = getattr(tracking, "get_run", None)
-    if get_run is None:
-        return None
+    if isinstance(runs, str):
+        try:
+            from mlopskit.tracking import tracker_for
+        except ImportError:
+            return None
+        runs = tracker_for(runs)
     try:
-        return get_run(run_id)
+        return runs.get_run(run_id)
     except (MlopskitError, KeyError, OSError, ValueError):
         return None
 
@@ -265,8 +316,9 @@ def _tracked_run(run_id: str) -> Any:
 
 
 class _Walk:
-    def __init__(self, store: ArtifactStore, root: LineageNode) -> None:
+    def __init__(self, store: ArtifactStore, root: LineageNode, runs: Any) -> None:
         self.store = store
+        self.runs = runs
         self.nodes: dict[str, LineageNode] = {root.id: root}
         self.records: dict[tuple[str, str, str], LineageRecord] = {}
         self.root = root
@@ -312,7 +364,7 @@ class _Walk:
                     for e in edge.inputs.values():
                         if self.add(_node(e), node, "used", depth, "up", edge):
                             found.append(_node(e))
-            run = _tracked_run(run_id)
+            run = _tracked_run(run_id, self.runs)
             for item in getattr(run, "inputs", None) or []:
                 src = _input_node(item, self.store)
                 if self.add(src, node, "input", depth, "up"):
@@ -339,7 +391,7 @@ class _Walk:
                     node, _node(edge.output), "produced", depth, "down", edge
                 ):
                     found.append(_node(edge.output))
-            run = _tracked_run(run_id)
+            run = _tracked_run(run_id, self.runs)
             for name, ref in (getattr(run, "artifacts", None) or {}).items():
                 dst = LineageNode(kind="artifact", id=ref.digest, digest=ref.digest, label=name)
                 if self.add(node, dst, "logged", depth, "down"):
@@ -388,6 +440,7 @@ def lineage(
     depth: int | None = None,
     *,
     store: ArtifactStore | str | os.PathLike[str] | None = None,
+    tracker: Any = None,
 ) -> Lineage:
     """The lineage graph around ``target``, upstream, downstream or both.
 
@@ -400,7 +453,12 @@ def lineage(
         direction: ``"up"`` (what it was made from), ``"down"`` (what was made from
             it) or ``"both"``.
         depth: how many hops to follow (None: all).
-        store: the store to read (default: the current workspace's).
+        store: the store to read (default: the current workspace's). Runs are then
+            looked up in the tracker of the workspace rooted at that store, never in
+            the current directory's workspace.
+        tracker: the :class:`~mlopskit.tracking.Tracker` whose runs contribute their
+            logged inputs and artifacts (default: the tracker of the workspace whose
+            store is read).
 
     Returns:
         A :class:`Lineage` with ``.records``, ``.nodes``, ``.to_frame()``,
@@ -408,30 +466,11 @@ def lineage(
     """
     if direction not in ("up", "down", "both"):
         raise InvalidInputError(f"direction must be 'up', 'down' or 'both', found {direction!r}")
-    the_store = (
-        current_store()
-        if store is None
-        else store
-        if isinstance(store, ArtifactStore)
-        else store_for(store)
-    )
+    if store is None:
+        the_store, home = current_store(), _context.current_workspace_uri()
+    else:
+        the_store = store if isinstance(store, ArtifactStore) else store_for(store)
+        home = the_store.url
+    runs: Any = tracker if tracker is not None else home
     root = _resolve(target, the_store)
-    return _Walk(the_store, root).run(direction, depth)
-
-
-class _CallableModule(types.ModuleType):
-    """``mlopskit.lineage`` is both this module and, called, :func:`lineage`, so
-    ``mk.lineage(x)`` works whichever of the two the package attribute holds."""
-
-    def __call__(
-        self,
-        target: Any,
-        direction: Direction = "both",
-        depth: int | None = None,
-        *,
-        store: ArtifactStore | str | os.PathLike[str] | None = None,
-    ) -> Lineage:
-        return lineage(target, direction, depth, store=store)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+    return _Walk(the_store, root, runs).run(direction, depth)
