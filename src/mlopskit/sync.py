@@ -1,0 +1,500 @@
+"""push and pull: copy a workspace's objects and refs to another workspace, and back.
+
+A workspace is one store root (a local directory, ``s3://bucket/prefix``, any fsspec
+URL), so pushing is store-to-store in two steps, in this order:
+
+1. **Objects** — only the ones the target lacks. Everything reachable from the refs being
+   sent (ref targets, the entries of directory manifests and their shards, the links of
+   records) is walked in the source; a subtree whose root the target already holds is not
+   walked further (content addressing: the same digest is the same bytes, and objects are
+   written children first, so a present object's closure is present). The missing set is
+   copied children first, verified on read, many objects at a time.
+2. **Refs** — each ref's append-only history is compared with the target's: if the
+   target's history is a prefix of the source's, the new records are appended with
+   compare-and-swap (a *fast-forward*); if it already holds them (or more) nothing is
+   written; if the two diverged (a concurrent push from another machine moved the ref to
+   something else) the ref is refused and :class:`~mlopskit.errors.RefConflictError` is
+   raised after every other ref was sent. A ref is never overwritten.
+
+Appended records keep the source record's message and metadata; the original author,
+host, time and sequence number are kept in ``meta["sync"]`` (the target's own record says
+who pushed, and when).
+
+Not copied: the tracking database of a local workspace (``tracking.sqlite``: run params
+and metrics), and the store's trust marks for pickles it wrote itself (a pickled model
+pulled from a remote loads with ``trusted=True``). Run artifacts are copied (they are
+reachable from the ``tracking/runs/<id>`` refs).
+
+Example::
+
+    from mlopskit.sync import push, pull
+
+    report = push("s3://team-bucket/project", workspace=".mlopskit", dry_run=True)
+    print(report.objects_missing, report.bytes_missing)
+    pull("s3://team-bucket/project", workspace=".mlopskit")
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from mlopskit import _config
+from mlopskit._log import get_logger
+from mlopskit._optional import import_optional
+from mlopskit.errors import IntegrityError, RefConflictError
+from mlopskit.hashing import check_digest
+from mlopskit.store import ArtifactRef, ArtifactStore
+from mlopskit.workspace import Workspace
+
+if TYPE_CHECKING:
+    from mlopskit.store import RefRecord
+
+__all__ = ["RefUpdate", "SyncReport", "pull", "push", "sync"]
+
+log = get_logger("mlopskit.sync")
+
+Action = Literal["create", "fast-forward", "up-to-date", "behind", "conflict"]
+StoreLike = ArtifactStore | Workspace | str | os.PathLike[str]
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: Objects larger than this go through a temporary file instead of memory.
+LARGE = 64 * 1024 * 1024
+_CONTAINERS = ("tree", "record", "shard")
+
+
+@dataclass
+class RefUpdate:
+    """What a sync did (or would do) to one ref.
+
+    Attributes:
+        name: the ref.
+        action: ``create`` (new on the target), ``fast-forward`` (records appended),
+            ``up-to-date``, ``behind`` (the target has newer records: pull them), or
+            ``conflict`` (the histories diverged; nothing was written).
+        old: the target's digest before (None: absent or deleted).
+        new: the target's digest after (what it would be, in a dry run).
+        records: how many history records were (or would be) appended.
+    """
+
+    name: str
+    action: Action
+    old: str | None = None
+    new: str | None = None
+    records: int = 0
+
+
+@dataclass
+class SyncReport:
+    """The outcome of :func:`push`, :func:`pull` or :func:`sync`.
+
+    Attributes:
+        source, target: the two store URLs.
+        dry_run: nothing was written when True.
+        objects_missing, bytes_missing: what the target lacked.
+        objects_copied, bytes_copied: what was copied (0 in a dry run).
+        refs: one :class:`RefUpdate` per ref of the source.
+    """
+
+    source: str
+    target: str
+    dry_run: bool
+    objects_missing: int = 0
+    bytes_missing: int = 0
+    objects_copied: int = 0
+    bytes_copied: int = 0
+    refs: list[RefUpdate] = field(default_factory=list)
+
+    @property
+    def conflicts(self) -> list[RefUpdate]:
+        """The refs that were refused because the histories diverged."""
+        return [r for r in self.refs if r.action == "conflict"]
+
+    @property
+    def updated(self) -> list[RefUpdate]:
+        """The refs created or fast-forwarded (or that would be, in a dry run)."""
+        return [r for r in self.refs if r.action in ("create", "fast-forward")]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict of the report."""
+        return asdict(self)
+
+
+# -- entry points ---------------------------------------------------------------------------
+
+
+def push(
+    remote: StoreLike,
+    *,
+    workspace: StoreLike | None = None,
+    prefix: str = "",
+    dry_run: bool = False,
+    progress: bool | None = None,
+    storage_options: dict[str, Any] | None = None,
+    workers: int = 16,
+) -> SyncReport:
+    """Send the workspace's refs under ``prefix`` (all by default) and their objects to
+    ``remote``.
+
+    Args:
+        remote: the other workspace: a path, ``s3://…`` or any fsspec URL, or a store.
+        workspace: the local workspace (default: the current one).
+        prefix: only refs at or under this name (``"models/clf"``, ``"datasets"``).
+        dry_run: compute and report, write nothing.
+        progress: a progress bar on stderr (``None``: only on a TTY with tqdm installed).
+        storage_options: passed to fsspec for ``remote``.
+        workers: objects transferred at once.
+
+    Raises:
+        RefConflictError: some refs diverged (the report is on ``.found``; every other
+            ref was sent).
+    """
+    local = _store(workspace if workspace is not None else Workspace())
+    return sync(
+        local,
+        _store(remote, storage_options),
+        prefix=prefix,
+        dry_run=dry_run,
+        progress=progress,
+        workers=workers,
+    )
+
+
+def pull(
+    remote: StoreLike,
+    *,
+    workspace: StoreLike | None = None,
+    prefix: str = "",
+    dry_run: bool = False,
+    progress: bool | None = None,
+    storage_options: dict[str, Any] | None = None,
+    workers: int = 16,
+) -> SyncReport:
+    """Fetch ``remote``'s refs under ``prefix`` and their objects into the workspace.
+
+    The mirror of :func:`push`; the same arguments and the same conflict rule.
+    """
+    local = _store(workspace if workspace is not None else Workspace())
+    return sync(
+        _store(remote, storage_options),
+        local,
+        prefix=prefix,
+        dry_run=dry_run,
+        progress=progress,
+        workers=workers,
+    )
+
+
+def sync(
+    source: StoreLike,
+    target: StoreLike,
+    *,
+    prefix: str = "",
+    dry_run: bool = False,
+    progress: bool | None = None,
+    workers: int = 16,
+) -> SyncReport:
+    """Copy the refs of ``source`` under ``prefix`` and the objects they reach to ``target``.
+
+    See the module docstring for the rules. Returns a :class:`SyncReport`; raises
+    :class:`RefConflictError` at the end if any ref diverged.
+    """
+    src, dst = _store(source), _store(target)
+    report = SyncReport(source=src.url, target=dst.url, dry_run=dry_run)
+    names = src.refs.list(prefix, include_deleted=True)
+    plans = _pmap(lambda name: _plan(src, dst, name), names, workers)
+    report.refs = [p.update for p in plans]
+    roots: dict[str, ArtifactRef] = {}
+    for plan in plans:
+        for rec in plan.append:
+            if rec.target is not None:
+                roots.setdefault(rec.target.digest, rec.target)
+    missing = _missing(src, dst, list(roots.values()), workers)
+    report.objects_missing = len(missing)
+    report.bytes_missing = sum(m.size or 0 for m in missing.values())
+    if not dry_run:
+        copied = _copy_all(src, dst, missing, workers, progress)
+        report.objects_copied, report.bytes_copied = copied
+        for plan in plans:
+            _apply(dst, plan)
+    log.info(
+        "sync",
+        source=src.url,
+        target=dst.url,
+        dry_run=dry_run,
+        objects=report.objects_missing,
+        refs=len(report.updated),
+        conflicts=len(report.conflicts),
+    )
+    if report.conflicts:
+        names = [c.name for c in report.conflicts]
+        raise RefConflictError(
+            f"{len(names)} ref(s) of {dst.url} moved to something else than "
+            f"{src.url} has: {', '.join(names[:5])}{' …' if len(names) > 5 else ''}; "
+            "nothing was written to them (every other ref was sent). Pull, decide, and "
+            "move the ref again",
+            name=names[0],
+            expected=src.url,
+            found=report,
+        )
+    return report
+
+
+# -- refs -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    name: str
+    update: RefUpdate
+    head: RefRecord | None  # the target's head when planned (compare-and-swap against it)
+    append: list[RefRecord]  # source records to append, oldest first
+
+
+def _target(rec: RefRecord | None) -> str | None:
+    return None if rec is None or rec.target is None else rec.target.digest
+
+
+def _plan(src: ArtifactStore, dst: ArtifactStore, name: str) -> _Plan:
+    """Compare one ref's histories and decide what to append."""
+    ours = src.refs.history(name)
+    head = dst.refs.record(name)
+    if head is None:
+        update = RefUpdate(name, "create", None, _target(ours[-1]), len(ours))
+        return _Plan(name, update, None, ours)
+    old = _target(head)
+    if head.seq == len(ours) and _target(ours[-1]) == old and ours[-1].previous == head.previous:
+        return _Plan(name, RefUpdate(name, "up-to-date", old, old), head, [])
+    theirs = dst.refs.history(name)
+    common = 0
+    for a, b in zip(ours, theirs):
+        if _target(a) != _target(b):
+            break
+        common += 1
+    if common == len(ours):  # the target holds all of ours, and maybe more
+        action: Action = "up-to-date" if len(theirs) == len(ours) else "behind"
+        return _Plan(name, RefUpdate(name, action, old, old), head, [])
+    if common == len(theirs):
+        new = ours[common:]
+        update = RefUpdate(name, "fast-forward", old, _target(new[-1]), len(new))
+        return _Plan(name, update, theirs[-1], new)
+    return _Plan(name, RefUpdate(name, "conflict", old, _target(ours[-1])), head, [])
+
+
+def _apply(dst: ArtifactStore, plan: _Plan) -> None:
+    """Append the planned records with compare-and-swap; a lost race becomes a conflict."""
+    expected: RefRecord | None = plan.head
+    try:
+        for rec in plan.append:
+            meta = dict(rec.meta)
+            meta["sync"] = {
+                "seq": rec.seq,
+                "time": rec.time.isoformat(),
+                "user": rec.user,
+                "host": rec.host,
+            }
+            expected = dst.refs.set(
+                plan.name,
+                rec.target,
+                expected=expected,
+                message=rec.message,
+                meta=meta,
+            )
+    except RefConflictError:
+        plan.update.action = "conflict"
+        plan.update.new = _target(dst.refs.record(plan.name))
+
+
+# -- objects --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Obj:
+    digest: str
+    kind: str  # blob, object, tree, record, shard
+    size: int | None  # bytes of the object itself when known (not a tree's total)
+
+
+def _as_obj(ref: ArtifactRef) -> _Obj:
+    # a tree ref's size is the total of its files, not the manifest's
+    return _Obj(ref.digest, ref.kind, None if ref.kind in _CONTAINERS else ref.size)
+
+
+def _missing(
+    src: ArtifactStore, dst: ArtifactStore, roots: Sequence[ArtifactRef], workers: int
+) -> dict[str, _Obj]:
+    """The objects reachable from ``roots`` in ``src`` that ``dst`` lacks, sized."""
+    seen: set[str] = set()
+    missing: dict[str, _Obj] = {}
+    frontier = [_as_obj(r) for r in roots]
+    while frontier:
+        level = [o for o in _unique(frontier) if o.digest not in seen]
+        seen.update(o.digest for o in level)
+        present = _pmap(lambda o: dst.exists(o.digest), level, workers)
+        level = [o for o, here in zip(level, present) if not here]
+        frontier = []
+        for obj, kids in zip(level, _pmap(lambda o: _children(src, o), level, workers)):
+            size = obj.size if obj.size is not None else src.stat(obj.digest).size
+            missing[obj.digest] = _Obj(obj.digest, obj.kind, size)
+            frontier.extend(kids)
+    return missing
+
+
+def _children(store: ArtifactStore, obj: _Obj) -> list[_Obj]:
+    """The objects ``obj`` names: a manifest's entries and shards, a record's links."""
+    if obj.kind not in _CONTAINERS:
+        return []
+    data = store.get_bytes(obj.digest)
+    try:
+        body = json.loads(data)
+        if not isinstance(body, dict):
+            raise TypeError("not a JSON object")
+        if obj.kind == "record":
+            return [_as_obj(ArtifactRef.model_validate(link)) for link in body.get("links", [])]
+        out = [_Obj(check_digest(s["digest"]), "shard", None) for s in body.get("shards", []) or []]
+        for e in body.get("entries", []) or []:
+            kind = e["kind"]
+            if kind not in ("blob", "tree"):
+                raise ValueError(f"entry kind {kind!r}")
+            out.append(_Obj(check_digest(e["digest"]), kind, None if kind == "tree" else e["size"]))
+        return out
+    except (ValueError, TypeError, KeyError) as exc:
+        raise IntegrityError(
+            f"{obj.kind} {obj.digest} in {store.url} is damaged: {exc}; run "
+            "`mlopskit store verify` on it",
+            digest=obj.digest,
+            found=str(exc),
+        ) from exc
+
+
+def _order(src: ArtifactStore, missing: dict[str, _Obj], workers: int) -> list[list[_Obj]]:
+    """Waves of missing objects, children before the containers that name them."""
+    leaves = [o for o in missing.values() if o.kind not in _CONTAINERS]
+    containers = [o for o in missing.values() if o.kind in _CONTAINERS]
+    kids = _pmap(lambda o: _children(src, o), containers, workers)
+    waiting = {
+        o.digest: {
+            k.digest for k in ks if k.digest in missing and missing[k.digest].kind in _CONTAINERS
+        }
+        for o, ks in zip(containers, kids)
+    }
+    waves = [leaves] if leaves else []
+    done: set[str] = set()
+    while waiting:
+        ready = [missing[d] for d, need in waiting.items() if need <= done]
+        if not ready:  # pragma: no cover - content addressing makes cycles impossible
+            raise IntegrityError(f"objects of {src.url} name each other in a cycle")
+        for o in ready:
+            del waiting[o.digest]
+            done.add(o.digest)
+        waves.append(ready)
+    return waves
+
+
+def _copy_all(
+    src: ArtifactStore,
+    dst: ArtifactStore,
+    missing: dict[str, _Obj],
+    workers: int,
+    progress: bool | None,
+) -> tuple[int, int]:
+    """Copy the missing objects, children first; returns (objects, bytes)."""
+    if not missing:
+        return 0, 0
+    total = sum(o.size or 0 for o in missing.values())
+    bar = _progress_bar(total, f"{src.url} → {dst.url}", progress)
+    try:
+        for wave in _order(src, missing, workers):
+
+            def one(obj: _Obj) -> int:
+                n = _copy_one(src, dst, obj)
+                bar.update(n)
+                return n
+
+            _pmap(one, wave, workers)
+    finally:
+        bar.close()
+    return len(missing), total
+
+
+def _copy_one(src: ArtifactStore, dst: ArtifactStore, obj: _Obj) -> int:
+    """Copy one object (verified when read); returns its size."""
+    if obj.size is not None and obj.size > LARGE:
+        fd, tmp = tempfile.mkstemp(prefix="mlopskit-sync-")
+        os.close(fd)
+        try:
+            src.get_file(obj.digest, tmp, progress=False)
+            ref = dst.put_file(tmp, progress=False)
+        finally:
+            os.unlink(tmp)
+    else:
+        ref = dst.put_bytes(src.get_bytes(obj.digest))
+    if ref.digest != obj.digest:
+        raise IntegrityError(
+            f"copying {obj.digest} to {dst.url} stored it as {ref.digest}: the two stores "
+            "hash differently; sync only stores of the same hash algorithm",
+            digest=obj.digest,
+            found=ref.digest,
+        )
+    return ref.size
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _store(where: StoreLike, storage_options: dict[str, Any] | None = None) -> ArtifactStore:
+    if isinstance(where, ArtifactStore):
+        return where
+    if isinstance(where, Workspace):
+        return where.store
+    if storage_options:
+        return ArtifactStore(where, storage_options=storage_options)
+    return Workspace(where).store
+
+
+def _unique(objs: Iterable[_Obj]) -> list[_Obj]:
+    out: dict[str, _Obj] = {}
+    for o in objs:
+        out.setdefault(o.digest, o)
+    return list(out.values())
+
+
+def _pmap(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
+    """``[fn(x) for x in items]``, on a thread pool when there is more than one."""
+    if len(items) < 2 or workers <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        return list(pool.map(fn, items))
+
+
+class _NoProgress:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(total: int, desc: str, enabled: bool | None) -> Any:
+    """A tqdm bar on stderr (extra ``progress``), or a no-op when off or not installed."""
+    wanted = _config.flag("progress", enabled, default=None)
+    if wanted is False or (wanted is None and not sys.stderr.isatty()):
+        return _NoProgress()
+    if wanted is None:
+        try:
+            module: Any = importlib.import_module("tqdm.auto")
+        except ImportError:
+            return _NoProgress()
+    else:  # asked for: say which extra is missing
+        module = import_optional("tqdm.auto", "progress", purpose="a progress bar")
+    return module.tqdm(
+        total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, leave=False
+    )
