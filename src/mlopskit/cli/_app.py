@@ -36,6 +36,7 @@ __all__ = [
     "EXIT_USAGE",
     "State",
     "cli",
+    "columns_table",
     "emit",
     "fail",
     "json_option",
@@ -177,10 +178,16 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def emit(as_json: bool, payload: Any, human: Callable[[], None]) -> None:
-    """Print ``payload`` as JSON with ``--json``, else call ``human`` to print text."""
+def emit(as_json: bool, payload: Any, human: Callable[[], None], *, plain: bool = False) -> None:
+    """Print ``payload`` as JSON with ``--json``, else call ``human`` to print text.
+
+    JSON is indented on a terminal and compact otherwise (scripts read it faster).
+    ``plain=True`` says the payload is plain JSON data already (no conversion pass).
+    """
     if as_json:
-        click.echo(json.dumps(jsonable(payload), indent=2, allow_nan=False))
+        data = payload if plain else jsonable(payload)
+        indent = 2 if sys.stdout.isatty() else None
+        click.echo(json.dumps(data, indent=indent, allow_nan=False))
     else:
         human()
 
@@ -198,14 +205,21 @@ def cell(value: Any) -> str:
 
 def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
     """Print ``rows`` as an aligned text table with a header (or ``(none)``)."""
-    if not rows:
+    columns_table({c: [cell(r.get(c)) for r in rows] for c in columns})
+
+
+def columns_table(columns: Mapping[str, Sequence[str]]) -> None:
+    """Print an aligned text table given column name → cells (strings), or ``(none)``."""
+    names = list(columns)
+    cols = [columns[n] for n in names]
+    if not cols or not cols[0]:
         click.echo("(none)")
         return
-    cells = [[cell(r.get(c)) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip()]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
-    click.echo("\n".join(lines))
+    widths = [max(len(n), max(map(len, c))) for n, c in zip(names, cols)]
+    header = "  ".join(n.upper().ljust(w) for n, w in zip(names, widths)).rstrip()
+    padded = [[v.ljust(w) for v in c] for c, w in zip(cols[:-1], widths)]
+    body = ("  ".join(parts).rstrip() for parts in zip(*padded, cols[-1]))
+    click.echo("\n".join([header, *body]))
 
 
 def fields(pairs: Sequence[tuple[str, Any]]) -> None:

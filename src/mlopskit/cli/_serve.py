@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-from importlib.util import find_spec
 from types import ModuleType
 
 import click
@@ -13,6 +12,8 @@ from mlopskit.cli._app import EXIT_USAGE, State, cli, fail
 
 def _module(name: str, what: str) -> ModuleType:
     """Import ``name``, or exit 2 saying this build has no ``what``."""
+    from importlib.util import find_spec
+
     try:
         found = find_spec(name) is not None
     except ImportError:
