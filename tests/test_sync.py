@@ -58,6 +58,31 @@ class TestObjects:
         assert same_files(tmp_path / "data", tmp_path / "out")
         assert dst.verify().ok
 
+    def test_new_tree_arrives_packed(self, tmp_path: Path) -> None:
+        """A tree of mostly new files is sent as pack files, not one object per file."""
+        src, dst = ArtifactStore(tmp_path / "a"), ArtifactStore(tmp_path / "b")
+        ref = src.put_dir(tree(tmp_path / "data", 300))
+        src.refs.set("data/main", ref)
+        sync(src, dst)
+        first = next(e for _, e in src.walk(ref) if e.kind == "blob")
+        assert dst.stat(first.digest).location == "pack"
+        assert not list((tmp_path / "b").glob("objects/*/*/*"))
+
+    def test_tree_with_unusual_modes_falls_back_to_objects(self, tmp_path: Path) -> None:
+        """A tree a checkout cannot rebuild bit for bit (a setuid file) still arrives whole."""
+        src, dst = ArtifactStore(tmp_path / "a"), ArtifactStore(tmp_path / "b")
+        data = tree(tmp_path / "data", 100)
+        (data / "f0000.txt").chmod(0o4644)
+        ref = src.put_dir(data)
+        if not any(e.mode & 0o4000 for _, e in src.walk(ref)):
+            pytest.skip("this filesystem keeps no setuid bit")
+        src.refs.set("data/main", ref)
+        sync(src, dst)
+        assert dst.refs.get("data/main").digest == ref.digest
+        assert dst.verify(ref).ok
+        dst.checkout(ref, tmp_path / "out")
+        assert same_files(data, tmp_path / "out")
+
     def test_second_push_copies_only_what_changed(self, tmp_path: Path) -> None:
         """After one file changes, a push copies that file and the manifests above it only."""
         src, dst = ArtifactStore(tmp_path / "a"), memory()
@@ -199,6 +224,16 @@ class TestRefs:
 
 
 class TestWorkspaces:
+    def test_missing_local_source_is_not_found(self, tmp_path: Path) -> None:
+        """Pulling from (or pushing) a local path that does not exist is an error, not a no-op."""
+        from mlopskit.errors import NotFoundError
+
+        with pytest.raises(NotFoundError, match="no workspace"):
+            pull(tmp_path / "typo", workspace=tmp_path / "ws")
+        with pytest.raises(NotFoundError, match="no workspace"):
+            push(tmp_path / "remote", workspace=tmp_path / "typo")
+        assert not (tmp_path / "remote").exists()
+
     def test_pull_brings_models_datasets_and_run_artifacts(self, tmp_path: Path) -> None:
         """After push and pull, the clone loads the same dataset, model and run artifact."""
         import pandas as pd

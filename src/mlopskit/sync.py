@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from mlopskit import _config
 from mlopskit._log import get_logger
 from mlopskit._optional import import_optional
-from mlopskit.errors import IntegrityError, RefConflictError
+from mlopskit.errors import IntegrityError, NotFoundError, RefConflictError
 from mlopskit.hashing import check_digest
 from mlopskit.store import ArtifactRef, ArtifactStore
 from mlopskit.workspace import Workspace
@@ -68,6 +68,10 @@ R = TypeVar("R")
 
 #: Objects larger than this go through a temporary file instead of memory.
 LARGE = 64 * 1024 * 1024
+#: Files of a missing tree looked up first: when most of them are missing too, the tree
+#: is sent whole, packed (one request per pack instead of two per file), without
+#: looking up the rest; otherwise each file is looked up and only the missing ones sent.
+SAMPLE = 32
 _CONTAINERS = ("tree", "record", "shard")
 
 
@@ -157,7 +161,7 @@ def push(
         RefConflictError: some refs diverged (the report is on ``.found``; every other
             ref was sent).
     """
-    local = _store(workspace if workspace is not None else Workspace())
+    local = _store(workspace if workspace is not None else Workspace(), must_exist=True)
     return sync(
         local,
         _store(remote, storage_options),
@@ -184,7 +188,7 @@ def pull(
     """
     local = _store(workspace if workspace is not None else Workspace())
     return sync(
-        _store(remote, storage_options),
+        _store(remote, storage_options, must_exist=True),
         local,
         prefix=prefix,
         dry_run=dry_run,
@@ -217,12 +221,11 @@ def sync(
         for rec in plan.append:
             if rec.target is not None:
                 roots.setdefault(rec.target.digest, rec.target)
-    missing = _missing(src, dst, list(roots.values()), workers)
-    report.objects_missing = len(missing)
-    report.bytes_missing = sum(m.size or 0 for m in missing.values())
+    todo = _missing(src, dst, list(roots.values()), workers)
+    report.objects_missing, report.bytes_missing = todo.count, todo.nbytes
     if not dry_run:
-        copied = _copy_all(src, dst, missing, workers, progress)
-        report.objects_copied, report.bytes_copied = copied
+        _copy_all(src, dst, todo, workers, progress)
+        report.objects_copied, report.bytes_copied = todo.count, todo.nbytes
         for plan in plans:
             _apply(dst, plan)
     log.info(
@@ -328,24 +331,97 @@ def _as_obj(ref: ArtifactRef) -> _Obj:
     return _Obj(ref.digest, ref.kind, None if ref.kind in _CONTAINERS else ref.size)
 
 
+@dataclass
+class _Transfer:
+    """What the target lacks: whole directory trees, and single objects (records, blobs)."""
+
+    trees: list[_Obj] = field(default_factory=list)
+    singles: dict[str, _Obj] = field(default_factory=dict)
+    count: int = 0
+    nbytes: int = 0
+
+    def add(self, obj: _Obj) -> None:
+        if obj.digest not in self.singles:
+            self.singles[obj.digest] = obj
+            self.count += 1
+            self.nbytes += obj.size or 0
+
+
 def _missing(
     src: ArtifactStore, dst: ArtifactStore, roots: Sequence[ArtifactRef], workers: int
-) -> dict[str, _Obj]:
-    """The objects reachable from ``roots`` in ``src`` that ``dst`` lacks, sized."""
+) -> _Transfer:
+    """What ``dst`` lacks of the closure of ``roots`` in ``src``.
+
+    A present object's closure is present (objects are written children first), so the
+    walk stops there. Directory trees are planned by :func:`_plan_tree`.
+    """
+    out = _Transfer()
     seen: set[str] = set()
-    missing: dict[str, _Obj] = {}
     frontier = [_as_obj(r) for r in roots]
     while frontier:
         level = [o for o in _unique(frontier) if o.digest not in seen]
         seen.update(o.digest for o in level)
         present = _pmap(lambda o: dst.exists(o.digest), level, workers)
+        frontier = []
+        for obj, here in zip(level, present):
+            if here:
+                continue
+            if obj.kind == "tree":
+                _plan_tree(src, dst, obj, workers, out)
+                continue
+            kids, size = _read_children(src, obj)
+            out.add(_Obj(obj.digest, obj.kind, size))
+            frontier.extend(kids)
+    return out
+
+
+def _plan_tree(
+    src: ArtifactStore, dst: ArtifactStore, root: _Obj, workers: int, out: _Transfer
+) -> None:
+    """Plan a missing tree: the manifests (and shards) the target lacks, walked with the
+    same pruning, and the files they list; then either the missing files one by one, or
+    (mostly new files, see :data:`SAMPLE`) the whole tree at once (:func:`_send_tree`)."""
+    manifests: dict[str, _Obj] = {}
+    blobs: dict[str, _Obj] = {}
+    seen: set[str] = set()
+    frontier = [root]
+    while frontier:
+        level = [o for o in _unique(frontier) if o.digest not in seen]
+        seen.update(o.digest for o in level)
+        present = _pmap(lambda o: o is not root and dst.exists(o.digest), level, workers)
         level = [o for o, here in zip(level, present) if not here]
         frontier = []
-        for obj, kids in zip(level, _pmap(lambda o: _children(src, o), level, workers)):
-            size = obj.size if obj.size is not None else src.stat(obj.digest).size
-            missing[obj.digest] = _Obj(obj.digest, obj.kind, size)
-            frontier.extend(kids)
-    return missing
+        for obj, (kids, size) in zip(
+            level, _pmap(lambda o: _read_children(src, o), level, workers)
+        ):
+            manifests[obj.digest] = _Obj(obj.digest, obj.kind, size)
+            for kid in kids:
+                if kid.kind == "blob":
+                    blobs.setdefault(kid.digest, kid)
+                else:
+                    frontier.append(kid)
+    candidates = sorted(blobs.values(), key=lambda b: b.digest)
+    sample = candidates[:SAMPLE]  # digests are uniformly random: a fair sample
+    present = _pmap(lambda o: dst.exists(o.digest), sample, workers)
+    if len(candidates) > SAMPLE and present.count(False) * 2 > len(sample):
+        # mostly new files: send the tree whole rather than look each file up
+        out.trees.append(root)
+        out.count += len(manifests) + len(blobs)
+        out.nbytes += sum(m.size or 0 for m in manifests.values())
+        out.nbytes += sum(b.size or 0 for b in blobs.values())
+        return
+    rest = candidates[len(sample) :]
+    present += _pmap(lambda o: dst.exists(o.digest), rest, workers)
+    for obj in [*manifests.values(), *(b for b, here in zip(candidates, present) if not here)]:
+        out.add(obj)
+
+
+def _read_children(store: ArtifactStore, obj: _Obj) -> tuple[list[_Obj], int]:
+    """The objects ``obj`` names, and its own size."""
+    if obj.kind not in _CONTAINERS:
+        size = obj.size if obj.size is not None else store.stat(obj.digest).size
+        return [], size
+    return _children(store, obj), len(store.get_bytes(obj.digest))
 
 
 def _children(store: ArtifactStore, obj: _Obj) -> list[_Obj]:
@@ -402,27 +478,56 @@ def _order(src: ArtifactStore, missing: dict[str, _Obj], workers: int) -> list[l
 def _copy_all(
     src: ArtifactStore,
     dst: ArtifactStore,
-    missing: dict[str, _Obj],
+    todo: _Transfer,
     workers: int,
     progress: bool | None,
-) -> tuple[int, int]:
-    """Copy the missing objects, children first; returns (objects, bytes)."""
-    if not missing:
-        return 0, 0
-    total = sum(o.size or 0 for o in missing.values())
-    bar = _progress_bar(total, f"{src.url} → {dst.url}", progress)
+) -> None:
+    """Send the trees, then the single objects children first (records last)."""
+    if not todo.count:
+        return
+    bar = _progress_bar(todo.nbytes, f"{src.url} → {dst.url}", progress)
     try:
-        for wave in _order(src, missing, workers):
-
-            def one(obj: _Obj) -> int:
-                n = _copy_one(src, dst, obj)
-                bar.update(n)
-                return n
-
-            _pmap(one, wave, workers)
+        for tree in todo.trees:
+            _send_tree(src, dst, tree, workers, bar)
+        for wave in _order(src, todo.singles, workers):
+            _copy_objects(src, dst, wave, workers, bar)
     finally:
         bar.close()
-    return len(missing), total
+
+
+def _send_tree(src: ArtifactStore, dst: ArtifactStore, tree: _Obj, workers: int, bar: Any) -> None:
+    """Send a directory tree as ``put_dir`` does: its small files in a few pack files.
+
+    The tree is checked out (every file verified) and put again on the target, which
+    rebuilds the same manifests — the same digest — with one request per pack instead
+    of one per file. Should the digest differ (a file mode the checkout cannot
+    reproduce), the tree is copied object by object instead.
+    """
+    with tempfile.TemporaryDirectory(prefix="mlopskit-sync-") as tmp:
+        where = os.path.join(tmp, "tree")
+        src.checkout(tree.digest, where, progress=False)
+        ref = dst.put_dir(where, progress=False)
+    if ref.digest == tree.digest:
+        bar.update(ref.size)
+        return
+    log.warning("sync_tree_fallback", digest=tree.digest, rebuilt=ref.digest)
+    rest = _Transfer()
+    _plan_tree(src, dst, tree, workers, rest)
+    if rest.trees:  # too many files to look up: send them all, one by one
+        rest = _Transfer()
+        for obj in _everything_under(src, tree):
+            rest.add(obj)
+    for wave in _order(src, rest.singles, workers):
+        _copy_objects(src, dst, wave, workers, bar)
+
+
+def _copy_objects(
+    src: ArtifactStore, dst: ArtifactStore, objs: list[_Obj], workers: int, bar: Any
+) -> None:
+    def one(obj: _Obj) -> None:
+        bar.update(_copy_one(src, dst, obj))
+
+    _pmap(one, objs, workers)
 
 
 def _copy_one(src: ArtifactStore, dst: ArtifactStore, obj: _Obj) -> int:
@@ -447,17 +552,40 @@ def _copy_one(src: ArtifactStore, dst: ArtifactStore, obj: _Obj) -> int:
     return ref.size
 
 
+def _everything_under(src: ArtifactStore, root: _Obj) -> list[_Obj]:
+    out: dict[str, _Obj] = {}
+    stack = [root]
+    while stack:
+        obj = stack.pop()
+        if obj.digest in out:
+            continue
+        kids, size = _read_children(src, obj)
+        out[obj.digest] = _Obj(obj.digest, obj.kind, size)
+        stack.extend(kids)
+    return list(out.values())
+
+
 # -- helpers --------------------------------------------------------------------------------
 
 
-def _store(where: StoreLike, storage_options: dict[str, Any] | None = None) -> ArtifactStore:
+def _store(
+    where: StoreLike,
+    storage_options: dict[str, Any] | None = None,
+    *,
+    must_exist: bool = False,
+) -> ArtifactStore:
     if isinstance(where, ArtifactStore):
         return where
     if isinstance(where, Workspace):
-        return where.store
+        where = where.uri
+    path = os.fspath(where)
+    if must_exist and "://" not in path and not os.path.isdir(path):
+        raise NotFoundError(
+            f"no workspace at {path} to copy from: check the path", path=path, found=path
+        )
     if storage_options:
-        return ArtifactStore(where, storage_options=storage_options)
-    return Workspace(where).store
+        return ArtifactStore(path, storage_options=storage_options)
+    return Workspace(path).store
 
 
 def _unique(objs: Iterable[_Obj]) -> list[_Obj]:
