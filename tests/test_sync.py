@@ -241,18 +241,48 @@ class TestWorkspaces:
         frame = pd.DataFrame({"a": [1, 2, 3]})
         with mk.Workspace(tmp_path / "laptop"):
             mk.datasets.commit("d", frame)
-            with mk.start_run("e") as run:
+            with mk.start_run("e", params={"lr": 0.1}) as run:
                 run.log_artifact({"k": 1}, name="cfg.json")
+                for step in range(5):
+                    run.log_metric("loss", 1 / (step + 1), step=step)
                 mk.registry.register("m", [1.0, 2.0])
             mk.registry.set_alias("m", "prod", 1)
-        push(tmp_path / "remote", workspace=tmp_path / "laptop")
-        pull(tmp_path / "remote", workspace=tmp_path / "clone")
+        assert push(tmp_path / "remote", workspace=tmp_path / "laptop").runs_copied == 1
+        assert pull(tmp_path / "remote", workspace=tmp_path / "clone").runs_copied == 1
         with mk.Workspace(tmp_path / "clone") as ws:
+            copy = mk.get_run(run.run_id)
+            assert copy.params == {"lr": "0.1"} and copy.status == "FINISHED"
+            assert copy.metric_history("loss")["value"].tolist() == [1 / (s + 1) for s in range(5)]
+            assert copy.artifacts["cfg.json"] == run.artifacts["cfg.json"]
             pd.testing.assert_frame_equal(mk.datasets.load("d"), frame)
             assert mk.registry.load("m@prod", trusted=True) == [1.0, 2.0]
             anchor = ws.store.read_record(ws.store.refs.get(f"tracking/runs/{run.run_id}"))
             ref = mk.ArtifactRef.model_validate(anchor["artifacts"]["cfg.json"])
             assert ws.store.exists(ref)
+
+
+@pytest.mark.s3
+class TestRunsCopy:
+    def test_running_runs_are_left_out_and_copied_once_ended(self, tmp_path: Path) -> None:
+        """A run still running is not pushed; after it ends, the next push sends it once."""
+        with mk.Workspace(tmp_path / "laptop"):
+            run = mk.start_run("e")
+            run.log_metric("x", 1.0)
+            run.flush()
+            report = push(tmp_path / "remote", workspace=tmp_path / "laptop")
+            assert (report.runs_copied, report.runs_running) == (0, 1)
+            run.end()
+        assert push(tmp_path / "remote", workspace=tmp_path / "laptop").runs_copied == 1
+        assert push(tmp_path / "remote", workspace=tmp_path / "laptop").runs_copied == 0
+
+    def test_no_runs_and_prefix_copy_no_runs(self, tmp_path: Path) -> None:
+        """runs=False, or a prefix, leaves runs where they are."""
+        with mk.Workspace(tmp_path / "laptop"), mk.start_run("e"):
+            pass
+        assert push(tmp_path / "r1", workspace=tmp_path / "laptop", runs=False).runs_copied == 0
+        assert (
+            push(tmp_path / "r2", workspace=tmp_path / "laptop", prefix="tracking").runs_copied == 0
+        )
 
 
 @pytest.mark.s3

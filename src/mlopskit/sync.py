@@ -20,10 +20,14 @@ Appended records keep the source record's message and metadata; the original aut
 host, time and sequence number are kept in ``meta["sync"]`` (the target's own record says
 who pushed, and when).
 
-Not copied: the tracking database of a local workspace (``tracking.sqlite``: run params
-and metrics), and the store's trust marks for pickles it wrote itself (a pickled model
-pulled from a remote loads with ``trusted=True``). Run artifacts are copied (they are
-reachable from the ``tracking/runs/<id>`` refs).
+3. **Runs** (unless ``runs=False`` or a ``prefix`` is given) — the finished runs the
+   target lacks, through the tracking backends' public protocol: params, tags, every
+   metric point, artifacts, inputs, status and times (SQLite locally, segment files on
+   object stores: the two backends interoperate). A run already on the target is left
+   alone; a run still running is left out until it ends.
+
+Not copied: the store's trust marks for pickles it wrote itself (a pickled model pulled
+from elsewhere loads with ``trusted=True``).
 
 Example::
 
@@ -41,6 +45,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -106,6 +111,8 @@ class SyncReport:
         objects_missing, bytes_missing: what the target lacked.
         objects_copied, bytes_copied: what was copied (0 in a dry run).
         refs: one :class:`RefUpdate` per ref of the source.
+        runs_copied: runs the target lacked, copied (or to copy, in a dry run).
+        runs_running: runs left out because they are still running.
     """
 
     source: str
@@ -116,6 +123,8 @@ class SyncReport:
     objects_copied: int = 0
     bytes_copied: int = 0
     refs: list[RefUpdate] = field(default_factory=list)
+    runs_copied: int = 0
+    runs_running: int = 0
 
     @property
     def conflicts(self) -> list[RefUpdate]:
@@ -144,6 +153,7 @@ def push(
     progress: bool | None = None,
     storage_options: dict[str, Any] | None = None,
     workers: int = 16,
+    runs: bool = True,
 ) -> SyncReport:
     """Send the workspace's refs under ``prefix`` (all by default) and their objects to
     ``remote``.
@@ -156,6 +166,8 @@ def push(
         progress: a progress bar on stderr (``None``: only on a TTY with tqdm installed).
         storage_options: passed to fsspec for ``remote``.
         workers: objects transferred at once.
+        runs: also copy the finished runs ``remote`` lacks (params, metric histories,
+            tags, artifacts, inputs); not with a ``prefix``.
 
     Raises:
         RefConflictError: some refs diverged (the report is on ``.found``; every other
@@ -169,6 +181,7 @@ def push(
         dry_run=dry_run,
         progress=progress,
         workers=workers,
+        runs=runs,
     )
 
 
@@ -181,6 +194,7 @@ def pull(
     progress: bool | None = None,
     storage_options: dict[str, Any] | None = None,
     workers: int = 16,
+    runs: bool = True,
 ) -> SyncReport:
     """Fetch ``remote``'s refs under ``prefix`` and their objects into the workspace.
 
@@ -194,6 +208,7 @@ def pull(
         dry_run=dry_run,
         progress=progress,
         workers=workers,
+        runs=runs,
     )
 
 
@@ -205,8 +220,10 @@ def sync(
     dry_run: bool = False,
     progress: bool | None = None,
     workers: int = 16,
+    runs: bool = True,
 ) -> SyncReport:
-    """Copy the refs of ``source`` under ``prefix`` and the objects they reach to ``target``.
+    """Copy the refs of ``source`` under ``prefix`` and the objects they reach to ``target``,
+    then (``runs=True`` and no ``prefix``) the finished runs the target lacks.
 
     See the module docstring for the rules. Returns a :class:`SyncReport`; raises
     :class:`RefConflictError` at the end if any ref diverged.
@@ -228,6 +245,8 @@ def sync(
         report.objects_copied, report.bytes_copied = todo.count, todo.nbytes
         for plan in plans:
             _apply(dst, plan)
+    if runs and not prefix:
+        report.runs_copied, report.runs_running = _sync_runs(src.url, dst.url, dry_run)
     log.info(
         "sync",
         source=src.url,
@@ -314,6 +333,77 @@ def _apply(dst: ArtifactStore, plan: _Plan) -> None:
     except RefConflictError:
         plan.update.action = "conflict"
         plan.update.new = _target(dst.refs.record(plan.name))
+
+
+# -- runs -----------------------------------------------------------------------------------
+
+
+def _sync_runs(source: str, target: str, dry_run: bool) -> tuple[int, int]:
+    """Copy the runs ``target`` lacks through the tracking backends' public protocol.
+
+    A run already on the target is left alone (run ids are unique: it is the same run);
+    a run still running is left out (push again when it has ended). Returns (copied,
+    left out as running).
+    """
+    from mlopskit.tracking import RunRecord, effective_status, tracker_for
+
+    ours = tracker_for(source).backend
+    if not ours.experiments():
+        return 0, 0
+    records = sorted(ours.list_runs(None), key=lambda r: r.start_time)  # parents first
+    ids = [r.run_id for r in records]
+    if dry_run and _no_local_runs(target):
+        present: set[str] = set()  # opening the tracker would create its database
+    else:
+        theirs = tracker_for(target).backend
+        present = {r.run_id for r in theirs.list_runs(run_ids=ids, keys=())} if ids else set()
+    now = time.time()
+    copied = running = 0
+    for rec in records:
+        if rec.run_id in present:
+            continue
+        status = effective_status(rec, now=now)
+        if status == "RUNNING":
+            running += 1
+            continue
+        copied += 1
+        if dry_run:
+            continue
+        full = ours.get_run(rec.run_id)
+        theirs = tracker_for(target).backend
+        fresh = RunRecord(
+            run_id=rec.run_id,
+            experiment=rec.experiment,
+            name=rec.name,
+            status="RUNNING",
+            start_time=rec.start_time,
+            parent_id=rec.parent_id,
+            user=rec.user,
+            host=rec.host,
+            params=dict(full.params),
+            tags=dict(full.tags),
+        )
+        if not theirs.create_run(fresh):
+            continue  # somebody copied it meanwhile
+        points = [
+            (key, value, step, when)
+            for key in sorted(full.metrics)
+            for step, value, when in ours.metric_history(rec.run_id, key)
+        ]
+        if points:
+            theirs.log_metrics(rec.run_id, points)
+        for name, ref in full.artifacts.items():
+            theirs.log_artifact(rec.run_id, name, ref)
+        for item in full.inputs:
+            theirs.log_input(rec.run_id, item)
+        theirs.finish(rec.run_id, status, full.end_time or full.start_time)
+    return copied, running
+
+
+def _no_local_runs(url: str) -> bool:
+    """A local workspace without its run database (``<root>/tracking.sqlite``)."""
+    path = url[len("file://") :] if url.startswith("file://") else url
+    return "://" not in path and not os.path.exists(os.path.join(path, "tracking.sqlite"))
 
 
 # -- objects --------------------------------------------------------------------------------

@@ -365,6 +365,11 @@ class TestPushPull:
             == 2
         )
         assert as_json(mk_cli("store", "verify", "--json", workspace=clone))["ok"] is True
+        assert pushed["runs_copied"] == pulled["runs_copied"] == 4
+        runs = as_json(mk_cli("runs", "ls", "--json", workspace=clone))
+        assert [r["run_id"] for r in runs] == populated["runs"][::-1]
+        shown = as_json(mk_cli("runs", "show", populated["runs"][0], "--json", workspace=clone))
+        assert "weights.json" in shown["artifacts"] and shown["inputs"]
 
     def test_diverged_alias_is_refused_with_exit_1(
         self, mk_cli: Invoke, populated: dict[str, Any], tmp_path: Path
@@ -435,3 +440,37 @@ class TestCompletion:
         )
         assert "models" in result.stdout
         assert "runs" not in result.stdout
+
+
+@pytest.mark.s3
+class TestS3Workspace:
+    def test_commands_work_on_an_s3_workspace(self, mk_cli: Invoke, s3_url: str) -> None:
+        """push to s3://, then read the remote with --workspace s3://… like a local one."""
+        assert mk_cli("push", s3_url).exit_code == EXIT_OK
+
+        def on_s3(*args: str) -> Result:
+            return CliRunner().invoke(cli, ["--workspace", s3_url, *args])
+
+        assert as_json(on_s3("models", "show", "clf@champion", "--json"))["number"] == 2
+        assert [r["name"] for r in as_json(on_s3("datasets", "ls", "--json"))] == ["iris"]
+        assert as_json(on_s3("store", "verify", "--json"))["ok"] is True
+        areas = {a["area"] for a in as_json(on_s3("store", "du", "--json"))["areas"]}
+        assert {"refs"} <= areas and areas & {"objects", "packs"}
+        local = {r["run_id"]: r for r in as_json(mk_cli("runs", "ls", "--json"))}
+        remote = {r["run_id"]: r for r in as_json(on_s3("runs", "ls", "--json"))}
+        assert remote.keys() == local.keys()
+        for run_id, row in remote.items():
+            for key in ("params", "metrics", "start_time", "name", "experiment"):
+                assert row[key] == local[run_id][key]
+
+    @pytest.mark.xfail(
+        strict=True,
+        reason="object-store tracking backend: finish() stamps its status event with the "
+        "run's end_time, so a run copied later (attach stamped now) reads as RUNNING; "
+        "import_mlflow into s3:// has the same problem (reported to the lead)",
+    )
+    def test_copied_runs_keep_their_status_on_s3(self, mk_cli: Invoke, s3_url: str) -> None:
+        """Runs pushed to an s3:// workspace read back FINISHED, as they are locally."""
+        assert mk_cli("push", s3_url).exit_code == EXIT_OK
+        rows = as_json(CliRunner().invoke(cli, ["--workspace", s3_url, "runs", "ls", "--json"]))
+        assert {r["status"] for r in rows} == {"FINISHED"}

@@ -55,24 +55,30 @@ mlopskit --help                   # or: python -m mlopskit --help
 ## push and pull
 
 `mlopskit push REMOTE` sends the workspace's refs (datasets, model versions and aliases,
-run artifacts, `@versioned` results, lineage edges) and everything they reach to
-another workspace — a path, `s3://bucket/prefix`, any fsspec URL; `pull` is its mirror.
+run artifacts, `@versioned` results, lineage edges), everything they reach, and its runs
+to another workspace — a path, `s3://bucket/prefix`, any fsspec URL; `pull` is its mirror.
 
 1. Only **missing objects** are copied: the objects the sent refs reach are walked in the
    source, a subtree whose root the target already holds is skipped (same digest, same
-   bytes), and the rest is copied children first, verified as it is read.
+   bytes), and the rest is copied children first, verified as it is read. A directory
+   tree of mostly new files goes whole, in pack files (one request per pack, not per
+   file); a changed tree sends only the files the target lacks.
 2. Then **refs**, each with its whole history, by **compare-and-swap**: a ref the target
    holds a prefix of is fast-forwarded; a ref the target holds more of is left alone
    ("behind": pull it); a ref the two sides moved differently (a push from another
    machine) is **refused** — `RefConflictError`, exit 1 — never overwritten, while every
    other ref is still sent. Pull, decide, move the ref (e.g. `models alias`), push again.
+   Appended records keep their message; the original author, host and time are in
+   `meta["sync"]`.
+3. Then **runs**: the finished runs the target lacks — params, tags, every metric
+   point, artifacts, inputs, status and times — from SQLite (a local workspace) to
+   segment files (`s3://`) and back. A run on both sides is left alone; a run still
+   running is left out until it ends. `--no-runs` skips this step (so does `--prefix`).
 
 `--dry-run` reports what would be sent and writes nothing; `--prefix models/clf` sends
 one subtree of refs; `--progress` draws a bar (tqdm, `pip install 'pymlopskit[progress]'`).
-Not sent: the run database of a local workspace (`tracking.sqlite`: params and metrics;
-a workspace on `s3://` keeps runs in the store itself), and trust marks of pickles —
-a pickled model pulled from elsewhere loads with `trusted=True`. Appended history records
-keep the original message; the original author, host and time are in `meta["sync"]`.
+Not sent: trust marks of pickles — a pickled model pulled from elsewhere loads with
+`trusted=True`.
 
 The same from Python (`mlopskit.sync`):
 
@@ -96,6 +102,7 @@ assert [u.action for u in report.updated][:1] == ["create"]
 assert push("team-remote", workspace="laptop").objects_copied == 0  # nothing new
 
 pull("team-remote", workspace="desktop")
+assert report.runs_copied == 0  # no runs were logged in "laptop"
 listing = subprocess.run(
     [sys.executable, "-m", "mlopskit", "-w", "desktop", "models", "ls", "--json"],
     capture_output=True, text=True, check=True,

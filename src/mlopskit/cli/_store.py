@@ -156,6 +156,12 @@ def _sync_options(fn: Any) -> Any:
         help="A progress bar on stderr [default: on a terminal, with tqdm installed].",
     )(fn)
     fn = click.option(
+        "--runs/--no-runs",
+        default=True,
+        show_default=True,
+        help="Also copy the finished runs the other side lacks (not with --prefix).",
+    )(fn)
+    fn = click.option(
         "-n", "--dry-run", is_flag=True, help="Report what would be sent; write nothing."
     )(fn)
     fn = click.option(
@@ -170,6 +176,7 @@ def _run_sync(
     remote: str,
     prefix: str,
     dry_run: bool,
+    runs: bool,
     progress: bool | None,
     as_json: bool,
 ) -> None:
@@ -179,7 +186,9 @@ def _run_sync(
     local = state.workspace(must_exist=direction == "push")
     fn = sync.push if direction == "push" else sync.pull
     try:
-        report = fn(remote, workspace=local, prefix=prefix, dry_run=dry_run, progress=progress)
+        report = fn(
+            remote, workspace=local, prefix=prefix, dry_run=dry_run, progress=progress, runs=runs
+        )
         refused: RefConflictError | None = None
     except RefConflictError as exc:
         if not isinstance(exc.found, sync.SyncReport):
@@ -207,6 +216,15 @@ def _run_sync(
                     f"{sum(r.action == 'behind' for r in report.refs)} behind, "
                     f"{len(report.conflicts)} refused",
                 ),
+                (
+                    "runs",
+                    f"{report.runs_copied} {'to copy' if dry_run else 'copied'}"
+                    + (
+                        f", {report.runs_running} still running (left out)"
+                        if report.runs_running
+                        else ""
+                    ),
+                ),
             ]
         )
         changed = [r for r in report.refs if r.action != "up-to-date"]
@@ -222,26 +240,38 @@ def _run_sync(
 @_sync_options
 @click.pass_obj
 def push_cmd(
-    state: State, remote: str, prefix: str, dry_run: bool, progress: bool | None, as_json: bool
+    state: State,
+    remote: str,
+    prefix: str,
+    dry_run: bool,
+    runs: bool,
+    progress: bool | None,
+    as_json: bool,
 ) -> None:
     """Send refs and the objects they reach to REMOTE (another path, s3://…).
 
     Only objects REMOTE lacks are copied. A ref REMOTE moved elsewhere meanwhile
     (a push from another machine) is refused, never overwritten: exit 1, pull and
-    decide. Run params and metrics of a local workspace (tracking.sqlite) are not sent.
+    decide. Then the finished runs REMOTE lacks are copied (--no-runs: not).
 
     \b
     Example:
       mlopskit push s3://team-bucket/project --dry-run
     """
-    _run_sync(state, "push", remote, prefix, dry_run, progress, as_json)
+    _run_sync(state, "push", remote, prefix, dry_run, runs, progress, as_json)
 
 
 @cli.command("pull")
 @_sync_options
 @click.pass_obj
 def pull_cmd(
-    state: State, remote: str, prefix: str, dry_run: bool, progress: bool | None, as_json: bool
+    state: State,
+    remote: str,
+    prefix: str,
+    dry_run: bool,
+    runs: bool,
+    progress: bool | None,
+    as_json: bool,
 ) -> None:
     """Fetch refs and the objects they reach from REMOTE into the workspace.
 
@@ -251,4 +281,4 @@ def pull_cmd(
     Example:
       mlopskit pull s3://team-bucket/project --prefix models/clf
     """
-    _run_sync(state, "pull", remote, prefix, dry_run, progress, as_json)
+    _run_sync(state, "pull", remote, prefix, dry_run, runs, progress, as_json)
