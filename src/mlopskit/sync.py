@@ -1,25 +1,24 @@
 """push and pull: copy a workspace's objects and refs to another workspace, and back.
 
 A workspace is one store root (a local directory, ``s3://bucket/prefix``, any fsspec
-URL), so pushing is store-to-store in two steps, in this order:
+URL), so pushing is store-to-store, in three steps, in this order:
 
 1. **Objects** — only the ones the target lacks. Everything reachable from the refs being
    sent (ref targets, the entries of directory manifests and their shards, the links of
    records) is walked in the source; a subtree whose root the target already holds is not
    walked further (content addressing: the same digest is the same bytes, and objects are
    written children first, so a present object's closure is present). The missing set is
-   copied children first, verified on read, many objects at a time.
+   copied children first, verified on read, many objects at a time. A missing directory
+   tree of mostly new files goes whole through ``checkout`` + ``put_dir`` (its small files
+   packed: one request per pack instead of one per file).
 2. **Refs** — each ref's append-only history is compared with the target's: if the
    target's history is a prefix of the source's, the new records are appended with
    compare-and-swap (a *fast-forward*); if it already holds them (or more) nothing is
    written; if the two diverged (a concurrent push from another machine moved the ref to
    something else) the ref is refused and :class:`~mlopskit.errors.RefConflictError` is
-   raised after every other ref was sent. A ref is never overwritten.
-
-Appended records keep the source record's message and metadata; the original author,
-host, time and sequence number are kept in ``meta["sync"]`` (the target's own record says
-who pushed, and when).
-
+   raised after every other ref was sent. A ref is never overwritten. Appended records
+   keep the source record's message and metadata; the original author, host, time and
+   sequence number are kept in ``meta["sync"]`` (the target's record says who pushed).
 3. **Runs** (unless ``runs=False`` or a ``prefix`` is given) — the finished runs the
    target lacks, through the tracking backends' public protocol: params, tags, every
    metric point, artifacts, inputs, status and times (SQLite locally, segment files on
