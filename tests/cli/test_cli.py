@@ -407,15 +407,37 @@ class TestServeAndUi:
     def test_ui_passes_workspace_host_and_port(
         self, mk_cli: Invoke, populated: dict[str, Any], monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """ui hands the workspace, host and port to mlopskit.ui.serve_ui."""
-        calls: list[tuple[Any, str, int]] = []
+        """ui hands the workspace URI, host and port to mlopskit.ui.serve_ui."""
+        calls: list[tuple[str, str, int]] = []
         fake = types.ModuleType("mlopskit.ui")
-        fake.serve_ui = lambda ws, host, port: calls.append((ws, host, port))  # type: ignore[attr-defined]
+        fake.serve_ui = lambda uri, host, port: calls.append((uri, host, port))  # type: ignore[attr-defined]
         fake.__spec__ = types.SimpleNamespace(name="mlopskit.ui")  # type: ignore[assignment]
         monkeypatch.setitem(sys.modules, "mlopskit.ui", fake)
         assert mk_cli("ui", "--port", "8765").exit_code == EXIT_OK
-        ((ws, host, port),) = calls
-        assert (Path(ws.uri), host, port) == (populated["root"], "127.0.0.1", 8765)
+        ((uri, host, port),) = calls
+        assert (Path(uri), host, port) == (populated["root"], "127.0.0.1", 8765)
+
+    def test_serve_packages_the_registry_uri(
+        self, mk_cli: Invoke, populated: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """serve packages NAME@ALIAS from the workspace's store and serves it on host:port."""
+        calls: list[tuple[str, Any, str, int]] = []
+
+        class Package:
+            @classmethod
+            def from_registry(cls, uri: str, *, store: Any) -> tuple[str, Any]:
+                return (uri, store)
+
+        fake = types.ModuleType("mlopskit.deploy")
+        fake.ModelPackage = Package  # type: ignore[attr-defined]
+        fake.serve = lambda pkg, host, port: calls.append((*pkg, host, port))  # type: ignore[attr-defined]
+        fake.__spec__ = types.SimpleNamespace(name="mlopskit.deploy")  # type: ignore[assignment]
+        monkeypatch.setitem(sys.modules, "mlopskit.deploy", fake)
+        result = mk_cli("serve", "model:clf@champion", "--host", "0.0.0.0", "--port", "9000")
+        assert result.exit_code == EXIT_OK, result.output
+        ((uri, store, host, port),) = calls
+        assert (uri, host, port) == ("clf@champion", "0.0.0.0", 9000)
+        assert Path(store.url) == populated["root"]
 
 
 class TestCompletion:

@@ -51,7 +51,7 @@ def ui_cmd(state: State, host: str, port: int) -> None:
       mlopskit --workspace s3://team-bucket/project ui --port 8765
     """
     ui = _module("mlopskit.ui", "the web UI")
-    ui.serve_ui(state.workspace(), host=host, port=port)
+    ui.serve_ui(state.workspace().uri, host=host, port=port)
 
 
 @cli.command("serve")
