@@ -99,6 +99,7 @@ def row(
     cpu: list[float],
     anchor: str | None = None,
     theirs: list[float] | None = None,
+    theirs_cpu: list[float] | None = None,
 ) -> dict[str, Any]:
     med = statistics.median(ours)
     anchor_value = statistics.median(theirs) if theirs else None
@@ -116,7 +117,10 @@ def row(
         "anchor_value": round(anchor_value, 4) if anchor_value else None,
         "unit": "s",
     }
-    ratio = f"  {out['ratio']}x {anchor} ({anchor_value:.3f} s)" if anchor_value else ""
+    ratio = ""
+    if anchor_value:
+        ratio = f"  {out['ratio']}x {anchor} ({anchor_value:.3f} s"
+        ratio += f"; CPU {statistics.median(theirs_cpu):.3f} s)" if theirs_cpu else ")"
     print(
         f"{name:<38} median {med:.3f} s (min {min(ours):.3f}, max {max(ours):.3f}, n={len(ours)};"
         f" CPU {statistics.median(cpu):.3f} s)  goal {out['goal']}: "
@@ -190,6 +194,7 @@ def main() -> None:
             cpus["mlopskit"],
             "mlflow --help" if anchor else None,
             times.get("mlflow"),
+            cpus.get("mlflow"),
         )
     )
 

@@ -393,6 +393,23 @@ class TestPushPull:
             == 3
         )
 
+    def test_long_ref_lists_are_cut_unless_verbose(
+        self, mk_cli: Invoke, populated: dict[str, Any], tmp_path: Path
+    ) -> None:
+        """A first push lists 20 refs and says how many more; --verbose lists them all."""
+        import mlopskit as mk
+
+        store = mk.ArtifactStore(populated["root"])
+        for i in range(25):
+            store.refs.set(f"extra/{i}", store.put_bytes(b"%d" % i))
+        short = mk_cli("push", str(tmp_path / "r"), "--dry-run")
+        assert short.exit_code == EXIT_OK
+        assert "more refs (--verbose or --json lists all)" in short.stdout
+        full = mk_cli("push", str(tmp_path / "r"), "--dry-run", "--verbose")
+        total = len(as_json(mk_cli("push", str(tmp_path / "r"), "--dry-run", "--json"))["refs"])
+        assert total > 20
+        assert sum(" create " in line for line in full.stdout.splitlines()) == total
+
 
 class TestServeAndUi:
     def test_missing_modules_exit_2(self, mk_cli: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,6 +22,7 @@ from mlopskit.cli._app import (
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+SHOWN = 20  # refs listed by push/pull without --verbose
 
 
 def parse_duration(text: str) -> timedelta:
@@ -156,6 +157,9 @@ def _sync_options(fn: Any) -> Any:
         help="A progress bar on stderr [default: on a terminal, with tqdm installed].",
     )(fn)
     fn = click.option(
+        "-v", "--verbose", is_flag=True, help="List every ref sent, not the first 20."
+    )(fn)
+    fn = click.option(
         "--runs/--no-runs",
         default=True,
         show_default=True,
@@ -177,6 +181,7 @@ def _run_sync(
     prefix: str,
     dry_run: bool,
     runs: bool,
+    verbose: bool,
     progress: bool | None,
     as_json: bool,
 ) -> None:
@@ -227,9 +232,18 @@ def _run_sync(
                 ),
             ]
         )
-        changed = [r for r in report.refs if r.action != "up-to-date"]
-        if changed:
-            table([vars(r) for r in changed], ["name", "action", "records", "old", "new"])
+        # refused refs first: they are what the user must act on
+        changed = sorted(
+            (r for r in report.refs if r.action != "up-to-date"),
+            key=lambda r: (r.action != "conflict", r.name),
+        )
+        shown = changed if verbose else changed[:SHOWN]
+        if shown:
+            table([vars(r) for r in shown], ["name", "action", "records", "old", "new"])
+        if len(shown) < len(changed):
+            click.echo(
+                f"… and {len(changed) - len(shown)} more refs (--verbose or --json lists all)"
+            )
 
     emit(as_json, payload, human)
     if refused is not None:
@@ -245,6 +259,7 @@ def push_cmd(
     prefix: str,
     dry_run: bool,
     runs: bool,
+    verbose: bool,
     progress: bool | None,
     as_json: bool,
 ) -> None:
@@ -258,7 +273,7 @@ def push_cmd(
     Example:
       mlopskit push s3://team-bucket/project --dry-run
     """
-    _run_sync(state, "push", remote, prefix, dry_run, runs, progress, as_json)
+    _run_sync(state, "push", remote, prefix, dry_run, runs, verbose, progress, as_json)
 
 
 @cli.command("pull")
@@ -270,6 +285,7 @@ def pull_cmd(
     prefix: str,
     dry_run: bool,
     runs: bool,
+    verbose: bool,
     progress: bool | None,
     as_json: bool,
 ) -> None:
@@ -281,4 +297,4 @@ def pull_cmd(
     Example:
       mlopskit pull s3://team-bucket/project --prefix models/clf
     """
-    _run_sync(state, "pull", remote, prefix, dry_run, runs, progress, as_json)
+    _run_sync(state, "pull", remote, prefix, dry_run, runs, verbose, progress, as_json)
