@@ -465,6 +465,40 @@ class TestCompletion:
         assert result.exit_code == EXIT_OK
         assert "_MLOPSKIT_COMPLETE" in result.stdout
 
+    @staticmethod
+    def complete(words: str) -> list[str]:
+        argv = words.split()
+        result = CliRunner().invoke(
+            cli,
+            [],
+            prog_name="mlopskit",
+            env={
+                "_MLOPSKIT_COMPLETE": "bash_complete",
+                "COMP_WORDS": words,
+                "COMP_CWORD": str(len(argv) - (0 if words.endswith(" ") else 1)),
+            },
+        )
+        return [line.split(",", 1)[1] for line in result.stdout.splitlines() if "," in line]
+
+    def test_completes_names_from_the_workspace(self, populated: dict[str, Any]) -> None:
+        """Model URIs, dataset versions and run ids complete from the workspace named."""
+        root = populated["root"]
+        assert self.complete(f"mlopskit -w {root} models show clf@") == ["clf@champion"]
+        assert "clf/3" in self.complete(f"mlopskit -w {root} models show c")
+        assert self.complete(f"mlopskit -w {root} models rollback ") == ["clf"]
+        assert self.complete(f"mlopskit -w {root} datasets diff iris/1 ir") == [
+            "iris",
+            "iris/1",
+            "iris/2",
+        ]
+        run = populated["runs"][0]
+        assert self.complete(f"mlopskit -w {root} runs show {run[:6]}") == [run]
+
+    def test_completion_in_a_missing_workspace_offers_nothing(self, tmp_path: Path) -> None:
+        """Completing against a workspace that does not exist offers nothing and creates nothing."""
+        assert self.complete(f"mlopskit -w {tmp_path / 'none'} models show ") == []
+        assert not (tmp_path / "none").exists()
+
     def test_completes_subcommands(self) -> None:
         """The completion protocol offers the commands that match what was typed."""
         result = CliRunner().invoke(

@@ -37,10 +37,15 @@ __all__ = [
     "State",
     "cli",
     "columns_table",
+    "completer",
+    "dataset_specs",
     "emit",
     "fail",
     "json_option",
     "main",
+    "model_names",
+    "model_uris",
+    "run_ids",
     "table",
 ]
 
@@ -245,3 +250,65 @@ def when(epoch: float | None) -> datetime | None:
     from datetime import timezone
 
     return None if epoch is None else datetime.fromtimestamp(epoch, timezone.utc)
+
+
+# -- shell completion of names ----------------------------------------------------------
+
+
+def _completion_workspace(ctx: click.Context) -> Workspace | None:
+    """The workspace a half-typed command line names, or None if there is none."""
+    from mlopskit.workspace import Workspace
+
+    uri = ctx.find_root().params.get("workspace")
+    ws = Workspace(uri)
+    if _is_local(ws.uri) and not os.path.isdir(_local_path(ws.uri)):
+        return None
+    return ws
+
+
+def completer(
+    names: Callable[[Workspace], Sequence[str]],
+) -> Callable[[click.Context, click.Parameter, str], list[str]]:
+    """A click ``shell_complete`` callback offering ``names(workspace)`` that start with
+    what was typed. Completion never fails: any error offers nothing."""
+
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+        try:
+            ws = _completion_workspace(ctx)
+            return [] if ws is None else [n for n in names(ws) if n.startswith(incomplete)]
+        except Exception:  # a shell is no place for a traceback
+            return []
+
+    return complete
+
+
+def model_names(ws: Workspace) -> list[str]:
+    """Registered model names."""
+    return ws.registry.names()
+
+
+def model_uris(ws: Workspace) -> list[str]:
+    """``name``, ``name@alias`` and ``name/<n>`` of every model."""
+    reg = ws.registry
+    out: list[str] = []
+    for name in reg.names():
+        out.append(name)
+        out += [f"{name}@{alias}" for alias in sorted(reg.aliases(name))]
+        out += [f"{name}/{mv.number}" for mv in reg.versions(name)]
+    return out
+
+
+def dataset_specs(ws: Workspace) -> list[str]:
+    """``name`` and ``name/<n>`` of every dataset."""
+    ds = ws.datasets
+    out: list[str] = []
+    for name in ds.names():
+        out.append(name)
+        out += [f"{name}/{n}" for n in range(1, ds.get(name).number + 1)]
+    return out
+
+
+def run_ids(ws: Workspace) -> list[str]:
+    """Every run id, newest first."""
+    records = ws.tracker.backend.list_runs(None, keys=())
+    return [r.run_id for r in sorted(records, key=lambda r: r.start_time, reverse=True)]

@@ -7,7 +7,18 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mlopskit.cli._app import EXIT_FAILED, State, cli, emit, fields, human_bytes, json_option, table
+from mlopskit.cli._app import (
+    EXIT_FAILED,
+    State,
+    cli,
+    completer,
+    dataset_specs,
+    emit,
+    fields,
+    human_bytes,
+    json_option,
+    table,
+)
 from mlopskit.errors import InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
@@ -73,7 +84,7 @@ def datasets_ls(state: State, as_json: bool) -> None:
 
 
 @datasets.command("show")
-@click.argument("spec", metavar="NAME[/VERSION]")
+@click.argument("spec", metavar="NAME[/VERSION]", shell_complete=completer(dataset_specs))
 @json_option
 @click.pass_obj
 def datasets_show(state: State, spec: str, as_json: bool) -> None:
@@ -114,8 +125,8 @@ def datasets_show(state: State, spec: str, as_json: bool) -> None:
 
 
 @datasets.command("diff")
-@click.argument("a", metavar="A")
-@click.argument("b", metavar="B")
+@click.argument("a", metavar="A", shell_complete=completer(dataset_specs))
+@click.argument("b", metavar="B", shell_complete=completer(dataset_specs))
 @click.option(
     "-k", "--key", multiple=True, help="Key column(s): also count rows added/removed/changed."
 )

@@ -6,7 +6,19 @@ from typing import Any
 
 import click
 
-from mlopskit.cli._app import State, cli, emit, fields, json_option, table
+from mlopskit.cli._app import (
+    State,
+    cli,
+    completer,
+    emit,
+    fields,
+    json_option,
+    model_names,
+    model_uris,
+    table,
+)
+
+_NAME = click.argument("name", shell_complete=completer(model_names))
 
 
 @cli.group()
@@ -58,7 +70,7 @@ def models_ls(state: State, as_json: bool) -> None:
 
 
 @models.command("show")
-@click.argument("uri")
+@click.argument("uri", shell_complete=completer(model_uris))
 @json_option
 @click.pass_obj
 def models_show(state: State, uri: str, as_json: bool) -> None:
@@ -96,7 +108,7 @@ def models_show(state: State, uri: str, as_json: bool) -> None:
 
 
 @models.command("alias")
-@click.argument("name")
+@_NAME
 @click.argument("alias")
 @click.argument("version")
 @click.option("-m", "--message", default="", help="Why (kept in the alias's history).")
@@ -119,7 +131,7 @@ def models_alias(
 
 
 @models.command("rollback")
-@click.argument("name")
+@_NAME
 @click.argument("alias")
 @click.option("-m", "--message", default="", help="Why (kept in the alias's history).")
 @json_option
@@ -137,7 +149,7 @@ def models_rollback(state: State, name: str, alias: str, message: str, as_json: 
 
 
 @models.command("history")
-@click.argument("name")
+@_NAME
 @click.option("-a", "--alias", help="Only this alias's moves.")
 @json_option
 @click.pass_obj

@@ -7,7 +7,7 @@ from types import ModuleType
 
 import click
 
-from mlopskit.cli._app import EXIT_USAGE, State, cli, fail
+from mlopskit.cli._app import EXIT_USAGE, State, cli, completer, fail, model_uris
 
 
 def _module(name: str, what: str) -> ModuleType:
@@ -55,7 +55,7 @@ def ui_cmd(state: State, host: str, port: int) -> None:
 
 
 @cli.command("serve")
-@click.argument("uri")
+@click.argument("uri", shell_complete=completer(model_uris))
 @_HOST
 @_PORT
 @click.pass_obj

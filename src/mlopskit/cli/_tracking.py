@@ -14,9 +14,11 @@ from mlopskit.cli._app import (
     cell,
     cli,
     columns_table,
+    completer,
     emit,
     fields,
     json_option,
+    run_ids,
     table,
     when,
 )
@@ -171,7 +173,7 @@ def runs_ls(
 
 
 @runs.command("show")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=completer(run_ids))
 @json_option
 @click.pass_obj
 def runs_show(state: State, run_id: str, as_json: bool) -> None:
