@@ -94,6 +94,22 @@ class TestWorkspace:
         rows = as_json(CliRunner().invoke(cli, ["runs", "ls", "--json"]))
         assert len(rows) == 4
 
+    def test_unexpected_errors_are_one_line_unless_debugging(
+        self, mk_cli: Invoke, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A bug surfaces as one line and exit 1; MLOPSKIT_DEBUG=1 shows the traceback."""
+        from mlopskit.cli import _tracking
+
+        def boom(*args: Any, **kwargs: Any) -> None:
+            raise ZeroDivisionError("boom")
+
+        monkeypatch.setattr(_tracking, "_runs_table", boom)
+        result = mk_cli("runs", "ls")
+        assert result.exit_code == EXIT_FAILED
+        assert "MLOPSKIT_DEBUG=1" in one_line_error(result)
+        monkeypatch.setenv("MLOPSKIT_DEBUG", "1")
+        assert isinstance(mk_cli("runs", "ls").exception, ZeroDivisionError)
+
 
 class TestRuns:
     def test_ls_lists_every_run_newest_first(
@@ -336,6 +352,17 @@ class TestDrift:
         """REF and CUR can be dataset versions of the workspace."""
         report = as_json(mk_cli("drift", "iris/1", "dataset:iris@2", "--columns", "x", "--json"))
         assert [c["column"] for c in report["columns"]] == ["x"]
+
+    @pytest.mark.parametrize("name", ["bad.parquet", "bad.csv"])
+    def test_unreadable_file_exits_2(
+        self, mk_cli: Invoke, frames: dict[str, Path], name: str
+    ) -> None:
+        """A file that is not what its suffix says is a one-line error naming it, exit 2."""
+        bad = frames["ref"].parent / name
+        bad.write_bytes(b"\x00\x01 not a table \xff")
+        result = mk_cli("drift", str(bad), str(frames["ref"]))
+        assert result.exit_code == EXIT_USAGE
+        assert "could not be read" in one_line_error(result)
 
     def test_missing_inputs_exit_2(self, mk_cli: Invoke, frames: dict[str, Path]) -> None:
         """A missing file or unknown dataset is a one-line 'not found'."""

@@ -114,6 +114,16 @@ class _Group(click.Group):
             fail(f"{type(exc).__name__}: {exc}", exit_code_of(exc))
         except OSError as exc:  # a file the user named cannot be read or written
             fail(f"{type(exc).__name__}: {exc}", EXIT_FAILED)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get("MLOPSKIT_DEBUG"):
+                raise
+            fail(
+                f"unexpected {type(exc).__name__}: {exc} (a bug: rerun with MLOPSKIT_DEBUG=1 "
+                "for the traceback and report it)",
+                EXIT_FAILED,
+            )
 
 
 @click.group(cls=_Group, context_settings=CONTEXT_SETTINGS)

@@ -234,10 +234,18 @@ def _load_table(spec: str, state: State, what: str) -> Any:
 
     low = spec.lower()
     if os.path.isfile(spec):
-        if low.endswith(_PARQUET):
-            return pd.read_parquet(spec)
-        if low.endswith(_CSV):
-            return pd.read_csv(spec, sep="\t" if low.endswith(".tsv") else ",")
+        if low.endswith(_PARQUET + _CSV):
+            kind = "Parquet" if low.endswith(_PARQUET) else "CSV"
+            try:
+                if kind == "Parquet":
+                    return pd.read_parquet(spec)
+                return pd.read_csv(spec, sep="\t" if low.endswith(".tsv") else ",")
+            except (ValueError, OSError) as exc:  # pyarrow and pandas parse errors
+                raise InvalidInputError(
+                    f"{what} {spec!r} could not be read as {kind}: {exc}",
+                    path=spec,
+                    expected=kind,
+                ) from exc
         raise InvalidInputError(
             f"{what} {spec!r}: expected a .csv, .tsv or .parquet file, found another suffix",
             path=spec,

@@ -45,7 +45,8 @@ mlopskit --help                   # or: python -m mlopskit --help
   | 2 | usage error or not found: a bad option, an unknown run/dataset/model/alias, a missing workspace or file, a missing optional dependency |
 
 - **Errors** are one line on stderr, `error: <ErrorType>: <what was expected, what was
-  found, what to do>`, never a traceback.
+  found, what to do>`, never a traceback. An unexpected error (a bug) is one line too,
+  exit 1; `MLOPSKIT_DEBUG=1` shows its traceback.
 - **Shell completion** (click's): `eval "$(mlopskit completion bash)"` in `~/.bashrc`
   (or `zsh`, `fish`), then `mlopskit mo<TAB>`.
 - **Speed**: the command line loads pandas, the store or tracking only when a command
