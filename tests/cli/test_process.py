@@ -60,3 +60,31 @@ def test_cli_import_leaves_heavy_modules_out() -> None:
     out = run(sys.executable, "-c", code)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == []
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_packaging_names_and_license() -> None:
+    """The distribution is pymlopskit (PyPI's mlopskit is someone else's), it installs the
+    `mlopskit` script, and the MIT LICENSE pyproject promises is there."""
+    import importlib
+
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert '\nname = "pymlopskit"\n' in text
+    assert 'mlopskit = "mlopskit.cli:main"' in text
+    assert 'license = "MIT"' in text
+    assert (ROOT / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")
+    module, _, attr = "mlopskit.cli:main".partition(":")
+    assert callable(getattr(importlib.import_module(module), attr))
+
+
+def test_install_hints_name_the_distribution() -> None:
+    """Every missing-extra hint says `pip install 'pymlopskit[...]'`, never the squatted name."""
+    from mlopskit._optional import DISTRIBUTION, install_hint
+
+    assert DISTRIBUTION == "pymlopskit"
+    assert install_hint("s3") == "pip install 'pymlopskit[s3]'"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "pip install pymlopskit" in readme
+    assert "pip install mlopskit" not in readme.replace("`pip install mlopskit` installs", "")
