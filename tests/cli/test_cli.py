@@ -292,6 +292,16 @@ class TestLineage:
         assert ("run", "produced") in kinds and ("dataset", "input") in kinds
         assert graph["root"]["kind"] == "model"
 
+    def test_run_lineage_uses_the_workspace_tracker(
+        self, mk_cli: Invoke, populated: dict[str, Any]
+    ) -> None:
+        """run:<id> finds the run in the --workspace given: its input, model and artifacts."""
+        run = populated["runs"][0]
+        graph = as_json(mk_cli("lineage", f"run:{run}", "--json"))
+        relations = {(r["relation"], r["target"]["kind"]) for r in graph["records"]}
+        assert ("produced", "model") in relations and ("logged", "artifact") in relations
+        assert any(r["source"]["kind"] == "dataset" for r in graph["records"])
+
     @pytest.mark.parametrize(("fmt", "start"), [("mermaid", "graph"), ("dot", "digraph")])
     def test_graph_formats(self, mk_cli: Invoke, fmt: str, start: str) -> None:
         """--format mermaid / dot print a graph a renderer accepts."""
