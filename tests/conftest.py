@@ -160,3 +160,9 @@ def _checkout_stays_clean(request: pytest.FixtureRequest) -> Iterator[None]:
             "(set MLOPSKIT_HOME or pass a store)",
             pytrace=False,
         )
+
+
+@pytest.fixture(autouse=True)
+def _own_user_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test has its own per-user cache (read cache, stat cache): nothing in ~/.cache."""
+    monkeypatch.setenv("MLOPSKIT_CACHE_DIR", str(tmp_path / "user-cache"))

@@ -88,7 +88,7 @@ class TestErrors:
 
     def test_missing_extra_names_the_extra(self) -> None:
         """A missing optional dependency says which extra to install."""
-        with pytest.raises(errors.MissingExtraError, match=r"pip install 'mlopskit\[zzz\]'"):
+        with pytest.raises(errors.MissingExtraError, match=r"pip install 'pymlopskit\[zzz\]'"):
             import_optional("mlopskit_no_such_module", "zzz")
         assert issubclass(errors.MissingExtraError, ImportError)
 

@@ -57,12 +57,14 @@ _LAZY: dict[str, str] = {
 # Subpackages reachable as attributes (``mk.drift``, ``mk.store``, ...).
 _SUBMODULES: frozenset[str] = frozenset(
     {
+        "cli",
         "drift",
         "errors",
         "hashing",
         "serialize",
         "registry",
         "store",
+        "sync",
         "testing",
         "tracking",
         "versioning",
@@ -74,12 +76,14 @@ __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from mlopskit import (
+        cli,
         drift,
         errors,
         hashing,
         registry,
         serialize,
         store,
+        sync,
         testing,
         tracking,
         versioning,

@@ -2,7 +2,7 @@
 
 ``sha256`` (hashlib, SHA-NI accelerated on most CPUs) is the canonical, dependency-free
 algorithm of the store. The prefix leaves room for a faster optional one (``blake3``,
-extra ``mlopskit[fast]``), used where a key need not be the store's object id.
+extra ``pymlopskit[fast]``), used where a key need not be the store's object id.
 """
 
 from __future__ import annotations

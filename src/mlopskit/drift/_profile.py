@@ -289,7 +289,7 @@ def profile(
     Args:
         data: A pandas DataFrame, a mapping of columns, a list of records, or a Dask
             DataFrame (profiled partition by partition and merged; needs
-            ``mlopskit[dask]``).
+            ``pymlopskit[dask]``).
         columns: The columns to profile (default: all).
         max_buckets: The most values a numeric sketch keeps. Columns with at most this
             many distinct finite values are kept exactly; others are bucketed at the finest

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from mlopskit._log import get_logger
 from mlopskit._retry import RetryPolicy, retry
+from mlopskit._optional import install_hint
 from mlopskit.errors import (
     MissingExtraError,
     StorageError,
@@ -86,7 +87,7 @@ class Location:
             fs, path = fsspec.core.url_to_fs(raw, **options)
         except ImportError as exc:
             extra = _EXTRAS.get(protocol)
-            hint = f"pip install 'mlopskit[{extra}]'" if extra else str(exc)
+            hint = install_hint(extra) if extra else str(exc)
             raise MissingExtraError(
                 f"the {protocol}:// filesystem needs a package that is not installed: {hint}",
                 url=raw,

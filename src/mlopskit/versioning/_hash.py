@@ -17,7 +17,7 @@ argument: a value that cannot be hashed stably is an error, never a silent miss.
 
 With ``sha256``, buffers of 8 MiB and more are hashed as a tree (4 MiB leaves
 hashed in parallel threads; hashlib releases the GIL), which keeps keys identical on
-every machine while using every core. ``blake3`` (``mlopskit[fast]``) is
+every machine while using every core. ``blake3`` (``pymlopskit[fast]``) is
 multi-threaded internally.
 """
 
@@ -87,7 +87,7 @@ def digest_value(value: Any, *, algorithm: str = "sha256", name: str = "argument
 
     Args:
         value: the value to hash (see the module docstring for what is supported).
-        algorithm: ``sha256`` (default) or ``blake3`` (extra ``mlopskit[fast]``).
+        algorithm: ``sha256`` (default) or ``blake3`` (extra ``pymlopskit[fast]``).
         name: how to name the value in an error (an argument name).
 
     Raises:

@@ -433,7 +433,7 @@ def versioned(
             URL, or None for the current workspace's store (read at each call).
         ignore: parameter names left out of the key (a logger, a verbosity flag).
         version: bump it to force new keys by hand (``version="2"``).
-        hash: ``"sha256"`` (default) or ``"blake3"`` (faster; ``mlopskit[fast]``).
+        hash: ``"sha256"`` (default) or ``"blake3"`` (faster; ``pymlopskit[fast]``).
 
     Returns:
         A :class:`VersionedFunction` with ``.lookup()``, ``.versions()``,
