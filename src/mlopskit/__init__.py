@@ -89,7 +89,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         versioning,
         workspace,
     )
-    from mlopskit._lineage import Lineage, LineageNode, LineageRecord, lineage
+    from mlopskit._lineage import Lineage as Lineage
+    from mlopskit._lineage import LineageNode as LineageNode
+    from mlopskit._lineage import LineageRecord as LineageRecord
+    from mlopskit._lineage import lineage as lineage
     from mlopskit.errors import IntegrityError, MlopskitError, NotFoundError, RefConflictError
     from mlopskit.registry import ModelVersion, infer_signature
     from mlopskit.store import ArtifactRef, ArtifactStore

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from mlopskit._log import get_logger
-from mlopskit._retry import RetryPolicy, retry
 from mlopskit._optional import install_hint
+from mlopskit._retry import RetryPolicy, retry
 from mlopskit.errors import (
     MissingExtraError,
     StorageError,
