@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -201,8 +202,8 @@ class TestFlakyStorage:
     def _tracker(self, every: int) -> tuple[Tracker, _FlakyFS]:
         root = f"memory://flaky-{uuid.uuid4().hex[:8]}"
         backend = ObjectStoreBackend(root, retry_delay=0.001)
-        flaky = _FlakyFS(backend._loc.fs, every)
-        backend._loc.fs = flaky
+        flaky = _FlakyFS(backend.files.fs, every)
+        backend.files.fs = flaky
         return Tracker(root, backend, max_points=100), flaky
 
     def test_injected_failures_are_retried_and_nothing_is_lost(
@@ -266,3 +267,57 @@ class TestFlakyStorage:
         fails["n"] = 0
         run.end()
         assert run.metric_history("x")["value"].tolist() == [1.0, 2.0]
+
+
+class TestOneRetry:
+    """Storage calls are retried once, at the backend's storage boundary, as configured."""
+
+    def test_failing_segment_write_is_tried_exactly_attempts_times(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A segment write that keeps failing costs `attempts` tries and the configured waits."""
+        from mlopskit import _retry
+
+        sleeps: list[float] = []
+        monkeypatch.setattr(_retry, "time", SimpleNamespace(sleep=sleeps.append))
+        root = f"memory://once-{uuid.uuid4().hex[:8]}"
+        backend = ObjectStoreBackend(root, attempts=3, retry_delay=0.25)
+        tracker = Tracker(root, backend, max_age=3600)
+        run = tracker.start_run("e", capture_env=False)
+        run.log_metric("x", 1.0)
+        failing = _FlakyFS(backend.files.fs, every=1)
+        backend.files.fs = failing
+        with pytest.raises(StorageError, match="after 3 attempt"):
+            run.flush()
+        assert failing.calls == 3
+        assert sleeps == [0.25, 1.0]
+        backend.files.fs = failing._fs
+        run.end()
+        assert run.metric_history("x")["value"].tolist() == [1.0]
+
+    def test_locked_sqlite_is_tried_exactly_attempts_times(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A database locked by another process's writer costs `attempts` tries, then StorageError."""
+        import sqlite3
+
+        from mlopskit import _retry
+
+        sleeps: list[float] = []
+        monkeypatch.setattr(_retry, "time", SimpleNamespace(sleep=sleeps.append))
+        path = tmp_path / "t.sqlite"
+        backend = SQLiteBackend(path, attempts=3, retry_delay=0.1, busy_timeout=0.0)
+        tracker = Tracker(str(tmp_path), backend, max_age=3600)
+        run = tracker.start_run("e", capture_env=False)
+        run.log_metric("x", 1.0)
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # holds the write lock
+        try:
+            with pytest.raises(StorageError, match="after 3 attempt"):
+                run.flush()
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert sleeps == [0.1, pytest.approx(0.4)]
+        run.end()
+        assert run.metric_history("x")["value"].tolist() == [1.0]

@@ -8,6 +8,7 @@ still counts.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mlopskit import _context
@@ -133,7 +134,7 @@ def log_params(params: Mapping[str, Any]) -> None:
 
 
 def log_metric(
-    key: str, value: float, step: int | None = None, timestamp: float | None = None
+    key: str, value: float, step: int | None = None, timestamp: float | datetime | None = None
 ) -> None:
     """Log a metric point on the active run (buffered)."""
     run = _context.active_run()
@@ -143,7 +144,7 @@ def log_metric(
 
 
 def log_metrics(
-    metrics: Mapping[str, float], step: int | None = None, timestamp: float | None = None
+    metrics: Mapping[str, float], step: int | None = None, timestamp: float | datetime | None = None
 ) -> None:
     """Log several metrics at one step on the active run."""
     _require().log_metrics(metrics, step, timestamp)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from mlopskit.errors import InvalidInputError, InvalidNameError
@@ -23,6 +24,9 @@ __all__ = [
     "check_param_conflicts",
     "check_run_id",
     "check_status",
+    "check_text",
+    "metric_step",
+    "metric_time",
     "metric_value",
     "param_value",
     "tag_value",
@@ -119,6 +123,84 @@ def metric_value(key: str, value: object) -> float:
     return out
 
 
+#: Steps are signed 64-bit integers (what SQLite and every reader of the segments hold).
+MIN_STEP, MAX_STEP = -(2**63), 2**63 - 1
+#: Timestamps (epoch seconds) that a ``datetime`` can represent: years 1 to 9999.
+MIN_TIME, MAX_TIME = -62135596800.0, 253402300799.0
+
+
+def metric_step(key: str, step: object) -> int:
+    """``step`` as a 64-bit integer, or InvalidInputError naming the metric."""
+    if step.__class__ is int and MIN_STEP <= step <= MAX_STEP:  # type: ignore[operator]
+        return step  # type: ignore[return-value]
+    if isinstance(step, bool):
+        raise InvalidInputError(
+            f"step of metric {key!r} must be an integer, found bool", key=key, found=step
+        )
+    try:
+        out = int(step)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidInputError(
+            f"step of metric {key!r} must be an integer, found {type(step).__name__} {step!r:.80}",
+            key=key,
+            found=step,
+        ) from None
+    if out != step:
+        raise InvalidInputError(
+            f"step of metric {key!r} must be an integer, found {step!r}", key=key, found=step
+        )
+    if not MIN_STEP <= out <= MAX_STEP:
+        raise InvalidInputError(
+            f"step of metric {key!r} must be a 64-bit integer (-2**63 to 2**63-1), found {out}",
+            key=key,
+            found=step,
+        )
+    return out
+
+
+def metric_time(key: str, timestamp: object) -> float:
+    """A point's time as epoch seconds: a finite number or an aware ``datetime``."""
+    if timestamp.__class__ is float and MIN_TIME <= timestamp <= MAX_TIME:  # type: ignore[operator]
+        return timestamp  # type: ignore[return-value]
+    if isinstance(timestamp, datetime):
+        if timestamp.tzinfo is None:
+            raise InvalidInputError(
+                f"timestamp of metric {key!r} is a naive datetime; give it a timezone "
+                "(e.g. datetime.now(timezone.utc))",
+                key=key,
+                found=timestamp,
+            )
+        return timestamp.timestamp()
+    if isinstance(timestamp, (bool, str, bytes, complex)) or timestamp is None:
+        out = math.nan
+    else:
+        try:
+            out = float(timestamp)  # type: ignore[arg-type]
+        except (TypeError, ValueError, OverflowError):
+            out = math.nan
+    if not MIN_TIME <= out <= MAX_TIME:  # also refuses nan
+        raise InvalidInputError(
+            f"timestamp of metric {key!r} must be epoch seconds between years 1 and 9999 "
+            f"(or an aware datetime), found {timestamp!r:.80}",
+            key=key,
+            found=timestamp,
+        )
+    return out
+
+
+def check_text(what: str, value: str) -> str:
+    """A stored string: valid Unicode (no lone surrogates) and no NUL character."""
+    if "\x00" in value:
+        raise InvalidInputError(f"{what} contains a NUL character", found=value[:80])
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(
+            f"{what} is not valid Unicode text ({exc.reason} at {exc.start})", found=value[:80]
+        ) from None
+    return value
+
+
 def param_value(key: str, value: object) -> str:
     """Parameters are stored as strings; non-plain values become a short repr."""
     if isinstance(value, str):
@@ -135,13 +217,13 @@ def param_value(key: str, value: object) -> str:
             "(log long values as an artifact with log_text or log_dict)",
             key=key,
         )
-    return out
+    return check_text(f"param {key!r}", out)
 
 
 def tag_value(key: str, value: object) -> str:
     """Tags are strings; numbers and booleans are converted."""
     if isinstance(value, str):
-        return value
+        return check_text(f"tag {key!r}", value)
     if value is None or isinstance(value, (bool, int, float)):
         return str(value)
     raise InvalidInputError(

@@ -27,29 +27,36 @@ machines can write one run or one experiment at once.
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
-from typing import Any, TypeVar
+import warnings
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any
 
 from mlopskit._log import get_logger
-from mlopskit.errors import IntegrityError, NotFoundError, StorageError
+from mlopskit._retry import RetryPolicy
+from mlopskit.errors import IntegrityError, NotFoundError
 from mlopskit.store import ArtifactRef
 from mlopskit.tracking._backend import new_writer_id
+from mlopskit.tracking._files import SegmentFiles
 from mlopskit.tracking._model import (
+    STATUSES,
     MetricPoint,
     RunInput,
     RunRecord,
     WriterInfo,
+    check_experiment,
     check_param_conflicts,
+    check_run_id,
 )
 
 __all__ = ["SEGMENT_FORMAT", "ObjectStoreBackend"]
 
 log = get_logger("mlopskit.tracking")
-T = TypeVar("T")
 
 SEGMENT_FORMAT = "mlopskit.tracking.segment/1"
 RUN_FORMAT = "mlopskit.tracking.run/1"
@@ -62,7 +69,12 @@ class ObjectStoreBackend:
     Args:
         url: the workspace root (``s3://bucket/prefix``, ``memory://x``, a path, …).
         storage_options: passed to fsspec.
-        attempts: tries of a write that fails with an OSError before StorageError.
+        attempts: tries of a storage call that fails transiently before StorageError.
+        retry_delay: seconds before the second try (growing after each).
+
+    Attributes:
+        damaged: segment path → why it was skipped, for every damaged segment a read
+            met (each is also reported once as a ``RuntimeWarning``).
     """
 
     def __init__(
@@ -73,18 +85,19 @@ class ObjectStoreBackend:
         attempts: int = 5,
         retry_delay: float = 0.05,
     ) -> None:
-        from mlopskit.store._fs import Location
-
-        self._loc = Location(url, storage_options)
-        self.url = self._loc.url
+        self.files = SegmentFiles(
+            url, storage_options, policy=RetryPolicy(attempts=attempts, delay=retry_delay)
+        )
+        self.url = self.files.url
         self.attempts = attempts
         self.retry_delay = retry_delay
         self.writer_id = new_writer_id()
         self._pid = os.getpid()
         self._seq = 0
         self._lock = threading.Lock()
-        self._segments: dict[str, list[dict[str, Any]]] = {}
+        self._segments: dict[str, list[dict[str, Any]] | None] = {}
         self._experiment_of: dict[str, str] = {}
+        self.damaged: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"ObjectStoreBackend({self.url!r})"
@@ -92,7 +105,7 @@ class ObjectStoreBackend:
     # -- paths -------------------------------------------------------------------------
 
     def _path(self, *parts: str) -> str:
-        return self._loc.join("tracking", *parts)
+        return self.files.path(*parts)
 
     def _fresh_writer(self) -> str:
         if self._pid != os.getpid():  # forked: a child is a new writer
@@ -102,47 +115,6 @@ class ObjectStoreBackend:
         return self.writer_id
 
     # -- writing -----------------------------------------------------------------------
-
-    def _retry(self, fn: Callable[[], T], what: str) -> T:
-        delay = self.retry_delay
-        for attempt in range(1, self.attempts + 1):
-            try:
-                return fn()
-            except (FileExistsError, FileNotFoundError, PermissionError):
-                raise
-            except OSError as exc:
-                if attempt == self.attempts:
-                    raise StorageError(
-                        f"{what} failed after {attempt} attempts: {exc}", url=self.url
-                    ) from exc
-                log.warning("tracking_write_retry", what=what, attempt=attempt, error=str(exc))
-                time.sleep(delay)
-                delay = min(delay * 3, 2.0)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _create(self, path: str, data: bytes, what: str) -> None:
-        """Create ``path``; a retry that finds our own bytes there counts as success."""
-        first = [True]
-
-        def attempt() -> None:
-            try:
-                self._loc.write_create_only(path, data)
-            except FileExistsError:
-                if first[0]:
-                    raise
-                if self._loc.fs.cat_file(path) != data:
-                    raise
-            finally:
-                first[0] = False
-
-        try:
-            self._retry(attempt, what)
-        except StorageError:
-            raise
-        except FileExistsError:
-            raise
-        except OSError as exc:  # pragma: no cover - defensive
-            raise StorageError(f"{what} failed: {exc}", url=self.url) from exc
 
     def _append(self, experiment: str, run_id: str, events: list[dict[str, Any]]) -> None:
         writer = self._fresh_writer()
@@ -154,19 +126,25 @@ class ObjectStoreBackend:
         data = "\n".join(json.dumps(e, separators=(",", ":")) for e in [header, *events])
         name = f"{time.time_ns():020d}-{writer}-{seq:08d}.jsonl"
         path = self._path("experiments", experiment, run_id, name)
-        self._create(path, (data + "\n").encode(), f"write segment {name}")
+        self.files.create(path, (data + "\n").encode())
 
     def _identity(self, run_id: str) -> dict[str, Any]:
-        path = self._path("runs", f"{run_id}.json")
+        path = self._path("runs", f"{check_run_id(run_id)}.json")
         try:
-            data = self._retry(lambda: self._loc.fs.cat_file(path), f"read {path}")
+            data = self.files.read(path)
         except FileNotFoundError:
             raise NotFoundError(f"no run {run_id!r} in {self.url}", run_id=run_id) from None
         try:
-            ident: dict[str, Any] = json.loads(data)
-        except ValueError as exc:
-            raise IntegrityError(f"run identity {path} is damaged: {exc}", path=path) from exc
-        return ident
+            ident = json.loads(data)
+            _check_identity(ident)
+            if ident["run_id"] != run_id:
+                raise ValueError(f"it names run {ident['run_id']!r}")
+        except (ValueError, TypeError, KeyError) as exc:
+            raise IntegrityError(
+                f"run identity {path} is damaged: {exc}; restore or delete the file", path=path
+            ) from exc
+        result: dict[str, Any] = ident
+        return result
 
     def _experiment(self, run_id: str) -> str:
         exp = self._experiment_of.get(run_id)
@@ -198,7 +176,7 @@ class ObjectStoreBackend:
         }
         data = json.dumps(ident, sort_keys=True).encode()
         try:
-            self._create(self._path("runs", f"{record.run_id}.json"), data, "create run")
+            self.files.create(self._path("runs", f"{record.run_id}.json"), data)
         except FileExistsError:
             return False
         self._experiment_of[record.run_id] = record.experiment
@@ -301,7 +279,7 @@ class ObjectStoreBackend:
             }
         ).encode()
         path = self._path("writers", f"{writer}.json")
-        self._retry(lambda: self._loc.write_atomic(path, [body]), "write heartbeat")
+        self.files.replace(path, body)
 
     def close(self) -> None:
         """Drop cached segments."""
@@ -310,39 +288,46 @@ class ObjectStoreBackend:
     # -- reading -----------------------------------------------------------------------
 
     def _find(self, base: str) -> list[str]:
-        fs = self._loc.fs
-        if not self._loc.is_local:
-            fs.invalidate_cache(base)
-        try:
-            found = self._retry(lambda: fs.find(base), f"list {base}")
-        except FileNotFoundError:
-            return []
-        return sorted(p for p in found if p.endswith(".jsonl"))
+        return [p for p in self.files.find(base) if p.endswith(".jsonl")]
 
     def _load(self, paths: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """Parsed segments; a damaged one is skipped and reported (warning + path)."""
         missing = [p for p in paths if p not in self._segments]
         if missing:
-            fs = self._loc.fs
-            if self._loc.is_local or self._loc.is_memory:
-                blobs = {p: fs.cat_file(p) for p in missing}
-            else:
-                raw = self._retry(lambda: fs.cat(missing, on_error="raise"), "read segments")
-                blobs = {p: raw.get(p, raw.get(fs._strip_protocol(p))) for p in missing}
+            blobs = self.files.read_many(missing)
             if len(self._segments) + len(blobs) > _CACHE_LIMIT:
                 self._segments.clear()
             for path, blob in blobs.items():
-                self._segments[path] = _parse_segment(path, blob)
-        return {p: self._segments[p] for p in paths}
+                try:
+                    self._segments[path] = parse_segment(path, blob)
+                except IntegrityError as exc:
+                    self._segments[path] = None
+                    self._report(path, str(exc))
+        return {p: events for p in paths if (events := self._segments.get(p)) is not None}
+
+    def _report(self, path: str, why: str) -> None:
+        if path not in self.damaged:
+            self.damaged[path] = why
+            log.warning("damaged_segment_skipped", path=path, error=why)
+            warnings.warn(f"skipped a damaged tracking segment: {why}", RuntimeWarning, 3)
 
     def _runs_from(self, paths: list[str]) -> dict[str, list[str]]:
-        """Group segment paths by run id (the parent directory's name)."""
+        """Group segment paths by run id (the parent directory's name, checked)."""
         runs: dict[str, list[str]] = {}
         for path in paths:
             head, _, _leaf = path.rpartition("/")
-            runs.setdefault(head.rpartition("/")[2], []).append(path)
+            run_id = head.rpartition("/")[2]
+            try:
+                check_run_id(run_id)
+            except ValueError:
+                self._report(path, f"{path}: directory {run_id!r} is not a valid run id")
+                continue
+            runs.setdefault(run_id, []).append(path)
         return runs
 
-    def _read_run(self, segments: list[str], keys: Collection[str] | None) -> RunRecord | None:
+    def _read_run(
+        self, run_id: str, segments: list[str], keys: Collection[str] | None
+    ) -> RunRecord | None:
         events: list[tuple[float, int, dict[str, Any]]] = []
         metrics: dict[str, tuple[int, float, float]] = {}
         loaded = self._load(segments)
@@ -361,19 +346,25 @@ class ObjectStoreBackend:
                 else:
                     events.append((float(event.get("time", 0.0)), order, event))
         events.sort(key=lambda x: (x[0], x[1]))
-        return _merge([e for _, _, e in events], metrics, keys)
+        rec = _merge([e for _, _, e in events], metrics, keys)
+        if rec is not None and rec.run_id != run_id:
+            self._report(segments[0], f"{segments[0]}: creates run {rec.run_id!r}, not {run_id!r}")
+            return None
+        return rec
 
     def _writers(self, records: Iterable[RunRecord]) -> None:
         wanted = {w.writer_id for r in records for w in r.writers}
         if not wanted:
             return
-        paths = [self._path("writers", f"{w}.json") for w in sorted(wanted)]
         beats: dict[str, float] = {}
-        for path, writer in zip(paths, sorted(wanted)):
+        for writer in sorted(wanted):
+            path = self._path("writers", f"{writer}.json")
             try:
-                beats[writer] = float(json.loads(self._loc.fs.cat_file(path))["time"])
-            except (FileNotFoundError, ValueError, KeyError):
+                beat = json.loads(self.files.read(path))["time"]
+            except (FileNotFoundError, ValueError, KeyError, TypeError):
                 continue
+            if isinstance(beat, (int, float)) and math.isfinite(beat):
+                beats[writer] = float(beat)
         for rec in records:
             rec.writers = [
                 WriterInfo(
@@ -390,7 +381,7 @@ class ObjectStoreBackend:
         """The merged state of one run."""
         experiment = self._experiment(run_id)
         segments = self._find(self._path("experiments", experiment, run_id))
-        rec = self._read_run(segments, None) if segments else None
+        rec = self._read_run(run_id, segments, None) if segments else None
         if rec is None:
             raise NotFoundError(
                 f"run {run_id!r} has an identity but no segments in {self.url} "
@@ -433,9 +424,14 @@ class ObjectStoreBackend:
                     exps.add(self._experiment(rid))
                 except NotFoundError:
                     continue
+                except IntegrityError as exc:
+                    self._report(exc.path or rid, str(exc))
         else:
             wanted = None
-            exps = set(self.experiments() if experiments is None else experiments)
+            if experiments is None:
+                exps = set(self.experiments())
+            else:
+                exps = {check_experiment(e) for e in experiments}
         paths: list[str] = []
         for exp in sorted(exps):
             paths.extend(self._find(self._path("experiments", exp)))
@@ -443,7 +439,7 @@ class ObjectStoreBackend:
         for run_id, segments in self._runs_from(paths).items():
             if wanted is not None and run_id not in wanted:
                 continue
-            rec = self._read_run(segments, keys)
+            rec = self._read_run(run_id, segments, keys)
             if rec is not None:
                 rec.artifacts = {}
                 rec.inputs = []
@@ -452,27 +448,114 @@ class ObjectStoreBackend:
         return records
 
     def experiments(self) -> list[str]:
-        """Experiment names (directories under ``tracking/experiments/``)."""
-        base = self._path("experiments")
-        fs = self._loc.fs
-        if not self._loc.is_local:
-            fs.invalidate_cache(base)
-        try:
-            entries = fs.ls(base, detail=False)
-        except FileNotFoundError:
-            return []
-        return sorted(e.rstrip("/").rpartition("/")[2] for e in entries)
+        """Experiment names (directories under ``tracking/experiments/``, checked)."""
+        out = []
+        for name in self.files.children(self._path("experiments")):
+            try:
+                out.append(check_experiment(name))
+            except ValueError:
+                self._report(self._path("experiments", name), f"invalid experiment {name!r}")
+        return out
 
 
-def _parse_segment(path: str, blob: bytes) -> list[dict[str, Any]]:
-    lines = blob.decode().splitlines()
+_WRITER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,99}$")
+
+
+def _need(ok: bool, what: str) -> None:
+    if not ok:
+        raise ValueError(what)
+
+
+def _is_time(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_str_map(value: object) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    )
+
+
+def _opt_str(value: object) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _check_identity(ident: object) -> None:
+    _need(isinstance(ident, dict), "the run identity is not an object")
+    assert isinstance(ident, dict)
+    check_run_id(ident.get("run_id"))
+    check_experiment(ident.get("experiment"))
+    _need(isinstance(ident.get("name"), str), "the run name is not a string")
+    _need(_is_time(ident.get("start_time")), "start_time is not a finite number")
+    parent = ident.get("parent_id")
+    if parent is not None:
+        check_run_id(parent)
+    _need(_opt_str(ident.get("user")) and _opt_str(ident.get("host")), "user/host not strings")
+
+
+def _check_event(event: object) -> None:
+    _need(isinstance(event, dict), "an event is not an object")
+    assert isinstance(event, dict)
+    kind = event.get("e")
+    if kind != "metrics":
+        _need(_is_time(event.get("time")), f"{kind!r} event: time is not a finite number")
+    if kind == "metrics":
+        _need(isinstance(event.get("key"), str), "metrics event: key is not a string")
+        steps, values, times = event.get("steps"), event.get("values"), event.get("times")
+        _need(
+            isinstance(steps, list) and isinstance(values, list) and isinstance(times, list),
+            "metrics event: steps, values and times must be lists",
+        )
+        assert isinstance(steps, list) and isinstance(values, list) and isinstance(times, list)
+        _need(len(steps) == len(values) == len(times), "metrics event: columns differ in length")
+        _need(
+            all(type(s) is int and -(2**63) <= s < 2**63 for s in steps),
+            "metrics event: a step is not a 64-bit integer",
+        )
+        _need(all(map(_is_time, values)), "metrics event: a value is not a finite number")
+        _need(all(map(_is_time, times)), "metrics event: a time is not a finite number")
+    elif kind == "create":
+        _check_identity(event.get("run"))
+    elif kind in ("attach", "detach"):
+        writer = event.get("writer")
+        _need(isinstance(writer, str) and bool(_WRITER.match(writer)), f"bad writer {writer!r}")
+        if kind == "attach":
+            pid = event.get("pid", 0)
+            _need(type(pid) is int and 0 <= pid < 2**32, f"attach event: bad pid {pid!r}")
+            _need(_opt_str(event.get("host")), "attach event: host is not a string")
+    elif kind in ("params", "tags"):
+        _need(_is_str_map(event.get("values")), f"{kind} event: values are not strings")
+    elif kind == "status":
+        _need(event.get("status") in STATUSES, f"invalid status {event.get('status')!r}")
+        end = event.get("end_time")
+        _need(end is None or _is_time(end), "status event: end_time is not a finite number")
+    elif kind == "artifact":
+        _need(isinstance(event.get("name"), str), "artifact event: name is not a string")
+        ArtifactRef.model_validate(event.get("ref"))
+    elif kind == "input":
+        _need(isinstance(event.get("digest"), str), "input event: digest is not a string")
+        _need(_opt_str(event.get("name")) and _opt_str(event.get("context")), "input event")
+    # events of kinds this version does not know are kept and ignored by the merge
+
+
+def parse_segment(path: str, blob: bytes) -> list[dict[str, Any]]:
+    """The events of one segment file, each checked; IntegrityError naming ``path``."""
     try:
-        header = json.loads(lines[0]) if lines else {}
+        lines = blob.decode("utf-8").splitlines()
+        header = json.loads(lines[0]) if lines else None
+        _need(isinstance(header, dict), "the header line is missing or not an object")
+        assert isinstance(header, dict)
         if header.get("format") != SEGMENT_FORMAT:
             raise ValueError(f"unknown segment format {header.get('format')!r}")
-        return [json.loads(line) for line in lines[1:] if line]
-    except ValueError as exc:
-        raise IntegrityError(f"tracking segment {path} is damaged: {exc}", path=path) from exc
+        events = [json.loads(line) for line in lines[1:] if line]
+        for event in events:
+            _check_event(event)
+    except (ValueError, TypeError, RecursionError) as exc:  # UnicodeDecodeError, JSON, checks
+        raise IntegrityError(
+            f"tracking segment {path} is damaged: {exc}", path=path, found=type(exc).__name__
+        ) from exc
+    result: list[dict[str, Any]] = events
+    return result
 
 
 def _merge(
@@ -492,9 +575,9 @@ def _merge(
                 name=ident["name"],
                 status="RUNNING",
                 start_time=ident["start_time"],
-                parent_id=ident["parent_id"],
-                user=ident.get("user", ""),
-                host=ident.get("host", ""),
+                parent_id=ident.get("parent_id"),
+                user=ident.get("user") or "",
+                host=ident.get("host") or "",
             )
         elif rec is None:
             continue

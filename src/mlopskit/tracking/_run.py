@@ -23,6 +23,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from itertools import repeat
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,8 @@ from mlopskit.tracking._model import (
     check_key,
     check_run_id,
     check_status,
+    metric_step,
+    metric_time,
     metric_value,
     param_value,
     tag_value,
@@ -471,7 +474,11 @@ class Run:
             self._cached = None
 
     def log_metric(
-        self, key: str, value: float, step: int | None = None, timestamp: float | None = None
+        self,
+        key: str,
+        value: float,
+        step: int | None = None,
+        timestamp: float | datetime | None = None,
     ) -> None:
         """Buffer one point. ``step`` defaults to the key's last step + 1 (from 0)."""
         if key.__class__ is not str or key not in _valid_keys:
@@ -480,28 +487,26 @@ class Run:
             v: float = value
         else:
             v = metric_value(key, value)
-        if step is None:
-            step = self._steps.get(key, 0)
-        elif step.__class__ is not int:
-            step = _int_step(key, step)
+        step = metric_step(key, self._steps.get(key, 0) if step is None else step)
+        ts = time.time() if timestamp is None else metric_time(key, timestamp)
         self._steps[key] = step + 1
         buf = self._buffer or self._metric_buffer()
-        buf.add((key, v, step, time.time() if timestamp is None else float(timestamp)))
+        buf.add((key, v, step, ts))
 
     def log_metrics(
         self,
         metrics: Mapping[str, float],
         step: int | None = None,
-        timestamp: float | None = None,
+        timestamp: float | datetime | None = None,
     ) -> None:
         """Buffer one point per key (all validated before any is buffered)."""
-        ts = time.time() if timestamp is None else float(timestamp)
+        ts = time.time() if timestamp is None else metric_time("*", timestamp)
         batch: list[MetricPoint] = []
         steps = dict(self._steps)
         for key, value in metrics.items():
             check_key(key)
             v = metric_value(key, value)
-            s = steps.get(key, 0) if step is None else _int_step(key, step)
+            s = metric_step(key, steps.get(key, 0) if step is None else step)
             steps[key] = s + 1
             batch.append((key, v, s, ts))
         self._steps = steps
@@ -512,7 +517,7 @@ class Run:
         key: str,
         values: Iterable[float],
         steps: Iterable[int] | None = None,
-        timestamps: Iterable[float] | None = None,
+        timestamps: Iterable[float | datetime] | None = None,
     ) -> None:
         """Buffer a whole series of one metric at once (the fast path for arrays)."""
         check_key(key)
@@ -526,10 +531,12 @@ class Run:
         start = self._steps.get(key, 0)
         if steps is None:
             st: list[int] = list(range(start, start + len(vals)))
+            if vals:
+                metric_step(key, st[-1])
         else:
-            st = [_int_step(key, s) for s in steps]
+            st = [metric_step(key, s) for s in steps]
         now = time.time()
-        ts = [now] * len(vals) if timestamps is None else [float(t) for t in timestamps]
+        ts = [now] * len(vals) if timestamps is None else [metric_time(key, t) for t in timestamps]
         if not len(st) == len(ts) == len(vals):
             raise InvalidInputError(
                 f"log_batch({key!r}): {len(vals)} values, {len(st)} steps, {len(ts)} timestamps"
@@ -779,20 +786,6 @@ def _finite_sum(values: list[Any]) -> bool:
         return math.isfinite(math.fsum(values))
     except OverflowError:
         return False
-
-
-def _int_step(key: str, step: Any) -> int:
-    if isinstance(step, bool):
-        raise InvalidInputError(f"step of metric {key!r} must be an integer, found bool")
-    try:
-        out = int(step)
-    except (TypeError, ValueError):
-        raise InvalidInputError(
-            f"step of metric {key!r} must be an integer, found {type(step).__name__}"
-        ) from None
-    if out != step and not (isinstance(step, float) and math.isfinite(step) and out == step):
-        raise InvalidInputError(f"step of metric {key!r} must be an integer, found {step!r}")
-    return out
 
 
 def _status_for(exc: BaseException) -> str:
