@@ -333,7 +333,7 @@ class ObjectStoreBackend:
         loaded = self._load(segments)
         order = 0
         for path in segments:
-            for event in loaded[path]:
+            for event in loaded.get(path, ()):
                 order += 1
                 if event["e"] == "metrics":
                     key = event["key"]
