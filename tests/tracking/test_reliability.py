@@ -170,6 +170,27 @@ class TestDeadProcesses:
         rec.writers = [WriterInfo("w", "elsewhere", 123, now - 5, active=False)]
         assert effective_status(rec, now=now, timeout=60) == "KILLED"
 
+    def test_reused_pid_on_this_host_does_not_revive_a_killed_run(self) -> None:
+        """A writer on this host whose PID is alive again but whose heartbeat is stale is dead."""
+        import socket
+
+        now = time.time()
+        rec = RunRecord(
+            run_id="r",
+            experiment="e",
+            name="n",
+            status="RUNNING",
+            start_time=now - 600,
+            stored_status="RUNNING",
+        )
+        alive = os.getpid()  # stands in for an unrelated process that got the PID
+        rec.writers = [WriterInfo("w", socket.gethostname(), alive, now - 120)]
+        assert effective_status(rec, now=now, timeout=60) == "KILLED"
+        rec.writers = [WriterInfo("w", socket.gethostname(), alive, now - 5)]
+        assert effective_status(rec, now=now, timeout=60) == "RUNNING"
+        rec.writers = [WriterInfo("w", socket.gethostname(), 2**22 + 12345, now - 5)]
+        assert effective_status(rec, now=now, timeout=60) == "KILLED"  # no such process
+
     def test_live_writer_in_this_process_reads_running(self, tmp_path: Path) -> None:
         """An open run of a live process reads RUNNING, also through search_runs."""
         tracker = Tracker(str(tmp_path / "ws"))

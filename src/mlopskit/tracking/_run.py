@@ -96,9 +96,11 @@ def effective_status(
 ) -> str:
     """The stored status, except that a RUNNING run whose writers are all gone is KILLED.
 
-    A writer on this host is gone when its process no longer exists; a writer on
-    another host when its heartbeat is older than ``timeout`` seconds
-    (``MLOPSKIT_HEARTBEAT_TIMEOUT``, 60 by default).
+    A writer is gone when its heartbeat is older than ``timeout`` seconds
+    (``MLOPSKIT_HEARTBEAT_TIMEOUT``, 60 by default); a writer on this host also when
+    its process no longer exists. A live process with the writer's PID is not enough:
+    PIDs are reused (a container restarted under the same hostname), so the heartbeat
+    must be fresh as well.
     """
     if record.stored_status != "RUNNING":
         return record.stored_status
@@ -110,10 +112,9 @@ def effective_status(
     for writer in record.writers:
         if not writer.active:
             continue
-        if writer.host == host:
-            if _pid_alive(writer.pid):
-                return "RUNNING"
-        elif now - writer.heartbeat < timeout:
+        if now - writer.heartbeat >= timeout:
+            continue
+        if writer.host != host or _pid_alive(writer.pid):
             return "RUNNING"
     return "KILLED"
 
