@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from mlopskit.errors import FilterSyntaxError
 from mlopskit.tracking._model import RunRecord
 from mlopskit.tracking._query import (
+    MAX_DEPTH,
     And,
     Compare,
     Field,
@@ -21,7 +22,6 @@ from mlopskit.tracking._query import (
     Node,
     Not,
     Or,
-    MAX_DEPTH,
     OrderKey,
     compile_filter,
     like_matcher,
