@@ -16,7 +16,8 @@ from mlopskit.errors import NoActiveRunError
 from mlopskit.store import ArtifactRef
 from mlopskit.tracking._buffer import worker
 from mlopskit.tracking._model import RunInput
-from mlopskit.tracking._run import _UNSET, Run, Tracker, _active, tracker_for
+from mlopskit.tracking._run import Run
+from mlopskit.tracking._tracker import UNSET, Tracker, active, tracker_for
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -60,7 +61,7 @@ def start_run(
     tags: Mapping[str, Any] | None = None,
     run_id: str | None = None,
     resume: bool | None = None,
-    parent: Run | str | None = _UNSET,
+    parent: Run | str | None = UNSET,
     capture_env: bool = True,
 ) -> Run:
     """Start a run in the current workspace and make it the active run here.
@@ -103,11 +104,11 @@ def start_run(
 
 def active_run() -> Run | None:
     """The run active in this thread / asyncio task, or None."""
-    return _active()
+    return active()
 
 
 def _require() -> Run:
-    run = _active()
+    run = active()
     if run is None:
         raise NoActiveRunError(
             "no active run: start one with `with mk.start_run(...):` or decorate the "
@@ -118,7 +119,7 @@ def _require() -> Run:
 
 def end_run(status: str = "FINISHED") -> None:
     """End the active run (nothing happens if there is none)."""
-    run = _active()
+    run = active()
     if run is not None:
         run.end(status)
 

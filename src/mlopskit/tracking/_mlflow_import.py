@@ -25,10 +25,9 @@ from typing import Any
 
 from mlopskit._log import get_logger
 from mlopskit.errors import InvalidInputError, NotFoundError
-from mlopskit.tracking._model import (
-    TERMINAL,
-    MetricPoint,
-    RunRecord,
+from mlopskit.tracking._model import TERMINAL, MetricPoint, RunRecord
+from mlopskit.tracking._tracker import Tracker
+from mlopskit.tracking._validate import (
     check_experiment,
     check_key,
     check_run_id,
@@ -36,7 +35,6 @@ from mlopskit.tracking._model import (
     metric_step,
     metric_time,
 )
-from mlopskit.tracking._run import Tracker
 
 __all__ = ["ImportReport", "import_mlflow"]
 
@@ -341,11 +339,11 @@ def _metric_lines(key: str, path: str, report: ImportReport) -> list[tuple[str, 
     return points
 
 
-def _ms(value: object) -> float:
+def _ms(value: Any) -> float:
     """MLflow's epoch milliseconds as seconds (ValueError/TypeError when not a number)."""
     if isinstance(value, bool):
         raise TypeError("a time is a boolean")
-    return int(value or 0) / 1000.0  # type: ignore[call-overload]
+    return float(int(value or 0)) / 1000.0
 
 
 def _file_runs(

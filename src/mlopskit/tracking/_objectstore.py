@@ -43,16 +43,8 @@ from mlopskit.errors import IntegrityError, NotFoundError
 from mlopskit.store import ArtifactRef
 from mlopskit.tracking._backend import new_writer_id
 from mlopskit.tracking._files import SegmentFiles
-from mlopskit.tracking._model import (
-    STATUSES,
-    MetricPoint,
-    RunInput,
-    RunRecord,
-    WriterInfo,
-    check_experiment,
-    check_param_conflicts,
-    check_run_id,
-)
+from mlopskit.tracking._model import STATUSES, MetricPoint, RunInput, RunRecord, WriterInfo
+from mlopskit.tracking._validate import check_experiment, check_param_conflicts, check_run_id
 
 __all__ = ["SEGMENT_FORMAT", "ObjectStoreBackend"]
 

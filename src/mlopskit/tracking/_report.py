@@ -13,7 +13,7 @@ from mlopskit.tracking._model import STATUSES, RunRecord
 from mlopskit.tracking._search import select_runs
 
 if TYPE_CHECKING:
-    from mlopskit.tracking._run import Tracker
+    from mlopskit.tracking._tracker import Tracker
 
 __all__ = ["RunsReport", "build_report"]
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from mlopskit.errors import InvalidInputError
-from mlopskit.tracking._model import RunRecord, check_status
+from mlopskit.tracking._model import RunRecord
 from mlopskit.tracking._query import (
     Field,
     OrderKey,
@@ -16,12 +16,14 @@ from mlopskit.tracking._query import (
     parse_filter,
     parse_order_by,
 )
-from mlopskit.tracking._run import Run, effective_status
+from mlopskit.tracking._run import Run
+from mlopskit.tracking._status import effective_status
+from mlopskit.tracking._validate import check_status
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlopskit.tracking._run import Tracker
+    from mlopskit.tracking._tracker import Tracker
 
 __all__ = ["INFO_COLUMNS", "compare_runs", "get_value", "search_runs", "select_runs"]
 

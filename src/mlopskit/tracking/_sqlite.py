@@ -33,16 +33,8 @@ from mlopskit._retry import RetryPolicy, retry
 from mlopskit.errors import IntegrityError, MlopskitError, NotFoundError, StorageError
 from mlopskit.store import ArtifactRef
 from mlopskit.tracking._backend import new_writer_id
-from mlopskit.tracking._model import (
-    STATUSES,
-    MetricPoint,
-    RunInput,
-    RunRecord,
-    WriterInfo,
-    check_experiment,
-    check_param_conflicts,
-    check_run_id,
-)
+from mlopskit.tracking._model import STATUSES, MetricPoint, RunInput, RunRecord, WriterInfo
+from mlopskit.tracking._validate import check_experiment, check_param_conflicts, check_run_id
 
 __all__ = ["SCHEMA_VERSION", "SQLiteBackend"]
 
