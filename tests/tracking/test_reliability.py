@@ -163,11 +163,13 @@ class TestDeadProcesses:
             start_time=now - 600,
             stored_status="RUNNING",
         )
-        rec.writers = [WriterInfo("w", "elsewhere", 123, now - 5)]
+        rec.writers = [WriterInfo(writer_id="w", host="elsewhere", pid=123, heartbeat=now - 5)]
         assert effective_status(rec, now=now, timeout=60) == "RUNNING"
-        rec.writers = [WriterInfo("w", "elsewhere", 123, now - 120)]
+        rec.writers = [WriterInfo(writer_id="w", host="elsewhere", pid=123, heartbeat=now - 120)]
         assert effective_status(rec, now=now, timeout=60) == "KILLED"
-        rec.writers = [WriterInfo("w", "elsewhere", 123, now - 5, active=False)]
+        rec.writers = [
+            WriterInfo(writer_id="w", host="elsewhere", pid=123, heartbeat=now - 5, active=False)
+        ]
         assert effective_status(rec, now=now, timeout=60) == "KILLED"
 
     def test_reused_pid_on_this_host_does_not_revive_a_killed_run(self) -> None:
@@ -184,11 +186,19 @@ class TestDeadProcesses:
             stored_status="RUNNING",
         )
         alive = os.getpid()  # stands in for an unrelated process that got the PID
-        rec.writers = [WriterInfo("w", socket.gethostname(), alive, now - 120)]
+        rec.writers = [
+            WriterInfo(writer_id="w", host=socket.gethostname(), pid=alive, heartbeat=now - 120)
+        ]
         assert effective_status(rec, now=now, timeout=60) == "KILLED"
-        rec.writers = [WriterInfo("w", socket.gethostname(), alive, now - 5)]
+        rec.writers = [
+            WriterInfo(writer_id="w", host=socket.gethostname(), pid=alive, heartbeat=now - 5)
+        ]
         assert effective_status(rec, now=now, timeout=60) == "RUNNING"
-        rec.writers = [WriterInfo("w", socket.gethostname(), 2**22 + 12345, now - 5)]
+        rec.writers = [
+            WriterInfo(
+                writer_id="w", host=socket.gethostname(), pid=2**22 + 12345, heartbeat=now - 5
+            )
+        ]
         assert effective_status(rec, now=now, timeout=60) == "KILLED"  # no such process
 
     def test_live_writer_in_this_process_reads_running(self, tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 
 from mlopskit._log import get_logger
 from mlopskit.errors import InvalidInputError, NotFoundError
-from mlopskit.tracking._model import TERMINAL, MetricPoint, RunRecord
+from mlopskit.tracking._model import TERMINAL, MetricPoint, RunRecord, to_datetime
 from mlopskit.tracking._tracker import Tracker
 from mlopskit.tracking._validate import (
     check_experiment,
@@ -208,7 +208,7 @@ def _import_run(tracker: Tracker, run: _MlflowRun, report: ImportReport) -> None
         experiment=run.experiment,
         name=run.name,
         status="RUNNING",
-        start_time=run.start_time,
+        start_time=to_datetime(run.start_time),
         parent_id=parent,
         user=run.user,
         host="",

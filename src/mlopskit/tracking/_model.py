@@ -1,13 +1,22 @@
-"""The records of the tracker: what a backend stores and a reader gets back."""
+"""The records of the tracker: what a backend stores and a reader gets back.
+
+Records are pydantic models with a ``schema_version`` field. Times are aware UTC
+``datetime`` values in the public API; backends store epoch seconds, and a number given
+for a time field is read as epoch seconds in UTC (never pydantic's guess between
+seconds and milliseconds).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mlopskit.store import ArtifactRef
 
 __all__ = [
+    "RECORD_SCHEMA",
     "STATUSES",
     "TERMINAL",
     "MetricPoint",
@@ -15,84 +24,102 @@ __all__ = [
     "RunRecord",
     "Status",
     "WriterInfo",
+    "to_datetime",
 ]
 
 Status = Literal["RUNNING", "FINISHED", "FAILED", "KILLED"]
 STATUSES: tuple[str, ...] = ("RUNNING", "FINISHED", "FAILED", "KILLED")
 TERMINAL = frozenset({"FINISHED", "FAILED", "KILLED"})
+#: The version of the record models' layout (``RunRecord.schema_version``).
+RECORD_SCHEMA = 1
 
 #: A point in a metric's history: (key, value, step, timestamp in epoch seconds).
 MetricPoint = tuple[str, float, int, float]
 
 
-@dataclass(frozen=True)
-class RunInput:
+def to_datetime(value: Any) -> Any:
+    """Epoch seconds (a number) as an aware UTC datetime; a naive datetime is taken as UTC.
+
+    Anything else is returned unchanged for pydantic to judge.
+    """
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, timezone.utc)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+class RunInput(BaseModel):
     """Something a run consumed, by digest (a dataset version, a store object)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     digest: str
     name: str | None = None
     context: str | None = None
 
 
-@dataclass(frozen=True)
-class WriterInfo:
+class WriterInfo(BaseModel):
     """A process that writes to runs: where it runs and when it last said it was alive."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     writer_id: str
     host: str
     pid: int
-    heartbeat: float
+    heartbeat: datetime
     active: bool = True
 
+    @field_validator("heartbeat", mode="before")
+    @classmethod
+    def _epoch_seconds(cls, value: Any) -> Any:
+        return to_datetime(value)
 
-@dataclass
-class RunRecord:
+
+class RunRecord(BaseModel):
     """A snapshot of one run, as stored: identity, status, params, latest metrics, tags.
 
     ``metrics`` holds each metric's latest value (highest step, then latest time);
     ``artifacts`` maps names to store refs and ``inputs`` lists consumed digests (the
     two things a lineage walker follows). ``writers`` are the processes attached to
-    the run, used to tell a dead run from a live one.
+    the run, used to tell a dead run from a live one. ``start_time`` and ``end_time``
+    are aware UTC datetimes.
     """
 
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    schema_version: int = RECORD_SCHEMA
     run_id: str
     experiment: str
     name: str
     status: str
-    start_time: float
-    end_time: float | None = None
+    start_time: datetime
+    end_time: datetime | None = None
     parent_id: str | None = None
     user: str = ""
     host: str = ""
-    params: dict[str, str] = field(default_factory=dict)
-    metrics: dict[str, float] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
-    artifacts: dict[str, ArtifactRef] = field(default_factory=dict)
-    inputs: list[RunInput] = field(default_factory=list)
-    writers: list[WriterInfo] = field(default_factory=list)
+    params: dict[str, str] = Field(default_factory=dict)
+    metrics: dict[str, float] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+    artifacts: dict[str, ArtifactRef] = Field(default_factory=dict)
+    inputs: list[RunInput] = Field(default_factory=list)
+    writers: list[WriterInfo] = Field(default_factory=list)
     stored_status: str = ""
+
+    @field_validator("start_time", "end_time", mode="before")
+    @classmethod
+    def _epoch_seconds(cls, value: Any) -> Any:
+        return to_datetime(value)
 
     @property
     def duration(self) -> float | None:
         """Seconds from start to end (None while running)."""
-        return None if self.end_time is None else self.end_time - self.start_time
+        if self.end_time is None:
+            return None
+        return (self.end_time - self.start_time).total_seconds()
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict of the record."""
-        return {
-            "run_id": self.run_id,
-            "experiment": self.experiment,
-            "name": self.name,
-            "status": self.status,
-            "start_time": self.start_time,
-            "end_time": self.end_time,
-            "duration": self.duration,
-            "parent_id": self.parent_id,
-            "user": self.user,
-            "host": self.host,
-            "params": dict(self.params),
-            "metrics": dict(self.metrics),
-            "tags": dict(self.tags),
-            "artifacts": {k: v.model_dump(mode="json") for k, v in self.artifacts.items()},
-            "inputs": [vars(i).copy() for i in self.inputs],
-        }
+        """A JSON-able dict of the record (times as ISO 8601 strings)."""
+        data = self.model_dump(mode="json", exclude={"writers", "stored_status"})
+        data["duration"] = self.duration
+        return data

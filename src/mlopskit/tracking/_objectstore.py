@@ -43,7 +43,14 @@ from mlopskit.errors import IntegrityError, NotFoundError
 from mlopskit.store import ArtifactRef
 from mlopskit.tracking._backend import new_writer_id
 from mlopskit.tracking._files import SegmentFiles
-from mlopskit.tracking._model import STATUSES, MetricPoint, RunInput, RunRecord, WriterInfo
+from mlopskit.tracking._model import (
+    STATUSES,
+    MetricPoint,
+    RunInput,
+    RunRecord,
+    WriterInfo,
+    to_datetime,
+)
 from mlopskit.tracking._validate import check_experiment, check_param_conflicts, check_run_id
 
 __all__ = ["SEGMENT_FORMAT", "ObjectStoreBackend"]
@@ -161,7 +168,7 @@ class ObjectStoreBackend:
             "run_id": record.run_id,
             "experiment": record.experiment,
             "name": record.name,
-            "start_time": record.start_time,
+            "start_time": record.start_time.timestamp(),
             "parent_id": record.parent_id,
             "user": record.user,
             "host": record.host,
@@ -174,13 +181,13 @@ class ObjectStoreBackend:
         self._experiment_of[record.run_id] = record.experiment
         self.heartbeat()
         events: list[dict[str, Any]] = [
-            {"e": "create", "time": record.start_time, "run": ident},
+            {"e": "create", "time": ident["start_time"], "run": ident},
             self._attach_event(),
         ]
         if record.params:
-            events.append({"e": "params", "time": record.start_time, "values": record.params})
+            events.append({"e": "params", "time": ident["start_time"], "values": record.params})
         if record.tags:
-            events.append({"e": "tags", "time": record.start_time, "values": record.tags})
+            events.append({"e": "tags", "time": ident["start_time"], "values": record.tags})
         self._append(record.experiment, record.run_id, events)
         return True
 
@@ -359,13 +366,9 @@ class ObjectStoreBackend:
                 beats[writer] = float(beat)
         for rec in records:
             rec.writers = [
-                WriterInfo(
-                    w.writer_id,
-                    w.host,
-                    w.pid,
-                    max(w.heartbeat, beats.get(w.writer_id, 0)),
-                    w.active,
-                )
+                w.model_copy(update={"heartbeat": to_datetime(max(w.heartbeat.timestamp(), beat))})
+                if (beat := beats.get(w.writer_id)) is not None
+                else w
                 for w in rec.writers
             ]
 
@@ -585,18 +588,21 @@ def _merge(
             rec.status = "RUNNING"
             rec.end_time = None
             writers[event["writer"]] = WriterInfo(
-                event["writer"], event.get("host", ""), int(event.get("pid", 0)), event["time"]
+                writer_id=event["writer"],
+                host=event.get("host") or "",
+                pid=int(event.get("pid", 0)),
+                heartbeat=event["time"],
             )
         elif kind == "detach":
             w = writers.get(event["writer"])
             if w is not None:
-                writers[event["writer"]] = WriterInfo(
-                    w.writer_id, w.host, w.pid, w.heartbeat, False
-                )
+                writers[event["writer"]] = w.model_copy(update={"active": False})
         elif kind == "artifact":
             rec.artifacts[event["name"]] = ArtifactRef.model_validate(event["ref"])
         elif kind == "input":
-            item = RunInput(event["digest"], event.get("name"), event.get("context"))
+            item = RunInput(
+                digest=event["digest"], name=event.get("name"), context=event.get("context")
+            )
             rec.inputs = [i for i in rec.inputs if i.digest != item.digest] + [item]
     if rec is None:
         return None

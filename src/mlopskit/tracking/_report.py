@@ -6,7 +6,7 @@ import html
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import timezone
 from typing import TYPE_CHECKING
 
 from mlopskit.tracking._model import STATUSES, RunRecord
@@ -98,9 +98,7 @@ class RunsReport:
         rows = []
         for r in self.runs:
             try:
-                start = datetime.fromtimestamp(r.start_time, timezone.utc).strftime(
-                    "%Y-%m-%d %H:%M:%S"
-                )
+                start = r.start_time.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
             except (OverflowError, OSError, ValueError, TypeError):
                 start = ""
             dur = "" if r.duration is None else f"{r.duration:.2f} s"

@@ -437,13 +437,13 @@ class Run:
         return self._rec().inputs
 
     @property
-    def start_time(self) -> float:
-        """Start, in seconds since the epoch."""
+    def start_time(self) -> datetime:
+        """Start (an aware UTC datetime)."""
         return self._rec().start_time
 
     @property
-    def end_time(self) -> float | None:
-        """End, in seconds since the epoch (None while running)."""
+    def end_time(self) -> datetime | None:
+        """End (an aware UTC datetime; None while running)."""
         return self._rec().end_time
 
     @property

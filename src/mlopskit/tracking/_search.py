@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mlopskit.errors import InvalidInputError
@@ -53,6 +55,8 @@ def get_value(field: Field, rec: RunRecord) -> Any:
     if field.name == "duration":
         return rec.duration
     value = getattr(rec, field.name)
+    if isinstance(value, datetime):  # start_time, end_time: seconds, as the filter compares
+        return value.timestamp()
     return None if value == "" and field.name in ("user", "host") else value
 
 
@@ -68,7 +72,7 @@ def _sort_key(value: Any) -> tuple[int, Any]:
 
 
 def _order(records: list[RunRecord], keys: list[OrderKey]) -> list[RunRecord]:
-    out = sorted(records, key=lambda r: (-r.start_time, r.run_id))
+    out = sorted(records, key=lambda r: (-r.start_time.timestamp(), r.run_id))
     for key in reversed(keys):
         present = [r for r in out if get_value(key.field, r) is not None]
         missing = [r for r in out if get_value(key.field, r) is None]
@@ -141,9 +145,11 @@ def to_frame(records: list[RunRecord]) -> pd.DataFrame:
         "experiment": [r.experiment for r in records],
         "name": [r.name for r in records],
         "status": [r.status for r in records],
-        "start_time": pd.to_datetime([r.start_time for r in records], unit="s", utc=True),
+        "start_time": pd.to_datetime(
+            [r.start_time.timestamp() for r in records], unit="s", utc=True
+        ),
         "end_time": pd.to_datetime(
-            [float("nan") if r.end_time is None else r.end_time for r in records],
+            [math.nan if r.end_time is None else r.end_time.timestamp() for r in records],
             unit="s",
             utc=True,
         ),

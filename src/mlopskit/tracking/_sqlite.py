@@ -299,7 +299,7 @@ class SQLiteBackend:
                     record.run_id,
                     record.experiment,
                     record.name,
-                    record.start_time,
+                    record.start_time.timestamp(),
                     record.parent_id,
                     record.user,
                     record.host,

@@ -59,7 +59,7 @@ def effective_status(
     for writer in record.writers:
         if not writer.active:
             continue
-        if now - writer.heartbeat >= timeout:
+        if now - writer.heartbeat.timestamp() >= timeout:
             continue
         if writer.host != host or pid_alive(writer.pid):
             return "RUNNING"

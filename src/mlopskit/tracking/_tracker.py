@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 import uuid
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from mlopskit import _config, _context
@@ -160,7 +160,7 @@ class Tracker:
             experiment=experiment,
             name=name or f"run-{rid[:8]}",
             status="RUNNING",
-            start_time=time.time(),
+            start_time=datetime.now(timezone.utc),
             parent_id=parent_id,
             user=user,
             host=host,
