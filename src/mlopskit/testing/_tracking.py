@@ -279,6 +279,8 @@ class TrackerConformance:
         with tracker.start_run("exp", capture_env=False) as run:
             run.log_metric("m", 1.0, step=-(2**63), timestamp=0.0)
             run.log_metric("m", 2.0, step=2**63 - 1, timestamp=aware)
+            run.log_metric("huge", 1e300)
+        assert tracker.get_run(run.run_id).metrics["huge"] == 1e300
         assert tracker.backend.metric_history(run.run_id, "m") == [
             (-(2**63), 1.0, 0.0),
             (2**63 - 1, 2.0, aware.timestamp()),

@@ -24,6 +24,7 @@ __all__ = [
     "RunRecord",
     "Status",
     "WriterInfo",
+    "stored_record",
     "to_datetime",
 ]
 
@@ -86,7 +87,7 @@ class RunRecord(BaseModel):
     are aware UTC datetimes.
     """
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid")
 
     schema_version: int = RECORD_SCHEMA
     run_id: str
@@ -123,3 +124,43 @@ class RunRecord(BaseModel):
         data = self.model_dump(mode="json", exclude={"writers", "stored_status"})
         data["duration"] = self.duration
         return data
+
+
+def stored_record(
+    *,
+    run_id: str,
+    experiment: str,
+    name: str,
+    status: str,
+    start_time: float,
+    end_time: float | None,
+    parent_id: str | None,
+    user: str,
+    host: str,
+    params: dict[str, str],
+    tags: dict[str, str],
+) -> RunRecord:
+    """A record from values a backend has already checked, built without re-validation.
+
+    The fast path of ``list_runs`` over thousands of runs: times are converted here
+    (epoch seconds to UTC datetimes); everything else is taken as is.
+    """
+    utc = timezone.utc
+    return RunRecord.model_construct(
+        run_id=run_id,
+        experiment=experiment,
+        name=name,
+        status=status,
+        start_time=datetime.fromtimestamp(start_time, utc),
+        end_time=None if end_time is None else datetime.fromtimestamp(end_time, utc),
+        parent_id=parent_id,
+        user=user,
+        host=host,
+        params=params,
+        tags=tags,
+        metrics={},
+        artifacts={},
+        inputs=[],
+        writers=[],
+        stored_status=status,
+    )

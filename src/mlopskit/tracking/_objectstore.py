@@ -49,9 +49,16 @@ from mlopskit.tracking._model import (
     RunInput,
     RunRecord,
     WriterInfo,
+    stored_record,
     to_datetime,
 )
-from mlopskit.tracking._validate import check_experiment, check_param_conflicts, check_run_id
+from mlopskit.tracking._validate import (
+    MAX_TIME,
+    MIN_TIME,
+    check_experiment,
+    check_param_conflicts,
+    check_run_id,
+)
 
 __all__ = ["SEGMENT_FORMAT", "ObjectStoreBackend"]
 
@@ -461,8 +468,12 @@ def _need(ok: bool, what: str) -> None:
         raise ValueError(what)
 
 
-def _is_time(value: object) -> bool:
+def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_time(value: object) -> bool:
+    return _is_number(value) and MIN_TIME <= value <= MAX_TIME  # type: ignore[operator]
 
 
 def _is_str_map(value: object) -> bool:
@@ -507,7 +518,7 @@ def _check_event(event: object) -> None:
             all(type(s) is int and -(2**63) <= s < 2**63 for s in steps),
             "metrics event: a step is not a 64-bit integer",
         )
-        _need(all(map(_is_time, values)), "metrics event: a value is not a finite number")
+        _need(all(map(_is_number, values)), "metrics event: a value is not a finite number")
         _need(all(map(_is_time, times)), "metrics event: a time is not a finite number")
     elif kind == "create":
         _check_identity(event.get("run"))
@@ -564,15 +575,18 @@ def _merge(
         kind = event["e"]
         if kind == "create":
             ident = event["run"]
-            rec = RunRecord(
+            rec = stored_record(
                 run_id=ident["run_id"],
                 experiment=ident["experiment"],
                 name=ident["name"],
                 status="RUNNING",
                 start_time=ident["start_time"],
+                end_time=None,
                 parent_id=ident.get("parent_id"),
                 user=ident.get("user") or "",
                 host=ident.get("host") or "",
+                params={},
+                tags={},
             )
         elif rec is None:
             continue
@@ -583,7 +597,7 @@ def _merge(
             rec.tags.update(event["values"])
         elif kind == "status":
             rec.status = event["status"]
-            rec.end_time = event.get("end_time")
+            rec.end_time = to_datetime(event.get("end_time"))
         elif kind == "attach":
             rec.status = "RUNNING"
             rec.end_time = None

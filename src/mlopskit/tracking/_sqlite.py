@@ -33,8 +33,21 @@ from mlopskit._retry import RetryPolicy, retry
 from mlopskit.errors import IntegrityError, MlopskitError, NotFoundError, StorageError
 from mlopskit.store import ArtifactRef
 from mlopskit.tracking._backend import new_writer_id
-from mlopskit.tracking._model import STATUSES, MetricPoint, RunInput, RunRecord, WriterInfo
-from mlopskit.tracking._validate import check_experiment, check_param_conflicts, check_run_id
+from mlopskit.tracking._model import (
+    STATUSES,
+    MetricPoint,
+    RunInput,
+    RunRecord,
+    WriterInfo,
+    stored_record,
+)
+from mlopskit.tracking._validate import (
+    MAX_TIME,
+    MIN_TIME,
+    check_experiment,
+    check_param_conflicts,
+    check_run_id,
+)
 
 __all__ = ["SCHEMA_VERSION", "SQLiteBackend"]
 
@@ -551,7 +564,7 @@ class SQLiteBackend:
             if why is not None:
                 self._report(str(row[0]), why)
                 continue
-            records[row[0]] = RunRecord(
+            records[row[0]] = stored_record(
                 run_id=row[0],
                 experiment=row[1],
                 name=row[2],
@@ -559,11 +572,10 @@ class SQLiteBackend:
                 start_time=row[4],
                 end_time=row[5],
                 parent_id=row[6],
-                user=row[7],
-                host=row[8],
+                user=row[7] if isinstance(row[7], str) else "",
+                host=row[8] if isinstance(row[8], str) else "",
                 params=loads(row[9]),
                 tags=loads(row[10]),
-                stored_status=row[3],
             )
         names = None if wanted is None else wanted["metrics"]
         if records and (names is None or names):
@@ -657,9 +669,9 @@ def _invalid_row(row: Sequence[Any]) -> str | None:
         return f"run {run_id!r}: invalid status {status!r}"
     if not isinstance(name, str):
         return f"run {run_id!r}: the name is not text"
-    for value in (start, end):
-        if value is not None and not (isinstance(value, (int, float)) and value == value):
-            return f"run {run_id!r}: a start or end time is not a number"
+    for value in (start, end) if end is not None else (start,):
+        if not (isinstance(value, (int, float)) and MIN_TIME <= value <= MAX_TIME):
+            return f"run {run_id!r}: a start or end time is not a time ({value!r})"
     return None
 
 
