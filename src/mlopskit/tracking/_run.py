@@ -32,6 +32,8 @@ from mlopskit.tracking._model import MetricPoint, RunInput, RunRecord
 from mlopskit.tracking._status import error_tags, status_for
 from mlopskit.tracking._validate import (
     KNOWN_KEYS,
+    MAX_STEP,
+    MIN_STEP,
     check_key,
     check_status,
     metric_step,
@@ -219,7 +221,12 @@ class Run:
             v: float = value
         else:
             v = metric_value(key, value)
-        step = metric_step(key, self._steps.get(key, 0) if step is None else step)
+        if step is None:
+            step = self._steps.get(key, 0)
+            if step > MAX_STEP:  # the auto step ran past int64
+                metric_step(key, step)
+        elif step.__class__ is not int or not MIN_STEP <= step <= MAX_STEP:
+            step = metric_step(key, step)  # converts or raises
         ts = time.time() if timestamp is None else metric_time(key, timestamp)
         self._steps[key] = step + 1
         buf = self._buffer or self._metric_buffer()
