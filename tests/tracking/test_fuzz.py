@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 
 from mlopskit.errors import MlopskitError
 from mlopskit.tracking import ObjectStoreBackend, SQLiteBackend, Tracker, import_mlflow
-from mlopskit.tracking._objectstore import parse_segment
 from mlopskit.tracking._query import compile_filter, parse_filter, parse_order_by, render
 from mlopskit.tracking._search import get_value
+from mlopskit.tracking._segments import parse_segment
 
 pytestmark = pytest.mark.fuzz
 

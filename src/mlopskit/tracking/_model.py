@@ -126,6 +126,11 @@ class RunRecord(BaseModel):
         return data
 
 
+_FIELDS = frozenset(RunRecord.model_fields)
+_new = object.__new__
+_set = object.__setattr__
+
+
 def stored_record(
     *,
     run_id: str,
@@ -142,25 +147,37 @@ def stored_record(
 ) -> RunRecord:
     """A record from values a backend has already checked, built without re-validation.
 
-    The fast path of ``list_runs`` over thousands of runs: times are converted here
-    (epoch seconds to UTC datetimes); everything else is taken as is.
+    The fast path of ``list_runs`` over thousands of runs (a third of the cost of
+    ``model_construct``): it sets the instance state ``model_construct`` sets, times
+    converted here from epoch seconds to UTC datetimes. tests/tracking/test_model.py
+    holds it equal to a validated record.
     """
     utc = timezone.utc
-    return RunRecord.model_construct(
-        run_id=run_id,
-        experiment=experiment,
-        name=name,
-        status=status,
-        start_time=datetime.fromtimestamp(start_time, utc),
-        end_time=None if end_time is None else datetime.fromtimestamp(end_time, utc),
-        parent_id=parent_id,
-        user=user,
-        host=host,
-        params=params,
-        tags=tags,
-        metrics={},
-        artifacts={},
-        inputs=[],
-        writers=[],
-        stored_status=status,
+    rec: RunRecord = _new(RunRecord)
+    _set(
+        rec,
+        "__dict__",
+        {
+            "schema_version": RECORD_SCHEMA,
+            "run_id": run_id,
+            "experiment": experiment,
+            "name": name,
+            "status": status,
+            "start_time": datetime.fromtimestamp(start_time, utc),
+            "end_time": None if end_time is None else datetime.fromtimestamp(end_time, utc),
+            "parent_id": parent_id,
+            "user": user,
+            "host": host,
+            "params": params,
+            "metrics": {},
+            "tags": tags,
+            "artifacts": {},
+            "inputs": [],
+            "writers": [],
+            "stored_status": status,
+        },
     )
+    _set(rec, "__pydantic_fields_set__", set(_FIELDS))
+    _set(rec, "__pydantic_extra__", None)
+    _set(rec, "__pydantic_private__", None)
+    return rec
