@@ -45,6 +45,7 @@ _REFUSED_POINTS: list[dict[str, Any]] = [
     {"step": "3"},
     {"value": math.nan},
     {"value": 1e400},
+    {"value": 2**1024},  # an int too large for a float
 ]
 _REFUSED_TEXT = ["lone \ud800 surrogate", "nul \x00 byte"]
 

@@ -94,7 +94,7 @@ def metric_value(key: str, value: object) -> float:
     cls = value.__class__
     if cls is float:
         out: float = value  # type: ignore[assignment]
-    elif cls is int:
+    elif cls is int and -(2**1023) < value < 2**1023:  # type: ignore[operator]
         out = float(value)  # type: ignore[arg-type]
     elif cls is bool or isinstance(value, (str, bytes, complex)) or value is None:
         raise InvalidInputError(
@@ -105,7 +105,7 @@ def metric_value(key: str, value: object) -> float:
     else:
         try:
             out = float(value)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise InvalidInputError(
                 f"metric {key!r} must be a real number, found {cls.__name__} {value!r:.80}",
                 key=key,
