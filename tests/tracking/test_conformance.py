@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from mlopskit.errors import InvalidInputError
 from mlopskit.testing import TrackerConformance
 from mlopskit.tracking import ObjectStoreBackend, SQLiteBackend, Tracker
 
@@ -46,3 +50,48 @@ class TestObjectStoreS3(TrackerConformance):
     @pytest.fixture
     def tracker_factory(self, s3_url: str) -> Callable[[], Tracker]:
         return lambda: Tracker(s3_url, ObjectStoreBackend(s3_url))
+
+
+_ANY_NUMBER = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.sampled_from([None, "1", True, 2**1100, -(2**63), 2**63 - 1, 2**63]),
+)
+
+
+@given(
+    points=st.lists(
+        st.tuples(_ANY_NUMBER, st.none() | _ANY_NUMBER, st.none() | _ANY_NUMBER),
+        min_size=1,
+        max_size=8,
+    )
+)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_both_backends_accept_refuse_and_store_the_same_points(
+    points: list[tuple[object, object, object]],
+) -> None:
+    """Random values, steps and times: both backends refuse the same ones at the call and
+    store the accepted ones identically (nothing fails later, at flush)."""
+    outcomes = []
+    root = tempfile.mkdtemp()
+    mem = f"memory://same-{uuid.uuid4().hex[:8]}"
+    for tracker in (
+        Tracker(root, SQLiteBackend(f"{root}/tracking.sqlite")),
+        Tracker(mem, ObjectStoreBackend(mem)),
+    ):
+        refused = []
+        with tracker.start_run("same", capture_env=False) as run:
+            for value, step, ts in points:
+                try:
+                    run.log_metric("m", value, step=step, timestamp=ts)  # type: ignore[arg-type]
+                    refused.append(False)
+                except InvalidInputError:
+                    refused.append(True)
+        history = tracker.backend.metric_history(run.run_id, "m")
+        explicit = sorted(
+            t for t in (h[2] for h in history) if t in {p[2] for p in points if p[2] is not None}
+        )
+        steps_values = sorted((s, v) for s, v, _ in history)
+        outcomes.append((refused, steps_values, explicit, tracker.get_run(run.run_id).status))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][3] == "FINISHED"
