@@ -297,18 +297,20 @@ class ObjectStoreBackend:
 
     def _load(self, paths: list[str]) -> dict[str, list[dict[str, Any]]]:
         """Parsed segments; a damaged one is skipped and reported (warning + path)."""
-        missing = [p for p in paths if p not in self._segments]
+        cache = self._segments
+        found = {p: cache[p] for p in paths if p in cache}
+        missing = [p for p in paths if p not in found]
         if missing:
-            blobs = self.files.read_many(missing)
-            if len(self._segments) + len(blobs) > _CACHE_LIMIT:
-                self._segments.clear()
-            for path, blob in blobs.items():
+            for path, blob in self.files.read_many(missing).items():
                 try:
-                    self._segments[path] = parse_segment(path, blob)
+                    found[path] = parse_segment(path, blob)
                 except IntegrityError as exc:
-                    self._segments[path] = None
+                    found[path] = None
                     self._report(path, str(exc))
-        return {p: events for p in paths if (events := self._segments.get(p)) is not None}
+            if len(cache) + len(missing) > _CACHE_LIMIT:
+                cache.clear()
+            cache.update((p, found[p]) for p in missing)
+        return {p: events for p in paths if (events := found.get(p)) is not None}
 
     def _report(self, path: str, why: str) -> None:
         if path not in self.damaged:
