@@ -235,7 +235,7 @@ def sqlite_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @given(data=st.data())
 @settings(
-    max_examples=30,
+    max_examples=max(1, BUDGET.max_examples // 2),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

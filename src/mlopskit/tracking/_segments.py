@@ -76,6 +76,7 @@ def _check_event(event: object) -> None:
     _need(isinstance(event, dict), "an event is not an object")
     assert isinstance(event, dict)
     kind = event.get("e")
+    _need(isinstance(kind, str), f"an event has no kind ('e': {kind!r})")
     if kind != "metrics":
         _need(_is_time(event.get("time")), f"{kind!r} event: time is not a finite number")
     if kind == "metrics":

@@ -46,7 +46,8 @@ from mlopskit.tracking._validate import (
     MIN_TIME,
     check_experiment,
     check_param_conflicts,
-    check_run_id,
+    is_experiment,
+    is_run_id,
 )
 
 __all__ = ["SCHEMA_VERSION", "SQLiteBackend"]
@@ -218,6 +219,14 @@ class SQLiteBackend:
         def attempt() -> T:
             try:
                 return fn()
+            except UnicodeDecodeError as exc:  # text in the file that is not UTF-8
+                self._drop_connection()
+                raise IntegrityError(
+                    f"tracking database {self.path} is damaged (undecodable text: {exc}): "
+                    f"{what} failed; restore it from a backup or move it aside",
+                    path=self.path,
+                    found=str(exc),
+                ) from exc
             except sqlite3.Error as exc:
                 if _transient(exc):
                     raise  # the retry decides
@@ -658,13 +667,10 @@ def _unpack(code: str, data: bytes) -> array[Any]:
 def _invalid_row(row: Sequence[Any]) -> str | None:
     """Why a stored ``runs`` row (with its params and tags JSON) cannot be trusted."""
     run_id, experiment, name, status, start, end, parent = row[:7]
-    try:
-        check_run_id(run_id)
-        check_experiment(experiment)
-        if parent is not None:
-            check_run_id(parent)
-    except ValueError as exc:
-        return f"run {run_id!r}: {exc}"
+    if not is_run_id(run_id) or not (parent is None or is_run_id(parent)):
+        return f"run {run_id!r}: an invalid run id (or parent id {parent!r})"
+    if not is_experiment(experiment):
+        return f"run {run_id!r}: an invalid experiment name {experiment!r}"
     if status not in STATUSES:
         return f"run {run_id!r}: invalid status {status!r}"
     if not isinstance(name, str):

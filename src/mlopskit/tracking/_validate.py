@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from mlopskit.errors import InvalidInputError, InvalidNameError
 from mlopskit.tracking._model import STATUSES, Status
@@ -28,6 +28,8 @@ __all__ = [
     "check_run_id",
     "check_status",
     "check_text",
+    "is_experiment",
+    "is_run_id",
     "metric_step",
     "metric_time",
     "metric_value",
@@ -57,9 +59,28 @@ def check_key(key: object, what: str = "metric") -> str:
     return key
 
 
+_KNOWN_EXPERIMENTS: set[str] = set()
+
+
+def is_experiment(name: object) -> TypeGuard[str]:
+    """Whether ``name`` is a valid experiment name (the fast test readers run per row)."""
+    if name.__class__ is str and name in _KNOWN_EXPERIMENTS:
+        return True
+    if not isinstance(name, str) or not _SEGMENT.match(name):
+        return False
+    if len(_KNOWN_EXPERIMENTS) < 10_000:
+        _KNOWN_EXPERIMENTS.add(name)
+    return True
+
+
+def is_run_id(run_id: object) -> TypeGuard[str]:
+    """Whether ``run_id`` is a valid run id (the fast test readers run per row)."""
+    return isinstance(run_id, str) and len(run_id) <= 64 and _SEGMENT.match(run_id) is not None
+
+
 def check_experiment(name: object) -> str:
     """An experiment name is one path segment: letters, digits and ``._@+=,-``."""
-    if not isinstance(name, str) or not _SEGMENT.match(name):
+    if not is_experiment(name):
         raise InvalidNameError(
             f"invalid experiment name {name!r}: it must start with a letter, digit or '_' "
             "and contain only letters, digits and '._@+=,-' (at most 200 characters)",
@@ -70,7 +91,7 @@ def check_experiment(name: object) -> str:
 
 def check_run_id(run_id: object) -> str:
     """A run id is one path segment (a 32-hex uuid by default)."""
-    if not isinstance(run_id, str) or not _SEGMENT.match(run_id) or len(run_id) > 64:
+    if not is_run_id(run_id):
         raise InvalidNameError(
             f"invalid run id {run_id!r}: use at most 64 letters, digits and '._@+=,-'",
             found=run_id,
