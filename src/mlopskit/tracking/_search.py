@@ -118,7 +118,8 @@ def select_runs(
     records = backend.list_runs(exps, keys=wanted if narrow else None)
     now = time.time()
     for rec in records:
-        rec.status = effective_status(rec, now=now)
+        if rec.status == "RUNNING":  # only a RUNNING run can read otherwise (a dead writer)
+            rec.status = effective_status(rec, now=now)
     if statuses is not None:
         records = [r for r in records if r.status in statuses]
     if node is not None:
