@@ -95,3 +95,34 @@ def test_both_backends_accept_refuse_and_store_the_same_points(
         outcomes.append((refused, steps_values, explicit, tracker.get_run(run.run_id).status))
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][3] == "FINISHED"
+
+
+@given(
+    points=st.lists(
+        st.tuples(
+            st.floats(-1e6, 1e6), st.integers(0, 3), st.sampled_from([1.7e9, 1.7e9 + 1, 1.7e9 + 2])
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    batches=st.integers(1, 3),
+)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_latest_value_is_highest_step_then_time_then_last_logged(
+    points: list[tuple[float, int, float]], batches: int
+) -> None:
+    """Both backends report as latest the point with the highest (step, time), ties: the last."""
+    expected = max(reversed(points), key=lambda p: (p[1], p[2]))[0]
+    root = tempfile.mkdtemp()
+    mem = f"memory://latest-{uuid.uuid4().hex[:8]}"
+    for tracker in (
+        Tracker(root, SQLiteBackend(f"{root}/tracking.sqlite")),
+        Tracker(mem, ObjectStoreBackend(mem)),
+    ):
+        with tracker.start_run("latest", capture_env=False) as run:
+            size = -(-len(points) // batches)
+            for i in range(0, len(points), size):
+                for value, step, ts in points[i : i + size]:
+                    run.log_metric("m", value, step=step, timestamp=ts)
+                run.flush()
+        assert tracker.get_run(run.run_id).metrics["m"] == expected

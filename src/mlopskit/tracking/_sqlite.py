@@ -402,19 +402,19 @@ class SQLiteBackend:
         for key, series in _by_key(points).items():
             _, vals, steps, times = zip(*series)  # columns, at C speed
             packed = (_pack("q", steps), _pack("d", vals), _pack("d", times))
+            high = max(steps)
             blocks.append(
-                (
-                    run_id,
-                    key,
-                    len(vals),
-                    min(steps),
-                    max(steps),
-                    *packed,
-                    block_crc(run_id, key, *packed),
-                )
+                (run_id, key, len(vals), min(steps), high, *packed, block_crc(run_id, key, *packed))
             )
-            top = max(reversed(series), key=_STEP_TIME)  # highest (step, time); ties: last
-            tops.append((run_id, key, top[2], top[1], top[3]))
+            # the latest point: highest step, then latest time, then last logged (no
+            # per-point key tuples: this runs on every flush)
+            at = len(steps) - 1 - steps[::-1].index(high)
+            if steps.count(high) > 1:
+                at = max(
+                    (i for i in range(len(steps) - 1, -1, -1) if steps[i] == high),
+                    key=times.__getitem__,
+                )
+            tops.append((run_id, key, high, vals[at], times[at]))
 
         def tx(conn: sqlite3.Connection) -> None:
             conn.executemany("INSERT INTO metric_blocks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", blocks)
@@ -634,7 +634,6 @@ class SQLiteBackend:
             )
 
 
-_STEP_TIME = itemgetter(2, 3)
 _STEP_THEN_TIME = itemgetter(0, 2)
 
 
