@@ -123,3 +123,83 @@ class TestImportMlflow:
         """A path that is neither a store directory nor a database is NotFoundError."""
         with pytest.raises(NotFoundError):
             import_mlflow(tmp_path / "nothing")
+
+
+class TestUntrustedSource:
+    """An MLflow store is input from elsewhere: validated, never followed out of itself."""
+
+    def test_run_id_that_escapes_is_refused_on_the_object_store_backend(
+        self, tmp_path: Path, file_store: Path
+    ) -> None:
+        """A run id like '../../x' is reported and skipped; nothing is written outside tracking/."""
+        from mlopskit.tracking import ObjectStoreBackend, Tracker
+
+        meta = file_store / "1" / RUN / "meta.yaml"
+        meta.write_text(meta.read_text().replace(f"run_id: {RUN}", "run_id: ../../../escaped"))
+        ws = tmp_path / "ws"
+        tracker = Tracker(str(ws), ObjectStoreBackend(ws))
+        with pytest.warns(RuntimeWarning, match="invalid run id"):
+            report = import_mlflow(file_store, tracker=tracker)
+        assert report.invalid_runs == 1
+        assert report.runs == 1  # the child run still comes in
+        assert not list(tmp_path.rglob("escaped*"))
+
+    def test_symlinked_param_file_is_not_followed(
+        self, workspace: str, tmp_path: Path, file_store: Path
+    ) -> None:
+        """A param file that is a link to a private file is reported, its content not imported."""
+        secret = tmp_path / "id_rsa"
+        secret.write_text("PRIVATE KEY")
+        (file_store / "1" / RUN / "params" / "key").symlink_to(secret)
+        (file_store / "1" / RUN / "params" / "dir").symlink_to(tmp_path, target_is_directory=True)
+        with pytest.warns(RuntimeWarning, match="symbolic link"):
+            report = import_mlflow(file_store)
+        params = mk.get_run(RUN).params
+        assert "key" not in params
+        assert "PRIVATE KEY" not in params.values()
+        assert params["lr"] == "0.01"
+        assert sum("symbolic link" in p for p in report.problems) == 2
+
+    def test_mlflow_length_limits_apply(self, workspace: str, file_store: Path) -> None:
+        """A param over MLflow's 6000 characters (or a tag over 8000) is skipped and reported."""
+        (file_store / "1" / RUN / "params" / "long").write_text("x" * 6001)
+        (file_store / "1" / RUN / "tags" / "long").write_text("y" * 8001)
+        with pytest.warns(RuntimeWarning, match="limit"):
+            report = import_mlflow(file_store)
+        run = mk.get_run(RUN)
+        assert "long" not in run.params
+        assert "long" not in run.tags
+        assert {"param:long", "tag:long"} <= set(report.skipped_keys)
+
+    def test_malformed_metric_line_is_reported_and_the_import_goes_on(
+        self, workspace: str, file_store: Path
+    ) -> None:
+        """A metric line that does not parse is counted and named; every other point comes in."""
+        (file_store / "1" / RUN / "metrics" / "acc").write_text(
+            "1700000001000 0.5 0\nnot a line at all\n1700000002000 abc 1\n1700000003000 0.75 2\n"
+        )
+        with pytest.warns(RuntimeWarning, match="malformed metric line"):
+            report = import_mlflow(file_store)
+        assert report.malformed_lines == 2
+        assert any("acc:2" in p for p in report.problems)
+        assert mk.get_run(RUN).metric_history("acc")["value"].tolist() == [0.5, 0.75]
+
+    def test_unknown_status_is_not_imported_as_a_status(
+        self, workspace: str, file_store: Path
+    ) -> None:
+        """A status MLflow does not define arrives as KILLED, the raw value kept as a tag."""
+        meta = file_store / "1" / RUN / "meta.yaml"
+        meta.write_text(meta.read_text().replace("status: 3", "status: '<b>x</b>'"))
+        import_mlflow(file_store)
+        run = mk.get_run(RUN)
+        assert run.status == "KILLED"
+        assert run.tags["mlflow.status"] == "UNKNOWN"
+
+    def test_damaged_sqlite_source_is_an_input_error(self, workspace: str, tmp_path: Path) -> None:
+        """A file that is not an MLflow SQLite store raises InvalidInputError, nothing imported."""
+        from mlopskit.errors import InvalidInputError
+
+        bad = tmp_path / "mlflow.db"
+        bad.write_bytes(b"garbage" * 100)
+        with pytest.raises(InvalidInputError, match="not a readable MLflow SQLite store"):
+            import_mlflow(bad)

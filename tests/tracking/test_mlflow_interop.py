@@ -14,6 +14,7 @@ mlflow = pytest.importorskip("mlflow")
 
 # MLflow and SQLAlchemy warn about their own internals; those are not ours to fix.
 pytestmark = [
+    pytest.mark.slow,  # MLflow's import and store setup take seconds
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
     pytest.mark.filterwarnings("ignore::FutureWarning"),
 ]

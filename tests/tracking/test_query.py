@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from mlopskit.errors import FilterSyntaxError
 from mlopskit.tracking._model import RunRecord
 from mlopskit.tracking._query import (
+    MAX_DEPTH,
     And,
     Compare,
     Field,
@@ -23,6 +24,7 @@ from mlopskit.tracking._query import (
     Or,
     OrderKey,
     compile_filter,
+    like_matcher,
     parse_filter,
     parse_order_by,
     render,
@@ -298,3 +300,50 @@ class TestProperties:
         )
         theirs = frame.loc[_pandas_mask(node, frame).to_numpy(dtype=bool), "run_id"].tolist()
         assert ours == theirs
+
+
+class TestHostileFilters:
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "(" * 5000 + "metrics.a > 1" + ")" * 5000,
+            "not " * 5000 + "metrics.a > 1",
+            "(not " * 3000 + "metrics.a > 1" + ")" * 3000,
+        ],
+        ids=["parens", "nots", "both"],
+    )
+    def test_deep_nesting_is_a_syntax_error_not_a_recursion_error(self, text: str) -> None:
+        """Thousands of nested '(' or 'not' raise FilterSyntaxError naming the depth limit."""
+        with pytest.raises(FilterSyntaxError, match=f"more than {MAX_DEPTH} deep"):
+            parse_filter(text)
+
+    def test_nesting_up_to_the_limit_parses_and_evaluates(self) -> None:
+        """Nesting within the limit still works, and evaluates as written."""
+        node = parse_filter("not " * (MAX_DEPTH - 1) + "metrics.a > 1")
+        test = compile_filter(node, get_value)
+        row = RunRecord(run_id="r", experiment="e", name="n", status="FINISHED", start_time=0.0)
+        row.metrics["a"] = 2.0
+        assert test(row) is ((MAX_DEPTH - 1) % 2 == 0)
+
+    def test_many_percent_signs_do_not_backtrack(self) -> None:
+        """A pattern with many '%' against a long near-miss value answers (no exponential blowup)."""
+        test = like_matcher("%a" * 40 + "%b")
+        assert test("a" * 5000) is False
+        assert test("a" * 5000 + "b") is True
+
+    @given(
+        pattern=st.text(alphabet="ab%_", max_size=8),
+        value=st.text(alphabet="abAB", max_size=10),
+        ignore_case=st.booleans(),
+    )
+    @settings(max_examples=400, deadline=None)
+    def test_like_agrees_with_a_regex_reference(
+        self, pattern: str, value: str, ignore_case: bool
+    ) -> None:
+        """like/ilike answer exactly what the regular-expression translation answers."""
+        reference = "".join(
+            ".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern
+        )
+        flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
+        expected = re.fullmatch(reference, value, flags) is not None
+        assert like_matcher(pattern, ignore_case=ignore_case)(value) is expected

@@ -9,7 +9,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -51,6 +53,15 @@ def _wait_for(proc: subprocess.Popen[str], line: str, timeout: float = 60) -> No
     raise AssertionError(f"worker never printed {line!r}")
 
 
+def _poll(ready: Callable[[], bool], *, what: str, timeout: float = 60.0) -> None:
+    """Wait until ``ready()`` holds, checking every 50 ms, failing after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
 def _finish(procs: list[subprocess.Popen[str]]) -> None:
     for p in procs:
         out, err = p.communicate(timeout=180)
@@ -59,6 +70,7 @@ def _finish(procs: list[subprocess.Popen[str]]) -> None:
 
 
 class TestConcurrentProcesses:
+    @pytest.mark.slow
     def test_eight_processes_cold_start_one_fresh_workspace(self, tmp_path: Path) -> None:
         """Eight processes opening the same new workspace at once all succeed."""
         root = str(tmp_path / "ws")
@@ -106,14 +118,15 @@ class TestDeadProcesses:
         run_id = uuid.uuid4().hex
         proc = _spawn("log_forever", root, run_id, backend=backend)
         _wait_for(proc, "flushed 500")
-        time.sleep(1.6)  # longer than the 1 s age limit: more points reach the disk
-        proc.send_signal(signal.SIGKILL)
-        proc.communicate(timeout=30)
         be = (
             SQLiteBackend(f"{root}/tracking.sqlite")
             if backend == "sqlite"
             else (ObjectStoreBackend(root))
         )
+        # the age-based background flush writes more points (within the 1 s age limit)
+        _poll(lambda: len(be.metric_history(run_id, "x")) > 500, what="an age-based flush")
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=30)
         run = Tracker(root, be).get_run(run_id)
         assert run.status == "KILLED"
         values = run.metric_history("x")["value"].tolist()
@@ -162,12 +175,43 @@ class TestDeadProcesses:
             start_time=now - 600,
             stored_status="RUNNING",
         )
-        rec.writers = [WriterInfo("w", "elsewhere", 123, now - 5)]
+        rec.writers = [WriterInfo(writer_id="w", host="elsewhere", pid=123, heartbeat=now - 5)]
         assert effective_status(rec, now=now, timeout=60) == "RUNNING"
-        rec.writers = [WriterInfo("w", "elsewhere", 123, now - 120)]
+        rec.writers = [WriterInfo(writer_id="w", host="elsewhere", pid=123, heartbeat=now - 120)]
         assert effective_status(rec, now=now, timeout=60) == "KILLED"
-        rec.writers = [WriterInfo("w", "elsewhere", 123, now - 5, active=False)]
+        rec.writers = [
+            WriterInfo(writer_id="w", host="elsewhere", pid=123, heartbeat=now - 5, active=False)
+        ]
         assert effective_status(rec, now=now, timeout=60) == "KILLED"
+
+    def test_reused_pid_on_this_host_does_not_revive_a_killed_run(self) -> None:
+        """A writer on this host whose PID is alive again but whose heartbeat is stale is dead."""
+        import socket
+
+        now = time.time()
+        rec = RunRecord(
+            run_id="r",
+            experiment="e",
+            name="n",
+            status="RUNNING",
+            start_time=now - 600,
+            stored_status="RUNNING",
+        )
+        alive = os.getpid()  # stands in for an unrelated process that got the PID
+        rec.writers = [
+            WriterInfo(writer_id="w", host=socket.gethostname(), pid=alive, heartbeat=now - 120)
+        ]
+        assert effective_status(rec, now=now, timeout=60) == "KILLED"
+        rec.writers = [
+            WriterInfo(writer_id="w", host=socket.gethostname(), pid=alive, heartbeat=now - 5)
+        ]
+        assert effective_status(rec, now=now, timeout=60) == "RUNNING"
+        rec.writers = [
+            WriterInfo(
+                writer_id="w", host=socket.gethostname(), pid=2**22 + 12345, heartbeat=now - 5
+            )
+        ]
+        assert effective_status(rec, now=now, timeout=60) == "KILLED"  # no such process
 
     def test_live_writer_in_this_process_reads_running(self, tmp_path: Path) -> None:
         """An open run of a live process reads RUNNING, also through search_runs."""
@@ -201,8 +245,8 @@ class TestFlakyStorage:
     def _tracker(self, every: int) -> tuple[Tracker, _FlakyFS]:
         root = f"memory://flaky-{uuid.uuid4().hex[:8]}"
         backend = ObjectStoreBackend(root, retry_delay=0.001)
-        flaky = _FlakyFS(backend._loc.fs, every)
-        backend._loc.fs = flaky
+        flaky = _FlakyFS(backend.files.fs, every)
+        backend.files.fs = flaky
         return Tracker(root, backend, max_points=100), flaky
 
     def test_injected_failures_are_retried_and_nothing_is_lost(
@@ -266,3 +310,57 @@ class TestFlakyStorage:
         fails["n"] = 0
         run.end()
         assert run.metric_history("x")["value"].tolist() == [1.0, 2.0]
+
+
+class TestOneRetry:
+    """Storage calls are retried once, at the backend's storage boundary, as configured."""
+
+    def test_failing_segment_write_is_tried_exactly_attempts_times(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A segment write that keeps failing costs `attempts` tries and the configured waits."""
+        from mlopskit import _retry
+
+        sleeps: list[float] = []
+        monkeypatch.setattr(_retry, "time", SimpleNamespace(sleep=sleeps.append))
+        root = f"memory://once-{uuid.uuid4().hex[:8]}"
+        backend = ObjectStoreBackend(root, attempts=3, retry_delay=0.25)
+        tracker = Tracker(root, backend, max_age=3600)
+        run = tracker.start_run("e", capture_env=False)
+        run.log_metric("x", 1.0)
+        failing = _FlakyFS(backend.files.fs, every=1)
+        backend.files.fs = failing
+        with pytest.raises(StorageError, match="after 3 attempt"):
+            run.flush()
+        assert failing.calls == 3
+        assert sleeps == [0.25, 1.0]
+        backend.files.fs = failing._fs
+        run.end()
+        assert run.metric_history("x")["value"].tolist() == [1.0]
+
+    def test_locked_sqlite_is_tried_exactly_attempts_times(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A database locked by another process's writer costs `attempts` tries, then StorageError."""
+        import sqlite3
+
+        from mlopskit import _retry
+
+        sleeps: list[float] = []
+        monkeypatch.setattr(_retry, "time", SimpleNamespace(sleep=sleeps.append))
+        path = tmp_path / "t.sqlite"
+        backend = SQLiteBackend(path, attempts=3, retry_delay=0.1, busy_timeout=0.0)
+        tracker = Tracker(str(tmp_path), backend, max_age=3600)
+        run = tracker.start_run("e", capture_env=False)
+        run.log_metric("x", 1.0)
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # holds the write lock
+        try:
+            with pytest.raises(StorageError, match="after 3 attempt"):
+                run.flush()
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert sleeps == [0.1, pytest.approx(0.4)]
+        run.end()
+        assert run.metric_history("x")["value"].tolist() == [1.0]

@@ -29,3 +29,29 @@ class TestRunsReport:
     def test_notebook_repr_and_empty(self, workspace: str) -> None:
         """The report renders in a notebook, also with no runs."""
         assert "<table>" in mk.runs_report("nothing-here")._repr_html_()
+
+
+class TestReportEscaping:
+    def test_every_field_is_escaped(self) -> None:
+        """Markup in any stored field (status and run id included) is shown as text, never run."""
+        from mlopskit.tracking import RunRecord, RunsReport
+
+        evil = "<script>alert(1)</script>'\""
+        rec = RunRecord(
+            run_id=evil,
+            experiment="exp",
+            name=evil,
+            status=evil,
+            start_time=1.0,
+            end_time=2.0,
+            params={evil: evil},
+            metrics={evil: 1.0},
+            tags={evil: evil},
+        )
+        page = RunsReport(
+            title=evil, runs=[rec], histories={evil: {evil: [(0, 1.0), (1, 2.0)]}}
+        ).to_html()
+        assert "<script" not in page
+        assert "alert(1)</script>" not in page
+        assert "&lt;script&gt;" in page
+        assert "class=''" in page  # an unknown status is never used as a class name

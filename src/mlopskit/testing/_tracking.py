@@ -7,9 +7,10 @@ same workspace each time it is called.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -28,6 +29,25 @@ class _Versioned:
         self.name = "iris"
         self.number = 3
         self.digest = digest
+
+
+_REFUSED_POINTS: list[dict[str, Any]] = [
+    {"timestamp": math.nan},
+    {"timestamp": math.inf},
+    {"timestamp": -math.inf},
+    {"timestamp": 1e20},
+    {"timestamp": "2026-01-01"},
+    {"timestamp": datetime(2026, 1, 1)},  # naive: which timezone?
+    {"step": 2**63},
+    {"step": -(2**63) - 1},
+    {"step": math.nan},
+    {"step": 1.5},
+    {"step": "3"},
+    {"value": math.nan},
+    {"value": 1e400},
+    {"value": 2**1024},  # an int too large for a float
+]
+_REFUSED_TEXT = ["lone \ud800 surrogate", "nul \x00 byte"]
 
 
 class TrackerConformance:
@@ -231,3 +251,50 @@ class TrackerConformance:
         data: dict[str, Any] = run.to_dict()
         assert json.loads(json.dumps(data))["params"] == {"a": "1"}
         assert isinstance(ArtifactRef.model_validate(data["artifacts"]["x.bin"]), ArtifactRef)
+
+    @pytest.mark.parametrize("bad", _REFUSED_POINTS, ids=repr)
+    def test_out_of_range_points_are_refused_at_the_call(
+        self, tracker: Tracker, bad: dict[str, Any]
+    ) -> None:
+        """A point no backend can store fails at log time; the run's other points survive."""
+        with tracker.start_run("exp", capture_env=False) as run:
+            run.log_metric("m", 1.0, step=0)
+            point: dict[str, Any] = {"value": 2.0, "step": 1, **bad}
+            with pytest.raises(InvalidInputError):
+                run.log_metric(
+                    "m", point["value"], step=point["step"], timestamp=point.get("timestamp")
+                )
+            with pytest.raises(InvalidInputError):
+                run.log_batch(
+                    "m",
+                    [point["value"]],
+                    steps=[point["step"]],
+                    timestamps=None if "timestamp" not in bad else [bad["timestamp"]],
+                )
+        rec = tracker.get_run(run.run_id).record()
+        assert (rec.status, rec.metrics) == ("FINISHED", {"m": 1.0})
+
+    def test_extreme_points_round_trip(self, tracker: Tracker) -> None:
+        """The widest steps and times every backend accepts come back exactly."""
+        aware = datetime(2001, 2, 3, 4, 5, 6, 789000, tzinfo=timezone.utc)
+        with tracker.start_run("exp", capture_env=False) as run:
+            run.log_metric("m", 1.0, step=-(2**63), timestamp=0.0)
+            run.log_metric("m", 2.0, step=2**63 - 1, timestamp=aware)
+            run.log_metric("huge", 1e300)
+        assert tracker.get_run(run.run_id).metrics["huge"] == 1e300
+        assert tracker.backend.metric_history(run.run_id, "m") == [
+            (-(2**63), 1.0, 0.0),
+            (2**63 - 1, 2.0, aware.timestamp()),
+        ]
+
+    @pytest.mark.parametrize("text", _REFUSED_TEXT)
+    def test_text_no_backend_can_store_is_refused(self, tracker: Tracker, text: str) -> None:
+        """Params and tags that are not storable text fail at the call, writing nothing."""
+        with tracker.start_run("exp", capture_env=False) as run:
+            with pytest.raises(InvalidInputError):
+                run.log_param("p", text)
+            with pytest.raises(InvalidInputError):
+                run.set_tag("t", text)
+        rec = tracker.get_run(run.run_id).record()
+        assert "p" not in rec.params
+        assert "t" not in rec.tags

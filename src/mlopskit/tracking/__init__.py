@@ -43,9 +43,11 @@ from mlopskit.tracking._mlflow_import import ImportReport, import_mlflow
 from mlopskit.tracking._model import RunInput, RunRecord, WriterInfo
 from mlopskit.tracking._objectstore import ObjectStoreBackend
 from mlopskit.tracking._report import RunsReport
-from mlopskit.tracking._run import Run, Tracker, effective_status, tracker_for
+from mlopskit.tracking._run import Run
 from mlopskit.tracking._sqlite import SQLiteBackend
+from mlopskit.tracking._status import effective_status
 from mlopskit.tracking._track import track
+from mlopskit.tracking._tracker import Tracker, tracker_for
 
 __all__ = [
     "ImportReport",

@@ -8,6 +8,7 @@ still counts.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mlopskit import _context
@@ -15,7 +16,8 @@ from mlopskit.errors import NoActiveRunError
 from mlopskit.store import ArtifactRef
 from mlopskit.tracking._buffer import worker
 from mlopskit.tracking._model import RunInput
-from mlopskit.tracking._run import _UNSET, Run, Tracker, _active, tracker_for
+from mlopskit.tracking._run import Run
+from mlopskit.tracking._tracker import UNSET, Tracker, active, tracker_for
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,7 +61,7 @@ def start_run(
     tags: Mapping[str, Any] | None = None,
     run_id: str | None = None,
     resume: bool | None = None,
-    parent: Run | str | None = _UNSET,
+    parent: Run | str | None = UNSET,
     capture_env: bool = True,
 ) -> Run:
     """Start a run in the current workspace and make it the active run here.
@@ -102,11 +104,11 @@ def start_run(
 
 def active_run() -> Run | None:
     """The run active in this thread / asyncio task, or None."""
-    return _active()
+    return active()
 
 
 def _require() -> Run:
-    run = _active()
+    run = active()
     if run is None:
         raise NoActiveRunError(
             "no active run: start one with `with mk.start_run(...):` or decorate the "
@@ -117,7 +119,7 @@ def _require() -> Run:
 
 def end_run(status: str = "FINISHED") -> None:
     """End the active run (nothing happens if there is none)."""
-    run = _active()
+    run = active()
     if run is not None:
         run.end(status)
 
@@ -133,7 +135,7 @@ def log_params(params: Mapping[str, Any]) -> None:
 
 
 def log_metric(
-    key: str, value: float, step: int | None = None, timestamp: float | None = None
+    key: str, value: float, step: int | None = None, timestamp: float | datetime | None = None
 ) -> None:
     """Log a metric point on the active run (buffered)."""
     run = _context.active_run()
@@ -143,7 +145,7 @@ def log_metric(
 
 
 def log_metrics(
-    metrics: Mapping[str, float], step: int | None = None, timestamp: float | None = None
+    metrics: Mapping[str, float], step: int | None = None, timestamp: float | datetime | None = None
 ) -> None:
     """Log several metrics at one step on the active run."""
     _require().log_metrics(metrics, step, timestamp)

@@ -27,32 +27,44 @@ machines can write one run or one experiment at once.
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
-from typing import Any, TypeVar
+import warnings
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any
 
 from mlopskit._log import get_logger
-from mlopskit.errors import IntegrityError, NotFoundError, StorageError
+from mlopskit._retry import RetryPolicy
+from mlopskit.errors import IntegrityError, NotFoundError
 from mlopskit.store import ArtifactRef
 from mlopskit.tracking._backend import new_writer_id
+from mlopskit.tracking._files import SegmentFiles
 from mlopskit.tracking._model import (
     MetricPoint,
     RunInput,
     RunRecord,
-    WriterInfo,
+    to_datetime,
+)
+from mlopskit.tracking._segments import (
+    RUN_FORMAT,
+    SEGMENT_FORMAT,
+    check_identity,
+    merge_events,
+    parse_segment,
+)
+from mlopskit.tracking._validate import (
+    check_experiment,
     check_param_conflicts,
+    check_run_id,
 )
 
 __all__ = ["SEGMENT_FORMAT", "ObjectStoreBackend"]
 
 log = get_logger("mlopskit.tracking")
-T = TypeVar("T")
 
-SEGMENT_FORMAT = "mlopskit.tracking.segment/1"
-RUN_FORMAT = "mlopskit.tracking.run/1"
 _CACHE_LIMIT = 200_000  # parsed segments kept in memory (they never change)
 
 
@@ -62,7 +74,12 @@ class ObjectStoreBackend:
     Args:
         url: the workspace root (``s3://bucket/prefix``, ``memory://x``, a path, …).
         storage_options: passed to fsspec.
-        attempts: tries of a write that fails with an OSError before StorageError.
+        attempts: tries of a storage call that fails transiently before StorageError.
+        retry_delay: seconds before the second try (growing after each).
+
+    Attributes:
+        damaged: segment path → why it was skipped, for every damaged segment a read
+            met (each is also reported once as a ``RuntimeWarning``).
     """
 
     def __init__(
@@ -73,18 +90,19 @@ class ObjectStoreBackend:
         attempts: int = 5,
         retry_delay: float = 0.05,
     ) -> None:
-        from mlopskit.store._fs import Location
-
-        self._loc = Location(url, storage_options)
-        self.url = self._loc.url
+        self.files = SegmentFiles(
+            url, storage_options, policy=RetryPolicy(attempts=attempts, delay=retry_delay)
+        )
+        self.url = self.files.url
         self.attempts = attempts
         self.retry_delay = retry_delay
         self.writer_id = new_writer_id()
         self._pid = os.getpid()
         self._seq = 0
         self._lock = threading.Lock()
-        self._segments: dict[str, list[dict[str, Any]]] = {}
+        self._segments: dict[str, list[dict[str, Any]] | None] = {}
         self._experiment_of: dict[str, str] = {}
+        self.damaged: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"ObjectStoreBackend({self.url!r})"
@@ -92,7 +110,7 @@ class ObjectStoreBackend:
     # -- paths -------------------------------------------------------------------------
 
     def _path(self, *parts: str) -> str:
-        return self._loc.join("tracking", *parts)
+        return self.files.path(*parts)
 
     def _fresh_writer(self) -> str:
         if self._pid != os.getpid():  # forked: a child is a new writer
@@ -102,47 +120,6 @@ class ObjectStoreBackend:
         return self.writer_id
 
     # -- writing -----------------------------------------------------------------------
-
-    def _retry(self, fn: Callable[[], T], what: str) -> T:
-        delay = self.retry_delay
-        for attempt in range(1, self.attempts + 1):
-            try:
-                return fn()
-            except (FileExistsError, FileNotFoundError, PermissionError):
-                raise
-            except OSError as exc:
-                if attempt == self.attempts:
-                    raise StorageError(
-                        f"{what} failed after {attempt} attempts: {exc}", url=self.url
-                    ) from exc
-                log.warning("tracking_write_retry", what=what, attempt=attempt, error=str(exc))
-                time.sleep(delay)
-                delay = min(delay * 3, 2.0)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _create(self, path: str, data: bytes, what: str) -> None:
-        """Create ``path``; a retry that finds our own bytes there counts as success."""
-        first = [True]
-
-        def attempt() -> None:
-            try:
-                self._loc.write_create_only(path, data)
-            except FileExistsError:
-                if first[0]:
-                    raise
-                if self._loc.fs.cat_file(path) != data:
-                    raise
-            finally:
-                first[0] = False
-
-        try:
-            self._retry(attempt, what)
-        except StorageError:
-            raise
-        except FileExistsError:
-            raise
-        except OSError as exc:  # pragma: no cover - defensive
-            raise StorageError(f"{what} failed: {exc}", url=self.url) from exc
 
     def _append(self, experiment: str, run_id: str, events: list[dict[str, Any]]) -> None:
         writer = self._fresh_writer()
@@ -154,19 +131,25 @@ class ObjectStoreBackend:
         data = "\n".join(json.dumps(e, separators=(",", ":")) for e in [header, *events])
         name = f"{time.time_ns():020d}-{writer}-{seq:08d}.jsonl"
         path = self._path("experiments", experiment, run_id, name)
-        self._create(path, (data + "\n").encode(), f"write segment {name}")
+        self.files.create(path, (data + "\n").encode())
 
     def _identity(self, run_id: str) -> dict[str, Any]:
-        path = self._path("runs", f"{run_id}.json")
+        path = self._path("runs", f"{check_run_id(run_id)}.json")
         try:
-            data = self._retry(lambda: self._loc.fs.cat_file(path), f"read {path}")
+            data = self.files.read(path)
         except FileNotFoundError:
             raise NotFoundError(f"no run {run_id!r} in {self.url}", run_id=run_id) from None
         try:
-            ident: dict[str, Any] = json.loads(data)
-        except ValueError as exc:
-            raise IntegrityError(f"run identity {path} is damaged: {exc}", path=path) from exc
-        return ident
+            ident = json.loads(data)
+            check_identity(ident)
+            if ident["run_id"] != run_id:
+                raise ValueError(f"it names run {ident['run_id']!r}")
+        except (ValueError, TypeError, KeyError) as exc:
+            raise IntegrityError(
+                f"run identity {path} is damaged: {exc}; restore or delete the file", path=path
+            ) from exc
+        result: dict[str, Any] = ident
+        return result
 
     def _experiment(self, run_id: str) -> str:
         exp = self._experiment_of.get(run_id)
@@ -191,26 +174,26 @@ class ObjectStoreBackend:
             "run_id": record.run_id,
             "experiment": record.experiment,
             "name": record.name,
-            "start_time": record.start_time,
+            "start_time": record.start_time.timestamp(),
             "parent_id": record.parent_id,
             "user": record.user,
             "host": record.host,
         }
         data = json.dumps(ident, sort_keys=True).encode()
         try:
-            self._create(self._path("runs", f"{record.run_id}.json"), data, "create run")
+            self.files.create(self._path("runs", f"{record.run_id}.json"), data)
         except FileExistsError:
             return False
         self._experiment_of[record.run_id] = record.experiment
         self.heartbeat()
         events: list[dict[str, Any]] = [
-            {"e": "create", "time": record.start_time, "run": ident},
+            {"e": "create", "time": ident["start_time"], "run": ident},
             self._attach_event(),
         ]
         if record.params:
-            events.append({"e": "params", "time": record.start_time, "values": record.params})
+            events.append({"e": "params", "time": ident["start_time"], "values": record.params})
         if record.tags:
-            events.append({"e": "tags", "time": record.start_time, "values": record.tags})
+            events.append({"e": "tags", "time": ident["start_time"], "values": record.tags})
         self._append(record.experiment, record.run_id, events)
         return True
 
@@ -301,7 +284,7 @@ class ObjectStoreBackend:
             }
         ).encode()
         path = self._path("writers", f"{writer}.json")
-        self._retry(lambda: self._loc.write_atomic(path, [body]), "write heartbeat")
+        self.files.replace(path, body)
 
     def close(self) -> None:
         """Drop cached segments."""
@@ -310,45 +293,54 @@ class ObjectStoreBackend:
     # -- reading -----------------------------------------------------------------------
 
     def _find(self, base: str) -> list[str]:
-        fs = self._loc.fs
-        if not self._loc.is_local:
-            fs.invalidate_cache(base)
-        try:
-            found = self._retry(lambda: fs.find(base), f"list {base}")
-        except FileNotFoundError:
-            return []
-        return sorted(p for p in found if p.endswith(".jsonl"))
+        return [p for p in self.files.find(base) if p.endswith(".jsonl")]
 
     def _load(self, paths: list[str]) -> dict[str, list[dict[str, Any]]]:
-        missing = [p for p in paths if p not in self._segments]
+        """Parsed segments; a damaged one is skipped and reported (warning + path)."""
+        cache = self._segments
+        found = {p: cache[p] for p in paths if p in cache}
+        missing = [p for p in paths if p not in found]
         if missing:
-            fs = self._loc.fs
-            if self._loc.is_local or self._loc.is_memory:
-                blobs = {p: fs.cat_file(p) for p in missing}
-            else:
-                raw = self._retry(lambda: fs.cat(missing, on_error="raise"), "read segments")
-                blobs = {p: raw.get(p, raw.get(fs._strip_protocol(p))) for p in missing}
-            if len(self._segments) + len(blobs) > _CACHE_LIMIT:
-                self._segments.clear()
-            for path, blob in blobs.items():
-                self._segments[path] = _parse_segment(path, blob)
-        return {p: self._segments[p] for p in paths}
+            for path, blob in self.files.read_many(missing).items():
+                try:
+                    found[path] = parse_segment(path, blob)
+                except IntegrityError as exc:
+                    found[path] = None
+                    self._report(path, str(exc))
+            if len(cache) + len(missing) > _CACHE_LIMIT:
+                cache.clear()
+            cache.update((p, found[p]) for p in missing)
+        return {p: events for p in paths if (events := found.get(p)) is not None}
+
+    def _report(self, path: str, why: str) -> None:
+        if path not in self.damaged:
+            self.damaged[path] = why
+            log.warning("damaged_segment_skipped", path=path, error=why)
+            warnings.warn(f"skipped a damaged tracking segment: {why}", RuntimeWarning, 3)
 
     def _runs_from(self, paths: list[str]) -> dict[str, list[str]]:
-        """Group segment paths by run id (the parent directory's name)."""
+        """Group segment paths by run id (the parent directory's name, checked)."""
         runs: dict[str, list[str]] = {}
         for path in paths:
             head, _, _leaf = path.rpartition("/")
-            runs.setdefault(head.rpartition("/")[2], []).append(path)
+            run_id = head.rpartition("/")[2]
+            try:
+                check_run_id(run_id)
+            except ValueError:
+                self._report(path, f"{path}: directory {run_id!r} is not a valid run id")
+                continue
+            runs.setdefault(run_id, []).append(path)
         return runs
 
-    def _read_run(self, segments: list[str], keys: Collection[str] | None) -> RunRecord | None:
+    def _read_run(
+        self, run_id: str, segments: list[str], keys: Collection[str] | None
+    ) -> RunRecord | None:
         events: list[tuple[float, int, dict[str, Any]]] = []
         metrics: dict[str, tuple[int, float, float]] = {}
         loaded = self._load(segments)
         order = 0
         for path in segments:
-            for event in loaded[path]:
+            for event in loaded.get(path, ()):
                 order += 1
                 if event["e"] == "metrics":
                     key = event["key"]
@@ -361,28 +353,30 @@ class ObjectStoreBackend:
                 else:
                     events.append((float(event.get("time", 0.0)), order, event))
         events.sort(key=lambda x: (x[0], x[1]))
-        return _merge([e for _, _, e in events], metrics, keys)
+        rec = merge_events([e for _, _, e in events], metrics, keys)
+        if rec is not None and rec.run_id != run_id:
+            self._report(segments[0], f"{segments[0]}: creates run {rec.run_id!r}, not {run_id!r}")
+            return None
+        return rec
 
     def _writers(self, records: Iterable[RunRecord]) -> None:
         wanted = {w.writer_id for r in records for w in r.writers}
         if not wanted:
             return
-        paths = [self._path("writers", f"{w}.json") for w in sorted(wanted)]
         beats: dict[str, float] = {}
-        for path, writer in zip(paths, sorted(wanted)):
+        for writer in sorted(wanted):
+            path = self._path("writers", f"{writer}.json")
             try:
-                beats[writer] = float(json.loads(self._loc.fs.cat_file(path))["time"])
-            except (FileNotFoundError, ValueError, KeyError):
+                beat = json.loads(self.files.read(path))["time"]
+            except (FileNotFoundError, ValueError, KeyError, TypeError):
                 continue
+            if isinstance(beat, (int, float)) and math.isfinite(beat):
+                beats[writer] = float(beat)
         for rec in records:
             rec.writers = [
-                WriterInfo(
-                    w.writer_id,
-                    w.host,
-                    w.pid,
-                    max(w.heartbeat, beats.get(w.writer_id, 0)),
-                    w.active,
-                )
+                w.model_copy(update={"heartbeat": to_datetime(max(w.heartbeat.timestamp(), beat))})
+                if (beat := beats.get(w.writer_id)) is not None
+                else w
                 for w in rec.writers
             ]
 
@@ -390,7 +384,7 @@ class ObjectStoreBackend:
         """The merged state of one run."""
         experiment = self._experiment(run_id)
         segments = self._find(self._path("experiments", experiment, run_id))
-        rec = self._read_run(segments, None) if segments else None
+        rec = self._read_run(run_id, segments, None) if segments else None
         if rec is None:
             raise NotFoundError(
                 f"run {run_id!r} has an identity but no segments in {self.url} "
@@ -433,9 +427,14 @@ class ObjectStoreBackend:
                     exps.add(self._experiment(rid))
                 except NotFoundError:
                     continue
+                except IntegrityError as exc:
+                    self._report(exc.path or rid, str(exc))
         else:
             wanted = None
-            exps = set(self.experiments() if experiments is None else experiments)
+            if experiments is None:
+                exps = set(self.experiments())
+            else:
+                exps = {check_experiment(e) for e in experiments}
         paths: list[str] = []
         for exp in sorted(exps):
             paths.extend(self._find(self._path("experiments", exp)))
@@ -443,7 +442,7 @@ class ObjectStoreBackend:
         for run_id, segments in self._runs_from(paths).items():
             if wanted is not None and run_id not in wanted:
                 continue
-            rec = self._read_run(segments, keys)
+            rec = self._read_run(run_id, segments, keys)
             if rec is not None:
                 rec.artifacts = {}
                 rec.inputs = []
@@ -452,85 +451,11 @@ class ObjectStoreBackend:
         return records
 
     def experiments(self) -> list[str]:
-        """Experiment names (directories under ``tracking/experiments/``)."""
-        base = self._path("experiments")
-        fs = self._loc.fs
-        if not self._loc.is_local:
-            fs.invalidate_cache(base)
-        try:
-            entries = fs.ls(base, detail=False)
-        except FileNotFoundError:
-            return []
-        return sorted(e.rstrip("/").rpartition("/")[2] for e in entries)
-
-
-def _parse_segment(path: str, blob: bytes) -> list[dict[str, Any]]:
-    lines = blob.decode().splitlines()
-    try:
-        header = json.loads(lines[0]) if lines else {}
-        if header.get("format") != SEGMENT_FORMAT:
-            raise ValueError(f"unknown segment format {header.get('format')!r}")
-        return [json.loads(line) for line in lines[1:] if line]
-    except ValueError as exc:
-        raise IntegrityError(f"tracking segment {path} is damaged: {exc}", path=path) from exc
-
-
-def _merge(
-    events: list[dict[str, Any]],
-    metrics: dict[str, tuple[int, float, float]],
-    keys: Collection[str] | None,
-) -> RunRecord | None:
-    rec: RunRecord | None = None
-    writers: dict[str, WriterInfo] = {}
-    for event in events:
-        kind = event["e"]
-        if kind == "create":
-            ident = event["run"]
-            rec = RunRecord(
-                run_id=ident["run_id"],
-                experiment=ident["experiment"],
-                name=ident["name"],
-                status="RUNNING",
-                start_time=ident["start_time"],
-                parent_id=ident["parent_id"],
-                user=ident.get("user", ""),
-                host=ident.get("host", ""),
-            )
-        elif rec is None:
-            continue
-        elif kind == "params":
-            for k, v in event["values"].items():
-                rec.params.setdefault(k, v)
-        elif kind == "tags":
-            rec.tags.update(event["values"])
-        elif kind == "status":
-            rec.status = event["status"]
-            rec.end_time = event.get("end_time")
-        elif kind == "attach":
-            rec.status = "RUNNING"
-            rec.end_time = None
-            writers[event["writer"]] = WriterInfo(
-                event["writer"], event.get("host", ""), int(event.get("pid", 0)), event["time"]
-            )
-        elif kind == "detach":
-            w = writers.get(event["writer"])
-            if w is not None:
-                writers[event["writer"]] = WriterInfo(
-                    w.writer_id, w.host, w.pid, w.heartbeat, False
-                )
-        elif kind == "artifact":
-            rec.artifacts[event["name"]] = ArtifactRef.model_validate(event["ref"])
-        elif kind == "input":
-            item = RunInput(event["digest"], event.get("name"), event.get("context"))
-            rec.inputs = [i for i in rec.inputs if i.digest != item.digest] + [item]
-    if rec is None:
-        return None
-    rec.metrics = {k: v[1] for k, v in metrics.items()}
-    rec.writers = list(writers.values())
-    rec.stored_status = rec.status
-    if keys is not None:
-        wanted = set(keys)
-        rec.params = {k: v for k, v in rec.params.items() if f"params.{k}" in wanted}
-        rec.metrics = {k: v for k, v in rec.metrics.items() if f"metrics.{k}" in wanted}
-        rec.tags = {k: v for k, v in rec.tags.items() if f"tags.{k}" in wanted}
-    return rec
+        """Experiment names (directories under ``tracking/experiments/``, checked)."""
+        out = []
+        for name in self.files.children(self._path("experiments")):
+            try:
+                out.append(check_experiment(name))
+            except ValueError:
+                self._report(self._path("experiments", name), f"invalid experiment {name!r}")
+        return out

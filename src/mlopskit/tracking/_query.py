@@ -21,6 +21,10 @@ Grammar (keywords are case-insensitive)::
 A comparison with a missing value is false, and so is its ``!=``; ``not`` negates.
 Params and tags are strings: compared with a number, a value that parses as a
 number is compared numerically, one that does not never matches.
+
+Parentheses and ``not`` nest at most :data:`MAX_DEPTH` deep (FilterSyntaxError beyond,
+never a RecursionError), and ``like`` runs in time linear in the value for a given
+pattern (no backtracking on many ``%``).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from mlopskit.errors import FilterSyntaxError
 
 __all__ = [
     "ATTRIBUTES",
+    "MAX_DEPTH",
     "And",
     "Compare",
     "Field",
@@ -45,6 +50,7 @@ __all__ = [
     "Or",
     "OrderKey",
     "compile_filter",
+    "like_matcher",
     "parse_filter",
     "parse_order_by",
     "render",
@@ -64,6 +70,8 @@ ATTRIBUTES = (
 )
 NUMERIC_ATTRIBUTES = frozenset({"start_time", "end_time", "duration"})
 KINDS = ("params", "metrics", "tags", "attributes")
+#: How deep parentheses and ``not`` may nest in a filter.
+MAX_DEPTH = 64
 OPS = ("=", "!=", "<", "<=", ">", ">=", "like", "ilike", "not like", "not ilike")
 
 Value = int | float | str
@@ -211,6 +219,7 @@ class _Parser:
         self.text = text
         self.toks = _lex(text)
         self.i = 0
+        self.depth = 0
 
     @property
     def tok(self) -> _Tok:
@@ -253,16 +262,27 @@ class _Parser:
         return items[0] if len(items) == 1 else And(_flatten(items, And))
 
     def not_(self) -> Node:
-        if self.keyword("not"):
-            self.i += 1
-            return Not(self.not_())
-        if self.tok.kind == "(":
-            self.i += 1
-            node = self.or_()
-            if self.tok.kind != ")":
-                raise self.fail("expected ')'")
-            self.i += 1
-            return node
+        if self.keyword("not") or self.tok.kind == "(":
+            if self.depth >= MAX_DEPTH:
+                raise _error(
+                    self.text,
+                    self.tok.pos,
+                    f"the filter nests parentheses and 'not' more than {MAX_DEPTH} deep; "
+                    "simplify it",
+                )
+            self.depth += 1
+            try:
+                if self.keyword("not"):
+                    self.i += 1
+                    return Not(self.not_())
+                self.i += 1
+                node = self.or_()
+                if self.tok.kind != ")":
+                    raise self.fail("expected ')'")
+                self.i += 1
+                return node
+            finally:
+                self.depth -= 1
         return self.predicate()
 
     def field(self) -> Field:
@@ -497,11 +517,39 @@ def _as_number(value: Any) -> float | None:
     return None
 
 
-def _like(pattern: str, flags: int = 0) -> re.Pattern[str]:
-    parts = []
-    for ch in pattern:
-        parts.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
-    return re.compile("^" + "".join(parts) + "$", flags | re.DOTALL)
+def like_matcher(pattern: str, *, ignore_case: bool = False) -> Callable[[str], bool]:
+    """A test of SQL ``LIKE``: ``%`` any run of characters, ``_`` exactly one.
+
+    The pattern is split at ``%`` into fixed-length pieces found left to right, each at
+    its leftmost place (which is enough: a piece found later could only leave less room
+    for the rest), so a value of length n costs O(n x pattern length), never the
+    exponential backtracking of a regular expression with many ``.*``.
+    """
+    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
+    pieces = [
+        (re.compile("".join("." if c == "_" else re.escape(c) for c in part), flags), len(part))
+        for part in pattern.split("%")
+    ]
+    if len(pieces) == 1:
+        whole, _ = pieces[0]
+        return lambda value: whole.fullmatch(value) is not None
+    (first, n_first), *middle, (last, n_last) = pieces
+    least = sum(n for _, n in pieces)
+
+    def match(value: str) -> bool:
+        if len(value) < least or first.match(value) is None:
+            return False
+        pos = n_first
+        for piece, n in middle:
+            if n:
+                found = piece.search(value, pos)
+                if found is None:
+                    return False
+                pos = found.end()
+        start = len(value) - n_last
+        return start >= pos and last.fullmatch(value, start) is not None
+
+    return match
 
 
 _CMP: dict[str, Callable[[Any, Any], bool]] = {
@@ -516,9 +564,9 @@ _CMP: dict[str, Callable[[Any, Any], bool]] = {
 
 def _compare(op: str, value: Value) -> Callable[[Any], bool]:
     if op in ("like", "ilike", "not like", "not ilike"):
-        rx = _like(str(value), re.IGNORECASE if "ilike" in op else 0)
+        test = like_matcher(str(value), ignore_case="ilike" in op)
         neg = op.startswith("not")
-        return lambda v: isinstance(v, str) and (rx.match(v) is None) == neg
+        return lambda v: isinstance(v, str) and test(v) != neg
     fn = _CMP[op]
     if isinstance(value, str):
         return lambda v: isinstance(v, str) and fn(v, value)

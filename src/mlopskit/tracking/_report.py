@@ -6,14 +6,14 @@ import html
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import timezone
 from typing import TYPE_CHECKING
 
-from mlopskit.tracking._model import RunRecord
+from mlopskit.tracking._model import STATUSES, RunRecord
 from mlopskit.tracking._search import select_runs
 
 if TYPE_CHECKING:
-    from mlopskit.tracking._run import Tracker
+    from mlopskit.tracking._tracker import Tracker
 
 __all__ = ["RunsReport", "build_report"]
 
@@ -69,17 +69,16 @@ class RunsReport:
     def _render(self) -> str:
         return (
             "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-            f"<title>{html.escape(self.title)}</title><style>{_CSS}</style></head>"
+            f"<title>{_esc(self.title)}</title><style>{_CSS}</style></head>"
             f"<body>{self._body()}</body></html>"
         )
 
     def _body(self) -> str:
         colors = {r.run_id: _COLORS[i % len(_COLORS)] for i, r in enumerate(self.runs)}
-        parts = [f"<h1>{html.escape(self.title)}</h1>", self._table(colors)]
+        parts = [f"<h1>{_esc(self.title)}</h1>", self._table(colors)]
         if self.histories:
             legend = "".join(
-                f"<span><b style='color:{colors[r.run_id]}'>&#9632;</b> "
-                f"{html.escape(r.name)}</span>"
+                f"<span><b style='color:{colors[r.run_id]}'>&#9632;</b> {_esc(r.name)}</span>"
                 for r in self.runs
             )
             parts.append(f"<div class='legend'>{legend}</div><div class='charts'>")
@@ -98,23 +97,32 @@ class RunsReport:
         )
         rows = []
         for r in self.runs:
-            start = datetime.fromtimestamp(r.start_time, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+            try:
+                start = r.start_time.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+            except (OverflowError, OSError, ValueError, TypeError):
+                start = ""
             dur = "" if r.duration is None else f"{r.duration:.2f} s"
+            status_class = r.status if r.status in STATUSES else ""  # a known word, never markup
             cells = [
-                f"<td><b style='color:{colors[r.run_id]}'>&#9632;</b> {html.escape(r.name)}"
-                f"<br><small>{r.run_id[:12]}</small></td>",
-                f"<td class='{r.status}'>{r.status}</td>",
-                f"<td>{start}</td>",
-                f"<td>{dur}</td>",
+                f"<td><b style='color:{colors[r.run_id]}'>&#9632;</b> {_esc(r.name)}"
+                f"<br><small>{_esc(r.run_id[:12])}</small></td>",
+                f"<td class='{status_class}'>{_esc(r.status)}</td>",
+                f"<td>{_esc(start)}</td>",
+                f"<td>{_esc(dur)}</td>",
             ]
-            cells += [f"<td>{html.escape(r.params.get(p, ''))}</td>" for p in params]
+            cells += [f"<td>{_esc(r.params.get(p, ''))}</td>" for p in params]
             cells += [
-                f"<td>{'' if m not in r.metrics else format(r.metrics[m], '.6g')}</td>"
+                f"<td>{'' if m not in r.metrics else _esc(format(r.metrics[m], '.6g'))}</td>"
                 for m in metrics
             ]
             rows.append("<tr>" + "".join(cells) + "</tr>")
-        header = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+        header = "".join(f"<th>{_esc(h)}</th>" for h in head)
         return f"<table><tr>{header}</tr>{''.join(rows)}</table>"
+
+
+def _esc(value: object) -> str:
+    """Text for HTML content and quoted attributes: every field read back is untrusted."""
+    return html.escape(str(value), quote=True)
 
 
 def _thin(points: list[tuple[int, float]]) -> list[tuple[int, float]]:
@@ -171,14 +179,14 @@ def _chart(
         f"<line x1='{left}' y1='{top}' x2='{left}' y2='{top + h}' stroke='#999'/>"
         f"<text x='{left - 4}' y='{top + 10}' font-size='10' text-anchor='end'>{y1:.4g}</text>"
         f"<text x='{left - 4}' y='{top + h}' font-size='10' text-anchor='end'>{y0:.4g}</text>"
-        f"<text x='{left}' y='{height - 8}' font-size='10'>{x0}</text>"
-        f"<text x='{left + w}' y='{height - 8}' font-size='10' text-anchor='end'>{x1}</text>"
+        f"<text x='{left}' y='{height - 8}' font-size='10'>{int(x0)}</text>"
+        f"<text x='{left + w}' y='{height - 8}' font-size='10' text-anchor='end'>{int(x1)}</text>"
         f"<text x='{left + w / 2}' y='{height - 8}' font-size='10' text-anchor='middle'>step</text>"
     )
     return (
-        f"<figure><figcaption>{html.escape(metric)}</figcaption>"
+        f"<figure><figcaption>{_esc(metric)}</figcaption>"
         f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
-        f"role='img' aria-label='{html.escape(metric)}'>{axes}{''.join(lines)}</svg></figure>"
+        f"role='img' aria-label='{_esc(metric)}'>{axes}{''.join(lines)}</svg></figure>"
     )
 
 

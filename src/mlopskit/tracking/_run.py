@@ -1,51 +1,43 @@
-"""Runs and the tracker of a workspace: start, log, end, read back.
+"""A run: log to it, read it back.
 
 A :class:`Run` is a handle on one run. Started with :meth:`Tracker.start_run` it is
 *live*: active in the current context (thread / asyncio task) until it ends, its
-metrics buffered, its process watched (heartbeat, interpreter exit, SIGTERM). Returned
-by :meth:`Tracker.get_run` it is a handle on a stored run: its properties read the
-backend, and logging to it still works.
+metrics buffered, its process watched (heartbeat, interpreter exit, SIGTERM: see
+``_lifecycle``). Returned by :meth:`Tracker.get_run` it is a handle on a stored run:
+its properties read the backend, and logging to it still works.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextvars
 import html
 import io
 import json
 import math
 import os
-import signal
-import sys
-import threading
 import time
-import traceback
-import uuid
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from itertools import repeat
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from mlopskit import _config, _context
-from mlopskit._log import get_logger
-from mlopskit.errors import (
-    InvalidInputError,
-    NotFoundError,
-    RefConflictError,
-)
-from mlopskit.store import ArtifactRef, ArtifactStore, store_for
-from mlopskit.tracking._backend import TrackingBackend
-from mlopskit.tracking._buffer import DEFAULT_MAX_AGE, DEFAULT_MAX_POINTS, MetricBuffer, worker
-from mlopskit.tracking._model import (
-    MetricPoint,
-    RunInput,
-    RunRecord,
-    _valid_keys,
-    check_experiment,
+from mlopskit import _context
+from mlopskit.errors import InvalidInputError, NotFoundError
+from mlopskit.store import ArtifactRef
+from mlopskit.tracking import _lifecycle
+from mlopskit.tracking._anchor import anchor_artifact
+from mlopskit.tracking._buffer import MetricBuffer, worker
+from mlopskit.tracking._model import MetricPoint, RunInput, RunRecord
+from mlopskit.tracking._status import error_tags, status_for
+from mlopskit.tracking._validate import (
+    KNOWN_KEYS,
+    MAX_STEP,
+    MIN_STEP,
     check_key,
-    check_run_id,
     check_status,
+    metric_step,
+    metric_time,
     metric_value,
     param_value,
     tag_value,
@@ -54,266 +46,9 @@ from mlopskit.tracking._model import (
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Run", "Tracker", "effective_status", "tracker_for"]
+    from mlopskit.tracking._tracker import Tracker
 
-log = get_logger("mlopskit.tracking")
-
-ANCHOR_PREFIX = "tracking/runs"
-ANCHOR_FORMAT = "mlopskit.tracking.artifacts/1"
-_UNSET: Any = object()
-_open_runs: dict[int, Run] = {}
-_open_lock = threading.Lock()
-
-
-def default_experiment() -> str:
-    """``MLOPSKIT_EXPERIMENT`` or ``default``."""
-    return str(_config.setting("experiment", default="default"))
-
-
-def _heartbeat_timeout() -> float:
-    return float(_config.setting("heartbeat_timeout", default=60.0, parse=float))
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:  # pragma: no cover - platforms without signal 0
-        return True
-    return True
-
-
-def effective_status(
-    record: RunRecord, *, now: float | None = None, timeout: float | None = None
-) -> str:
-    """The stored status, except that a RUNNING run whose writers are all gone is KILLED.
-
-    A writer on this host is gone when its process no longer exists; a writer on
-    another host when its heartbeat is older than ``timeout`` seconds
-    (``MLOPSKIT_HEARTBEAT_TIMEOUT``, 60 by default).
-    """
-    if record.stored_status != "RUNNING":
-        return record.stored_status
-    now = time.time() if now is None else now
-    timeout = _heartbeat_timeout() if timeout is None else timeout
-    from mlopskit.tracking._env import whoami
-
-    host = whoami()[1]
-    for writer in record.writers:
-        if not writer.active:
-            continue
-        if writer.host == host:
-            if _pid_alive(writer.pid):
-                return "RUNNING"
-        elif now - writer.heartbeat < timeout:
-            return "RUNNING"
-    return "KILLED"
-
-
-def _backend_for(uri: str) -> TrackingBackend:
-    from mlopskit.store._fs import Location
-
-    choice = str(_config.setting("tracking_backend", default="auto")).lower()
-    if choice not in ("auto", "sqlite", "objectstore"):
-        from mlopskit.errors import ConfigError
-
-        raise ConfigError(
-            f"MLOPSKIT_TRACKING_BACKEND={choice!r}: expected auto, sqlite or objectstore"
-        )
-    local = "://" not in uri or uri.startswith("file://")
-    if choice == "sqlite" or (choice == "auto" and local):
-        from mlopskit.tracking._sqlite import SQLiteBackend
-
-        root = Location(uri).root
-        return SQLiteBackend(os.path.join(root, "tracking.sqlite"))
-    from mlopskit.tracking._objectstore import ObjectStoreBackend
-
-    return ObjectStoreBackend(uri)
-
-
-_trackers: dict[tuple[str, str], Tracker] = {}
-_trackers_lock = threading.Lock()
-
-
-def tracker_for(uri: str | os.PathLike[str]) -> Tracker:
-    """The (cached) tracker of the workspace at ``uri``."""
-    key = (os.fspath(uri), str(_config.setting("tracking_backend", default="auto")))
-    with _trackers_lock:
-        tracker = _trackers.get(key)
-        if tracker is None:
-            tracker = _trackers[key] = Tracker(key[0])
-        return tracker
-
-
-class Tracker:
-    """The runs of one workspace: a backend for records plus the store for artifacts.
-
-    Args:
-        uri: the workspace root.
-        backend: a backend to use instead of the one the URI implies (SQLite for a
-            local path, the object-store backend otherwise).
-        max_points: a run's buffered metric points are written once this many wait.
-        max_age: ... or once the oldest has waited this many seconds.
-    """
-
-    def __init__(
-        self,
-        uri: str | os.PathLike[str],
-        backend: TrackingBackend | None = None,
-        *,
-        max_points: int = DEFAULT_MAX_POINTS,
-        max_age: float = DEFAULT_MAX_AGE,
-    ) -> None:
-        self.uri = os.fspath(uri)
-        self.backend: TrackingBackend = backend if backend is not None else _backend_for(self.uri)
-        self.max_points = max_points
-        self.max_age = max_age
-
-    def __repr__(self) -> str:
-        return f"Tracker({self.uri!r}, backend={self.backend!r})"
-
-    @property
-    def store(self) -> ArtifactStore:
-        """The workspace's artifact store."""
-        return store_for(self.uri)
-
-    # -- runs --------------------------------------------------------------------------
-
-    def start_run(
-        self,
-        experiment: str | None = None,
-        *,
-        name: str | None = None,
-        params: Mapping[str, Any] | None = None,
-        tags: Mapping[str, Any] | None = None,
-        run_id: str | None = None,
-        resume: bool | None = None,
-        parent: Run | str | None = _UNSET,
-        capture_env: bool = True,
-        git: bool = True,
-    ) -> Run:
-        """Start (or resume) a run and make it active here; see :func:`start_run`."""
-        active = _active()
-        if parent is _UNSET:
-            parent = active
-        parent_id = parent.run_id if isinstance(parent, Run) else parent
-        if experiment is None:
-            experiment = parent.experiment if isinstance(parent, Run) else default_experiment()
-        check_experiment(experiment)
-        if run_id is not None:
-            check_run_id(run_id)
-        clean_params = {check_key(k, "param"): param_value(k, v) for k, v in (params or {}).items()}
-        clean_tags = {check_key(k, "tag"): tag_value(k, v) for k, v in (tags or {}).items()}
-        env_diff: bytes | None = None
-        if capture_env:
-            from mlopskit.tracking._env import capture
-
-            env = capture(git=git)
-            env_diff = env.diff
-            clean_tags = {**env.tags, **clean_tags}
-        from mlopskit.tracking._env import whoami
-
-        user, host = whoami()
-        rid = run_id or uuid.uuid4().hex
-        record = RunRecord(
-            run_id=rid,
-            experiment=experiment,
-            name=name or f"run-{rid[:8]}",
-            status="RUNNING",
-            start_time=time.time(),
-            parent_id=parent_id,
-            user=user,
-            host=host,
-            params=clean_params,
-            tags=clean_tags,
-        )
-        created = False
-        if resume is not True:
-            created = self.backend.create_run(record)
-        if not created:
-            if resume is False:
-                raise InvalidInputError(
-                    f"run {rid!r} exists already; pass resume=True (or leave resume unset) "
-                    "to continue it",
-                    run_id=rid,
-                )
-            stored = self.backend.get_run(rid)  # NotFoundError for resume=True on nothing
-            self.backend.attach(rid)
-            experiment = stored.experiment
-            if clean_params:
-                self.backend.log_params(rid, clean_params)
-            if clean_tags:
-                self.backend.set_tags(rid, clean_tags)
-        run = Run(self, rid, experiment, name=record.name if created else None, parent_id=parent_id)
-        run._go_live()
-        if env_diff:
-            run.log_artifact(env_diff, name="mlopskit/git.diff")
-        return run
-
-    def get_run(self, run_id: str) -> Run:
-        """A handle on a stored run (NotFoundError if there is none)."""
-        record = self.backend.get_run(check_run_id(run_id))
-        run = Run(
-            self, record.run_id, record.experiment, name=record.name, parent_id=record.parent_id
-        )
-        run._cached = record
-        return run
-
-    def record(self, run_id: str) -> RunRecord:
-        """The stored record with its effective status (see :func:`effective_status`)."""
-        rec = self.backend.get_run(run_id)
-        rec.status = effective_status(rec)
-        return rec
-
-    def experiments(self) -> list[str]:
-        """Names of the experiments in this workspace."""
-        return self.backend.experiments()
-
-    def search_runs(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
-        """See :func:`mlopskit.tracking.search_runs`."""
-        from mlopskit.tracking._search import search_runs
-
-        return search_runs(self, *args, **kwargs)
-
-    # -- artifacts kept alive for gc -----------------------------------------------------
-
-    def _anchor(self, run_id: str, name: str, ref: ArtifactRef) -> None:
-        """Point ref ``tracking/runs/<run_id>`` at a record linking every artifact of the
-        run, so that ``store.gc`` never sweeps a logged artifact."""
-        store = self.store
-        refname = f"{ANCHOR_PREFIX}/{run_id}"
-        for _ in range(100):
-            rec = store.refs.record(refname)
-            current = rec.target if rec is not None else None
-            known: dict[str, Any] = {}
-            if current is not None:
-                known = dict(store.read_record(current).get("artifacts", {}))
-            if known.get(name, {}).get("digest") == ref.digest:
-                return
-            known[name] = ref.model_dump(mode="json")
-            links = [ArtifactRef.model_validate(v) for v in known.values()]
-            new = store.put_record(
-                {"format": ANCHOR_FORMAT, "run_id": run_id, "artifacts": known}, links
-            )
-            try:
-                store.refs.set(refname, new, expected=current, message=f"log artifact {name}")
-                return
-            except RefConflictError:
-                continue
-        raise RefConflictError(  # pragma: no cover - 100 lost races in a row
-            f"could not record artifact {name!r} of run {run_id}: the ref kept moving",
-            name=refname,
-        )
-
-
-def _active() -> Run | None:
-    run = _context.active_run()
-    return run if isinstance(run, Run) else None
+__all__ = ["Run"]
 
 
 class Run:
@@ -333,6 +68,8 @@ class Run:
         *,
         name: str | None = None,
         parent_id: str | None = None,
+        record: RunRecord | None = None,
+        live: bool = False,
     ) -> None:
         self.tracker = tracker
         self.run_id = run_id
@@ -346,7 +83,9 @@ class Run:
         self._previous: Any = None
         self._live = False
         self._ended = False
-        self._cached: RunRecord | None = None
+        self._cached: RunRecord | None = record
+        if live:
+            self._go_live()
 
     def __repr__(self) -> str:
         return f"Run(run_id={self.run_id!r}, experiment={self.experiment!r})"
@@ -363,9 +102,7 @@ class Run:
         self._live = True
         self._previous = _context.active_run()
         self._token = _context.set_active_run(self)
-        with _open_lock:
-            _open_runs[id(self)] = self
-        _install_signal_handler()
+        _lifecycle.register(self)
         worker.register(self._metric_buffer(), self.tracker.backend)
 
     def _metric_buffer(self) -> MetricBuffer:
@@ -379,6 +116,7 @@ class Run:
                 label=run_id,
             )
             if not self._live:
+                _lifecycle.install_hooks()  # points of a stored run's handle are flushed at exit
                 worker.register(buf, backend)
         return buf
 
@@ -394,7 +132,7 @@ class Run:
         if exc is None:
             self.end("FINISHED")
         else:
-            self.end(_status_for(exc), error=exc)
+            self.end(status_for(exc), error=exc)
 
     def end(self, status: str = "FINISHED", *, error: BaseException | None = None) -> None:
         """Flush, record ``status`` (and ``error``'s type, message, traceback) and end.
@@ -415,7 +153,7 @@ class Run:
             flush_error = exc
         try:
             if error is not None:
-                self.tracker.backend.set_tags(self.run_id, _error_tags(error))
+                self.tracker.backend.set_tags(self.run_id, error_tags(error))
             self.tracker.backend.finish(self.run_id, status, time.time())
         finally:
             self._detach()
@@ -425,8 +163,7 @@ class Run:
     def _detach(self) -> None:
         if self._buffer is not None and not len(self._buffer):
             worker.unregister(self._buffer)
-        with _open_lock:
-            _open_runs.pop(id(self), None)
+        _lifecycle.unregister(self)
         if not self._live:
             return
         self._live = False
@@ -471,10 +208,14 @@ class Run:
             self._cached = None
 
     def log_metric(
-        self, key: str, value: float, step: int | None = None, timestamp: float | None = None
+        self,
+        key: str,
+        value: float,
+        step: int | None = None,
+        timestamp: float | datetime | None = None,
     ) -> None:
         """Buffer one point. ``step`` defaults to the key's last step + 1 (from 0)."""
-        if key.__class__ is not str or key not in _valid_keys:
+        if key.__class__ is not str or key not in KNOWN_KEYS:
             check_key(key)
         if value.__class__ is float and value - value == 0.0:  # finite float: fast path
             v: float = value
@@ -482,26 +223,29 @@ class Run:
             v = metric_value(key, value)
         if step is None:
             step = self._steps.get(key, 0)
-        elif step.__class__ is not int:
-            step = _int_step(key, step)
+            if step > MAX_STEP:  # the auto step ran past int64
+                metric_step(key, step)
+        elif step.__class__ is not int or not MIN_STEP <= step <= MAX_STEP:
+            step = metric_step(key, step)  # converts or raises
+        ts = time.time() if timestamp is None else metric_time(key, timestamp)
         self._steps[key] = step + 1
         buf = self._buffer or self._metric_buffer()
-        buf.add((key, v, step, time.time() if timestamp is None else float(timestamp)))
+        buf.add((key, v, step, ts))
 
     def log_metrics(
         self,
         metrics: Mapping[str, float],
         step: int | None = None,
-        timestamp: float | None = None,
+        timestamp: float | datetime | None = None,
     ) -> None:
         """Buffer one point per key (all validated before any is buffered)."""
-        ts = time.time() if timestamp is None else float(timestamp)
+        ts = time.time() if timestamp is None else metric_time("*", timestamp)
         batch: list[MetricPoint] = []
         steps = dict(self._steps)
         for key, value in metrics.items():
             check_key(key)
             v = metric_value(key, value)
-            s = steps.get(key, 0) if step is None else _int_step(key, step)
+            s = metric_step(key, steps.get(key, 0) if step is None else step)
             steps[key] = s + 1
             batch.append((key, v, s, ts))
         self._steps = steps
@@ -512,7 +256,7 @@ class Run:
         key: str,
         values: Iterable[float],
         steps: Iterable[int] | None = None,
-        timestamps: Iterable[float] | None = None,
+        timestamps: Iterable[float | datetime] | None = None,
     ) -> None:
         """Buffer a whole series of one metric at once (the fast path for arrays)."""
         check_key(key)
@@ -526,10 +270,12 @@ class Run:
         start = self._steps.get(key, 0)
         if steps is None:
             st: list[int] = list(range(start, start + len(vals)))
+            if vals:
+                metric_step(key, st[-1])
         else:
-            st = [_int_step(key, s) for s in steps]
+            st = [metric_step(key, s) for s in steps]
         now = time.time()
-        ts = [now] * len(vals) if timestamps is None else [float(t) for t in timestamps]
+        ts = [now] * len(vals) if timestamps is None else [metric_time(key, t) for t in timestamps]
         if not len(st) == len(ts) == len(vals):
             raise InvalidInputError(
                 f"log_batch({key!r}): {len(vals)} values, {len(st)} steps, {len(ts)} timestamps"
@@ -584,7 +330,7 @@ class Run:
                 f"log_artifact of a {type(artifact).__name__} needs name=…", run_id=self.run_id
             )
         check_key(final, "artifact")
-        self.tracker._anchor(self.run_id, final, ref)
+        anchor_artifact(store, self.run_id, final, ref)
         self.tracker.backend.log_artifact(self.run_id, final, ref)
         self._cached = None
         return ref
@@ -698,13 +444,13 @@ class Run:
         return self._rec().inputs
 
     @property
-    def start_time(self) -> float:
-        """Start, in seconds since the epoch."""
+    def start_time(self) -> datetime:
+        """Start (an aware UTC datetime)."""
         return self._rec().start_time
 
     @property
-    def end_time(self) -> float | None:
-        """End, in seconds since the epoch (None while running)."""
+    def end_time(self) -> datetime | None:
+        """End (an aware UTC datetime; None while running)."""
         return self._rec().end_time
 
     @property
@@ -779,99 +525,3 @@ def _finite_sum(values: list[Any]) -> bool:
         return math.isfinite(math.fsum(values))
     except OverflowError:
         return False
-
-
-def _int_step(key: str, step: Any) -> int:
-    if isinstance(step, bool):
-        raise InvalidInputError(f"step of metric {key!r} must be an integer, found bool")
-    try:
-        out = int(step)
-    except (TypeError, ValueError):
-        raise InvalidInputError(
-            f"step of metric {key!r} must be an integer, found {type(step).__name__}"
-        ) from None
-    if out != step and not (isinstance(step, float) and math.isfinite(step) and out == step):
-        raise InvalidInputError(f"step of metric {key!r} must be an integer, found {step!r}")
-    return out
-
-
-def _status_for(exc: BaseException) -> str:
-    if isinstance(exc, KeyboardInterrupt):
-        return "KILLED"
-    if isinstance(exc, SystemExit) and exc.code in (0, None):
-        return "FINISHED"
-    return "FAILED"
-
-
-def _error_tags(exc: BaseException) -> dict[str, str]:
-    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return {
-        "mlopskit.error.type": f"{type(exc).__module__}.{type(exc).__qualname__}",
-        "mlopskit.error.message": str(exc)[:8000],
-        "mlopskit.error.traceback": text[-16000:],
-    }
-
-
-# -- process end: interpreter exit and SIGTERM ---------------------------------------------
-
-
-def _end_open_runs(status: str, error: BaseException | None = None) -> None:
-    with _open_lock:
-        runs = list(_open_runs.values())
-    for run in reversed(runs):  # children before parents
-        try:
-            run.end(status, error=error)
-        except Exception as exc:
-            log.error("run_not_ended", run=run.run_id, error=str(exc))
-
-
-def _at_exit() -> None:
-    error = getattr(sys, "last_value", None)
-    if error is None or (isinstance(error, SystemExit) and error.code in (0, None)):
-        _end_open_runs("FINISHED")
-    else:
-        _end_open_runs(_status_for(error), error)
-    try:
-        worker.flush_all()
-    except Exception as exc:
-        log.error("metrics_not_written_at_exit", error=str(exc))
-
-
-atexit.register(_at_exit)
-
-_signal_state: dict[str, Any] = {"installed": False, "previous": None}
-
-
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    previous = _signal_state["previous"]
-    if callable(previous):
-        try:
-            worker.flush_all()
-        except Exception as exc:
-            log.error("metrics_not_written_on_sigterm", error=str(exc))
-        previous(signum, frame)
-        return
-    if previous == signal.SIG_IGN:
-        try:
-            worker.flush_all()
-        except Exception as exc:
-            log.error("metrics_not_written_on_sigterm", error=str(exc))
-        return
-    _end_open_runs("KILLED")
-    try:
-        worker.flush_all()
-    except Exception as exc:
-        log.error("metrics_not_written_on_sigterm", error=str(exc))
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGTERM)
-
-
-def _install_signal_handler() -> None:
-    if _signal_state["installed"] or threading.current_thread() is not threading.main_thread():
-        return
-    try:
-        previous = signal.getsignal(signal.SIGTERM)
-        signal.signal(signal.SIGTERM, _on_sigterm)
-    except (ValueError, OSError):  # pragma: no cover - not the main interpreter
-        return
-    _signal_state.update(installed=True, previous=previous)

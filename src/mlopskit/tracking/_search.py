@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mlopskit.errors import InvalidInputError
-from mlopskit.tracking._model import RunRecord, check_status
+from mlopskit.tracking._model import RunRecord
 from mlopskit.tracking._query import (
     Field,
     OrderKey,
@@ -16,12 +18,14 @@ from mlopskit.tracking._query import (
     parse_filter,
     parse_order_by,
 )
-from mlopskit.tracking._run import Run, effective_status
+from mlopskit.tracking._run import Run
+from mlopskit.tracking._status import effective_status
+from mlopskit.tracking._validate import check_status
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlopskit.tracking._run import Tracker
+    from mlopskit.tracking._tracker import Tracker
 
 __all__ = ["INFO_COLUMNS", "compare_runs", "get_value", "search_runs", "select_runs"]
 
@@ -51,6 +55,8 @@ def get_value(field: Field, rec: RunRecord) -> Any:
     if field.name == "duration":
         return rec.duration
     value = getattr(rec, field.name)
+    if isinstance(value, datetime):  # start_time, end_time: seconds, as the filter compares
+        return value.timestamp()
     return None if value == "" and field.name in ("user", "host") else value
 
 
@@ -66,7 +72,7 @@ def _sort_key(value: Any) -> tuple[int, Any]:
 
 
 def _order(records: list[RunRecord], keys: list[OrderKey]) -> list[RunRecord]:
-    out = sorted(records, key=lambda r: (-r.start_time, r.run_id))
+    out = sorted(records, key=lambda r: (-r.start_time.timestamp(), r.run_id))
     for key in reversed(keys):
         present = [r for r in out if get_value(key.field, r) is not None]
         missing = [r for r in out if get_value(key.field, r) is None]
@@ -112,7 +118,8 @@ def select_runs(
     records = backend.list_runs(exps, keys=wanted if narrow else None)
     now = time.time()
     for rec in records:
-        rec.status = effective_status(rec, now=now)
+        if rec.status == "RUNNING":  # only a RUNNING run can read otherwise (a dead writer)
+            rec.status = effective_status(rec, now=now)
     if statuses is not None:
         records = [r for r in records if r.status in statuses]
     if node is not None:
@@ -139,9 +146,11 @@ def to_frame(records: list[RunRecord]) -> pd.DataFrame:
         "experiment": [r.experiment for r in records],
         "name": [r.name for r in records],
         "status": [r.status for r in records],
-        "start_time": pd.to_datetime([r.start_time for r in records], unit="s", utc=True),
+        "start_time": pd.to_datetime(
+            [r.start_time.timestamp() for r in records], unit="s", utc=True
+        ),
         "end_time": pd.to_datetime(
-            [float("nan") if r.end_time is None else r.end_time for r in records],
+            [math.nan if r.end_time is None else r.end_time.timestamp() for r in records],
             unit="s",
             utc=True,
         ),

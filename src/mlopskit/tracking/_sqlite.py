@@ -3,8 +3,13 @@
 One file, ``<workspace>/tracking.sqlite``, in WAL mode, written in short
 ``BEGIN IMMEDIATE`` transactions with a long busy timeout, so several processes on one
 machine log at once without "database is locked" errors. The schema (``PRAGMA
-user_version`` 1) is created inside a write transaction, so processes that cold-start
-one fresh file at the same time never race (docs/tracking.md shows the tables).
+user_version`` 2) is created or migrated inside a write transaction, so processes that
+cold-start one fresh file at the same time never race (docs/tracking.md specifies the
+tables). Every metric block carries a CRC-32 checked on read.
+
+Every database call is one :func:`mlopskit._retry.retry` (busy/locked is transient);
+a damaged file raises :class:`~mlopskit.errors.IntegrityError`, any other SQLite
+failure :class:`~mlopskit.errors.StorageError`, never a raw ``sqlite3`` error.
 """
 
 from __future__ import annotations
@@ -16,21 +21,33 @@ import sqlite3
 import sys
 import threading
 import time
+import warnings
+import zlib
 from array import array
 from collections.abc import Callable, Collection, Sequence
 from operator import itemgetter
 from typing import Any, TypeVar
 
 from mlopskit._log import get_logger
-from mlopskit.errors import NotFoundError, StorageError
+from mlopskit._retry import RetryPolicy, retry
+from mlopskit.errors import IntegrityError, MlopskitError, NotFoundError, StorageError
 from mlopskit.store import ArtifactRef
 from mlopskit.tracking._backend import new_writer_id
 from mlopskit.tracking._model import (
+    STATUSES,
     MetricPoint,
     RunInput,
     RunRecord,
     WriterInfo,
+    stored_record,
+)
+from mlopskit.tracking._validate import (
+    MAX_TIME,
+    MIN_TIME,
+    check_experiment,
     check_param_conflicts,
+    is_experiment,
+    is_run_id,
 )
 
 __all__ = ["SCHEMA_VERSION", "SQLiteBackend"]
@@ -38,7 +55,7 @@ __all__ = ["SCHEMA_VERSION", "SQLiteBackend"]
 log = get_logger("mlopskit.tracking")
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS experiments (
     name TEXT PRIMARY KEY, created REAL NOT NULL);
@@ -56,7 +73,7 @@ CREATE TABLE IF NOT EXISTS tags (
 CREATE TABLE IF NOT EXISTS metric_blocks (
     run_id TEXT NOT NULL, key TEXT NOT NULL, n INTEGER NOT NULL,
     first_step INTEGER NOT NULL, last_step INTEGER NOT NULL,
-    steps BLOB NOT NULL, vals BLOB NOT NULL, times BLOB NOT NULL);
+    steps BLOB NOT NULL, vals BLOB NOT NULL, times BLOB NOT NULL, crc INTEGER);
 CREATE INDEX IF NOT EXISTS metric_blocks_run_key ON metric_blocks (run_id, key);
 CREATE TABLE IF NOT EXISTS latest_metrics (
     run_id TEXT NOT NULL, key TEXT NOT NULL, step INTEGER NOT NULL,
@@ -83,7 +100,21 @@ _UPSERT_LATEST = (
     "AND excluded.timestamp >= latest_metrics.timestamp)"
 )
 _RUN_COLUMNS = "run_id, experiment, name, status, start_time, end_time, parent_id, user, host"
-_TRANSIENT = ("locked", "busy", "disk i/o", "unable to open")
+_TRANSIENT = ("locked", "busy", "disk i/o")
+_DAMAGED = ("not a database", "malformed", "corrupt", "decode")
+
+
+def block_crc(run_id: str, key: str, steps: bytes, vals: bytes, times: bytes) -> int:
+    """The CRC-32 of one metric block: its run id, key and three columns."""
+    crc = zlib.crc32(f"{run_id}\0{key}\0".encode())
+    for part in (steps, vals, times):
+        crc = zlib.crc32(part, crc)
+    return crc
+
+
+def _transient(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and any(t in text for t in _TRANSIENT)
 
 
 class SQLiteBackend:
@@ -92,17 +123,30 @@ class SQLiteBackend:
     Args:
         path: the database file; created with its schema on first use.
         busy_timeout: seconds a writer waits for another writer's transaction.
-        attempts: tries of a write that fails with a transient error before
-            :class:`~mlopskit.errors.StorageError` is raised.
+        attempts: tries of a call that fails with a transient error (locked, busy, an
+            I/O error) before :class:`~mlopskit.errors.StorageError` is raised.
+        retry_delay: seconds before the second try (growing after each).
+
+    Attributes:
+        damaged: run id → why it was skipped, for every stored run a read found invalid
+            (each is also reported once as a ``RuntimeWarning``).
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, busy_timeout: float = 60.0, attempts: int = 5
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout: float = 60.0,
+        attempts: int = 5,
+        retry_delay: float = 0.02,
     ) -> None:
         self.path = os.path.abspath(os.fspath(path))
         self.url = self.path
         self.busy_timeout = busy_timeout
         self.attempts = attempts
+        self.retry_delay = retry_delay
+        self.policy = RetryPolicy(attempts=attempts, delay=retry_delay)
+        self.damaged: dict[str, str] = {}
         self.writer_id = new_writer_id()
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
@@ -114,20 +158,29 @@ class SQLiteBackend:
     # -- connection ------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
+        """This process's connection, opened (and the schema made current) on first use.
+
+        Called inside a retried attempt: it never retries by itself.
+        """
         if self._conn is not None and self._pid == os.getpid():
             return self._conn
         if self._pid != os.getpid():  # forked: never reuse the parent's connection
             self._pid = os.getpid()
             self.writer_id = new_writer_id()
+            self._conn = None
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         conn = sqlite3.connect(
             self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
         )
-        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-        self._retry(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone(), "enable WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-            self._retry(lambda: self._create_schema(conn), "create the schema")
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            conn.execute("PRAGMA synchronous = NORMAL")
+            if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                self._create_schema(conn)
+        except BaseException:
+            conn.close()
+            raise
         self._conn = conn
         return conn
 
@@ -140,34 +193,76 @@ class SQLiteBackend:
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            elif version == 1:  # 1 -> 2: a CRC per metric block, computed for old blocks
+                conn.create_function("mlopskit_block_crc", 5, block_crc, deterministic=True)
+                conn.execute("ALTER TABLE metric_blocks ADD COLUMN crc INTEGER")
+                conn.execute(
+                    "UPDATE metric_blocks SET crc = "
+                    "mlopskit_block_crc(run_id, key, steps, vals, times)"
+                )
             elif version > SCHEMA_VERSION:
                 raise StorageError(
                     f"tracking database schema {version} is newer than this mlopskit "
                     f"understands ({SCHEMA_VERSION}); upgrade mlopskit"
                 )
+            if version < SCHEMA_VERSION:
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
 
-    def _retry(self, fn: Callable[[], T], what: str) -> T:
-        delay = 0.02
-        for attempt in range(1, self.attempts + 1):
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        """``fn`` under the one retry; SQLite's errors become mlopskit's."""
+
+        def attempt() -> T:
             try:
                 return fn()
-            except sqlite3.OperationalError as exc:
+            except UnicodeDecodeError as exc:  # text in the file that is not UTF-8
+                self._drop_connection()
+                raise IntegrityError(
+                    f"tracking database {self.path} is damaged (undecodable text: {exc}): "
+                    f"{what} failed; restore it from a backup or move it aside",
+                    path=self.path,
+                    found=str(exc),
+                ) from exc
+            except sqlite3.Error as exc:
+                if _transient(exc):
+                    raise  # the retry decides
+                self._drop_connection()
                 text = str(exc).lower()
-                if not any(t in text for t in _TRANSIENT) or attempt == self.attempts:
-                    raise StorageError(
-                        f"tracking database {self.path}: {what} failed after {attempt} "
-                        f"attempt(s): {exc}",
+                if isinstance(exc, sqlite3.DatabaseError) and any(d in text for d in _DAMAGED):
+                    raise IntegrityError(
+                        f"tracking database {self.path} is damaged ({exc}): {what} failed; "
+                        "restore it from a backup or move it aside to start a new one",
                         path=self.path,
+                        found=str(exc),
                     ) from exc
-                log.warning("sqlite_retry", what=what, attempt=attempt, error=str(exc))
-                time.sleep(delay)
-                delay = min(delay * 3, 2.0)
-        raise AssertionError("unreachable")  # pragma: no cover
+                raise StorageError(
+                    f"tracking database {self.path}: {what} failed: {exc}", path=self.path
+                ) from exc
+
+        try:
+            return retry(
+                attempt,
+                what=f"tracking database {self.path}: {what}",
+                policy=self.policy,
+                transient=_transient,
+                path=self.path,
+            )
+        except (MlopskitError, OSError):
+            raise
+        except sqlite3.Error as exc:  # pragma: no cover - converted in attempt()
+            raise StorageError(f"{what} failed: {exc}", path=self.path) from exc
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and self._pid == os.getpid():
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
 
     def _write(self, what: str, fn: Callable[[sqlite3.Connection], T]) -> T:
         def attempt() -> T:
@@ -183,14 +278,14 @@ class SQLiteBackend:
                     raise
                 return out
 
-        return self._retry(attempt, what)
+        return self._call(what, attempt)
 
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         def attempt() -> list[Any]:
             with self._lock:
                 return self._connect().execute(sql, args).fetchall()
 
-        return self._retry(attempt, "read")
+        return self._call("read", attempt)
 
     def close(self) -> None:
         """Close this process's connection."""
@@ -226,7 +321,7 @@ class SQLiteBackend:
                     record.run_id,
                     record.experiment,
                     record.name,
-                    record.start_time,
+                    record.start_time.timestamp(),
                     record.parent_id,
                     record.user,
                     record.host,
@@ -306,23 +401,23 @@ class SQLiteBackend:
         tops = []
         for key, series in _by_key(points).items():
             _, vals, steps, times = zip(*series)  # columns, at C speed
+            packed = (_pack("q", steps), _pack("d", vals), _pack("d", times))
+            high = max(steps)
             blocks.append(
-                (
-                    run_id,
-                    key,
-                    len(vals),
-                    min(steps),
-                    max(steps),
-                    _pack("q", steps),
-                    _pack("d", vals),
-                    _pack("d", times),
-                )
+                (run_id, key, len(vals), min(steps), high, *packed, block_crc(run_id, key, *packed))
             )
-            top = max(reversed(series), key=_STEP_TIME)  # highest (step, time); ties: last
-            tops.append((run_id, key, top[2], top[1], top[3]))
+            # the latest point: highest step, then latest time, then last logged (no
+            # per-point key tuples: this runs on every flush)
+            at = len(steps) - 1 - steps[::-1].index(high)
+            if steps.count(high) > 1:
+                at = max(
+                    (i for i in range(len(steps) - 1, -1, -1) if steps[i] == high),
+                    key=times.__getitem__,
+                )
+            tops.append((run_id, key, high, vals[at], times[at]))
 
         def tx(conn: sqlite3.Connection) -> None:
-            conn.executemany("INSERT INTO metric_blocks VALUES (?, ?, ?, ?, ?, ?, ?, ?)", blocks)
+            conn.executemany("INSERT INTO metric_blocks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", blocks)
             conn.executemany(_UPSERT_LATEST, tops)
 
         self._write("log metrics", tx)
@@ -383,6 +478,11 @@ class SQLiteBackend:
         """One run with everything: params, latest metrics, tags, artifacts, inputs."""
         records = self.list_runs(run_ids=[run_id])
         if not records:
+            if run_id in self.damaged:
+                raise IntegrityError(
+                    f"run {run_id!r} in {self.path} is damaged: {self.damaged[run_id]}",
+                    path=self.path,
+                )
             raise NotFoundError(f"no run {run_id!r} in {self.path}", run_id=run_id)
         rec = records[0]
         for name, digest, size, kind, media in self._read(
@@ -403,11 +503,21 @@ class SQLiteBackend:
     def metric_history(self, run_id: str, key: str) -> list[tuple[int, float, float]]:
         """Every point of ``key`` in ``run_id``."""
         out: list[tuple[int, float, float]] = []
-        for steps, vals, times in self._read(
-            "SELECT steps, vals, times FROM metric_blocks WHERE run_id = ? AND key = ? "
-            "ORDER BY rowid",
+        for rowid, n, steps, vals, times, crc in self._read(
+            "SELECT rowid, n, steps, vals, times, crc FROM metric_blocks "
+            "WHERE run_id = ? AND key = ? ORDER BY rowid",
             (run_id, key),
         ):
+            blobs = (steps, vals, times)
+            if not all(isinstance(b, bytes) and len(b) == 8 * n for b in blobs) or (
+                crc is not None and block_crc(run_id, key, *blobs) != crc
+            ):
+                raise IntegrityError(
+                    f"metric {key!r} of run {run_id}: block {rowid} in {self.path} is damaged "
+                    "(its CRC or size does not match); restore the database from a backup",
+                    path=self.path,
+                    expected=crc,
+                )
             out.extend(zip(_unpack("q", steps), _unpack("d", vals), _unpack("d", times)))
         out.sort(key=_STEP_THEN_TIME)
         return out
@@ -459,7 +569,11 @@ class SQLiteBackend:
         loads = json.loads
         records: dict[str, RunRecord] = {}
         for row in rows:
-            records[row[0]] = RunRecord(
+            why = _invalid_row(row)
+            if why is not None:
+                self._report(str(row[0]), why)
+                continue
+            records[row[0]] = stored_record(
                 run_id=row[0],
                 experiment=row[1],
                 name=row[2],
@@ -467,11 +581,10 @@ class SQLiteBackend:
                 start_time=row[4],
                 end_time=row[5],
                 parent_id=row[6],
-                user=row[7],
-                host=row[8],
+                user=row[7] if isinstance(row[7], str) else "",
+                host=row[8] if isinstance(row[8], str) else "",
                 params=loads(row[9]),
                 tags=loads(row[10]),
-                stored_status=row[3],
             )
         names = None if wanted is None else wanted["metrics"]
         if records and (names is None or names):
@@ -503,11 +616,24 @@ class SQLiteBackend:
         return list(records.values())
 
     def experiments(self) -> list[str]:
-        """Experiment names, sorted."""
-        return [r[0] for r in self._read("SELECT name FROM experiments ORDER BY name")]
+        """Experiment names, sorted (invalid stored names are skipped)."""
+        out = []
+        for (name,) in self._read("SELECT name FROM experiments ORDER BY name"):
+            try:
+                out.append(check_experiment(name))
+            except ValueError:
+                self._report(repr(name), f"invalid experiment name {name!r}")
+        return out
+
+    def _report(self, run_id: str, why: str) -> None:
+        if run_id not in self.damaged:
+            self.damaged[run_id] = why
+            log.warning("damaged_run_skipped", path=self.path, run=run_id, error=why)
+            warnings.warn(
+                f"skipped a damaged run in {self.path}: {why}", RuntimeWarning, stacklevel=4
+            )
 
 
-_STEP_TIME = itemgetter(2, 3)
 _STEP_THEN_TIME = itemgetter(0, 2)
 
 
@@ -535,6 +661,23 @@ def _unpack(code: str, data: bytes) -> array[Any]:
     if sys.byteorder == "big":  # pragma: no cover - big-endian hosts
         arr.byteswap()
     return arr
+
+
+def _invalid_row(row: Sequence[Any]) -> str | None:
+    """Why a stored ``runs`` row (with its params and tags JSON) cannot be trusted."""
+    run_id, experiment, name, status, start, end, parent = row[:7]
+    if not is_run_id(run_id) or not (parent is None or is_run_id(parent)):
+        return f"run {run_id!r}: an invalid run id (or parent id {parent!r})"
+    if not is_experiment(experiment):
+        return f"run {run_id!r}: an invalid experiment name {experiment!r}"
+    if status not in STATUSES:
+        return f"run {run_id!r}: invalid status {status!r}"
+    if not isinstance(name, str):
+        return f"run {run_id!r}: the name is not text"
+    for value in (start, end) if end is not None else (start,):
+        if not (isinstance(value, (int, float)) and MIN_TIME <= value <= MAX_TIME):
+            return f"run {run_id!r}: a start or end time is not a time ({value!r})"
+    return None
 
 
 def _split_keys(keys: Collection[str] | None) -> dict[str, set[str]] | None:

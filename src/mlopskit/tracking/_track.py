@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from mlopskit._log import get_logger
-from mlopskit.tracking._run import Run, _status_for
+from mlopskit.tracking._run import Run
+from mlopskit.tracking._status import status_for
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -125,7 +126,7 @@ def track(
         try:
             run.set_tag("mlopskit.duration", f"{time.perf_counter() - started:.6f}")
         finally:
-            run.end(_status_for(exc), error=exc)
+            run.end(status_for(exc), error=exc)
 
     wrapper: Callable[..., Any]
     if inspect.iscoroutinefunction(func):

@@ -1,0 +1,248 @@
+"""The object-store backend's storage boundary: every file operation, retried once.
+
+Each method here is one call of :func:`mlopskit._retry.retry` around a closure that
+builds its own state, and nothing above this module retries again (nested loops
+multiply attempts). The backend talks to fsspec only through this class, so a test can
+swap :attr:`SegmentFiles.fs` for a filesystem that fails on purpose.
+
+Local paths use ``os`` directly for the two writes that must be atomic: a create-only
+write is a temporary file hard-linked into place (fails if the name exists), a
+replacement is a temporary file renamed over the old one; readers never see a torn file.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from mlopskit._retry import RetryPolicy, retry
+from mlopskit.errors import (
+    MissingExtraError,
+    UnsupportedOperationError,
+    UnsupportedURLError,
+)
+
+__all__ = ["SegmentFiles"]
+
+T = TypeVar("T")
+
+_EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
+# fsspec filesystems whose create-only mode is a real conditional write.
+_CREATE_ONLY = {"memory", "s3", "s3a", "gs", "gcs"}
+_memory_lock = threading.Lock()
+
+
+class SegmentFiles:
+    """Files under ``<root>/tracking/`` on one filesystem, with one retry policy.
+
+    Args:
+        url: the workspace root (a path, ``file://``, ``memory://``, ``s3://`` …).
+        storage_options: passed to fsspec.
+        policy: how transient errors are retried (the backend's ``attempts`` and
+            ``retry_delay``).
+    """
+
+    def __init__(
+        self,
+        url: str | os.PathLike[str],
+        storage_options: dict[str, Any] | None = None,
+        *,
+        policy: RetryPolicy,
+    ) -> None:
+        raw = os.fspath(url)
+        self.policy = policy
+        self._fs: Any = None
+        if "://" not in raw or raw.startswith("file://"):
+            path = raw[len("file://") :] if raw.startswith("file://") else raw
+            self.protocol = "file"
+            self.root = os.path.abspath(os.path.expanduser(path)).replace(os.sep, "/")
+            self.url = self.root
+            return
+        import fsspec
+
+        protocol = raw.split("://", 1)[0].lower()
+        if protocol not in fsspec.available_protocols():
+            raise UnsupportedURLError(
+                f"unknown URL scheme {protocol!r} in {raw!r}; use a path, file://, memory://, "
+                "s3:// or another fsspec protocol",
+                url=raw,
+            )
+        options = dict(storage_options or {})
+        options.setdefault("use_listings_cache", False)
+        try:
+            fs, path = fsspec.core.url_to_fs(raw, **options)
+        except ImportError as exc:
+            extra = _EXTRAS.get(protocol)
+            hint = f"pip install 'mlopskit[{extra}]'" if extra else str(exc)
+            raise MissingExtraError(
+                f"the {protocol}:// filesystem needs a package that is not installed: {hint}",
+                url=raw,
+                extra=extra,
+            ) from exc
+        self._fs = fs
+        self.protocol = protocol
+        self.root = path.rstrip("/") or "/"
+        if protocol == "memory" and not self.root.startswith("/"):
+            self.root = "/" + self.root
+        self.url = raw
+
+    @property
+    def fs(self) -> Any:
+        """The fsspec filesystem (created on first use for local paths)."""
+        if self._fs is None:
+            from fsspec.implementations.local import LocalFileSystem
+
+            self._fs = LocalFileSystem()
+        return self._fs
+
+    @fs.setter
+    def fs(self, value: Any) -> None:
+        self._fs = value  # a wrapper that injects faults, in tests
+
+    @property
+    def is_local(self) -> bool:
+        """True for the local filesystem."""
+        return self.protocol == "file"
+
+    def path(self, *parts: str) -> str:
+        """``<root>/tracking/<parts…>``."""
+        return "/".join([self.root.rstrip("/"), "tracking", *parts])
+
+    def _retry(self, fn: Callable[[], T], what: str, path: str | None = None) -> T:
+        return retry(fn, what=what, policy=self.policy, url=self.url, path=path)
+
+    # -- reads -------------------------------------------------------------------------
+
+    def read(self, path: str) -> bytes:
+        """The bytes of ``path`` (FileNotFoundError when there is none)."""
+        if self.is_local:
+            return self._retry(lambda: _read_local(path), f"read {path}", path)
+        return bytes(self._retry(lambda: self.fs.cat_file(path), f"read {path}", path))
+
+    def read_many(self, paths: list[str]) -> dict[str, bytes]:
+        """The bytes of several files (one request batch on object stores)."""
+        if self.is_local or self.protocol == "memory":
+            return {p: self.read(p) for p in paths}
+        fs = self.fs
+
+        def fetch() -> dict[str, bytes]:
+            raw = fs.cat(paths, on_error="raise")
+            return {p: bytes(raw.get(p, raw.get(fs._strip_protocol(p)))) for p in paths}
+
+        return self._retry(fetch, f"read {len(paths)} segments")
+
+    def find(self, base: str) -> list[str]:
+        """Every file under ``base`` (empty when ``base`` does not exist), sorted."""
+        fs = self.fs
+        if not self.is_local:
+            fs.invalidate_cache(base)
+        try:
+            found = self._retry(lambda: fs.find(base), f"list {base}", base)
+        except FileNotFoundError:
+            return []
+        return sorted(str(p) for p in found)
+
+    def children(self, base: str) -> list[str]:
+        """Names of the entries directly under ``base`` (empty when it does not exist)."""
+        fs = self.fs
+        if not self.is_local:
+            fs.invalidate_cache(base)
+        try:
+            entries = self._retry(lambda: fs.ls(base, detail=False), f"list {base}", base)
+        except FileNotFoundError:
+            return []
+        return sorted(str(e).rstrip("/").rpartition("/")[2] for e in entries)
+
+    # -- writes ------------------------------------------------------------------------
+
+    def create(self, path: str, data: bytes) -> None:
+        """Create ``path`` with ``data``; FileExistsError if it exists.
+
+        A retry that finds exactly our bytes there (a fault hid our own success)
+        counts as success.
+        """
+        if not self.is_local and self.protocol not in _CREATE_ONLY:
+            raise UnsupportedOperationError(
+                f"the {self.protocol}:// filesystem cannot do create-only (conditional) "
+                "writes, which the tracker needs; use a local path, memory://, s3:// or gs://",
+                protocol=self.protocol,
+            )
+        tries = [0]
+
+        def attempt() -> None:
+            tries[0] += 1
+            try:
+                if self.is_local:
+                    _create_local(self.path("tmp"), path, data)
+                elif self.protocol == "memory":
+                    with _memory_lock:  # memory's exists-then-set is not atomic by itself
+                        self.fs.pipe_file(path, data, mode="create")
+                else:
+                    self.fs.pipe_file(path, data, mode="create")
+            except FileExistsError:
+                if tries[0] > 1 and self._holds(path, data):
+                    return
+                raise
+
+        self._retry(attempt, f"create {path}", path)
+
+    def _holds(self, path: str, data: bytes) -> bool:
+        try:
+            found = _read_local(path) if self.is_local else bytes(self.fs.cat_file(path))
+        except OSError:
+            return False
+        return found == data
+
+    def replace(self, path: str, data: bytes) -> None:
+        """Write ``path`` whole, replacing what is there (readers see old or new)."""
+        if self.is_local:
+            self._retry(lambda: _replace_local(self.path("tmp"), path, data), f"write {path}", path)
+        else:  # a whole-object put is atomic on object stores and memory://
+            self._retry(lambda: self.fs.pipe_file(path, data), f"write {path}", path)
+
+
+def _read_local(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _temp(tmpdir: str, data: bytes) -> str:
+    os.makedirs(tmpdir, exist_ok=True)
+    tmp = os.path.join(tmpdir, f"{uuid.uuid4().hex}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return tmp
+
+
+def _create_local(tmpdir: str, path: str, data: bytes) -> None:
+    tmp = _temp(tmpdir, data)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.link(tmp, path)  # atomic create-with-content: fails if path exists
+    finally:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def _replace_local(tmpdir: str, path: str, data: bytes) -> None:
+    tmp = _temp(tmpdir, data)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
