@@ -395,7 +395,7 @@ def _sync_runs(source: str, target: str, dry_run: bool) -> tuple[int, int]:
             theirs.log_artifact(rec.run_id, name, ref)
         for item in full.inputs:
             theirs.log_input(rec.run_id, item)
-        theirs.finish(rec.run_id, status, full.end_time or full.start_time)
+        theirs.finish(rec.run_id, status, (full.end_time or full.start_time).timestamp())
     return copied, running
 
 

@@ -255,11 +255,13 @@ def human_bytes(n: int | None) -> str:
     return f"{n} B"  # pragma: no cover - unreachable
 
 
-def when(epoch: float | None) -> datetime | None:
-    """Epoch seconds to an aware UTC datetime (None stays None)."""
+def when(moment: datetime | float | None) -> datetime | None:
+    """Epoch seconds (or a datetime) as an aware UTC datetime (None stays None)."""
     from datetime import timezone
 
-    return None if epoch is None else datetime.fromtimestamp(epoch, timezone.utc)
+    if moment is None or isinstance(moment, datetime):
+        return moment
+    return datetime.fromtimestamp(moment, timezone.utc)
 
 
 # -- shell completion of names ----------------------------------------------------------

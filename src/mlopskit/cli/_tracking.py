@@ -29,8 +29,12 @@ if TYPE_CHECKING:
 STATUSES = ("RUNNING", "FINISHED", "FAILED", "KILLED")
 
 
-def _iso(epoch: float | None) -> str | None:
-    return None if epoch is None else datetime.fromtimestamp(epoch, timezone.utc).isoformat()
+def _iso(moment: datetime | float | None) -> str | None:
+    if moment is None:
+        return None
+    if isinstance(moment, datetime):
+        return moment.isoformat()
+    return datetime.fromtimestamp(moment, timezone.utc).isoformat()
 
 
 def _finite(values: dict[str, float]) -> dict[str, float | None]:
@@ -59,13 +63,12 @@ def _row(rec: RunRecord) -> dict[str, Any]:
 
 def _runs_table(records: list[RunRecord], extra: list[str]) -> None:
     """The runs table, built column by column (10,000 runs print in a few ms)."""
-    gmtime, strftime = time.gmtime, time.strftime
     cols: dict[str, list[str]] = {
         "run_id": [r.run_id for r in records],
         "experiment": [r.experiment for r in records],
         "name": [r.name for r in records],
         "status": [r.status for r in records],
-        "start_time": [strftime("%Y-%m-%d %H:%M:%S", gmtime(r.start_time)) for r in records],
+        "start_time": [r.start_time.strftime("%Y-%m-%d %H:%M:%S") for r in records],
         "duration": [cell(r.duration) for r in records],
     }
     for col in extra:
