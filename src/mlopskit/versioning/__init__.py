@@ -2,7 +2,7 @@
 
 from mlopskit.versioning import datasets
 from mlopskit.versioning._datasets import DatasetDiff, Datasets, DatasetVersion
-from mlopskit.versioning._edges import Endpoint, LineageEdge
+from mlopskit.versioning._edges import Endpoint, LineageEdge, edges_from, edges_into, record_edge
 from mlopskit.versioning._hash import digest_value
 from mlopskit.versioning._versioned import (
     NotVersionedFunction,
@@ -22,5 +22,8 @@ __all__ = [
     "VersionedFunction",
     "datasets",
     "digest_value",
+    "edges_from",
+    "edges_into",
+    "record_edge",
     "versioned",
 ]
