@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MLFLOW_SHAPES",
     "V2_DATATYPES",
+    "Conformer",
     "DecodedRequest",
     "conform",
     "decode_csv",
@@ -139,7 +140,7 @@ def _tensor_spec(signature: ModelSignature | None) -> TensorSpec | None:
     return None if signature is None else signature.inputs.tensor
 
 
-def _rows_to_frame(rows: Sequence[Any], names: list[str] | None, echo: int) -> pd.DataFrame:
+def _rows_to_frame(rows: Sequence[Any], names: list[str] | None, echo: int) -> Any:
     if not rows:
         return pd.DataFrame(columns=names or [])
     first = rows[0]
@@ -162,7 +163,7 @@ def _rows_to_frame(rows: Sequence[Any], names: list[str] | None, echo: int) -> p
                 )
         return pd.DataFrame(list(rows), columns=names)
     # A flat list: one column.
-    return pd.DataFrame({(names or ["0"])[0] if names and len(names) == 1 else 0: list(rows)})
+    return pd.DataFrame({names[0] if names and len(names) == 1 else "0": list(rows)})
 
 
 def to_frame(data: Any, *, signature: ModelSignature | None = None, echo: int = 0) -> Any:
@@ -183,7 +184,7 @@ def to_frame(data: Any, *, signature: ModelSignature | None = None, echo: int = 
     if isinstance(data, pd.Series):
         if tensor is not None:
             return data.to_numpy()
-        return data.to_frame(name=data.name if data.name is not None else (names or [0])[0])
+        return data.to_frame(name=data.name if data.name is not None else (names or ["0"])[0])
     if isinstance(data, np.ndarray):
         if tensor is not None:
             return data
@@ -194,7 +195,7 @@ def to_frame(data: Any, *, signature: ModelSignature | None = None, echo: int = 
                     expected=names,
                     found="1-D array",
                 )
-            return pd.DataFrame({(names or [0])[0]: data})
+            return pd.DataFrame({(names or ["0"])[0]: data})
         if data.ndim != 2:
             raise _bad(
                 f"expected a 1-D or 2-D array, found {data.ndim} dimensions",
@@ -329,37 +330,96 @@ def conform(
     ``found``); extra columns are dropped; column order follows the signature.
     ``from_text=True`` (CSV) also parses numbers, booleans and times from text.
     """
-    if signature is None:
+    return Conformer(signature, echo=echo)(frame, from_text=from_text)
+
+
+class Conformer:
+    """:func:`conform` for one signature, with its plan computed once (what a Predictor keeps).
+
+    A frame that already has the signature's columns, in order, with the recorded
+    dtypes and no nulls where none are allowed is returned as it is, after a check
+    that costs a few microseconds.
+    """
+
+    def __init__(self, signature: ModelSignature | None, *, echo: int = 0) -> None:
+        self.signature = signature
+        self.echo = echo
+        self.tensor = None if signature is None else signature.inputs.tensor
+        self.specs = [] if signature is None else list(signature.inputs.columns or [])
+        self.names = [str(s.name) for s in self.specs]
+        self.dtypes: list[Any] | None = []
+        for spec in self.specs:
+            try:
+                self.dtypes.append(pd.api.types.pandas_dtype(spec.dtype))
+            except TypeError:
+                self.dtypes = None  # a dtype this pandas cannot name: always the slow path
+                break
+        # Columns whose nulls must be looked for on the fast path.
+        self._strict = [i for i, s in enumerate(self.specs) if not s.nullable]
+        self.numeric = bool(self.specs) and all(
+            isinstance(d, np.dtype) and d.kind in "biuf" for d in self.dtypes or [object]
+        )
+        self._uniform_float = (
+            self.numeric and self.dtypes is not None and all(d.kind == "f" for d in self.dtypes)
+        )
+
+    def fast(self, frame: Any) -> Any:
+        """``frame`` if it already conforms (checked cheaply), else None."""
+        if self.dtypes is None or not isinstance(frame, pd.DataFrame):
+            return None
+        if frame.columns.tolist() != self.names or frame.dtypes.tolist() != self.dtypes:
+            return None
+        if self._uniform_float:
+            if self._strict and np.isnan(frame.to_numpy()).any():
+                return None
+            return frame
+        for i in self._strict:
+            if frame.iloc[:, i].hasnans:
+                return None
         return frame
-    tensor = signature.inputs.tensor
-    if tensor is not None:
-        return _conform_tensor(frame, tensor, echo)
-    specs = signature.inputs.columns or []
-    if not isinstance(frame, pd.DataFrame):
-        frame = to_frame(frame, signature=signature, echo=echo)
-    names = [str(s.name) for s in specs]
-    have = frame.columns
-    if list(have) != names:
-        missing = [n for n in names if n not in have]
-        if missing:
-            raise SchemaError(
-                f"the input is missing column {missing[0]!r}"
-                + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
-                + f"; expected columns {names}, found {[str(c) for c in have]}",
-                column=missing[0],
-                expected=names,
-                found=[str(c) for c in have],
-            )
-    out: dict[str, Any] = {}
-    changed = list(have) != names
-    for spec in specs:
-        series = frame[spec.name]
-        new = _conform_column(series, spec, echo, from_text)
-        changed = changed or new is not series
-        out[str(spec.name)] = new
-    if not changed:
-        return frame
-    return pd.DataFrame(out, index=frame.index)
+
+    def __call__(self, frame: Any, *, from_text: bool = False) -> Any:
+        """Conform ``frame`` (see :func:`conform`)."""
+        if self.signature is None:
+            return frame
+        if self.tensor is not None:
+            return _conform_tensor(frame, self.tensor, self.echo)
+        if not from_text:
+            done = self.fast(frame)
+            if done is not None:
+                return done
+        echo = self.echo
+        if not isinstance(frame, pd.DataFrame):
+            frame = to_frame(frame, signature=self.signature, echo=echo)
+        names = self.names
+        have = frame.columns
+        if list(have) != names:
+            missing = [n for n in names if n not in have]
+            if missing:
+                raise SchemaError(
+                    f"the input is missing column {missing[0]!r}"
+                    + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+                    + f"; expected columns {names}, found {[str(c) for c in have][:50]}",
+                    column=missing[0],
+                    expected=names,
+                    found=[str(c) for c in have][:50],
+                )
+        out: dict[str, Any] = {}
+        changed = list(have) != names
+        for spec in self.specs:
+            series = frame[spec.name]
+            if isinstance(series, pd.DataFrame):
+                raise SchemaError(
+                    f"column {spec.name!r} appears more than once in the input",
+                    column=spec.name,
+                    found="duplicate column",
+                )
+            new = _conform_column(series, spec, echo, from_text)
+            changed = changed or new is not series
+            out[str(spec.name)] = new
+        if not changed:
+            return frame
+        return pd.DataFrame(out, index=frame.index)
 
 
 def _conform_tensor(data: Any, spec: TensorSpec, echo: int) -> np.ndarray:
@@ -412,7 +472,7 @@ def _kind(series: pd.Series) -> str:
     dtype = series.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         return "categorical"
-    if dtype is np.dtype(object):
+    if isinstance(dtype, np.dtype) and dtype.kind == "O":
         return str(pd.api.types.infer_dtype(series, skipna=True))
     if pd.api.types.is_bool_dtype(dtype):
         return "boolean"
@@ -445,7 +505,7 @@ def _first_bad(series: pd.Series, ok: Any) -> Any:
 
 
 def _conform_column(series: pd.Series, spec: ColumnSpec, echo: int, from_text: bool) -> Any:
-    target = spec.dtype
+    target: Any = spec.dtype
     if str(series.dtype) == target and (spec.nullable or not series.hasnans):
         if spec.type != "category":
             return series
@@ -496,7 +556,7 @@ def _to_number(
     if kind not in ("integer", "floating", "mixed-integer-float", "empty", "decimal"):
         example = series[~mask].iloc[0] if (~mask).any() else None
         raise _mismatch(spec, kind, echo, example)
-    target = spec.dtype
+    target: Any = spec.dtype
     try:
         np_target = np.dtype(getattr(pd.api.types.pandas_dtype(target), "numpy_dtype", target))
     except TypeError:  # pragma: no cover - a dtype string numpy cannot read
@@ -547,7 +607,8 @@ def _to_bool(
         kind = "boolean"
     if kind not in ("boolean", "empty"):
         raise _mismatch(spec, kind, echo, series[~mask].iloc[0] if (~mask).any() else None)
-    return series.astype(spec.dtype)
+    dtype: Any = spec.dtype
+    return series.astype(dtype)
 
 
 def _to_category(series: pd.Series, spec: ColumnSpec, mask: Any, echo: int) -> Any:
@@ -897,7 +958,9 @@ def _typed(flat: list[Any], datatype: str, name: str, echo: int) -> Any:
                 found=type(v).__name__,
             )
     if has_null:
-        nullable = "boolean" if datatype == "BOOL" else dtype.capitalize().replace("Uint", "UInt")
+        nullable: Any = (
+            "boolean" if datatype == "BOOL" else dtype.capitalize().replace("Uint", "UInt")
+        )
         if datatype == "FP16":
             nullable = "Float32"
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import sys
 import zipfile
 from dataclasses import dataclass
@@ -57,7 +58,9 @@ class LinearWeights:
 
     def predict(self, X: Any) -> np.ndarray:
         """``X @ weights`` (X as a float array)."""
-        return np.asarray(X, dtype=np.result_type(self.weights.dtype, np.float64)) @ self.weights
+        rows = np.asarray(X, dtype=np.result_type(self.weights.dtype, np.float64))
+        out: np.ndarray = rows @ self.weights
+        return out
 
 
 class OnnxModel:
@@ -127,16 +130,43 @@ def _onnx_bytes(model: Any) -> bytes | None:
     return None
 
 
-def _normalise_zip(data: bytes) -> bytes:
-    """The same archive with every entry dated 1980-01-01: equal models, equal bytes."""
+_SKOPS_ID = re.compile(rb'"__id__": (\d+)|"(\d+)\.npy"')
+
+
+def _normalise_skops(data: bytes) -> bytes:
+    """The same skops archive made deterministic: equal models give equal bytes.
+
+    skops names objects by their memory address (``__id__`` and ``<id>.npy`` entries)
+    and dates zip entries with the current time; both are replaced — ids by their
+    order of first appearance in ``schema.json``, dates by 1980-01-01 — and entries
+    are written in name order. The archive loads exactly as before.
+    """
     src = zipfile.ZipFile(io.BytesIO(data))
+    schema = src.read("schema.json")
+    ids: dict[bytes, bytes] = {}
+    for match in _SKOPS_ID.finditer(schema):
+        found = match.group(1) or match.group(2)
+        ids.setdefault(found, str(len(ids) + 1).encode())
+
+    def renumber(match: re.Match[bytes]) -> bytes:
+        if match.group(1) is not None:
+            return b'"__id__": ' + ids[match.group(1)]
+        return b'"' + ids[match.group(2)] + b'.npy"'
+
+    entries = {"schema.json": _SKOPS_ID.sub(renumber, schema)}
+    for info in src.infolist():
+        if info.filename == "schema.json":
+            continue
+        stem = info.filename[: -len(".npy")].encode() if info.filename.endswith(".npy") else None
+        name = f"{ids[stem].decode()}.npy" if stem in ids else info.filename
+        entries[name] = src.read(info.filename)
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as dst:
-        for info in src.infolist():
-            fixed = zipfile.ZipInfo(info.filename, date_time=_ZIP_EPOCH)
-            fixed.compress_type = info.compress_type
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+        for name in sorted(entries):
+            fixed = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
             fixed.external_attr = 0o644 << 16
-            dst.writestr(fixed, src.read(info.filename))
+            dst.writestr(fixed, entries[name])
     return out.getvalue()
 
 
@@ -176,7 +206,7 @@ def store_payload(store: ArtifactStore, model: Any, *, format: str | None = None
     flavor = f"{type(model).__module__}.{type(model).__qualname__}"
     if format == "skops" or (format is None and _is_sklearn(model)):
         sio = import_optional("skops.io", "sklearn", purpose="storing scikit-learn models safely")
-        data = _normalise_zip(sio.dumps(model))
+        data = _normalise_skops(sio.dumps(model))
         ref = store.put_bytes(data, media_type=_MEDIA["skops"])
         return StoredPayload(
             ref, "skops", flavor, frozenset({"sklearn", "skops", "numpy", "scipy"})

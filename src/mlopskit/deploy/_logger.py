@@ -310,7 +310,8 @@ def read_log(
     for ref_name in sorted(store.refs.list(f"predictions/{name}")):
         frames.append(_read_segment(store, ref_name, store.refs.get(ref_name)))
     if not frames:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in META_COLUMNS})
+        empty: pd.DataFrame = pd.DataFrame({c: pd.Series(dtype="object") for c in META_COLUMNS})
+        return empty
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     keep = pd.Series(True, index=frame.index)
     if since is not None:
@@ -323,7 +324,8 @@ def read_log(
         keep &= frame["variant"] == variant
     if not bool(keep.all()):
         frame = frame[keep].reset_index(drop=True)
-    return frame.sort_values("time", kind="stable", ignore_index=True)
+    ordered: pd.DataFrame = frame.sort_values("time", kind="stable", ignore_index=True)
+    return ordered
 
 
 def _read_segment(store: ArtifactStore, ref_name: str, ref: ArtifactRef) -> pd.DataFrame:
@@ -362,7 +364,8 @@ def _input_frame(inputs: Any) -> pd.DataFrame:
         return inputs
     if isinstance(inputs, np.ndarray):
         arr = inputs.reshape(len(inputs), -1) if inputs.ndim != 2 else inputs
-        return pd.DataFrame(arr, columns=[str(i) for i in range(arr.shape[1])])
+        out: pd.DataFrame = pd.DataFrame(arr, columns=[str(i) for i in range(arr.shape[1])])
+        return out
     from mlopskit.deploy._codec import to_frame
 
     frame = to_frame(inputs)
@@ -416,7 +419,8 @@ def _to_frame(batch: list[PredictionRecord]) -> pd.DataFrame:
         for col in cols.values():
             if len(col) < total:
                 col.extend([None] * (total - len(col)))
-    return pd.DataFrame({k: _column(v) for k, v in cols.items()})
+    frame: pd.DataFrame = pd.DataFrame({k: _column(v) for k, v in cols.items()})
+    return frame
 
 
 def _column(values: list[Any]) -> Any:

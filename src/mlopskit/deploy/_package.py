@@ -66,7 +66,7 @@ class PackageManifest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     schema_version: int = 1
-    kind: Literal["mlopskit.package"] = PACKAGE_KIND
+    kind: Literal["mlopskit.package"] = "mlopskit.package"
     name: str
     model: ArtifactRef
     format: Literal["skops", "npy", "onnx", "pickle"]

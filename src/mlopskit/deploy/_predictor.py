@@ -15,8 +15,10 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from mlopskit._log import get_logger
-from mlopskit.deploy._codec import conform, to_frame
+from mlopskit.deploy._codec import Conformer, to_frame
 from mlopskit.deploy._package import ModelPackage
 from mlopskit.errors import InvalidInputError
 from mlopskit.store import current_store
@@ -117,6 +119,12 @@ class Predictor:
         self.echo = int(echo)
         self.trusted = trusted
         self.model = _load(self.package, trusted)
+        self._conform = Conformer(self.signature, echo=self.echo)
+        # A scikit-learn model fed numpy (names checked by the Conformer): 5-10× faster
+        # on small batches than the same model fed a DataFrame.
+        self._array_model = (
+            _numpy_twin(self.model, self._conform.names) if self._conform.numeric else None
+        )
         self._methods: dict[str, Callable[[Any], Any]] = {}
         self._method(method)  # fail now, not at the first request
         self.ready = True
@@ -132,6 +140,9 @@ class Predictor:
         attr = getattr(self.model, method, None)
         if callable(attr):
             fn = attr
+            twin = getattr(self._array_model, method, None) if self._array_model else None
+            if twin is not None:
+                fn = _via_numpy(twin)
         elif method in ("predict", "__call__") and callable(self.model):
             fn = self.model
         else:
@@ -151,8 +162,10 @@ class Predictor:
         Raises:
             SchemaError: the input does not fit the signature (names the column).
         """
-        frame = to_frame(data, signature=self.signature, echo=self.echo)
-        return conform(frame, self.signature, echo=self.echo)
+        conform = self._conform
+        if conform.tensor is None and isinstance(data, pd.DataFrame):
+            return conform(data)
+        return conform(to_frame(data, signature=self.signature, echo=self.echo))
 
     def predict(self, data: Any, *, method: str | None = None) -> Any:
         """Validate ``data`` against the signature and return the model's outputs.
@@ -193,6 +206,45 @@ class Predictor:
             "outputs": outputs,
             "parameters": {"digest": self.digest, "flavor": self.package.manifest.flavor},
         }
+
+
+def _via_numpy(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def call(frame: Any) -> Any:
+        return fn(frame.to_numpy() if isinstance(frame, pd.DataFrame) else frame)
+
+    return call
+
+
+def _numpy_twin(model: Any, names: list[str]) -> Any:
+    """A shallow copy of a scikit-learn model that takes numpy rows without a warning.
+
+    Only for an estimator (or a Pipeline whose first step is one) that recorded exactly
+    ``names`` as its feature names and selects nothing by name (no ColumnTransformer):
+    the Conformer has already checked names and order, so the copy forgets them. The
+    loaded model itself is left as it is. None when that does not apply.
+    """
+    if "sklearn" not in sys.modules:
+        return None
+    import copy
+
+    from sklearn.base import BaseEstimator
+    from sklearn.pipeline import Pipeline
+
+    if not isinstance(model, BaseEstimator):
+        return None
+    first = model.steps[0][1] if isinstance(model, Pipeline) else model
+    recorded = vars(first).get("feature_names_in_") if hasattr(first, "__dict__") else None
+    if recorded is None or [str(n) for n in recorded] != names:
+        return None
+    if type(first).__module__.startswith(("sklearn.compose", "sklearn.pipeline")):
+        return None
+    twin_first = copy.copy(first)
+    del twin_first.feature_names_in_
+    if first is model:
+        return twin_first
+    twin = copy.copy(model)
+    twin.steps = [(model.steps[0][0], twin_first), *model.steps[1:]]
+    return twin
 
 
 def _is_dask(data: Any) -> bool:
