@@ -11,24 +11,31 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from mlopskit.deploy._logger import PredictionLogger, PredictionRecord
+    from mlopskit.deploy._loop import DeploymentLoop, LoopCheck, RollbackPolicy
     from mlopskit.deploy._package import ModelPackage
     from mlopskit.deploy._predictor import Predictor
 
 # Public name -> module that defines it; a test pins __all__ to its keys, sorted.
 _LAZY: dict[str, str] = {
+    "DeploymentLoop": "mlopskit.deploy._loop",
+    "LoopCheck": "mlopskit.deploy._loop",
     "ModelPackage": "mlopskit.deploy._package",
     "PredictionLogger": "mlopskit.deploy._logger",
     "PredictionRecord": "mlopskit.deploy._logger",
     "Predictor": "mlopskit.deploy._predictor",
+    "RollbackPolicy": "mlopskit.deploy._loop",
     "Router": "mlopskit.deploy._router",
     "serve": "mlopskit.deploy._server",
 }
 
 __all__ = [
+    "DeploymentLoop",
+    "LoopCheck",
     "ModelPackage",
     "PredictionLogger",
     "PredictionRecord",
     "Predictor",
+    "RollbackPolicy",
     "Router",
     "serve",
 ]

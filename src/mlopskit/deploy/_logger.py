@@ -263,8 +263,25 @@ class PredictionLogger:
                     continue
             self.rows_written += len(frame)
             self.segments_written += 1
+        self._record_lineage(ref, frame)
         log.debug("prediction_segment", log=self.name, rows=len(frame), digest=ref.digest)
         return len(frame)
+
+    def _record_lineage(self, ref: ArtifactRef, frame: pd.DataFrame) -> None:
+        """One edge per package in the segment: package → prediction segment."""
+        from mlopskit.versioning import Endpoint, LineageEdge, record_edge
+
+        segment = Endpoint(digest=ref.digest, kind="artifact", label=f"predictions:{self.name}")
+        for digest in sorted({m for m in frame["model"].dropna().unique() if ":" in str(m)}):
+            record_edge(
+                self.store,
+                LineageEdge(
+                    relation="derived",
+                    inputs={"package": Endpoint(digest=str(digest), kind="artifact")},
+                    output=segment,
+                    function="mlopskit.deploy.PredictionLogger",
+                ),
+            )
 
     # -- reading -----------------------------------------------------------------------------
 
