@@ -613,14 +613,14 @@ def _to_bool(
 
 def _to_category(series: pd.Series, spec: ColumnSpec, mask: Any, echo: int) -> Any:
     cats = list(spec.categories or [])
-    result = pd.Categorical(series, categories=cats)
-    unseen = (np.asarray(result.codes) == -1) & ~mask
+    index = pd.Index(cats)
+    values = series.astype(object) if isinstance(series.dtype, pd.CategoricalDtype) else series
+    unseen = (index.get_indexer(values) == -1) & ~mask
     if unseen.any() and len(cats):
         # A category's values may arrive as text (CSV) when the categories are numbers.
         as_text = {str(c): c for c in cats}
-        mapped = series.map(lambda v: as_text.get(str(v), v) if v is not None else v)
-        result = pd.Categorical(mapped, categories=cats)
-        unseen = (np.asarray(result.codes) == -1) & ~mask
+        values = values.map(lambda v: as_text.get(str(v), v) if v is not None else v)
+        unseen = (index.get_indexer(values) == -1) & ~mask
     if unseen.any():
         raise SchemaError(
             f"column {spec.name!r}: {int(unseen.sum())} value(s) are not among the "
@@ -630,6 +630,7 @@ def _to_category(series: pd.Series, spec: ColumnSpec, mask: Any, echo: int) -> A
             expected="a known category",
             found="unseen category",
         )
+    result = pd.Categorical(values, categories=cats)
     return pd.Series(result, index=series.index, name=series.name)
 
 
