@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -338,3 +339,131 @@ class TestShadow:
         r = Router({"main": Named("main")}, shadow={"s": Named("s")})
         assert {r.route(f"k{i}")[0] for i in range(200)} == {"main"}
         r.close()
+
+
+# -- promote / rollback through the registry --------------------------------------------------
+
+
+@pytest.fixture
+def models(tmp_path: Path) -> Path:
+    """A workspace with ``m`` v1 (champion) and v2 (challenger): numpy weight models."""
+    import numpy as np
+    import pandas as pd
+
+    import mlopskit as mk
+
+    root = tmp_path / "ws"
+    example = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]})
+    with mk.Workspace(root):
+        mk.registry.register("m", np.array([1.0, 0.0]), input_example=example)
+        mk.registry.register("m", np.array([0.0, 1.0]), input_example=example)
+        mk.registry.set_alias("m", "champion", 1)
+        mk.registry.set_alias("m", "challenger", 2)
+    return root
+
+
+def registry_router(root: Path) -> Router:
+    import mlopskit as mk
+
+    return Router(
+        {"champion": "m@champion", "challenger": "m@challenger"},
+        {"champion": 0.9, "challenger": 0.1},
+        store=mk.Workspace(root).store,
+    )
+
+
+class TestPromote:
+    def test_promote_then_rollback_restores_alias_and_split(self, models: Path) -> None:
+        """promote() moves the alias and sends all traffic to the champion slot;
+        rollback() moves the alias back and restores the split and every key's variant."""
+        import mlopskit as mk
+
+        r = registry_router(models)
+        ks = [f"user-{i}" for i in range(300)]
+        before = assignments(r, ks)
+        assert {r.predictor(v).version for v in before} == {"1", "2"}
+        mv = r.promote("challenger", message="canary looked good")
+        with mk.Workspace(models):
+            assert mk.registry.get("m@champion").number == 2 == mv.number
+            last = mk.registry.history("m", "champion")[-1]
+        assert (last.action, last.from_version, last.to_version) == ("set_alias", 1, 2)
+        assert last.message == "canary looked good"
+        assert r.split == {"champion": 1.0, "challenger": 0.0}
+        assert {r.route(k)[1].version for k in ks} == {"2"}
+        assert r.rollback() == {"champion": 0.9, "challenger": 0.1}
+        with mk.Workspace(models):
+            assert mk.registry.get("m@champion").number == 1
+            assert mk.registry.history("m", "champion")[-1].action == "rollback"
+        assert assignments(r, ks) == before
+        assert r.predictor("champion").version == "1"
+
+    def test_promote_needs_a_registry_version_and_an_alias(self, models: Path) -> None:
+        """Promoting a variant without a registry version, or into a champion not given as
+        'name@alias', is refused with InvalidInputError and moves nothing."""
+        import mlopskit as mk
+
+        r = Router({"champion": "m@champion", "other": Named("other")}, store=None)
+        with pytest.raises(InvalidInputError, match="no registry version"):
+            r.promote("other")
+        with pytest.raises(InvalidInputError, match="name@alias"):
+            Router({"champion": Named("c", "1"), "other": Named("o", "2")}).promote("other")
+        with mk.Workspace(models):
+            assert mk.registry.get("m@champion").number == 1
+            assert len(mk.registry.history("m", "champion")) == 1
+
+
+class TestRace:
+    @pytest.mark.slow
+    def test_concurrent_promote_rollback_keeps_a_consistent_history(self, models: Path) -> None:
+        """Three processes promoting and rolling back one alias at random: no move is lost
+        (the history has exactly the moves that succeeded), the history is one unbroken
+        chain, rollbacks return to versions the alias held, and the alias ends where the
+        history says."""
+        import mlopskit as mk
+
+        procs = [
+            subprocess.Popen(
+                [sys.executable, str(WORKER), "race", str(models), "10", str(seed)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for seed in range(3)
+        ]
+        try:
+            for p in procs:
+                assert p.stdout is not None
+                assert p.stdout.readline().strip() == "ready"
+            for p in procs:
+                assert p.stdin is not None
+                p.stdin.write("go\n")
+                p.stdin.flush()
+            results = []
+            for p in procs:
+                assert p.stdout is not None
+                results.append(json.loads(p.stdout.readline()))
+                assert p.wait(timeout=120) == 0
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+                for stream in (p.stdin, p.stdout):
+                    if stream is not None:
+                        stream.close()
+        moves = sum(r["promote"] + r["rollback"] for r in results)
+        assert moves > 0
+        with mk.Workspace(models):
+            events = mk.registry.history("m", "champion")
+            final = mk.registry.get("m@champion").number
+        # No move lost and none invented: one event per successful call (+ the first set).
+        assert len(events) == 1 + moves
+        assert sum(e.action == "rollback" for e in events) == sum(r["rollback"] for r in results)
+        held: set[int] = set()
+        for before, after in itertools.pairwise(events):
+            assert after.from_version == before.to_version  # an unbroken chain
+            assert before.to_version is not None
+            held.add(before.to_version)
+            if after.action == "rollback":  # back to a version the alias really held
+                assert after.to_version in held
+        assert final == events[-1].to_version
