@@ -165,7 +165,8 @@ class Predictor:
         conform = self._conform
         if conform.tensor is None and isinstance(data, pd.DataFrame):
             return conform(data)
-        return conform(to_frame(data, signature=self.signature, echo=self.echo))
+        frame = to_frame(data, signature=self.signature, echo=self.echo)
+        return conform(frame, from_text=isinstance(data, str))  # CSV text: parse by type
 
     def predict(self, data: Any, *, method: str | None = None) -> Any:
         """Validate ``data`` against the signature and return the model's outputs.
