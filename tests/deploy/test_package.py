@@ -279,3 +279,27 @@ def test_package_and_predict_on_s3(s3_bucket: str, sk_model: Any, churn_data: An
         warnings.simplefilter("error")
         pred = Predictor(pkg.digest, store=fresh)
     assert (pred.predict(X) == sk_model.predict(X)).all()
+
+
+class TestPublicSurface:
+    def test_all_is_the_lazy_map_and_resolves(self) -> None:
+        """mlopskit.deploy's __all__ is sorted, equals its lazy map, and every name loads."""
+        import mlopskit
+        import mlopskit.deploy as deploy
+
+        assert deploy.__all__ == sorted(deploy._LAZY)
+        for name in deploy.__all__:
+            assert getattr(deploy, name) is not None
+        assert mlopskit.deploy is deploy
+
+    def test_import_is_cheap(self) -> None:
+        """Importing mlopskit.deploy loads neither pandas, scikit-learn nor starlette."""
+        import subprocess
+        import sys
+
+        code = (
+            "import sys, mlopskit.deploy\n"
+            "heavy = [m for m in ('pandas', 'sklearn', 'starlette', 'skops') if m in sys.modules]\n"
+            "assert not heavy, heavy\n"
+        )
+        subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
