@@ -1,8 +1,9 @@
 """Router: champion/challenger, canary and A/B splits, shadow traffic, promote and rollback.
 
 Routing is **weighted rendezvous hashing**: for a request key, every variant ``v`` with
-weight ``w_v > 0`` gets the score ``-ln(u_v) / w_v``, where ``u_v`` in (0, 1) comes
-from ``blake2b(salt, v, key)``; the lowest score answers. Hence:
+weight ``w_v > 0`` gets the score ``-ln(u_v) / w_v``, where ``u_v`` in (0, 1) is the
+splitmix64 finaliser of ``blake2b(key, key=salt) ^ blake2b(v, key=salt)``; the lowest
+score answers. Hence:
 
 - *sticky*: the same key goes to the same variant in every process and on every
   machine (``hashlib``, never the per-process-salted ``hash()``);
@@ -49,6 +50,7 @@ __all__ = ["Routed", "Router", "ShadowResult"]
 log = get_logger("mlopskit.deploy.router")
 
 _TWO64 = float(2**64)
+_MASK = 2**64 - 1
 
 
 @dataclass(frozen=True)
@@ -196,20 +198,20 @@ class Router:
     # -- the split --------------------------------------------------------------------
 
     def _set_split(self, weights: dict[str, float]) -> None:
-        bases = []
+        variants = []
         for name in self._names:
             w = weights[name]
             if w > 0:
-                base = hashlib.blake2b(digest_size=8, key=self._salt)
-                base.update(name.encode("utf-8") + b"\x00")
-                bases.append((name, w, base))
-        total = sum(w for _, w, _ in bases)
+                # The variant's own 64-bit seed: its name hashed with the salt.
+                seed = hashlib.blake2b(name.encode("utf-8"), digest_size=8, key=self._salt)
+                variants.append((name, 1.0 / w, int.from_bytes(seed.digest(), "big")))
+        total = sum(weights.values())
         cumulative, acc = [], 0.0
-        for name, w, _ in bases:
-            acc += w / total
+        for name, inverse, _ in variants:
+            acc += 1.0 / inverse / total
             cumulative.append((acc, name))
         # One tuple swapped atomically: route() reads it without the lock.
-        self._state = (dict(weights), tuple(bases), tuple(cumulative))
+        self._state = (dict(weights), tuple(variants), tuple(cumulative))
 
     @property
     def variants(self) -> list[str]:
@@ -270,8 +272,12 @@ class Router:
 
     def route(self, key: object = None) -> tuple[str, Predictor]:
         """The variant a request with ``key`` goes to (random by weight when None)."""
-        _, bases, cumulative = self._state
-        if key is None:
+        _, variants, cumulative = self._state
+        if len(variants) == 1:
+            if key is not None:
+                _key_bytes(key)  # a bad key is refused whatever the split
+            name = variants[0][0]
+        elif key is None:
             u = self._random.random()
             name = cumulative[-1][1]
             for edge, candidate in cumulative:
@@ -279,14 +285,19 @@ class Router:
                     name = candidate
                     break
         else:
-            data = _key_bytes(key)
+            h = int.from_bytes(
+                hashlib.blake2b(_key_bytes(key), digest_size=8, key=self._salt).digest(), "big"
+            )
             best = math.inf
-            name = bases[0][0]
-            for candidate, weight, base in bases:
-                h = base.copy()
-                h.update(data)
-                u = (int.from_bytes(h.digest(), "big") + 0.5) / _TWO64
-                score = -math.log(u) / weight
+            name = variants[0][0]
+            for candidate, inverse, seed in variants:
+                # splitmix64's finaliser of key-hash ^ variant-seed: one uniform u per
+                # (key, variant), independent across variants.
+                z = ((h ^ seed) + 0x9E3779B97F4A7C15) & _MASK
+                z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+                z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+                z ^= z >> 31
+                score = -math.log((z + 0.5) / _TWO64) * inverse
                 if score < best:
                     best, name = score, candidate
         return name, self.predictor(name)
