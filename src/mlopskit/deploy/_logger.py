@@ -198,7 +198,7 @@ class PredictionLogger:
                 extra=rec.extra,
             )
         rows = _rows(rec.inputs)
-        size = int(getattr(getattr(rec.inputs, "values", None), "nbytes", 0) or rows * 64)
+        size = rows * 8 * max(len(getattr(rec.inputs, "columns", ())), 1)  # a cheap estimate
         with self._lock:
             if self._closed:
                 raise InvalidInputError(
@@ -389,6 +389,67 @@ def _input_frame(inputs: Any) -> pd.DataFrame:
     return frame if isinstance(frame, pd.DataFrame) else _input_frame(np.asarray(frame))
 
 
+def _inputs_block(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The inputs of many requests as one frame of ``input.<column>`` columns.
+
+    Requests with the same columns are stacked as one numpy block when their values
+    share one numeric dtype (the common case: a few microseconds per request);
+    anything else is concatenated by pandas, column types kept.
+    """
+    import numpy as np
+    import pandas as pd
+
+    groups: list[tuple[Any, list[pd.DataFrame]]] = []
+    for frame in frames:
+        cols = frame.columns
+        if groups and (groups[-1][0] is cols or groups[-1][0].equals(cols)):
+            groups[-1][1].append(frame)
+        else:
+            groups.append((cols, [frame]))
+    parts = []
+    for cols, members in groups:
+        names = [f"input.{c}" for c in cols]
+        arrays = [m.to_numpy() for m in members]
+        kinds = {a.dtype for a in arrays}
+        if len(kinds) == 1 and next(iter(kinds)).kind in "biuf":
+            parts.append(pd.DataFrame(np.concatenate(arrays), columns=names))
+        else:
+            block = pd.concat(members, ignore_index=True) if len(members) > 1 else members[0]
+            parts.append(block.set_axis(names, axis=1).reset_index(drop=True))
+    if len(parts) == 1:
+        return parts[0]
+    out: pd.DataFrame = pd.concat(parts, ignore_index=True)
+    return out
+
+
+def _outputs_block(outputs: list[Any], sizes: list[int]) -> dict[str, Any]:
+    """The outputs of many requests as ``output`` / ``output.<name>`` columns."""
+    import numpy as np
+    import pandas as pd
+
+    if all(isinstance(o, np.ndarray) and o.dtype.kind in "biuf" for o in outputs):
+        dims = {o.ndim for o in outputs}
+        if dims == {1} and [len(o) for o in outputs] == sizes:
+            return {"output": np.concatenate(outputs)}
+        widths = {o.shape[1] for o in outputs if o.ndim == 2}
+        if dims == {2} and len(widths) == 1 and [len(o) for o in outputs] == sizes:
+            stacked = np.concatenate(outputs)
+            return {f"output.{i}": stacked[:, i] for i in range(stacked.shape[1])}
+    cols: dict[str, list[Any]] = {}
+    total = 0
+    for out, n in zip(outputs, sizes):
+        for key, values in _output_columns(out, n).items():
+            col = cols.get(key)
+            if col is None:
+                col = cols[key] = [None] * total
+            col.extend(values)
+        total += n
+        for col in cols.values():
+            if len(col) < total:
+                col.extend([None] * (total - len(col)))
+    return {k: _column(v) if not isinstance(v, pd.Series) else v for k, v in cols.items()}
+
+
 def _output_columns(outputs: Any, n: int) -> dict[str, list[Any]]:
     import numpy as np
     import pandas as pd
@@ -409,35 +470,36 @@ def _output_columns(outputs: Any, n: int) -> dict[str, list[Any]]:
 
 
 def _to_frame(batch: list[PredictionRecord]) -> pd.DataFrame:
+    import numpy as np
     import pandas as pd
 
-    cols: dict[str, list[Any]] = {c: [] for c in META_COLUMNS}
-    total = 0
-    for rec in batch:
-        inputs = _input_frame(rec.inputs)
-        n = len(inputs)
-        extra: dict[str, list[Any]] = {f"input.{c}": inputs[c].tolist() for c in inputs.columns}
-        extra.update(_output_columns(rec.outputs, n))
-        for key, value in rec.extra.items():
-            extra[f"extra.{key}"] = [value] * n
-        for key, values in extra.items():
-            col = cols.get(key)
-            if col is None:
-                col = cols[key] = [None] * total
-            col.extend(values)
-        cols["request_id"].extend([rec.request_id] * n)
-        cols["time"].extend([rec.time] * n)
-        cols["model"].extend([rec.model] * n)
-        cols["variant"].extend([rec.variant] * n)
-        cols["latency_ms"].extend([float(rec.latency_ms)] * n)
-        cols["row"].extend(range(n))
-        cols["error"].extend([rec.error] * n)
-        total += n
-        for col in cols.values():
-            if len(col) < total:
-                col.extend([None] * (total - len(col)))
-    frame: pd.DataFrame = pd.DataFrame({k: _column(v) for k, v in cols.items()})
-    return frame
+    inputs = [_input_frame(rec.inputs) for rec in batch]
+    sizes = [len(f) for f in inputs]
+    total = sum(sizes)
+    meta: dict[str, Any] = {
+        "request_id": np.repeat(np.array([r.request_id for r in batch], dtype=object), sizes),
+        "time": np.repeat(np.array([r.time for r in batch], dtype="float64"), sizes),
+        "model": np.repeat(np.array([r.model for r in batch], dtype=object), sizes),
+        "variant": np.repeat(np.array([r.variant for r in batch], dtype=object), sizes),
+        "latency_ms": np.repeat(np.array([r.latency_ms for r in batch], dtype="float64"), sizes),
+        "row": np.concatenate([np.arange(n) for n in sizes]) if sizes else np.array([], int),
+        "error": np.repeat(np.array([r.error for r in batch], dtype=object), sizes),
+    }
+    frame = pd.DataFrame(meta)
+    block = _inputs_block(inputs) if total else pd.DataFrame()
+    outputs = _outputs_block([r.outputs for r in batch], sizes)
+    extras: dict[str, list[Any]] = {}
+    if any(r.extra for r in batch):
+        keys = sorted({k for r in batch for k in r.extra})
+        for key in keys:
+            extras[f"extra.{key}"] = [
+                r.extra.get(key) for r, n in zip(batch, sizes) for _ in range(n)
+            ]
+    pieces = [frame, block.reset_index(drop=True), pd.DataFrame(outputs, index=frame.index)]
+    if extras:
+        pieces.append(pd.DataFrame({k: _column(v) for k, v in extras.items()}))
+    out: pd.DataFrame = pd.concat(pieces, axis=1)
+    return out
 
 
 def _column(values: list[Any]) -> Any:
@@ -453,5 +515,19 @@ def _column(values: list[Any]) -> Any:
 
 def _parquet(frame: pd.DataFrame) -> bytes:
     buf = io.BytesIO()
-    frame.to_parquet(buf, index=False)
+    try:
+        frame.to_parquet(buf, index=False)
+    except (TypeError, ValueError, ImportError) as exc:  # pyarrow: mixed-type object columns
+        import pandas as pd
+
+        log.debug("prediction_segment_as_text", error=type(exc).__name__)
+        mixed = [c for c in frame.columns if frame[c].dtype == object]
+        frame = frame.assign(
+            **{
+                c: frame[c].map(lambda v: None if v is None or v is pd.NA else str(v))
+                for c in mixed
+            }
+        )
+        buf = io.BytesIO()
+        frame.to_parquet(buf, index=False)
     return buf.getvalue()
