@@ -406,7 +406,7 @@ def _inputs_block(frames: list[pd.DataFrame]) -> pd.DataFrame:
             groups[-1][1].append(frame)
         else:
             groups.append((cols, [frame]))
-    parts = []
+    parts: list[pd.DataFrame] = []
     for cols, members in groups:
         names = [f"input.{c}" for c in cols]
         arrays = [m.to_numpy() for m in members]
