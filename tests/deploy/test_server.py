@@ -500,3 +500,38 @@ class TestBackground:
 
         with pytest.raises(InvalidInputError, match="Predictor"):
             serve(42, background=True)
+
+
+class TestShadowServer:
+    def test_shadow_answers_are_logged_never_returned(
+        self, workspace: Path, tmp_path: Path
+    ) -> None:
+        """With a shadow variant, callers get only the primary's answers, and the log holds
+        both, paired by request id."""
+        name = f"shadow-{uuid.uuid4().hex[:8]}"
+        spec = {
+            "workspace": str(workspace),
+            "target": {
+                "router": {
+                    "variants": {"champion": "w@champion"},
+                    "shadow": {"candidate": "w@canary"},
+                }
+            },
+            "logger": {"name": name, "max_rows": 1_000_000},
+        }
+        proc = start_server(spec, tmp_path / "log")
+        with proc, httpx.Client(base_url=proc.url, timeout=30) as c:
+            for i in range(4):
+                r = c.post(
+                    "/invocations", json=MLFLOW_BODIES["inputs"], headers={"x-request-id": f"s{i}"}
+                )
+                assert r.json() == {"predictions": EXPECTED}
+                assert r.headers["x-mlopskit-variant"] == "champion"
+        with mk.Workspace(workspace):
+            from mlopskit.deploy import PredictionLogger
+
+            frame = PredictionLogger(mk.current_workspace().store, name=name).read()
+        by_variant = dict(list(frame.groupby("variant")))
+        assert set(by_variant) == {"champion", "candidate"}
+        assert by_variant["candidate"]["output"].tolist() == CANARY * 4
+        assert set(by_variant["candidate"]["request_id"]) == {f"s{i}" for i in range(4)}

@@ -21,7 +21,7 @@ Liveness is not readiness: the app answers ``/v2/health/live`` at once, and load
 model in the background; ``/v2/health/ready``, ``/ping`` and ``/health`` answer 503 until
 it is loaded. Bad input is a 4xx with a JSON body, never a 500. On SIGTERM uvicorn stops
 accepting connections, finishes the requests in flight, and the app then drains the
-shadow queue and flushes the prediction logger before the process exits.
+shadow queue and closes (flushes) the prediction logger before the process exits.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from mlopskit._log import get_logger
 from mlopskit._optional import import_optional
 from mlopskit.deploy._metrics import ServerMetrics
-from mlopskit.deploy._router import Router
+from mlopskit.deploy._router import Router, ShadowResult
 from mlopskit.errors import InvalidInputError, MlopskitError, NotFoundError, SchemaError
 
 if TYPE_CHECKING:
@@ -277,6 +277,22 @@ class _Handler:
         except Exception as exc:  # logging never fails a prediction that succeeded
             log.warning("prediction_log_failed", error=repr(exc))
 
+    def log_shadow(self, result: ShadowResult) -> None:
+        """Log a shadow variant's answer (the router calls it on its shadow thread)."""
+        from mlopskit.deploy._logger import PredictionRecord
+
+        self.state.logger.log(
+            PredictionRecord(
+                inputs=result.inputs,
+                outputs=result.outputs,
+                model=str(getattr(result.predictor, "digest", "")),
+                variant=result.variant,
+                latency_ms=result.seconds * 1e3,
+                request_id=result.request_id,
+                error=result.error,
+            )
+        )
+
     @staticmethod
     def _error(protocol: str, exc: BaseException, variant: str) -> _Answer:
         if isinstance(exc, NotFoundError):
@@ -346,6 +362,8 @@ def build_app(
         context=contextvars.copy_context(),
     )
     handler = _Handler(state)
+    if logger is not None and router.shadows and router.on_shadow is None:
+        router.on_shadow = handler.log_shadow
 
     def json_response(payload: Any, status: int = 200) -> Response:
         return Response(_dumps(payload), status_code=status, media_type=_JSON)
@@ -437,8 +455,7 @@ def build_app(
             else:
                 body = await request.body()
                 content_type = request.headers.get("content-type", _JSON)
-                answer = await run_in_threadpool(
-                    handler.predict,
+                args = (
                     protocol,
                     body,
                     content_type,
@@ -447,6 +464,7 @@ def build_app(
                     request.headers.get(KEY_HEADER),
                     request.headers.get(REQUEST_ID_HEADER),
                 )
+                answer = await run_in_threadpool(handler.predict, *args)
             headers = dict(answer.headers)
             if answer.variant:
                 headers[VARIANT_HEADER] = answer.variant
@@ -488,10 +506,10 @@ def build_app(
             yield
         finally:
             # In-flight requests are done (uvicorn drained them): finish the mirrored
-            # ones, then write every buffered prediction record.
+            # ones, then write every buffered prediction record (closing the logger).
             await run_in_threadpool(router.close)
             if logger is not None:
-                await run_in_threadpool(logger.flush)
+                await run_in_threadpool(logger.close)
 
     m = "/v2/models/{model}"
     mv = "/v2/models/{model}/versions/{version}"
@@ -535,7 +553,7 @@ class ServerHandle:
         return self._thread.is_alive()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop accepting, finish in-flight requests, flush the logger; wait ``timeout`` s."""
+        """Stop accepting, finish in-flight requests, close the logger; wait ``timeout`` s."""
         self._server.should_exit = True
         self._thread.join(timeout)
         if self._thread.is_alive():  # in-flight requests outlived the grace period
@@ -595,7 +613,7 @@ def serve(
         background: serve on a thread and return a :class:`ServerHandle` once the
             model is loaded; otherwise block like ``uvicorn.run`` until SIGTERM/SIGINT.
         logger: a :class:`~mlopskit.deploy.PredictionLogger` for every answered
-            prediction (flushed on shutdown).
+            prediction (closed, so flushed, on shutdown).
         name: the model name under ``/v2/models/`` (default: the model's name).
         echo: how many characters of a caller's input an error message may quote.
         on_start: called with the server's URL once it accepts connections.
