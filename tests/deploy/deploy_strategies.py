@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import string
 
 import numpy as np
@@ -64,6 +65,22 @@ def _column(kind: str, n: int) -> st.SearchStrategy[pd.Series]:
         )
     if kind == "str":
         return st.lists(_TEXT, min_size=n, max_size=n).map(lambda v: pd.Series(v, dtype="str"))
+    if kind == "category":
+        return st.lists(
+            st.one_of(st.none(), st.sampled_from(["red", "green", "blue"])), min_size=n, max_size=n
+        ).map(lambda v: pd.Series(pd.Categorical(v, categories=["blue", "green", "red"])))
+    if kind == "datetime":
+        return st.lists(
+            st.one_of(st.none(), st.datetimes(dt.datetime(1970, 1, 1), dt.datetime(2100, 1, 1))),
+            min_size=n,
+            max_size=n,
+        ).map(lambda v: pd.Series(pd.array(v, dtype="datetime64[us]")))
+    if kind == "timedelta":
+        return st.lists(
+            st.one_of(st.none(), st.timedeltas(dt.timedelta(days=-999), dt.timedelta(days=999))),
+            min_size=n,
+            max_size=n,
+        ).map(lambda v: pd.Series(pd.array(v, dtype="timedelta64[us]")))
     raise AssertionError(kind)
 
 
@@ -80,6 +97,9 @@ KINDS = (
     "Float64",
     "string",
     "str",
+    "category",
+    "datetime",
+    "timedelta",
 )
 
 

@@ -521,7 +521,7 @@ def _conform_column(series: pd.Series, spec: ColumnSpec, echo: int, from_text: b
             expected=f"{spec.type} without nulls",
             found=f"{int(mask.sum())} missing",
         )
-    if kind == "empty" and spec.type not in _NUMERIC:
+    if kind == "empty" and spec.type not in (*_NUMERIC, "category"):
         return series.astype(target) if target != "object" else series
     if spec.type in _NUMERIC:
         return _to_number(series, spec, kind, mask, echo, from_text)
@@ -534,7 +534,7 @@ def _conform_column(series: pd.Series, spec: ColumnSpec, echo: int, from_text: b
     if spec.type == "category":
         return _to_category(series, spec, mask, echo)
     if spec.type == "datetime":
-        return _to_time(series, spec, kind, echo, pd.to_datetime, ("datetime", "date"))
+        return _to_time(series, spec, kind, echo, _parse_datetime, ("datetime", "date"))
     if spec.type == "duration":
         return _to_time(series, spec, kind, echo, pd.to_timedelta, ("timedelta",))
     if spec.type == "binary":
@@ -632,6 +632,12 @@ def _to_category(series: pd.Series, spec: ColumnSpec, mask: Any, echo: int) -> A
         )
     result = pd.Categorical(values, categories=cats)
     return pd.Series(result, index=series.index, name=series.name)
+
+
+def _parse_datetime(series: pd.Series) -> Any:
+    if series.dtype.kind == "M":
+        return series
+    return pd.to_datetime(series, format="ISO8601")
 
 
 def _to_time(
@@ -740,7 +746,7 @@ def _jsonable(values: Any) -> Any:
         values = values.array
     if isinstance(values, pd.api.extensions.ExtensionArray):
         obj = values.astype(object)
-        return [None if v is pd.NA or v is None or _isnan(v) else _py(v) for v in obj]
+        return [None if _missing(v) else _py(v) for v in obj]
     arr = np.asarray(values)
     if arr.dtype.kind == "f":
         if np.isfinite(arr).all():
@@ -751,12 +757,17 @@ def _jsonable(values: Any) -> Any:
     if arr.dtype.kind in "biu":
         return arr.tolist()
     if arr.dtype.kind in "mM":
-        return [None if pd.isna(v) else str(v) for v in arr.reshape(-1)]
+        return [
+            None
+            if pd.isna(v)
+            else _py(pd.Timestamp(v) if arr.dtype.kind == "M" else pd.Timedelta(v))
+            for v in arr.reshape(-1)
+        ]
     return [_py(v) for v in arr.tolist()] if arr.ndim == 1 else _py(arr.tolist())
 
 
-def _isnan(v: Any) -> bool:
-    return isinstance(v, float) and math.isnan(v)
+def _missing(v: Any) -> bool:
+    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v))
 
 
 def _py(v: Any) -> Any:
@@ -766,7 +777,11 @@ def _py(v: Any) -> Any:
         return None
     if isinstance(v, bytes):
         return v.decode("utf-8", errors="replace")
-    if isinstance(v, (pd.Timestamp, pd.Timedelta)):
+    if v is pd.NaT:
+        return None
+    if isinstance(v, pd.Timestamp):
+        return v.isoformat()
+    if isinstance(v, pd.Timedelta):
         return str(v)
     if isinstance(v, list):
         return [_py(x) for x in v]
