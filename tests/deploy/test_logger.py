@@ -196,3 +196,28 @@ def test_logger_on_s3(s3_bucket: str) -> None:
     frame = PredictionLogger(ArtifactStore(url, cache=False), name="m").read()
     assert sorted(set(frame["request_id"])) == [f"r{i}" for i in range(5)]
     assert len(frame) == 15
+
+
+def test_lineage_walks_from_predictions_to_the_data(
+    file_store: ArtifactStore, sk_model: object, churn_data: tuple[pd.DataFrame, np.ndarray]
+) -> None:
+    """mk.lineage walks up from a prediction segment to the package, model version, run and dataset."""
+    import mlopskit as mk
+    from mlopskit.deploy import Predictor
+    from mlopskit.registry import Registry
+    from mlopskit.versioning import Datasets
+
+    X, _ = churn_data
+    train = Datasets(file_store).commit("train", X)
+    reg = Registry(file_store)
+    reg.register("churn", sk_model, run="run-42", inputs=[train], input_example=X.head(3))
+    pred = Predictor("churn/1", store=file_store)
+    with PredictionLogger(file_store, name="churn") as plog:
+        plog.log({"inputs": X.head(4), "outputs": pred.predict(X.head(4)), "model": pred.digest})
+    segment = file_store.refs.get(plog.segments()[0])
+    frame = mk.lineage(segment.digest, direction="up", store=file_store).to_frame()
+    sources = set(zip(frame["source_kind"], frame["source"]))
+    assert ("artifact", pred.digest) in sources  # the package
+    assert ("model", "churn/1") in sources
+    assert ("dataset", "train/1") in sources
+    assert ("run", "run-42") in sources
