@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from mlopskit.deploy import ModelPackage, Predictor
-from mlopskit.deploy._codec import encode_mlflow_request
+from mlopskit.deploy._codec import encode_mlflow_request, encode_v2_request
 from mlopskit.deploy._predictor import clear_cache
 from mlopskit.errors import InvalidInputError, SchemaError
 from mlopskit.registry import Registry
@@ -30,7 +30,7 @@ class TestInputs:
     def test_every_input_form_predicts_the_same(
         self, churn_pkg: ModelPackage, sk_model: Any, churn_data: Any
     ) -> None:
-        """DataFrame, dict, records, rows, numpy, CSV text and MLflow JSON all give the model's answer."""
+        """DataFrame, dict, records, rows, numpy, CSV, MLflow JSON and OIP V2 give the model's answer."""
         X, _ = churn_data
         rows = X.head(20)
         want = sk_model.predict(rows)
@@ -43,6 +43,7 @@ class TestInputs:
             rows.to_numpy(),
             rows.to_csv(index=False),
             encode_mlflow_request(rows, shape="dataframe_records"),
+            encode_v2_request(rows),
         ]
         for form in forms:
             assert (np.asarray(pred.predict(form)) == want).all(), type(form)

@@ -238,12 +238,22 @@ def _as_array(data: Any, dtype: str, echo: int) -> np.ndarray:
         ) from None
 
 
+def _is_v2_request(data: Mapping[str, Any]) -> bool:
+    """An OIP V2 body: ``inputs`` is a list of tensors (objects with datatype and shape)."""
+    inputs = data.get("inputs")
+    return (
+        isinstance(inputs, list)
+        and bool(inputs)
+        and all(isinstance(t, Mapping) and "datatype" in t and "shape" in t for t in inputs)
+    )
+
+
 def _from_mapping(data: Mapping[str, Any], signature: ModelSignature | None, echo: int) -> Any:
+    if _is_v2_request(data):
+        return _decode_v2_object(data, signature, echo).frame
     keys = [k for k in MLFLOW_SHAPES if k in data]
     if keys:
         return _from_mlflow(data, keys, signature, echo)
-    if "inputs" in data or ("id" in data and "inputs" in data):  # pragma: no cover - above
-        return decode_v2(json.dumps(data).encode(), signature=signature, echo=echo).frame
     # A dict of columns.
     if _tensor_spec(signature) is not None:
         raise SchemaError(
@@ -1019,7 +1029,10 @@ def decode_v2(
             does not match its shape.
         SchemaError: the data does not fit the signature.
     """
-    data = _load_json(body, "inference request")
+    return _decode_v2_object(_load_json(body, "inference request"), signature, echo)
+
+
+def _decode_v2_object(data: Any, signature: ModelSignature | None, echo: int) -> DecodedRequest:
     if not isinstance(data, dict) or not isinstance(data.get("inputs"), list):
         raise _bad(
             "an inference request is an object with an 'inputs' list of tensors",
