@@ -380,13 +380,28 @@ class Conformer:
         if frame.columns.tolist() != self.names or frame.dtypes.tolist() != self.dtypes:
             return None
         if self._uniform_float:
-            if self._strict and np.isnan(frame.to_numpy()).any():
+            if self._strict and _has_nan(frame.to_numpy()):
                 return None
             return frame
         for i in self._strict:
             if frame.iloc[:, i].hasnans:
                 return None
         return frame
+
+    def fast_array(self, frame: Any) -> np.ndarray | None:
+        """``frame`` as one float array if it conforms and all its columns are floats.
+
+        What a Predictor gives a numeric scikit-learn model: the check and the array
+        cost one copy of the data, not two.
+        """
+        if not self._uniform_float or not isinstance(frame, pd.DataFrame):
+            return None
+        if frame.columns.tolist() != self.names or frame.dtypes.tolist() != self.dtypes:
+            return None
+        arr: np.ndarray = frame.to_numpy()
+        if self._strict and _has_nan(arr):
+            return None
+        return arr
 
     def __call__(self, frame: Any, *, from_text: bool = False) -> Any:
         """Conform ``frame`` (see :func:`conform`)."""
@@ -430,6 +445,12 @@ class Conformer:
         if not changed:
             return frame
         return pd.DataFrame(out, index=frame.index)
+
+
+def _has_nan(arr: np.ndarray) -> bool:
+    """Whether a float array holds a NaN (a sum first: no temporary array when it does not)."""
+    total = arr.sum()
+    return bool(np.isnan(total)) and bool(np.isnan(arr).any())
 
 
 def _conform_tensor(data: Any, spec: TensorSpec, echo: int) -> np.ndarray:

@@ -126,6 +126,7 @@ class Predictor:
             _numpy_twin(self.model, self._conform.names) if self._conform.numeric else None
         )
         self._methods: dict[str, Callable[[Any], Any]] = {}
+        self._array_methods: dict[str, Callable[[Any], Any]] = {}
         self._method(method)  # fail now, not at the first request
         self.ready = True
 
@@ -142,6 +143,7 @@ class Predictor:
             fn = attr
             twin = getattr(self._array_model, method, None) if self._array_model else None
             if twin is not None:
+                self._array_methods[method] = twin
                 fn = _via_numpy(twin)
         elif method in ("predict", "__call__") and callable(self.model):
             fn = self.model
@@ -185,9 +187,15 @@ class Predictor:
             SchemaError: the input does not fit the signature (names the column).
             InvalidInputError: the input shape is not understood, or no such method.
         """
-        fn = self._method(method or self.method)
+        name = method or self.method
+        fn = self._method(name)
+        if self._array_model is not None:
+            arr = self._conform.fast_array(data)
+            twin = self._array_methods.get(name)
+            if arr is not None and twin is not None:
+                return twin(arr)
         if "dask.dataframe" in sys.modules and _is_dask(data):
-            return _predict_dask(self, data, method or self.method)
+            return _predict_dask(self, data, name)
         return fn(self.prepare(data))
 
     def predict_prepared(self, frame: Any, *, method: str | None = None) -> Any:
