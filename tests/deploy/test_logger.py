@@ -199,10 +199,17 @@ def test_logger_on_s3(s3_bucket: str) -> None:
 
 
 def test_lineage_walks_from_predictions_to_the_data(
-    file_store: ArtifactStore, sk_model: object, churn_data: tuple[pd.DataFrame, np.ndarray]
+    file_store: ArtifactStore,
+    sk_model: object,
+    churn_data: tuple[pd.DataFrame, np.ndarray],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """mk.lineage walks up from a prediction segment to the package, model version, run and dataset."""
     import mlopskit as mk
+
+    monkeypatch.chdir(tmp_path)  # the walk opens the current workspace's tracking store
+    monkeypatch.setenv("MLOPSKIT_HOME", str(tmp_path / "ws"))
     from mlopskit.deploy import Predictor
     from mlopskit.registry import Registry
     from mlopskit.versioning import Datasets
