@@ -397,6 +397,19 @@ class TestPromote:
         assert assignments(r, ks) == before
         assert r.predictor("champion").version == "1"
 
+    def test_refresh_follows_the_alias(self, models: Path) -> None:
+        """After the alias moved elsewhere (e.g. the loop rolled it back), refresh() loads
+        the version it points to now, and only for the variants that changed."""
+        import mlopskit as mk
+
+        r = registry_router(models).load()
+        assert r.refresh() == {}
+        with mk.Workspace(models):
+            mk.registry.set_alias("m", "champion", 2, message="moved outside the router")
+        assert r.refresh() == {"champion": "2"}
+        assert r.predictor("champion").version == "2"
+        assert r.refresh() == {}
+
     def test_promote_needs_a_registry_version_and_an_alias(self, models: Path) -> None:
         """Promoting a variant without a registry version, or into a champion not given as
         'name@alias', is refused with InvalidInputError and moves nothing."""

@@ -344,6 +344,32 @@ class Router:
             self.predictor(name)
         return self
 
+    def refresh(self) -> dict[str, str]:
+        """Follow the registry: reload every variant given as ``name@alias`` whose alias
+        now points to another version (e.g. after a rollback by the deployment loop).
+
+        Returns:
+            Variant → the version it serves now, for the variants that changed.
+        """
+        from mlopskit.deploy._predictor import Predictor
+
+        registry = self._registry()
+        changed: dict[str, str] = {}
+        for name, source in self._sources.items():
+            if not (isinstance(source, str) and "@" in source):
+                continue
+            number = str(registry.get(source).number)
+            current = self._predictors.get(name)
+            if current is not None and str(getattr(current, "version", None)) == number:
+                continue
+            predictor = Predictor(source, store=self.store)
+            with self._lock:
+                self._predictors[name] = predictor
+            changed[name] = str(predictor.version)
+        if changed:
+            log.info("router_refresh", changed=changed)
+        return changed
+
     @property
     def ready(self) -> bool:
         """True when every variant is loaded and ready."""
