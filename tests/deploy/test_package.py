@@ -181,6 +181,14 @@ class TestManifest:
         with pytest.raises(IntegrityError, match=bad.digest):
             ModelPackage.load(bad.digest, store=file_store)
 
+    def test_stored_name_that_escapes_is_damage(self, file_store: ArtifactStore) -> None:
+        """A stored package whose name could escape a path is an IntegrityError when read."""
+        good = ModelPackage.from_model(Doubler(), name="dbl", store=file_store)
+        payload = good.manifest.model_dump(mode="json") | {"name": "../../etc"}
+        bad = file_store.put_record(payload)
+        with pytest.raises(IntegrityError, match=bad.digest):
+            ModelPackage.load(bad.digest, store=file_store)
+
     def test_invalid_name(self, file_store: ArtifactStore) -> None:
         """A name that could escape a ref path is refused."""
         with pytest.raises(InvalidInputError):

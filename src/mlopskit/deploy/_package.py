@@ -67,7 +67,7 @@ class PackageManifest(BaseModel):
 
     schema_version: int = 1
     kind: Literal["mlopskit.package"] = "mlopskit.package"
-    name: str
+    name: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9._+=,-]*$")  # read back: untrusted
     model: ArtifactRef
     format: Literal["skops", "npy", "onnx", "pickle"]
     flavor: str
