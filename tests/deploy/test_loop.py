@@ -142,6 +142,30 @@ class TestLoop:
         check = DeploymentLoop("churn", log=plog).check()
         assert check.rows == 100 and not check.drifted
 
+    def test_reference_from_the_training_dataset(
+        self, file_store: ArtifactStore, churn_data: Any
+    ) -> None:
+        """With no stored profile, the version's training dataset is profiled once and stored."""
+        from sklearn.linear_model import LogisticRegression
+
+        from mlopskit.versioning import Datasets
+
+        X, y = churn_data
+        train = Datasets(file_store).commit("train", X.assign(label=y))
+        reg = Registry(file_store)
+        reg.register(
+            "fraud", LogisticRegression().fit(X, y), inputs=[train], input_example=X.head(3)
+        )
+        reg.set_alias("fraud", "champion", 1)
+        pred = Predictor("fraud@champion", store=file_store)
+        assert pred.package.reference() is None
+        plog = PredictionLogger(file_store, name="fraud")
+        _serve(plog, pred, _traffic(np.random.default_rng(10), 200, shift=3.0))
+        check = DeploymentLoop("fraud", log=plog).check()
+        assert check.drifted and sorted(c.column for c in check.report.columns) == COLS
+        stored = ModelPackage.from_registry("fraud/1", store=file_store).reference()
+        assert stored is not None and stored.rows == len(X) and "label" not in stored.columns
+
     def test_unknown_alias(self, file_store: ArtifactStore) -> None:
         """Checking an alias that does not exist is a NotFoundError."""
         with pytest.raises(NotFoundError):

@@ -141,9 +141,48 @@ class DeploymentLoop:
         }
 
     def _reference(self, mv: ModelVersion) -> ReferenceProfile | None:
+        """The given reference, else the package's, else the profile of the training data.
+
+        A version registered with ``inputs=[dataset_version]`` has its training data
+        at hand: its input columns are profiled once and stored with the version's
+        package, so later checks read the profile instead of the data.
+        """
         if self.reference is not None:
             return self.reference
-        return ModelPackage.from_registry(mv, store=self.store).reference()
+        stored = ModelPackage.from_registry(mv, store=self.store).reference()
+        if stored is not None:
+            return stored
+        data = self._training_data(mv)
+        if data is None:
+            return None
+        from mlopskit.drift import profile
+
+        prof = profile(data)
+        ModelPackage.from_registry(mv, store=self.store, reference=prof)
+        log.info("loop_reference_from_dataset", model=mv.uri, rows=prof.rows)
+        return prof
+
+    def _training_data(self, mv: ModelVersion) -> pd.DataFrame | None:
+        import pandas as pd
+
+        from mlopskit.versioning import Datasets
+
+        names = None
+        if mv.signature is not None and mv.signature.inputs.columns:
+            names = [str(c.name) for c in mv.signature.inputs.columns]
+        for endpoint in mv.inputs:
+            if endpoint.kind != "dataset" or "/" not in endpoint.label:
+                continue
+            name, _, number = endpoint.label.rpartition("/")
+            if not number.isdigit():
+                continue
+            data = Datasets(self.store).load(name, int(number))
+            if not isinstance(data, pd.DataFrame):
+                continue
+            cols = [c for c in (names or list(data.columns)) if c in data.columns]
+            if cols:
+                return data[cols]
+        return None
 
     def rows(self, mv: ModelVersion | None = None) -> pd.DataFrame:
         """The logged rows of ``mv`` (default: the alias's version) not yet checked."""
