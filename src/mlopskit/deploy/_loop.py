@@ -181,7 +181,8 @@ class DeploymentLoop:
                 continue
             cols = [c for c in (names or list(data.columns)) if c in data.columns]
             if cols:
-                return data[cols]
+                chosen: pd.DataFrame = data[cols]
+                return chosen
         return None
 
     def rows(self, mv: ModelVersion | None = None) -> pd.DataFrame:
