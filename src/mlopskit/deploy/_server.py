@@ -30,6 +30,7 @@ import contextlib
 import contextvars
 import json
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -72,6 +73,11 @@ def _default(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _version() -> str:
+    """mlopskit's version (read from the loaded package: the facade sits above deploy)."""
+    return str(getattr(sys.modules.get("mlopskit"), "__version__", "unknown"))
 
 
 def _as_router(target: Any) -> Router:
@@ -393,14 +399,10 @@ def build_app(
         return not_ready("mlflow")
 
     async def version(request: Request) -> Response:
-        from mlopskit import __version__
-
-        return Response(__version__, media_type="text/plain")
+        return Response(_version(), media_type="text/plain")
 
     async def server_metadata(request: Request) -> Response:
-        from mlopskit import __version__
-
-        return json_response({"name": "mlopskit", "version": __version__, "extensions": []})
+        return json_response({"name": "mlopskit", "version": _version(), "extensions": []})
 
     # -- models -------------------------------------------------------------------------
 
