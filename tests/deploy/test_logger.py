@@ -144,6 +144,19 @@ class TestBuffering:
         ids = PredictionLogger(ArtifactStore(url), name="m").read()["request_id"]
         assert len(ids) == 120 and ids.is_unique
 
+    def test_interpreter_exit_writes_the_buffer(self, tmp_path: Path) -> None:
+        """A process that never closes its logger still writes what it buffered when it exits."""
+        url = str(tmp_path / "store")
+        script = (
+            "import sys, pandas as pd\n"
+            "from mlopskit.store import ArtifactStore\n"
+            "from mlopskit.deploy import PredictionLogger\n"
+            "p = PredictionLogger(ArtifactStore(sys.argv[1]), name='m')\n"
+            "p.log({'inputs': pd.DataFrame({'x': [1.0, 2.0]})})\n"
+        )
+        subprocess.run([sys.executable, "-c", script, url], check=True, timeout=120)
+        assert len(PredictionLogger(ArtifactStore(url), name="m").read()) == 2
+
 
 class TestSampling:
     def test_sample_fraction_is_binomial(self, file_store: ArtifactStore) -> None:

@@ -17,6 +17,8 @@ segment when it holds ``max_rows`` rows or about ``max_bytes`` of inputs (by the
 thread whose ``log()`` filled it, outside the lock), when ``flush_every`` seconds have
 passed since the last write, on :meth:`PredictionLogger.flush` and on
 :meth:`PredictionLogger.close` (call it at shutdown; the logger is a context manager).
+Loggers still open at interpreter exit are closed then (an ``atexit`` hook installed
+when the first logger is made, never at import).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import re
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -167,6 +170,7 @@ class PredictionLogger:
         self.rows_written = 0
         self.segments_written = 0
         self.dropped = 0
+        _track_open(self)
 
     def __repr__(self) -> str:
         return f"PredictionLogger({self.store.url!r}, name={self.name!r}, sample={self.sample})"
@@ -309,6 +313,32 @@ class PredictionLogger:
         return read_log(
             self.store, self.name, since=since, until=until, model=model, variant=variant
         )
+
+
+# -- interpreter exit: what is still buffered is written, not lost ----------------------------------
+
+_OPEN: weakref.WeakSet[PredictionLogger] = weakref.WeakSet()
+_EXIT_HOOK = {"installed": False}
+_EXIT_LOCK = threading.Lock()
+
+
+def _track_open(logger: PredictionLogger) -> None:
+    """Remember ``logger`` so interpreter exit closes it (the hook is installed on first use)."""
+    with _EXIT_LOCK:
+        _OPEN.add(logger)
+        if not _EXIT_HOOK["installed"]:
+            import atexit
+
+            atexit.register(_close_all)
+            _EXIT_HOOK["installed"] = True
+
+
+def _close_all() -> None:
+    for logger in list(_OPEN):
+        try:
+            logger.close()
+        except Exception as exc:  # exit goes on; say what was lost
+            log.error("prediction_log_not_flushed", log=logger.name, error=str(exc))
 
 
 def read_log(
