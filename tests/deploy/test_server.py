@@ -487,6 +487,27 @@ class TestBackground:
             r = httpx.post(f"{handle.url}/v2/models/w/infer", json=v2_body(ROWS))
             assert r.json()["model_version"] == "2"
 
+    def test_body_over_the_limit_is_413(self, workspace: Path) -> None:
+        """A body over max_body_bytes is refused with 413 and a JSON error, whether its
+        length is declared or it is streamed in chunks; the server keeps answering."""
+        with mk.Workspace(workspace):
+            predictor = Predictor("w@champion")
+        with serve(predictor, background=True, max_body_bytes=1000) as handle:
+            big = json.dumps({"inputs": [[1.0, 2.0]] * 200}).encode()
+            r = httpx.post(f"{handle.url}/invocations", content=big)
+            assert r.status_code == 413
+            assert "1000 bytes" in r.json()["message"]
+
+            def chunks() -> Iterator[bytes]:
+                for i in range(0, len(big), 100):
+                    yield big[i : i + 100]
+
+            r = httpx.post(f"{handle.url}/v2/models/w/infer", content=chunks())
+            assert r.status_code == 413
+            assert "error" in r.json()
+            r = httpx.post(f"{handle.url}/invocations", json=MLFLOW_BODIES["inputs"])
+            assert r.status_code == 200
+
     def test_failed_load_raises(self, workspace: Path) -> None:
         """A model that cannot load makes serve(background=True) raise, naming why."""
         from mlopskit.errors import InvalidInputError

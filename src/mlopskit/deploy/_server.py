@@ -93,17 +93,6 @@ def _as_router(target: Any) -> Router:
     )
 
 
-def _source_name(source: Any) -> str | None:
-    """The model name a not-yet-loaded source will serve, when it can be told."""
-    if isinstance(source, str):
-        for sep in ("@", "/"):
-            if sep in source:
-                return source.split(sep, 1)[0]
-        return source
-    name = getattr(source, "name", None)
-    return name if isinstance(name, str) else None
-
-
 @dataclass
 class _State:
     """What the app knows about its model(s); shared by every request."""
@@ -330,6 +319,20 @@ def _error_body(protocol: str, message: str, code: str, exc: BaseException | Non
     return _dumps(body)
 
 
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The request body, or None as soon as it exceeds ``limit`` bytes (declared or sent)."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def build_app(
     target: Any,
     *,
@@ -355,8 +358,6 @@ def build_app(
     from starlette.routing import Route
 
     router = _as_router(target)
-    if name is None and not router.ready:
-        name = _source_name(router._sources[router.variants[0]])
     metrics = ServerMetrics()
     state = _State(
         router=router,
@@ -444,23 +445,21 @@ def build_app(
                 response = not_ready(protocol)
                 answer = _Answer(response.status_code, bytes(response.body))
                 return response
-            length = request.headers.get("content-length")
-            if length is not None and length.isdigit() and int(length) > state.max_body:
+            body = await _read_body(request, state.max_body)
+            if body is None:
                 answer = _Answer(
                     413,
                     _error_body(
                         protocol,
-                        f"the request body is {length} bytes; the limit is {state.max_body}",
+                        f"the request body is larger than the limit of {state.max_body} bytes",
                         "BAD_REQUEST",
                     ),
                 )
             else:
-                body = await request.body()
-                content_type = request.headers.get("content-type", _JSON)
                 args = (
                     protocol,
                     body,
-                    content_type,
+                    request.headers.get("content-type", _JSON),
                     model,
                     ver,
                     request.headers.get(KEY_HEADER),
@@ -604,6 +603,7 @@ def serve(
     log_level: str | None = None,
     graceful_timeout: float = 30.0,
     ready_timeout: float = 120.0,
+    max_body_bytes: int = 64 * 1024 * 1024,
 ) -> ServerHandle | None:
     """Serve a model over HTTP: OIP V2, MLflow/SageMaker ``/invocations``, ``/metrics``.
 
@@ -622,6 +622,7 @@ def serve(
         log_level: uvicorn's log level (default ``info`` blocking, ``warning`` in background).
         graceful_timeout: seconds in-flight requests get to finish on shutdown.
         ready_timeout: with ``background=True``, how long to wait for the model to load.
+        max_body_bytes: larger request bodies are answered 413.
 
     Raises:
         MissingExtraError: ``mlopskit[serve]`` is not installed.
@@ -629,7 +630,7 @@ def serve(
             to load.
     """
     uvicorn = import_optional("uvicorn", "serve", purpose="serve()")
-    app = build_app(target, logger=logger, name=name, echo=echo)
+    app = build_app(target, logger=logger, name=name, echo=echo, max_body_bytes=max_body_bytes)
     sock = _bind(host, port)
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
