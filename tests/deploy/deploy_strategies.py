@@ -31,6 +31,10 @@ def _column(kind: str, n: int) -> st.SearchStrategy[pd.Series]:
         return st.lists(st.integers(-(2**53), 2**53), min_size=n, max_size=n).map(
             lambda v: pd.Series(v, dtype="int64")
         )
+    if kind == "bigint64":
+        return st.lists(st.integers(-(2**63), 2**63 - 1), min_size=n, max_size=n).map(
+            lambda v: pd.Series(v, dtype="int64")
+        )
     if kind == "int32":
         return st.lists(st.integers(-(2**31), 2**31 - 1), min_size=n, max_size=n).map(
             lambda v: pd.Series(v, dtype="int32")
@@ -110,6 +114,17 @@ def typed_frames(draw: st.DrawFn, min_rows: int = 1, max_rows: int = 6) -> pd.Da
     kinds = draw(st.lists(st.sampled_from(KINDS), min_size=1, max_size=4))
     cols = {f"c{i}_{k}": draw(_column(k, n)) for i, k in enumerate(kinds)}
     return pd.DataFrame(cols)
+
+
+NUMERIC_KINDS = ("float64", "float32", "int64", "bigint64", "int32", "int8", "uint8")
+
+
+@st.composite
+def numeric_frames(draw: st.DrawFn, min_rows: int = 1, max_rows: int = 6) -> pd.DataFrame:
+    """Frames of numeric numpy columns only: what the decoders' fast paths take."""
+    n = draw(st.integers(min_rows, max_rows))
+    kinds = draw(st.lists(st.sampled_from(NUMERIC_KINDS), min_size=1, max_size=4))
+    return pd.DataFrame({f"c{i}_{k}": draw(_column(k, n)) for i, k in enumerate(kinds)})
 
 
 def numeric_rows(rng: np.random.Generator, n: int, columns: list[str]) -> pd.DataFrame:

@@ -115,7 +115,28 @@ def _bad(message: str, **fields: Any) -> InvalidInputError:
     return InvalidInputError(message, **fields)
 
 
+_FAST_JSON: list[Any] = []
+
+
+def _fast_loads() -> Any:
+    """orjson's ``loads`` when installed (the ``serve`` extra has it), else None."""
+    if not _FAST_JSON:
+        try:
+            import orjson
+
+            _FAST_JSON.append(orjson.loads)
+        except ImportError:
+            _FAST_JSON.append(None)
+    return _FAST_JSON[0]
+
+
 def _load_json(body: bytes | str, what: str) -> Any:
+    fast = _fast_loads()
+    if fast is not None:
+        try:
+            return fast(body)
+        except ValueError:
+            pass  # stdlib json decides (it also reads NaN and Infinity): same answer either way
     try:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -138,6 +159,56 @@ def _column_names(signature: ModelSignature | None) -> list[str] | None:
 
 def _tensor_spec(signature: ModelSignature | None) -> TensorSpec | None:
     return None if signature is None else signature.inputs.tensor
+
+
+def _numeric_rows(
+    rows: Sequence[Any], signature: ModelSignature | None, maybe_bool: bool = True
+) -> Any:
+    """Rows of numbers for an all-numeric signature as a typed frame, or None.
+
+    The fast path of :func:`to_frame` (one numpy conversion instead of a DataFrame of
+    Python objects); anything unusual — text, booleans, nulls where the signature
+    allows none, non-integral values for an integer column — returns None so the
+    general path runs and reports it.
+    """
+    conformer = conformer_for(signature)
+    if not conformer.numeric or conformer.dtypes is None or not rows:
+        return None
+    if not isinstance(rows[0], (list, tuple)):
+        return None
+    if maybe_bool and any(v is True or v is False for row in rows for v in row):
+        return None
+    try:
+        arr = np.array(rows)  # numbers only: text, nulls and ragged rows give other kinds
+    except (TypeError, ValueError, OverflowError):
+        return None
+    names = conformer.names
+    if arr.ndim != 2 or arr.shape[1] != len(names) or arr.dtype.kind not in "if":
+        return None
+    return _typed_block(arr.astype(np.float64), conformer)
+
+
+def _typed_block(arr: np.ndarray, conformer: Conformer) -> Any:
+    """A float matrix as a frame with the signature's numeric dtypes, or None if lossy."""
+    dtypes = conformer.dtypes or []
+    if not np.isfinite(arr.sum()):  # nulls (or infinities): the general path decides
+        return None
+    if all(d == np.float64 for d in dtypes):
+        return pd.DataFrame(arr, columns=conformer.names)
+    cols: dict[str, Any] = {}
+    for i, (name, dtype) in enumerate(zip(conformer.names, dtypes)):
+        col = arr[:, i]
+        if dtype.kind in "iu":
+            info = np.iinfo(dtype)
+            lo, hi = max(info.min, -(2**53)), min(info.max, 2**53)  # exact in a float64
+            if not np.array_equal(col, np.trunc(col)) or (
+                len(col) and (col.min() < lo or col.max() > hi)
+            ):
+                return None
+        elif dtype.kind == "b":
+            return None
+        cols[name] = col.astype(dtype)
+    return pd.DataFrame(cols)
 
 
 def _rows_to_frame(rows: Sequence[Any], names: list[str] | None, echo: int) -> Any:
@@ -218,7 +289,8 @@ def to_frame(data: Any, *, signature: ModelSignature | None = None, echo: int = 
     if isinstance(data, (list, tuple)):
         if tensor is not None:
             return _as_array(data, tensor.dtype, echo)
-        return _rows_to_frame(data, names, echo)
+        fast = _numeric_rows(data, signature)
+        return fast if fast is not None else _rows_to_frame(data, names, echo)
     raise _bad(
         f"cannot read a {type(data).__qualname__} as model input; pass a DataFrame, a dict "
         "of columns, a list of records or rows, a numpy array, CSV text, or an MLflow / "
@@ -276,7 +348,11 @@ def _from_mapping(data: Mapping[str, Any], signature: ModelSignature | None, ech
 
 
 def _from_mlflow(
-    data: Mapping[str, Any], keys: list[str], signature: ModelSignature | None, echo: int
+    data: Mapping[str, Any],
+    keys: list[str],
+    signature: ModelSignature | None,
+    echo: int,
+    maybe_bool: bool = True,
 ) -> Any:
     if len(keys) != 1:
         raise _bad(
@@ -300,6 +376,10 @@ def _from_mlflow(
         columns = payload.get("columns")
         if not isinstance(rows, list):
             raise _bad("dataframe_split.data must be a list of rows", found=type(rows).__name__)
+        if tensor is None and (columns is None or list(columns) == names):
+            fast = _numeric_rows(rows, signature, maybe_bool)
+            if fast is not None:
+                return fast
         frame = _rows_to_frame(rows, list(columns) if columns is not None else names, echo)
         return frame.to_numpy() if tensor is not None else frame
     if key == "dataframe_records":
@@ -322,6 +402,9 @@ def _from_mlflow(
     if isinstance(payload, list):
         if tensor is not None:
             return _as_array(payload, tensor.dtype, echo)
+        fast = _numeric_rows(payload, signature, maybe_bool)
+        if fast is not None:
+            return fast
         return _rows_to_frame(payload, names, echo)
     raise _bad(f"{key} must be a list or an object", found=type(payload).__name__)
 
@@ -340,7 +423,23 @@ def conform(
     ``found``); extra columns are dropped; column order follows the signature.
     ``from_text=True`` (CSV) also parses numbers, booleans and times from text.
     """
-    return Conformer(signature, echo=echo)(frame, from_text=from_text)
+    return conformer_for(signature, echo)(frame, from_text=from_text)
+
+
+_CONFORMERS: dict[tuple[int, int], tuple[Any, Conformer]] = {}
+
+
+def conformer_for(signature: ModelSignature | None, echo: int = 0) -> Conformer:
+    """The :class:`Conformer` of ``signature`` (kept for the signature's lifetime, 64 at most)."""
+    key = (id(signature), echo)
+    hit = _CONFORMERS.get(key)
+    if hit is not None and hit[0] is signature:
+        return hit[1]
+    made = Conformer(signature, echo=echo)
+    if len(_CONFORMERS) >= 64:
+        _CONFORMERS.clear()
+    _CONFORMERS[key] = (signature, made)
+    return made
 
 
 class Conformer:
@@ -712,6 +811,28 @@ def decode_csv(
     return frame
 
 
+def _numeric_csv(raw: bytes, signature: ModelSignature | None) -> Any:
+    """CSV of numbers for an all-numeric signature, parsed by pandas' C reader; or None.
+
+    Only a header equal to the signature's columns and fields that all parse as
+    finite numbers take this path; anything else goes through text and
+    :func:`conform`, which reports it.
+    """
+    conformer = conformer_for(signature)
+    if not conformer.numeric or conformer.dtypes is None:
+        return None
+    header = raw.split(b"\n", 1)[0].strip().decode("utf-8", "replace")
+    if header.split(",") != conformer.names:
+        return None
+    try:
+        arr = pd.read_csv(
+            io.BytesIO(raw), dtype=np.float64, keep_default_na=False, na_values=[""]
+        ).to_numpy()
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError):
+        return None
+    return _typed_block(arr, conformer) if arr.ndim == 2 else None
+
+
 # -- MLflow ---------------------------------------------------------------------------------
 
 
@@ -739,6 +860,9 @@ def decode_mlflow(
     """
     media = _media(content_type or "application/json")
     if media == "text/csv":
+        fast = _numeric_csv(bytes(body), signature)
+        if fast is not None:
+            return DecodedRequest(frame=conform(fast, signature, echo=echo))
         frame = decode_csv(body, signature=signature, echo=echo)
         return DecodedRequest(frame=conform(frame, signature, echo=echo, from_text=True))
     if media != "application/json":
@@ -765,7 +889,8 @@ def decode_mlflow(
     params = data.get("params") or {}
     if not isinstance(params, dict):
         raise _bad("params must be an object", found=type(params).__name__)
-    frame = _from_mlflow(data, keys, signature, echo)
+    maybe_bool = b"true" in body or b"false" in body  # JSON booleans: the careful path
+    frame = _from_mlflow(data, keys, signature, echo, maybe_bool)
     return DecodedRequest(frame=conform(frame, signature, echo=echo), parameters=params)
 
 
@@ -927,7 +1052,9 @@ def encode_v2_request(
     return json.dumps(body, allow_nan=False).encode()
 
 
-def _decode_tensor(item: Any, index: int, echo: int) -> tuple[str, Any, list[int]]:
+def _decode_tensor(
+    item: Any, index: int, echo: int, maybe_bool: bool = True
+) -> tuple[str, Any, list[int]]:
     if not isinstance(item, Mapping):
         raise _bad(f"inputs[{index}] must be an object", found=type(item).__name__)
     missing = [k for k in ("name", "shape", "datatype", "data") if k not in item]
@@ -962,7 +1089,23 @@ def _decode_tensor(item: Any, index: int, echo: int) -> tuple[str, Any, list[int
             found=len(flat),
             name=name,
         )
+    if not maybe_bool and datatype.startswith("FP"):
+        fast = _fast_floats(flat, V2_DATATYPES[datatype])
+        if fast is not None:
+            return name, fast, shape
     return name, _typed(flat, datatype, name, echo), shape
+
+
+def _fast_floats(flat: list[Any], dtype: str) -> np.ndarray | None:
+    """Float tensor data in one numpy conversion; None (the careful path) for anything odd."""
+    try:
+        arr = np.array(flat)  # numbers only: text, nulls and nesting give other kinds
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if arr.ndim != 1 or arr.dtype.kind not in "if":
+        return None
+    arr = arr.astype(dtype)
+    return arr if np.isfinite(arr.sum()) else None
 
 
 def _flatten(data: Any) -> list[Any]:
@@ -1050,10 +1193,13 @@ def decode_v2(
             does not match its shape.
         SchemaError: the data does not fit the signature.
     """
-    return _decode_v2_object(_load_json(body, "inference request"), signature, echo)
+    maybe_bool = b"true" in body or b"false" in body
+    return _decode_v2_object(_load_json(body, "inference request"), signature, echo, maybe_bool)
 
 
-def _decode_v2_object(data: Any, signature: ModelSignature | None, echo: int) -> DecodedRequest:
+def _decode_v2_object(
+    data: Any, signature: ModelSignature | None, echo: int, maybe_bool: bool = True
+) -> DecodedRequest:
     if not isinstance(data, dict) or not isinstance(data.get("inputs"), list):
         raise _bad(
             "an inference request is an object with an 'inputs' list of tensors",
@@ -1074,7 +1220,7 @@ def _decode_v2_object(data: Any, signature: ModelSignature | None, echo: int) ->
         ):
             raise _bad("'outputs' must be a list of objects with a 'name'", found="outputs")
         names_out = [o["name"] for o in outputs]
-    tensors = [_decode_tensor(item, i, echo) for i, item in enumerate(data["inputs"])]
+    tensors = [_decode_tensor(item, i, echo, maybe_bool) for i, item in enumerate(data["inputs"])]
     if not tensors:
         raise _bad("'inputs' is empty; send at least one tensor", found=0)
     tensor_spec = _tensor_spec(signature)
