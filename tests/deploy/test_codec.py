@@ -250,6 +250,16 @@ class TestBadBodies:
         with pytest.raises(InvalidInputError):
             decode_mlflow(body, "application/json")
 
+    def test_nan_tokens_are_missing_values(self) -> None:
+        """``NaN`` (which Python's json writes) reads as a missing value, with or without orjson."""
+        body = b'{"dataframe_split": {"columns": ["x"], "data": [[NaN], [1.5]]}}'
+        nullable = infer_signature(pd.DataFrame({"x": pd.array([1.0, None], dtype="Float64")}))
+        got = decode_mlflow(body, "application/json", signature=nullable).frame
+        assert got["x"].isna().tolist() == [True, False]
+        strict = infer_signature(pd.DataFrame({"x": [1.0]}))
+        with pytest.raises(SchemaError, match="missing"):
+            decode_mlflow(body, "application/json", signature=strict)
+
     def test_unsupported_content_type(self) -> None:
         """Only JSON and CSV are accepted, and the error says so."""
         with pytest.raises(InvalidInputError, match="text/csv") as err:
