@@ -63,7 +63,25 @@ _INPUT_ERRORS = (ValueError, TypeError, KeyError, IndexError)
 
 
 def _dumps(payload: Any) -> bytes:
+    """Compact JSON: orjson when installed (the ``serve`` extra has it), else the stdlib."""
+    if _ORJSON:
+        fast = _ORJSON[0]
+        if fast is not None:
+            return bytes(fast.dumps(payload, default=_default, option=_ORJSON_OPTIONS[0]))
+    else:
+        try:
+            import orjson
+        except ImportError:
+            _ORJSON.append(None)
+        else:
+            _ORJSON.append(orjson)
+            _ORJSON_OPTIONS.append(orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+        return _dumps(payload)
     return json.dumps(payload, separators=(",", ":"), default=_default).encode("utf-8")
+
+
+_ORJSON: list[Any] = []  # [orjson module or None] once looked up
+_ORJSON_OPTIONS: list[int] = []
 
 
 def _default(value: Any) -> Any:
