@@ -12,6 +12,8 @@ import pytest
 from mlopskit.deploy import ModelPackage, Predictor
 from mlopskit.store import ArtifactStore
 
+pytestmark = pytest.mark.slow  # a 2-process cluster: tens of seconds on a shared 2-core box
+
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
