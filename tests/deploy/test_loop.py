@@ -130,6 +130,20 @@ class TestLoop:
         _serve(plog, pred, _traffic(np.random.default_rng(7), 60))
         assert loop.check().rows == 60
 
+    def test_late_segments_are_not_lost(
+        self, file_store: ArtifactStore, deployed: tuple[Registry, Predictor]
+    ) -> None:
+        """Rows logged before a check but written after it are judged by the next check."""
+        _, pred = deployed
+        plog = PredictionLogger(file_store, name="churn")
+        loop = DeploymentLoop("churn", log=plog)
+        batch = _traffic(np.random.default_rng(11), 30)
+        plog.log(PredictionRecord(inputs=batch, outputs=pred.predict(batch), model=pred.digest))
+        assert loop.check().rows == 0  # still buffered
+        plog.flush()
+        assert loop.check().rows == 30
+        assert loop.check().rows == 0
+
     def test_rows_of_other_versions_are_ignored(
         self, file_store: ArtifactStore, deployed: tuple[Registry, Predictor]
     ) -> None:

@@ -349,12 +349,17 @@ def read_log(
     until: float | None = None,
     model: str | None = None,
     variant: str | None = None,
+    segments: list[str] | None = None,
 ) -> pd.DataFrame:
-    """The rows of the prediction log ``name`` in ``store`` (see :meth:`PredictionLogger.read`)."""
+    """The rows of the prediction log ``name`` in ``store`` (see :meth:`PredictionLogger.read`).
+
+    ``segments`` limits the read to those segment refs (default: every segment).
+    """
     import pandas as pd
 
     frames = []
-    for ref_name in sorted(store.refs.list(f"predictions/{name}")):
+    names = sorted(store.refs.list(f"predictions/{name}")) if segments is None else segments
+    for ref_name in names:
         frames.append(_read_segment(store, ref_name, store.refs.get(ref_name)))
     if not frames:
         empty: pd.DataFrame = pd.DataFrame({c: pd.Series(dtype="object") for c in META_COLUMNS})

@@ -1,7 +1,8 @@
 """The loop: the prediction log → drift against the stored reference → an opt-in rollback.
 
 :class:`DeploymentLoop` watches one alias (``churn@champion``): each :meth:`check`
-reads the rows logged since the previous check for the packages of the version the
+reads the log segments written since the previous check (segments are immutable, so
+none is read twice or skipped), keeps the rows of the packages of the version the
 alias points to, feeds their inputs to a :class:`mlopskit.drift.Monitor` built on the
 reference profile stored with that version's package (``ModelPackage.from_registry(uri,
 reference=training_data)``), and computes the error rate of the requests. With a
@@ -126,7 +127,7 @@ class DeploymentLoop:
         self.window = window
         self.compare_options = compare_options
         self.registry = Registry(self.store)
-        self.since: float | None = None  # rows logged before this were judged already
+        self.seen: set[str] = set()  # segments judged already (segments are immutable)
         self.checks: list[LoopCheck] = []
 
     def __repr__(self) -> str:
@@ -185,13 +186,19 @@ class DeploymentLoop:
                 return chosen
         return None
 
-    def rows(self, mv: ModelVersion | None = None) -> pd.DataFrame:
+    def rows(
+        self, mv: ModelVersion | None = None, segments: list[str] | None = None
+    ) -> pd.DataFrame:
         """The logged rows of ``mv`` (default: the alias's version) not yet checked."""
         mv = mv if mv is not None else self.registry.get(f"{self.name}@{self.alias}")
-        frame = read_log(self.store, self.log_name, since=self.since)
+        segments = self._new_segments() if segments is None else segments
+        frame = read_log(self.store, self.log_name, segments=segments)
         digests = self._digests(mv)
         mine: pd.DataFrame = frame[frame["model"].isin(digests)].reset_index(drop=True)
         return mine
+
+    def _new_segments(self) -> list[str]:
+        return sorted(set(self.store.refs.list(f"predictions/{self.log_name}")) - self.seen)
 
     def check(self) -> LoopCheck:
         """Judge the rows logged since the last check; roll back when the policy says so.
@@ -199,11 +206,9 @@ class DeploymentLoop:
         Raises:
             NotFoundError: the alias does not exist.
         """
-        import time
-
         mv = self.registry.get(f"{self.name}@{self.alias}")
-        started = time.time()
-        rows = self.rows(mv)
+        segments = self._new_segments()
+        rows = self.rows(mv, segments)
         requests = int(rows["request_id"].nunique()) if len(rows) else 0
         errors = int(rows.loc[rows["error"].notna(), "request_id"].nunique()) if len(rows) else 0
         reference = self._reference(mv)
@@ -255,7 +260,7 @@ class DeploymentLoop:
                 reason=reason,
                 reports=reports,
             )
-        self.since = started
+        self.seen.update(segments)
         self.checks.append(result)
         return result
 
