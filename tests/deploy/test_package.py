@@ -136,6 +136,30 @@ class TestTrust:
             pkg.load_model(warn=False)
         assert pkg.load_model(trusted=True, warn=False).note_ == fractions.Fraction(1, 3)
 
+    def test_functions_that_would_run_on_requests_are_refused(
+        self, file_store: ArtifactStore
+    ) -> None:
+        """A pipeline calling builtins.eval on its input does not load without trusted=True."""
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import FunctionTransformer
+
+        model = make_pipeline(FunctionTransformer(eval), LogisticRegression())
+        pkg = ModelPackage.from_model(model, name="evil", store=file_store)
+        with pytest.raises(UntrustedObjectError, match=r"builtins\.eval"):
+            Predictor(pkg)
+
+    def test_sklearn_internals_are_trusted(
+        self, file_store: ArtifactStore, churn_data: Any
+    ) -> None:
+        """Tree models (whose internals skops does not list) load without trusted=True."""
+        from sklearn.ensemble import RandomForestClassifier
+
+        X, y = churn_data
+        model = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y)
+        pred = Predictor(ModelPackage.from_model(model, name="rf", store=file_store))
+        assert np.array_equal(pred.predict(X), model.predict(X))
+
 
 class TestManifest:
     def test_signature_and_outputs_come_from_the_example(

@@ -2,7 +2,7 @@
 
 | format | for | stored as | loading runs code? |
 | --- | --- | --- | --- |
-| ``skops`` | scikit-learn estimators and pipelines (extra ``sklearn``) | skops zip, entries dated 1980-01-01 so equal models are equal bytes | no: only scikit-learn, numpy and scipy types load unless ``trusted=True`` |
+| ``skops`` | scikit-learn estimators and pipelines (extra ``sklearn``) | skops zip, entries dated 1980-01-01 so equal models are equal bytes | no: skops' default trusted types plus scikit-learn's own classes (``sklearn.*``, e.g. tree internals) load; anything else (``builtins.eval`` in a FunctionTransformer, your classes) needs ``trusted=True`` |
 | ``npy`` | a numpy weight array ``W``: ``predict(X) = X @ W`` | ``.npy`` (``allow_pickle=False``) | no |
 | ``onnx`` | an ONNX model the user gives (bytes, a ``.onnx`` path, or a ``ModelProto``), run with onnxruntime (extra ``onnx``) | the ONNX bytes | no |
 | ``pickle`` | anything else with ``predict`` or a plain callable | the store's cloudpickle codec | yes: loads only if this store wrote it or ``trusted=True`` |
@@ -36,7 +36,9 @@ _MEDIA = {
     "npy": "application/x-npy",
     "onnx": "application/vnd.onnx",
 }
-_SAFE_SKOPS_ROOTS = frozenset({"sklearn", "numpy", "scipy", "builtins", "collections"})
+# Beyond skops' own default list, only scikit-learn's classes are trusted: a function such
+# as builtins.eval or numpy.load inside a FunctionTransformer would run on request data.
+_SAFE_SKOPS_ROOTS = frozenset({"sklearn"})
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
@@ -245,7 +247,8 @@ def load_payload(
         unsafe = [t for t in untrusted if t.split(".")[0] not in _SAFE_SKOPS_ROOTS]
         if unsafe and trusted is not True:
             raise UntrustedObjectError(
-                f"the skops model holds types outside scikit-learn, numpy and scipy: "
+                f"the skops model holds types skops does not trust and that are not "
+                f"scikit-learn classes: "
                 f"{unsafe[:5]}; loading them may run their code. Pass trusted=True if you "
                 "trust this model",
                 media_type=_MEDIA["skops"],
