@@ -12,19 +12,24 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from mlopskit.deploy._logger import PredictionLogger, PredictionRecord
     from mlopskit.deploy._loop import DeploymentLoop, LoopCheck, RollbackPolicy
-    from mlopskit.deploy._package import ModelPackage
+    from mlopskit.deploy._package import ModelPackage, PackageManifest
     from mlopskit.deploy._predictor import Predictor
+    from mlopskit.deploy._router import Routed, Router
+    from mlopskit.deploy._server import ServerHandle, serve
 
 # Public name -> module that defines it; a test pins __all__ to its keys, sorted.
 _LAZY: dict[str, str] = {
     "DeploymentLoop": "mlopskit.deploy._loop",
     "LoopCheck": "mlopskit.deploy._loop",
     "ModelPackage": "mlopskit.deploy._package",
+    "PackageManifest": "mlopskit.deploy._package",
     "PredictionLogger": "mlopskit.deploy._logger",
     "PredictionRecord": "mlopskit.deploy._logger",
     "Predictor": "mlopskit.deploy._predictor",
     "RollbackPolicy": "mlopskit.deploy._loop",
+    "Routed": "mlopskit.deploy._router",
     "Router": "mlopskit.deploy._router",
+    "ServerHandle": "mlopskit.deploy._server",
     "serve": "mlopskit.deploy._server",
 }
 
@@ -32,11 +37,14 @@ __all__ = [
     "DeploymentLoop",
     "LoopCheck",
     "ModelPackage",
+    "PackageManifest",
     "PredictionLogger",
     "PredictionRecord",
     "Predictor",
     "RollbackPolicy",
+    "Routed",
     "Router",
+    "ServerHandle",
     "serve",
 ]
 
