@@ -8,7 +8,7 @@ the spec, builds the target in the spec's workspace and calls the blocking
 Spec keys: ``workspace`` (path), ``target`` (``{"uri": "m@champion"}``, or ``{"router":
 {"variants": {...}, "weights": {...}, "shadow": {...}}}``), optional ``logger``
 (``{"name": ..., "sample": ..., "max_rows": ...}``), ``slow`` (seconds every
-prediction sleeps: keeps requests in flight for the shutdown tests).
+prediction sleeps: keeps requests in flight for the shutdown tests), ``workers``.
 """
 
 from __future__ import annotations
@@ -169,6 +169,7 @@ def _main(spec: dict[str, Any]) -> None:
         logger=logger,
         on_start=lambda url: print("URL", url, flush=True),
         log_level="warning",
+        workers=int(spec.get("workers", 1)),
     )
 
 

@@ -556,3 +556,71 @@ class TestShadowServer:
         assert set(by_variant) == {"champion", "candidate"}
         assert by_variant["candidate"]["output"].tolist() == CANARY * 4
         assert set(by_variant["candidate"]["request_id"]) == {f"s{i}" for i in range(4)}
+
+
+def children_of(pid: int) -> set[int]:
+    """The live child processes of ``pid`` (Linux /proc)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return set()
+    return {int(c) for c in text.split()}
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+class TestWorkers:
+    def test_workers_share_the_socket_metrics_and_log(
+        self, workspace: Path, tmp_path: Path
+    ) -> None:
+        """serve(workers=2) answers from two processes: /metrics sums both, every answered
+        prediction is logged, and SIGTERM stops every worker."""
+        name = f"workers-{uuid.uuid4().hex[:8]}"
+        spec = {
+            "workspace": str(workspace),
+            "target": {"uri": "w@champion"},
+            "logger": {"name": name, "max_rows": 1_000_000},
+            "workers": 2,
+        }
+        proc = start_server(spec, tmp_path / "log")
+        try:
+            workers = children_of(proc.pid)
+            assert len(workers) == 2
+            ids = [f"k{i}" for i in range(30)]
+            for rid in ids:  # a new connection each time: either worker may accept it
+                r = httpx.post(
+                    f"{proc.url}/invocations",
+                    json=MLFLOW_BODIES["inputs"],
+                    headers={"x-request-id": rid},
+                )
+                assert r.json() == {"predictions": EXPECTED}
+            from prometheus_client.parser import text_string_to_metric_families
+
+            for _ in range(4):  # whichever worker answers the scrape, it counts all
+                families = text_string_to_metric_families(httpx.get(f"{proc.url}/metrics").text)
+                ok = sum(
+                    s.value
+                    for f in families
+                    for s in f.samples
+                    if s.name == "mlopskit_requests_total" and s.labels["outcome"] == "ok"
+                )
+                assert ok == len(ids)
+        finally:
+            code = proc.stop()
+        assert code == 0, proc.stderr()
+        for pid in workers:
+            assert (
+                not Path(f"/proc/{pid}").exists()
+                or "zombie" in Path(f"/proc/{pid}/status").read_text()
+            )
+        with mk.Workspace(workspace):
+            from mlopskit.deploy import PredictionLogger
+
+            frame = PredictionLogger(mk.current_workspace().store, name=name).read()
+        assert sorted(set(frame["request_id"])) == sorted(ids)
+
+    def test_workers_need_the_blocking_serve(self) -> None:
+        """workers > 1 with background=True is refused before anything starts."""
+        from mlopskit.errors import InvalidInputError
+
+        with pytest.raises(InvalidInputError, match="blocking"):
+            serve("w@champion", background=True, workers=2)

@@ -11,6 +11,9 @@ exports its own metrics — never collide. The families:
 - ``mlopskit_requests_in_flight`` — prediction requests being handled now;
 - ``mlopskit_ready`` — 1 once every model is loaded.
 
+With several worker processes (``serve(..., workers=N)``) the values live in
+prometheus_client's multiprocess files and a scrape of any worker sums all of them.
+
 The exposition format follows the scraper's ``Accept`` header through
 ``prometheus_client``'s own content negotiation (text 0.0.4 / 1.0.0 or OpenMetrics);
 the Content-Type is never hard-coded (Prometheus 3 is strict about it).
@@ -62,9 +65,12 @@ class ServerMetrics:
         namespace: prefix of every metric name.
     """
 
-    def __init__(self, namespace: str = "mlopskit") -> None:
+    def __init__(self, namespace: str = "mlopskit", *, multiprocess: bool = False) -> None:
         prom = import_optional("prometheus_client", "serve", purpose="the /metrics endpoint")
         self.registry: CollectorRegistry = prom.CollectorRegistry(auto_describe=True)
+        # Several worker processes: prometheus_client's multiprocess mode (values in
+        # files under PROMETHEUS_MULTIPROC_DIR, summed over the workers at scrape time).
+        self.multiprocess = multiprocess
         self.requests = prom.Counter(
             "requests",
             "Prediction requests answered, by model, variant and outcome.",
@@ -85,12 +91,14 @@ class ServerMetrics:
             "Prediction requests being handled now.",
             namespace=namespace,
             registry=self.registry,
+            multiprocess_mode="livesum",
         )
         self.ready = prom.Gauge(
             "ready",
             "1 once every model the server answers with is loaded.",
             namespace=namespace,
             registry=self.registry,
+            multiprocess_mode="livemin",
         )
         self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 
@@ -109,4 +117,11 @@ class ServerMetrics:
         from prometheus_client.exposition import choose_encoder
 
         encoder, content_type = choose_encoder(accept or "")
+        if self.multiprocess:
+            from prometheus_client import CollectorRegistry
+            from prometheus_client.multiprocess import MultiProcessCollector
+
+            merged = CollectorRegistry()
+            MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
+            return encoder(merged), content_type
         return encoder(self.registry), content_type

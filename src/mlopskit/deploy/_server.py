@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import json
+import os
 import socket
 import sys
 import threading
@@ -358,6 +359,7 @@ def build_app(
     name: str | None = None,
     echo: int = 0,
     max_body_bytes: int = 64 * 1024 * 1024,
+    multiprocess: bool = False,
 ) -> Starlette:
     """The ASGI app :func:`serve` runs (mount it in another ASGI server if you like).
 
@@ -367,6 +369,8 @@ def build_app(
         name: the model name served under ``/v2/models/{name}`` (default: the model's).
         echo: how many characters of a caller's input an error message may quote.
         max_body_bytes: larger request bodies are refused with 413.
+        multiprocess: the app runs in one of several worker processes (metrics are
+            kept in prometheus_client's multiprocess files).
     """
     import_optional("starlette", "serve", purpose="serve()")
     from starlette.applications import Starlette
@@ -376,7 +380,7 @@ def build_app(
     from starlette.routing import Route
 
     router = _as_router(target)
-    metrics = ServerMetrics()
+    metrics = ServerMetrics(multiprocess=multiprocess)
     state = _State(
         router=router,
         metrics=metrics,
@@ -608,6 +612,82 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _check_workers(workers: int, background: bool) -> None:
+    if background or not hasattr(os, "fork"):
+        raise InvalidInputError(
+            "workers > 1 needs the blocking serve() on a POSIX system (it forks)",
+            expected="workers=1 with background=True",
+            found=workers,
+        )
+    if "prometheus_client" in sys.modules and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        raise InvalidInputError(
+            "serve(workers > 1) sums /metrics over the workers with prometheus_client's "
+            "multiprocess mode, which must be chosen before prometheus_client is imported: "
+            "set PROMETHEUS_MULTIPROC_DIR to an empty directory at start-up, or import "
+            "prometheus_client after serve() starts",
+            found="prometheus_client already imported",
+        )
+
+
+def _serve_workers(
+    uvicorn: Any,
+    config: Any,
+    sock: socket.socket,
+    workers: int,
+    make_app: Callable[[], Any],
+    target: Any,
+) -> None:
+    """Fork ``workers`` processes serving ``sock``; forward SIGTERM/SIGINT; wait for them."""
+    import shutil
+    import signal
+    import tempfile
+
+    own_dir = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        own_dir = tempfile.mkdtemp(prefix="mlopskit-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = own_dir
+    router = _as_router(target)
+    contextvars.copy_context().run(router.load)  # once: the workers share it after fork
+    children: list[int] = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:  # a worker: its own app and metrics, the shared socket
+            code = 1
+            try:
+                config.app = make_app()
+                config.loaded = False
+                uvicorn.Server(config).run(sockets=[sock])
+                code = 0
+            finally:
+                os._exit(code)
+        children.append(pid)
+
+    def forward(signum: int, frame: Any) -> None:
+        for child in children:
+            try:
+                os.kill(child, signum)
+            except ProcessLookupError:
+                pass
+
+    saved = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        from prometheus_client import multiprocess
+
+        for child in children:
+            try:
+                os.waitpid(child, 0)
+            except ChildProcessError:
+                pass
+            multiprocess.mark_process_dead(child)  # type: ignore[no-untyped-call]
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+        sock.close()
+        if own_dir is not None:
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+            shutil.rmtree(own_dir, ignore_errors=True)
+
+
 def serve(
     target: Any,
     host: str = "127.0.0.1",
@@ -622,6 +702,7 @@ def serve(
     graceful_timeout: float = 30.0,
     ready_timeout: float = 120.0,
     max_body_bytes: int = 64 * 1024 * 1024,
+    workers: int = 1,
 ) -> ServerHandle | None:
     """Serve a model over HTTP: OIP V2, MLflow/SageMaker ``/invocations``, ``/metrics``.
 
@@ -641,6 +722,9 @@ def serve(
         graceful_timeout: seconds in-flight requests get to finish on shutdown.
         ready_timeout: with ``background=True``, how long to wait for the model to load.
         max_body_bytes: larger request bodies are answered 413.
+        workers: serve from this many processes sharing the socket (POSIX, blocking
+            only): the model is loaded once before they fork, each logs its own
+            prediction segments, and ``/metrics`` sums them all.
 
     Raises:
         MissingExtraError: ``mlopskit[serve]`` is not installed.
@@ -648,7 +732,13 @@ def serve(
             to load.
     """
     uvicorn = import_optional("uvicorn", "serve", purpose="serve()")
-    app = build_app(target, logger=logger, name=name, echo=echo, max_body_bytes=max_body_bytes)
+    if workers > 1:
+        _check_workers(workers, background)
+    app = (
+        build_app(target, logger=logger, name=name, echo=echo, max_body_bytes=max_body_bytes)
+        if workers == 1
+        else None
+    )
     sock = _bind(host, port)
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
@@ -661,8 +751,28 @@ def serve(
         timeout_graceful_shutdown=graceful_timeout,
         access_log=False,
     )
+    log.info("serving", url=url, workers=workers)
+    if workers > 1:
+        if on_start is not None:
+            on_start(url)  # the socket listens already: connections queue until served
+        _serve_workers(
+            uvicorn,
+            config,
+            sock,
+            workers,
+            lambda: build_app(
+                target,
+                logger=logger,
+                name=name,
+                echo=echo,
+                max_body_bytes=max_body_bytes,
+                multiprocess=True,
+            ),
+            target,
+        )
+        return None
+    assert app is not None
     server = uvicorn.Server(config)
-    log.info("serving", url=url)
     if not background:
         if on_start is not None:
             on_start(url)  # the socket listens already: connections queue until served
