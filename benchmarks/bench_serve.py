@@ -39,6 +39,7 @@ SRC = str(HERE.parent / "src")
 sys.path.insert(0, SRC)
 
 ROWS: list[dict[str, Any]] = []
+WORKERS = [1]  # serve(workers=) of the HTTP rows (--workers)
 FEATURES = [f"f{i}" for i in range(20)]
 
 
@@ -213,15 +214,16 @@ import mlopskit as mk
 from mlopskit.deploy import PredictionLogger, serve
 ws = mk.set_workspace(sys.argv[1])
 logger = PredictionLogger(ws.store, name="bench") if sys.argv[3] == "log" else None
-serve("bench@champion", port=int(sys.argv[2]), logger=logger, log_level="warning")
+serve("bench@champion", port=int(sys.argv[2]), logger=logger, log_level="warning",
+      workers=int(sys.argv[4]))
 """
 
 
-def start_mlopskit(root: Path, ws: str, log: bool = False) -> Server:
+def start_mlopskit(root: Path, ws: str, log: bool = False, workers: int = 1) -> Server:
     port = free_port()
     return Server(
         "mlopskit" + (" +logger" if log else ""),
-        [sys.executable, "-c", MLOPSKIT_SERVE, ws, str(port), "log" if log else "-"],
+        [sys.executable, "-c", MLOPSKIT_SERVE, ws, str(port), "log" if log else "-", str(workers)],
         f"http://127.0.0.1:{port}",
         "/v2/health/ready",
         root / f"mlopskit-{port}.log",
@@ -362,6 +364,8 @@ def bench_http(
             label = (
                 f"{rows} row{'s' if rows > 1 else ''}, {clients} client{'s' if clients > 1 else ''}"
             )
+            if WORKERS[0] > 1:
+                label += f" (mlopskit workers={WORKERS[0]})"
             add_row(
                 f"http throughput vs {anchor_name}: {label}",
                 "http",
@@ -565,7 +569,10 @@ def main() -> None:
     ap.add_argument(
         "--mlserver-python", help="python of a venv with mlserver 1.7.1 + mlserver-sklearn"
     )
+    ap.add_argument("--workers", type=int, default=1, help="serve(workers=N) for the HTTP rows")
+    ap.add_argument("--http-only", action="store_true", help="only the HTTP rows")
     args = ap.parse_args()
+    WORKERS[0] = args.workers
     rounds = 2 if args.quick else 3
     seconds = 1.5 if args.quick else 3.0
     root = Path(tempfile.mkdtemp(prefix="bench-serve-"))
@@ -576,11 +583,15 @@ def main() -> None:
     x.head(100).to_parquet(root / "x.parquet")
     model_dir = package_mlflow(root, args.mlflow_python, x) if args.mlflow_python else None
 
-    bench_router(rounds)
-    bench_bulk(ws, model, x, rounds)
-    bench_inprocess(root, ws, args.mlflow_python, model_dir, rounds, 300 if args.quick else 1000)
-
-    ours = start_mlopskit(root, ws)
+    if not args.http_only:
+        bench_router(rounds)
+        bench_bulk(ws, model, x, rounds)
+        bench_inprocess(
+            root, ws, args.mlflow_python, model_dir, rounds, 300 if args.quick else 1000
+        )
+    if args.workers > 1:
+        note(f"mlopskit serves with workers={args.workers}")
+    ours = start_mlopskit(root, ws, workers=args.workers)
     try:
         bodies_mlflow = {n: (mlflow_body(x.head(n)), mlflow_body(x.head(n))) for n in (1, 1000)}
         bodies_v2 = {n: (v2_body(x.head(n)), v2_body(x.head(n))) for n in (1, 1000)}
@@ -621,7 +632,8 @@ def main() -> None:
             note("mlserver venv not given: HTTP rows against MLServer skipped")
     finally:
         ours.stop()
-    bench_logger(root, ws, x, rounds, seconds)
+    if not args.http_only:
+        bench_logger(root, ws, x, rounds, seconds)
 
     met = sum(r["met"] for r in ROWS)
     print(f"\n{met}/{len(ROWS)} goals met", flush=True)
