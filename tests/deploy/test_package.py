@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fractions
 import warnings
+from pathlib import Path
 from typing import Any
 
 import cloudpickle
@@ -293,6 +294,35 @@ class TestFromRegistry:
         assert with_ref.digest != plain.digest
         assert ModelPackage.from_registry("churn@champion", store=file_store) == with_ref
         assert with_ref.reference() is not None
+
+    def test_registered_onnx_file(
+        self, file_store: ArtifactStore, sk_model: Any, churn_data: Any, tmp_path: Path
+    ) -> None:
+        """A model registered as an .onnx file is packaged as ONNX and served by onnxruntime."""
+        pytest.importorskip("onnxruntime")
+        skl2onnx = pytest.importorskip("skl2onnx")
+        from skl2onnx.common.data_types import FloatTensorType
+
+        X, _ = churn_data
+        onx = skl2onnx.convert_sklearn(sk_model, initial_types=[("X", FloatTensorType([None, 4]))])
+        path = tmp_path / "churn.onnx"
+        path.write_bytes(onx.SerializeToString())
+        Registry(file_store).register("onnx-churn", path)
+        pkg = ModelPackage.from_registry("onnx-churn/1", store=file_store)
+        assert pkg.format == "onnx" and pkg.version == "1"
+        got = Predictor(pkg).predict(X.to_numpy(dtype="float32"))
+        assert (np.asarray(got) == sk_model.predict(X)).mean() > 0.99
+
+    def test_registered_file_that_is_not_a_model(
+        self, file_store: ArtifactStore, tmp_path: Path
+    ) -> None:
+        """A registered file that is no ONNX model is an InvalidInputError, not a crash."""
+        pytest.importorskip("onnxruntime")
+        path = tmp_path / "notes.txt"
+        path.write_text("not a model")
+        Registry(file_store).register("notes", path)
+        with pytest.raises(InvalidInputError, match="not an ONNX model"):
+            ModelPackage.from_registry("notes/1", store=file_store)
 
     def test_unknown_alias(self, file_store: ArtifactStore) -> None:
         """A URI naming nothing is a NotFoundError."""

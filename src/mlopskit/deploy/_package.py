@@ -26,6 +26,7 @@ import functools
 import importlib.metadata
 import platform
 import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -286,7 +287,9 @@ class ModelPackage:
                 if pkg.manifest.source is not None and pkg.manifest.source.digest == mv.digest:
                     return pkg
         model = registry.load(mv, trusted=trusted)
-        if not (callable(model) or hasattr(model, "predict")) and not _is_array(model):
+        if mv.kind == "file":
+            model = _registered_file(mv.uri, Path(model))
+        elif not (callable(model) or hasattr(model, "predict")) and not _is_array(model):
             raise InvalidInputError(
                 f"model {mv.uri} loads as a {type(model).__qualname__}, which has no predict "
                 "method; register the model object itself (or a .onnx file)",
@@ -299,6 +302,7 @@ class ModelPackage:
             signature=mv.signature,
             input_example=example,
             reference=reference,
+            format="onnx" if mv.kind == "file" else None,
             requirements=mv.requirements,
             store=store,
             _source=PackageSource(
@@ -443,6 +447,24 @@ def _with_outputs(signature: ModelSignature, model: Any, example: Any) -> ModelS
         log.info("package_outputs_not_inferred", error=type(exc).__name__)
         return signature
     return signature.model_copy(update={"outputs": outputs})
+
+
+def _registered_file(uri: str, path: Path) -> bytes:
+    """A model registered as a file: its bytes, if they are an ONNX model onnxruntime runs."""
+    from mlopskit.deploy._formats import OnnxModel
+
+    data = path.read_bytes()
+    try:
+        OnnxModel(data)
+    except ImportError:
+        raise
+    except Exception as exc:  # onnxruntime raises its own error types for a bad file
+        raise InvalidInputError(
+            f"model {uri} is a registered file that is not an ONNX model onnxruntime can run "
+            f"({type(exc).__name__}); register the model object itself, or an .onnx file",
+            found="file",
+        ) from None
+    return data
 
 
 def _is_array(model: Any) -> bool:
