@@ -194,7 +194,7 @@ def _typed_block(arr: np.ndarray, conformer: Conformer) -> Any:
     if not np.isfinite(arr.sum()):  # nulls (or infinities): the general path decides
         return None
     if all(d == np.float64 for d in dtypes):
-        return pd.DataFrame(arr, columns=conformer.names)
+        return pd.DataFrame(arr, columns=conformer.columns)
     cols: dict[str, Any] = {}
     for i, (name, dtype) in enumerate(zip(conformer.names, dtypes)):
         col = arr[:, i]
@@ -208,7 +208,7 @@ def _typed_block(arr: np.ndarray, conformer: Conformer) -> Any:
         elif dtype.kind == "b":
             return None
         cols[name] = col.astype(dtype)
-    return pd.DataFrame(cols)
+    return pd.DataFrame(cols, columns=conformer.columns)
 
 
 def _rows_to_frame(rows: Sequence[Any], names: list[str] | None, echo: int) -> Any:
@@ -456,6 +456,9 @@ class Conformer:
         self.tensor = None if signature is None else signature.inputs.tensor
         self.specs = [] if signature is None else list(signature.inputs.columns or [])
         self.names = [str(s.name) for s in self.specs]
+        # One Index object for every frame this conformer makes: the prediction logger
+        # groups requests by column identity before comparing columns.
+        self.columns = pd.Index(self.names)
         self.dtypes: list[Any] | None = []
         for spec in self.specs:
             try:
