@@ -171,3 +171,5 @@ class TestMetadata:
         assert meta["outputs"][0]["datatype"] == "INT64"
         json.dumps(meta)
         assert pred.ready and pred.version == "1" and pred.name == "churn"
+        proba = Predictor("churn@champion", store=file_store, method="predict_proba").metadata()
+        assert proba["outputs"] == [{"name": "predict_proba", "shape": [-1, 2], "datatype": "FP64"}]

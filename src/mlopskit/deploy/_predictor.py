@@ -204,9 +204,19 @@ class Predictor:
 
     def metadata(self) -> dict[str, Any]:
         """OIP V2 model metadata: ``name``, ``versions``, ``platform``, ``inputs``, ``outputs``."""
-        from mlopskit.deploy._codec import signature_tensors
+        from mlopskit.deploy._codec import encode_v2, signature_tensors
 
         inputs, outputs = signature_tensors(self.signature, self.method)
+        if self.method != "predict":  # the signature's outputs are predict's: ask the model
+            example = self.package.input_example()
+            if example is not None:
+                try:
+                    out = encode_v2(self.predict(example), model_name=self.name, name=self.method)
+                    outputs = [{**t, "shape": [-1, *t["shape"][1:]]} for t in out["outputs"]]
+                    for t in outputs:
+                        t.pop("data", None)
+                except Exception as exc:  # metadata never fails: keep the signature's guess
+                    log.info("metadata_outputs_not_inferred", error=type(exc).__name__)
         return {
             "name": self.name,
             "versions": [self.version] if self.version is not None else [],
