@@ -58,6 +58,7 @@ _LAZY: dict[str, str] = {
 _SUBMODULES: frozenset[str] = frozenset(
     {
         "cli",
+        "deploy",
         "drift",
         "errors",
         "hashing",
