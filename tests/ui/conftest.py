@@ -1,0 +1,155 @@
+"""UI test fixtures: a sample workspace, the UI server in a subprocess, headless Chromium.
+
+The server runs as ``python -m mlopskit.ui._server``-style subprocess on 127.0.0.1:0
+and is stopped by pid. Browser tests need Debian's ``chromium`` (``/usr/bin/chromium``,
+or ``MLOPSKIT_CHROMIUM``) and Playwright for Python; without them they skip, saying why.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+from ui_sample import build_workspace  # noqa: E402
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def chromium_path() -> str | None:
+    """The Chromium binary to drive, or None."""
+    for candidate in (
+        os.environ.get("MLOPSKIT_CHROMIUM"),
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+    ):
+        if candidate and os.path.exists(candidate):
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def sample_workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A workspace with runs (metrics, params, image/table/text artifacts), two dataset
+    versions and a registered model with an alias; returns its path and ids."""
+    root = tmp_path_factory.mktemp("ws") / "ws"
+    return build_workspace(root)
+
+
+class UIProcess:
+    """The UI served by a subprocess: ``url``, ``proc``; ``stop()`` ends it by pid."""
+
+    def __init__(self, workspace: str, env: dict[str, str] | None = None) -> None:
+        code = (
+            "import sys; from mlopskit.ui import serve_ui; "
+            "serve_ui(sys.argv[1], host='127.0.0.1', port=0)"
+        )
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code, workspace],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if "http://" not in line:
+            self.stop()
+            err = self.proc.stderr.read() if self.proc.stderr else ""
+            raise RuntimeError(f"the UI did not start: {line!r} {err[-2000:]}")
+        self.url = line.split(" at ", 1)[1].split()[0]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@pytest.fixture(scope="session")
+def ui_server(sample_workspace: dict[str, Any]) -> Iterator[UIProcess]:
+    """The UI over the sample workspace, in a subprocess on an ephemeral port."""
+    pytest.importorskip("starlette")
+    pytest.importorskip("uvicorn")
+    server = UIProcess(sample_workspace["root"])
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Chromium driven by Playwright (skips when either is missing)."""
+    exe = chromium_path()
+    if exe is None:
+        pytest.skip("no chromium binary (apt-get install chromium, or set MLOPSKIT_CHROMIUM)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+class PageWatch:
+    """A browser page that records console errors and failed requests."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+        page.on("requestfailed", lambda r: self.errors.append(f"failed: {r.url}"))
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[PageWatch]:
+    """A fresh page (1280×900) whose console errors the test can assert on."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        yield PageWatch(context.new_page())
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def shoot(tmp_path: Path) -> Any:
+    """Save a full-page screenshot under tmp_path (and copy it to $MLOPSKIT_SCREENSHOTS)."""
+
+    def take(page: Any, name: str) -> Path:
+        path = tmp_path / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        target = os.environ.get("MLOPSKIT_SCREENSHOTS")
+        if target:
+            os.makedirs(target, exist_ok=True)
+            shutil.copy(path, os.path.join(target, path.name))
+        return path
+
+    return take
