@@ -1,6 +1,6 @@
 """UI test fixtures: a sample workspace, the UI server in a subprocess, headless Chromium.
 
-The server runs as ``python -m mlopskit.ui._server``-style subprocess on 127.0.0.1:0
+The server is ``serve_ui`` in a subprocess on 127.0.0.1:0
 and is stopped by pid. Browser tests need Debian's ``chromium`` (``/usr/bin/chromium``,
 or ``MLOPSKIT_CHROMIUM``) and Playwright for Python; without them they skip, saying why.
 """
@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,29 +20,8 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
+from ui_harness import CHROMIUM_ARGS, PageWatch, UIProcess, chromium_path  # noqa: E402
 from ui_sample import build_workspace  # noqa: E402
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def chromium_path() -> str | None:
-    """The Chromium binary to drive, or None."""
-    for candidate in (
-        os.environ.get("MLOPSKIT_CHROMIUM"),
-        "/usr/bin/chromium",
-        shutil.which("chromium"),
-    ):
-        if candidate and os.path.exists(candidate):
-            return candidate
-    return None
 
 
 @pytest.fixture(scope="session")
@@ -53,42 +30,6 @@ def sample_workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]
     versions and a registered model with an alias; returns its path and ids."""
     root = tmp_path_factory.mktemp("ws") / "ws"
     return build_workspace(root)
-
-
-class UIProcess:
-    """The UI served by a subprocess: ``url``, ``proc``; ``stop()`` ends it by pid."""
-
-    def __init__(self, workspace: str, env: dict[str, str] | None = None) -> None:
-        code = (
-            "import sys; from mlopskit.ui import serve_ui; "
-            "serve_ui(sys.argv[1], host='127.0.0.1', port=0)"
-        )
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", code, workspace],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, **(env or {})},
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if "http://" not in line:
-            self.stop()
-            err = self.proc.stderr.read() if self.proc.stderr else ""
-            raise RuntimeError(f"the UI did not start: {line!r} {err[-2000:]}")
-        self.url = line.split(" at ", 1)[1].split()[0]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                stream.close()
 
 
 @pytest.fixture(scope="session")
@@ -116,17 +57,6 @@ def browser() -> Iterator[Any]:
             yield b
         finally:
             b.close()
-
-
-class PageWatch:
-    """A browser page that records console errors and failed requests."""
-
-    def __init__(self, page: Any) -> None:
-        self.page = page
-        self.errors: list[str] = []
-        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
-        page.on("requestfailed", lambda r: self.errors.append(f"failed: {r.url}"))
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ def png_bytes(width: int = 96, height: int = 64) -> bytes:
     )
 
 
-def build_workspace(root: Path, *, long_series: int = 0) -> dict[str, Any]:
+def build_workspace(root: Path, *, long_series: int = 5000) -> dict[str, Any]:
     """Write the sample into ``root``; return its path and the ids the tests look for."""
     root.mkdir(parents=True, exist_ok=True)
     files = root.parent / "files"

@@ -32,9 +32,17 @@ class UIServer:
         workspace: the workspace it shows.
     """
 
-    def __init__(self, server: Any, thread: threading.Thread, url: str, workspace: str) -> None:
+    def __init__(
+        self,
+        server: Any,
+        thread: threading.Thread,
+        sock: socket.socket,
+        url: str,
+        workspace: str,
+    ) -> None:
         self._server = server
         self._thread = thread
+        self._sock = sock
         self.url = url
         self.workspace = workspace
 
@@ -51,6 +59,7 @@ class UIServer:
         """Ask the server to finish its requests and stop; wait up to ``timeout`` s."""
         self._server.should_exit = True
         self._thread.join(timeout)
+        self._sock.close()
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -129,8 +138,9 @@ def serve_ui(
         time.sleep(0.01)
     if not server.started:
         server.should_exit = True
+        sock.close()
         raise ConfigError(f"the UI server did not start on {url}", found=url)
-    return UIServer(server, thread, url, ws_uri)
+    return UIServer(server, thread, sock, url, ws_uri)
 
 
 if __name__ == "__main__":  # pragma: no cover - manual use: python -m mlopskit.ui._server WS

@@ -124,6 +124,7 @@
       },
     };
     var plot = new global.uPlot(uopts, aligned(raw), el);
+    el._mkplot = plot;
     el.setAttribute("data-points", String(countPoints(raw)));
     el.setAttribute("data-series", String(raw.length));
 
@@ -251,6 +252,7 @@
       })
     );
     var plot = new global.uPlot(uopts, data, el);
+    el._mkplot = plot;
     el.setAttribute("data-bins", String(n));
     el.setAttribute("data-label-every", String(every));
     return { plot: plot, every: every };

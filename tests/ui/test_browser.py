@@ -1,0 +1,248 @@
+"""The UI in headless Chromium: every page loads without console errors, filtering and
+sorting change the rows, charts draw every run, images show, stored markup stays text.
+
+A screenshot of each page is saved under tmp_path (and copied to $MLOPSKIT_SCREENSHOTS).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ui_harness import PageWatch, UIProcess
+from ui_sample import EVIL
+
+pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
+
+TIMEOUT = 20_000
+
+
+def open_page(page: PageWatch, server: UIProcess, path: str) -> Any:
+    page.page.goto(server.url + path)
+    page.page.wait_for_selector("body[data-ready]", timeout=TIMEOUT)
+    return page.page
+
+
+def run_names(p: Any) -> list[str]:
+    return p.eval_on_selector_all(
+        "#runs-table tbody tr td:nth-child(2)", "els => els.map(e => e.textContent)"
+    )
+
+
+def assert_clean(page: PageWatch, p: Any) -> None:
+    assert page.errors == []
+    assert p.evaluate("window.__pwned") is None
+
+
+class TestPages:
+    @pytest.mark.parametrize(
+        ("name", "path", "selector"),
+        [
+            ("runs", "/", "#runs-table tbody tr"),
+            ("run", "/runs/{evil}", "#artifacts img"),
+            ("compare", "/compare?runs={all}&key=loss", ".chart-box[data-loaded] canvas"),
+            ("models", "/models", "#models-table"),
+            ("model", "/models/clf", "#history-table"),
+            ("datasets", "/datasets", "#datasets-table"),
+            ("dataset", "/datasets/iris", "#diff-table"),
+            ("drift", "/drift?reference=iris/1&current=iris/2", "#drift-table"),
+        ],
+    )
+    def test_page_loads_without_errors(
+        self,
+        page: PageWatch,
+        ui_server: UIProcess,
+        sample_workspace: dict[str, Any],
+        shoot: Any,
+        name: str,
+        path: str,
+        selector: str,
+    ) -> None:
+        """Each page renders its main content with no console error and no injected script."""
+        runs = sample_workspace["runs"]
+        p = open_page(page, ui_server, path.format(evil=runs["evil"], all=",".join(runs.values())))
+        p.wait_for_selector(selector, timeout=TIMEOUT)
+        p.wait_for_load_state("networkidle")
+        shoot(p, f"ui-{name}")
+        assert_clean(page, p)
+        assert p.locator(".error").count() == 0
+
+
+class TestRunsTable:
+    def test_filter_changes_the_rows(self, page: PageWatch, ui_server: UIProcess) -> None:
+        """Typing a filter and pressing Enter shows only the matching runs."""
+        p = open_page(page, ui_server, "/")
+        assert len(run_names(p)) == 5
+        p.fill("#filter", "metrics.acc > 0.8")
+        p.press("#filter", "Enter")
+        p.wait_for_function("() => document.querySelectorAll('#runs-table tbody tr').length === 2")
+        assert sorted(run_names(p)) == ["lr-0.003", "lr-0.01"]
+        assert "of 2" in p.text_content("#page-info")
+        assert "filter=metrics.acc" in p.url  # the state is in the URL: shareable, reloadable
+        assert_clean(page, p)
+
+    def test_bad_filter_shows_the_error(self, page: PageWatch, ui_server: UIProcess) -> None:
+        """A filter that does not parse shows the library's message, not a broken page."""
+        p = open_page(page, ui_server, "/")
+        p.fill("#filter", "metrics.acc >> 1")
+        p.click("#apply")
+        p.wait_for_selector("#errors .error")
+        assert "position" in p.text_content("#errors")
+        assert p.evaluate("window.__pwned") is None
+
+    def test_sorting_by_a_column_header(self, page: PageWatch, ui_server: UIProcess) -> None:
+        """Clicking a metric header sorts descending, clicking again ascending."""
+        p = open_page(page, ui_server, "/")
+        p.click('th[data-col="metrics.acc"]')
+        p.wait_for_function(
+            "() => document.querySelector('th[data-col=\"metrics.acc\"]').textContent.includes('▼')"
+        )
+        down = run_names(p)
+        p.click('th[data-col="metrics.acc"]')
+        p.wait_for_function(
+            "() => document.querySelector('th[data-col=\"metrics.acc\"]').textContent.includes('▲')"
+        )
+        up = run_names(p)
+        assert down[0] == "lr-0.003" and up == down[::-1]
+        assert_clean(page, p)
+
+    def test_paging_and_column_choice(self, page: PageWatch, ui_server: UIProcess) -> None:
+        """Small pages walk all runs; unticking a column removes it from the table."""
+        p = open_page(page, ui_server, "/?limit=25")
+        p.select_option("#page-size", "25")
+        p.goto(ui_server.url + "/?limit=2")
+        p.wait_for_selector("#runs-table tbody tr")
+        assert len(run_names(p)) == 2
+        p.click("#next")
+        p.wait_for_function(
+            "() => document.querySelector('#page-info').textContent.startsWith('rows 3')"
+        )
+        p.click("#next")
+        p.wait_for_function(
+            "() => document.querySelector('#page-info').textContent.startsWith('rows 5')"
+        )
+        assert p.is_disabled("#next")
+        p.click("#columns summary")
+        p.uncheck('#columns input[value="status"]')
+        p.wait_for_function("() => !document.querySelector('th[data-col=\"status\"]')")
+        assert_clean(page, p)
+
+    def test_stored_markup_is_shown_as_text(
+        self, page: PageWatch, ui_server: UIProcess, sample_workspace: dict[str, Any]
+    ) -> None:
+        """A run named with HTML shows that HTML as its name and runs none of it."""
+        p = open_page(page, ui_server, f"/runs/{sample_workspace['runs']['evil']}")
+        assert p.text_content("h1") == EVIL
+        assert p.locator("img[src=x]").count() == 0
+        assert_clean(page, p)
+
+
+class TestCharts:
+    def test_chart_draws_every_run(
+        self, page: PageWatch, ui_server: UIProcess, sample_workspace: dict[str, Any]
+    ) -> None:
+        """Overlaying runs gives one series per run, each with its points."""
+        ids = [v for k, v in sample_workspace["runs"].items() if k != "evil"]
+        p = open_page(page, ui_server, "/compare?runs=" + ",".join(ids) + "&key=loss")
+        p.wait_for_selector(".chart-box[data-loaded]")
+        counts = p.evaluate(
+            """() => { const u = document.querySelector('.chart')._mkplot;
+                return u.data.slice(1).map(s => s.filter(v => v != null).length); }"""
+        )
+        assert counts == [60, 60, 60, 60]
+        labels = p.eval_on_selector_all(
+            ".u-legend .u-series .u-label", "e => e.map(x => x.textContent)"
+        )
+        assert {"lr-0.1", "lr-0.03", "lr-0.01", "lr-0.003"} <= set(labels)
+        assert_clean(page, p)
+
+    def test_zoom_fetches_the_visible_range_exactly(
+        self, page: PageWatch, ui_server: UIProcess, sample_workspace: dict[str, Any]
+    ) -> None:
+        """Dragging over a long series asks the server for that range and shows it exactly."""
+        rid = sample_workspace["runs"]["evil"]
+        p = open_page(page, ui_server, f"/compare?runs={rid}&key=loss")
+        p.wait_for_selector(".chart-box[data-loaded]")
+        assert p.get_attribute(".chart-box", "data-exact") == "0"  # 5,000 points > 2,000
+        box = p.locator(".chart .u-over").bounding_box()
+        assert box is not None
+        y = box["y"] + box["height"] / 2
+        with p.expect_response(lambda r: "/api/metrics" in r.url and "start=" in r.url):
+            p.mouse.move(box["x"] + box["width"] * 0.40, y)
+            p.mouse.down()
+            p.mouse.move(box["x"] + box["width"] * 0.45, y, steps=5)
+            p.mouse.up()
+        p.wait_for_function("() => document.querySelector('.chart-box').dataset.exact === '1'")
+        assert "(exact)" in p.text_content(".chart-box .note:last-child")
+        assert_clean(page, p)
+
+    def test_x_axis_and_smoothing_controls(
+        self, page: PageWatch, ui_server: UIProcess, sample_workspace: dict[str, Any]
+    ) -> None:
+        """Switching to time re-draws with a time scale; smoothing changes the drawn values."""
+        rid = sample_workspace["runs"]["lr-0.1"]
+        p = open_page(page, ui_server, f"/compare?runs={rid}&key=loss")
+        p.wait_for_selector(".chart-box[data-loaded]")
+        before = p.evaluate("document.querySelector('.chart')._mkplot.data[1].slice(0, 5)")
+        p.fill(".smoothing", "0.9")
+        after = p.evaluate("document.querySelector('.chart')._mkplot.data[1].slice(0, 5)")
+        assert after != before
+        with p.expect_response(lambda r: "x=time" in r.url):
+            p.select_option(".x-axis", "time")
+        p.wait_for_function("() => document.querySelector('.chart')._mkplot.scales.x.time === true")
+        assert_clean(page, p)
+
+
+class TestArtifacts:
+    def test_image_artifact_is_visible(
+        self, page: PageWatch, ui_server: UIProcess, sample_workspace: dict[str, Any]
+    ) -> None:
+        """The PNG artifact is decoded and displayed on the run page."""
+        p = open_page(page, ui_server, f"/runs/{sample_workspace['runs']['evil']}")
+        img = p.locator('#artifacts img[alt="plots/sample.png"]')
+        img.scroll_into_view_if_needed()
+        p.wait_for_function(
+            "() => document.querySelector('#artifacts img').complete && "
+            "document.querySelector('#artifacts img').naturalWidth > 0"
+        )
+        assert img.is_visible()
+        assert p.evaluate("document.querySelector('#artifacts img').naturalWidth") == 96
+        rows = p.locator('[data-artifact="predictions.csv"] table tbody tr')
+        rows.first.wait_for()
+        assert rows.count() == 3
+        assert_clean(page, p)
+
+
+class TestStaticDriftReport:
+    def test_drift_html_renders_in_the_browser(
+        self, page: PageWatch, tmp_path: Path, shoot: Any
+    ) -> None:
+        """DriftReport.to_html opened from disk draws a chart per column, offline, no errors."""
+        import numpy as np
+        import pandas as pd
+
+        from mlopskit import drift
+
+        rng = np.random.default_rng(1)
+        ref = pd.DataFrame(
+            {"amount": rng.lognormal(3, 1, 2000), EVIL: rng.choice(list("abc"), 2000)}
+        )
+        cur = pd.DataFrame(
+            {"amount": rng.lognormal(3.3, 1, 1500), EVIL: rng.choice(list("abcd"), 1500)}
+        )
+        path = tmp_path / "drift.html"
+        drift.compare(ref, cur).to_html(path)
+        p = page.page
+        p.route("http*://**", lambda route: route.abort())  # offline: any fetch would fail
+        p.goto(path.as_uri())
+        p.wait_for_function(
+            "() => document.querySelectorAll('.mk-drift .chart canvas').length === 2"
+        )
+        shoot(p, "drift-report")
+        every = p.eval_on_selector_all(
+            ".mk-drift .chart", "e => e.map(x => [+x.dataset.bins, +x.dataset.labelEvery])"
+        )
+        for bins, step in every:
+            assert bins >= 1 and step >= 1 and bins / step <= 20  # labels thinned, never crowded
+        assert_clean(page, p)

@@ -1,0 +1,87 @@
+"""serve_ui: the background handle, clear errors for a busy port, and an S3 workspace."""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import mlopskit as mk
+from mlopskit.errors import ConfigError
+
+pytest.importorskip("starlette")
+pytest.importorskip("uvicorn")
+
+from mlopskit.ui import serve_ui
+
+pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
+
+
+def fetch(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+class TestServeUI:
+    def test_background_server_answers_then_stops(self, tmp_path: Path) -> None:
+        """background=True returns a handle with the URL; stop() frees the port."""
+        ws = mk.Workspace(tmp_path / "ws")
+        with ws, ws.tracker.start_run("e", capture_env=False) as run:
+            run.log_metric("m", 1.0)
+        server = serve_ui(tmp_path / "ws", port=0, background=True)
+        assert server is not None
+        try:
+            assert server.url.startswith("http://127.0.0.1:")
+            info = fetch(server.url + "/api/info")
+            assert info["read_only"] is True and info["workspace"] == str(tmp_path / "ws")
+            assert fetch(server.url + "/api/runs")["total"] == 1
+        finally:
+            server.stop()
+        port = int(server.url.rsplit(":", 1)[1])
+        with socket.socket() as s:  # the port can be listened on again
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", port))
+            s.listen(1)
+
+    def test_busy_port_is_a_config_error(self, tmp_path: Path) -> None:
+        """A port already in use is refused with an error that says what to do."""
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen(1)
+            port = s.getsockname()[1]
+            with pytest.raises(ConfigError, match="0 picks a free one"):
+                serve_ui(tmp_path / "ws", port=port, background=True)
+
+    @pytest.mark.parametrize("port", [-1, 70000, "80"])
+    def test_bad_port_is_a_config_error(self, tmp_path: Path, port: Any) -> None:
+        """Ports outside 0..65535 (or not integers) are refused before anything starts."""
+        with pytest.raises(ConfigError, match=r"0\.\.65535"):
+            serve_ui(tmp_path / "ws", port=port, background=True)
+
+
+@pytest.mark.s3
+class TestS3Workspace:
+    def test_runs_and_charts_from_s3(self, s3_bucket: str, tmp_path: Path) -> None:
+        """The UI reads an s3:// workspace (object-store tracking backend) the same way."""
+        uri = f"s3://{s3_bucket}/ws"
+        ws = mk.Workspace(uri)
+        with ws:
+            for lr in (0.1, 0.2):
+                with ws.tracker.start_run("s3exp", params={"lr": lr}, capture_env=False) as run:
+                    for step in range(20):
+                        run.log_metric("loss", 1 / (step + 1), step=step)
+        server = serve_ui(uri, port=0, background=True)
+        assert server is not None
+        try:
+            page = fetch(server.url + "/api/runs?order_by=params.lr&columns=params.lr")
+            assert page["total"] == 2
+            assert [r["params.lr"] for r in page["rows"]] == ["0.1", "0.2"]
+            rid = page["rows"][0]["run_id"]
+            series = fetch(f"{server.url}/api/metrics?runs={rid}&key=loss")["series"][0]
+            assert series["total"] == 20 and series["exact"]
+        finally:
+            server.stop()
