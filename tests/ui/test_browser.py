@@ -78,8 +78,26 @@ class TestRunsTable:
         p.press("#filter", "Enter")
         p.wait_for_function("() => document.querySelectorAll('#runs-table tbody tr').length === 2")
         assert sorted(run_names(p)) == ["lr-0.003", "lr-0.01"]
-        assert "of 2" in p.text_content("#page-info")
+        p.wait_for_selector('#page-info[data-total="2"]')
+        assert p.text_content("#page-info") == "rows 1–2 of 2"
         assert "filter=metrics.acc" in p.url  # the state is in the URL: shareable, reloadable
+        assert_clean(page, p)
+
+    def test_first_rows_request_is_the_preloaded_one(
+        self, page: PageWatch, ui_server: UIProcess
+    ) -> None:
+        """The runs page's first request starts with the HTML (Link preload) and is used once."""
+        p = page.page
+        urls: list[str] = []
+        p.on("request", lambda r: urls.append(r.url) if "/api/runs?" in r.url else None)
+        open_page(page, ui_server, "/")
+        p.wait_for_load_state("networkidle")
+        assert urls == [ui_server.url + "/api/runs?offset=0&limit=50"]
+        initiators = p.evaluate(
+            "() => performance.getEntriesByType('resource')"
+            ".filter(e => e.name.includes('/api/runs?')).map(e => e.initiatorType)"
+        )
+        assert initiators == ["link"]
         assert_clean(page, p)
 
     def test_bad_filter_shows_the_error(self, page: PageWatch, ui_server: UIProcess) -> None:
@@ -109,10 +127,7 @@ class TestRunsTable:
 
     def test_paging_and_column_choice(self, page: PageWatch, ui_server: UIProcess) -> None:
         """Small pages walk all runs; unticking a column removes it from the table."""
-        p = open_page(page, ui_server, "/?limit=25")
-        p.select_option("#page-size", "25")
-        p.goto(ui_server.url + "/?limit=2")
-        p.wait_for_selector("#runs-table tbody tr")
+        p = open_page(page, ui_server, "/?limit=2")
         assert len(run_names(p)) == 2
         p.click("#next")
         p.wait_for_function(
@@ -126,6 +141,9 @@ class TestRunsTable:
         p.click("#columns summary")
         p.uncheck('#columns input[value="status"]')
         p.wait_for_function("() => !document.querySelector('th[data-col=\"status\"]')")
+        p.select_option("#page-size", "25")
+        p.wait_for_function("() => document.querySelectorAll('#runs-table tbody tr').length === 5")
+        assert p.is_disabled("#next") and p.is_disabled("#prev")
         assert_clean(page, p)
 
     def test_stored_markup_is_shown_as_text(

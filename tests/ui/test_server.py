@@ -38,7 +38,7 @@ class TestServeUI:
             assert server.url.startswith("http://127.0.0.1:")
             info = fetch(server.url + "/api/info")
             assert info["read_only"] is True and info["workspace"] == str(tmp_path / "ws")
-            assert fetch(server.url + "/api/runs")["total"] == 1
+            assert len(fetch(server.url + "/api/runs")["rows"]) == 1
         finally:
             server.stop()
         port = int(server.url.rsplit(":", 1)[1])
@@ -54,13 +54,19 @@ class TestServeUI:
             s.listen(1)
             port = s.getsockname()[1]
             with pytest.raises(ConfigError, match="0 picks a free one"):
-                serve_ui(tmp_path / "ws", port=port, background=True)
+                serve_ui(tmp_path, port=port, background=True)
+
+    def test_missing_local_workspace_is_refused(self, tmp_path: Path) -> None:
+        """Pointing the UI at a directory that does not exist says so and creates nothing."""
+        with pytest.raises(ConfigError, match="no workspace at"):
+            serve_ui(tmp_path / "typo", background=True)
+        assert not (tmp_path / "typo").exists()
 
     @pytest.mark.parametrize("port", [-1, 70000, "80"])
     def test_bad_port_is_a_config_error(self, tmp_path: Path, port: Any) -> None:
         """Ports outside 0..65535 (or not integers) are refused before anything starts."""
         with pytest.raises(ConfigError, match=r"0\.\.65535"):
-            serve_ui(tmp_path / "ws", port=port, background=True)
+            serve_ui(tmp_path, port=port, background=True)
 
 
 @pytest.mark.s3
@@ -78,7 +84,7 @@ class TestS3Workspace:
         assert server is not None
         try:
             page = fetch(server.url + "/api/runs?order_by=params.lr&columns=params.lr")
-            assert page["total"] == 2
+            assert fetch(server.url + "/api/runs-count")["total"] == 2
             assert [r["params.lr"] for r in page["rows"]] == ["0.1", "0.2"]
             rid = page["rows"][0]["run_id"]
             series = fetch(f"{server.url}/api/metrics?runs={rid}&key=loss")["series"][0]

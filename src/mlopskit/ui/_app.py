@@ -9,13 +9,14 @@ attachment``) except raster images, and never with a type the browser would run.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from mlopskit._charts import STATIC_DIR
 from mlopskit._log import get_logger
-from mlopskit.errors import IntegrityError, MlopskitError, NotFoundError
+from mlopskit.errors import ConfigError, IntegrityError, MlopskitError, NotFoundError
 from mlopskit.ui._data import WorkspaceData
 
 if TYPE_CHECKING:
@@ -45,6 +46,10 @@ _PAGES = (
 )
 
 
+#: What app.js asks for first on "/" (kept equal to it: tests/ui check the preload is used).
+_FIRST_RUNS = "/api/runs?offset=0&limit=50"
+
+
 def _status(exc: Exception) -> int:
     if isinstance(exc, NotFoundError):
         return 404
@@ -58,13 +63,16 @@ def _filename(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", base)[:120] or "artifact"
 
 
-def create_app(workspace: str | None = None, *, read_only: bool = True) -> Starlette:
+def create_app(
+    workspace: str | None = None, *, read_only: bool = True, warm: bool = False
+) -> Starlette:
     """The UI's ASGI app over ``workspace`` (default: ``MLOPSKIT_HOME`` or ``./.mlopskit``).
 
     Args:
         workspace: a local path or any fsspec URL (``s3://bucket/ws``).
         read_only: the UI offers no write action either way; the flag is reported by
             ``/api/info`` and kept for write actions a later version may add.
+        warm: load pandas and open the tracker now rather than on the first request.
     """
     from mlopskit._optional import import_optional
 
@@ -78,7 +86,17 @@ def create_app(workspace: str | None = None, *, read_only: bool = True) -> Starl
 
     from mlopskit.workspace import Workspace
 
-    data = WorkspaceData(Workspace(workspace).uri)
+    uri = Workspace(workspace).uri
+    local = uri[len("file://") :] if uri.startswith("file://") else uri
+    if "://" not in local and not os.path.isdir(local):
+        raise ConfigError(
+            f"no workspace at {local!r}: expected a directory mlopskit has written "
+            "(set MLOPSKIT_HOME, pass the workspace, or log a run there first)",
+            found=local,
+        )
+    data = WorkspaceData(uri)
+    if warm:
+        data.warm()
     index = STATIC_DIR / "index.html"
 
     def api(
@@ -116,6 +134,12 @@ def create_app(workspace: str | None = None, *, read_only: bool = True) -> Starl
             limit=q(request, "limit"),
             columns=q(request, "columns"),
         )
+
+    def runs_count(request: Request) -> Any:
+        return data.runs_count(experiment=q(request, "experiment"), filter=q(request, "filter"))
+
+    def run_columns(request: Request) -> Any:
+        return data.run_columns(experiment=q(request, "experiment"))
 
     def run(request: Request) -> Any:
         return data.run(request.path_params["run_id"])
@@ -170,7 +194,11 @@ def create_app(workspace: str | None = None, *, read_only: bool = True) -> Starl
         return data.drift(q(request, "reference") or "", q(request, "current") or "")
 
     async def page(request: Request) -> Response:
-        return FileResponse(index, media_type="text/html; charset=utf-8")
+        headers = {}
+        if request.url.path == "/" and not request.url.query:
+            # The runs page's first request, known before its script runs: start it now.
+            headers["Link"] = f"<{_FIRST_RUNS}>; rel=preload; as=fetch; crossorigin"
+        return FileResponse(index, media_type="text/html; charset=utf-8", headers=headers)
 
     async def not_found(request: Request) -> Response:
         body = {"error": {"type": "NotFoundError", "message": f"no API route {request.url.path}"}}
@@ -180,6 +208,8 @@ def create_app(workspace: str | None = None, *, read_only: bool = True) -> Starl
         Route("/api/info", api(info)),
         Route("/api/experiments", api(experiments)),
         Route("/api/runs", api(runs)),
+        Route("/api/runs-count", api(runs_count)),
+        Route("/api/runs-columns", api(run_columns)),
         Route("/api/runs/{run_id}", api(run)),
         Route("/api/runs/{run_id}/artifact", api(artifact)),
         Route("/api/runs/{run_id}/artifact/table", api(artifact_table)),

@@ -169,17 +169,28 @@ class WorkspaceData:
 
     # -- runs ---------------------------------------------------------------------------
 
+    def warm(self) -> None:
+        """Load what the first request needs (pandas, the tracker's connection), so that
+        a server is fast from its first page."""
+        self.workspace.tracker.search_runs(limit=1)
+
     def experiments(self) -> dict[str, Any]:
         """Names of the experiments that have runs."""
         return {"experiments": self.workspace.tracker.experiments()}
 
-    def _search(self, experiment: str | None, filter: str | None, order_by: str | None) -> Any:
-        key = (experiment, filter, order_by)
-        frame = self._runs_cache.get(key)
+    def _search(
+        self,
+        experiment: str | None,
+        filter: str | None,
+        order_by: str | None,
+        limit: int | None = None,
+    ) -> pd.DataFrame:
+        key = (experiment, filter, order_by, limit)
+        frame: pd.DataFrame | None = self._runs_cache.get(key)
         if frame is None:
             order = [o.strip() for o in order_by.split(",") if o.strip()] if order_by else None
             frame = self.workspace.tracker.search_runs(
-                experiment or None, filter=filter or None, order_by=order
+                experiment or None, filter=filter or None, order_by=order, limit=limit
             )
             self._runs_cache.put(key, frame)
         return frame
@@ -194,32 +205,44 @@ class WorkspaceData:
         limit: str | None = None,
         columns: str | None = None,
     ) -> dict[str, Any]:
-        """One page of ``search_runs``: ``total`` matching, the page's rows, every column.
+        """One page of ``search_runs`` and whether more follow (the total is
+        :meth:`runs_count`, asked for separately so the first rows are not kept waiting).
 
         ``order_by`` is a comma-separated list (``"metrics.acc DESC,start_time"``);
-        ``columns`` chooses which columns the rows carry (``run_id`` always).
+        ``columns`` chooses which columns the rows carry (``run_id`` always). Only the
+        runs up to the end of the page are loaded in full (``search_runs(limit=…)``).
         """
         start = _int_arg(offset, "offset", 0, 0, 2**62)
         size = _int_arg(limit, "limit", 50, 1, MAX_PAGE)
-        frame = self._search(experiment, filter, order_by)
-        available = list(frame.columns)
-        wanted = available
-        if columns:
-            wanted = [c for c in columns.split(",") if c]
-            unknown = [c for c in wanted if c not in available]
-            wanted = ["run_id", *[c for c in wanted if c in available and c != "run_id"]]
-            missing = unknown
-        else:
-            missing = []
+        frame = self._search(experiment, filter, order_by, limit=start + size + 1)
         page = frame.iloc[start : start + size]
+        available = list(frame.columns)
+        wanted, missing = available, []
+        if columns:
+            asked = [c for c in columns.split(",") if c]
+            missing = [c for c in asked if c not in available]
+            wanted = ["run_id", *[c for c in asked if c in available and c != "run_id"]]
         return {
-            "total": len(frame),
             "offset": start,
             "limit": size,
+            "has_more": len(frame) > start + size,
             "columns": available,
             "missing_columns": missing,
             "rows": _frame_rows(page, wanted),
         }
+
+    def runs_count(
+        self, *, experiment: str | None = None, filter: str | None = None
+    ) -> dict[str, Any]:
+        """How many runs match (every one counted: the table's "of N")."""
+        if not filter:
+            exps = [experiment] if experiment else None
+            return {"total": len(self.workspace.tracker.backend.list_runs(exps, keys=set()))}
+        return {"total": len(self._search(experiment, filter, None))}
+
+    def run_columns(self, *, experiment: str | None = None) -> dict[str, Any]:
+        """Every column the runs of ``experiment`` (or all runs) have, for the column choice."""
+        return {"columns": list(self._search(experiment, None, None).columns)}
 
     def run(self, run_id: str) -> dict[str, Any]:
         """One run: its record, artifacts (with how the page shows each) and inputs."""

@@ -62,13 +62,17 @@ class UIServer:
         self._sock.close()
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    if not isinstance(port, int) or not 0 <= port <= 65535:
+def _check_port(port: object) -> int:
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
         raise ConfigError(
             f"port must be an integer in 0..65535 (0: any free port), found {port!r}",
             expected="0..65535",
             found=port,
         )
+    return port
+
+
+def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -107,11 +111,12 @@ def serve_ui(
     Returns:
         The running server when ``background``; otherwise None once it has stopped.
     """
+    _check_port(port)
     uvicorn = import_optional("uvicorn", "ui", purpose="the web UI")
     from mlopskit.ui._app import create_app
 
     uri = None if workspace is None else os.fspath(workspace)
-    app = create_app(uri, read_only=read_only)
+    app = create_app(uri, read_only=read_only, warm=True)
     sock = _bind(host, port)
     bound_port = sock.getsockname()[1]
     url_host = f"[{host}]" if ":" in host else host

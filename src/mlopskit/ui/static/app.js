@@ -53,7 +53,8 @@
   }
 
   function api(path, params) {
-    return fetch(path + query(params || {}), { headers: { Accept: "application/json" } }).then(function (r) {
+    // No custom headers: the runs page's first request must match the server's preload.
+    return fetch(path + query(params || {}), { credentials: "same-origin" }).then(function (r) {
       return r.json().then(
         function (body) {
           if (!r.ok) {
@@ -179,7 +180,21 @@
     document.title = t + " · mlopskit";
   }
 
+  var infoShown = false;
+  function showInfo() {
+    if (infoShown) return;
+    infoShown = true;
+    api("/api/info")
+      .then(function (i) {
+        var ws = document.getElementById("workspace");
+        ws.textContent = "workspace: " + i.workspace + (i.read_only ? " · read-only" : "");
+        ws.title = i.workspace;
+      })
+      .catch(function () {});
+  }
+
   function ready(name) {
+    showInfo(); // after the page's own data: the header line is not worth delaying it
     document.body.setAttribute("data-ready", name);
     if (window.performance && performance.mark) performance.mark("mk-ready-" + name);
   }
@@ -336,14 +351,16 @@
     main.appendChild(h("div", { class: "pager" }, [prev, next, info]));
     main.appendChild(tableBox);
 
-    api("/api/experiments").then(function (body) {
-      body.experiments.forEach(function (e) {
-        expSel.appendChild(h("option", { value: e }, [e]));
+    function loadExperiments() {
+      api("/api/experiments").then(function (body) {
+        body.experiments.forEach(function (e) {
+          expSel.appendChild(h("option", { value: e }, [e]));
+        });
+        expSel.value = state.experiment;
+      }).catch(function (err) {
+        errors.appendChild(errorBox(err));
       });
-      expSel.value = state.experiment;
-    }).catch(function (err) {
-      errors.appendChild(errorBox(err));
-    });
+    }
 
     function chosen() {
       return state.columns ? state.columns.split(",") : defaultColumns(allColumns);
@@ -424,20 +441,67 @@
       });
       var t = h("table", { class: "data", id: "runs-table" }, [h("thead", null, [head]), h("tbody", null, rows)]);
       clear(tableBox).appendChild(t);
-      var first = body.total ? body.offset + 1 : 0;
-      var last = body.offset + body.rows.length;
-      info.textContent = "rows " + first.toLocaleString() + "–" + last.toLocaleString() + " of " + body.total.toLocaleString();
-      info.setAttribute("data-total", String(body.total));
+      shown = { offset: body.offset, n: body.rows.length };
+      showInfo();
       prev.disabled = body.offset <= 0;
-      next.disabled = last >= body.total;
+      next.disabled = !body.has_more;
       if (!body.rows.length) tableBox.appendChild(h("p", { class: "muted" }, ["No runs match."]));
     }
 
+    var shown = null;
+    var total = null;
+    function showInfo() {
+      if (!shown) return;
+      var first = shown.n ? shown.offset + 1 : 0;
+      var last = shown.offset + shown.n;
+      info.textContent =
+        "rows " + first.toLocaleString() + "–" + last.toLocaleString() + " of " +
+        (total == null ? "…" : total.toLocaleString());
+      if (total != null) info.setAttribute("data-total", String(total));
+      else info.removeAttribute("data-total");
+    }
+
+    var countSeq = 0;
+    function count() {
+      var mine = ++countSeq;
+      total = null;
+      showInfo();
+      api("/api/runs-count", { experiment: state.experiment, filter: state.filter })
+        .then(function (body) {
+          if (mine !== countSeq) return;
+          total = body.total;
+          showInfo();
+          if (window.performance && performance.mark) performance.mark("mk-runs-counted");
+        })
+        .catch(function () {});
+    }
+
+    var columnsFor = null;
+    colsDetails.addEventListener("toggle", function () {
+      if (!colsDetails.open || columnsFor === state.experiment) return;
+      columnsFor = state.experiment;
+      api("/api/runs-columns", { experiment: state.experiment })
+        .then(function (body) {
+          body.columns.forEach(function (c) {
+            if (allColumns.indexOf(c) < 0) allColumns.push(c);
+          });
+          renderColumns();
+        })
+        .catch(function (err) {
+          errors.appendChild(errorBox(err));
+        });
+    });
+
     var seq = 0;
-    function load() {
+    var firstLoad = true;
+    function load(recount) {
       var mine = ++seq;
       sync();
       clear(errors);
+      if (recount) {
+        total = null;
+        countSeq++;
+      }
       var cols = state.columns ? chosen().concat(["name"]).join(",") : "";
       return api("/api/runs", {
         experiment: state.experiment,
@@ -449,18 +513,22 @@
       })
         .then(function (body) {
           if (mine !== seq) return;
-          var first = !allColumns.length;
-          allColumns = body.columns;
-          if (first && !state.columns) {
-            // the default columns are only known now: ask for nothing more than them
-          }
+          body.columns.forEach(function (c) {
+            if (allColumns.indexOf(c) < 0) allColumns.push(c);
+          });
           renderTable(body);
           renderColumns();
           ready("runs");
+          // The rows go first; then what may take longer (the count) or matters less.
+          if (recount) count();
+          if (firstLoad) loadExperiments();
+          firstLoad = false;
         })
         .catch(function (err) {
           if (mine !== seq) return;
           errors.appendChild(errorBox(err));
+          if (firstLoad) loadExperiments();
+          firstLoad = false;
           ready("runs");
         });
     }
@@ -468,12 +536,13 @@
     expSel.onchange = function () {
       state.experiment = expSel.value;
       state.offset = 0;
-      load();
+      allColumns = [];
+      load(true);
     };
     apply.onclick = function () {
       state.filter = filterIn.value.trim();
       state.offset = 0;
-      load();
+      load(true);
     };
     filterIn.onkeydown = function (e) {
       if (e.key === "Enter") apply.onclick();
@@ -494,7 +563,7 @@
     compare.onclick = function () {
       location.href = "/compare" + query({ runs: Object.keys(selected).join(",") });
     };
-    load();
+    load(true);
   }
 
   // -- run page --------------------------------------------------------------------------
@@ -961,12 +1030,5 @@
     }
   }
 
-  api("/api/info")
-    .then(function (i) {
-      var ws = document.getElementById("workspace");
-      ws.textContent = "workspace: " + i.workspace + (i.read_only ? " · read-only" : "");
-      ws.title = i.workspace;
-    })
-    .catch(function () {});
   route();
 })();
