@@ -13,11 +13,12 @@ Data reaches a page as JSON inside ``<script type="application/json">``
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["STATIC_DIR", "asset", "inline_assets", "script_json"]
+__all__ = ["STATIC_DIR", "asset", "inline_assets", "render_charts", "script_json"]
 
 #: The UI's static files: ``mkcharts.js``, ``app.js``, ``app.css``, ``vendor/uplot/*``.
 STATIC_DIR = Path(__file__).resolve().parent / "ui" / "static"
@@ -60,3 +61,27 @@ def script_json(data: Any, *, element_id: str) -> str:
     text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     safe_id = "".join(c for c in element_id if c.isalnum() or c in "-_")
     return f'<script type="application/json" id="{safe_id}">{text}</script>'
+
+
+_DRAW = """(function(){var el=document.getElementById("%s");if(!el||!window.MKCharts)return;
+JSON.parse(el.textContent).forEach(function(c){var box=document.getElementById(c.id);if(!box)return;
+if(c.type==="bar")MKCharts.barChart(box,c);else MKCharts.lineChart(box,c);});})();"""
+
+
+def render_charts(charts: Sequence[Mapping[str, Any]], *, element_id: str) -> str:
+    """Everything a static page needs to draw ``charts``: uPlot and mkcharts.js inlined,
+    the charts' data as JSON, and a script drawing each into the element with its ``id``.
+
+    Each chart is ``{"id": …, "type": "bar" | "line", …}`` plus the options of
+    ``MKCharts.barChart`` (``labels``, ``series: [{label, values, color}]``, ``percent``)
+    or ``MKCharts.lineChart`` (``series: [{label, x, y}]``, ``time``, ``xLabel``). The page
+    supplies the elements (``<div id=…>``); ``element_id`` names the data element (unique
+    per page). Empty ``charts`` give an empty string.
+    """
+    if not charts:
+        return ""
+    safe_id = "".join(c for c in element_id if c.isalnum() or c in "-_")
+    return (
+        f"{inline_assets()}{script_json(list(charts), element_id=safe_id)}"
+        f"<script>{_DRAW % safe_id}</script>"
+    )

@@ -264,3 +264,34 @@ class TestStaticDriftReport:
         for bins, step in every:
             assert bins >= 1 and step >= 1 and bins / step <= 20  # labels thinned, never crowded
         assert_clean(page, p)
+
+    def test_render_charts_draws_line_charts_in_a_static_page(
+        self, page: PageWatch, tmp_path: Path
+    ) -> None:
+        """The shared static chart code also draws line charts (for other HTML reports)."""
+        from mlopskit._charts import render_charts
+
+        charts = [
+            {
+                "id": "c1",
+                "type": "line",
+                "xLabel": "step",
+                "series": [
+                    {"label": EVIL, "x": [0, 1, 2], "y": [3.0, 2.0, 1.0]},
+                    {"label": "b", "x": [1, 2, 3], "y": [1.0, None, 2.0]},
+                ],
+            }
+        ]
+        path = tmp_path / "lines.html"
+        path.write_text(
+            '<!DOCTYPE html><html><body><div id="c1"></div>'
+            + render_charts(charts, element_id="data")
+            + "</body></html>",
+            encoding="utf-8",
+        )
+        p = page.page
+        p.goto(path.as_uri())
+        p.wait_for_selector("#c1 canvas")
+        data = p.evaluate("() => document.getElementById('c1')._mkplot.data")
+        assert data == [[0, 1, 2, 3], [3, 2, 1, None], [None, 1, None, 2]]
+        assert_clean(page, p)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,50 @@ class TestServeUI:
             port = s.getsockname()[1]
             with pytest.raises(ConfigError, match="0 picks a free one"):
                 serve_ui(tmp_path, port=port, background=True)
+
+    def test_other_host_names_are_refused(self, tmp_path: Path) -> None:
+        """A request naming a foreign host (DNS rebinding from a web page) gets a 400."""
+        server = serve_ui(tmp_path, port=0, background=True)
+        assert server is not None
+        try:
+            port = server.url.rsplit(":", 1)[1]
+            for host, status in (("evil.example", 400), ("localhost", 200), ("127.0.0.1", 200)):
+                req = urllib.request.Request(
+                    server.url + "/api/info", headers={"Host": f"{host}:{port}"}
+                )
+                try:
+                    with urllib.request.urlopen(req, timeout=10) as resp:
+                        code = resp.status
+                except urllib.error.HTTPError as err:
+                    code = err.code
+                    err.close()
+                assert code == status, host
+        finally:
+            server.stop()
+
+    def test_damaged_artifact_is_an_integrity_error_naming_it(self, tmp_path: Path) -> None:
+        """Bytes changed on disk are not served: a 500 whose message names the digest."""
+        ws = mk.Workspace(tmp_path / "ws")
+        with ws, ws.tracker.start_run("e", capture_env=False) as run:
+            ref = run.log_artifact(b"original bytes of the artifact", name="data.bin")
+            run_id = run.run_id
+        hexpart = ref.digest.split(":", 1)[1]
+        (path,) = [p for p in (tmp_path / "ws" / "objects").rglob("*") if p.name == hexpart[2:]]
+        path.chmod(0o644)
+        path.write_bytes(b"tampered bytes of the artifact")
+        server = serve_ui(tmp_path / "ws", port=0, background=True)
+        assert server is not None
+        try:
+            url = f"{server.url}/api/runs/{run_id}/artifact?name=data.bin"
+            with pytest.raises(urllib.error.HTTPError) as err:
+                urllib.request.urlopen(url, timeout=10)
+            assert err.value.code == 500
+            body = json.loads(err.value.read())
+            err.value.close()
+            assert body["error"]["type"] == "IntegrityError"
+            assert hexpart[:12] in body["error"]["message"]
+        finally:
+            server.stop()
 
     def test_missing_local_workspace_is_refused(self, tmp_path: Path) -> None:
         """Pointing the UI at a directory that does not exist says so and creates nothing."""

@@ -15,7 +15,7 @@ import uuid
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from mlopskit._charts import inline_assets, script_json
+from mlopskit._charts import render_charts
 
 if TYPE_CHECKING:
     from mlopskit.drift._report import ColumnDrift, DriftReport, Histogram
@@ -36,9 +36,6 @@ max-width:1000px}
 .mk-drift .chart{min-height:220px;max-width:900px}
 .mk-drift details.bins{font-size:12px;color:#444}
 """
-_INIT = """(function(){var el=document.getElementById("%s");if(!el||!window.MKCharts)return;
-JSON.parse(el.textContent).forEach(function(c){var box=document.getElementById(c.id);
-if(box)MKCharts.barChart(box,{labels:c.labels,series:c.series,percent:true});});})();"""
 
 
 def _num(x: float | None) -> str:
@@ -61,6 +58,8 @@ def histogram_chart(hist: Histogram, *, chart_id: str) -> dict[str, Any]:
     """The chart spec of one histogram for ``MKCharts.barChart`` (reference vs current)."""
     return {
         "id": chart_id,
+        "type": "bar",
+        "percent": True,
         "labels": [str(label) for label in hist.labels],
         "series": [
             {"label": "reference", "values": _finite(hist.reference), "color": _REF},
@@ -155,13 +154,7 @@ def render(report: DriftReport, *, standalone: bool) -> str:
         for r, cid in zip(report.columns, ids)
         if r.histogram is not None and cid is not None
     ]
-    scripts = ""
-    if charts:
-        data_id = f"{prefix}-data"
-        scripts = (
-            f"{inline_assets()}{script_json(charts, element_id=data_id)}"
-            f"<script>{_INIT % data_id}</script>"
-        )
+    scripts = render_charts(charts, element_id=f"{prefix}-data")
     body = (
         f'<div class="mk-drift"><style>{_CSS}</style>{summary}{table}'
         f"{''.join(_section(r, cid) for r, cid in zip(report.columns, ids))}{scripts}</div>"

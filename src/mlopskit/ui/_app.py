@@ -63,8 +63,21 @@ def _filename(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", base)[:120] or "artifact"
 
 
+def allowed_hosts(host: str) -> list[str]:
+    """Host headers the UI answers when it listens on ``host``: loopback names only for a
+    loopback address (so a web page cannot reach it through DNS rebinding), any for a
+    wildcard address the user chose to expose."""
+    if host in ("0.0.0.0", "::", ""):
+        return ["*"]
+    return sorted({"127.0.0.1", "localhost", host.strip("[]")})
+
+
 def create_app(
-    workspace: str | None = None, *, read_only: bool = True, warm: bool = False
+    workspace: str | None = None,
+    *,
+    read_only: bool = True,
+    warm: bool = False,
+    host: str = "127.0.0.1",
 ) -> Starlette:
     """The UI's ASGI app over ``workspace`` (default: ``MLOPSKIT_HOME`` or ``./.mlopskit``).
 
@@ -72,7 +85,9 @@ def create_app(
         workspace: a local path or any fsspec URL (``s3://bucket/ws``).
         read_only: the UI offers no write action either way; the flag is reported by
             ``/api/info`` and kept for write actions a later version may add.
-        warm: load pandas and open the tracker now rather than on the first request.
+        warm: list the runs once now, so the first request finds everything loaded.
+        host: the address the app is served on; requests naming another host are
+            refused (400), see :func:`allowed_hosts`.
     """
     from mlopskit._optional import import_optional
 
@@ -80,6 +95,7 @@ def create_app(
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.middleware import Middleware
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
     from starlette.responses import FileResponse, JSONResponse, Response
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
@@ -226,7 +242,11 @@ def create_app(
         Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
         *[Route(p, page) for p in _PAGES],
     ]
-    return Starlette(routes=routes, middleware=[Middleware(_SecurityHeaders)])
+    middleware = [
+        Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(host), www_redirect=False),
+        Middleware(_SecurityHeaders),
+    ]
+    return Starlette(routes=routes, middleware=middleware)
 
 
 class _SecurityHeaders:

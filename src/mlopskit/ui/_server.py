@@ -116,7 +116,7 @@ def serve_ui(
     from mlopskit.ui._app import create_app
 
     uri = None if workspace is None else os.fspath(workspace)
-    app = create_app(uri, read_only=read_only, warm=True)
+    app = create_app(uri, read_only=read_only, warm=True, host=host)
     sock = _bind(host, port)
     bound_port = sock.getsockname()[1]
     url_host = f"[{host}]" if ":" in host else host
