@@ -220,8 +220,10 @@
     var smoothIn = h("input", { type: "range", min: "0", max: "0.99", step: "0.01", value: "0", "aria-label": "smoothing", class: "smoothing" });
     var smoothVal = h("span", { class: "note" }, ["smoothing 0"]);
     var reset = h("button", { type: "button", text: "Reset zoom" });
+    var logBox = h("input", { type: "checkbox", class: "log-y" });
+    var logY = false;
     box.appendChild(h("h3", null, [key]));
-    box.appendChild(h("div", { class: "controls" }, [axisSel, smoothIn, smoothVal, reset, status]));
+    box.appendChild(h("div", { class: "controls" }, [axisSel, h("label", null, [logBox, " log y"]), smoothIn, smoothVal, reset, status]));
     box.appendChild(errors);
     box.appendChild(area);
 
@@ -247,7 +249,7 @@
             (exact ? " (exact)" : " (downsampled; zoom for detail)") +
             (inRange !== total ? " · " + total.toLocaleString() + " in all" : "");
           box.setAttribute("data-exact", exact ? "1" : "0");
-          if (!chart || chart.time !== (axis === "time")) {
+          if (!chart || chart.time !== (axis === "time") || chart.logY !== logY) {
             if (chart) chart.destroy();
             clear(area);
             chart = window.MKCharts.lineChart(area, {
@@ -255,6 +257,7 @@
               time: axis === "time",
               xLabel: axis,
               smoothing: weight,
+              logY: logY,
               onZoom: function (lo, hi) {
                 load(lo, hi).then(function () {
                   if (lo == null && chart) chart.plot.setData(chart.plot.data, true);
@@ -262,6 +265,7 @@
               },
             });
             chart.time = axis === "time";
+            chart.logY = logY;
           } else {
             chart.update(series, start == null);
           }
@@ -273,6 +277,10 @@
     }
     axisSel.onchange = function () {
       axis = axisSel.value;
+      load();
+    };
+    logBox.onchange = function () {
+      logY = logBox.checked;
       load();
     };
     smoothIn.oninput = function () {
@@ -572,7 +580,7 @@
     var base = "/api/runs/" + enc(runId) + "/artifact";
     var box = h("div", { class: "artifact", "data-artifact": a.name });
     var dl = h("a", { href: base + query({ name: a.name }), download: a.name.split("/").pop() }, ["download"]);
-    box.appendChild(h("div", null, [h("strong", null, [a.name]), " ", h("span", { class: "muted" }, [fmtBytes(a.size) + " · " + (a.media_type || a.kind) + " · "]), dl]));
+    box.appendChild(h("div", null, [h("strong", null, [a.name]), " ", h("span", { class: "muted" }, [fmtBytes(a.size) + " · " + (a.media_type || (a.kind === "blob" ? "file" : a.kind)) + " · "]), dl]));
     if (a.view === "image") {
       box.appendChild(h("img", { src: base + query({ name: a.name }), alt: a.name, loading: "lazy" }));
     } else if (a.view === "table") {

@@ -50,7 +50,8 @@
   /* Line chart of several series, each with its own x values (runs overlaid).
    *
    * opts: {series: [{label, x: [...], y: [...]}], time: bool (x in epoch seconds),
-   *        xLabel, yLabel, height, smoothing (0..0.99), onZoom(min, max) (null, null on reset)}
+   *        xLabel, yLabel, height, smoothing (0..0.99), logY: bool (values <= 0 left out),
+   *        onZoom(min, max) (null, null on reset)}
    * Returns {plot, update(series), setSmoothing(w), destroy()}.
    */
   function lineChart(el, opts) {
@@ -58,10 +59,18 @@
     var weight = opts.smoothing || 0;
     var zooming = false;
 
+    function positive(ys) {
+      return opts.logY
+        ? ys.map(function (y) {
+            return y != null && y > 0 ? y : null;
+          })
+        : ys;
+    }
+
     function aligned(series) {
       if (!series.length) return [[]];
       var tables = series.map(function (s) {
-        return [s.x, smooth(s.y, weight)];
+        return [s.x, positive(smooth(s.y, weight))];
       });
       return tables.length === 1 ? tables[0] : global.uPlot.join(tables);
     }
@@ -69,7 +78,7 @@
     var uopts = {
       width: width(el),
       height: opts.height || 260,
-      scales: { x: { time: !!opts.time } },
+      scales: { x: { time: !!opts.time }, y: opts.logY ? { distr: 3 } : {} },
       cursor: {
         drag: { x: true, y: false, setScale: true },
         bind: {
