@@ -252,6 +252,17 @@ class TestRegistryDatasetsDrift:
         assert ("iris/1", rid) in labels
         assert (rid, "clf/2") in labels
 
+    @pytest.mark.parametrize(
+        ("uri", "status"),
+        [("run:../../etc", 400), ("run:0123abcd", 404), ("dataset:../x/1", 400), ("", 400)],
+    )
+    def test_bad_lineage_uris_are_refused(
+        self, ui_server: UIProcess, uri: str, status: int
+    ) -> None:
+        """Run ids and names in a lineage URI are checked before anything is read."""
+        code, _, body = get(ui_server, "/api/lineage", uri=uri)
+        assert (code, "error" in json.loads(body)) == (status, True), body
+
     def test_unknown_api_route_is_json_404(self, ui_server: UIProcess) -> None:
         """A wrong API path answers JSON, not the HTML shell."""
         assert get_json(ui_server, "/api/nothing", status=404)["error"]["type"] == "NotFoundError"

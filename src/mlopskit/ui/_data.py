@@ -424,6 +424,13 @@ class WorkspaceData:
         from mlopskit.lineage import lineage
 
         hops = _int_arg(depth, "depth", 3, 1, 20)
+        if not uri:
+            raise InvalidInputError(
+                "give the uri to walk from: run:<id>, dataset:name/3 or model:name@alias",
+                found=uri,
+            )
+        if uri.startswith("run:"):
+            self.workspace.tracker.get_run(uri[4:])  # checks the id, NotFoundError if unknown
         with Workspace(self.uri):
             graph = lineage(uri, depth=hops, store=self.workspace.store)
         return {
