@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mlopskit import _charts, drift
 
@@ -98,6 +100,23 @@ class TestScriptJson:
         body = element[len('<script type="application/json" id="x">') : -len("</script>")]
         assert "<" not in body and ">" not in body and "&" not in body
         assert json.loads(body) == {"k": [text]}
+
+    @given(
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(),
+            lambda inner: (
+                st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4)
+            ),
+            max_leaves=20,
+        )
+    )
+    def test_any_json_round_trips_inside_html(self, data: object) -> None:
+        """Whatever JSON data is embedded, the element holds no raw '<', '>' or '&' and
+        parses back to the same data."""
+        element = _charts.script_json(data, element_id="d")
+        body = element[len('<script type="application/json" id="d">') : -len("</script>")]
+        assert not set(body) & {"<", ">", "&"}
+        assert json.loads(body) == data
 
     def test_element_id_is_sanitised(self) -> None:
         """An id cannot break out of its attribute."""
