@@ -75,3 +75,27 @@ class TestWindow:
         zoomed = window(x, y, start=500_000, end=500_999, points=2000)
         assert zoomed.exact and zoomed.in_range == 1002
         np.testing.assert_array_equal(zoomed.y, y[499_999:501_001])
+
+
+class TestSeriesCache:
+    def test_cache_keeps_within_its_point_budget(self) -> None:
+        """The series cache evicts the least recently used series to stay within budget,
+        keeping the newest even when it alone is over."""
+        from mlopskit.ui._data import _TTLCache
+
+        cache = _TTLCache(size=10, ttl=60, budget=100, weight=len)
+        cache.put("a", [0] * 60)
+        cache.put("b", [0] * 30)
+        assert cache.get("a") is not None  # a is now the most recent
+        cache.put("c", [0] * 30)  # 120 > 100: b (least recent) goes
+        assert cache.get("b") is None and cache.get("a") is not None
+        cache.put("d", [0] * 500)
+        assert cache.get("d") is not None and cache.get("a") is None and cache.get("c") is None
+
+    def test_entries_expire(self) -> None:
+        """An entry older than the time to live is not returned."""
+        from mlopskit.ui._data import _TTLCache
+
+        cache = _TTLCache(size=10, ttl=0.0)
+        cache.put("a", 1)
+        assert cache.get("a") is None

@@ -14,7 +14,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -117,10 +117,21 @@ def _frame_rows(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]
 
 
 class _TTLCache:
-    """A small least-recently-used cache whose entries expire after ``ttl`` seconds."""
+    """A small least-recently-used cache whose entries expire after ``ttl`` seconds.
 
-    def __init__(self, size: int, ttl: float) -> None:
-        self.size, self.ttl = size, ttl
+    At most ``size`` entries, and at most ``budget`` units of ``weight(value)`` in all
+    (the newest entry is kept even when it alone is heavier).
+    """
+
+    def __init__(
+        self,
+        size: int,
+        ttl: float,
+        *,
+        budget: float = float("inf"),
+        weight: Callable[[Any], float] = lambda value: 0.0,
+    ) -> None:
+        self.size, self.ttl, self.budget, self.weight = size, ttl, budget, weight
         self._items: OrderedDict[Any, tuple[float, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -137,8 +148,10 @@ class _TTLCache:
         with self._lock:
             self._items[key] = (time.monotonic(), value)
             self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            total = sum(self.weight(v) for _, v in self._items.values())
+            while len(self._items) > 1 and (len(self._items) > self.size or total > self.budget):
+                _, (_, old) = self._items.popitem(last=False)
+                total -= self.weight(old)
 
 
 def _artifact_view(name: str, ref: ArtifactRef) -> str:
@@ -165,7 +178,10 @@ class WorkspaceData:
         self.workspace = Workspace(uri)
         self.uri = self.workspace.uri
         self._runs_cache = _TTLCache(size=16, ttl=2.0)
-        self._series_cache = _TTLCache(size=32, ttl=10.0)
+        # Series are the big items: keep at most ~8 million points (128 MB) of them.
+        self._series_cache = _TTLCache(
+            size=64, ttl=10.0, budget=8_000_000, weight=lambda xy: float(len(xy[0]))
+        )
 
     # -- runs ---------------------------------------------------------------------------
 
