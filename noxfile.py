@@ -122,3 +122,10 @@ def bench_drift(session: nox.Session) -> None:
     """drift vs Evidently 0.7.23 DataDriftPreset, a scipy KS loop and numpy PSI (1M x 20)."""
     session.install("-e", ".", "evidently==0.7.23", "pandas<3")
     session.run("python", "benchmarks/bench_drift.py", *session.posargs, env={"DO_NOT_TRACK": "1"})
+
+
+@nox.session
+def bench_ui(session: nox.Session) -> None:
+    """The web UI in headless Chromium: 10,000-run page, 1M-point chart (needs apt chromium)."""
+    session.install("-e", ".[ui]", "playwright>=1.40")
+    session.run("python", "benchmarks/bench_ui.py", *session.posargs)
