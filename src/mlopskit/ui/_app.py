@@ -127,6 +127,11 @@ def create_app(
                     log.error("ui.integrity", path=request.url.path, error=str(exc))
                 body = {"error": {"type": type(exc).__name__, "message": str(exc)}}
                 return JSONResponse(body, status_code=status)
+            except Exception as exc:  # a bug or a storage failure: say so, in JSON
+                log.exception("ui.error", path=request.url.path)
+                message = f"{type(exc).__name__}: {exc} (while answering {request.url.path})"
+                body = {"error": {"type": "InternalError", "message": message}}
+                return JSONResponse(body, status_code=500)
             if isinstance(result, Response):
                 return result
             return JSONResponse(result)
