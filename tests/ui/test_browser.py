@@ -175,6 +175,34 @@ class TestCharts:
         assert {"lr-0.1", "lr-0.03", "lr-0.01", "lr-0.003"} <= set(labels)
         assert_clean(page, p)
 
+    def test_selected_runs_open_in_one_chart(self, page: PageWatch, ui_server: UIProcess) -> None:
+        """Ticking runs in the table and pressing Compare charts exactly those runs."""
+        p = open_page(page, ui_server, "/?order_by=params.lr%20ASC")
+        boxes = p.locator("#runs-table tbody tr .select-run")
+        boxes.nth(0).check()
+        boxes.nth(1).check()
+        p.click("#compare")
+        p.wait_for_selector(".chart-box[data-loaded]")
+        assert p.text_content("h1") == "Compare 2 runs"
+        p.select_option("#metric", "loss")
+        p.wait_for_selector(".chart-box[data-loaded]")
+        assert p.evaluate("() => document.querySelector('.chart')._mkplot.series.length") == 3
+        assert_clean(page, p)
+
+    def test_hover_shows_values_in_the_legend(
+        self, page: PageWatch, ui_server: UIProcess, sample_workspace: dict[str, Any]
+    ) -> None:
+        """Moving the mouse over a chart shows the step and each run's value under it."""
+        ids = [sample_workspace["runs"][k] for k in ("lr-0.1", "lr-0.01")]
+        p = open_page(page, ui_server, "/compare?runs=" + ",".join(ids) + "&key=loss")
+        p.wait_for_selector(".chart-box[data-loaded]")
+        box = p.locator(".chart .u-over").bounding_box()
+        assert box is not None
+        p.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+        values = p.eval_on_selector_all(".u-legend .u-value", "e => e.map(x => x.textContent)")
+        assert len(values) == 3 and all(v not in ("", "—", "--") for v in values), values
+        assert_clean(page, p)
+
     def test_zoom_fetches_the_visible_range_exactly(
         self, page: PageWatch, ui_server: UIProcess, sample_workspace: dict[str, Any]
     ) -> None:
