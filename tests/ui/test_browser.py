@@ -6,6 +6,10 @@ A screenshot of each page is saved under tmp_path (and copied to $MLOPSKIT_SCREE
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -238,6 +242,51 @@ class TestCharts:
             p.select_option(".x-axis", "time")
         p.wait_for_function("() => document.querySelector('.chart')._mkplot.scales.x.time === true")
         assert_clean(page, p)
+
+
+class TestLiveRun:
+    def test_chart_of_a_running_run_refreshes(
+        self, page: PageWatch, tmp_path: Path, shoot: Any
+    ) -> None:
+        """While another process is still logging, the run page's chart grows by itself."""
+        writer_code = (
+            "import sys, time, mlopskit as mk\n"
+            "ws = mk.Workspace(sys.argv[1])\n"
+            "with ws, ws.tracker.start_run('live', name='live-run', capture_env=False) as run:\n"
+            "    print(run.run_id, flush=True)\n"
+            "    for step in range(600):\n"
+            "        run.log_metric('loss', 1 / (step + 1), step=step)\n"
+            "        run.flush()\n"
+            "        time.sleep(0.05)\n"
+        )
+        root = tmp_path / "live"
+        root.mkdir()
+        writer = subprocess.Popen(
+            [sys.executable, "-c", writer_code, str(root)], stdout=subprocess.PIPE, text=True
+        )
+        server = None
+        try:
+            assert writer.stdout is not None
+            run_id = writer.stdout.readline().strip()
+            server = UIProcess(str(root))
+            p = open_page(page, server, f"/runs/{run_id}")
+            p.wait_for_selector(".chart-box[data-loaded]")
+            first = int(p.get_attribute(".chart", "data-points") or 0)
+            assert "live" in p.text_content(".chart-box .note:last-child")
+            p.wait_for_function(
+                f"() => +document.querySelector('.chart').dataset.points > {first}",
+                timeout=TIMEOUT,
+            )
+            shoot(p, "ui-live-run")
+            assert_clean(page, p)
+        finally:
+            if server is not None:
+                server.stop()
+            if writer.poll() is None:
+                os.kill(writer.pid, signal.SIGTERM)
+            writer.wait(timeout=30)
+            if writer.stdout is not None:
+                writer.stdout.close()
 
 
 class TestArtifacts:

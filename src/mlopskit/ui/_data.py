@@ -371,15 +371,15 @@ class WorkspaceData:
             "size": len(data),
         }
 
-    def _points(self, run_id: str, key: str, axis: str) -> tuple[Any, Any]:
+    def _points(self, run_id: str, key: str, axis: str, *, live: bool) -> tuple[Any, Any]:
+        """The series sorted by ``axis``; cached unless the run is still writing."""
         import numpy as np
 
-        cached: tuple[Any, Any] | None = self._series_cache.get((run_id, key, axis))
-        if cached is not None:
-            return cached
-        tracker = self.workspace.tracker
-        tracker.get_run(run_id)  # checks the id; NotFoundError for an unknown run
-        rows = tracker.backend.metric_history(run_id, key)
+        if not live:
+            cached: tuple[Any, Any] | None = self._series_cache.get((run_id, key, axis))
+            if cached is not None:
+                return cached
+        rows = self.workspace.tracker.backend.metric_history(run_id, key)
         arr = np.asarray(rows, dtype=np.float64).reshape(-1, 3)
         if axis == "time":
             order = np.argsort(arr[:, 2], kind="stable")
@@ -387,7 +387,8 @@ class WorkspaceData:
             ys: npt.NDArray[np.float64] = arr[order, 1]
         else:
             xs, ys = arr[:, 0].copy(), arr[:, 1].copy()
-        self._series_cache.put((run_id, key, axis), (xs, ys))
+        if not live:
+            self._series_cache.put((run_id, key, axis), (xs, ys))
         return xs, ys
 
     def metric(
@@ -419,13 +420,15 @@ class WorkspaceData:
         series = []
         tracker = self.workspace.tracker
         for run_id in ids:
-            xs, ys = self._points(run_id, key, axis)
+            run = tracker.get_run(run_id)  # checks the id; NotFoundError for an unknown run
+            live = run.status == "RUNNING"
+            xs, ys = self._points(run_id, key, axis, live=live)
             win = window(xs, ys, start=lo, end=hi, points=n)
-            name = tracker.get_run(run_id).name
             series.append(
                 {
                     "run_id": run_id,
-                    "label": name,
+                    "label": run.name,
+                    "live": live,
                     "x": _floats(win.x),
                     "y": _floats(win.y),
                     "total": win.total,

@@ -228,8 +228,11 @@
     box.appendChild(area);
 
     var seq = 0;
+    var range = [null, null];
+    var timer = null;
     function load(start, end) {
       var mine = ++seq;
+      range = [start, end];
       clear(errors);
       return api("/api/metrics", { runs: runIds.join(","), key: key, x: axis, start: start, end: end, points: 2000 })
         .then(function (body) {
@@ -249,6 +252,19 @@
             (exact ? " (exact)" : " (downsampled; zoom for detail)") +
             (inRange !== total ? " · " + total.toLocaleString() + " in all" : "");
           box.setAttribute("data-exact", exact ? "1" : "0");
+          var live = body.series.some(function (s) {
+            return s.live;
+          });
+          if (live) status.textContent += " · live, refreshing every 5 s";
+          if (live && !timer) {
+            timer = setInterval(function () {
+              if (!document.body.contains(box)) clearInterval(timer);
+              else load(range[0], range[1]);
+            }, 5000);
+          } else if (!live && timer) {
+            clearInterval(timer);
+            timer = null;
+          }
           if (!chart || chart.time !== (axis === "time") || chart.logY !== logY) {
             if (chart) chart.destroy();
             clear(area);
