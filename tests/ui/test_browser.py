@@ -129,6 +129,21 @@ class TestRunsTable:
         assert down[0] == "lr-0.003" and up == down[::-1]
         assert_clean(page, p)
 
+    def test_sorting_by_a_column_whose_name_needs_quoting(
+        self, page: PageWatch, ui_server: UIProcess
+    ) -> None:
+        """A param named with a space sorts too (the order_by back-quotes it)."""
+        p = open_page(page, ui_server, "/?columns=name,params.batch%20size")
+        p.click('th[data-col="params.batch size"]')
+        p.wait_for_function(
+            "() => document.querySelector('th[data-col=\"params.batch size\"]')"
+            ".textContent.includes('▲')"
+        )
+        assert "params.%60batch+size%60" in p.url or "params.%60batch%20size%60" in p.url
+        assert run_names(p)[0] == EVIL  # the only run that has it comes first
+        assert p.locator("#errors .error").count() == 0
+        assert_clean(page, p)
+
     def test_paging_and_column_choice(self, page: PageWatch, ui_server: UIProcess) -> None:
         """Small pages walk all runs; unticking a column removes it from the table."""
         p = open_page(page, ui_server, "/?limit=2")

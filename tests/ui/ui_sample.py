@@ -82,7 +82,7 @@ def build_workspace(root: Path, *, long_series: int = 5000) -> dict[str, Any]:
         with tracker.start_run(
             "mnist",
             name=EVIL,
-            params={"lr": 0.5, "note": EVIL},
+            params={"lr": 0.5, "note": EVIL, "batch size": 32},
             tags={"team": EVIL},
             capture_env=False,
         ) as run:

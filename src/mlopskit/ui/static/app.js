@@ -400,17 +400,26 @@
       history.replaceState(null, "", "/" + query(q));
     }
 
+    /* order_by text for a column: kind.name, the name back-quoted unless it is bare. */
+    function orderExpr(col, dir) {
+      var dot = col.indexOf(".");
+      var kind = dot > 0 ? col.slice(0, dot) : "";
+      var name = dot > 0 ? col.slice(dot + 1) : col;
+      var bare = /^[A-Za-z0-9_.:\/-]+$/.test(name) && ["params", "metrics", "tags"].indexOf(kind) >= 0;
+      var field = !kind || ["params", "metrics", "tags"].indexOf(kind) < 0 ? col : bare ? col : kind + ".`" + name.replace(/`/g, "") + "`";
+      return field + " " + dir;
+    }
+
     function orderOf(col) {
-      var first = (state.order_by.split(",")[0] || "").trim();
-      var parts = first.split(/\s+/);
-      if (parts[0] !== col) return null;
-      return (parts[1] || "ASC").toUpperCase();
+      if (state.order_by === orderExpr(col, "ASC")) return "ASC";
+      if (state.order_by === orderExpr(col, "DESC")) return "DESC";
+      return null;
     }
 
     function sortBy(col) {
       var cur = orderOf(col);
       var dir = cur === "DESC" ? "ASC" : cur === "ASC" ? null : col.indexOf("metrics.") === 0 ? "DESC" : "ASC";
-      state.order_by = dir ? (/^[A-Za-z0-9_.]+$/.test(col) ? col : "`" + col + "`") + " " + dir : "";
+      state.order_by = dir ? orderExpr(col, dir) : "";
       state.offset = 0;
       load();
     }
