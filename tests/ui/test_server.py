@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -106,6 +108,23 @@ class TestServeUI:
         with pytest.raises(ConfigError, match="no workspace at"):
             serve_ui(tmp_path / "typo", background=True)
         assert not (tmp_path / "typo").exists()
+
+    @pytest.mark.parametrize("module", ["starlette", "uvicorn"])
+    def test_missing_extra_names_it(self, tmp_path: Path, module: str) -> None:
+        """Without the web stack installed, serve_ui says which extra to install."""
+        code = (
+            f"import sys; sys.modules[{module!r}] = None\n"
+            "from mlopskit.ui import serve_ui\n"
+            "from mlopskit.errors import MissingExtraError\n"
+            "try:\n"
+            "    serve_ui(sys.argv[1], background=True)\n"
+            "except MissingExtraError as exc:\n"
+            "    print(exc)\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60
+        )
+        assert "pip install 'mlopskit[ui]'" in out.stdout, out.stderr[-2000:]
 
     @pytest.mark.parametrize("port", [-1, 70000, "80"])
     def test_bad_port_is_a_config_error(self, tmp_path: Path, port: Any) -> None:
