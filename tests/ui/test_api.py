@@ -16,8 +16,8 @@ from ui_sample import EVIL
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
 
-def get(server: UIProcess, path: str, **params: Any) -> tuple[int, dict[str, str], bytes]:
-    url = server.url + path + ("?" + urllib.parse.urlencode(params) if params else "")
+def get(server: UIProcess, route: str, **params: Any) -> tuple[int, dict[str, str], bytes]:
+    url = server.url + route + ("?" + urllib.parse.urlencode(params) if params else "")
     try:
         with urllib.request.urlopen(url, timeout=30) as resp:
             return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
@@ -28,8 +28,8 @@ def get(server: UIProcess, path: str, **params: Any) -> tuple[int, dict[str, str
         return err.code, headers, body
 
 
-def get_json(server: UIProcess, path: str, status: int = 200, **params: Any) -> Any:
-    code, _, body = get(server, path, **params)
+def get_json(server: UIProcess, route: str, status: int = 200, **params: Any) -> Any:
+    code, _, body = get(server, route, **params)
     assert code == status, body[:500]
     return json.loads(body)
 
@@ -96,6 +96,7 @@ class TestRuns:
             "predictions.csv": "table",
             "notes.txt": "text",
             "config.json": "table",
+            "model_dir": "tree",
         }
         assert run["params"]["note"] == EVIL  # data, unchanged: escaping is the page's job
         assert run["inputs"][0]["name"] == "iris@1"
@@ -150,6 +151,22 @@ class TestArtifacts:
         assert table["columns"] == ["label", "score"]
         assert table["rows"][2] == [EVIL, 0.1]
         assert table["total"] == 3
+
+    def test_directory_artifact_lists_and_serves_its_files(
+        self, ui_server: UIProcess, sample_workspace: dict[str, Any]
+    ) -> None:
+        """A logged directory lists its files; each listed file downloads, nothing else does."""
+        rid = sample_workspace["runs"]["evil"]
+        files = get_json(ui_server, f"/api/runs/{rid}/artifact/files", name="model_dir")["files"]
+        assert [f["path"] for f in files] == ["config.yaml", "weights/w.bin"]
+        code, headers, body = get(
+            ui_server, f"/api/runs/{rid}/artifact", name="model_dir", path="weights/w.bin"
+        )
+        assert (code, body) == (200, bytes(range(256)))
+        assert headers["content-disposition"] == 'attachment; filename="w.bin"'
+        for bad in ("../tracking.sqlite", "/etc/passwd", "weights", "weights/../config.yaml"):
+            code, _, _ = get(ui_server, f"/api/runs/{rid}/artifact", name="model_dir", path=bad)
+            assert code == 404, bad
 
     def test_unknown_artifact_is_404(
         self, ui_server: UIProcess, sample_workspace: dict[str, Any]

@@ -321,6 +321,9 @@ class TestArtifacts:
         rows = p.locator('[data-artifact="predictions.csv"] table tbody tr')
         rows.first.wait_for()
         assert rows.count() == 3
+        files = p.locator('[data-artifact="model_dir"] table tbody tr a')
+        files.first.wait_for()
+        assert files.all_text_contents() == ["config.yaml", "weights/w.bin"]
         assert_clean(page, p)
 
 

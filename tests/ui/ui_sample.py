@@ -47,6 +47,9 @@ def build_workspace(root: Path, *, long_series: int = 5000) -> dict[str, Any]:
     files = root.parent / "files"
     files.mkdir(exist_ok=True)
     (files / "sample.png").write_bytes(png_bytes())
+    (files / "model_dir" / "weights").mkdir(parents=True, exist_ok=True)
+    (files / "model_dir" / "config.yaml").write_text("layers: 3\n")
+    (files / "model_dir" / "weights" / "w.bin").write_bytes(bytes(range(256)))
     pd.DataFrame({"label": ["cat", "dog", EVIL], "score": [0.9, 0.8, 0.1]}).to_csv(
         files / "predictions.csv", index=False
     )
@@ -92,6 +95,7 @@ def build_workspace(root: Path, *, long_series: int = 5000) -> dict[str, Any]:
             run.log_metric("acc", 0.5, step=1)
             run.log_artifact(files / "sample.png", name="plots/sample.png")
             run.log_artifact(files / "predictions.csv")
+            run.log_artifact(files / "model_dir")
             run.log_text(EVIL, "notes.txt")
             run.log_dict({"a": 1, "b": [1, 2]}, "config.json")
             runs["evil"] = run.run_id

@@ -167,15 +167,20 @@ def create_app(
 
     def artifact(request: Request) -> Any:
         name = q(request, "name") or ""
-        body, media, disposition = data.artifact_bytes(request.path_params["run_id"], name)
+        path = q(request, "path")
+        run_id = request.path_params["run_id"]
+        body, media, disposition = data.artifact_bytes(run_id, name, path)
         headers = {
-            "Content-Disposition": f'{disposition}; filename="{_filename(name)}"',
+            "Content-Disposition": f'{disposition}; filename="{_filename(path or name)}"',
             "Cache-Control": "private, max-age=3600",
         }
         return Response(body, media_type=media, headers=headers)
 
     def artifact_table(request: Request) -> Any:
         return data.artifact_table(request.path_params["run_id"], q(request, "name") or "")
+
+    def artifact_files(request: Request) -> Any:
+        return data.artifact_files(request.path_params["run_id"], q(request, "name") or "")
 
     def artifact_text(request: Request) -> Any:
         return data.artifact_text(request.path_params["run_id"], q(request, "name") or "")
@@ -235,6 +240,7 @@ def create_app(
         Route("/api/runs/{run_id}/artifact", api(artifact)),
         Route("/api/runs/{run_id}/artifact/table", api(artifact_table)),
         Route("/api/runs/{run_id}/artifact/text", api(artifact_text)),
+        Route("/api/runs/{run_id}/artifact/files", api(artifact_files)),
         Route("/api/metrics", api(metrics)),
         Route("/api/lineage", api(lineage)),
         Route("/api/models", api(models)),

@@ -37,6 +37,7 @@ MAX_PAGE = 1000
 #: The most points of one series one request may ask for.
 MAX_POINTS = 20000
 _IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp"}
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
 _TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".json", ".jsonl")
 _TEXT_SUFFIXES = (".txt", ".md", ".log", ".yaml", ".yml", ".diff", ".py", ".toml", ".cfg")
 _TABLE_ROWS = 200
@@ -117,6 +118,14 @@ def _frame_rows(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]
     return [{c: out[c][i] for c in columns} for i in range(len(frame))]
 
 
+def _media_for(name: str) -> str:
+    """The raster image type a file name says (JPEG when it says none of the others)."""
+    suffix = name.lower().rsplit(".", 1)[-1]
+    return {"png": "image/png", "gif": "image/gif", "webp": "image/webp", "bmp": "image/bmp"}.get(
+        suffix, "image/jpeg"
+    )
+
+
 class _TTLCache:
     """A small least-recently-used cache whose entries expire after ``ttl`` seconds.
 
@@ -157,9 +166,11 @@ class _TTLCache:
 
 def _artifact_view(name: str, ref: ArtifactRef) -> str:
     lower = name.lower()
+    if ref.kind == "tree":
+        return "tree"
     if ref.kind != "blob":
         return "table" if ref.media_type in ("application/vnd.apache.parquet",) else "download"
-    if ref.media_type in _IMAGE_TYPES or lower.endswith((".png", ".jpg", ".jpeg", ".gif", ".webp")):
+    if ref.media_type in _IMAGE_TYPES or lower.endswith(_IMAGE_SUFFIXES):
         return "image"
     if lower.endswith(_TABLE_SUFFIXES) or ref.media_type in ("text/csv", "application/json"):
         return "table"
@@ -290,10 +301,38 @@ class WorkspaceData:
             )
         return artifacts[name]
 
-    def artifact_bytes(self, run_id: str, name: str) -> tuple[bytes, str, str]:
-        """The bytes of a file artifact (verified against its digest), its media type and
-        how to serve it (``inline`` for raster images, ``attachment`` otherwise)."""
+    def artifact_files(self, run_id: str, name: str) -> dict[str, Any]:
+        """The files of a directory artifact: relative path, size and digest of each."""
         ref = self._artifact(run_id, name)
+        if ref.kind != "tree":
+            raise InvalidInputError(
+                f"artifact {name!r} is a {ref.kind}, not a directory",
+                expected="tree",
+                found=ref.kind,
+            )
+        files = [
+            {"path": path, "size": entry.size, "digest": entry.digest}
+            for path, entry in self.workspace.store.walk(ref)
+            if entry.kind != "tree"
+        ]
+        return {"files": files}
+
+    def artifact_bytes(
+        self, run_id: str, name: str, path: str | None = None
+    ) -> tuple[bytes, str, str]:
+        """The bytes of a file artifact (or of the file ``path`` inside a directory
+        artifact), verified against its digest, its media type and how to serve it
+        (``inline`` for raster images, ``attachment`` otherwise)."""
+        ref = self._artifact(run_id, name)
+        if ref.kind == "tree" and path:
+            # Only a path the manifest lists is served: nothing is joined onto a filesystem path.
+            for rel, entry in self.workspace.store.walk(ref):
+                if rel == path and entry.kind != "tree":
+                    data = self.workspace.store.get_bytes(entry.digest)
+                    if path.lower().endswith(_IMAGE_SUFFIXES):
+                        return data, _media_for(path), "inline"
+                    return data, "application/octet-stream", "attachment"
+            raise NotFoundError(f"directory artifact {name!r} has no file {path!r}", name=path)
         if ref.kind != "blob":
             raise InvalidInputError(
                 f"artifact {name!r} is a stored {ref.kind}, not a file; it cannot be downloaded "
@@ -305,11 +344,7 @@ class WorkspaceData:
         media = ref.media_type or "application/octet-stream"
         view = _artifact_view(name, ref)
         if view == "image" and media not in _IMAGE_TYPES:
-            media = {
-                ".png": "image/png",
-                ".gif": "image/gif",
-                ".webp": "image/webp",
-            }.get(name.lower()[-4:], "image/jpeg")
+            media = _media_for(name)
         return data, media, "inline" if view == "image" else "attachment"
 
     def artifact_table(self, run_id: str, name: str) -> dict[str, Any]:

@@ -604,7 +604,7 @@
   function artifactView(runId, a) {
     var base = "/api/runs/" + enc(runId) + "/artifact";
     var box = h("div", { class: "artifact", "data-artifact": a.name });
-    var dl = h("a", { href: base + query({ name: a.name }), download: a.name.split("/").pop() }, ["download"]);
+    var dl = a.view === "tree" ? h("span", { class: "muted" }, [a.kind === "tree" ? "directory" : ""]) : h("a", { href: base + query({ name: a.name }), download: a.name.split("/").pop() }, ["download"]);
     box.appendChild(h("div", null, [h("strong", null, [a.name]), " ", h("span", { class: "muted" }, [fmtBytes(a.size) + " · " + (a.media_type || (a.kind === "blob" ? "file" : a.kind)) + " · "]), dl]));
     if (a.view === "image") {
       box.appendChild(h("img", { src: base + query({ name: a.name }), alt: a.name, loading: "lazy" }));
@@ -619,6 +619,22 @@
         })
         .catch(function (err) {
           clear(slot).appendChild(errorBox(err));
+        });
+    } else if (a.view === "tree") {
+      var list = h("div", null, [h("span", { class: "note" }, ["loading files…"])]);
+      box.appendChild(list);
+      api(base + "/files", { name: a.name })
+        .then(function (t) {
+          clear(list);
+          list.appendChild(table(["file", "size"], t.files.map(function (f) {
+            return [
+              h("td", null, [h("a", { href: base + query({ name: a.name, path: f.path }), download: f.path.split("/").pop() }, [f.path])]),
+              h("td", { class: "num" }, [fmtBytes(f.size)]),
+            ];
+          })));
+        })
+        .catch(function (err) {
+          clear(list).appendChild(errorBox(err));
         });
     } else if (a.view === "text") {
       var pre = h("pre", { class: "text" });
