@@ -1011,8 +1011,17 @@
     var ref = url.searchParams.get("reference") || "";
     var cur = url.searchParams.get("current") || "";
     clear(main).appendChild(h("h1", null, ["Drift"]));
-    var refIn = h("input", { type: "text", id: "reference", placeholder: "reference: dataset/1", "aria-label": "reference" });
-    var curIn = h("input", { type: "text", id: "current", placeholder: "current: dataset/2", "aria-label": "current" });
+    var refIn = h("input", { type: "text", id: "reference", placeholder: "reference: dataset/1", "aria-label": "reference", list: "dataset-versions" });
+    var curIn = h("input", { type: "text", id: "current", placeholder: "current: dataset/2", "aria-label": "current", list: "dataset-versions" });
+    var choices = h("datalist", { id: "dataset-versions" });
+    api("/api/datasets")
+      .then(function (body) {
+        body.datasets.forEach(function (d) {
+          if (d.kind !== "dataframe" && d.kind !== "series") return;
+          for (var n = d.versions; n >= 1; n--) choices.appendChild(h("option", { value: d.name + "/" + n }));
+        });
+      })
+      .catch(function () {});
     refIn.value = ref;
     curIn.value = cur;
     var go = h("button", { type: "button", class: "primary", text: "Compare" });
@@ -1020,7 +1029,7 @@
       location.href = "/drift" + query({ reference: refIn.value.trim(), current: curIn.value.trim() });
     };
     main.appendChild(h("p", { class: "muted" }, ["Compares two versions of committed tables column by column (mk.drift.compare). Open it from a dataset's page, or name the versions:"]));
-    main.appendChild(h("div", { class: "controls" }, [refIn, curIn, go]));
+    main.appendChild(h("div", { class: "controls" }, [refIn, curIn, go, choices]));
     if (!ref || !cur) {
       ready("drift");
       return;
