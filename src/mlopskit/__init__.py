@@ -62,6 +62,7 @@ _SUBMODULES: frozenset[str] = frozenset(
         "store",
         "testing",
         "tracking",
+        "ui",
         "versioning",
         "workspace",
     }
@@ -79,6 +80,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         store,
         testing,
         tracking,
+        ui,
         versioning,
         workspace,
     )
