@@ -35,6 +35,15 @@ class TestAssets:
             assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text), name
             assert "cdn" not in text.lower(), name
 
+    @pytest.mark.parametrize("name", ["app.js", "mkcharts.js", "vendor/uplot/uPlot.iife.min.js"])
+    def test_scripts_never_parse_data_as_markup(self, name: str) -> None:
+        """No script (ours or uPlot) uses innerHTML, outerHTML, insertAdjacentHTML,
+        document.write or eval: stored text can only ever become text."""
+        code = _charts.asset(name)
+        code = re.sub(r"/\*.*?\*/", "", code, flags=re.S)  # comments may name them
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+            assert sink not in code, (name, sink)
+
     def test_assets_outside_the_static_dir_are_refused(self) -> None:
         """asset() reads only files under the UI's static directory."""
         with pytest.raises(ValueError, match="outside"):
