@@ -44,9 +44,13 @@ def ui_server(sample_workspace: dict[str, Any]) -> Iterator[UIProcess]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Chromium driven by Playwright (skips when either is missing)."""
+    """Headless Chromium driven by Playwright (skips when either is missing).
+
+    Module-scoped: Playwright's sync API runs an event loop in this thread while it is
+    open, which would make ``asyncio.run`` fail in tests that run later.
+    """
     exe = chromium_path()
     if exe is None:
         pytest.skip("no chromium binary (apt-get install chromium, or set MLOPSKIT_CHROMIUM)")
