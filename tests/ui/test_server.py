@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -49,6 +50,32 @@ class TestServeUI:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(("127.0.0.1", port))
             s.listen(1)
+
+    def test_ctrl_c_stops_the_foreground_server_cleanly(self, tmp_path: Path) -> None:
+        """SIGINT (Ctrl+C) in the foreground stops serving and returns: no traceback, exit 0."""
+        code = (
+            "import sys; from mlopskit.ui import serve_ui\n"
+            "print('returned', serve_ui(sys.argv[1], port=0), flush=True)\n"
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        try:
+            assert proc.stdout is not None
+            url = proc.stdout.readline().split(" at ", 1)[1].split()[0]
+            assert fetch(url + "/api/info")["read_only"] is True
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        assert proc.returncode == 0, err[-2000:]
+        assert "returned None" in out and "Traceback" not in err
 
     def test_busy_port_is_a_config_error(self, tmp_path: Path) -> None:
         """A port already in use is refused with an error that says what to do."""

@@ -2,8 +2,9 @@
 
 The socket is bound here (``port=0`` picks a free port), so the URL is known before the
 server runs: it is printed in the foreground and returned in the background. In the
-foreground uvicorn handles SIGINT / SIGTERM (a graceful stop); in the background the
-server runs in a daemon thread and :meth:`UIServer.stop` ends it.
+foreground uvicorn handles the signals: Ctrl+C (SIGINT) stops the server and ``serve_ui``
+returns; SIGTERM stops it and the process then exits with the signal's status, as servers
+do. In the background the server runs in a daemon thread and :meth:`UIServer.stop` ends it.
 """
 
 from __future__ import annotations
@@ -131,6 +132,8 @@ def serve_ui(
         print(f"mlopskit ui: {ws_uri} at {url} (Ctrl+C to stop)", flush=True)
         try:
             server.run(sockets=[sock])
+        except KeyboardInterrupt:  # Ctrl+C: the server has stopped; no traceback
+            log.info("ui.stop", url=url)
         finally:
             sock.close()
         return None
