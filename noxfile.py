@@ -214,3 +214,10 @@ def bench_serve(session: nox.Session) -> None:
         pythons["mlserver"],
         *session.posargs,
     )
+
+
+@nox.session
+def bench_ui(session: nox.Session) -> None:
+    """The web UI in headless Chromium: 10,000-run page, 1M-point chart (needs apt chromium)."""
+    session.install("-e", ".[ui]", "playwright>=1.40")
+    session.run("python", "benchmarks/bench_ui.py", *session.posargs)

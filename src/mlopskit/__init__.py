@@ -68,6 +68,7 @@ _SUBMODULES: frozenset[str] = frozenset(
         "sync",
         "testing",
         "tracking",
+        "ui",
         "versioning",
         "workspace",
     }
@@ -87,6 +88,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         sync,
         testing,
         tracking,
+        ui,
         versioning,
         workspace,
     )

@@ -1,17 +1,26 @@
-"""HTML for a drift report: a summary table and, per column, inline SVG histograms.
+"""HTML for a drift report: a summary table and, per column, a histogram chart.
 
-The page is self-contained: inline CSS and SVG, no scripts, no fonts or images fetched.
+The histograms are drawn by the same chart code as the web UI (``mlopskit._charts``:
+the vendored uPlot and ``mkcharts.js``), inlined so the page stays self-contained: no
+script, style, font or image is fetched. Stored text (column names, bin labels) is
+escaped in markup and reaches the charts as JSON data (``script_json``), never as
+markup. Each histogram also has its bin shares as a plain table (``<details>``), which
+is what a reader without JavaScript sees.
 """
 
 from __future__ import annotations
 
+import math
+import uuid
 from html import escape
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from mlopskit._charts import render_charts
 
 if TYPE_CHECKING:
     from mlopskit.drift._report import ColumnDrift, DriftReport, Histogram
 
-__all__ = ["render", "svg_histogram"]
+__all__ = ["histogram_chart", "render"]
 
 _REF, _CUR = "#4c72b0", "#dd8452"
 _CSS = """
@@ -24,6 +33,8 @@ max-width:1000px}
 .mk-drift .col{margin:18px 0;border-top:1px solid #eee;padding-top:8px}
 .mk-drift .note{color:#666;font-size:12px}
 .mk-drift .legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px}
+.mk-drift .chart{min-height:220px;max-width:900px}
+.mk-drift details.bins{font-size:12px;color:#444}
 """
 
 
@@ -39,37 +50,33 @@ def _verdict(flag: bool | None) -> str:
     return '<span class="yes">drift</span>' if flag else '<span class="no">ok</span>'
 
 
-def svg_histogram(hist: Histogram, *, width: int = 640, height: int = 170) -> str:
-    """Reference and current shares per bin as side-by-side bars, in one inline SVG."""
-    n = len(hist.labels)
-    top = max([*hist.reference, *hist.current, 1e-12])
-    plot_h = height - 34
-    slot = (width - 20) / max(n, 1)
-    bar = max(slot * 0.4, 1.0)
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img">',
-        f'<line x1="10" y1="{plot_h + 4}" x2="{width - 10}" y2="{plot_h + 4}" stroke="#999"/>',
-    ]
-    step = max(1, n // 8)
-    for i, (label, r, c) in enumerate(zip(hist.labels, hist.reference, hist.current)):
-        x = 10 + i * slot + slot * 0.1
-        for j, (share, color) in enumerate(((r, _REF), (c, _CUR))):
-            h = plot_h * share / top
-            parts.append(
-                f'<rect x="{x + j * bar:.1f}" y="{plot_h + 4 - h:.1f}" width="{bar:.1f}" '
-                f'height="{h:.1f}" fill="{color}" fill-opacity="0.85">'
-                f"<title>{escape(label)}: {'reference' if j == 0 else 'current'} "
-                f"{share:.2%}</title></rect>"
-            )
-        if i % step == 0:
-            short = label if len(label) <= 18 else label[:17] + "…"
-            parts.append(
-                f'<text x="{x:.1f}" y="{height - 14}" font-size="10" fill="#555">'
-                f"{escape(short)}</text>"
-            )
-    parts.append("</svg>")
-    return "".join(parts)
+def _finite(values: list[float]) -> list[float | None]:
+    return [v if math.isfinite(v) else None for v in values]
+
+
+def histogram_chart(hist: Histogram, *, chart_id: str) -> dict[str, Any]:
+    """The chart spec of one histogram for ``MKCharts.barChart`` (reference vs current)."""
+    return {
+        "id": chart_id,
+        "type": "bar",
+        "percent": True,
+        "labels": [str(label) for label in hist.labels],
+        "series": [
+            {"label": "reference", "values": _finite(hist.reference), "color": _REF},
+            {"label": "current", "values": _finite(hist.current), "color": _CUR},
+        ],
+    }
+
+
+def _bin_table(hist: Histogram) -> str:
+    rows = "".join(
+        f'<tr><td>{escape(label)}</td><td class="num">{r:.2%}</td><td class="num">{c:.2%}</td></tr>'
+        for label, r, c in zip(hist.labels, hist.reference, hist.current)
+    )
+    return (
+        '<details class="bins"><summary>bin shares</summary><table>'
+        f"<tr><th>bin</th><th>reference</th><th>current</th></tr>{rows}</table></details>"
+    )
 
 
 def _row(r: ColumnDrift) -> str:
@@ -88,7 +95,7 @@ def _row(r: ColumnDrift) -> str:
     return f"<tr>{tds}</tr>"
 
 
-def _section(r: ColumnDrift) -> str:
+def _section(r: ColumnDrift, chart_id: str | None) -> str:
     head = (
         f"<h3>{escape(r.column)} <small>({escape(r.kind)}, {escape(r.method)})</small> "
         f"{_verdict(r.drifted)}</h3>"
@@ -100,8 +107,10 @@ def _section(r: ColumnDrift) -> str:
     if r.note:
         extra.append(r.note)
     note = f'<p class="note">{escape("; ".join(extra))}</p>' if extra else ""
-    svg = svg_histogram(r.histogram) if r.histogram is not None else ""
-    return f'<div class="col">{head}{note}{svg}</div>'
+    chart = ""
+    if r.histogram is not None and chart_id is not None:
+        chart = f'<div class="chart" id="{chart_id}"></div>{_bin_table(r.histogram)}'
+    return f'<div class="col">{head}{note}{chart}</div>'
 
 
 def render(report: DriftReport, *, standalone: bool) -> str:
@@ -135,9 +144,20 @@ def render(report: DriftReport, *, standalone: bool) -> str:
         )
     )
     table = f"<table><tr>{header}</tr>{''.join(_row(r) for r in report.columns)}</table>"
+    # A page holds one report; a notebook may show many fragments, so theirs are unique.
+    prefix = "mk-drift" if standalone else f"mk-drift-{uuid.uuid4().hex[:12]}"
+    ids = [
+        f"{prefix}-{i}" if r.histogram is not None else None for i, r in enumerate(report.columns)
+    ]
+    charts = [
+        histogram_chart(r.histogram, chart_id=cid)
+        for r, cid in zip(report.columns, ids)
+        if r.histogram is not None and cid is not None
+    ]
+    scripts = render_charts(charts, element_id=f"{prefix}-data")
     body = (
         f'<div class="mk-drift"><style>{_CSS}</style>{summary}{table}'
-        f"{''.join(_section(r) for r in report.columns)}</div>"
+        f"{''.join(_section(r, cid) for r, cid in zip(report.columns, ids))}{scripts}</div>"
     )
     if not standalone:
         return body

@@ -136,7 +136,7 @@ class DriftReport(_Frozen):
         return render(self, standalone=False)
 
     def to_html(self, path: str | os.PathLike[str] | None = None) -> str:
-        """A self-contained HTML page (inline CSS and SVG, no scripts, no network).
+        """A self-contained HTML page (charts drawn by the inlined chart code, no network).
 
         Written to ``path`` when given; the page is returned either way.
         """
