@@ -477,7 +477,7 @@ class WorkspaceData:
 
     def lineage(self, uri: str, depth: str | None = None) -> dict[str, Any]:
         """The lineage graph around ``uri`` (``run:<id>``, ``dataset:name/3``, ``model:m@a``)."""
-        from mlopskit.lineage import lineage
+        from mlopskit import lineage
 
         hops = _int_arg(depth, "depth", 3, 1, 20)
         if not uri:
@@ -502,7 +502,7 @@ class WorkspaceData:
         out = []
         for name in registry.names():
             try:
-                versions = registry.versions(name)
+                versions: list[Any] = list(registry.versions(name))
             except NotFoundError:
                 versions = []
             out.append(
@@ -573,7 +573,7 @@ class WorkspaceData:
         """One dataset: every version (oldest first) and one version's schema and
         per-column summary (the latest unless ``version`` is given)."""
         ds = self.workspace.datasets
-        frame = ds.versions(name)
+        frame = ds.versions(name).to_frame()
         rows = _frame_rows(frame, list(frame.columns))
         number: int | str = "latest"
         if version:
