@@ -219,6 +219,27 @@ class TestAliases:
             reg.rollback("clf", "champion")
         assert reg.get("clf@champion").number == 3
 
+    def test_rollback_refuses_a_move_away_and_back_since_it_read(
+        self, memory_store: ArtifactStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A move away and back to the same version meanwhile is a conflict, not ignored."""
+        reg = registered(memory_store)
+        reg.set_alias("clf", "champion", 1)
+        reg.set_alias("clf", "champion", 2)
+        real = reg._stack
+
+        def racing(refname: str) -> Any:
+            stack = real(refname)
+            reg.set_alias("clf", "champion", 3)  # another process moves it away ...
+            reg.set_alias("clf", "champion", 2)  # ... and back: same target, newer record
+            return stack
+
+        monkeypatch.setattr(reg, "_stack", racing)
+        with pytest.raises(RefConflictError):
+            reg.rollback("clf", "champion")
+        assert reg.get("clf@champion").number == 2
+        assert [e.to_version for e in reg.history("clf", "champion")] == [1, 2, 3, 2]
+
 
 class TestTags:
     def test_model_and_version_tags(self, memory_store: ArtifactStore) -> None:

@@ -558,10 +558,13 @@ class Registry(StoreBound):
             )
         current, previous = stack[-1], stack[-2]
         target = self._record(previous)
+        # CAS on the record read above, not on its target: a move away and back to the
+        # same version (or a set to the version it already has) since then must be
+        # refused, or this rollback would undo the wrong move.
         self.store.refs.set(
             refname,
             previous,
-            expected=current,
+            expected=rec,
             message=message or f"rollback {name}@{alias} → {target.number}",
             meta={
                 "version": target.number,
