@@ -151,7 +151,7 @@ class TestServeUI:
         out = subprocess.run(
             [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60
         )
-        assert "pip install 'mlopskit[ui]'" in out.stdout, out.stderr[-2000:]
+        assert "pip install 'pymlopskit[ui]'" in out.stdout, out.stderr[-2000:]
 
     @pytest.mark.parametrize("port", [-1, 70000, "80"])
     def test_bad_port_is_a_config_error(self, tmp_path: Path, port: Any) -> None:
