@@ -2,8 +2,8 @@
 
     python examples/quickstart.py
 
-Runs as is with only the core dependencies (no server, no network), in a temporary
-workspace whose path it prints:
+Runs as is with only the core dependencies (no network; a server on 127.0.0.1 only
+if the ``serve`` extra is installed), in a temporary workspace whose path it prints:
 
 1. the artifact store: objects, a directory, verification, a ref with history;
 2. a dataset committed as a version;
@@ -11,13 +11,20 @@ workspace whose path it prints:
 4. training tracked with ``@track`` (params, metrics per epoch, the model as an artifact);
 5. the model registered, the ``champion`` alias moved and rolled back;
 6. drift of a production batch against a stored reference profile, as an HTML report;
-7. the lineage of the champion, and a final check of the whole store.
+7. the lineage of the champion, and a final check of the whole store;
+8. deployment: the champion served with a 10% canary (over HTTP on 127.0.0.1 when
+   ``mlopskit[serve]`` is installed, routed in-process otherwise), every prediction
+   logged; the canary promoted; traffic with a shifted feature; the deployment loop
+   finds the drift in the logged traffic and rolls the alias back.
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
+import urllib.request
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -168,6 +175,75 @@ def main() -> None:
     check = store.verify()
     print(f"   store verified: {check.checked} objects, ok={check.ok}")
     assert check.ok
+
+    # 8. Deploy: the champion with a 10% canary, then drifted traffic and a rollback.
+    deploy_step(features.drop(columns="churned"), v2.number)
+
+
+def score(url: str, frame: pd.DataFrame, key: str) -> str:
+    """POST rows to the server's /invocations (MLflow's contract); the variant that answered."""
+    body = json.dumps({"dataframe_records": frame.to_dict(orient="records")}).encode()
+    request = urllib.request.Request(
+        f"{url}/invocations",
+        data=body,
+        headers={"Content-Type": "application/json", "X-Mlopskit-Key": key},
+    )
+    with urllib.request.urlopen(request) as r:
+        return str(r.headers["X-Mlopskit-Variant"])
+
+
+def deploy_step(inputs: pd.DataFrame, canary: int) -> None:
+    """Serve churn@champion with a 10% canary, promote it, send drifted traffic, roll back."""
+    from mlopskit._optional import is_available
+    from mlopskit.deploy import (
+        DeploymentLoop,
+        ModelPackage,
+        PredictionLogger,
+        PredictionRecord,
+        RollbackPolicy,
+        Router,
+        serve,
+    )
+
+    for version in (1, canary):  # each package keeps the training inputs' drift profile
+        ModelPackage.from_registry(f"churn/{version}", reference=inputs)
+    mk.registry.set_alias("churn", "canary", canary)
+    router = Router(
+        {"champion": "churn@champion", "canary": "churn@canary"},
+        {"champion": 0.9, "canary": 0.1},
+    )
+    plog = PredictionLogger(name="churn")
+    traffic = inputs.sample(200, random_state=3)
+    shifted = traffic.assign(usage=traffic["usage"] + 2.0)  # production moved
+    answered: Counter[str] = Counter()
+    if is_available("uvicorn") and is_available("starlette"):
+        with serve(router, background=True, logger=plog) as server:
+            for i in range(len(traffic)):
+                answered[score(server.url, traffic.iloc[[i]], key=f"customer-{i}")] += 1
+            router.promote("canary", message="canary healthy")
+            for i in range(0, len(shifted), 20):
+                score(server.url, shifted.iloc[i : i + 20], key=f"batch-{i}")
+        where = f"served on {server.url}"
+    else:  # the same router, in-process
+        for i in range(len(traffic)):
+            row = traffic.iloc[[i]]
+            routed = router.predict(row, key=f"customer-{i}")
+            plog.log(PredictionRecord(row, routed.outputs, routed.predictor.digest, routed.variant))
+            answered[routed.variant] += 1
+        router.promote("canary", message="canary healthy")
+        routed = router.predict(shifted)
+        plog.log(PredictionRecord(shifted, routed.outputs, routed.predictor.digest, routed.variant))
+        plog.close()
+        where = "routed in-process"
+    loop = DeploymentLoop(
+        "churn", "champion", log=plog, policy=RollbackPolicy(min_rows=100), drift_share=0.3
+    )
+    check = loop.check()
+    router.refresh()
+    print(
+        f"8. deploy: {where}: {dict(answered)}; promoted churn/{canary}; "
+        f"loop: {check.reason or 'no drift'}; champion is {mk.registry.get('churn@champion').uri}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,646 @@
+"""Serving benchmark: mlopskit's serve()/Predictor against MLflow and MLServer, same run.
+
+    nox -s bench_serve                       # builds the MLflow and MLServer venvs itself
+    python benchmarks/bench_serve.py [--quick] [--json PATH]
+        [--mlflow-python VENV/bin/python] [--mlserver-python VENV/bin/python]
+
+One small scikit-learn model (LogisticRegression, 20 float features, 10k training rows)
+served by each server from its own venv, on 127.0.0.1, called by the same client: a
+bounded loop of keep-alive requests from 1 or 8 client threads, 1-row and 1,000-row
+payloads (``/invocations`` JSON ``dataframe_split`` against MLflow, OIP V2 ``/infer``
+against MLServer). mlopskit and the anchor alternate (ABAB); each figure is the median
+of the per-pair ratios, with min and max. Ratios are "lower is better": mlopskit/anchor
+for times, anchor/mlopskit for throughputs (the ``unit`` says which). Anchors whose
+venv is not given are skipped with a note; the in-process, load, router and logger
+rows need only mlopskit (plus mlflow's venv for their anchors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import pickle
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+SRC = str(HERE.parent / "src")
+sys.path.insert(0, SRC)
+
+ROWS: list[dict[str, Any]] = []
+WORKERS = [1]  # serve(workers=) of the HTTP rows (--workers)
+FEATURES = [f"f{i}" for i in range(20)]
+
+
+def note(msg: str) -> None:
+    print(f"  # {msg}", flush=True)
+
+
+def add_row(
+    row: str,
+    mode: str,
+    anchor: str,
+    pairs: list[tuple[float, float]],
+    *,
+    unit: str,
+    goal: float,
+    higher_is_better: bool,
+) -> None:
+    """Record one row: per-pair ratios (lower is better), their median, min, max."""
+    if higher_is_better:  # throughput: anchor / mlopskit
+        ratios = [a / m for m, a in pairs]
+        unit = f"{unit} (ratio: anchor/mlopskit)"
+    else:  # time: mlopskit / anchor
+        ratios = [m / a for m, a in pairs]
+        unit = f"{unit} (ratio: mlopskit/anchor)"
+    ratio = statistics.median(ratios)
+    entry = {
+        "row": row,
+        "mode": mode,
+        "anchor": anchor,
+        "ratio": round(ratio, 4),
+        "min": round(min(ratios), 4),
+        "max": round(max(ratios), 4),
+        "n": len(ratios),
+        "goal": f"<= {goal:g}",
+        "met": bool(ratio <= goal),
+        "mlopskit": statistics.median(m for m, _ in pairs),
+        "anchor_value": statistics.median(a for _, a in pairs),
+        "unit": unit,
+    }
+    ROWS.append(entry)
+    print(
+        f"{row:<58} {entry['mlopskit']:>12.5g} vs {entry['anchor_value']:>12.5g}  "
+        f"ratio {ratio:.3f} [{min(ratios):.3f}, {max(ratios):.3f}] goal <= {goal:g} "
+        f"{'met' if entry['met'] else 'NOT met'}",
+        flush=True,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- the model and its three packagings ------------------------------------------------------
+
+
+def make_model(root: Path) -> tuple[Any, Any]:
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame(rng.normal(size=(10_000, 20)), columns=FEATURES)
+    y = (x.to_numpy() @ rng.normal(size=20) > 0).astype(int)
+    model = LogisticRegression(max_iter=500).fit(x, y)
+    (root / "model.pkl").write_bytes(pickle.dumps(model))
+    return model, x
+
+
+def package_mlopskit(root: Path, model: Any, x: Any) -> str:
+    import mlopskit as mk
+
+    ws = root / "ws"
+    with mk.Workspace(ws):
+        mk.registry.register("bench", model, input_example=x.head(5))
+        mk.registry.set_alias("bench", "champion", 1)
+        from mlopskit.deploy import Predictor
+
+        Predictor("bench@champion")  # makes (and remembers) the package
+    return str(ws)
+
+
+MLFLOW_SAVE = """
+import pickle, sys, pandas as pd, mlflow.sklearn
+from mlflow.models import infer_signature
+model = pickle.load(open(sys.argv[1], "rb"))
+x = pd.read_parquet(sys.argv[2])
+mlflow.sklearn.save_model(model, sys.argv[3], signature=infer_signature(x, model.predict(x)),
+                          input_example=x.head(5))
+"""
+
+
+def package_mlflow(root: Path, python: str, x: Any) -> Path:
+    x.head(100).to_parquet(root / "x.parquet")
+    out = root / "mlflow_model"
+    subprocess.run(
+        [python, "-c", MLFLOW_SAVE, str(root / "model.pkl"), str(root / "x.parquet"), str(out)],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true"},
+    )
+    return out
+
+
+def package_mlserver(root: Path, python: str) -> tuple[Path, dict[str, int]]:
+    repo = root / "mlserver_repo"
+    (repo / "bench").mkdir(parents=True)
+    subprocess.run(
+        [
+            python,
+            "-c",
+            "import pickle, sys, joblib; joblib.dump(pickle.load(open(sys.argv[1], 'rb')), sys.argv[2])",
+            str(root / "model.pkl"),
+            str(repo / "bench" / "model.joblib"),
+        ],
+        check=True,
+    )
+    ports = {"http_port": free_port(), "grpc_port": free_port(), "metrics_port": free_port()}
+    (repo / "settings.json").write_text(json.dumps({"host": "127.0.0.1", **ports}))
+    (repo / "bench" / "model-settings.json").write_text(
+        json.dumps(
+            {
+                "name": "bench",
+                "implementation": "mlserver_sklearn.SKLearnModel",
+                "parameters": {"uri": "./model.joblib", "version": "1"},
+            }
+        )
+    )
+    return repo, ports
+
+
+# -- servers ----------------------------------------------------------------------------------
+
+
+class Server:
+    """A server process in its own process group, stopped by its pid's group."""
+
+    def __init__(self, name: str, argv: list[str], url: str, ready: str, log: Path, **kw: Any):
+        self.name, self.url = name, url
+        self.log = open(log, "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            argv, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True, **kw
+        )
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(url + ready, timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{name} did not start; see {log}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+
+
+MLOPSKIT_SERVE = """
+import sys
+import mlopskit as mk
+from mlopskit.deploy import PredictionLogger, serve
+ws = mk.set_workspace(sys.argv[1])
+logger = PredictionLogger(ws.store, name="bench") if sys.argv[3] == "log" else None
+serve("bench@champion", port=int(sys.argv[2]), logger=logger, log_level="warning",
+      workers=int(sys.argv[4]))
+"""
+
+
+def start_mlopskit(root: Path, ws: str, log: bool = False, workers: int = 1) -> Server:
+    port = free_port()
+    return Server(
+        "mlopskit" + (" +logger" if log else ""),
+        [sys.executable, "-c", MLOPSKIT_SERVE, ws, str(port), "log" if log else "-", str(workers)],
+        f"http://127.0.0.1:{port}",
+        "/v2/health/ready",
+        root / f"mlopskit-{port}.log",
+        env={**os.environ, "PYTHONPATH": SRC},
+    )
+
+
+def start_mlflow(root: Path, python: str, model_dir: Path) -> Server:
+    port = free_port()
+    bindir = str(Path(python).parent)
+    env = {
+        **os.environ,
+        "PATH": f"{bindir}:{os.environ['PATH']}",
+        "MLFLOW_ALLOW_FILE_STORE": "true",
+    }
+    return Server(
+        "mlflow",
+        [
+            f"{bindir}/mlflow",
+            "models",
+            "serve",
+            "-m",
+            str(model_dir),
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        f"http://127.0.0.1:{port}",
+        "/ping",
+        root / "mlflow.log",
+        env=env,
+    )
+
+
+def start_mlserver(root: Path, python: str, repo: Path, ports: dict[str, int]) -> Server:
+    bindir = str(Path(python).parent)
+    return Server(
+        "mlserver",
+        [f"{bindir}/mlserver", "start", str(repo)],
+        f"http://127.0.0.1:{ports['http_port']}",
+        "/v2/health/ready",
+        root / "mlserver.log",
+        env={**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}"},
+        cwd=str(repo),
+    )
+
+
+# -- the client ---------------------------------------------------------------------------------
+
+
+def load_loop(
+    url: str, path: str, body: bytes, clients: int, seconds: float, max_requests: int
+) -> tuple[float, float]:
+    """Keep-alive requests from ``clients`` threads for ``seconds`` (or ``max_requests``):
+    returns (requests per second, p99 latency in seconds)."""
+    host, port = url.split("//")[1].split(":")
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    start = threading.Barrier(clients + 1)
+    per_client = max(1, max_requests // clients)
+    headers = {"Content-Type": "application/json"}
+
+    def run(k: int) -> None:
+        conn = http.client.HTTPConnection(host, int(port), timeout=120)
+        conn.request("POST", path, body=body, headers=headers)  # warm the connection
+        warm = conn.getresponse()
+        assert warm.status == 200, warm.read()[:300]
+        warm.read()
+        mine = latencies[k]
+        start.wait()
+        deadline = time.perf_counter() + seconds
+        while len(mine) < per_client and time.perf_counter() < deadline:
+            t0 = time.perf_counter()
+            conn.request("POST", path, body=body, headers=headers)
+            r = conn.getresponse()
+            r.read()
+            mine.append(time.perf_counter() - t0)
+            if r.status != 200:
+                raise RuntimeError(f"{url}{path} answered {r.status}")
+        conn.close()
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    flat = sorted(v for lat in latencies for v in lat)
+    p99 = flat[min(len(flat) - 1, int(0.99 * len(flat)))]
+    return len(flat) / wall, p99
+
+
+def mlflow_body(x: Any) -> bytes:
+    return json.dumps(
+        {"dataframe_split": json.loads(x.to_json(orient="split", index=False))}
+    ).encode()
+
+
+def v2_body(x: Any) -> bytes:
+    return json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "input-0",
+                    "shape": list(x.shape),
+                    "datatype": "FP64",
+                    "data": x.to_numpy().ravel().tolist(),
+                }
+            ]
+        }
+    ).encode()
+
+
+def bench_http(
+    ours: Server,
+    anchor: Server,
+    anchor_name: str,
+    paths: tuple[str, str],
+    bodies: dict[int, tuple[bytes, bytes]],
+    rounds: int,
+    seconds: float,
+    goals: tuple[float, float],
+) -> None:
+    for rows, (our_body, anchor_body) in bodies.items():
+        for clients in (1, 8):
+            tp: list[tuple[float, float]] = []
+            p99: list[tuple[float, float]] = []
+            cap = 4000 if rows == 1 else 800
+            for _ in range(rounds):
+                m = load_loop(ours.url, paths[0], our_body, clients, seconds, cap)
+                a = load_loop(anchor.url, paths[1], anchor_body, clients, seconds, cap)
+                tp.append((m[0], a[0]))
+                p99.append((m[1], a[1]))
+            label = (
+                f"{rows} row{'s' if rows > 1 else ''}, {clients} client{'s' if clients > 1 else ''}"
+            )
+            if WORKERS[0] > 1:
+                label += f" (mlopskit workers={WORKERS[0]})"
+            add_row(
+                f"http throughput vs {anchor_name}: {label}",
+                "http",
+                anchor_name,
+                tp,
+                unit="req/s",
+                goal=goals[0],
+                higher_is_better=True,
+            )
+            add_row(
+                f"http p99 latency vs {anchor_name}: {label}",
+                "http",
+                anchor_name,
+                p99,
+                unit="s",
+                goal=goals[1],
+                higher_is_better=False,
+            )
+
+
+# -- in-process and load ----------------------------------------------------------------------
+
+OURS_INPROC = """
+import json, sys, time, statistics
+import numpy as np, pandas as pd, sklearn, skops.io  # imported before the timers, as mlflow's side
+import mlopskit as mk
+from mlopskit.deploy import Predictor
+mk.set_workspace(sys.argv[1])
+x = pd.read_parquet(sys.argv[2])
+t0 = time.perf_counter(); p = Predictor("bench@champion"); first = time.perf_counter() - t0
+t0 = time.perf_counter(); Predictor("bench@champion"); second = time.perf_counter() - t0
+row = x.head(1)
+for _ in range(50): p.predict(row)
+times = []
+for _ in range(int(sys.argv[3])):
+    t0 = time.perf_counter(); p.predict(row); times.append(time.perf_counter() - t0)
+print(json.dumps({"first": first, "second": second, "one_row": statistics.median(times)}))
+"""
+
+MLFLOW_INPROC = """
+import json, sys, time, statistics
+import numpy as np, pandas as pd, sklearn, skops.io
+import mlflow.pyfunc
+x = pd.read_parquet(sys.argv[2])
+t0 = time.perf_counter(); m = mlflow.pyfunc.load_model(sys.argv[1]); first = time.perf_counter() - t0
+t0 = time.perf_counter(); mlflow.pyfunc.load_model(sys.argv[1]); second = time.perf_counter() - t0
+row = x.head(1)
+for _ in range(50): m.predict(row)
+times = []
+for _ in range(int(sys.argv[3])):
+    t0 = time.perf_counter(); m.predict(row); times.append(time.perf_counter() - t0)
+print(json.dumps({"first": first, "second": second, "one_row": statistics.median(times)}))
+"""
+
+
+def bench_inprocess(
+    root: Path, ws: str, mlflow_python: str | None, model_dir: Path | None, rounds: int, calls: int
+) -> None:
+    xfile = root / "x.parquet"
+    ours_runs, anchor_runs = [], []
+    for _ in range(rounds):
+        out = subprocess.run(
+            [sys.executable, "-c", OURS_INPROC, ws, str(xfile), str(calls)],
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": SRC},
+        )
+        ours_runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        if mlflow_python and model_dir:
+            out = subprocess.run(
+                [mlflow_python, "-c", MLFLOW_INPROC, str(model_dir), str(xfile), str(calls)],
+                check=True,
+                capture_output=True,
+                text=True,
+                env={**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true"},
+            )
+            anchor_runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    if anchor_runs:
+        pairs = list(zip(ours_runs, anchor_runs))
+        add_row(
+            "in-process predict, 1 row: Predictor vs mlflow.pyfunc",
+            "in-process",
+            "mlflow 3.17.2",
+            [(o["one_row"], a["one_row"]) for o, a in pairs],
+            unit="s",
+            goal=0.1,
+            higher_is_better=False,
+        )
+        add_row(
+            "model load (first, verified): Predictor vs pyfunc.load_model",
+            "process",
+            "mlflow 3.17.2",
+            [(o["first"], a["first"]) for o, a in pairs],
+            unit="s",
+            goal=1.0,
+            higher_is_better=False,
+        )
+    else:
+        note("mlflow venv not given: in-process and load rows against pyfunc skipped")
+    add_row(
+        "second load in the same process: second/first Predictor",
+        "in-process",
+        "mlopskit first load",
+        [(o["second"], o["first"]) for o in ours_runs],
+        unit="s",
+        goal=0.01,
+        higher_is_better=False,
+    )
+
+
+def bench_bulk(ws: str, model: Any, x: Any, rounds: int) -> None:
+    import pandas as pd
+
+    import mlopskit as mk
+    from mlopskit.deploy import Predictor
+
+    big = pd.concat([x] * 10, ignore_index=True)
+    with mk.Workspace(ws):
+        p = Predictor("bench@champion")
+    p.predict(big.head(10))
+    pairs = []
+    for _ in range(rounds * 3):  # single calls are noisy on a shared machine: more pairs
+        t0 = time.perf_counter()
+        ours = p.predict(big)
+        t1 = time.perf_counter()
+        bare = model.predict(big)
+        t2 = time.perf_counter()
+        assert (ours == bare).all()
+        pairs.append((t1 - t0, t2 - t1))
+    add_row(
+        "in-process predict, 100,000 rows: Predictor vs model.predict",
+        "in-process",
+        "scikit-learn 1.9.1 (bare)",
+        pairs,
+        unit="s",
+        goal=1.1,
+        higher_is_better=False,
+    )
+
+
+def bench_router(rounds: int) -> None:
+    from mlopskit.deploy import Router
+
+    class Named:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def predict(self, data: Any) -> Any:
+            return data
+
+    r = Router({"champion": Named("a"), "canary": Named("b")}, {"champion": 0.9, "canary": 0.1})
+    keys = [f"user-{i}" for i in range(10_000)]
+    pairs = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for k in keys:
+            r.route(k)
+        per = (time.perf_counter() - t0) / len(keys)
+        pairs.append((per, 20e-6))
+    add_row(
+        "router overhead per keyed request (2 variants) vs 20 us budget",
+        "in-process",
+        "budget 20 us",
+        pairs,
+        unit="s",
+        goal=1.0,
+        higher_is_better=False,
+    )
+
+
+def bench_logger(root: Path, ws: str, x: Any, rounds: int, seconds: float) -> None:
+    plain = start_mlopskit(root, ws)
+    logged = start_mlopskit(root, ws, log=True)
+    try:
+        body = mlflow_body(x.head(1))
+        pairs = []
+        for _ in range(rounds):
+            a = load_loop(plain.url, "/invocations", body, 8, seconds, 4000)[0]
+            m = load_loop(logged.url, "/invocations", body, 8, seconds, 4000)[0]
+            pairs.append((m, a))
+        add_row(
+            "http throughput with the prediction logger at 100% (1 row, 8 clients)",
+            "http",
+            "mlopskit without logger",
+            pairs,
+            unit="req/s",
+            goal=1.05,
+            higher_is_better=True,
+        )
+    finally:
+        plain.stop()
+        logged.stop()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer rounds, shorter loops")
+    ap.add_argument("--json", help="also write the rows to this file")
+    ap.add_argument("--mlflow-python", help="python of a venv with mlflow 3.17.2 + scikit-learn")
+    ap.add_argument(
+        "--mlserver-python", help="python of a venv with mlserver 1.7.1 + mlserver-sklearn"
+    )
+    ap.add_argument("--workers", type=int, default=1, help="serve(workers=N) for the HTTP rows")
+    ap.add_argument("--http-only", action="store_true", help="only the HTTP rows")
+    args = ap.parse_args()
+    WORKERS[0] = args.workers
+    rounds = 2 if args.quick else 3
+    seconds = 1.5 if args.quick else 3.0
+    root = Path(tempfile.mkdtemp(prefix="bench-serve-"))
+    os.environ.setdefault("MLOPSKIT_CACHE_DIR", str(root / "cache"))
+    print(f"bench_serve: work dir {root}", flush=True)
+    model, x = make_model(root)
+    ws = package_mlopskit(root, model, x)
+    x.head(100).to_parquet(root / "x.parquet")
+    model_dir = package_mlflow(root, args.mlflow_python, x) if args.mlflow_python else None
+
+    if not args.http_only:
+        bench_router(rounds)
+        bench_bulk(ws, model, x, rounds)
+        bench_inprocess(
+            root, ws, args.mlflow_python, model_dir, rounds, 300 if args.quick else 1000
+        )
+    if args.workers > 1:
+        note(f"mlopskit serves with workers={args.workers}")
+    ours = start_mlopskit(root, ws, workers=args.workers)
+    try:
+        bodies_mlflow = {n: (mlflow_body(x.head(n)), mlflow_body(x.head(n))) for n in (1, 1000)}
+        bodies_v2 = {n: (v2_body(x.head(n)), v2_body(x.head(n))) for n in (1, 1000)}
+        if args.mlflow_python and model_dir is not None:
+            anchor = start_mlflow(root, args.mlflow_python, model_dir)
+            try:
+                bench_http(
+                    ours,
+                    anchor,
+                    "mlflow 3.17.2",
+                    ("/invocations", "/invocations"),
+                    bodies_mlflow,
+                    rounds,
+                    seconds,
+                    (1 / 3, 0.5),
+                )
+            finally:
+                anchor.stop()
+        else:
+            note("mlflow venv not given: HTTP rows against `mlflow models serve` skipped")
+        if args.mlserver_python:
+            repo, ports = package_mlserver(root, args.mlserver_python)
+            anchor = start_mlserver(root, args.mlserver_python, repo, ports)
+            try:
+                bench_http(
+                    ours,
+                    anchor,
+                    "mlserver 1.7.1",
+                    ("/v2/models/bench/infer", "/v2/models/bench/infer"),
+                    bodies_v2,
+                    rounds,
+                    seconds,
+                    (1 / 1.5, 0.5),
+                )
+            finally:
+                anchor.stop()
+        else:
+            note("mlserver venv not given: HTTP rows against MLServer skipped")
+    finally:
+        ours.stop()
+    if not args.http_only:
+        bench_logger(root, ws, x, rounds, seconds)
+
+    met = sum(r["met"] for r in ROWS)
+    print(f"\n{met}/{len(ROWS)} goals met", flush=True)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump({"bench": "serve", "rows": ROWS}, fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,568 @@
+"""PredictionLogger: sampled prediction records as immutable segment files in the store.
+
+Layout: each flushed buffer is one Parquet segment stored as an object (verified on
+read, deduplicated), named by a create-only ref::
+
+    predictions/<log name>/<UTC time>-<pid>-<random>    → the segment object
+
+One row per predicted row: ``request_id``, ``time`` (seconds since the epoch),
+``model`` (package digest), ``variant``, ``latency_ms``, ``row`` (position in its
+request), ``error`` (None when the prediction succeeded), ``input.<column>`` and
+``output`` (or ``output.<name>`` for several outputs). No file is ever appended to,
+so any number of processes — on any machine sharing an S3 bucket — log to one store
+with no contention and no lost record.
+
+``log()`` only appends to an in-memory list under a lock. The buffer is written as a
+segment when it holds ``max_rows`` rows or about ``max_bytes`` of inputs (by the
+thread whose ``log()`` filled it, outside the lock), when ``flush_every`` seconds have
+passed since the last write, on :meth:`PredictionLogger.flush` and on
+:meth:`PredictionLogger.close` (call it at shutdown; the logger is a context manager).
+Loggers still open at interpreter exit are closed then (an ``atexit`` hook installed
+when the first logger is made, never at import).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import re
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from mlopskit._log import get_logger
+from mlopskit.errors import IntegrityError, InvalidInputError, InvalidNameError, RefConflictError
+from mlopskit.store import current_store
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlopskit.store import ArtifactRef, ArtifactStore
+
+__all__ = ["PredictionLogger", "PredictionRecord"]
+
+log = get_logger("mlopskit.deploy.logger")
+
+PARQUET = "application/vnd.apache.parquet"
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._@+=,-]*$")
+META_COLUMNS = ("request_id", "time", "model", "variant", "latency_ms", "row", "error")
+
+
+@dataclass(frozen=True)
+class PredictionRecord:
+    """One request's predictions.
+
+    Attributes:
+        inputs: the decoded inputs (a DataFrame, or anything the codec understands).
+        outputs: what the model returned (one value or row per input row), or None
+            when the request failed.
+        model: the package digest (``Predictor.digest``).
+        variant: the router variant that answered ("" if none).
+        latency_ms: time spent predicting.
+        request_id: the request's id (generated when empty).
+        time: seconds since the epoch (now when None).
+        error: the error message when the request failed.
+    """
+
+    inputs: Any
+    outputs: Any = None
+    model: str = ""
+    variant: str = ""
+    latency_ms: float = 0.0
+    request_id: str = ""
+    time: float | None = None
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _as_record(record: PredictionRecord | Mapping[str, Any]) -> PredictionRecord:
+    if isinstance(record, PredictionRecord):
+        return record
+    if isinstance(record, Mapping):
+        if "inputs" not in record:
+            raise InvalidInputError(
+                "a prediction record needs 'inputs'", expected="inputs", found=sorted(record)
+            )
+        known = {k: record[k] for k in PredictionRecord.__dataclass_fields__ if k in record}
+        return PredictionRecord(**known)
+    raise InvalidInputError(
+        "log() takes a PredictionRecord or a mapping with 'inputs', 'outputs', ...",
+        found=type(record).__qualname__,
+    )
+
+
+def _rows(inputs: Any) -> int:
+    try:
+        return len(inputs)
+    except TypeError:
+        return 1
+
+
+class PredictionLogger:
+    """Sampled, buffered, immutable logging of predictions into a store.
+
+    Args:
+        store: where segments go (default: the current workspace's store).
+        name: the log's name (one log per deployment, e.g. the model name).
+        sample: fraction of requests kept (0..1), decided per request.
+        max_rows: write a segment when the buffer holds this many rows.
+        max_bytes: write a segment when the buffered inputs are estimated to exceed
+            this size.
+        flush_every: also write when this many seconds passed since the last write
+            (checked on ``log()``; None: only by size, ``flush()`` and ``close()``).
+        seed: seed of the sampling generator (for reproducible samples).
+
+    Example:
+        >>> import pandas as pd
+        >>> from mlopskit.store import ArtifactStore
+        >>> with PredictionLogger(ArtifactStore("memory://log-doctest"), name="m") as plog:
+        ...     plog.log({"inputs": pd.DataFrame({"x": [1.0, 2.0]}), "outputs": [0, 1]})
+        True
+        >>> plog.read()[["input.x", "output"]].values.tolist()
+        [[1.0, 0], [2.0, 1]]
+    """
+
+    def __init__(
+        self,
+        store: ArtifactStore | None = None,
+        *,
+        name: str = "default",
+        sample: float = 1.0,
+        max_rows: int = 10_000,
+        max_bytes: int = 64 * 1024 * 1024,
+        flush_every: float | None = None,
+        seed: int | None = None,
+    ) -> None:
+        if not 0.0 <= float(sample) <= 1.0:
+            raise InvalidInputError(
+                f"sample must be within [0, 1]; found {sample}", expected="0..1", found=sample
+            )
+        if max_rows < 1 or max_bytes < 1:
+            raise InvalidInputError(
+                "max_rows and max_bytes must be positive", found=(max_rows, max_bytes)
+            )
+        self.store = store if store is not None else current_store()
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise InvalidNameError(
+                f"invalid prediction log name {name!r}: use letters, digits and '._@+=,-', "
+                "starting with a letter, digit or '_'",
+                found=name,
+            )
+        self.name = name
+        self.sample = float(sample)
+        self.max_rows = int(max_rows)
+        self.max_bytes = int(max_bytes)
+        self.flush_every = flush_every
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._buffer: list[PredictionRecord] = []
+        self._buffered_rows = 0
+        self._buffered_bytes = 0
+        self._last_write = time.monotonic()
+        self._closed = False
+        self.rows_written = 0
+        self.segments_written = 0
+        self.dropped = 0
+        _track_open(self)
+
+    def __repr__(self) -> str:
+        return f"PredictionLogger({self.store.url!r}, name={self.name!r}, sample={self.sample})"
+
+    @property
+    def prefix(self) -> str:
+        """The ref prefix of this log's segments: ``predictions/<name>``."""
+        return f"predictions/{self.name}"
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def log(self, record: PredictionRecord | Mapping[str, Any]) -> bool:
+        """Buffer one request's record (cheap, thread-safe); returns whether it was kept.
+
+        Raises:
+            InvalidInputError: the logger is closed, or the record has no ``inputs``.
+        """
+        rec = _as_record(record)
+        if rec.time is None or not rec.request_id:
+            rec = PredictionRecord(
+                inputs=rec.inputs,
+                outputs=rec.outputs,
+                model=rec.model,
+                variant=rec.variant,
+                latency_ms=rec.latency_ms,
+                request_id=rec.request_id or uuid.uuid4().hex,
+                time=time.time() if rec.time is None else rec.time,
+                error=rec.error,
+                extra=rec.extra,
+            )
+        rows = _rows(rec.inputs)
+        size = rows * 8 * max(len(getattr(rec.inputs, "columns", ())), 1)  # a cheap estimate
+        with self._lock:
+            if self._closed:
+                raise InvalidInputError(
+                    f"{self!r} is closed; make a new logger to log more", found="closed"
+                )
+            if self.sample < 1.0 and self._rng.random() >= self.sample:
+                self.dropped += 1
+                return False
+            self._buffer.append(rec)
+            self._buffered_rows += rows
+            self._buffered_bytes += size
+            full = self._buffered_rows >= self.max_rows or self._buffered_bytes >= self.max_bytes
+            due = (
+                self.flush_every is not None
+                and time.monotonic() - self._last_write >= self.flush_every
+            )
+            batch = self._take() if full or due else None
+        if batch:
+            self._write(batch)
+        return True
+
+    def _take(self) -> list[PredictionRecord]:
+        batch, self._buffer = self._buffer, []
+        self._buffered_rows = self._buffered_bytes = 0
+        self._last_write = time.monotonic()
+        return batch
+
+    def flush(self) -> int:
+        """Write the buffer as one segment now; returns the number of rows written."""
+        with self._lock:
+            batch = self._take()
+        return self._write(batch) if batch else 0
+
+    def close(self) -> None:
+        """Write what is buffered and refuse further records (idempotent)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            batch = self._take()
+        if batch:
+            self._write(batch)
+
+    def __enter__(self) -> PredictionLogger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _write(self, batch: list[PredictionRecord]) -> int:
+        frame = _to_frame(batch)
+        data = _parquet(frame)
+        with self._write_lock:
+            ref = self.store.put_bytes(data, media_type=PARQUET)
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+            while True:
+                name = f"{self.prefix}/{stamp}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+                try:
+                    self.store.refs.set(name, ref, expected=None, message="prediction segment")
+                    break
+                except RefConflictError:  # pragma: no cover - a 32-bit random collision
+                    continue
+            self.rows_written += len(frame)
+            self.segments_written += 1
+        self._record_lineage(ref, frame)
+        log.debug("prediction_segment", log=self.name, rows=len(frame), digest=ref.digest)
+        return len(frame)
+
+    def _record_lineage(self, ref: ArtifactRef, frame: pd.DataFrame) -> None:
+        """One edge per package in the segment: package → prediction segment."""
+        from mlopskit.versioning import Endpoint, LineageEdge, record_edge
+
+        segment = Endpoint(digest=ref.digest, kind="artifact", label=f"predictions:{self.name}")
+        for digest in sorted({m for m in frame["model"].dropna().unique() if ":" in str(m)}):
+            record_edge(
+                self.store,
+                LineageEdge(
+                    relation="derived",
+                    inputs={"package": Endpoint(digest=str(digest), kind="artifact")},
+                    output=segment,
+                    function="mlopskit.deploy.PredictionLogger",
+                ),
+            )
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def segments(self) -> list[str]:
+        """The ref names of this log's segments, oldest first."""
+        return sorted(self.store.refs.list(self.prefix))
+
+    def read(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        model: str | None = None,
+        variant: str | None = None,
+    ) -> pd.DataFrame:
+        """Every logged row (written segments only), oldest first, optionally filtered.
+
+        Args:
+            since, until: keep rows with ``since <= time < until`` (epoch seconds).
+            model: keep rows of this package digest. variant: of this variant.
+
+        Raises:
+            IntegrityError: a damaged segment (names its ref).
+        """
+        return read_log(
+            self.store, self.name, since=since, until=until, model=model, variant=variant
+        )
+
+
+# -- interpreter exit: what is still buffered is written, not lost ----------------------------------
+
+_OPEN: weakref.WeakSet[PredictionLogger] = weakref.WeakSet()
+_EXIT_HOOK = {"installed": False}
+_EXIT_LOCK = threading.Lock()
+
+
+def _track_open(logger: PredictionLogger) -> None:
+    """Remember ``logger`` so interpreter exit closes it (the hook is installed on first use)."""
+    with _EXIT_LOCK:
+        _OPEN.add(logger)
+        if not _EXIT_HOOK["installed"]:
+            import atexit
+
+            atexit.register(_close_all)
+            _EXIT_HOOK["installed"] = True
+
+
+def _close_all() -> None:
+    for logger in list(_OPEN):
+        try:
+            logger.close()
+        except Exception as exc:  # exit goes on; say what was lost
+            log.error("prediction_log_not_flushed", log=logger.name, error=str(exc))
+
+
+def read_log(
+    store: ArtifactStore,
+    name: str,
+    *,
+    since: float | None = None,
+    until: float | None = None,
+    model: str | None = None,
+    variant: str | None = None,
+    segments: list[str] | None = None,
+) -> pd.DataFrame:
+    """The rows of the prediction log ``name`` in ``store`` (see :meth:`PredictionLogger.read`).
+
+    ``segments`` limits the read to those segment refs (default: every segment).
+    """
+    import pandas as pd
+
+    frames = []
+    names = sorted(store.refs.list(f"predictions/{name}")) if segments is None else segments
+    for ref_name in names:
+        frames.append(_read_segment(store, ref_name, store.refs.get(ref_name)))
+    if not frames:
+        empty: pd.DataFrame = pd.DataFrame({c: pd.Series(dtype="object") for c in META_COLUMNS})
+        return empty
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    keep = pd.Series(True, index=frame.index)
+    if since is not None:
+        keep &= frame["time"] >= since
+    if until is not None:
+        keep &= frame["time"] < until
+    if model is not None:
+        keep &= frame["model"] == model
+    if variant is not None:
+        keep &= frame["variant"] == variant
+    if not bool(keep.all()):
+        frame = frame[keep].reset_index(drop=True)
+    ordered: pd.DataFrame = frame.sort_values("time", kind="stable", ignore_index=True)
+    return ordered
+
+
+def _read_segment(store: ArtifactStore, ref_name: str, ref: ArtifactRef) -> pd.DataFrame:
+    import pandas as pd
+
+    data = store.get_bytes(ref)  # IntegrityError (naming the digest) if damaged
+    try:
+        frame = pd.read_parquet(io.BytesIO(data))
+    except Exception as exc:  # pyarrow raises several types for a bad file
+        raise IntegrityError(
+            f"prediction segment {ref_name} ({ref.digest}) is not a readable Parquet file: "
+            f"{type(exc).__name__}",
+            digest=ref.digest,
+            path=ref_name,
+        ) from None
+    missing = [c for c in META_COLUMNS if c not in frame.columns]
+    if missing:
+        raise IntegrityError(
+            f"prediction segment {ref_name} lacks columns {missing}",
+            digest=ref.digest,
+            path=ref_name,
+            expected=list(META_COLUMNS),
+            found=list(frame.columns),
+        )
+    return frame
+
+
+# -- records -> one frame --------------------------------------------------------------------
+
+
+def _input_frame(inputs: Any) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(inputs, pd.DataFrame):
+        return inputs
+    if isinstance(inputs, np.ndarray):
+        arr = inputs.reshape(len(inputs), -1) if inputs.ndim != 2 else inputs
+        out: pd.DataFrame = pd.DataFrame(arr, columns=[str(i) for i in range(arr.shape[1])])
+        return out
+    from mlopskit.deploy._codec import to_frame
+
+    frame = to_frame(inputs)
+    return frame if isinstance(frame, pd.DataFrame) else _input_frame(np.asarray(frame))
+
+
+def _inputs_block(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The inputs of many requests as one frame of ``input.<column>`` columns.
+
+    Requests with the same columns are stacked as one numpy block when their values
+    share one numeric dtype (the common case: a few microseconds per request);
+    anything else is concatenated by pandas, column types kept.
+    """
+    import numpy as np
+    import pandas as pd
+
+    groups: list[tuple[Any, list[pd.DataFrame]]] = []
+    for frame in frames:
+        cols = frame.columns
+        if groups and (groups[-1][0] is cols or groups[-1][0].equals(cols)):
+            groups[-1][1].append(frame)
+        else:
+            groups.append((cols, [frame]))
+    parts: list[pd.DataFrame] = []
+    for cols, members in groups:
+        names = [f"input.{c}" for c in cols]
+        arrays = [m.to_numpy() for m in members]
+        kinds = {a.dtype for a in arrays}
+        if len(kinds) == 1 and next(iter(kinds)).kind in "biuf":
+            parts.append(pd.DataFrame(np.concatenate(arrays), columns=names))
+        else:
+            block = pd.concat(members, ignore_index=True) if len(members) > 1 else members[0]
+            parts.append(block.set_axis(names, axis=1).reset_index(drop=True))
+    if len(parts) == 1:
+        return parts[0]
+    out: pd.DataFrame = pd.concat(parts, ignore_index=True)
+    return out
+
+
+def _outputs_block(outputs: list[Any], sizes: list[int]) -> dict[str, Any]:
+    """The outputs of many requests as ``output`` / ``output.<name>`` columns."""
+    import numpy as np
+    import pandas as pd
+
+    if all(isinstance(o, np.ndarray) and o.dtype.kind in "biuf" for o in outputs):
+        dims = {o.ndim for o in outputs}
+        if dims == {1} and [len(o) for o in outputs] == sizes:
+            return {"output": np.concatenate(outputs)}
+        widths = {o.shape[1] for o in outputs if o.ndim == 2}
+        if dims == {2} and len(widths) == 1 and [len(o) for o in outputs] == sizes:
+            stacked = np.concatenate(outputs)
+            return {f"output.{i}": stacked[:, i] for i in range(stacked.shape[1])}
+    cols: dict[str, list[Any]] = {}
+    total = 0
+    for out, n in zip(outputs, sizes):
+        for key, values in _output_columns(out, n).items():
+            col = cols.get(key)
+            if col is None:
+                col = cols[key] = [None] * total
+            col.extend(values)
+        total += n
+        for col in cols.values():
+            if len(col) < total:
+                col.extend([None] * (total - len(col)))
+    return {k: _column(v) if not isinstance(v, pd.Series) else v for k, v in cols.items()}
+
+
+def _output_columns(outputs: Any, n: int) -> dict[str, list[Any]]:
+    import numpy as np
+    import pandas as pd
+
+    if outputs is None:
+        return {"output": [None] * n}
+    if isinstance(outputs, pd.DataFrame):
+        return {f"output.{c}": outputs[c].tolist() for c in outputs.columns}
+    if isinstance(outputs, Mapping):
+        return {f"output.{k}": list(np.asarray(v).tolist()) for k, v in outputs.items()}
+    values = outputs.tolist() if hasattr(outputs, "tolist") else list(outputs)
+    arr = np.asarray(outputs) if not isinstance(outputs, pd.Series) else None
+    if arr is not None and arr.ndim == 2:
+        return {f"output.{i}": arr[:, i].tolist() for i in range(arr.shape[1])}
+    if len(values) != n:
+        return {"output": [values] + [None] * (n - 1) if n else []}
+    return {"output": values}
+
+
+def _to_frame(batch: list[PredictionRecord]) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
+
+    inputs = [_input_frame(rec.inputs) for rec in batch]
+    sizes = [len(f) for f in inputs]
+    total = sum(sizes)
+    meta: dict[str, Any] = {
+        "request_id": np.repeat(np.array([r.request_id for r in batch], dtype=object), sizes),
+        "time": np.repeat(np.array([r.time for r in batch], dtype="float64"), sizes),
+        "model": np.repeat(np.array([r.model for r in batch], dtype=object), sizes),
+        "variant": np.repeat(np.array([r.variant for r in batch], dtype=object), sizes),
+        "latency_ms": np.repeat(np.array([r.latency_ms for r in batch], dtype="float64"), sizes),
+        "row": np.concatenate([np.arange(n) for n in sizes]) if sizes else np.array([], int),
+        "error": np.repeat(np.array([r.error for r in batch], dtype=object), sizes),
+    }
+    frame = pd.DataFrame(meta)
+    block = _inputs_block(inputs) if total else pd.DataFrame()
+    outputs = _outputs_block([r.outputs for r in batch], sizes)
+    extras: dict[str, list[Any]] = {}
+    if any(r.extra for r in batch):
+        keys = sorted({k for r in batch for k in r.extra})
+        for key in keys:
+            extras[f"extra.{key}"] = [
+                r.extra.get(key) for r, n in zip(batch, sizes) for _ in range(n)
+            ]
+    pieces = [frame, block.reset_index(drop=True), pd.DataFrame(outputs, index=frame.index)]
+    if extras:
+        pieces.append(pd.DataFrame({k: _column(v) for k, v in extras.items()}))
+    out: pd.DataFrame = pd.concat(pieces, axis=1)
+    return out
+
+
+def _column(values: list[Any]) -> Any:
+    import pandas as pd
+
+    series = pd.Series(values)
+    if series.dtype == object:
+        kinds = {type(v) for v in values if v is not None and v is not pd.NA}
+        if len(kinds) > 1 and not kinds <= {int, float}:
+            series = series.map(lambda v: None if v is None or v is pd.NA else str(v))
+    return series
+
+
+def _parquet(frame: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    try:
+        frame.to_parquet(buf, index=False)
+    except (TypeError, ValueError, ImportError) as exc:  # pyarrow: mixed-type object columns
+        import pandas as pd
+
+        log.debug("prediction_segment_as_text", error=type(exc).__name__)
+        mixed = [c for c in frame.columns if frame[c].dtype == object]
+        frame = frame.assign(
+            **{
+                c: frame[c].map(lambda v: None if v is None or v is pd.NA else str(v))
+                for c in mixed
+            }
+        )
+        buf = io.BytesIO()
+        frame.to_parquet(buf, index=False)
+    return buf.getvalue()

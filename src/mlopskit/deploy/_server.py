@@ -1,0 +1,806 @@
+"""serve(): one ASGI app for a model, a predictor or a router (extra ``serve``).
+
+One Starlette app on uvicorn answers three contracts at once:
+
+- Open Inference Protocol V2 (KServe, MLServer, Triton clients):
+  ``GET /v2/health/live``, ``GET /v2/health/ready``, ``GET /v2``,
+  ``GET /v2/models/{m}[/versions/{v}][/ready]``,
+  ``POST /v2/models/{m}[/versions/{v}]/infer``; errors are ``{"error": "..."}``;
+- MLflow's scoring server, which is also SageMaker's container contract:
+  ``POST /invocations`` (JSON in MLflow's four shapes, or CSV), ``GET /ping``,
+  ``GET /health``, ``GET /version``; errors are ``{"error_code", "message"}``;
+- Prometheus: ``GET /metrics`` (see :mod:`mlopskit.deploy._metrics`).
+
+``{m}`` is the served model's name (the request is routed) or a variant's name (that
+variant answers); ``/versions/{v}`` picks the variant serving version ``v``. A request
+carrying the ``X-Mlopskit-Key`` header is routed sticky by it. Every prediction answer
+says which variant answered in ``X-Mlopskit-Variant`` (and, for V2, in
+``parameters.variant``).
+
+Liveness is not readiness: the app answers ``/v2/health/live`` at once, and loads the
+model in the background; ``/v2/health/ready``, ``/ping`` and ``/health`` answer 503 until
+it is loaded. Bad input is a 4xx with a JSON body, never a 500. On SIGTERM uvicorn stops
+accepting connections, finishes the requests in flight, and the app then drains the
+shadow queue and closes (flushes) the prediction logger before the process exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import os
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mlopskit._log import get_logger
+from mlopskit._optional import import_optional
+from mlopskit.deploy._metrics import ServerMetrics
+from mlopskit.deploy._router import Router, ShadowResult
+from mlopskit.errors import InvalidInputError, MlopskitError, NotFoundError, SchemaError
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+__all__ = ["ServerHandle", "build_app", "serve"]
+
+log = get_logger("mlopskit.deploy.server")
+
+KEY_HEADER = "x-mlopskit-key"
+VARIANT_HEADER = "x-mlopskit-variant"
+REQUEST_ID_HEADER = "x-request-id"
+_JSON = "application/json"
+# Errors a model raises when it is handed input it cannot use: the caller's fault (4xx),
+# as MLflow's scoring server treats them, never a 500 (MLflow #4897).
+_INPUT_ERRORS = (ValueError, TypeError, KeyError, IndexError)
+
+
+def _dumps(payload: Any) -> bytes:
+    """Compact JSON: orjson when installed (the ``serve`` extra has it), else the stdlib."""
+    if _ORJSON:
+        fast = _ORJSON[0]
+        if fast is not None:
+            return bytes(fast.dumps(payload, default=_default, option=_ORJSON_OPTIONS[0]))
+    else:
+        try:
+            import orjson
+        except ImportError:
+            _ORJSON.append(None)
+        else:
+            _ORJSON.append(orjson)
+            _ORJSON_OPTIONS.append(orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+        return _dumps(payload)
+    return json.dumps(payload, separators=(",", ":"), default=_default).encode("utf-8")
+
+
+_ORJSON: list[Any] = []  # [orjson module or None] once looked up
+_ORJSON_OPTIONS: list[int] = []
+
+
+def _default(value: Any) -> Any:
+    """JSON for numpy scalars and arrays a model may put in a payload."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _version() -> str:
+    """mlopskit's version (read from the loaded package: the facade sits above deploy)."""
+    return str(getattr(sys.modules.get("mlopskit"), "__version__", "unknown"))
+
+
+def _as_router(target: Any) -> Router:
+    if isinstance(target, Router):
+        return target
+    if isinstance(target, str) or hasattr(target, "load_model") or hasattr(target, "predict"):
+        return Router({"default": target})
+    raise InvalidInputError(
+        "serve() takes a ModelPackage, a Predictor, a Router or a registry URI, "
+        f"found {type(target).__name__}",
+        expected="ModelPackage | Predictor | Router | str",
+        found=type(target).__name__,
+    )
+
+
+@dataclass
+class _State:
+    """What the app knows about its model(s); shared by every request."""
+
+    router: Router
+    metrics: ServerMetrics
+    logger: Any
+    name: str | None
+    echo: int
+    max_body: int
+    context: contextvars.Context
+    ready: bool = False
+    error: str | None = None
+    loaded: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def model_name(self) -> str:
+        if self.name is None:
+            self.name = str(getattr(self.router.predictor(self.router.variants[0]), "name", ""))
+        return self.name
+
+    def load(self) -> None:
+        """Load every variant (in the serve() caller's context); record the outcome."""
+        try:
+            self.context.run(self.router.load)
+            self.model_name  # noqa: B018 - resolves the served name once loaded
+            self.ready = True
+            self.metrics.ready.set(1)
+            log.info("model_ready", model=self.name)
+        except Exception as exc:
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.error("model_load_failed", error=self.error)
+        finally:
+            self.loaded.set()
+
+
+@dataclass
+class _Answer:
+    status: int
+    body: bytes
+    variant: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class _Handler:
+    """The prediction path, run on a worker thread: route, decode, predict, encode, log."""
+
+    def __init__(self, state: _State) -> None:
+        self.state = state
+        self._codec: Any = None
+
+    @property
+    def codec(self) -> Any:
+        if self._codec is None:
+            from mlopskit.deploy import _codec
+
+            self._codec = _codec
+        return self._codec
+
+    def pick(self, model: str, version: str | None, key: str | None) -> tuple[str, Any]:
+        """The variant that answers a request for ``model`` (and ``version``)."""
+        router = self.state.router
+        if model == self.state.model_name:
+            if version is None:
+                return router.route(key)
+            for name in router.variants:
+                p = router.predictor(name)
+                if str(getattr(p, "version", None)) == version:
+                    return name, p
+            raise NotFoundError(
+                f"model {model!r} has no version {version!r} being served",
+                name=model,
+                version=version,
+            )
+        if model in router.variants:
+            p = router.predictor(model)
+            if version is not None and str(getattr(p, "version", None)) != version:
+                raise NotFoundError(
+                    f"variant {model!r} serves version {getattr(p, 'version', None)!r}, "
+                    f"not {version!r}",
+                    name=model,
+                    version=version,
+                )
+            return model, p
+        raise NotFoundError(
+            f"no model named {model!r} here; this server answers for "
+            f"{[self.state.model_name, *router.variants]}",
+            name=model,
+        )
+
+    def predict(
+        self,
+        protocol: str,
+        body: bytes,
+        content_type: str,
+        model: str | None,
+        version: str | None,
+        key: str | None,
+        request_id: str | None,
+    ) -> _Answer:
+        variant = ""
+        predictor: Any = None
+        frame: Any = None
+        t0 = time.perf_counter()
+        try:
+            if protocol == "v2":
+                variant, predictor = self.pick(model or "", version, key)
+                decoded = self.codec.decode_v2(
+                    body, signature=getattr(predictor, "signature", None), echo=self.state.echo
+                )
+            else:
+                variant, predictor = self.state.router.route(key)
+                decoded = self.codec.decode_mlflow(
+                    body,
+                    content_type,
+                    signature=getattr(predictor, "signature", None),
+                    echo=self.state.echo,
+                )
+            frame = decoded.frame
+            rid = decoded.id or request_id or uuid.uuid4().hex
+            run = getattr(predictor, "predict_prepared", None) or predictor.predict
+            outputs = run(frame)  # the codec conformed it to the signature already
+            seconds = time.perf_counter() - t0
+            if protocol == "v2":
+                payload = self.codec.encode_v2(
+                    outputs,
+                    model_name=getattr(predictor, "name", None) or self.state.model_name,
+                    model_version=getattr(predictor, "version", None),
+                    id=decoded.id,
+                )
+                if decoded.outputs:
+                    wanted = set(decoded.outputs)
+                    payload["outputs"] = [o for o in payload["outputs"] if o["name"] in wanted]
+                payload.setdefault("parameters", {})
+                payload["parameters"] = {**(payload["parameters"] or {}), "variant": variant}
+            else:
+                payload = self.codec.encode_mlflow(outputs)
+            answer = _Answer(200, _dumps(payload), variant, {REQUEST_ID_HEADER: rid})
+        except Exception as exc:
+            answer = self._error(protocol, exc, variant)
+            rid = request_id or ""
+            outputs, seconds = None, time.perf_counter() - t0
+        if frame is not None:
+            self._log(frame, outputs, predictor, variant, seconds, rid, answer)
+            if answer.status == 200:
+                self.state.router.mirror(frame, request_id=rid)
+        return answer
+
+    def _log(
+        self,
+        frame: Any,
+        outputs: Any,
+        predictor: Any,
+        variant: str,
+        seconds: float,
+        rid: str,
+        answer: _Answer,
+    ) -> None:
+        logger = self.state.logger
+        if logger is None:
+            return
+        error = None if answer.status == 200 else answer.body.decode("utf-8", "replace")
+        try:
+            from mlopskit.deploy._logger import PredictionRecord
+
+            logger.log(
+                PredictionRecord(
+                    inputs=frame,
+                    outputs=outputs,
+                    model=str(getattr(predictor, "digest", "")),
+                    variant=variant,
+                    latency_ms=seconds * 1e3,
+                    request_id=rid,
+                    error=error,
+                )
+            )
+        except Exception as exc:  # logging never fails a prediction that succeeded
+            log.warning("prediction_log_failed", error=repr(exc))
+
+    def log_shadow(self, result: ShadowResult) -> None:
+        """Log a shadow variant's answer (the router calls it on its shadow thread)."""
+        from mlopskit.deploy._logger import PredictionRecord
+
+        self.state.logger.log(
+            PredictionRecord(
+                inputs=result.inputs,
+                outputs=result.outputs,
+                model=str(getattr(result.predictor, "digest", "")),
+                variant=result.variant,
+                latency_ms=result.seconds * 1e3,
+                request_id=result.request_id,
+                error=result.error,
+            )
+        )
+
+    @staticmethod
+    def _error(protocol: str, exc: BaseException, variant: str) -> _Answer:
+        if isinstance(exc, NotFoundError):
+            status, code = 404, "RESOURCE_DOES_NOT_EXIST"
+        elif isinstance(exc, SchemaError):
+            status, code = 400, "INVALID_PARAMETER_VALUE"
+        elif isinstance(exc, InvalidInputError):
+            status, code = 400, "BAD_REQUEST"
+        elif isinstance(exc, MlopskitError):
+            status, code = 500, "INTERNAL_ERROR"
+        elif isinstance(exc, _INPUT_ERRORS):
+            status, code = 400, "BAD_REQUEST"
+            exc = InvalidInputError(
+                f"the model rejected the input: {type(exc).__name__}: {exc}",
+            )
+        else:
+            status, code = 500, "INTERNAL_ERROR"
+            log.error("prediction_failed", error=repr(exc), variant=variant)
+        message = str(exc) if status < 500 else f"internal error: {type(exc).__name__}: {exc}"
+        return _Answer(status, _error_body(protocol, message, code, exc), variant)
+
+
+def _error_body(protocol: str, message: str, code: str, exc: BaseException | None = None) -> bytes:
+    if protocol == "v2":
+        return _dumps({"error": message})
+    body: dict[str, Any] = {"error_code": code, "message": message}
+    if isinstance(exc, SchemaError):
+        body["error_class"] = "SCHEMA_ENFORCEMENT_FAILED"
+    return _dumps(body)
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The request body, or None as soon as it exceeds ``limit`` bytes (declared or sent)."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def build_app(
+    target: Any,
+    *,
+    logger: Any = None,
+    name: str | None = None,
+    echo: int = 0,
+    max_body_bytes: int = 64 * 1024 * 1024,
+    multiprocess: bool = False,
+) -> Starlette:
+    """The ASGI app :func:`serve` runs (mount it in another ASGI server if you like).
+
+    Args:
+        target: a ModelPackage, a Predictor, a Router or a registry URI.
+        logger: a PredictionLogger every answered prediction is logged to.
+        name: the model name served under ``/v2/models/{name}`` (default: the model's).
+        echo: how many characters of a caller's input an error message may quote.
+        max_body_bytes: larger request bodies are refused with 413.
+        multiprocess: the app runs in one of several worker processes (metrics are
+            kept in prometheus_client's multiprocess files).
+    """
+    import_optional("starlette", "serve", purpose="serve()")
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.exceptions import HTTPException
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    router = _as_router(target)
+    metrics = ServerMetrics(multiprocess=multiprocess)
+    state = _State(
+        router=router,
+        metrics=metrics,
+        logger=logger,
+        name=name,
+        echo=echo,
+        max_body=max_body_bytes,
+        context=contextvars.copy_context(),
+    )
+    handler = _Handler(state)
+    if logger is not None and router.shadows and router.on_shadow is None:
+        router.on_shadow = handler.log_shadow
+
+    def json_response(payload: Any, status: int = 200) -> Response:
+        return Response(_dumps(payload), status_code=status, media_type=_JSON)
+
+    def not_ready(protocol: str) -> Response:
+        why = state.error or "the model is still loading"
+        code = 503
+        return Response(
+            _error_body(protocol, f"not ready: {why}", "TEMPORARILY_UNAVAILABLE"),
+            status_code=code,
+            media_type=_JSON,
+        )
+
+    # -- health -------------------------------------------------------------------------
+
+    async def live(request: Request) -> Response:
+        return json_response({"live": True})
+
+    async def ready(request: Request) -> Response:
+        if state.ready:
+            return json_response({"ready": True})
+        return json_response({"ready": False, "error": state.error}, 503)
+
+    async def ping(request: Request) -> Response:
+        if state.ready:
+            return Response(b"\n", media_type="text/plain")
+        return not_ready("mlflow")
+
+    async def version(request: Request) -> Response:
+        return Response(_version(), media_type="text/plain")
+
+    async def server_metadata(request: Request) -> Response:
+        return json_response({"name": "mlopskit", "version": _version(), "extensions": []})
+
+    # -- models -------------------------------------------------------------------------
+
+    def params(request: Request) -> tuple[str, str | None]:
+        return request.path_params["model"], request.path_params.get("version")
+
+    async def model_metadata(request: Request) -> Response:
+        if not state.ready:
+            return not_ready("v2")
+        model, ver = params(request)
+        try:
+            _, predictor = handler.pick(model, ver, None)
+        except NotFoundError as exc:
+            return json_response({"error": str(exc)}, 404)
+        meta = dict(predictor.metadata())
+        if model != meta.get("name"):
+            meta["name"] = model
+        return json_response(meta)
+
+    async def model_ready(request: Request) -> Response:
+        model, ver = params(request)
+        if not state.ready:
+            return json_response({"name": model, "ready": False}, 503)
+        try:
+            handler.pick(model, ver, None)
+        except NotFoundError as exc:
+            return json_response({"error": str(exc)}, 404)
+        return json_response({"name": model, "ready": True})
+
+    # -- predictions --------------------------------------------------------------------
+
+    async def predict(request: Request, protocol: str) -> Response:
+        t0 = time.perf_counter()
+        model, ver = (None, None) if protocol == "mlflow" else params(request)
+        metrics.in_flight.inc()
+        answer: _Answer | None = None
+        try:
+            if not state.ready:
+                response = not_ready(protocol)
+                answer = _Answer(response.status_code, bytes(response.body))
+                return response
+            body = await _read_body(request, state.max_body)
+            if body is None:
+                answer = _Answer(
+                    413,
+                    _error_body(
+                        protocol,
+                        f"the request body is larger than the limit of {state.max_body} bytes",
+                        "BAD_REQUEST",
+                    ),
+                )
+            else:
+                args = (
+                    protocol,
+                    body,
+                    request.headers.get("content-type", _JSON),
+                    model,
+                    ver,
+                    request.headers.get(KEY_HEADER),
+                    request.headers.get(REQUEST_ID_HEADER),
+                )
+                answer = await run_in_threadpool(handler.predict, *args)
+            headers = dict(answer.headers)
+            if answer.variant:
+                headers[VARIANT_HEADER] = answer.variant
+            return Response(answer.body, answer.status, headers=headers, media_type=_JSON)
+        finally:
+            metrics.in_flight.dec()
+            status = answer.status if answer is not None else 500
+            variant = answer.variant if answer is not None else ""
+            metrics.observe(state.name or "", variant, status, time.perf_counter() - t0)
+
+    async def infer(request: Request) -> Response:
+        return await predict(request, "v2")
+
+    async def invocations(request: Request) -> Response:
+        return await predict(request, "mlflow")
+
+    async def scrape(request: Request) -> Response:
+        body, content_type = metrics.render(request.headers.get("accept"))
+        return Response(body, headers={"Content-Type": content_type})
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        protocol = "mlflow" if request.url.path in ("/invocations", "/ping") else "v2"
+        message = f"{exc.detail}: {request.method} {request.url.path}"
+        return Response(
+            _error_body(protocol, message, "ENDPOINT_NOT_FOUND"),
+            status_code=exc.status_code,
+            media_type=_JSON,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if router.ready:
+            state.load()
+        else:
+            threading.Thread(target=state.load, name="mlopskit-load", daemon=True).start()
+        try:
+            yield
+        finally:
+            # In-flight requests are done (uvicorn drained them): finish the mirrored
+            # ones, then write every buffered prediction record (closing the logger).
+            await run_in_threadpool(router.close)
+            if logger is not None:
+                await run_in_threadpool(logger.close)
+
+    m = "/v2/models/{model}"
+    mv = "/v2/models/{model}/versions/{version}"
+    routes = [
+        Route("/v2/health/live", live, methods=["GET"]),
+        Route("/v2/health/ready", ready, methods=["GET"]),
+        Route("/v2", server_metadata, methods=["GET"]),
+        Route(m, model_metadata, methods=["GET"]),
+        Route(mv, model_metadata, methods=["GET"]),
+        Route(f"{m}/ready", model_ready, methods=["GET"]),
+        Route(f"{mv}/ready", model_ready, methods=["GET"]),
+        Route(f"{m}/infer", infer, methods=["POST"]),
+        Route(f"{mv}/infer", infer, methods=["POST"]),
+        Route("/invocations", invocations, methods=["POST"]),
+        Route("/ping", ping, methods=["GET"]),
+        Route("/health", ping, methods=["GET"]),
+        Route("/version", version, methods=["GET"]),
+        Route("/metrics", scrape, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_error},
+    )
+    app.state.mlopskit = state
+    return app
+
+
+class ServerHandle:
+    """A server running on a background thread: ``.url``, ``.stop()``, a context manager."""
+
+    def __init__(self, server: Any, thread: threading.Thread, url: str, app: Any) -> None:
+        self._server = server
+        self._thread = thread
+        self.url = url
+        self.app = app
+
+    @property
+    def running(self) -> bool:
+        """Whether the server thread is still serving."""
+        return self._thread.is_alive()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop accepting, finish in-flight requests, close the logger; wait ``timeout`` s."""
+        self._server.should_exit = True
+        self._thread.join(timeout)
+        if self._thread.is_alive():  # in-flight requests outlived the grace period
+            self._server.force_exit = True
+            self._thread.join(5)
+
+    def __enter__(self) -> ServerHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"ServerHandle({self.url!r}, running={self.running})"
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit it: without it, a response's header and body
+    # writes meet the client's delayed ACK (Nagle) and every request waits ~40 ms.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise InvalidInputError(
+            f"cannot listen on {host}:{port}: {exc.strerror}; pick another port (0: any free one)",
+            found=f"{host}:{port}",
+        ) from exc
+    sock.listen(2048)
+    return sock
+
+
+def _check_workers(workers: int, background: bool) -> None:
+    if background or not hasattr(os, "fork"):
+        raise InvalidInputError(
+            "workers > 1 needs the blocking serve() on a POSIX system (it forks)",
+            expected="workers=1 with background=True",
+            found=workers,
+        )
+    if "prometheus_client" in sys.modules and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        raise InvalidInputError(
+            "serve(workers > 1) sums /metrics over the workers with prometheus_client's "
+            "multiprocess mode, which must be chosen before prometheus_client is imported: "
+            "set PROMETHEUS_MULTIPROC_DIR to an empty directory at start-up, or import "
+            "prometheus_client after serve() starts",
+            found="prometheus_client already imported",
+        )
+
+
+def _serve_workers(
+    uvicorn: Any,
+    config: Any,
+    sock: socket.socket,
+    workers: int,
+    make_app: Callable[[], Any],
+    target: Any,
+) -> None:
+    """Fork ``workers`` processes serving ``sock``; forward SIGTERM/SIGINT; wait for them."""
+    import shutil
+    import signal
+    import tempfile
+
+    own_dir = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        own_dir = tempfile.mkdtemp(prefix="mlopskit-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = own_dir
+    router = _as_router(target)
+    contextvars.copy_context().run(router.load)  # once: the workers share it after fork
+    children: list[int] = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:  # a worker: its own app and metrics, the shared socket
+            code = 1
+            try:
+                config.app = make_app()
+                config.loaded = False
+                uvicorn.Server(config).run(sockets=[sock])
+                code = 0
+            finally:
+                os._exit(code)
+        children.append(pid)
+
+    def forward(signum: int, frame: Any) -> None:
+        for child in children:
+            try:
+                os.kill(child, signum)
+            except ProcessLookupError:
+                pass
+
+    saved = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        from prometheus_client import multiprocess
+
+        for child in children:
+            try:
+                os.waitpid(child, 0)
+            except ChildProcessError:
+                pass
+            multiprocess.mark_process_dead(child)  # type: ignore[no-untyped-call]
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+        sock.close()
+        if own_dir is not None:
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+            shutil.rmtree(own_dir, ignore_errors=True)
+
+
+def serve(
+    target: Any,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    background: bool = False,
+    logger: Any = None,
+    name: str | None = None,
+    echo: int = 0,
+    on_start: Callable[[str], None] | None = None,
+    log_level: str | None = None,
+    graceful_timeout: float = 30.0,
+    ready_timeout: float = 120.0,
+    max_body_bytes: int = 64 * 1024 * 1024,
+    workers: int = 1,
+) -> ServerHandle | None:
+    """Serve a model over HTTP: OIP V2, MLflow/SageMaker ``/invocations``, ``/metrics``.
+
+    Args:
+        target: a ModelPackage, a Predictor, a Router, or a registry URI
+            (``"churn@champion"``, read from the current workspace).
+        host: the interface to bind; loopback unless you name another.
+        port: the port; 0 picks a free one (see ``on_start`` / ``handle.url``).
+        background: serve on a thread and return a :class:`ServerHandle` once the
+            model is loaded; otherwise block like ``uvicorn.run`` until SIGTERM/SIGINT.
+        logger: a :class:`~mlopskit.deploy.PredictionLogger` for every answered
+            prediction (closed, so flushed, on shutdown).
+        name: the model name under ``/v2/models/`` (default: the model's name).
+        echo: how many characters of a caller's input an error message may quote.
+        on_start: called with the server's URL once it accepts connections.
+        log_level: uvicorn's log level (default ``info`` blocking, ``warning`` in background).
+        graceful_timeout: seconds in-flight requests get to finish on shutdown.
+        ready_timeout: with ``background=True``, how long to wait for the model to load.
+        max_body_bytes: larger request bodies are answered 413.
+        workers: serve from this many processes sharing the socket (POSIX, blocking
+            only): the model is loaded once before they fork, each logs its own
+            prediction segments, and ``/metrics`` sums them all.
+
+    Raises:
+        MissingExtraError: ``mlopskit[serve]`` is not installed.
+        InvalidInputError: the address cannot be bound, or (background) the model failed
+            to load.
+    """
+    uvicorn = import_optional("uvicorn", "serve", purpose="serve()")
+    if workers > 1:
+        _check_workers(workers, background)
+    app = (
+        build_app(target, logger=logger, name=name, echo=echo, max_body_bytes=max_body_bytes)
+        if workers == 1
+        else None
+    )
+    sock = _bind(host, port)
+    bound_host, bound_port = sock.getsockname()[:2]
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    url = f"http://{shown}:{bound_port}"
+    config = uvicorn.Config(
+        app,
+        log_level=log_level or ("warning" if background else "info"),
+        log_config=None if background else uvicorn.config.LOGGING_CONFIG,
+        lifespan="on",
+        timeout_graceful_shutdown=graceful_timeout,
+        access_log=False,
+    )
+    log.info("serving", url=url, workers=workers)
+    if workers > 1:
+        if on_start is not None:
+            on_start(url)  # the socket listens already: connections queue until served
+        _serve_workers(
+            uvicorn,
+            config,
+            sock,
+            workers,
+            lambda: build_app(
+                target,
+                logger=logger,
+                name=name,
+                echo=echo,
+                max_body_bytes=max_body_bytes,
+                multiprocess=True,
+            ),
+            target,
+        )
+        return None
+    assert app is not None
+    server = uvicorn.Server(config)
+    if not background:
+        if on_start is not None:
+            on_start(url)  # the socket listens already: connections queue until served
+        server.run(sockets=[sock])
+        return None
+    ctx = contextvars.copy_context()
+    thread = threading.Thread(
+        target=ctx.run,
+        args=(server.run,),
+        kwargs={"sockets": [sock]},
+        daemon=True,
+        name=f"mlopskit-serve-{bound_port}",
+    )
+    thread.start()
+    handle = ServerHandle(server, thread, url, app)
+    state: _State = app.state.mlopskit
+    deadline = time.monotonic() + ready_timeout
+    while not (server.started and state.loaded.is_set()):
+        if not thread.is_alive() or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    if not state.ready:
+        handle.stop(5)
+        raise InvalidInputError(
+            f"the server at {url} did not become ready: "
+            f"{state.error or 'timed out after ' + str(ready_timeout) + ' s'}",
+            found=state.error,
+        )
+    if on_start is not None:
+        on_start(url)
+    return handle

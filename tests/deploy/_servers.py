@@ -1,0 +1,177 @@
+"""Model servers in subprocesses on 127.0.0.1:0, stopped by pid.
+
+As a module: :func:`start_server` runs ``python _servers.py '<spec json>'`` and returns a
+:class:`ServerProcess` once the server answers ``/v2/health/ready``. As a script: reads
+the spec, builds the target in the spec's workspace and calls the blocking
+``mlopskit.deploy.serve`` (so SIGTERM takes the real shutdown path).
+
+Spec keys: ``workspace`` (path), ``target`` (``{"uri": "m@champion"}``, or ``{"router":
+{"variants": {...}, "weights": {...}, "shadow": {...}}}``), optional ``logger``
+(``{"name": ..., "sample": ..., "max_rows": ...}``), ``slow`` (seconds every
+prediction sleeps: keeps requests in flight for the shutdown tests), ``workers``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve()
+
+
+class ServerProcess:
+    """A server subprocess: ``url``, ``pid``; ``stop()`` sends SIGTERM to the pid."""
+
+    def __init__(self, proc: subprocess.Popen[str], url: str, log: Path) -> None:
+        self.proc = proc
+        self.url = url
+        self.pid = proc.pid
+        self.log = log
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        """Signal the server by pid and wait for it to exit; returns its exit code."""
+        if self.proc.poll() is None:
+            os.kill(self.pid, sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        return int(self.proc.returncode)
+
+    def stderr(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_server(
+    spec: dict[str, Any], log: Path, *, timeout: float = 60.0, wait_ready: bool = True
+) -> ServerProcess:
+    """Start a server subprocess for ``spec``; return once it listens and (``wait_ready``)
+    answers ``/v2/health/ready`` with 200."""
+    env = dict(os.environ)
+    env.pop("MLOPSKIT_HOME", None)
+    with open(log, "w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, str(HERE), json.dumps(spec)],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            env=env,
+        )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    url = ""
+    while not url:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+        if ready:
+            line = proc.stdout.readline()
+            if line.startswith("URL "):
+                url = line.split()[1]
+        if not url and (proc.poll() is not None or time.monotonic() > deadline):
+            proc.kill()
+            proc.wait()
+            proc.stdout.close()
+            raise RuntimeError(f"the server did not start:\n{log.read_text()[-3000:]}")
+    server = ServerProcess(proc, url, log)
+    while wait_ready:
+        try:
+            with urllib.request.urlopen(f"{url}/v2/health/ready", timeout=2) as r:
+                if r.status == 200:
+                    return server
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            server.stop(signal.SIGKILL)
+            raise RuntimeError(f"the server did not become ready:\n{server.stderr()[-3000:]}")
+        time.sleep(0.05)
+    return server
+
+
+class _Slow:
+    """Wraps a predictor so every prediction takes at least ``seconds``."""
+
+    def __init__(self, inner: Any, seconds: float) -> None:
+        self._inner = inner
+        self._seconds = seconds
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def predict(self, data: Any, **kwargs: Any) -> Any:
+        time.sleep(self._seconds)
+        return self._inner.predict(data, **kwargs)
+
+    def predict_prepared(self, frame: Any, **kwargs: Any) -> Any:
+        time.sleep(self._seconds)
+        return self._inner.predict_prepared(frame, **kwargs)
+
+
+class _SlowLoad:
+    """A Router whose variants take ``seconds`` longer to load (readiness tests)."""
+
+    @staticmethod
+    def make(router_cls: Any, seconds: float) -> Any:
+        class SlowRouter(router_cls):  # type: ignore[misc, valid-type]
+            def load(self) -> Any:
+                time.sleep(seconds)
+                return super().load()
+
+        return SlowRouter
+
+
+def _main(spec: dict[str, Any]) -> None:
+    import mlopskit as mk
+    from mlopskit.deploy import PredictionLogger, Predictor, Router, serve
+
+    workspace = mk.set_workspace(spec["workspace"])
+    target: Any
+    slow = float(spec.get("slow", 0))
+
+    def load(uri: str) -> Any:
+        p = Predictor(uri)
+        return _Slow(p, slow) if slow else p
+
+    if "uri" in spec["target"]:
+        target = load(spec["target"]["uri"])
+    else:
+        r = spec["target"]["router"]
+        cls = _SlowLoad.make(Router, spec["slow_load"]) if "slow_load" in spec else Router
+        # With slow_load, variants stay URIs: the server loads them in the background.
+        make = (lambda uri: uri) if "slow_load" in spec else load
+        target = cls(
+            {k: make(v) for k, v in r["variants"].items()},
+            r.get("weights"),
+            shadow={k: load(v) for k, v in r.get("shadow", {}).items()},
+            salt=r.get("salt", "mlopskit"),
+        )
+    logger = None
+    if spec.get("logger") is not None:
+        logger = PredictionLogger(workspace.store, **spec["logger"])
+    serve(
+        target,
+        port=0,
+        logger=logger,
+        on_start=lambda url: print("URL", url, flush=True),
+        log_level="warning",
+        workers=int(spec.get("workers", 1)),
+    )
+
+
+if __name__ == "__main__":
+    _main(json.loads(sys.argv[1]))

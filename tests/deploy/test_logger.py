@@ -1,0 +1,243 @@
+"""PredictionLogger: sampled, buffered, immutable segments in the store; read back whole."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from mlopskit.deploy import PredictionLogger, PredictionRecord
+from mlopskit.errors import IntegrityError, InvalidInputError, InvalidNameError
+from mlopskit.store import ArtifactStore
+from mlopskit.versioning import edges_into
+
+
+def _batch(i: int, n: int = 3) -> pd.DataFrame:
+    return pd.DataFrame({"x": np.arange(n, dtype=float) + i, "city": [f"c{i}"] * n})
+
+
+class TestRoundTrip:
+    def test_rows_read_back_as_logged(self, file_store: ArtifactStore) -> None:
+        """Every logged row comes back with its request id, model, variant, inputs and output."""
+        with PredictionLogger(file_store, name="churn") as plog:
+            plog.log(
+                PredictionRecord(
+                    inputs=_batch(1),
+                    outputs=np.array([0, 1, 0]),
+                    model="sha256:abc",
+                    variant="canary",
+                    latency_ms=2.5,
+                    request_id="r1",
+                )
+            )
+            plog.log({"inputs": _batch(2, 1), "outputs": [1], "request_id": "r2"})
+        frame = plog.read()
+        assert frame["request_id"].tolist() == ["r1", "r1", "r1", "r2"]
+        assert frame["row"].tolist() == [0, 1, 2, 0]
+        assert frame["input.x"].tolist() == [1.0, 2.0, 3.0, 2.0]
+        assert frame["input.city"].tolist() == ["c1", "c1", "c1", "c2"]
+        assert frame["output"].tolist() == [0, 1, 0, 1]
+        assert frame.loc[0, "variant"] == "canary" and frame.loc[0, "latency_ms"] == 2.5
+        assert frame["error"].isna().all()
+
+    def test_multi_output_and_failed_requests(self, file_store: ArtifactStore) -> None:
+        """2-D outputs become output.<i> columns; a failed request keeps its inputs and error."""
+        with PredictionLogger(file_store, name="m") as plog:
+            plog.log({"inputs": _batch(0, 2), "outputs": np.array([[0.2, 0.8], [0.6, 0.4]])})
+            plog.log({"inputs": _batch(1, 1), "outputs": None, "error": "boom"})
+        frame = plog.read()
+        assert frame["output.1"].tolist()[:2] == [0.8, 0.4]
+        assert frame["error"].isna().tolist() == [True, True, False]
+        assert frame["error"].iloc[2] == "boom"
+
+    def test_filters(self, file_store: ArtifactStore) -> None:
+        """read() filters by time window, model digest and variant."""
+        with PredictionLogger(file_store, name="m") as plog:
+            plog.log({"inputs": _batch(0, 1), "model": "sha256:a", "variant": "v1", "time": 10.0})
+            plog.log({"inputs": _batch(1, 1), "model": "sha256:b", "variant": "v2", "time": 20.0})
+        assert plog.read(since=15.0)["time"].tolist() == [20.0]
+        assert plog.read(until=15.0)["time"].tolist() == [10.0]
+        assert plog.read(model="sha256:a")["variant"].tolist() == ["v1"]
+        assert plog.read(variant="v2")["model"].tolist() == ["sha256:b"]
+
+    def test_empty_log_reads_as_empty_frame(self, file_store: ArtifactStore) -> None:
+        """A log with no segments reads as an empty frame with the record columns."""
+        frame = PredictionLogger(file_store, name="nothing").read()
+        assert len(frame) == 0 and "request_id" in frame.columns
+
+
+class TestBuffering:
+    def test_nothing_is_written_until_flush(self, file_store: ArtifactStore) -> None:
+        """log() only buffers; flush() writes one segment; close() writes the rest and refuses more."""
+        plog = PredictionLogger(file_store, name="m")
+        plog.log({"inputs": _batch(0)})
+        assert plog.segments() == []
+        assert plog.flush() == 3
+        assert len(plog.segments()) == 1
+        plog.log({"inputs": _batch(1)})
+        plog.close()
+        assert len(plog.segments()) == 2 and len(plog.read()) == 6
+        with pytest.raises(InvalidInputError, match="closed"):
+            plog.log({"inputs": _batch(2)})
+        plog.close()  # idempotent
+
+    def test_size_bound_triggers_a_segment(self, file_store: ArtifactStore) -> None:
+        """When the buffer reaches max_rows it is written, so memory stays bounded."""
+        plog = PredictionLogger(file_store, name="m", max_rows=10)
+        for i in range(7):
+            plog.log({"inputs": _batch(i)})  # 3 rows each
+        # The 4th request brings the buffer to 12 rows: one segment; 9 rows stay buffered.
+        assert (plog.segments_written, plog.rows_written) == (1, 12)
+        plog.close()
+        assert len(plog.read()) == 21
+
+    def test_segments_are_immutable_store_objects(self, file_store: ArtifactStore) -> None:
+        """Each segment is a verified object under its own create-only ref, never appended to."""
+        plog = PredictionLogger(file_store, name="m")
+        for i in range(3):
+            plog.log({"inputs": _batch(i)})
+            plog.flush()
+        refs = plog.segments()
+        assert len(refs) == 3 and all(r.startswith("predictions/m/") for r in refs)
+        for name in refs:
+            assert len(file_store.refs.history(name)) == 1
+
+    def test_threads_lose_nothing(self, file_store: ArtifactStore) -> None:
+        """8 threads logging concurrently (with size-triggered writes) lose and duplicate no row."""
+        plog = PredictionLogger(file_store, name="m", max_rows=50)
+
+        def work(t: int) -> None:
+            for i in range(40):
+                plog.log(
+                    {"inputs": pd.DataFrame({"x": [t * 1000.0 + i]}), "request_id": f"{t}-{i}"}
+                )
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        plog.close()
+        ids = plog.read()["request_id"]
+        assert len(ids) == 320 and ids.is_unique
+
+    def test_processes_log_to_one_store(self, tmp_path: Path) -> None:
+        """Two processes logging to one store at once both keep every row (no shared file)."""
+        url = str(tmp_path / "store")
+        script = (
+            "import sys, pandas as pd\n"
+            "from mlopskit.store import ArtifactStore\n"
+            "from mlopskit.deploy import PredictionLogger\n"
+            "p = PredictionLogger(ArtifactStore(sys.argv[1]), name='m', max_rows=7)\n"
+            "for i in range(60):\n"
+            "    p.log({'inputs': pd.DataFrame({'x': [float(i)]}), 'request_id': sys.argv[2] + str(i)})\n"
+            "p.close()\n"
+        )
+        procs = [subprocess.Popen([sys.executable, "-c", script, url, tag]) for tag in ("a", "b")]
+        assert [p.wait(timeout=120) for p in procs] == [0, 0]
+        ids = PredictionLogger(ArtifactStore(url), name="m").read()["request_id"]
+        assert len(ids) == 120 and ids.is_unique
+
+    def test_interpreter_exit_writes_the_buffer(self, tmp_path: Path) -> None:
+        """A process that never closes its logger still writes what it buffered when it exits."""
+        url = str(tmp_path / "store")
+        script = (
+            "import sys, pandas as pd\n"
+            "from mlopskit.store import ArtifactStore\n"
+            "from mlopskit.deploy import PredictionLogger\n"
+            "p = PredictionLogger(ArtifactStore(sys.argv[1]), name='m')\n"
+            "p.log({'inputs': pd.DataFrame({'x': [1.0, 2.0]})})\n"
+        )
+        subprocess.run([sys.executable, "-c", script, url], check=True, timeout=120)
+        assert len(PredictionLogger(ArtifactStore(url), name="m").read()) == 2
+
+
+class TestSampling:
+    def test_sample_fraction_is_binomial(self, file_store: ArtifactStore) -> None:
+        """With sample=0.3, the kept share of 2,000 requests lies in the binomial 99.9% interval."""
+        plog = PredictionLogger(file_store, name="m", sample=0.3, seed=1)
+        kept = sum(plog.log({"inputs": pd.DataFrame({"x": [1.0]})}) for _ in range(2000))
+        lo, hi = stats.binom.interval(0.999, 2000, 0.3)
+        assert lo <= kept <= hi
+        assert plog.dropped == 2000 - kept
+        plog.close()
+        assert len(plog.read()) == kept
+
+    @pytest.mark.parametrize("sample", [-0.1, 1.5])
+    def test_bad_sample(self, file_store: ArtifactStore, sample: float) -> None:
+        """A sampling fraction outside [0, 1] is refused."""
+        with pytest.raises(InvalidInputError, match="sample"):
+            PredictionLogger(file_store, sample=sample)
+
+    def test_bad_name(self, file_store: ArtifactStore) -> None:
+        """A log name that could escape its ref prefix is refused."""
+        with pytest.raises(InvalidNameError):
+            PredictionLogger(file_store, name="../etc")
+
+
+class TestIntegrity:
+    def test_damaged_segment_names_its_ref(self, file_store: ArtifactStore) -> None:
+        """A segment ref pointing at bytes that are not a segment is an IntegrityError naming it."""
+        junk = file_store.put_bytes(b"not parquet")
+        file_store.refs.set("predictions/m/20990101T000000.000000Z-1-deadbeef", junk, expected=None)
+        with pytest.raises(IntegrityError, match="20990101T000000") as err:
+            PredictionLogger(file_store, name="m").read()
+        assert err.value.digest == junk.digest
+
+    def test_lineage_from_segment_to_package(self, file_store: ArtifactStore) -> None:
+        """Each segment records a lineage edge from the package digests it holds."""
+        with PredictionLogger(file_store, name="m") as plog:
+            plog.log({"inputs": _batch(0), "model": "sha256:" + "a" * 64})
+        segment = file_store.refs.get(plog.segments()[0])
+        (edge,) = edges_into(file_store, segment.digest)
+        assert edge.inputs["package"].digest == "sha256:" + "a" * 64
+
+
+@pytest.mark.s3
+def test_logger_on_s3(s3_bucket: str) -> None:
+    """Segments written to S3 (moto on 127.0.0.1) read back whole from a fresh store."""
+    url = f"s3://{s3_bucket}/ws"
+    with PredictionLogger(ArtifactStore(url, cache=False), name="m", max_rows=4) as plog:
+        for i in range(5):
+            plog.log({"inputs": _batch(i), "request_id": f"r{i}"})
+    frame = PredictionLogger(ArtifactStore(url, cache=False), name="m").read()
+    assert sorted(set(frame["request_id"])) == [f"r{i}" for i in range(5)]
+    assert len(frame) == 15
+
+
+def test_lineage_walks_from_predictions_to_the_data(
+    file_store: ArtifactStore,
+    sk_model: object,
+    churn_data: tuple[pd.DataFrame, np.ndarray],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """mk.lineage walks up from a prediction segment to the package, model version, run and dataset."""
+    import mlopskit as mk
+
+    monkeypatch.chdir(tmp_path)  # the walk opens the current workspace's tracking store
+    monkeypatch.setenv("MLOPSKIT_HOME", str(tmp_path / "ws"))
+    from mlopskit.deploy import Predictor
+    from mlopskit.registry import Registry
+    from mlopskit.versioning import Datasets
+
+    X, _ = churn_data
+    train = Datasets(file_store).commit("train", X)
+    reg = Registry(file_store)
+    reg.register("churn", sk_model, run="run-42", inputs=[train], input_example=X.head(3))
+    pred = Predictor("churn/1", store=file_store)
+    with PredictionLogger(file_store, name="churn") as plog:
+        plog.log({"inputs": X.head(4), "outputs": pred.predict(X.head(4)), "model": pred.digest})
+    segment = file_store.refs.get(plog.segments()[0])
+    frame = mk.lineage(segment.digest, direction="up", store=file_store).to_frame()
+    sources = set(zip(frame["source_kind"], frame["source"]))
+    assert ("artifact", pred.digest) in sources  # the package
+    assert ("model", "churn/1") in sources
+    assert ("dataset", "train/1") in sources
+    assert ("run", "run-42") in sources
