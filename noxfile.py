@@ -214,3 +214,43 @@ def bench_serve(session: nox.Session) -> None:
         pythons["mlserver"],
         *session.posargs,
     )
+
+
+@nox.session
+def airflow(session: nox.Session) -> None:
+    """examples/ci/airflow_dag.py: imported by Airflow and run once with ``dag.test()``."""
+    import pathlib
+
+    tmp = pathlib.Path(session.create_tmp()).resolve()
+    session.install("-e", ".[sklearn,checks]", "apache-airflow>=2.9")
+    env = {
+        "AIRFLOW_HOME": str(tmp / "airflow"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "MLOPSKIT_HOME": str(tmp / "ws"),
+    }
+    session.run("airflow", "db", "migrate", env=env)
+    session.run("python", "examples/ci/airflow_dag.py", env=env)
+    session.run(
+        "python",
+        "-c",
+        "import mlopskit as mk; mk.set_workspace(__import__('os').environ['MLOPSKIT_HOME']); "
+        "assert mk.registry.aliases('churn')['champion'] == 1; "
+        "assert mk.checks.list_triggers(pending=True) == []",
+        env=env,
+    )
+
+
+@nox.session
+def prefect(session: nox.Session) -> None:
+    """examples/ci/prefect_flow.py: the flow run once (a local ephemeral Prefect server)."""
+    import pathlib
+
+    tmp = pathlib.Path(session.create_tmp()).resolve()
+    session.install("-e", ".[sklearn,checks]", "prefect>=3")
+    env = {
+        "PREFECT_HOME": str(tmp / "prefect"),
+        "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE": "true",
+        "DO_NOT_TRACK": "1",
+        "MLOPSKIT_HOME": str(tmp / "ws"),
+    }
+    session.run("python", "examples/ci/prefect_flow.py", env=env)
