@@ -220,12 +220,16 @@ def bench_serve(session: nox.Session) -> None:
 def airflow(session: nox.Session) -> None:
     """examples/ci/airflow_dag.py: imported by Airflow and run once with ``dag.test()``."""
     import pathlib
+    import shutil
 
-    tmp = pathlib.Path(session.create_tmp()).resolve()
+    tmp = pathlib.Path(session.create_tmp()).resolve() / "airflow-example"
+    shutil.rmtree(tmp, ignore_errors=True)  # a fresh workspace every run
     session.install("-e", ".[sklearn,checks]", "apache-airflow>=2.9")
     env = {
         "AIRFLOW_HOME": str(tmp / "airflow"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # dag.test() (Airflow 3) syncs the DAG from its bundle: the DAGs folder holds it
+        "AIRFLOW__CORE__DAGS_FOLDER": str(pathlib.Path("examples/ci").resolve()),
         "MLOPSKIT_HOME": str(tmp / "ws"),
     }
     session.run("airflow", "db", "migrate", env=env)
@@ -244,8 +248,10 @@ def airflow(session: nox.Session) -> None:
 def prefect(session: nox.Session) -> None:
     """examples/ci/prefect_flow.py: the flow run once (a local ephemeral Prefect server)."""
     import pathlib
+    import shutil
 
-    tmp = pathlib.Path(session.create_tmp()).resolve()
+    tmp = pathlib.Path(session.create_tmp()).resolve() / "prefect-example"
+    shutil.rmtree(tmp, ignore_errors=True)  # a fresh workspace every run
     session.install("-e", ".[sklearn,checks]", "prefect>=3")
     env = {
         "PREFECT_HOME": str(tmp / "prefect"),

@@ -131,6 +131,11 @@ class TestBadInput:
         with pytest.raises(InvalidInputError, match="'zz' is not in the data"):
             check_data(make_frame(), make_frame(), ranges={"zz": [0, 1]})
 
+    def test_null_bound_on_unknown_column(self, ws: Any) -> None:
+        """A per-column null bound naming a column the data lacks is an error, never ignored."""
+        with pytest.raises(InvalidInputError, match="max_null_share"):
+            check_data(make_frame(), make_frame(), max_null_share={"f9": 0.1})
+
     def test_negative_threshold(self, ws: Any) -> None:
         """A negative max_row_change is refused and nothing is recorded."""
         with pytest.raises(InvalidInputError, match="max_row_change"):

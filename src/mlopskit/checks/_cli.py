@@ -9,8 +9,8 @@ failed, a promotion was refused, or stored data is damaged; 2 a usage error (bad
 unknown model, dataset or trigger).
 
 The workspace is, first to last: ``--workspace`` on the command, the group's
-``--workspace`` (``ctx.obj.uri``), the spec's ``workspace:``, ``MLOPSKIT_HOME``, then
-``./.mlopskit``.
+``--workspace`` or ``MLOPSKIT_HOME`` (``ctx.obj.uri``), ``MLOPSKIT_HOME`` when run
+alone, the spec's ``workspace:`` (relative to the spec file), then ``./.mlopskit``.
 """
 
 from __future__ import annotations

@@ -357,6 +357,18 @@ def check_data(
     ref_data = reference_of(reference, cur_data)
     ref, cur = _profile_of(ref_data), _profile_of(cur_data)
     common = [c for c in ref.columns if c in cur.columns]
+    for what, value in (
+        ("max_null_share", max_null_share),
+        ("max_null_increase", max_null_increase),
+    ):
+        unknown = sorted(set(value) - set(common)) if isinstance(value, Mapping) else []
+        if unknown:
+            raise InvalidInputError(
+                f"{what}: column(s) {unknown[:_MAX_LISTED]} are not in both the data and the "
+                f"reference; columns: {common[:_MAX_LISTED]}",
+                key=what,
+                found=unknown,
+            )
     metrics: dict[str, float] = {"rows": float(cur.rows), "reference_rows": float(ref.rows)}
     findings = _schema_findings(ref, cur, schema)
     findings += _null_findings(ref, cur, common, max_null_share, max_null_increase, metrics)
