@@ -131,6 +131,14 @@ class TestCheck:
         assert res.stderr.startswith("error: ") and message in res.stderr
         assert len(res.stderr.strip().splitlines()) == 1
 
+    def test_inline_spec(self, runner: CliRunner, ws: Any, holdout: str, models: Any) -> None:
+        """--inline runs a one-line YAML spec; neither or both of SPEC and --inline is exit 2."""
+        inline = "{candidate: churn/2, checks: [{model: {data: holdout/2, target: y}}]}"
+        res = runner.invoke(check, ["--inline", inline, "-w", ws.uri])
+        assert res.exit_code == 1 and "metric[accuracy]" in res.output
+        res = runner.invoke(check, ["-w", ws.uri])
+        assert res.exit_code == 2 and "exactly one" in res.stderr
+
     def test_spec_must_be_yaml_or_toml(self, runner: CliRunner, tmp_path: Path) -> None:
         """A spec with another suffix is refused (exit 2)."""
         res = runner.invoke(check, [_spec(tmp_path, "{}", "gate.json")])
@@ -188,3 +196,16 @@ def test_commands_register_on_a_group_and_use_its_workspace(ws: Any, tmp_path: P
     res = CliRunner().invoke(group, ["-w", ws.uri, "triggers", "ls", "--pending"])
     assert res.exit_code == 0 and " m " in res.output
     assert sorted(group.commands) == ["check", "triggers"]
+
+
+def test_public_surface_is_sorted_and_complete() -> None:
+    """mk.checks exports exactly its public names, sorted (constants first, as ruff sorts),
+    and loads lazily from mk."""
+    import mlopskit as mk
+    import mlopskit.checks as checks
+
+    public = {n for n in vars(checks) if not n.startswith("_")} - {"annotations"}
+    modules = {n for n in public if type(getattr(checks, n)).__name__ == "module"}
+    assert checks.__all__ == sorted(checks.__all__, key=lambda n: (not n.isupper(), n))
+    assert set(checks.__all__) == public - modules
+    assert mk.checks is checks

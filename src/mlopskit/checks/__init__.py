@@ -14,7 +14,7 @@ from mlopskit.checks._gate import CHECKS, Gate
 from mlopskit.checks._metrics import METRICS, Metric
 from mlopskit.checks._model import check_environment, check_latency, check_model, check_signature
 from mlopskit.checks._result import CheckResult, Finding
-from mlopskit.checks._spec import SpecRun, load_spec, run_spec
+from mlopskit.checks._spec import Spec, SpecRun, load_spec, parse_spec, run_spec
 from mlopskit.checks._triggers import (
     Trigger,
     ack_trigger,
@@ -32,6 +32,7 @@ __all__ = [
     "Finding",
     "Gate",
     "Metric",
+    "Spec",
     "SpecRun",
     "Trigger",
     "ack_trigger",
@@ -45,6 +46,7 @@ __all__ = [
     "list_triggers",
     "load_spec",
     "on_drift",
+    "parse_spec",
     "run_spec",
     "watch_loop",
 ]

@@ -79,11 +79,21 @@ def _summary_file(markdown: str) -> None:
 
 
 @click.command("check")
-@click.argument("spec", type=click.Path(dir_okay=False))
+@click.argument("spec", type=click.Path(dir_okay=False), required=False)
+@click.option(
+    "-e",
+    "--inline",
+    metavar="YAML",
+    default=None,
+    help="The spec as YAML text instead of a file, e.g. "
+    "'{candidate: churn/2, checks: [{signature: {}}]}'.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @_workspace_option
 @click.pass_context
-def check(ctx: click.Context, spec: str, as_json: bool, workspace: str | None) -> None:
+def check(
+    ctx: click.Context, spec: str | None, inline: str | None, as_json: bool, workspace: str | None
+) -> None:
     """Run the checks of SPEC (a .yaml/.yml/.toml file); promote if SPEC says so.
 
     Exits 0 when every check passes, 1 when one fails (or the promotion is refused),
@@ -92,16 +102,18 @@ def check(ctx: click.Context, spec: str, as_json: bool, workspace: str | None) -
     """
 
     def run() -> int:
-        from mlopskit.checks._spec import load_spec, run_spec
+        from mlopskit.checks._spec import load_spec, parse_spec, run_spec
         from mlopskit.workspace import Workspace
 
-        parsed = load_spec(spec)
+        if (spec is None) == (inline is None):
+            raise InvalidInputError(
+                "give a spec file or --inline YAML (exactly one)", expected="SPEC | --inline"
+            )
+        parsed = load_spec(spec) if spec is not None else parse_spec(str(inline))
+        name = os.path.basename(spec) if spec is not None else "inline spec"
         with Workspace(_uri(ctx, workspace, parsed.workspace)):
             outcome = run_spec(parsed)
-        header = (
-            f"## mlopskit check `{os.path.basename(spec)}`: "
-            f"{'passed' if outcome.passed else 'FAILED'}\n\n"
-        )
+        header = f"## mlopskit check `{name}`: {'passed' if outcome.passed else 'FAILED'}\n\n"
         if outcome.promoted is not None:
             header += f"Promoted **{outcome.promoted.uri}** to `@{parsed.promote_to}`.\n\n"
         elif outcome.refused:

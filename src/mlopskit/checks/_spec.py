@@ -30,7 +30,7 @@ from mlopskit.errors import InvalidInputError
 if TYPE_CHECKING:
     from mlopskit.registry import ModelVersion
 
-__all__ = ["SpecRun", "load_spec", "run_spec"]
+__all__ = ["Spec", "SpecRun", "load_spec", "parse_spec", "run_spec"]
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,17 @@ def load_spec(path: str | os.PathLike[str]) -> Spec:
             text = fh.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise _bad(path, f"cannot be read: {exc}") from None
-    raw = _parse_text(text, path)
+    return _spec_of(_parse_text(text, path), path)
+
+
+def parse_spec(text: str) -> Spec:
+    """Parse a spec given as YAML text (one line of flow YAML works:
+    ``{candidate: churn/2, checks: [{signature: {}}]}``); relative workspaces are
+    taken from the current directory."""
+    return _spec_of(_parse_text(text, "<inline spec>"), os.path.join(os.getcwd(), "<inline>"))
+
+
+def _spec_of(raw: Any, path: str) -> Spec:
     if not isinstance(raw, dict):
         raise _bad(path, "expected a mapping with 'checks'", found=type(raw).__name__)
     unknown = sorted(set(raw) - {"candidate", "checks", "promote", "workspace"})
