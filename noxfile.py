@@ -252,6 +252,7 @@ def prefect(session: nox.Session) -> None:
 
     tmp = pathlib.Path(session.create_tmp()).resolve() / "prefect-example"
     shutil.rmtree(tmp, ignore_errors=True)  # a fresh workspace every run
+    (tmp / "prefect").mkdir(parents=True)  # Prefect's SQLite database lives there
     session.install("-e", ".[sklearn,checks]", "prefect>=3")
     env = {
         "PREFECT_HOME": str(tmp / "prefect"),

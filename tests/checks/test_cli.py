@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -199,13 +201,23 @@ def test_commands_register_on_a_group_and_use_its_workspace(ws: Any, tmp_path: P
 
 
 def test_public_surface_is_sorted_and_complete() -> None:
-    """mk.checks exports exactly its public names, sorted (constants first, as ruff sorts),
-    and loads lazily from mk."""
+    """mk.checks exports exactly its lazy names, sorted (constants first, as ruff sorts),
+    each resolving to an object, and mk.checks is the package."""
     import mlopskit as mk
     import mlopskit.checks as checks
 
-    public = {n for n in vars(checks) if not n.startswith("_")} - {"annotations"}
-    modules = {n for n in public if type(getattr(checks, n)).__name__ == "module"}
-    assert checks.__all__ == sorted(checks.__all__, key=lambda n: (not n.isupper(), n))
-    assert set(checks.__all__) == public - modules
+    assert checks.__all__ == sorted(checks._LAZY, key=lambda n: (not n.isupper(), n))
+    for name in checks.__all__:
+        assert getattr(checks, name) is not None
     assert mk.checks is checks
+
+
+def test_commands_import_light() -> None:
+    """Importing the commands (what the mlopskit group does at startup) loads neither
+    numpy nor pandas."""
+    code = (
+        "import sys, mlopskit.checks._cli; "
+        "print(sorted(m for m in ('numpy', 'pandas', 'scipy') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
