@@ -192,3 +192,21 @@ def test_trigger_json_round_trip() -> None:
     )
     assert Trigger.model_validate(json.loads(t.model_dump_json())) == t
     assert np.isfinite(len(t.id))
+
+
+@pytest.mark.s3
+def test_triggers_and_gated_promotion_on_s3(s3_url: str, tmp_path: Path) -> None:
+    """On an s3:// workspace (moto server): a trigger fires, is listed and acknowledged,
+    and a gated promotion records its check run."""
+    from mlopskit.checks import Gate
+    from mlopskit.workspace import Workspace
+
+    with Workspace(s3_url) as ws:
+        t = fire_trigger("drift", "m@champion")
+        assert [x.id for x in list_triggers(pending=True)] == [t.id]
+        ack_trigger(t.id, by="s3-test")
+        assert list_triggers(pending=True) == []
+        ws.registry.register("m", Threshold("f0", 0.0))
+        ws.registry.promote("m", 1, require=[Gate("environment")])
+        (gate,) = ws.registry.history("m", "champion")[-1].gates
+        assert gate.passed and mk.get_run(gate.run_id).tags["check"] == "environment"
