@@ -257,6 +257,7 @@ def prefect(session: nox.Session) -> None:
     env = {
         "PREFECT_HOME": str(tmp / "prefect"),
         "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE": "true",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300",  # a loaded 2-core machine
         "DO_NOT_TRACK": "1",
         "MLOPSKIT_HOME": str(tmp / "ws"),
     }
