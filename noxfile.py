@@ -221,3 +221,51 @@ def bench_ui(session: nox.Session) -> None:
     """The web UI in headless Chromium: 10,000-run page, 1M-point chart (needs apt chromium)."""
     session.install("-e", ".[ui]", "playwright>=1.40")
     session.run("python", "benchmarks/bench_ui.py", *session.posargs)
+
+
+@nox.session
+def airflow(session: nox.Session) -> None:
+    """examples/ci/airflow_dag.py: imported by Airflow and run once with ``dag.test()``."""
+    import pathlib
+    import shutil
+
+    tmp = pathlib.Path(session.create_tmp()).resolve() / "airflow-example"
+    shutil.rmtree(tmp, ignore_errors=True)  # a fresh workspace every run
+    session.install("-e", ".[sklearn,checks]", "apache-airflow>=2.9")
+    env = {
+        "AIRFLOW_HOME": str(tmp / "airflow"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # dag.test() (Airflow 3) syncs the DAG from its bundle: the DAGs folder holds it
+        "AIRFLOW__CORE__DAGS_FOLDER": str(pathlib.Path("examples/ci").resolve()),
+        "MLOPSKIT_HOME": str(tmp / "ws"),
+    }
+    session.run("airflow", "db", "migrate", env=env)
+    session.run("python", "examples/ci/airflow_dag.py", env=env)
+    session.run(
+        "python",
+        "-c",
+        "import mlopskit as mk; mk.set_workspace(__import__('os').environ['MLOPSKIT_HOME']); "
+        "assert mk.registry.aliases('churn')['champion'] == 1; "
+        "assert mk.checks.list_triggers(pending=True) == []",
+        env=env,
+    )
+
+
+@nox.session
+def prefect(session: nox.Session) -> None:
+    """examples/ci/prefect_flow.py: the flow run once (a local ephemeral Prefect server)."""
+    import pathlib
+    import shutil
+
+    tmp = pathlib.Path(session.create_tmp()).resolve() / "prefect-example"
+    shutil.rmtree(tmp, ignore_errors=True)  # a fresh workspace every run
+    (tmp / "prefect").mkdir(parents=True)  # Prefect's SQLite database lives there
+    session.install("-e", ".[sklearn,checks]", "prefect>=3")
+    env = {
+        "PREFECT_HOME": str(tmp / "prefect"),
+        "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE": "true",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300",  # a loaded 2-core machine
+        "DO_NOT_TRACK": "1",
+        "MLOPSKIT_HOME": str(tmp / "ws"),
+    }
+    session.run("python", "examples/ci/prefect_flow.py", env=env)

@@ -57,6 +57,7 @@ _LAZY: dict[str, str] = {
 # Subpackages reachable as attributes (``mk.drift``, ``mk.store``, ...).
 _SUBMODULES: frozenset[str] = frozenset(
     {
+        "checks",
         "cli",
         "deploy",
         "drift",

@@ -7,12 +7,14 @@ Module-level functions act on the current workspace's store (read at call time);
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from mlopskit.registry._registry import (
+    GateOutcome,
     ModelVersion,
     PackageVersionWarning,
+    PromotionRefusedError,
     Registry,
     RegistryEvent,
     parse_model_uri,
@@ -27,9 +29,11 @@ from mlopskit.registry._signature import (
 
 __all__ = [
     "ColumnSpec",
+    "GateOutcome",
     "ModelSignature",
     "ModelVersion",
     "PackageVersionWarning",
+    "PromotionRefusedError",
     "Registry",
     "RegistryEvent",
     "Schema",
@@ -43,6 +47,7 @@ __all__ = [
     "load",
     "names",
     "parse_model_uri",
+    "promote",
     "register",
     "rollback",
     "set_alias",
@@ -118,6 +123,18 @@ def set_alias(name: str, alias: str, version: int | str, *, message: str = "") -
 def delete_alias(name: str, alias: str, *, message: str = "") -> None:
     """Remove ``name@alias``."""
     Registry().delete_alias(name, alias, message=message)
+
+
+def promote(
+    name: str,
+    version: int | str,
+    *,
+    to: str = "champion",
+    require: Iterable[Callable[[ModelVersion], Any]] = (),
+    message: str = "",
+) -> ModelVersion:
+    """Move ``name@to`` to ``version`` only if every gate passes (see :meth:`Registry.promote`)."""
+    return Registry().promote(name, version, to=to, require=require, message=message)
 
 
 def rollback(name: str, alias: str, *, message: str = "") -> ModelVersion:

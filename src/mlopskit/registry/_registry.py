@@ -22,7 +22,7 @@ import pickletools
 import platform
 import re
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -35,6 +35,7 @@ from mlopskit.errors import (
     IntegrityError,
     InvalidInputError,
     InvalidNameError,
+    MlopskitError,
     NotFoundError,
     RefConflictError,
 )
@@ -54,8 +55,10 @@ from mlopskit.versioning._provenance import recall, remember
 from mlopskit.versioning._records import read_record_as
 
 __all__ = [
+    "GateOutcome",
     "ModelVersion",
     "PackageVersionWarning",
+    "PromotionRefusedError",
     "Registry",
     "RegistryEvent",
     "parse_model_uri",
@@ -132,13 +135,50 @@ class ModelVersion(NumberedVersion, BaseModel):
     )
 
 
+class GateOutcome(BaseModel):
+    """One gate a promotion ran: its name, verdict, and the run that recorded it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    gate: str
+    passed: bool
+    run_id: str | None = None
+
+
+class PromotionRefusedError(MlopskitError):
+    """A gate of :meth:`Registry.promote` failed, so the alias did not move.
+
+    ``outcomes`` lists every gate's :class:`GateOutcome`; ``results`` the objects the
+    gates returned (``CheckResult`` for mlopskit's gates).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        name: str,
+        alias: str,
+        version: int,
+        outcomes: list[GateOutcome],
+        results: list[Any],
+    ) -> None:
+        super().__init__(
+            message, expected="every gate passes", found=[o.gate for o in outcomes if not o.passed]
+        )
+        self.name = name
+        self.alias = alias
+        self.version = version
+        self.outcomes = outcomes
+        self.results = results
+
+
 class RegistryEvent(BaseModel):
-    """One entry of a model's audit log."""
+    """One entry of a model's audit log (``gates``: the gates a promotion passed)."""
 
     model_config = ConfigDict(frozen=True)
 
     time: datetime
-    action: Literal["register", "set_alias", "rollback", "delete_alias"]
+    action: Literal["register", "set_alias", "rollback", "delete_alias", "promote"]
     name: str
     alias: str | None = None
     from_version: int | None = None
@@ -146,6 +186,7 @@ class RegistryEvent(BaseModel):
     user: str = ""
     host: str = ""
     message: str = ""
+    gates: list[GateOutcome] = Field(default_factory=list)
 
 
 # -- names and URIs ------------------------------------------------------------------------
@@ -512,6 +553,98 @@ class Registry(StoreBound):
         log.info("alias_set", name=name, alias=alias, version=target.number)
         return target
 
+    def promote(
+        self,
+        name: str,
+        version: int | str,
+        *,
+        to: str = "champion",
+        require: Iterable[Callable[[ModelVersion], Any]] = (),
+        message: str = "",
+    ) -> ModelVersion:
+        """Point ``name@to`` at ``version`` only if every gate in ``require`` passes.
+
+        Each gate is called with the candidate :class:`ModelVersion` and must return an
+        object with a bool ``passed`` (and ``run_id``, the run that recorded it): the
+        ``mk.checks`` gates return a ``CheckResult``. The gates' outcomes are written
+        into the alias's history with the move (``history(name, to)[-1].gates``).
+
+        The move is a compare-and-swap against the alias as it was *before* the gates
+        ran: if another promotion (in any process) moved it meanwhile, this one raises
+        :class:`RefConflictError` and changes nothing, so concurrent promotions leave one
+        consistent history in which every move's ``from`` is the previous move's ``to``.
+
+        Raises:
+            PromotionRefusedError: a gate failed (every gate still ran; nothing moved).
+            RefConflictError: the alias moved while the gates ran.
+            InvalidInputError: a gate is not callable or returned no bool ``passed``.
+            NotFoundError: no such model or version.
+        """
+        refname = self._alias_ref(name, to)
+        gates = list(require)
+        for gate in gates:
+            if not callable(gate):
+                raise InvalidInputError(
+                    f"require= takes callables (gates), found {type(gate).__name__}",
+                    expected="callable(ModelVersion) -> result with .passed",
+                    found=type(gate).__name__,
+                )
+        target = self.get(f"{name}/{version}" if isinstance(version, int) else version)
+        if target.name != name:
+            raise InvalidInputError(f"version {target.uri} is not a version of {name!r}")
+        before = self.store.refs.record(refname)
+        outcomes: list[GateOutcome] = []
+        results: list[Any] = []
+        for gate in gates:
+            result = gate(target)
+            passed = getattr(result, "passed", None)
+            if not isinstance(passed, bool):
+                raise InvalidInputError(
+                    f"gate {_gate_name(gate, result)!r} returned {type(result).__name__}, "
+                    "which has no bool .passed; a gate must return its verdict",
+                    found=type(result).__name__,
+                )
+            run_id = getattr(result, "run_id", None)
+            outcomes.append(
+                GateOutcome(
+                    gate=_gate_name(gate, result),
+                    passed=passed,
+                    run_id=run_id if isinstance(run_id, str) else None,
+                )
+            )
+            results.append(result)
+        failed = [o.gate for o in outcomes if not o.passed]
+        if failed:
+            raise PromotionRefusedError(
+                f"{name}@{to} stays where it is: {target.uri} failed gate(s) {failed}",
+                name=name,
+                alias=to,
+                version=target.number,
+                outcomes=outcomes,
+                results=results,
+            )
+        ref = self.store.refs.get(f"models/{name}/v/{target.number}")
+        self.store.refs.set(
+            refname,
+            ref,
+            expected=before,
+            message=message
+            or f"promote {name}@{to} → {target.number}"
+            + (f" (gates: {', '.join(o.gate for o in outcomes)})" if outcomes else ""),
+            meta={
+                "version": target.number,
+                "op": "promote",
+                "from": (
+                    self._alias_version(before, refname)
+                    if before is not None and before.target is not None
+                    else None
+                ),
+                "gates": [o.model_dump(mode="json") for o in outcomes],
+            },
+        )
+        log.info("alias_promoted", name=name, alias=to, version=target.number, gates=len(gates))
+        return self._with_tags(target)
+
     def delete_alias(self, name: str, alias: str, *, message: str = "") -> None:
         """Remove ``name@alias`` (its history is kept)."""
         refname = self._alias_ref(name, alias)
@@ -603,7 +736,8 @@ class Registry(StoreBound):
                     events.append(_event(rec, "delete_alias", name, a, previous, None))
                     previous = None
                     continue
-                action = "rollback" if rec.meta.get("op") == "rollback" else "set_alias"
+                op = rec.meta.get("op")
+                action = op if op in ("rollback", "promote") else "set_alias"
                 version = self._alias_version(rec, f"models/{name}/aliases/{a}")
                 events.append(_event(rec, action, name, a, previous, version))
                 previous = version
@@ -683,7 +817,32 @@ def _event(
         user=rec.user,
         host=rec.host,
         message=rec.message,
+        gates=_gate_outcomes(rec),
     )
+
+
+def _gate_outcomes(rec: RefRecord) -> list[GateOutcome]:
+    """The gates recorded with an alias move (IntegrityError naming the ref if damaged)."""
+    raw = rec.meta.get("gates")
+    if raw is None:
+        return []
+    try:
+        if not isinstance(raw, list):
+            raise TypeError("not a list")
+        return [GateOutcome.model_validate(item) for item in raw]
+    except (TypeError, ValueError):
+        raise IntegrityError(
+            f"the gates recorded in ref {rec.name!r} (seq {rec.seq}) are damaged: expected a "
+            "list of {gate, passed, run_id}. Restore the ref's log from a backup.",
+            path=rec.name,
+        ) from None
+
+
+def _gate_name(gate: Any, result: Any) -> str:
+    for value in (getattr(gate, "name", None), getattr(result, "check", None)):
+        if isinstance(value, str) and value:
+            return value
+    return getattr(gate, "__name__", type(gate).__name__)
 
 
 def _run_id(run: Any) -> str | None:
