@@ -24,6 +24,7 @@ that got worse between two records.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import gc
 import json
@@ -34,7 +35,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -152,12 +153,46 @@ def absolute_row(
     return make_row(
         row,
         mode=mode,
-        anchor=f"goal {goal} {unit}",
+        anchor="budget (no anchor tool)",
         a=values,
         b=[bound] * len(values),
         unit=unit,
         goal="<= 1",
     )
+
+
+@contextlib.contextmanager
+def isolated(work: Path) -> Iterator[None]:
+    """Point HOME, the XDG dirs and every anchor's cache/telemetry into ``work`` meanwhile.
+
+    Set before any anchor is imported, so no bench writes to the user's home (trackio,
+    Hugging Face, MLflow telemetry, DVC's site cache, mlopskit's cache...).
+    """
+    env = {
+        "HOME": work / "home",
+        "XDG_CACHE_HOME": work / "home" / ".cache",
+        "XDG_CONFIG_HOME": work / "home" / ".config",
+        "XDG_DATA_HOME": work / "home" / ".local" / "share",
+        "MPLCONFIGDIR": work / "home" / "mpl",
+        "TRACKIO_DIR": work / "trackio",
+        "HF_HOME": work / "hf",
+        "MLOPSKIT_CACHE_DIR": work / "mlopskit-cache",
+        "DVC_SITE_CACHE_DIR": work / "dvc-site-cache",
+        "DVC_NO_ANALYTICS": "1",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "1",
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    (work / "home").mkdir(parents=True, exist_ok=True)
+    os.environ.update({k: str(v) for k, v in env.items()})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def timed(fn: Callable[[], Any]) -> float:

@@ -30,11 +30,14 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import shutil
 import sys
+import tempfile
 import time
 import tracemalloc
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,7 +46,7 @@ import pandas as pd
 os.environ.setdefault("DO_NOT_TRACK", "1")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _bench import Bench, abab, make_row, versions
+from _bench import Bench, abab, isolated, make_row, versions
 
 from mlopskit import drift
 
@@ -129,6 +132,18 @@ def main() -> None:
     if args.quick:
         args.n, args.reps, args.evidently_reps = 100_000, 3, 1
     bench = Bench("drift")
+    work = Path(tempfile.mkdtemp(prefix="bench-drift-"))
+    try:
+        with isolated(work):  # Evidently is imported later, inside
+            run(args, bench)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    bench.summary()
+    bench.write(args.json)
+
+
+def run(args: argparse.Namespace, bench: Bench) -> None:
+    """Every row of this bench."""
 
     ref, cur = make_data(args.n)
     input_bytes = int(ref.memory_usage(index=False).sum() + cur.memory_usage(index=False).sum())
@@ -220,8 +235,6 @@ def main() -> None:
         bench.add(make_row(f"extra peak memory of compare, {name}", mode="in-process",
                            anchor="the input (both frames)", a=[peak], b=[float(input_bytes)],
                            unit="B", goal="<= 0.5"))  # fmt: skip
-    bench.summary()
-    bench.write(args.json)
 
 
 def _evidently_available() -> bool:

@@ -20,6 +20,7 @@ the timed region). Every temporary file is removed at the end, whatever happens.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import shutil
@@ -34,7 +35,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _bench import Bench, abab, make_row, timed, versions  # noqa: E402
+from _bench import Bench, abab, isolated, make_row, timed, versions  # noqa: E402
 
 PY = sys.executable
 BENCH = "store"
@@ -129,13 +130,12 @@ def main() -> None:
         args.size_mib, args.files, args.reps = 64, 500, 3
     bench = Bench(BENCH)
     work = Path(tempfile.mkdtemp(prefix="bench-store-"))
-    os.environ["DVC_NO_ANALYTICS"] = "1"
-    os.environ["DVC_SITE_CACHE_DIR"] = str(work / "dvc-site-cache")  # never the user's
-    os.environ["MLOPSKIT_CACHE_DIR"] = str(work / "mlopskit-cache")
     v = versions(["dvc"])
     dvc_label = f"dvc {v['dvc']}" if "dvc" in v else "dvc"
     print(f"python {sys.version.split()[0]}, {dvc_label}, work dir {work}", flush=True)
+    stack = contextlib.ExitStack()
     try:
+        stack.enter_context(isolated(work))  # before DVC is imported
         from mlopskit import ArtifactStore  # imported before any timed region
 
         exe = dvc_exe()
@@ -272,6 +272,7 @@ def main() -> None:
                 "<= 0.2",
             )
     finally:
+        stack.close()
         shutil.rmtree(work, ignore_errors=True)
     bench.summary()
     bench.write(args.json)

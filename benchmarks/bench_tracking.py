@@ -35,7 +35,7 @@ HERE = Path(__file__).resolve().parent
 SRC = str(HERE.parent / "src")
 sys.path.insert(0, str(HERE))
 
-from _bench import Bench, abab, absolute_row, make_row, timed, versions  # noqa: E402
+from _bench import Bench, abab, absolute_row, isolated, make_row, timed, versions  # noqa: E402
 
 WORK = Path(tempfile.gettempdir())  # replaced by main() with a fresh temporary directory
 
@@ -495,22 +495,19 @@ def main() -> None:
     reps = 3 if args.quick else args.reps
     global WORK
     WORK = Path(tempfile.mkdtemp(prefix="bench-tracking-"))
-    # before any anchor is imported: nothing may land in the home directory or the checkout
-    os.environ["TRACKIO_DIR"] = str(WORK / "trackio")
-    os.environ["HF_HOME"] = str(WORK / "hf")
-    os.environ["MLOPSKIT_CACHE_DIR"] = str(WORK / "mlopskit-cache")
     os.environ["MLFLOW_ENABLE_ASYNC_LOGGING"] = "false"
-    os.environ.setdefault("DO_NOT_TRACK", "1")
     here = os.getcwd()
-    os.chdir(WORK)
+    os.chdir(WORK)  # where MLflow would create mlruns
     bench = Bench("tracking")
     print(f"python {sys.version.split()[0]}; mlflow: {have('mlflow')}; trackio: {have('trackio')}")
     try:
-        bench_import(bench, 5 if args.quick else 10)
-        bench_runs(bench, reps)
-        bench_log_metric(bench, reps, args.quick)
-        bench_search(bench, reps, args.quick)
-        bench_artifact(bench, 3, 50 if args.quick else 200)
+        # before any anchor is imported: nothing may land in the home directory or the checkout
+        with isolated(WORK):
+            bench_import(bench, 5 if args.quick else 10)
+            bench_runs(bench, reps)
+            bench_log_metric(bench, reps, args.quick)
+            bench_search(bench, reps, args.quick)
+            bench_artifact(bench, 3, 50 if args.quick else 200)
     finally:
         os.chdir(here)
         shutil.rmtree(WORK, ignore_errors=True)

@@ -36,7 +36,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _bench import Bench, abab, make_row, timed, versions  # noqa: E402
+from _bench import Bench, abab, isolated, make_row, timed, versions  # noqa: E402
 
 MiB = 1024 * 1024
 PY = sys.executable
@@ -220,13 +220,11 @@ def main() -> None:
         args.reps = 3
     bench = Bench("versioning")
     work = Path(tempfile.mkdtemp(prefix="bench-versioning-"))
-    os.environ["MLOPSKIT_CACHE_DIR"] = str(work / "cache")
-    os.environ["DVC_NO_ANALYTICS"] = "1"
-    os.environ["DVC_SITE_CACHE_DIR"] = str(work / "dvcsite")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; {args.reps} pairs", flush=True)
     try:
-        bench_hits(bench, work, args.reps, mib)
-        bench_commit(bench, work, args.reps, rows)
+        with isolated(work):  # before joblib or DVC is imported
+            bench_hits(bench, work, args.reps, mib)
+            bench_commit(bench, work, args.reps, rows)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     bench.summary()

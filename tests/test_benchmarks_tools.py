@@ -285,3 +285,41 @@ def test_gather_accepts_every_bench_output_shape(tmp_path: Path) -> None:
     assert got["full"] == [{"bench": "store", "rows": rows}]
     assert got["entry"] == [{"bench": "serve", "rows": rows}]
     assert got["list"] == [{"bench": "list", "rows": rows}]
+
+
+# -- side effects -----------------------------------------------------------------------------
+
+
+def test_isolated_points_home_and_caches_into_the_work_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inside isolated(), HOME and every anchor cache point into the work dir; after, they are back."""
+    monkeypatch.setenv("HOME", "/original/home")
+    monkeypatch.delenv("TRACKIO_DIR", raising=False)
+    import os
+
+    with bench.isolated(tmp_path):
+        assert os.environ["HOME"] == str(tmp_path / "home")
+        for key in ("TRACKIO_DIR", "HF_HOME", "XDG_CACHE_HOME", "DVC_SITE_CACHE_DIR"):
+            assert os.environ[key].startswith(str(tmp_path)), key
+    assert os.environ["HOME"] == "/original/home"
+    assert "TRACKIO_DIR" not in os.environ
+
+
+def test_skip_evidently_says_skipped_not_missed(tmp_path: Path) -> None:
+    """bench_drift --skip-evidently reports the Evidently rows as skipped, never as a missed goal."""
+    import subprocess
+
+    out = tmp_path / "drift.json"
+    proc = subprocess.run(
+        [sys.executable, str(BENCH_DIR / "bench_drift.py"), "--n", "3000", "--reps", "1",
+         "--skip-evidently", "--json", str(out)],
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    lines = proc.stdout.splitlines()
+    assert any("Evidently" in line and "skipped" in line for line in lines)
+    assert not any("Evidently" in line and "NOT met" in line for line in lines)
+    rec = json.loads(out.read_text(encoding="utf-8"))
+    rows = rec["benches"][0]["rows"]
+    assert rows and not any("Evidently" in r["anchor"] for r in rows)
+    assert all(tuple(r) == bench.ROW_KEYS for r in rows)
