@@ -376,13 +376,14 @@ def make_record(
     *,
     load_start: list[float] | None = None,
     command: str | None = None,
+    commit_id: str | None = None,
 ) -> dict[str, Any]:
     """A record: machine, python, versions, commit, created, command and benches."""
     return {
         "machine": machine(load_start),
         "python": sys.version.split()[0],
         "versions": versions(),
-        "commit": commit(),
+        "commit": commit_id or commit(),
         "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "command": command or " ".join(["python", *sys.argv]),
         "benches": benches,
@@ -395,9 +396,10 @@ def write_record(
     *,
     load_start: list[float] | None = None,
     command: str | None = None,
+    commit_id: str | None = None,
 ) -> dict[str, Any]:
-    """Write a record as JSON; return it."""
-    rec = make_record(benches, load_start=load_start, command=command)
+    """Write a record as JSON; return it (``commit_id``: the commit taken at the start)."""
+    rec = make_record(benches, load_start=load_start, command=command, commit_id=commit_id)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(rec, indent=1) + "\n", encoding="utf-8")
     return rec

@@ -24,7 +24,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _bench import _loadavg, write_record  # noqa: E402
+from _bench import _loadavg, commit, write_record  # noqa: E402
 
 
 def gather(path: Path, name: str) -> list[dict[str, Any]]:
@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         if not only or p.stem.removeprefix("bench_") in only
     ]
     load_start = _loadavg()
+    commit_id = commit()  # what is measured is the checkout as it is now
     benches: list[dict[str, Any]] = []
     failed = 0
     with tempfile.TemporaryDirectory(prefix="bench-record-") as tmp:
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                     entries = [{"bench": name, "rows": [], "notes": [note]}]
             benches.extend(entries)
     command = "nox -s bench_all" + (" -- --quick" if args.quick else "")
-    write_record(args.out, benches, load_start=load_start, command=command)
+    write_record(args.out, benches, load_start=load_start, command=command, commit_id=commit_id)
     print(f"\nrecord written to {args.out}")
     return 1 if failed else 0
 
