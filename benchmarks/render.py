@@ -107,7 +107,7 @@ def machine_line(record: dict[str, Any]) -> str:
     loaded = max([*(start[:1] or [0]), *(end[:1] or [0])]) > 0.5 * cores
     versions = ", ".join(f"{k} {v}" for k, v in sorted(record.get("versions", {}).items()))
     text = (
-        f"Measured {record['created']} on {m['cpu']} ({cores} cores; SHA-NI "
+        f"Record written {record['created']} on {m['cpu']} ({cores} cores; SHA-NI "
         f"{'yes' if flags.get('sha_ni') else 'no'}, AVX2 {'yes' if flags.get('avx2') else 'no'}, "
         f"AVX-512: {avx512}), {load}; Python {record['python']}, commit "
         f"`{(record.get('commit') or 'unknown')[:12]}`."
