@@ -71,11 +71,11 @@ LIBS = (
     "uvicorn",
     "bentoml",
 )
-_GOAL = re.compile(r"^\s*(<=|>=|<|>)\s*([-+0-9.eE_,]+)\s*$")
+_GOAL = re.compile(r"^\s*(<=|>=|<|>)\s*([-+0-9.eE_,]+)\s*([^\s\d]*)\s*$")
 
 
 def parse_goal(goal: str) -> tuple[str, float]:
-    """``"<= 0.5"`` -> ``("<=", 0.5)``; a ValueError for anything else."""
+    """``"<= 0.5"`` -> ``("<=", 0.5)`` (a trailing unit, ``"<= 0.15 s"``, is allowed)."""
     m = _GOAL.match(goal)
     if not m:
         raise ValueError(f"a goal is '<= x', '>= x', '< x' or '> x'; found {goal!r}")

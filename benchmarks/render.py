@@ -92,7 +92,7 @@ def table(bench: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def machine_line(record: dict[str, Any]) -> str:
+def machine_line(record: dict[str, Any], source: str | None = None) -> str:
     """Where and how the record was measured, in two short paragraphs."""
     m = record["machine"]
     flags = m.get("flags", {})
@@ -117,13 +117,15 @@ def machine_line(record: dict[str, Any]) -> str:
             " **The machine was loaded by other work during this run**: absolute figures are "
             "pessimistic; the ratios (A and B alternate pair by pair) are what to read."
         )
-    text += f"\n\nCommand: `{record.get('command', '?')}`. Versions: {versions}."
+    text += f"\n\nCommand: `{record.get('command', '?')}`"
+    text += f", record `{source}`." if source else "."
+    text += f" Versions: {versions}."
     return text
 
 
-def render(record: dict[str, Any]) -> dict[str, str]:
+def render(record: dict[str, Any], source: str | None = None) -> dict[str, str]:
     """Block name -> markdown, for ``machine`` and every bench of the record."""
-    out = {"machine": machine_line(record)}
+    out = {"machine": machine_line(record, source)}
     for bench in record["benches"]:
         out[bench["bench"]] = table(bench)
     return out
@@ -152,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--docs", help="update the marked blocks of this page in place")
     args = ap.parse_args(argv)
     record = json.loads(Path(args.record).read_text(encoding="utf-8"))
-    blocks = render(record)
+    blocks = render(record, Path(args.record).as_posix())
     if not args.docs:
         for name, text in blocks.items():
             print(f"## {name}\n\n{text}\n")

@@ -141,6 +141,21 @@ def test_goal_operators() -> None:
     assert bench.goal_met(30.0, ">= 30") is True
     assert bench.goal_met(29.9, "> 30") is False
     assert bench.goal_met(1.0, None) is None
+    assert bench.parse_goal("<= 0.15 s") == ("<=", 0.15)  # bench_cli writes a unit
+
+
+def test_rows_of_other_benches_render_and_compare() -> None:
+    """A row as bench_cli writes it (goal with a unit, no anchor) renders and compares."""
+    cli = _row("mlopskit --help", 0.4, goal="<= 0.15 s", met=True, unit="s")
+    cli_none = _row("runs ls", 0.4, goal="<= 0.5 s", met=True)
+    cli_none.update(anchor=None, ratio=None, anchor_value=None)
+    text = render.table({"bench": "cli", "rows": [cli, cli_none]})
+    assert "<= 0.15 s" in text and "| runs ls | in-process |" in text
+    worse = _row("mlopskit --help", 0.6, goal="<= 0.15 s", met=False)
+    rows, _, _ = compare.compare(_record(("cli", [cli, cli_none])), _record(("cli", [worse])))
+    assert [(r["key"][1], r["flagged"], r["goal_lost"]) for r in rows] == [
+        ("mlopskit --help", True, True)
+    ]
 
 
 def test_machine_reads_the_cpu_flags() -> None:
