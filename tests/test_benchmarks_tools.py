@@ -259,6 +259,15 @@ def test_compare_flags_more_than_twenty_percent_worse() -> None:
     flagged = {r["key"][1]: r["flagged"] for r in rows}
     assert flagged == {"a": True, "b": False, "c": False, "speed-up": True}
     assert only_old == only_new == []
+    assert not any(r["in_spread"] for r in rows)  # all moved outside 0.9x-1.1x
+
+
+def test_single_sample_rows_allow_a_tiny_tolerance() -> None:
+    """A memory row (n=1, min = max) that moved by a few bytes still counts as within its spread."""
+    row = _row("mem", 0.0284, min=0.0284, max=0.0284, n=1)
+    moved = _row("mem", 0.028401, min=0.028401, max=0.028401, n=1)
+    rows, _, _ = compare.compare(_record(("d", [row])), _record(("d", [moved])))
+    assert rows[0]["in_spread"] and not rows[0]["flagged"]
 
 
 def test_compare_matches_rows_by_bench_row_and_mode() -> None:
