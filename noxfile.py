@@ -63,13 +63,42 @@ def examples(session: nox.Session) -> None:
         session.run("python", str(script))
 
 
+# Every anchor the benchmarks compare against, in one venv (Evidently 0.7.23 needs pandas<3).
+BENCH_ANCHORS = ("dvc>=3.50", "joblib", "mlflow", "trackio", "evidently==0.7.23", "pandas<3")
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks against the anchors, in the same run; prints ratios."""
-    session.install("-e", ".[test,fast]", "dvc>=3.50", "joblib")
+    """One or more benches by name (``nox -s bench -- store drift``); prints ratios."""
+    session.install("-e", ".[test,fast]", *BENCH_ANCHORS)
     args = session.posargs or ["store"]
     for name in args:
-        session.run("python", f"benchmarks/bench_{name}.py")
+        session.run("python", f"benchmarks/bench_{name}.py", env={"DO_NOT_TRACK": "1"})
+
+
+@nox.session
+def bench_all(session: nox.Session) -> None:
+    """Every benchmarks/bench_*.py -> ONE record, benchmarks/records/<UTC date>.json.
+
+    ``nox -s bench_all -- --quick`` for a short run; ``-- --out PATH`` to write elsewhere.
+    Render it with ``python benchmarks/render.py RECORD --docs docs/performance.md`` and
+    compare two with ``python benchmarks/compare.py OLD NEW``.
+    """
+    import datetime
+
+    session.install("-e", ".[test,fast]", *BENCH_ANCHORS)
+    args = list(session.posargs)
+    if "--out" not in args:
+        day = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+        args += ["--out", f"benchmarks/records/{day}.json"]
+    session.run("python", "benchmarks/record.py", *args, env={"DO_NOT_TRACK": "1"})
+
+
+@nox.session
+def bench_store(session: nox.Session) -> None:
+    """put_file / put_dir / re-put vs dvc add (as processes and in-process)."""
+    session.install("-e", ".[fast]", "dvc>=3.50")
+    session.run("python", "benchmarks/bench_store.py", *session.posargs)
 
 
 @nox.session

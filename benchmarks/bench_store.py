@@ -1,29 +1,44 @@
-"""Store benchmark: mlopskit vs `dvc add` and vs the physical limit, in the same run.
+"""Store benchmark: mlopskit vs DVC 3.x and vs the physical limit, both modes, same run.
 
-Each case runs A (mlopskit) and B (the anchor) alternately as whole processes, after one
-warm-up pair, and prints medians and the median of the per-pair ratios A/B.
-"Cold" means no hash state: a fresh store (and stat cache) for mlopskit; DVC's cache,
-``.dvc/tmp`` and its site-cache state database wiped.
+Every case runs twice, once per mode, each side in the same mode:
 
-    nox -s bench -- store                 # as recorded in docs/performance.md
-    python benchmarks/bench_store.py --size-mib 1024 --files 10000 --reps 5
+- ``process``: A = ``python -c "...ArtifactStore(p).put_file(f)"``, B = ``dvc add`` (the
+  CLI, what a DVC user meets), each a whole process;
+- ``in-process``: A = ``ArtifactStore(p).put_file(f)``, B = ``dvc.repo.Repo(root).add(...)``
+  (DVC's Python API), both in this process, imports done before timing (what an mlopskit
+  user meets: it is a library).
+
+A and B alternate (ABAB...) after one warm-up of each; a row is the median of the per-pair
+ratios with their min and max. "Cold" means no hash state: a fresh store (and stat cache)
+for mlopskit; DVC's cache, ``.dvc/tmp`` and its site-cache state database wiped (outside
+the timed region). Every temporary file is removed at the end, whatever happens.
+
+    nox -s bench_store                     # or nox -s bench_all for the whole record
+    python benchmarks/bench_store.py [--quick] [--size-mib 1024 --files 10000 --reps 5] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import hashlib
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _bench import Bench, abab, isolated, make_row, timed, versions  # noqa: E402
 
 PY = sys.executable
-HERE = Path(__file__).resolve().parent
+BENCH = "store"
 
 FLOOR = r"""
 import hashlib, os, sys
@@ -39,177 +54,242 @@ PUT_FILE = "import sys; from mlopskit import ArtifactStore; ArtifactStore(sys.ar
 PUT_DIR = "import sys; from mlopskit import ArtifactStore; ArtifactStore(sys.argv[1]).put_dir(sys.argv[2])"
 
 
-def dvc_exe() -> str:
+def floor_copy(src: str, dst: str) -> str:
+    """One pass: read 8 MiB, hash it, write it (the physical limit of a hashed copy)."""
+    buf = bytearray(8 << 20)
+    view = memoryview(buf)
+    h = hashlib.sha256()
+    with open(src, "rb", buffering=0) as f, open(dst, "wb", buffering=0) as out:
+        while n := f.readinto(buf):
+            h.update(view[:n])
+            out.write(view[:n])
+    return h.hexdigest()
+
+
+def dvc_exe() -> str | None:
     local = Path(PY).with_name("dvc")
-    return str(local) if local.exists() else (shutil.which("dvc") or "dvc")
+    return str(local) if local.exists() else shutil.which("dvc")
 
 
-def run(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> float:
+def run(cmd: list[str], cwd: Path | None = None) -> float:
     t0 = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - t0
-
-
-def paired(
-    name: str, a: Callable[[], float], b: Callable[[], float], reps: int, a_label: str, b_label: str
-) -> dict[str, float]:
-    a(), b()  # warm-up pair
-    ta, tb, ratios = [], [], []
-    for _ in range(reps):
-        x, y = a(), b()
-        ta.append(x)
-        tb.append(y)
-        ratios.append(x / y)
-    row = {
-        "a": statistics.median(ta),
-        "b": statistics.median(tb),
-        "ratio": statistics.median(ratios),
-    }
-    print(
-        f"{name:<44} {a_label} {row['a']:7.3f}s   {b_label:<26} {row['b']:7.3f}s   "
-        f"ratio {row['ratio']:.3f}",
-        flush=True,
-    )
-    return row
 
 
 class Dvc:
     """A DVC repository (no SCM) whose hash state can be wiped between runs."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, exe: str) -> None:
         self.root = root
-        self.site = root.parent / "dvc-site-cache"
-        self.env = dict(os.environ, DVC_NO_ANALYTICS="1", DVC_SITE_CACHE_DIR=str(self.site))
+        self.exe = exe
         root.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [dvc_exe(), "init", "--no-scm", "-q", "-f"], cwd=root, env=self.env, check=True
-        )
+        subprocess.run([exe, "init", "--no-scm", "-q", "-f"], cwd=root, check=True)
 
     def wipe(self, target: str) -> None:
-        for path in (self.root / ".dvc" / "cache", self.root / ".dvc" / "tmp", self.site):
+        site = Path(os.environ["DVC_SITE_CACHE_DIR"])
+        for path in (self.root / ".dvc" / "cache", self.root / ".dvc" / "tmp", site):
             shutil.rmtree(path, ignore_errors=True)
         for leftover in (self.root / f"{target}.dvc", self.root / ".gitignore"):
             leftover.unlink(missing_ok=True)
 
-    def add(self, target: str) -> float:
-        return run([dvc_exe(), "add", "-q", target], cwd=self.root, env=self.env)
+    def add_cli(self, target: str) -> float:
+        return run([self.exe, "add", "-q", target], cwd=self.root)
+
+    def add_api(self, target: str) -> float:
+        from dvc.repo import Repo
+
+        here = os.getcwd()
+        os.chdir(self.root)  # DVC resolves targets against the working directory
+        try:
+            t0 = time.perf_counter()
+            with Repo(str(self.root)) as repo:
+                repo.add(target)
+            return time.perf_counter() - t0
+        finally:
+            os.chdir(here)
+
+
+def have_dvc_api() -> bool:
+    try:
+        import dvc.repo  # noqa: F401  (imported here, outside every timed region)
+    except ImportError:
+        return False
+    return True
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--workdir", default=None)
+    parser.add_argument("--quick", action="store_true", help="64 MiB, 500 files, 3 pairs")
+    parser.add_argument("--json", help="write this bench's record here")
     args = parser.parse_args()
-    work = Path(
-        args.workdir
-        or tempfile.mkdtemp(
-            prefix="bench-store-", dir=HERE / "_work" if (HERE / "_work").exists() else None
-        )
-    )
-    work.mkdir(parents=True, exist_ok=True)
-    print(f"python {sys.version.split()[0]}, work dir {work}")
-    results: dict[str, dict[str, float]] = {}
+    if args.quick:
+        args.size_mib, args.files, args.reps = 64, 500, 3
+    bench = Bench(BENCH)
+    work = Path(tempfile.mkdtemp(prefix="bench-store-"))
+    v = versions(["dvc"])
+    dvc_label = f"dvc {v['dvc']}" if "dvc" in v else "dvc"
+    print(f"python {sys.version.split()[0]}, {dvc_label}, work dir {work}", flush=True)
+    stack = contextlib.ExitStack()
     try:
-        dvc = Dvc(work / "repo")
-        big = dvc.root / "big.bin"
+        stack.enter_context(isolated(work))  # before DVC is imported
+        from mlopskit import ArtifactStore  # imported before any timed region
+
+        exe = dvc_exe()
+        api = have_dvc_api()
+        if exe is None:
+            bench.skipped("every dvc row (dvc not installed: nox -s bench_store has it)")
+        repo_root = work / "repo"
+        dvc = Dvc(repo_root, exe) if exe else None
+        repo_root.mkdir(parents=True, exist_ok=True)
+        big = repo_root / "big.bin"
         with open(big, "wb") as f:
             for _ in range(args.size_mib):
                 f.write(os.urandom(1 << 20))
-        data = dvc.root / "data"
+        data = repo_root / "data"
         data.mkdir()
         for i in range(args.files):
             (data / f"f{i:05d}.bin").write_bytes(os.urandom(4096))
         time.sleep(2.5)  # sources older than the stat cache's racy window, as real data is
+        mk = work / "mk"
 
-        def mk_put_file() -> float:
-            shutil.rmtree(work / "mk", ignore_errors=True)
-            return run([PY, "-c", PUT_FILE, str(work / "mk"), str(big)])
+        def fresh() -> None:
+            shutil.rmtree(mk, ignore_errors=True)
 
-        def dvc_add_big() -> float:
-            dvc.wipe("big.bin")
-            return dvc.add("big.bin")
+        # -- A sides ---------------------------------------------------------------------------
+        def mk_put_file_proc() -> float:
+            fresh()
+            return run([PY, "-c", PUT_FILE, str(mk), str(big)])
 
-        def floor_copy() -> float:
+        def mk_put_file_api() -> float:
+            fresh()
+            return timed(lambda: ArtifactStore(mk).put_file(big))
+
+        def mk_put_dir_proc() -> float:
+            fresh()
+            return run([PY, "-c", PUT_DIR, str(mk), str(data)])
+
+        def mk_put_dir_api() -> float:
+            fresh()
+            return timed(lambda: ArtifactStore(mk).put_dir(data))
+
+        # -- B sides ---------------------------------------------------------------------------
+        def floor_proc() -> float:
             (work / "floor.bin").unlink(missing_ok=True)
             return run([PY, "-c", FLOOR, str(big), str(work / "floor.bin")])
 
-        label = f"{args.size_mib} MiB file, cold"
-        results["big_vs_dvc"] = paired(
-            f"put_file {label} vs dvc add",
-            mk_put_file,
-            dvc_add_big,
-            args.reps,
-            "mlopskit",
-            "dvc add",
-        )
-        results["big_vs_floor"] = paired(
-            f"put_file {label} vs hash+copy loop",
-            mk_put_file,
-            floor_copy,
-            args.reps,
-            "mlopskit",
-            "sha256 while copy",
-        )
+        def floor_api() -> float:
+            (work / "floor.bin").unlink(missing_ok=True)
+            return timed(lambda: floor_copy(str(big), str(work / "floor.bin")))
 
-        def mk_put_dir() -> float:
-            shutil.rmtree(work / "mk", ignore_errors=True)
-            return run([PY, "-c", PUT_DIR, str(work / "mk"), str(data)])
+        def dvc_cold(target: str, how: str) -> Callable[[], float]:
+            assert dvc is not None
 
-        def dvc_add_dir() -> float:
-            dvc.wipe("data")
-            return dvc.add("data")
+            def go() -> float:
+                dvc.wipe(target)
+                return dvc.add_cli(target) if how == "cli" else dvc.add_api(target)
 
-        results["small_vs_dvc"] = paired(
-            f"put_dir {args.files} x 4 KiB, cold vs dvc add",
-            mk_put_dir,
-            dvc_add_dir,
-            args.reps,
-            "mlopskit",
-            "dvc add",
-        )
+            return go
+
+        modes: list[tuple[str, str]] = [("process", "cli")]
+        if api:
+            modes.append(("in-process", "api"))
+        elif dvc:
+            bench.skipped("in-process dvc rows (dvc's Python API is not importable)")
+
+        size = f"{args.size_mib} MiB" if args.size_mib < 1024 else f"{args.size_mib // 1024} GiB"
+        a_file = {"process": mk_put_file_proc, "in-process": mk_put_file_api}
+        a_dir = {"process": mk_put_dir_proc, "in-process": mk_put_dir_api}
+        for mode, how in modes if dvc else []:
+            add(
+                bench,
+                f"put_file {size}, cold, vs dvc add",
+                mode,
+                f"{dvc_label} add" + (" (CLI)" if how == "cli" else " (Repo.add)"),
+                a_file[mode],
+                dvc_cold("big.bin", how),
+                args.reps,
+                "<= 0.5",
+            )
+        for mode, b in (("process", floor_proc), ("in-process", floor_api)):
+            add(
+                bench,
+                f"put_file {size}, cold, vs a sha256-while-copy loop",
+                mode,
+                "8 MiB readinto+sha256+write loop",
+                a_file[mode],
+                b,
+                args.reps,
+                "<= 1.25",
+            )
+        for mode, how in modes if dvc else []:
+            add(
+                bench,
+                f"put_dir {args.files:,} x 4 KiB, cold, vs dvc add",
+                mode,
+                f"{dvc_label} add" + (" (CLI)" if how == "cli" else " (Repo.add)"),
+                a_dir[mode],
+                dvc_cold("data", how),
+                args.reps,
+                "<= 0.1",
+            )
 
         # one file changed, hash state warm on both sides
-        shutil.rmtree(work / "mk", ignore_errors=True)
-        run([PY, "-c", PUT_DIR, str(work / "mk"), str(data)])
-        dvc.wipe("data")
-        dvc.add("data")
-        counter = [0]
-
         def touch_one() -> None:
-            counter[0] += 1
-            victim = data / f"f{42:05d}.bin"
+            victim = data / f"f{42 % args.files:05d}.bin"
             victim.unlink()
             victim.write_bytes(os.urandom(4096))
 
-        def mk_incr() -> float:
-            touch_one()
-            return run([PY, "-c", PUT_DIR, str(work / "mk"), str(data)])
+        for mode, how in modes if dvc else []:
+            assert dvc is not None
+            fresh()
+            ArtifactStore(mk).put_dir(data)
+            dvc.wipe("data")
+            dvc.add_cli("data")
 
-        def dvc_incr() -> float:
-            touch_one()
-            return dvc.add("data")
+            def mk_incr(mode: str = mode) -> float:
+                touch_one()
+                if mode == "process":
+                    return run([PY, "-c", PUT_DIR, str(mk), str(data)])
+                return timed(lambda: ArtifactStore(mk).put_dir(data))
 
-        results["incr_vs_dvc"] = paired(
-            "re-put after 1 of those files changed vs dvc add",
-            mk_incr,
-            dvc_incr,
-            args.reps,
-            "mlopskit",
-            "dvc add",
-        )
+            def dvc_incr(how: str = how) -> float:
+                assert dvc is not None
+                touch_one()
+                return dvc.add_cli("data") if how == "cli" else dvc.add_api("data")
+
+            add(
+                bench,
+                "re-put after 1 of those files changed, vs dvc add",
+                mode,
+                f"{dvc_label} add" + (" (CLI)" if how == "cli" else " (Repo.add)"),
+                mk_incr,
+                dvc_incr,
+                args.reps,
+                "<= 0.2",
+            )
     finally:
+        stack.close()
         shutil.rmtree(work, ignore_errors=True)
+    bench.summary()
+    bench.write(args.json)
 
-    print("\ntargets: big/dvc <= 0.5, big/floor <= 1.25, small/dvc <= 0.1, incr/dvc <= 0.2")
-    ok = (
-        results["big_vs_dvc"]["ratio"] <= 0.5
-        and results["big_vs_floor"]["ratio"] <= 1.25
-        and results["small_vs_dvc"]["ratio"] <= 0.1
-        and results["incr_vs_dvc"]["ratio"] <= 0.2
-    )
-    print("all targets met" if ok else "some targets missed")
+
+def add(
+    bench: Bench,
+    row: str,
+    mode: str,
+    anchor: str,
+    a: Callable[[], float],
+    b: Callable[[], float],
+    reps: int,
+    goal: str | None,
+) -> dict[str, Any]:
+    xs, ys = abab(a, b, reps)
+    return bench.add(make_row(row, mode=mode, anchor=anchor, a=xs, b=ys, unit="s", goal=goal))
 
 
 if __name__ == "__main__":

@@ -1,33 +1,43 @@
 """Tracker benchmark: mlopskit against MLflow (SQLite store) and trackio, same machine, same run.
 
     nox -s bench_tracking            # installs mlflow and trackio in the session's venv
-    python benchmarks/bench_tracking.py [--quick]   # competitors only if importable
+    python benchmarks/bench_tracking.py [--quick] [--json PATH]   # anchors only if importable
 
-Prints each figure (median of several repetitions) and the ratio to the anchor.
+A (mlopskit) and B (the anchor) alternate, ABAB..., after one warm-up of each, in the same
+mode: ``import`` rows are whole processes on both sides, every other row runs both sides
+in this process (the anchors' Python APIs; imports done before timing). A row is the
+median of the per-pair ratios with their min and max. Rows with a fixed goal and no
+anchor (``log_batch >= 300,000 points/s``...) compare each run with the goal's bound.
+
+No side effects: TRACKIO_DIR, HF_HOME, MLOPSKIT_CACHE_DIR and the working directory
+(where MLflow would put ``mlruns``) point into one temporary directory, set before any
+anchor is imported, and that directory is removed at the end whatever happens.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
-import json
+import io
 import os
 import shutil
-import statistics
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 SRC = str(HERE.parent / "src")
-sys.path.insert(0, SRC)
+sys.path.insert(0, str(HERE))
 
-RESULTS: list[tuple[str, str, str]] = []
+from _bench import Bench, abab, absolute_row, isolated, make_row, timed, versions  # noqa: E402
+
+WORK = Path(tempfile.gettempdir())  # replaced by main() with a fresh temporary directory
 
 
 def have(module: str) -> bool:
@@ -36,62 +46,73 @@ def have(module: str) -> bool:
     return find_spec(module) is not None
 
 
-def report(what: str, ours: str, ratio: str = "") -> None:
-    RESULTS.append((what, ours, ratio))
-    print(f"{what:<62} {ours:>22}  {ratio}", flush=True)
-
-
-def median_of(fn: Callable[[], float], reps: int) -> float:
-    return statistics.median(fn() for _ in range(reps))
-
-
 def tmpdir() -> str:
-    return tempfile.mkdtemp(prefix="bench-tracking-")
+    return tempfile.mkdtemp(prefix="t-", dir=WORK)
+
+
+def label(lib: str) -> str:
+    v = versions([lib]).get(lib)
+    return f"{lib} {v}" if v else lib
 
 
 # -- import -----------------------------------------------------------------------------
 
 
-def import_cost(module: str, reps: int) -> tuple[float, float]:
-    code = (
-        "import time, resource; t = time.perf_counter(); "
-        f"import {module}; "
-        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+def import_cost(module: str) -> tuple[float, float]:
+    """Wall seconds of a whole ``python -c "import module"`` process and its peak RSS bytes."""
+    code = f"import resource; import {module}; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    start = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": SRC},
     )
-    walls, rss = [], []
+    return time.perf_counter() - start, int(out.stdout.split()[-1]) * 1024.0
+
+
+def bench_import(bench: Bench, reps: int) -> None:
+    if not have("mlflow"):
+        bench.skipped("import mlopskit vs import mlflow (mlflow not installed)")
+        return
+    import_cost("mlopskit"), import_cost("mlflow")  # warm-up: page cache, .pyc files
+    ours, theirs = [], []
     for _ in range(reps):
-        start = time.perf_counter()
-        out = subprocess.run(
-            [sys.executable, "-c", code],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={**os.environ, "PYTHONPATH": SRC},
-        )
-        walls.append(time.perf_counter() - start)
-        rss.append(int(out.stdout.split()[1]) / 1024)
-    return statistics.median(walls), statistics.median(rss)
-
-
-def bench_import(reps: int) -> None:
-    ours = import_cost("mlopskit", reps)
-    report(
-        "import mlopskit: process wall / peak RSS", f"{ours[0] * 1000:.0f} ms / {ours[1]:.0f} MiB"
-    )
-    if have("mlflow"):
-        theirs = import_cost("mlflow", reps)
-        report(
-            "import mlflow: process wall / peak RSS",
-            f"{theirs[0] * 1000:.0f} ms / {theirs[1]:.0f} MiB",
-            f"mlopskit = {ours[0] / theirs[0]:.2f}x wall, {ours[1] / theirs[1]:.2f}x RSS "
-            "(goal <= 0.10x, <= 0.25x)",
+        ours.append(import_cost("mlopskit"))
+        theirs.append(import_cost("mlflow"))
+    anchor = f"import {label('mlflow')}"
+    for i, (what, unit, goal) in enumerate(
+        (("wall time", "s", "<= 0.1"), ("peak RSS", "B", "<= 0.25"))
+    ):
+        bench.add(
+            make_row(
+                f"import mlopskit vs import mlflow, process {what}",
+                mode="process",
+                anchor=anchor,
+                a=[o[i] for o in ours],
+                b=[t[i] for t in theirs],
+                unit=unit,
+                goal=goal,
+            )
         )
 
 
 # -- runs and metrics -------------------------------------------------------------------
 
 
-def bench_runs(reps: int) -> None:
+def mlflow_setup(root: str) -> Any:
+    import logging
+
+    import mlflow
+
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    mlflow.set_tracking_uri(f"sqlite:///{root}/mlflow.db")
+    mlflow.set_experiment("bench")
+    return mlflow
+
+
+def bench_runs(bench: Bench, reps: int) -> None:
     from mlopskit.tracking import Tracker
 
     def fresh() -> float:
@@ -104,49 +125,56 @@ def bench_runs(reps: int) -> None:
         shutil.rmtree(root)
         return out
 
-    first = median_of(fresh, reps)
-    report(
-        "fresh local workspace usable (first start+end run)",
-        f"{first * 1000:.1f} ms",
-        "goal <= 50 ms; MLflow sqlite 1.8 s measured in anchors",
+    fresh()
+    bench.add(
+        absolute_row(
+            "fresh local workspace usable (first start+end run, schema included)",
+            mode="in-process",
+            values=[fresh() for _ in range(reps)],
+            unit="s",
+            goal="<= 0.05",
+        )
     )
-    root = tmpdir()
-    tracker = Tracker(root)
+    tracker = Tracker(tmpdir())
     tracker.start_run("e", capture_env=False).end()
-    times = []
-    for _ in range(200):
+
+    def ours(n: int = 200) -> float:
         t = time.perf_counter()
-        tracker.start_run("e", capture_env=False).end()
-        times.append(time.perf_counter() - t)
-    ours = statistics.median(times)
-    ratio = ""
+        for _ in range(n):
+            tracker.start_run("e", capture_env=False).end()
+        return (time.perf_counter() - t) / n
+
+    mine = [ours() for _ in range(reps)]
+    bench.add(
+        absolute_row(
+            "start+end of an empty run (per run, 200 in a row)",
+            mode="in-process",
+            values=mine,
+            unit="s",
+            goal="<= 0.001",
+        )
+    )
     if have("mlflow"):
-        theirs = mlflow_start_end()
-        ratio = f"MLflow sqlite {theirs * 1000:.2f} ms -> {theirs / ours:.1f}x faster"
-    report("start+end empty run, median of 200", f"{ours * 1000:.3f} ms", ratio + " (goal <= 1 ms)")
+        mlflow = mlflow_setup(tmpdir())
 
+        def theirs(n: int = 30) -> float:
+            t = time.perf_counter()
+            for _ in range(n):
+                mlflow.start_run()
+                mlflow.end_run()
+            return (time.perf_counter() - t) / n
 
-def mlflow_setup(root: str) -> Any:
-    import logging
-
-    import mlflow
-
-    logging.getLogger("mlflow").setLevel(logging.ERROR)
-    os.environ["MLFLOW_ENABLE_ASYNC_LOGGING"] = "false"
-    mlflow.set_tracking_uri(f"sqlite:///{root}/mlflow.db")
-    mlflow.set_experiment("bench")
-    return mlflow
-
-
-def mlflow_start_end() -> float:
-    mlflow = mlflow_setup(tmpdir())
-    times = []
-    for _ in range(30):
-        t = time.perf_counter()
-        mlflow.start_run()
-        mlflow.end_run()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        xs, ys = abab(ours, theirs, reps)
+        bench.add(
+            make_row(
+                "start+end of an empty run, vs MLflow (SQLite)",
+                mode="in-process",
+                anchor=f"{label('mlflow')} start_run+end_run (SQLite)",
+                a=xs,
+                b=ys,
+                unit="s",
+            )
+        )
 
 
 def ours_log_metric(n: int) -> float:
@@ -160,19 +188,23 @@ def ours_log_metric(n: int) -> float:
     run.end()  # every point is on disk when end() returns
     elapsed = time.perf_counter() - t
     assert len(run.metric_history("loss")) == n
+    tracker.backend.close()
     return n / elapsed
 
 
 def trackio_log_metric(n: int) -> float:
     import trackio
 
-    os.environ["TRACKIO_DIR"] = tmpdir()
-    t = time.perf_counter()
-    trackio.init(project=f"bench-{uuid.uuid4().hex[:6]}")
-    for i in range(n):
-        trackio.log({"loss": 1.0 / (i + 1)})
-    trackio.finish()
-    return n / (time.perf_counter() - t)
+    with contextlib.redirect_stdout(io.StringIO()):  # its banner, not our output
+        t = time.perf_counter()
+        # no background CPU/GPU sampler: only the logging path is compared
+        trackio.init(
+            project=f"bench-{uuid.uuid4().hex[:6]}", auto_log_cpu=False, auto_log_gpu=False
+        )
+        for i in range(n):
+            trackio.log({"loss": 1.0 / (i + 1)})
+        trackio.finish()
+        return n / (time.perf_counter() - t)
 
 
 def mlflow_log_metric(n: int) -> float:
@@ -184,42 +216,88 @@ def mlflow_log_metric(n: int) -> float:
     return n / (time.perf_counter() - t)
 
 
-def bench_log_metric(reps: int, quick: bool) -> None:
+def bench_log_metric(bench: Bench, reps: int, quick: bool) -> None:
     n = 10_000
-    ours = statistics.median(ours_log_metric(n) for _ in range(reps))
-    report(f"log_metric x{n} incl. final flush, points/s", f"{ours:,.0f}", "goal >= 3x trackio")
     if have("trackio"):
-        theirs = statistics.median(trackio_log_metric(n) for _ in range(reps))
-        report(
-            "  trackio.log same loop incl. finish, points/s",
-            f"{theirs:,.0f}",
-            f"mlopskit = {ours / theirs:.1f}x trackio",
+        xs, ys = abab(lambda: ours_log_metric(n), lambda: trackio_log_metric(n), reps)
+        bench.add(
+            make_row(
+                f"log_metric x{n:,}, every point on disk at the end, vs trackio",
+                mode="in-process",
+                anchor=f"{label('trackio')} log + finish",
+                a=xs,
+                b=ys,
+                unit="points/s",
+                goal="<= 0.333",  # >= 3x trackio's rate
+            )
         )
+    else:
+        bench.skipped("log_metric vs trackio (trackio not installed)")
     if have("mlflow"):
-        m = 300 if quick else 1000
-        theirs = mlflow_log_metric(m)
-        report(
-            f"  mlflow.log_metric (sqlite) x{m}, points/s",
-            f"{theirs:,.0f}",
-            f"mlopskit = {ours / theirs:.0f}x MLflow",
+        m = 300  # MLflow writes ~200 points/s here: 300 give a steady rate
+        xs, ys = abab(lambda: ours_log_metric(n), lambda: mlflow_log_metric(m), 3)
+        bench.add(
+            make_row(
+                f"log_metric (x{n:,} vs MLflow x{m:,}), vs MLflow (SQLite)",
+                mode="in-process",
+                anchor=f"{label('mlflow')} log_metric (SQLite)",
+                a=xs,
+                b=ys,
+                unit="points/s",
+            )
         )
     from mlopskit.tracking import Tracker
+
+    points = 200_000 if quick else 1_000_000
 
     def batch() -> float:
         tracker = Tracker(tmpdir(), max_points=10**7)
         run = tracker.start_run("e", capture_env=False)
-        values = [float(i) for i in range(1_000_000)]
+        values = [float(i) for i in range(points)]
         t = time.perf_counter()
         run.log_batch("x", values)
         run.flush()
         elapsed = time.perf_counter() - t
         run.end()
+        tracker.backend.close()
         return len(values) / elapsed
 
-    report(
-        "log_batch 1,000,000 points + flush, points/s",
-        f"{median_of(batch, reps):,.0f}",
-        "goal >= 300,000",
+    def sqlite_floor() -> float:
+        """The same points as (key, step, value, timestamp) rows, one executemany, WAL."""
+        con = sqlite3.connect(os.path.join(tmpdir(), "floor.db"))
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=NORMAL")
+        con.execute("CREATE TABLE m (key TEXT, step INTEGER, value REAL, ts REAL)")
+        values = [float(i) for i in range(points)]
+        now = time.time()
+        t = time.perf_counter()
+        con.executemany(
+            "INSERT INTO m VALUES ('x', ?, ?, ?)", ((i, v, now) for i, v in enumerate(values))
+        )
+        con.commit()
+        elapsed = time.perf_counter() - t
+        con.close()
+        return len(values) / elapsed
+
+    xs, ys = abab(batch, sqlite_floor, reps)
+    bench.add(
+        absolute_row(
+            f"log_batch of {points:,} points + flush",
+            mode="in-process",
+            values=xs,
+            unit="points/s",
+            goal=">= 300000",
+        )
+    )
+    bench.add(
+        make_row(
+            f"log_batch of {points:,} points + flush, vs a plain SQLite insert",
+            mode="in-process",
+            anchor=f"sqlite3 {sqlite3.sqlite_version} executemany, one row per point (WAL)",
+            a=xs,
+            b=ys,
+            unit="points/s",
+        )
     )
 
 
@@ -249,65 +327,79 @@ def fill(tracker: Any, runs: int, params: int, metrics: int) -> None:
         backend.finish(rec.run_id, "FINISHED", now + i + 1)
 
 
-def bench_search(reps: int, quick: bool) -> None:
+FILTER = "metrics.m0 > 0.5 and params.p1 = 'v3'"
+
+
+def bench_search(bench: Bench, reps: int, quick: bool) -> None:
     from mlopskit.tracking import Tracker
 
-    root = tmpdir()
-    tracker = Tracker(root)
-    t = time.perf_counter()
-    fill(tracker, 1000, 10, 10)
-    report(
-        "create 1,000 runs x (10 params + 10 metrics)",
-        f"{time.perf_counter() - t:.2f} s",
-        "goal <= 2 s (MLflow 25.9 s in anchors)",
+    tracker = Tracker(tmpdir())
+    bench.add(
+        absolute_row(
+            "create 1,000 runs x (10 params + 10 metrics)",
+            mode="in-process",
+            values=[timed(lambda: fill(tracker, 1000, 10, 10))],
+            unit="s",
+            goal="<= 2",
+        )
     )
-    full = median_of(lambda: timed(lambda: tracker.search_runs("search")), reps)
-    filt = median_of(
-        lambda: timed(
-            lambda: tracker.search_runs("search", filter="metrics.m0 > 0.5 and params.p1 = 'v3'")
-        ),
-        reps,
-    )
-    ratio_full = ratio_filt = ""
     if have("mlflow"):
-        mf, mfilt = mlflow_search(quick)
-        ratio_full = f"MLflow {mf * 1000:.0f} ms -> {mf / full:.1f}x faster (goal >= 15x)"
-        ratio_filt = f"MLflow {mfilt * 1000:.0f} ms -> {mfilt / filt:.1f}x faster"
-    report("search_runs -> DataFrame, 1,000 runs x 20 values", f"{full * 1000:.1f} ms", ratio_full)
-    report("  with a filter (~5% of rows)", f"{filt * 1000:.1f} ms", ratio_filt)
+        mlflow, exp = mlflow_search_setup()
+        for what, ours, theirs, goal in (
+            (
+                "search_runs -> DataFrame, 1,000 runs x 20 values, vs mlflow.search_runs",
+                lambda: timed(lambda: tracker.search_runs("search")),
+                lambda: timed(lambda: mlflow.search_runs([exp])),
+                "<= 0.0667",  # >= 15x faster
+            ),
+            (
+                "search_runs, filtered (metrics.m0 > 0.5 and params.p1 = 'v3'), vs MLflow",
+                lambda: timed(lambda: tracker.search_runs("search", filter=FILTER)),
+                lambda: timed(lambda: mlflow.search_runs([exp], filter_string=FILTER)),
+                None,
+            ),
+        ):
+            xs, ys = abab(ours, theirs, 3 if quick else reps)
+            bench.add(
+                make_row(
+                    what,
+                    mode="in-process",
+                    anchor=f"{label('mlflow')} search_runs (SQLite)",
+                    a=xs,
+                    b=ys,
+                    unit="s",
+                    goal=goal,
+                )
+            )
+    else:
+        bench.skipped("search_runs vs MLflow (mlflow not installed)")
     if quick:
         return
     big = Tracker(tmpdir())
-    t = time.perf_counter()
     fill(big, 10_000, 20, 20)
-    report("create 10,000 runs x (20 params + 20 metrics)", f"{time.perf_counter() - t:.2f} s")
-    q = median_of(
-        lambda: timed(
+
+    def q() -> float:
+        return timed(
             lambda: big.search_runs(
                 "search",
                 filter="metrics.m3 > 0.9 and params.p2 != 'v1'",
                 order_by=["metrics.m4 DESC"],
             )
-        ),
-        reps,
+        )
+
+    q()
+    bench.add(
+        absolute_row(
+            "search_runs over 10,000 runs x 40 values, filter + order",
+            mode="in-process",
+            values=[q() for _ in range(reps)],
+            unit="s",
+            goal="< 1",
+        )
     )
-    report(
-        "search_runs 10,000 runs x 40 values, filter + order", f"{q * 1000:.0f} ms", "goal < 1 s"
-    )
-    q2 = median_of(
-        lambda: timed(lambda: big.search_runs("search", order_by=["metrics.m4 DESC"], limit=100)),
-        reps,
-    )
-    report("  order + limit 100", f"{q2 * 1000:.0f} ms")
 
 
-def timed(fn: Callable[[], Any]) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
-
-
-def mlflow_search(quick: bool) -> tuple[float, float]:
+def mlflow_search_setup() -> tuple[Any, str]:
     import random
 
     mlflow = mlflow_setup(tmpdir())
@@ -326,15 +418,7 @@ def mlflow_search(quick: bool) -> tuple[float, float]:
             params=[Param(f"p{j}", f"v{rng.randrange(10)}") for j in range(10)],
         )
         client.set_terminated(run.info.run_id)
-    reps = 2 if quick else 3
-    full = median_of(lambda: timed(lambda: mlflow.search_runs([exp])), reps)
-    filt = median_of(
-        lambda: timed(
-            lambda: mlflow.search_runs([exp], filter_string="metrics.m0 > 0.5 and params.p1 = 'v3'")
-        ),
-        reps,
-    )
-    return full, filt
+    return mlflow, exp
 
 
 # -- artifacts --------------------------------------------------------------------------
@@ -351,11 +435,7 @@ def one_pass_copy(src: str, dst: str) -> None:
     h.hexdigest()
 
 
-def disk_usage(path: str) -> int:
-    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
-
-
-def bench_artifact(reps: int, size_mb: int) -> None:
+def bench_artifact(bench: Bench, reps: int, size_mb: int) -> None:
     from mlopskit.tracking import Tracker
 
     work = tmpdir()
@@ -376,53 +456,63 @@ def bench_artifact(reps: int, size_mb: int) -> None:
         run = tracker.start_run("e", capture_env=False)
         t = timed(lambda: run.log_artifact(src, name="blob.bin"))
         run.end()
+        tracker.backend.close()
         shutil.rmtree(root)
         return t
 
-    base = median_of(baseline, reps)
-    mine = median_of(ours, reps)
-    report(f"{size_mb} MB artifact: one-pass read+sha256+write loop", f"{size_mb / base:.0f} MB/s")
-    report(
-        f"{size_mb} MB artifact: run.log_artifact (put_file)",
-        f"{size_mb / mine:.0f} MB/s",
-        f"= {base / mine:.2f}x the loop (goal >= 0.9x)",
+    xs, ys = abab(ours, baseline, reps)
+    bench.add(
+        make_row(
+            f"{size_mb} MB artifact via run.log_artifact, vs a hashed copy",
+            mode="in-process",
+            anchor="one-pass read+sha256+write loop (8 MiB)",
+            a=xs,
+            b=ys,
+            unit="s",
+            goal="<= 1.11",  # >= 0.9x the loop's speed
+        )
     )
-    root = tmpdir()
-    tracker = Tracker(root)
+    tracker = Tracker(tmpdir())
     with tracker.start_run("e", capture_env=False) as run:
         run.log_artifact(src, name="blob.bin")
-    before = disk_usage(os.path.join(root, "objects"))
-    with tracker.start_run("e", capture_env=False) as run2:
-        again = timed(lambda: run2.log_artifact(src, name="blob.bin"))
-    added = disk_usage(os.path.join(root, "objects")) - before
-    reput = median_of(lambda: timed(lambda: tracker.store.put_file(src)), reps)
-    report(
-        "  same unchanged file: store.put_file again (stat cache)",
-        f"{reput * 1000:.2f} ms",
-        "goal: no re-hash, <= 5 ms (trackio re-hashes: 0.21 s)",
+    bench.add(
+        absolute_row(
+            "the unchanged file again: store.put_file (stat cache, no re-hash)",
+            mode="in-process",
+            values=[timed(lambda: tracker.store.put_file(src)) for _ in range(reps)],
+            unit="s",
+            goal="<= 0.005",
+        )
     )
-    report(
-        "  same file logged by a second run: log_artifact total",
-        f"{again * 1000:.1f} ms, +{added} B",
-        "0 bytes of content (+ the run's small artifact record); MLflow +200 MB",
-    )
-    shutil.rmtree(work)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer reps")
-    parser.add_argument("--json", help="write the figures to this file")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer pairs")
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--json", help="write this bench's record here")
     args = parser.parse_args()
-    reps = 3 if args.quick else 5
+    reps = 3 if args.quick else args.reps
+    global WORK
+    WORK = Path(tempfile.mkdtemp(prefix="bench-tracking-"))
+    os.environ["MLFLOW_ENABLE_ASYNC_LOGGING"] = "false"
+    here = os.getcwd()
+    os.chdir(WORK)  # where MLflow would create mlruns
+    bench = Bench("tracking")
     print(f"python {sys.version.split()[0]}; mlflow: {have('mlflow')}; trackio: {have('trackio')}")
-    bench_import(reps if args.quick else 10)
-    bench_runs(reps)
-    bench_log_metric(reps, args.quick)
-    bench_search(reps, args.quick)
-    bench_artifact(3, 50 if args.quick else 200)
-    if args.json:
-        Path(args.json).write_text(json.dumps(RESULTS, indent=1))
+    try:
+        # before any anchor is imported: nothing may land in the home directory or the checkout
+        with isolated(WORK):
+            bench_import(bench, 5 if args.quick else 10)
+            bench_runs(bench, reps)
+            bench_log_metric(bench, reps, args.quick)
+            bench_search(bench, reps, args.quick)
+            bench_artifact(bench, 3, 50 if args.quick else 200)
+    finally:
+        os.chdir(here)
+        shutil.rmtree(WORK, ignore_errors=True)
+    bench.summary()
+    bench.write(args.json)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,105 @@
+"""Compare two benchmark records and flag every ratio that got more than 20% worse.
+
+    python benchmarks/compare.py OLD.json NEW.json [--threshold 0.2]
+
+Rows are matched by (bench, row, mode). A ratio is a cost ratio (mlopskit / anchor for
+times, anchor / mlopskit for rates), so lower is better, unless a row's goal says ``>=``.
+The change is ``new / old`` (``old / new`` for a ``>=`` goal), so 1.25 means 25% worse
+whichever the direction; rows without a ratio are skipped. Exit status: 1 when any matched row is worse by more than
+the threshold, else 0. Rows present in only one record are listed, not flagged. The
+"in spread" column says whether the new ratio lies within the old run's min-max.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _bench import higher_is_better
+
+Key = tuple[str, str, str]
+_TOL = 1e-3  # a single-sample row (n=1) whose value moved by a few bytes is still "in spread"
+
+
+def rows_by_key(record: dict[str, Any]) -> dict[Key, dict[str, Any]]:
+    """Every row of a record under (bench, row, mode)."""
+    return {
+        (b["bench"], r["row"], r["mode"]): r
+        for b in record.get("benches", [])
+        for r in b["rows"]
+        if r.get("ratio") is not None
+    }
+
+
+def worse_by(old: dict[str, Any], new: dict[str, Any]) -> float:
+    """How many times worse the new ratio is (> 1 worse, < 1 better)."""
+    a, b = float(old["ratio"]), float(new["ratio"])
+    if a <= 0 or b <= 0:
+        return float("inf") if a != b else 1.0
+    return a / b if higher_is_better(new) else b / a
+
+
+def compare(
+    old: dict[str, Any], new: dict[str, Any], threshold: float = 0.2
+) -> tuple[list[dict[str, Any]], list[Key], list[Key]]:
+    """Per matched row: key, old and new ratio, change, flagged, in_spread; then only-old, only-new."""
+    a, b = rows_by_key(old), rows_by_key(new)
+    out = []
+    for key in [k for k in a if k in b]:
+        ro, rn = a[key], b[key]
+        change = worse_by(ro, rn)
+        out.append(
+            {
+                "key": key,
+                "old": ro["ratio"],
+                "new": rn["ratio"],
+                "change": change,
+                "flagged": change > 1 + threshold,
+                "in_spread": ro.get("min") is not None
+                and ro.get("max") is not None
+                and ro["min"] * (1 - _TOL) <= rn["ratio"] <= ro["max"] * (1 + _TOL),
+                "goal_lost": ro.get("met") is True and rn.get("met") is False,
+            }
+        )
+    return out, [k for k in a if k not in b], [k for k in b if k not in a]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("old")
+    ap.add_argument("new")
+    ap.add_argument("--threshold", type=float, default=0.2, help="0.2 = flag >20%% worse")
+    args = ap.parse_args(argv)
+    old = json.loads(Path(args.old).read_text(encoding="utf-8"))
+    new = json.loads(Path(args.new).read_text(encoding="utf-8"))
+    rows, only_old, only_new = compare(old, new, args.threshold)
+    print(f"{'bench / row [mode]':<70} {'old':>9} {'new':>9} {'change':>8}  in spread")
+    for r in rows:
+        bench, name, mode = r["key"]
+        mark = "  WORSE" if r["flagged"] else ""
+        if r["goal_lost"]:
+            mark += "  goal lost"
+        print(
+            f"{f'{bench} / {name} [{mode}]':<70} {r['old']:>9.4g} {r['new']:>9.4g} "
+            f"{r['change']:>7.2f}x  {'yes' if r['in_spread'] else 'no':<3}{mark}"
+        )
+    for k in only_old:
+        print(f"only in {args.old}: {' / '.join(k)}")
+    for k in only_new:
+        print(f"only in {args.new}: {' / '.join(k)}")
+    flagged = [r for r in rows if r["flagged"]]
+    inside = sum(r["in_spread"] for r in rows)
+    print(
+        f"\n{len(rows)} rows compared, {inside} within the old spread, "
+        f"{len(flagged)} more than {args.threshold:.0%} worse"
+    )
+    return 1 if flagged else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,88 @@
+"""Run every benchmarks/bench_*.py and write ONE record (what ``nox -s bench_all`` runs).
+
+    python benchmarks/record.py --out benchmarks/records/2026-12-01.json [--quick] [--only store,drift]
+
+Each bench runs as its own process with ``--json <tmp file>`` (and ``--quick`` when
+given, to the benches that take it); their rows are gathered with the machine (CPU model,
+SHA-NI / AVX2 / AVX-512 flags, cores, load average at the start and the end), Python,
+library versions and the commit. A bench that fails is kept in the record with a note
+and no rows, and the exit status is 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _bench import _loadavg, commit, write_record  # noqa: E402
+
+
+def gather(path: Path, name: str) -> list[dict[str, Any]]:
+    """The bench entries of one bench's JSON (a record, a bench entry or a list of rows)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(data, list):
+        return [{"bench": name, "rows": data}]
+    if "benches" in data:
+        return list(data["benches"])
+    return [{"bench": data.get("bench", name), "rows": data["rows"], **_notes(data)}]
+
+
+def _notes(data: dict[str, Any]) -> dict[str, Any]:
+    return {"notes": data["notes"]} if data.get("notes") else {}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", required=True, help="the record to write")
+    ap.add_argument("--quick", action="store_true", help="pass --quick to every bench")
+    ap.add_argument("--only", default="", help="comma-separated bench names (default: all)")
+    args = ap.parse_args(argv)
+    only = {s.strip() for s in args.only.split(",") if s.strip()}
+    scripts = [
+        p
+        for p in sorted(HERE.glob("bench_*.py"))
+        if not only or p.stem.removeprefix("bench_") in only
+    ]
+    load_start = _loadavg()
+    commit_id = commit()  # what is measured is the checkout as it is now
+    benches: list[dict[str, Any]] = []
+    failed = 0
+    with tempfile.TemporaryDirectory(prefix="bench-record-") as tmp:
+        for script in scripts:
+            name = script.stem.removeprefix("bench_")
+            out = Path(tmp) / f"{name}.json"
+            cmd = [sys.executable, str(script), "--json", str(out)]
+            if args.quick and "--quick" in script.read_text(encoding="utf-8"):
+                cmd.append("--quick")
+            print(f"\n=== {name}: {' '.join(cmd[1:])}", flush=True)
+            t0 = time.perf_counter()
+            proc = subprocess.run(cmd, env=os.environ.copy())
+            took = time.perf_counter() - t0
+            print(f"=== {name}: exit {proc.returncode} after {took:.0f} s", flush=True)
+            entries = gather(out, name) if out.exists() else []
+            if proc.returncode != 0:
+                failed += 1
+                note = f"failed: exit status {proc.returncode}"
+                if entries:
+                    entries[0].setdefault("notes", []).append(note)
+                else:
+                    entries = [{"bench": name, "rows": [], "notes": [note]}]
+            benches.extend(entries)
+    command = "nox -s bench_all" + (" -- --quick" if args.quick else "")
+    write_record(args.out, benches, load_start=load_start, command=command, commit_id=commit_id)
+    print(f"\nrecord written to {args.out}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

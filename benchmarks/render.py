@@ -1,0 +1,171 @@
+"""Render the tables of docs/performance.md from a benchmark record.
+
+    python benchmarks/render.py benchmarks/records/2026-12-01.json            # print them
+    python benchmarks/render.py RECORD --docs docs/performance.md             # update the page
+
+In the page, each bench's table lives between ``<!-- bench:NAME -->`` and
+``<!-- /bench:NAME -->`` (``NAME`` as in the record, e.g. ``store``) and the machine line
+between ``<!-- bench:machine -->`` and ``<!-- /bench:machine -->``; everything outside
+the markers is hand-written prose and is kept as it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _bench import fmt_value, higher_is_better, is_rate
+
+
+def _num(x: float | None) -> str:
+    """A ratio, three significant digits."""
+    if x is None:
+        return "—"
+    if x == 0:
+        return "0"
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    return f"{x:.3g}"
+
+
+def reads_as(row: dict[str, Any]) -> str:
+    """The cost ratio in words: ``3.6× faster``, ``1.1× slower``, ``14.9× the rate``."""
+    r = row.get("ratio")
+    if r is None or r <= 0 or higher_is_better(row):
+        return "—"
+    unit = str(row.get("unit", ""))
+    if unit in ("s", "ms", "µs", "us"):
+        return f"{_num(1 / r)}× faster" if r <= 1 else f"{_num(r)}× slower"
+    if is_rate(unit):
+        return f"{_num(1 / r)}× the rate"
+    if unit in ("B", "MiB", "bytes"):
+        return f"{_num(r)}× the memory"
+    return f"{_num(r)}×"
+
+
+def verdict(row: dict[str, Any]) -> str:
+    """``met``, ``**NOT met**`` or ``—`` (no goal)."""
+    if row["met"] is None:
+        return "—"
+    return "met" if row["met"] else "**NOT met**"
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def table(bench: dict[str, Any]) -> str:
+    """The markdown table of one bench's rows."""
+    lines = [
+        "| case | mode | mlopskit | anchor (same run) | ratio | spread (min–max, pairs) "
+        "| reads as | goal | |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in bench["rows"]:
+        lines.append(
+            "| "
+            + " | ".join(
+                _cell(c)
+                for c in (
+                    r["row"],
+                    r["mode"],
+                    fmt_value(r["mlopskit"], r["unit"]),
+                    f"{r['anchor'] or '—'} {fmt_value(r['anchor_value'], r['unit'])}",
+                    f"**{_num(r['ratio'])}×**" if r["ratio"] is not None else "—",
+                    f"{_num(r['min'])}–{_num(r['max'])}, n={r['n']}",
+                    reads_as(r),
+                    r["goal"] or "—",
+                    verdict(r),
+                )
+            )
+            + " |"
+        )
+    for note in bench.get("notes", []):
+        lines.append("")
+        lines.append(f"*{_cell(note)}*")
+    return "\n".join(lines)
+
+
+def machine_line(record: dict[str, Any], source: str | None = None) -> str:
+    """Where and how the record was measured, in two short paragraphs."""
+    m = record["machine"]
+    flags = m.get("flags", {})
+    avx512 = ", ".join(flags.get("avx512", [])) or "none"
+    start, end = m.get("load_start") or [], m.get("load_end") or []
+    load = (
+        f"load average {start[0]:.1f} at the start, {end[0]:.1f} at the end"
+        if start and end
+        else "load average not recorded"
+    )
+    cores = m.get("cores") or 1
+    loaded = max([*(start[:1] or [0]), *(end[:1] or [0])]) > 0.5 * cores
+    versions = ", ".join(f"{k} {v}" for k, v in sorted(record.get("versions", {}).items()))
+    text = (
+        f"Record written {record['created']} on {m['cpu']} ({cores} cores; SHA-NI "
+        f"{'yes' if flags.get('sha_ni') else 'no'}, AVX2 {'yes' if flags.get('avx2') else 'no'}, "
+        f"AVX-512: {avx512}), {load}; Python {record['python']}, commit "
+        f"`{(record.get('commit') or 'unknown')[:12]}`."
+    )
+    if loaded:
+        text += (
+            " **The machine was loaded by other work during this run**: absolute figures are "
+            "pessimistic; the ratios (A and B alternate pair by pair) are what to read."
+        )
+    text += f"\n\nCommand: `{record.get('command', '?')}`"
+    text += f", record `{source}`." if source else "."
+    text += f" Versions: {versions}."
+    return text
+
+
+def render(record: dict[str, Any], source: str | None = None) -> dict[str, str]:
+    """Block name -> markdown, for ``machine`` and every bench of the record."""
+    out = {"machine": machine_line(record, source)}
+    for bench in record["benches"]:
+        out[bench["bench"]] = table(bench)
+    return out
+
+
+_BLOCK = re.compile(r"(<!-- bench:([\w-]+) -->\n)(.*?)(<!-- /bench:\2 -->)", re.S)
+
+
+def update_page(page: str, blocks: dict[str, str]) -> tuple[str, list[str]]:
+    """The page with every marked block replaced; also the names of blocks not in the page."""
+    seen: set[str] = set()
+
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(2)
+        if name not in blocks:
+            return m.group(0)
+        seen.add(name)
+        return f"{m.group(1)}{blocks[name]}\n{m.group(4)}"
+
+    return _BLOCK.sub(sub, page), sorted(set(blocks) - seen)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("record", help="a record written by a bench's --json or by nox -s bench_all")
+    ap.add_argument("--docs", help="update the marked blocks of this page in place")
+    args = ap.parse_args(argv)
+    record = json.loads(Path(args.record).read_text(encoding="utf-8"))
+    blocks = render(record, Path(args.record).as_posix())
+    if not args.docs:
+        for name, text in blocks.items():
+            print(f"## {name}\n\n{text}\n")
+        return 0
+    page = Path(args.docs)
+    new, missing = update_page(page.read_text(encoding="utf-8"), blocks)
+    page.write_text(new, encoding="utf-8")
+    for name in missing:
+        print(f"render: no <!-- bench:{name} --> block in {page}; not written", file=sys.stderr)
+    return 1 if missing else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
