@@ -1,6 +1,6 @@
 """Deploying a model with mlopskit: package, serve with a canary, watch, roll back.
 
-    pip install 'mlopskit[serve,sklearn]'
+    pip install 'pymlopskit[serve,sklearn]'
     python examples/deploy.py
 
 In a temporary workspace, on 127.0.0.1 only:

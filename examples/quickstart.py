@@ -13,7 +13,7 @@ if the ``serve`` extra is installed), in a temporary workspace whose path it pri
 6. drift of a production batch against a stored reference profile, as an HTML report;
 7. the lineage of the champion, and a final check of the whole store;
 8. deployment: the champion served with a 10% canary (over HTTP on 127.0.0.1 when
-   ``mlopskit[serve]`` is installed, routed in-process otherwise), every prediction
+   ``pymlopskit[serve]`` is installed, routed in-process otherwise), every prediction
    logged; the canary promoted; traffic with a shifted feature; the deployment loop
    finds the drift in the logged traffic and rolls the alias back.
 """

@@ -220,7 +220,7 @@ class ModelPackage:
 
         Raises:
             InvalidInputError: the model cannot be packaged (says why).
-            MissingExtraError: skops (``mlopskit[sklearn]``) or onnxruntime is missing.
+            MissingExtraError: skops (``pymlopskit[sklearn]``) or onnxruntime is missing.
         """
         store = store if store is not None else current_store()
         _check_name(name)

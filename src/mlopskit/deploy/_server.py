@@ -727,7 +727,7 @@ def serve(
             prediction segments, and ``/metrics`` sums them all.
 
     Raises:
-        MissingExtraError: ``mlopskit[serve]`` is not installed.
+        MissingExtraError: ``pymlopskit[serve]`` is not installed.
         InvalidInputError: the address cannot be bound, or (background) the model failed
             to load.
     """

@@ -1,7 +1,7 @@
 """The local web UI (``mlopskit ui``): runs, metric charts, artifacts, lineage, the model
 registry, datasets and drift, read from one workspace (local or ``s3://``).
 
-Needs the ``ui`` extra (``pip install 'mlopskit[ui]'``: Starlette and uvicorn, the ASGI
+Needs the ``ui`` extra (``pip install 'pymlopskit[ui]'``: Starlette and uvicorn, the ASGI
 stack ``deploy.serve`` uses). The charts are uPlot, vendored in the package: the UI
 works offline. See docs/ui.md::
 
