@@ -6,6 +6,7 @@ import json
 import logging
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -124,3 +125,34 @@ class TestLogging:
         assert any(
             "hello_event" in r.getMessage() and r.name == "mlopskit.test" for r in caplog.records
         )
+
+
+class TestNewWorkspaceIsIgnoredByGit:
+    def test_a_new_local_workspace_has_a_gitignore(self, tmp_path: Path) -> None:
+        """The first write into a new local workspace creates it with a .gitignore of `*`."""
+        import mlopskit as mk
+
+        root = tmp_path / "repo" / ".mlopskit"
+        with mk.Workspace(root) as ws:
+            ws.store.put_bytes(b"data")
+        assert (root / ".gitignore").read_text().splitlines()[-1] == "*"
+        assert ws.store.verify().ok
+
+    def test_runs_alone_create_it_too(self, tmp_path: Path) -> None:
+        """Starting a run (SQLite) in a new workspace also marks it ignored."""
+        import mlopskit as mk
+
+        root = tmp_path / "ws"
+        with mk.Workspace(root), mk.start_run("e"):
+            pass
+        assert (root / ".gitignore").exists()
+
+    def test_an_existing_directory_is_left_alone(self, tmp_path: Path) -> None:
+        """A directory that already existed gets no .gitignore written into it."""
+        import mlopskit as mk
+
+        root = tmp_path / "mine"
+        root.mkdir()
+        with mk.Workspace(root) as ws:
+            ws.store.put_bytes(b"data")
+        assert not (root / ".gitignore").exists()

@@ -75,3 +75,21 @@ def cache_dir(explicit: str | os.PathLike[str] | None = None) -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     value = setting("cache_dir", None if explicit is None else os.fspath(explicit), default="")
     return value or os.path.join(base, "mlopskit")
+
+
+#: Written into a local workspace root when mlopskit creates it, so that a workspace
+#: inside a git work tree (``./.mlopskit``) is never committed by accident.
+GITIGNORE = "# created by mlopskit: a workspace is data, not source\n*\n"
+
+
+def make_local_root(path: str) -> None:
+    """Create the local workspace root ``path`` if missing; a new root gets a
+    ``.gitignore`` that ignores everything in it (an existing root is left alone)."""
+    if os.path.isdir(path):
+        return
+    os.makedirs(path, exist_ok=True)
+    try:
+        with open(os.path.join(path, ".gitignore"), "x", encoding="utf-8") as f:
+            f.write(GITIGNORE)
+    except OSError:
+        pass  # a convenience, never a reason to fail a write

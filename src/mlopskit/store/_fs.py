@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from mlopskit._config import make_local_root
 from mlopskit._log import get_logger
 from mlopskit._optional import install_hint
 from mlopskit._retry import RetryPolicy, retry
@@ -69,6 +70,7 @@ class Location:
             path = raw[len("file://") :] if raw.startswith("file://") else raw
             self.protocol = "file"
             self.root = os.path.abspath(os.path.expanduser(path)).replace(os.sep, "/")
+            self._root_made = False
             self.url = self.root
             return
         import fsspec
@@ -232,7 +234,7 @@ class Location:
         or a temporary name then a move where single writes are not atomic.
         """
         if self.is_local:
-            _local_write_atomic(self.join("tmp"), path, chunks, fsync=fsync)
+            _local_write_atomic(self.tmpdir(), path, chunks, fsync=fsync)
             return
         data = b"".join(bytes(c) if isinstance(c, memoryview) else c for c in chunks)
         if self.atomic_put:
@@ -246,6 +248,14 @@ class Location:
             _quietly(lambda: self.fs.rm_file(tmp))
             raise
 
+    def tmpdir(self) -> str:
+        """The local staging directory ``<root>/tmp``; the first call creates the root
+        (a new one gets a ``.gitignore`` ignoring it all: ``_config.make_local_root``)."""
+        if not self._root_made:
+            make_local_root(self.root)
+            self._root_made = True
+        return self.join("tmp")
+
     def write_create_only(self, path: str, data: bytes) -> None:
         """Create ``path`` with ``data``; raise FileExistsError if it exists (atomically)."""
         if not self.create_only:
@@ -256,7 +266,7 @@ class Location:
                 protocol=self.protocol,
             )
         if self.is_local:
-            _local_create_only(self.join("tmp"), path, data)
+            _local_create_only(self.tmpdir(), path, data)
             return
         tries = [0]
 

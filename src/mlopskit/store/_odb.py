@@ -380,7 +380,7 @@ class LocalObjectDB(ObjectDB):
     def write_file(self, src: str, st: os.stat_result, bar: Any) -> str:
         """Copy ``src`` into the store while hashing it, in one pass; returns its digest."""
         h = new_digester()
-        fd, tmp = _mkstemp(self.loc.join("tmp"))
+        fd, tmp = _mkstemp(self.loc.tmpdir())
         try:
             with open(src, "rb", buffering=0) as f:
                 _copy_hashing(

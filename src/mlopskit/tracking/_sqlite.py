@@ -28,6 +28,7 @@ from collections.abc import Callable, Collection, Sequence
 from operator import itemgetter
 from typing import Any, TypeVar
 
+from mlopskit._config import make_local_root
 from mlopskit._log import get_logger
 from mlopskit._retry import RetryPolicy, retry
 from mlopskit.errors import IntegrityError, MlopskitError, NotFoundError, StorageError
@@ -168,7 +169,7 @@ class SQLiteBackend:
             self._pid = os.getpid()
             self.writer_id = new_writer_id()
             self._conn = None
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        make_local_root(os.path.dirname(self.path))
         conn = sqlite3.connect(
             self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
         )
