@@ -91,15 +91,15 @@ def _copy_payload(package: ModelPackage, dest: Path) -> None:
     (``copy_file_range``/``sendfile`` under ``shutil``), else streamed and verified."""
     store = package.store
     ref = package.manifest.model
-    try:
-        info = store.stat(ref)
-    except NotFoundError:
-        raise
-    src = info.path
-    if info.location == "loose" and store.url.startswith("file://") and os.path.isfile(src):
+    info = store.stat(ref)
+    protocol = getattr(store.fs, "protocol", ())
+    local = "file" in (protocol if isinstance(protocol, (tuple, list)) else (protocol,))
+    if info.location == "loose" and local and os.path.isfile(info.path):
+        # Not a hard link: store objects are writable files, and an edit of the export
+        # must never reach the store. load_bundle checks the digest of the copy.
         tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}")
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dest)  # load_bundle checks the digest, so a bad copy is caught
+        shutil.copyfile(info.path, tmp)
+        os.replace(tmp, dest)
         return
     store.get_file(ref, dest)
 
