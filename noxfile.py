@@ -265,3 +265,9 @@ def mlserver(session: nox.Session) -> None:
 def docker_context(session: nox.Session) -> None:
     """The Dockerfile parsed; the entrypoint served from a fresh venv (no Docker engine needed)."""
     _adapter_session(session, [], "test_docker.py")
+
+
+@nox.session
+def bentoml(session: nox.Session) -> None:
+    """`bentoml build` and `bentoml serve` of deploy.bentoml.export's service directory."""
+    _adapter_session(session, ["bentoml>=1.4,<1.5"], "test_bentoml.py")
