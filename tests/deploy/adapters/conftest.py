@@ -3,6 +3,7 @@ kinds of model (regression, binary, multi-class) over mixed column types."""
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 from typing import Any
@@ -35,9 +36,14 @@ def mixed_frame(n: int, seed: int = 0) -> pd.DataFrame:
 
 def mixed_model(kind: str) -> Any:
     """A scikit-learn pipeline over :func:`mixed_frame` columns: ``regression``,
-    ``binary`` or ``multiclass``."""
+    ``binary`` or ``multiclass`` (fitted once per session)."""
     pytest.importorskip("sklearn")
     pytest.importorskip("skops")
+    return _fitted(kind)
+
+
+@functools.cache
+def _fitted(kind: str) -> Any:
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.pipeline import make_pipeline
