@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 from mlopskit.deploy._targets import (
     bundle_requirements,
-    example_split,
     load_bundle,
     mlopskit_requirement,
     record_export,
@@ -232,7 +231,8 @@ def export(
         "utc_time_created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f"),
         "metadata": {"mlopskit_package": package.digest, "mlopskit_name": package.name},
     }
-    example = example_split(package)
+    bundled = out / "data" / "input_example.json"  # written by write_bundle: decode once
+    example = json.loads(bundled.read_text()) if bundled.is_file() else None
     if example is not None:
         (out / "input_example.json").write_text(json.dumps(example, allow_nan=False))
         (out / "serving_input_example.json").write_text(
