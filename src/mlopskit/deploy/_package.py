@@ -429,7 +429,7 @@ class ModelPackage:
             diff["python"] = (recorded_py, running)
         return diff
 
-    def to(self, target: str, path: str | Any, **options: Any) -> Path:
+    def to(self, target: str, path: str | Path, **options: Any) -> Path:
         """Export to a serving engine's format (``"mlflow"``, ``"sagemaker"``, ``"kserve"``,
         ``"k8s"``, ``"docker"``, ``"mlserver"``, ``"bentoml"``); returns what was written.
 
