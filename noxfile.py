@@ -298,3 +298,60 @@ def prefect(session: nox.Session) -> None:
         "MLOPSKIT_HOME": str(tmp / "ws"),
     }
     session.run("python", "examples/ci/prefect_flow.py", env=env)
+
+
+# -- deployment adapters, each proven by its engine in its own venv (issue 9) ----------------
+# The engines pin conflicting versions, so none is a dependency and each session installs
+# one; the adapter tests skip cleanly wherever their engine is absent.
+ADAPTER_TESTS = "tests/deploy/adapters"
+ADAPTER_BASE = ["-e", ".[serve,sklearn,mlflow]", "pytest>=8", "hypothesis>=6.100", "httpx>=0.27"]
+
+
+def _adapter_session(session: nox.Session, engine: list[str], *tests: str) -> None:
+    session.install(*ADAPTER_BASE, *engine)
+    paths = [f"{ADAPTER_TESTS}/{t}" for t in tests]
+    session.run("python", "-m", "pytest", "-p", "no:cacheprovider", *paths, *session.posargs)
+
+
+@nox.session
+def mlflow_export(session: nox.Session) -> None:
+    """MLflow loads and serves deploy.mlflow.export's directory; deploy.mlflow.load reads MLflow's."""
+    _adapter_session(session, ["mlflow==3.17.2"], "test_mlflow_export.py", "test_mlflow_engine.py")
+
+
+@nox.session
+def sagemaker(session: nox.Session) -> None:
+    """The model.tar.gz serves SageMaker's contract; boto3 requests accepted by moto on loopback."""
+    _adapter_session(
+        session, ["moto[server]>=5.0", "boto3", "s3fs>=2024.12.0"], "test_sagemaker.py"
+    )
+
+
+@nox.session
+def kserve(session: nox.Session) -> None:
+    """Manifests (CRD schema, kubernetes-validate --strict) and KServe's ModelServer runtime."""
+    _adapter_session(
+        session,
+        ["kserve==0.21.0", "jsonschema>=4", "kubernetes-validate>=1.30"],
+        "test_manifests.py",
+        "test_kserve_engine.py",
+    )
+
+
+@nox.session
+def mlserver(session: nox.Session) -> None:
+    """`mlserver start` serves deploy.mlserver.export's repository through the mlopskit Runtime."""
+    # MLServer 1.7.1's worker dies with uvloop 0.22 (SeldonIO/MLServer#2286)
+    _adapter_session(session, ["mlserver==1.7.1", "uvloop<0.22"], "test_mlserver.py")
+
+
+@nox.session
+def docker_context(session: nox.Session) -> None:
+    """The Dockerfile parsed; the entrypoint served from a fresh venv (no Docker engine needed)."""
+    _adapter_session(session, [], "test_docker.py")
+
+
+@nox.session
+def bentoml(session: nox.Session) -> None:
+    """`bentoml build` and `bentoml serve` of deploy.bentoml.export's service directory."""
+    _adapter_session(session, ["bentoml>=1.4,<1.5"], "test_bentoml.py")

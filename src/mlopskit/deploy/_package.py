@@ -429,6 +429,16 @@ class ModelPackage:
             diff["python"] = (recorded_py, running)
         return diff
 
+    def to(self, target: str, path: str | Path, **options: Any) -> Path:
+        """Export to a serving engine's format (``"mlflow"``, ``"sagemaker"``, ``"kserve"``,
+        ``"k8s"``, ``"docker"``, ``"mlserver"``, ``"bentoml"``); returns what was written.
+
+        See docs/deploy-targets.md. Raises InvalidInputError for an unknown target.
+        """
+        from mlopskit.deploy._targets import export
+
+        return export(self, target, path, **options)
+
 
 def _with_outputs(signature: ModelSignature, model: Any, example: Any) -> ModelSignature:
     """The signature completed with the outputs ``model`` gives on ``example``."""
