@@ -161,6 +161,19 @@ class TestTrust:
         pred = Predictor(ModelPackage.from_model(model, name="rf", store=file_store))
         assert np.array_equal(pred.predict(X), model.predict(X))
 
+    def test_an_imputing_pipeline_loads_without_trust(
+        self, file_store: ArtifactStore, churn_data: Any
+    ) -> None:
+        """A pipeline with SimpleImputer (it keeps a numpy.dtype) loads without trusted=True."""
+        from sklearn.impute import SimpleImputer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+
+        X, y = churn_data
+        model = make_pipeline(SimpleImputer(), LogisticRegression(max_iter=500)).fit(X, y)
+        pred = Predictor(ModelPackage.from_model(model, name="imputed", store=file_store))
+        assert np.array_equal(pred.predict(X), model.predict(X))
+
 
 class TestManifest:
     def test_signature_and_outputs_come_from_the_example(

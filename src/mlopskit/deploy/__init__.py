@@ -49,13 +49,19 @@ __all__ = [
 ]
 
 
+#: The adapters, public submodules loaded on first attribute access (``mk.deploy.mlflow``).
+_SUBMODULES = frozenset({"bentoml", "docker", "k8s", "kserve", "mlflow", "mlserver", "sagemaker"})
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"mlopskit.deploy.{name}")
     raise AttributeError(f"module 'mlopskit.deploy' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    return sorted({*globals(), *__all__, *_SUBMODULES})

@@ -39,6 +39,9 @@ _MEDIA = {
 # Beyond skops' own default list, only scikit-learn's classes are trusted: a function such
 # as builtins.eval or numpy.load inside a FunctionTransformer would run on request data.
 _SAFE_SKOPS_ROOTS = frozenset({"sklearn"})
+# Plain data types skops does not list by default but that run no code when loaded
+# (SimpleImputer keeps the dtype it was fitted on).
+_SAFE_SKOPS_TYPES = frozenset({"numpy.dtype"})
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
@@ -244,7 +247,11 @@ def load_payload(
     if format == "skops":
         sio = import_optional("skops.io", "sklearn", purpose="loading scikit-learn models")
         untrusted = list(sio.get_untrusted_types(data=data))
-        unsafe = [t for t in untrusted if t.split(".")[0] not in _SAFE_SKOPS_ROOTS]
+        unsafe = [
+            t
+            for t in untrusted
+            if t.split(".")[0] not in _SAFE_SKOPS_ROOTS and t not in _SAFE_SKOPS_TYPES
+        ]
         if unsafe and trusted is not True:
             raise UntrustedObjectError(
                 f"the skops model holds types skops does not trust and that are not "
