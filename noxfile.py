@@ -172,3 +172,24 @@ def fuzz(session: nox.Session) -> None:
         *session.posargs,
         env={"HYPOTHESIS_PROFILE": "fuzz", "MLOPSKIT_FUZZ_EXAMPLES": "1000"},
     )
+
+
+@nox.session
+def autolog_compat(session: nox.Session) -> None:
+    """mk.autolog records every param and metric mlflow.sklearn.autolog does."""
+    session.install("-e", ".[test]", "mlflow")
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "tests/tracking/test_autolog_mlflow_compat.py",
+        "-q",
+        *session.posargs,
+    )
+
+
+@nox.session
+def bench_autolog(session: nox.Session) -> None:
+    """mk.autolog vs mlflow.sklearn.autolog on a tiny and a ~1 s fit; system-metrics cost."""
+    session.install("-e", ".[test,system]", "mlflow")
+    session.run("python", "benchmarks/bench_autolog.py", *session.posargs)

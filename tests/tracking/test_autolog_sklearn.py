@@ -214,3 +214,18 @@ def test_dict_valued_params_stay_one_param(autologged: str, iris: Any) -> None:
     parent = mk.get_run(runs[runs["parent_id"].isna()]["run_id"].iloc[0])
     assert parent.params["param_grid"] == "{'C': [0.1, 1.0]}"
     assert not any(key.startswith("param_grid.") for key in parent.params)
+
+
+def test_pipeline_fit_transform_and_fit_predict_are_one_run_each(
+    autologged: str, iris: Any
+) -> None:
+    """fit_transform / fit_predict of a Pipeline log one run, not one per step."""
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+
+    X = iris[0]
+    Pipeline([("scale", StandardScaler()), ("pca", PCA(2))]).fit_transform(X)
+    Pipeline([("scale", StandardScaler()), ("km", KMeans(3, n_init=2))]).fit_predict(X)
+    runs = _runs()
+    assert sorted(runs["tags.estimator_name"]) == ["Pipeline", "Pipeline"]
+    assert set(runs["params.pca__n_components"].dropna()) == {"2"}

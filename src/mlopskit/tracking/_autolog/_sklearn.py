@@ -8,6 +8,7 @@ run per candidate plus ``best_*`` params and ``best_cv_score`` on the parent.
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import math
@@ -43,9 +44,19 @@ def install(patches: Patches) -> int:
             if not klass.__module__.startswith("sklearn"):
                 continue
             for name in _METHODS:
-                if inspect.isfunction(klass.__dict__.get(name)):
+                attr = klass.__dict__.get(name)
+                if inspect.isfunction(attr):
                     count += patches.patch(klass, name, _wrap)
+                elif inspect.isfunction(getattr(attr, "fn", None)):  # @available_if methods
+                    count += patches.patch(klass, name, _wrap_descriptor)
     return count
+
+
+def _wrap_descriptor(descriptor: Any) -> Any:
+    """A copy of an ``available_if`` descriptor whose function is wrapped."""
+    patched = copy.copy(descriptor)
+    patched.fn = _wrap(descriptor.fn)
+    return patched
 
 
 def _wrap(original: Callable[..., Any]) -> Callable[..., Any]:
