@@ -193,3 +193,10 @@ def bench_autolog(session: nox.Session) -> None:
     """mk.autolog vs mlflow.sklearn.autolog on a tiny and a ~1 s fit; system-metrics cost."""
     session.install("-e", ".[test,system]", "mlflow")
     session.run("python", "benchmarks/bench_autolog.py", *session.posargs)
+
+
+@nox.session
+def autolog(session: nox.Session) -> None:
+    """mk.autolog against real scikit-learn, XGBoost (CPU build) and LightGBM."""
+    session.install("-e", ".[test]", "xgboost-cpu", "lightgbm")
+    session.run("python", "-m", "pytest", "tests/tracking", "-q", "-k", "autolog", *session.posargs)

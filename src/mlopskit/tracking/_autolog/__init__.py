@@ -6,20 +6,24 @@ that are installed, ``autolog(disable=True)`` puts every original method back.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlopskit._log import get_logger
 from mlopskit.errors import InvalidInputError
 
-__all__ = ["AutologConfig", "Patches", "autolog", "config", "patches"]
+if TYPE_CHECKING:
+    from mlopskit.tracking._run import Run
+
+__all__ = ["AutologConfig", "Patches", "autolog", "autolog_run", "config", "patches", "safely"]
 
 _log = get_logger("mlopskit.tracking")
 
 #: The integrations :func:`autolog` knows, in the order they are tried.
-FLAVORS: tuple[str, ...] = ("sklearn",)
+FLAVORS: tuple[str, ...] = ("sklearn", "xgboost", "lightgbm")
 
 
 @dataclass
@@ -38,18 +42,18 @@ class Patches:
     """Methods replaced on library classes, and how to put them back."""
 
     def __init__(self) -> None:
-        self._saved: list[tuple[type, str, Any]] = []
-        self._done: set[tuple[type, str]] = set()
+        self._saved: list[tuple[Any, str, Any]] = []
+        self._done: set[tuple[int, str]] = set()
         self.lock = threading.RLock()
 
-    def patch(self, cls: type, name: str, make: Callable[[Any], Any]) -> bool:
-        """Replace ``cls.<name>`` (defined on ``cls`` itself) by ``make(original)``."""
-        if (cls, name) in self._done or name not in cls.__dict__:
+    def patch(self, cls: Any, name: str, make: Callable[[Any], Any]) -> bool:
+        """Replace ``cls.<name>`` (defined on the class or module itself) by ``make(original)``."""
+        if (id(cls), name) in self._done or name not in vars(cls):
             return False
-        original = cls.__dict__[name]
+        original = vars(cls)[name]
         setattr(cls, name, make(original))
         self._saved.append((cls, name, original))
-        self._done.add((cls, name))
+        self._done.add((id(cls), name))
         return True
 
     def undo(self) -> int:
@@ -147,5 +151,33 @@ def autolog(
 
             _sklearn.install(patches)
             config.flavors.add("sklearn")
+        for flavor in ("xgboost", "lightgbm"):
+            if flavor not in config.flavors and is_available(flavor):
+                from mlopskit.tracking._autolog import _boosting
+
+                _boosting.install(flavor, patches)
+                config.flavors.add(flavor)
         if not config.flavors:
-            _log.warning("autolog: no supported library (scikit-learn) is installed")
+            _log.warning("autolog: none of scikit-learn, xgboost, lightgbm is installed")
+
+
+@contextlib.contextmanager
+def autolog_run() -> Iterator[Run]:
+    """The active run, or a run of its own that ends with the block (FAILED if it raises)."""
+    from mlopskit.tracking._fluent import current_tracker
+    from mlopskit.tracking._tracker import active
+
+    run = active()
+    if run is not None:
+        yield run
+        return
+    with current_tracker().start_run(config.experiment) as own:
+        yield own
+
+
+def safely(flavor: str, fn: Callable[..., Any], *args: Any) -> None:
+    """Call ``fn(*args)``; a failure is a warning: logging never breaks the user's fit."""
+    try:
+        fn(*args)
+    except Exception as exc:
+        _log.warning("autolog could not record a %s fit: %r", flavor, exc)

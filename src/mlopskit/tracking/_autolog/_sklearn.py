@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mlopskit._log import get_logger
-from mlopskit.tracking._autolog import Patches, config, session
+from mlopskit.tracking._autolog import Patches, autolog_run, config, safely, session
 from mlopskit.tracking._flatten import describe_params, describe_value
 
 if TYPE_CHECKING:
@@ -95,31 +95,16 @@ def _fit_inputs(
 def _logged_fit(
     original: Callable[..., Any], est: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
-    from mlopskit.tracking._fluent import current_tracker
-    from mlopskit.tracking._tracker import active
-
     X, y, weight = _fit_inputs(original, args, kwargs, est)
     tags = {
         "mlopskit.autolog": FLAVOR,
         "estimator_name": type(est).__name__,
         "estimator_class": f"{type(est).__module__}.{type(est).__qualname__}",
     }
-    run = active()
-    if run is not None:
+    with autolog_run() as run:
         result = original(est, *args, **kwargs)
-        _safely(_record, run, est, X, y, weight, tags)
-        return result
-    with current_tracker().start_run(config.experiment) as own:
-        result = original(est, *args, **kwargs)
-        _safely(_record, own, est, X, y, weight, tags)
+        safely(FLAVOR, _record, run, est, X, y, weight, tags)
     return result
-
-
-def _safely(fn: Callable[..., Any], *args: Any) -> None:
-    try:
-        fn(*args)
-    except Exception as exc:  # logging must never break the user's fit
-        _log.warning("autolog could not record a %s fit: %r", FLAVOR, exc)
 
 
 def _record(run: Run, est: Any, X: Any, y: Any, weight: Any, tags: dict[str, str]) -> None:
