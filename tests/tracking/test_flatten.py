@@ -44,7 +44,13 @@ def test_colliding_keys_are_refused() -> None:
     with pytest.raises(InvalidInputError, match="appear twice"):
         flatten({"a.b": 1, "a": {"b": 2}})
     with pytest.raises(InvalidInputError, match="must be strings"):
-        flatten({"a": {1: 2}})
+        flatten({1: {"a": 2}})
+
+
+def test_mapping_with_non_string_keys_is_one_value() -> None:
+    """A nested dict keyed by numbers is a value (``{1: 'a'}``), not a group of params."""
+    assert flatten({"labels": {0: "cat", 1: "dog"}}) == {"labels": {0: "cat", 1: "dog"}}
+    assert flatten_params({"labels": {0: "cat"}}) == {"labels": "{0: 'cat'}"}
 
 
 class _Plain:
@@ -82,3 +88,4 @@ def test_flatten_params_feeds_log_params(workspace: str) -> None:
     assert run.params["opt.lr"] == "0.01"
     assert run.params["opt.fn"].endswith("_loss")
     assert run.params["n"] == "2"
+

@@ -24,22 +24,23 @@ _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 def flatten(params: Mapping[str, Any], sep: str = ".") -> dict[str, Any]:
     """Nested mappings become dotted keys: ``{"a": {"b": 1}}`` -> ``{"a.b": 1}``.
 
-    Leaves are returned unchanged (an empty mapping is a leaf, so it round-trips).
+    Leaves are returned unchanged: an empty mapping is a leaf (so it round-trips), and
+    so is a nested mapping with a key that is not a string (``{1: "a"}`` is a value).
     Raises InvalidInputError when two paths flatten to the same key (``{"a.b": 1,
-    "a": {"b": 2}}``) or a key is not a string.
+    "a": {"b": 2}}``) or a top-level key is not a string.
     """
     out: dict[str, Any] = {}
+    for key in params:
+        if not isinstance(key, str):
+            raise InvalidInputError(
+                f"param names must be strings, found {type(key).__name__} {key!r}",
+                found=key,
+            )
 
     def walk(prefix: str, node: Mapping[Any, Any]) -> None:
         for key, value in node.items():
-            if not isinstance(key, str):
-                raise InvalidInputError(
-                    f"param keys must be strings, found {type(key).__name__} {key!r} "
-                    f"under {prefix or 'the top level'!r}",
-                    found=key,
-                )
             full = f"{prefix}{sep}{key}" if prefix else key
-            if isinstance(value, Mapping) and value:
+            if isinstance(value, Mapping) and value and all(isinstance(k, str) for k in value):
                 walk(full, value)
             elif full in out:
                 raise InvalidInputError(
