@@ -86,7 +86,9 @@ def bench_fits(reps: int) -> None:
 
         mlflow = _mlflow
         logging.getLogger("mlflow").setLevel(logging.ERROR)
-        mlflow.set_tracking_uri(f"sqlite:///{tempfile.mkdtemp(prefix='bench-mlflow-')}/m.db")
+        where = tempfile.mkdtemp(prefix="bench-mlflow-")
+        mlflow.set_tracking_uri(f"sqlite:///{where}/m.db")
+        mlflow.create_experiment("bench", artifact_location=f"{where}/artifacts")
         mlflow.set_experiment("bench")
     mk.set_workspace(tempfile.mkdtemp(prefix="bench-autolog-"))
 

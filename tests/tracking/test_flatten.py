@@ -88,4 +88,3 @@ def test_flatten_params_feeds_log_params(workspace: str) -> None:
     assert run.params["opt.lr"] == "0.01"
     assert run.params["opt.fn"].endswith("_loss")
     assert run.params["n"] == "2"
-
