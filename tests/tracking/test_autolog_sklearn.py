@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import mlopskit as mk
 
@@ -229,3 +231,28 @@ def test_pipeline_fit_transform_and_fit_predict_are_one_run_each(
     runs = _runs()
     assert sorted(runs["tags.estimator_name"]) == ["Pipeline", "Pipeline"]
     assert set(runs["params.pca__n_components"].dropna()) == {"2"}
+
+
+@given(
+    st.integers(1, 20),
+    st.integers(1, 5),
+    st.integers(0, 2**32 - 1),
+    st.sampled_from(["float64", "float32", "int64"]),
+)
+@settings(max_examples=40, deadline=None)
+def test_data_digest_follows_content(rows: int, cols: int, seed: int, dtype: str) -> None:
+    """Equal data gives equal digests; changing one value, the dtype or the target changes it."""
+    from mlopskit.tracking._autolog._sklearn import data_digest
+
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 100, size=(rows, cols)).astype(dtype)
+    y = rng.integers(0, 2, size=rows)
+    digest, schema = data_digest(X, y)
+    assert data_digest(X.copy(), y.copy())[0] == digest
+    assert schema["inputs"] == {"kind": "array", "shape": [rows, cols], "dtype": dtype}
+    changed = X.copy()
+    changed[rng.integers(rows), rng.integers(cols)] += 1
+    assert data_digest(changed, y)[0] != digest
+    assert data_digest(X.astype("float16"), y)[0] != digest
+    assert data_digest(X, 1 - y)[0] != digest
+    assert data_digest(X)[0] != digest
