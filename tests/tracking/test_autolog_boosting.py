@@ -111,3 +111,32 @@ def test_disable_restores_train(workspace: str) -> None:
     assert all(importlib.import_module(m).train is not before[m] for m in libs)
     mk.autolog(disable=True)
     assert all(importlib.import_module(m).train is before[m] for m in libs)
+
+
+def test_xgboost_sklearn_wrapper_logs_one_run_with_history(autologged: str, data: Any) -> None:
+    """XGBClassifier.fit is one run: its params, the eval history per round, the best round."""
+    xgb = pytest.importorskip("xgboost")
+    X, y, Xv, yv = data
+    model = xgb.XGBClassifier(
+        n_estimators=200, max_depth=2, early_stopping_rounds=5, eval_metric="logloss"
+    )
+    model.fit(X, y, eval_set=[(Xv, yv)], verbose=False)
+    run = _only_run()
+    assert run.params["max_depth"] == "2" and run.params["n_estimators"] == "200"
+    history = run.metric_history("validation_0-logloss")
+    assert list(history["step"]) == list(range(model.get_booster().num_boosted_rounds()))
+    assert run.metrics["best_iteration"] == model.best_iteration
+    assert "training_accuracy_score" in run.metrics
+
+
+def test_lightgbm_sklearn_wrapper_logs_one_run_with_history(autologged: str, data: Any) -> None:
+    """LGBMClassifier.fit is one run with the per-iteration eval history and the best one."""
+    lgb = pytest.importorskip("lightgbm")
+    X, y, Xv, yv = data
+    model = lgb.LGBMClassifier(n_estimators=300, num_leaves=7, verbose=-1)
+    model.fit(X, y, eval_X=(Xv,), eval_y=(yv,), callbacks=[lgb.early_stopping(5, verbose=False)])
+    run = _only_run()
+    assert run.params["num_leaves"] == "7"
+    history = run.metric_history("valid_0-binary_logloss")
+    assert len(history) > model.best_iteration_ > 0
+    assert run.metrics["best_iteration"] == model.best_iteration_

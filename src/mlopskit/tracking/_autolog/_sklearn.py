@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import importlib
 import inspect
 import math
 from collections.abc import Callable
@@ -27,6 +28,10 @@ __all__ = ["data_digest", "install", "training_metrics"]
 _log = get_logger("mlopskit.tracking")
 
 _METHODS = ("fit", "fit_transform", "fit_predict")
+_WRAPPERS = {
+    "xgboost.sklearn": ("XGBClassifier", "XGBRegressor", "XGBRanker"),
+    "lightgbm.sklearn": ("LGBMClassifier", "LGBMRegressor", "LGBMRanker"),
+}
 FLAVOR = "sklearn"
 
 
@@ -36,12 +41,18 @@ def install(patches: Patches) -> int:
     from sklearn.pipeline import FeatureUnion, Pipeline
     from sklearn.utils import all_estimators
 
+    from mlopskit._optional import is_available
+
     classes = [cls for _, cls in all_estimators()]
     classes += [Pipeline, FeatureUnion, GridSearchCV, RandomizedSearchCV]
+    for module, names in _WRAPPERS.items():  # the boosters' scikit-learn estimators
+        if is_available(module.partition(".")[0]):
+            mod = importlib.import_module(module)
+            classes += [getattr(mod, name) for name in names if hasattr(mod, name)]
     count = 0
     for est_cls in classes:
         for klass in est_cls.__mro__:
-            if not klass.__module__.startswith("sklearn"):
+            if not klass.__module__.startswith(("sklearn", "xgboost", "lightgbm")):
                 continue
             for name in _METHODS:
                 attr = klass.__dict__.get(name)
@@ -112,6 +123,7 @@ def _record(run: Run, est: Any, X: Any, y: Any, weight: Any, tags: dict[str, str
     run.log_params(describe_params(est.get_params(deep=True)))
     if _is_search(est):
         _record_search(run, est)
+    _record_evals(run, est)
     if config.log_training_metrics and X is not None:
         metrics = training_metrics(est, X, y, weight)
         if metrics:
@@ -136,6 +148,38 @@ def log_model(run: Run, est: Any, name: str = "model") -> None:
     else:
         run.log_artifact(est, name=name)
         run.set_tag("mlopskit.autolog.model", name)
+
+
+def _record_evals(run: Run, est: Any) -> None:
+    """A booster wrapper's evaluation history (``evals_result``): one point per iteration
+    as ``<data>-<metric>``, and ``best_iteration`` when early stopping kept one."""
+    from mlopskit.tracking._autolog._boosting import metric_key
+
+    history = getattr(est, "evals_result_", None)
+    if history is None and callable(getattr(est, "evals_result", None)):
+        try:
+            history = est.evals_result()
+        except Exception:  # fitted without an eval set
+            history = None
+    if not isinstance(history, dict) or not history:
+        return
+    steps: dict[int, dict[str, float]] = {}
+    for data, metrics in history.items():
+        for metric, values in metrics.items():
+            for step, value in enumerate(values):
+                number = float(value)
+                if math.isfinite(number):
+                    steps.setdefault(step, {})[metric_key(str(data), str(metric))] = number
+    for step in sorted(steps):
+        run.log_metrics(steps[step], step=step)
+    best = getattr(est, "best_iteration_", None)
+    if best is None:
+        try:
+            best = getattr(est, "best_iteration", None)
+        except Exception:  # xgboost raises when there was no early stopping
+            best = None
+    if isinstance(best, int) and best >= 0:
+        run.log_metrics({"best_iteration": float(best), "stopped_iteration": float(max(steps))})
 
 
 def _is_search(est: Any) -> bool:
