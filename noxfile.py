@@ -355,3 +355,31 @@ def docker_context(session: nox.Session) -> None:
 def bentoml(session: nox.Session) -> None:
     """`bentoml build` and `bentoml serve` of deploy.bentoml.export's service directory."""
     _adapter_session(session, ["bentoml>=1.4,<1.5"], "test_bentoml.py")
+
+
+@nox.session
+def autolog_compat(session: nox.Session) -> None:
+    """mk.autolog records every param and metric mlflow.sklearn.autolog does."""
+    session.install("-e", ".[test]", "mlflow")
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "tests/tracking/test_autolog_mlflow_compat.py",
+        "-q",
+        *session.posargs,
+    )
+
+
+@nox.session
+def bench_autolog(session: nox.Session) -> None:
+    """mk.autolog vs mlflow.sklearn.autolog on a tiny and a ~1 s fit; system-metrics cost."""
+    session.install("-e", ".[test,system]", "mlflow")
+    session.run("python", "benchmarks/bench_autolog.py", *session.posargs)
+
+
+@nox.session
+def autolog(session: nox.Session) -> None:
+    """mk.autolog against real scikit-learn, XGBoost (CPU build) and LightGBM."""
+    session.install("-e", ".[test]", "xgboost-cpu", "lightgbm")
+    session.run("python", "-m", "pytest", "tests/tracking", "-q", "-k", "autolog", *session.posargs)

@@ -27,6 +27,7 @@ _LAZY: dict[str, str] = {
     "RefConflictError": "mlopskit.errors",
     "Workspace": "mlopskit.workspace",
     "active_run": "mlopskit.tracking",
+    "autolog": "mlopskit.tracking",
     "compare_runs": "mlopskit.tracking",
     "current_workspace": "mlopskit.workspace",
     "datasets": "mlopskit.versioning",
@@ -102,6 +103,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from mlopskit.store import ArtifactRef, ArtifactStore
     from mlopskit.tracking import (
         active_run,
+        autolog,
         compare_runs,
         end_run,
         flush,

@@ -16,7 +16,9 @@ Two backends sit behind one protocol: SQLite for a local workspace
 friends (``<root>/tracking/``).
 """
 
+from mlopskit.tracking._autolog import autolog
 from mlopskit.tracking._backend import TrackingBackend
+from mlopskit.tracking._flatten import flatten_params, unflatten
 from mlopskit.tracking._fluent import (
     active_run,
     compare_runs,
@@ -61,10 +63,12 @@ __all__ = [
     "TrackingBackend",
     "WriterInfo",
     "active_run",
+    "autolog",
     "compare_runs",
     "current_tracker",
     "effective_status",
     "end_run",
+    "flatten_params",
     "flush",
     "get_run",
     "import_mlflow",
@@ -84,4 +88,5 @@ __all__ = [
     "start_run",
     "track",
     "tracker_for",
+    "unflatten",
 ]

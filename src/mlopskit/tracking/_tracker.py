@@ -108,6 +108,8 @@ class Tracker:
         self.backend: TrackingBackend = backend if backend is not None else backend_for(self.uri)
         self.max_points = max_points
         self.max_age = max_age
+        self._names: dict[str, set[str]] = {}  # experiment -> run names known here
+        self._names_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"Tracker({self.uri!r}, backend={self.backend!r})"
@@ -131,8 +133,13 @@ class Tracker:
         parent: Run | str | None = UNSET,
         capture_env: bool = True,
         git: bool = True,
+        log_system_metrics: bool | None = None,
     ) -> Run:
-        """Start (or resume) a run and make it active here; see :func:`start_run`."""
+        """Start (or resume) a run and make it active here; see :func:`start_run`.
+
+        ``log_system_metrics`` (default: ``MLOPSKIT_LOG_SYSTEM_METRICS``) samples CPU,
+        memory, disk, network and GPU into ``system/*`` metrics until the run ends.
+        """
         current = active()
         if parent is UNSET:
             parent = current
@@ -158,7 +165,7 @@ class Tracker:
         record = RunRecord(
             run_id=rid,
             experiment=experiment,
-            name=name or f"run-{rid[:8]}",
+            name=name or self._fresh_name(experiment),
             status="RUNNING",
             start_time=datetime.now(timezone.utc),
             parent_id=parent_id,
@@ -194,7 +201,24 @@ class Tracker:
         )
         if env_diff:
             run.log_artifact(env_diff, name="mlopskit/git.diff")
+        if _config.flag("log_system_metrics", log_system_metrics, default=False):
+            from mlopskit.tracking._system import SystemMetricsMonitor
+
+            SystemMetricsMonitor(run).start()
         return run
+
+    def _fresh_name(self, experiment: str) -> str:
+        """A readable ``adjective-animal-NNN`` name no run of ``experiment`` has yet."""
+        from mlopskit.tracking._names import generate_name
+
+        with self._names_lock:
+            known = self._names.get(experiment)
+            if known is None:
+                records = self.backend.list_runs([experiment], keys=[])
+                known = self._names[experiment] = {r.name for r in records}
+            name = generate_name(known)
+            known.add(name)
+            return name
 
     def get_run(self, run_id: str) -> Run:
         """A handle on a stored run (NotFoundError if there is none)."""
