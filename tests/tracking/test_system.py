@@ -86,3 +86,15 @@ def test_bad_interval_is_a_config_error(workspace: str) -> None:
         pytest.raises(ConfigError, match="> 0"),
     ):
         SystemMetricsMonitor(run, interval=0)
+
+
+def test_the_fluent_start_run_takes_the_flag(
+    workspace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mk.start_run(log_system_metrics=True) starts the sampler like the tracker's method."""
+    monkeypatch.setenv("MLOPSKIT_SYSTEM_METRICS_INTERVAL", "0.1")
+    with mk.start_run("sys", log_system_metrics=True, capture_env=False):
+        assert len(_monitor_threads()) == 1
+    for thread in _monitor_threads():
+        thread.join(timeout=10)
+    assert not _monitor_threads()

@@ -63,6 +63,7 @@ def start_run(
     resume: bool | None = None,
     parent: Run | str | None = UNSET,
     capture_env: bool = True,
+    log_system_metrics: bool | None = None,
 ) -> Run:
     """Start a run in the current workspace and make it the active run here.
 
@@ -72,7 +73,8 @@ def start_run(
     Args:
         experiment: the experiment's name; defaults to the parent's, else
             ``MLOPSKIT_EXPERIMENT``, else ``default``.
-        name: a display name (default ``run-<id prefix>``).
+        name: a display name (default: a readable ``adjective-animal-NNN`` name,
+            unique in the experiment).
         params: parameters to log at once (immutable afterwards).
         tags: tags to set at once.
         run_id: choose the id; an existing run with that id is resumed.
@@ -81,6 +83,9 @@ def start_run(
             top-level run even inside another.
         capture_env: record git, Python, packages, host, user and command line as
             ``mlopskit.*`` tags (and the git diff as an artifact when dirty).
+        log_system_metrics: sample CPU, memory, disk, network (and GPU) as
+            ``system/*`` metrics while the run is active (extra ``system``); ``None``
+            reads ``MLOPSKIT_LOG_SYSTEM_METRICS``.
 
     Example:
         >>> import mlopskit as mk
@@ -99,6 +104,7 @@ def start_run(
         resume=resume,
         parent=parent,
         capture_env=capture_env,
+        log_system_metrics=log_system_metrics,
     )
 
 
