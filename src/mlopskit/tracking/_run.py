@@ -383,6 +383,11 @@ class Run:
                 name = f"{label}@{number}" if isinstance(number, int) else label
         entry = RunInput(digest=digest, name=name, context=context)
         self.tracker.backend.log_input(self.run_id, entry)
+        from mlopskit._edges import Endpoint, record_use
+        from mlopskit._provenance import node_of
+
+        node = node_of(item) or Endpoint(digest=digest, kind="artifact", label=name or "")
+        record_use(self.tracker.store, self.run_id, {name or digest: node})
         self._cached = None
         return entry
 

@@ -1,19 +1,22 @@
 """Data versioning: ``@versioned`` memoization with lineage, and datasets (see docs/versioning.md)."""
 
+from mlopskit._edges import (
+    Endpoint,
+    LineageEdge,
+    edges_from,
+    edges_into,
+    edges_of_run,
+    node_ids_of,
+    record_edge,
+    record_use,
+    run_endpoint,
+)
 from mlopskit.versioning import datasets
 from mlopskit.versioning._datasets import (
     DatasetDiff,
     Datasets,
     DatasetVersion,
     parse_dataset_uri,
-)
-from mlopskit.versioning._edges import (
-    Endpoint,
-    LineageEdge,
-    edges_from,
-    edges_into,
-    edges_of_run,
-    record_edge,
 )
 from mlopskit.versioning._hash import digest_value
 from mlopskit.versioning._numbered import VersionList
@@ -39,7 +42,10 @@ __all__ = [
     "edges_from",
     "edges_into",
     "edges_of_run",
+    "node_ids_of",
     "parse_dataset_uri",
     "record_edge",
+    "record_use",
+    "run_endpoint",
     "versioned",
 ]

@@ -26,14 +26,14 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 from pydantic import BaseModel, ConfigDict
 
 from mlopskit import _config, _context
+from mlopskit._edges import Endpoint, LineageEdge, record_edge, record_use, ref_segment
 from mlopskit._log import get_logger
+from mlopskit._provenance import node_of, recall, remember
+from mlopskit._records import read_record_as
 from mlopskit.errors import ConfigError, NotFoundError, RefConflictError
 from mlopskit.store import ArtifactRef, ArtifactStore, current_store, store_for
 from mlopskit.versioning._code import Fingerprint, fingerprint
-from mlopskit.versioning._edges import Endpoint, LineageEdge, record_edge, ref_segment
 from mlopskit.versioning._hash import ALGORITHMS, digest_value, new_value_hasher
-from mlopskit.versioning._provenance import recall, remember
-from mlopskit.versioning._records import read_record_as
 
 if TYPE_CHECKING:
     from mlopskit.store import RefRecord
@@ -269,7 +269,7 @@ class VersionedFunction(Generic[P, R]):
         if run is not None or any(recall(v) is not None for v, _ in key.args.values()):
             self._edge(store, key, call.output, getattr(run, "run_id", None))
         if not call.returns_ref:
-            remember(value, call.output.digest, "versioned", self._label(key))
+            remember(value, self._node(key, call.output))
         return value, None
 
     def _save(
@@ -290,7 +290,7 @@ class VersionedFunction(Generic[P, R]):
             algorithm=self.hash,
             code_hash=self._fingerprint().digest,
             version=self.version,
-            inputs={n: self._endpoint(n, v, d).digest for n, (v, d) in key.args.items()},
+            inputs={n: self._endpoint(n, v, d).digest or d for n, (v, d) in key.args.items()},
             output=out,
             returns_ref=returns_ref,
             run_id=run_id,
@@ -311,18 +311,15 @@ class VersionedFunction(Generic[P, R]):
             log.debug("versioned_race_lost", function=self.qualname, key=key.hex)
         self._edge(store, key, out, run_id)
         if not returns_ref:
-            remember(result, out.digest, "versioned", self._label(key))
+            remember(result, self._node(key, out))
 
     def _label(self, key: _Key) -> str:
         return f"{self.__wrapped__.__name__}[{key.hex[:8]}]"
 
     @staticmethod
     def _endpoint(name: str, value: Any, digest: str) -> Endpoint:
-        known = recall(value)
-        if known is not None:
-            return Endpoint(digest=known[0], kind=known[1], label=known[2])  # type: ignore[arg-type]
-        node = getattr(value, "__mlopskit_node__", None)
-        if isinstance(node, Endpoint):
+        node = node_of(value)
+        if node is not None:
             return node
         if isinstance(value, ArtifactRef):
             return Endpoint(digest=value.digest, kind="artifact", label=name)
@@ -332,12 +329,23 @@ class VersionedFunction(Generic[P, R]):
         edge = LineageEdge(
             relation="derived",
             inputs={n: self._endpoint(n, v, d) for n, (v, d) in key.args.items()},
-            output=Endpoint(digest=out.digest, kind="versioned", label=self._label(key)),
+            output=self._node(key, out),
             function=self.qualname,
             code_hash=self._fingerprint().digest,
             run_id=run_id,
         )
         record_edge(store, edge)
+        if run_id is not None:  # the run consumed the step's output
+            record_use(store, run_id, {self.__wrapped__.__name__: self._node(key, out)})
+
+    def _node(self, key: _Key, out: ArtifactRef) -> Endpoint:
+        """The lineage node of one call: the function and its argument key, not the bytes."""
+        return Endpoint(
+            digest=out.digest,
+            kind="versioned",
+            label=self._label(key),
+            id=f"versioned:{self.qualname}/{key.hex}",
+        )
 
     # -- management -------------------------------------------------------------------
 
