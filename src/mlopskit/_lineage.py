@@ -417,17 +417,38 @@ def _by_digest(digest: str, store: ArtifactStore) -> LineageNode:
     return LineageNode(kind="artifact", id=digest, digest=digest, label="")
 
 
+def _call_node(call: VersionedCall, store: ArtifactStore) -> LineageNode:
+    """The node of a stored ``@versioned`` call: the one recorded for its key (a call
+    made on several input versions with the same content is several nodes: ambiguous)."""
+    base = f"versioned:{call.function}/{call.key}"
+    found = {
+        e.id: e
+        for e in node_ids_of(store, call.output.digest)
+        if e.id == base or e.id.startswith(base + "/")
+    }
+    if len(found) > 1:
+        raise InvalidInputError(
+            f"the call {base} was made on {len(found)} different input versions: "
+            f"{', '.join(sorted(found))}; pass one of these ids",
+            expected="one node id",
+            found=base,
+        )
+    if found:
+        return _node(next(iter(found.values())))
+    return LineageNode(
+        kind="versioned",
+        id=base,
+        digest=call.output.digest,
+        label=f"{call.function.rsplit('.', 1)[-1]}[{call.key[:8]}]",
+    )
+
+
 def _resolve(target: Any, store: ArtifactStore) -> LineageNode:
     node = getattr(target, "__mlopskit_node__", None)
     if isinstance(node, Endpoint):
         return _node(node)
     if isinstance(target, VersionedCall):
-        return LineageNode(
-            kind="versioned",
-            id=f"versioned:{target.function}/{target.key}",
-            digest=target.output.digest,
-            label=f"{target.function.rsplit('.', 1)[-1]}[{target.key[:8]}]",
-        )
+        return _call_node(target, store)
     if isinstance(target, ArtifactRef):
         return _by_digest(target.digest, store)
     run_id = getattr(target, "run_id", None)

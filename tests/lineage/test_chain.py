@@ -44,7 +44,7 @@ def _readme_workflow() -> dict[str, Any]:
     return {
         "data": data,
         "run": f"run:{runs[0]}",
-        "step": f"versioned:{call.function}/{call.key}",
+        "step": mk.lineage(call).root.id,
     }
 
 
@@ -107,7 +107,7 @@ class TestRunInputs:
         with start_run(experiment="e") as b:
             double([1, 2])
         (call,) = double.versions()
-        g = mk.lineage(f"versioned:{call.function}/{call.key}", direction="down")
+        g = mk.lineage(call, direction="down")
         assert {f"run:{a.run_id}", f"run:{b.run_id}"} <= _ids(g)
 
 

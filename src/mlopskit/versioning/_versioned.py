@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import inspect
 import os
 import threading
@@ -339,13 +340,19 @@ class VersionedFunction(Generic[P, R]):
             record_use(store, run_id, {self.__wrapped__.__name__: self._node(key, out)})
 
     def _node(self, key: _Key, out: ArtifactRef) -> Endpoint:
-        """The lineage node of one call: the function and its argument key, not the bytes."""
-        return Endpoint(
-            digest=out.digest,
-            kind="versioned",
-            label=self._label(key),
-            id=f"versioned:{self.qualname}/{key.hex}",
+        """The lineage node of one call: the function, its argument key and the versions
+        the arguments came from — never the output bytes. The same step applied to two
+        dataset versions with identical content is two nodes; a re-run on the same
+        versions is the same node."""
+        came_from = sorted(
+            f"{n}={e.id}"
+            for n, (v, d) in key.args.items()
+            if (e := self._endpoint(n, v, d)).kind not in ("value", "artifact")
         )
+        ident = f"versioned:{self.qualname}/{key.hex}"
+        if came_from:
+            ident += "/" + hashlib.sha256("\n".join(came_from).encode()).hexdigest()[:16]
+        return Endpoint(digest=out.digest, kind="versioned", label=self._label(key), id=ident)
 
     # -- management -------------------------------------------------------------------
 
