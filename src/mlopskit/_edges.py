@@ -157,6 +157,7 @@ def node_segment(value: str) -> str:
     Letters, digits and ``.@+,-`` stay; every other character (``=`` and ``_``
     included) is written ``=XX`` (its UTF-8 bytes in hex), and a segment that would not
     start with a letter or digit gets a ``_`` in front: two ids never share a segment.
+    A segment longer than 160 characters keeps its head and gains a SHA-256 of the id.
     """
     out = []
     for c in value:
@@ -165,6 +166,8 @@ def node_segment(value: str) -> str:
         else:
             out.extend(f"={b:02X}" for b in c.encode())
     seg = "".join(out)
+    if len(seg) > 160:  # keep file names short: a readable head and a digest of the whole
+        seg = f"{seg[:96]},{hashlib.sha256(value.encode()).hexdigest()[:40]}"
     return seg if seg[:1].isalnum() and seg[:1].isascii() else f"_{seg}"
 
 

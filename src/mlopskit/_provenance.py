@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections import OrderedDict
 from typing import Any
 
 from mlopskit._edges import Endpoint
@@ -20,6 +21,11 @@ __all__ = ["node_of", "recall", "remember"]
 
 _table: dict[int, tuple[weakref.ref[Any], Endpoint]] = {}
 _lock = threading.Lock()
+# dicts, lists, sets cannot be weakly referenced: the last few are held (and so stay
+# alive) here; immutable values (ints, str, tuples) are never tracked — equal values
+# share identities, so a node cannot be told from their id
+_HELD = 256
+_held: OrderedDict[int, tuple[Any, Endpoint]] = OrderedDict()
 
 
 def remember(obj: Any, node: Endpoint) -> None:
@@ -31,7 +37,13 @@ def remember(obj: Any, node: Endpoint) -> None:
 
     try:
         ref = weakref.ref(obj, forget)
-    except TypeError:  # ints, tuples, ...: not weak-referenceable, not worth tracking
+    except TypeError:
+        if type(obj) in (dict, list, set, bytearray):
+            with _lock:
+                _held[key] = (obj, node)
+                _held.move_to_end(key)
+                while len(_held) > _HELD:
+                    _held.popitem(last=False)
         return
     with _lock:
         _table[key] = (ref, node)
@@ -47,9 +59,12 @@ def _forget(key: int) -> None:
 def recall(obj: Any) -> Endpoint | None:
     """The node ``obj`` itself was loaded from, else None."""
     entry = _table.get(id(obj))
-    if entry is None or entry[0]() is not obj:
-        return None
-    return entry[1]
+    if entry is not None and entry[0]() is obj:
+        return entry[1]
+    held = _held.get(id(obj))
+    if held is not None and held[0] is obj:
+        return held[1]
+    return None
 
 
 def node_of(obj: Any) -> Endpoint | None:

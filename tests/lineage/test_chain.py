@@ -111,6 +111,34 @@ class TestRunInputs:
         assert {f"run:{a.run_id}", f"run:{b.run_id}"} <= _ids(g)
 
 
+class TestProvenanceOfPlainObjects:
+    def test_a_dict_returned_by_a_step_links_the_model_registered_from_it(
+        self, ws: mk.Workspace
+    ) -> None:
+        """A dict (not weak-referenceable) returned by @versioned is still known as the
+        step's output when registered, outside any run."""
+        mk.datasets.commit("c", pd.DataFrame({"x": [1.0, 3.0]}))
+
+        @mk.versioned
+        def fit(df: pd.DataFrame) -> dict[str, float]:
+            return {"mean": float(df["x"].mean())}
+
+        mv = mk.registry.register("churn", fit(mk.datasets.load("c/1")))
+        g = mk.lineage(mv, direction="up")
+        assert {n.kind for n in g.upstream()} == {"versioned", "dataset"}
+
+    def test_long_step_names_make_valid_refs(self, ws: mk.Workspace) -> None:
+        """A node id longer than a file name allows is still recorded and walked."""
+        long = Endpoint(kind="deployment", label="d" * 400)
+        dv = mk.datasets.commit("c", pd.DataFrame({"x": [1.0]}))
+        record_edge(
+            ws.store,
+            LineageEdge(relation="deployed", inputs={"d": dv.__mlopskit_node__}, output=long),
+        )
+        assert long.id in {n.id for n in mk.lineage(dv, direction="down").nodes}
+        assert mk.lineage(long.id, direction="up").upstream()[0].id == "dataset:c/1"
+
+
 class TestDeploymentChain:
     def test_package_deployment_and_prediction_nodes_are_named(self, ws: mk.Workspace) -> None:
         """Edges deployment records with kinds package/deployment/prediction extend the chain
