@@ -111,7 +111,7 @@ def main() -> None:
     ratio = statistics.median(a / b for a, b in zip(ta, tb))
     print(
         f"walk up from one model: {statistics.median(ta) * 1e3:.1f} ms (A) vs listing every "
-        f"edge ref: {statistics.median(tb) * 1e3:.1f} ms (B); A/B = {ratio:.3f}"
+        f"edge ref: {statistics.median(tb) * 1e3:.1f} ms (B); A/B = {ratio:.2g}"
     )
     down = lineage(dataset, "down", store=store)
     td = statistics.median(timed(lambda: lineage(dataset, "down", store=store)) for _ in range(5))
