@@ -32,6 +32,7 @@ from mlopskit.versioning import (
     VersionedCall,
     edges_from,
     edges_into,
+    find_call,
     node_ids_of,
 )
 
@@ -471,6 +472,11 @@ def _resolve(target: Any, store: ArtifactStore) -> LineageNode:
         return _node(_dataset(rest.lstrip("/"), store).__mlopskit_node__)
     if sep and scheme in ("model", "models"):
         return _node(_model(rest.lstrip("/"), store).__mlopskit_node__)
+    if sep and scheme == "versioned" and rest.count("/") == 1:  # a VersionedCall's .uri
+        call = find_call(store, target)
+        if call is None:
+            raise NotFoundError(f"no stored @versioned call {target!r}", found=target)
+        return _call_node(call, store)
     if sep and scheme in _PREFIXES and rest:  # versioned:, package:, deployment:, prediction:
         digest = rest if scheme == "package" else None
         return LineageNode(kind=scheme, id=target, digest=digest, label=rest)

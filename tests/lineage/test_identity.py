@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import mlopskit as mk
-from mlopskit.errors import InvalidInputError
+from mlopskit.errors import InvalidInputError, NotFoundError
 from mlopskit.tracking import start_run
 
 
@@ -81,3 +81,22 @@ class TestUris:
         assert mk.lineage(mv.uri).root.id == "model:clf/1"
         mk.registry.set_alias("clf", "champion", 1)
         assert mk.lineage("clf@champion").root.id == "model:clf/1"
+
+    def test_runs_and_steps_print_a_uri_lineage_accepts(self, ws: mk.Workspace) -> None:
+        """A run's .uri (run:<id>) and a stored call's .uri (versioned:<fn>/<key>) name
+        their nodes; an unknown call is NotFoundError."""
+
+        @mk.versioned
+        def step(x: list[int]) -> list[int]:
+            return x[::-1]
+
+        with start_run(experiment="e") as run:
+            step([1, 2])
+        assert run.uri == f"run:{run.run_id}"
+        assert mk.lineage(run.uri).root.id == run.uri
+        (call,) = step.versions()
+        g = mk.lineage(call.uri, direction="down")
+        assert g.root.id == mk.lineage(call).root.id
+        assert run.uri in {n.id for n in g.nodes}
+        with pytest.raises(NotFoundError):
+            mk.lineage(f"versioned:{call.function}/{'0' * 64}")

@@ -412,6 +412,11 @@ class Run:
         return self
 
     @property
+    def uri(self) -> str:
+        """``run:<run id>``: what ``mk.lineage`` accepts."""
+        return f"run:{self.run_id}"
+
+    @property
     def name(self) -> str:
         """The run's name."""
         if self._name is None:

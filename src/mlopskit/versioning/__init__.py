@@ -24,6 +24,7 @@ from mlopskit.versioning._versioned import (
     NotVersionedFunction,
     VersionedCall,
     VersionedFunction,
+    find_call,
     versioned,
 )
 
@@ -42,6 +43,7 @@ __all__ = [
     "edges_from",
     "edges_into",
     "edges_of_run",
+    "find_call",
     "node_ids_of",
     "parse_dataset_uri",
     "record_edge",

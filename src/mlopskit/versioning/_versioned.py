@@ -31,7 +31,7 @@ from mlopskit._edges import Endpoint, LineageEdge, record_edge, record_use, ref_
 from mlopskit._log import get_logger
 from mlopskit._provenance import node_of, recall, remember
 from mlopskit._records import read_record_as
-from mlopskit.errors import ConfigError, NotFoundError, RefConflictError
+from mlopskit.errors import ConfigError, InvalidNameError, NotFoundError, RefConflictError
 from mlopskit.store import ArtifactRef, ArtifactStore, current_store, store_for
 from mlopskit.versioning._code import Fingerprint, fingerprint
 from mlopskit.versioning._hash import ALGORITHMS, digest_value, new_value_hasher
@@ -39,7 +39,7 @@ from mlopskit.versioning._hash import ALGORITHMS, digest_value, new_value_hasher
 if TYPE_CHECKING:
     from mlopskit.store import RefRecord
 
-__all__ = ["NotVersionedFunction", "VersionedCall", "VersionedFunction", "versioned"]
+__all__ = ["NotVersionedFunction", "VersionedCall", "VersionedFunction", "find_call", "versioned"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -79,6 +79,11 @@ class VersionedCall(BaseModel):
     created_at: datetime
     duration_s: float = 0.0
 
+    @property
+    def uri(self) -> str:
+        """``versioned:<module.qualname>/<key>``: what ``mk.lineage`` accepts."""
+        return f"versioned:{self.function}/{self.key}"
+
 
 def _enabled() -> bool:
     return _config.flag("versioned", default=True) is not False
@@ -112,12 +117,33 @@ def _read_call(store: ArtifactStore, ref: ArtifactRef, refname: str) -> Versione
     return call
 
 
+def find_call(store: ArtifactStore, uri: str) -> VersionedCall | None:
+    """The stored call a ``versioned:<module.qualname>/<key>`` URI names, or None."""
+    function, _, key = uri.removeprefix("versioned:").rpartition("/")
+    if not function or not key.isalnum():
+        return None
+    seg = _segment(function)
+    for algorithm in ALGORITHMS:
+        name = f"versioned/{seg}/{algorithm}-{key}"
+        try:
+            rec = store.refs.record(name)
+        except InvalidNameError:
+            return None
+        if rec is not None and rec.target is not None:
+            return _read_call(store, rec.target, name)
+    return None
+
+
 def _function_id(fn: Callable[..., Any]) -> tuple[str, str]:
     qualname = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+    return qualname, _segment(qualname)
+
+
+def _segment(qualname: str) -> str:
     seg = ref_segment(qualname.replace("<", "").replace(">", ""))
     if len(seg) > 150:
         seg = seg[:140] + "." + digest_value(qualname)[7:19]
-    return qualname, seg
+    return seg
 
 
 class _Key:
