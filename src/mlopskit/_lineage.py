@@ -90,10 +90,17 @@ class LineageRecord(BaseModel):
 class Lineage:
     """The result of :func:`lineage`: the start node and the records reached from it."""
 
-    def __init__(self, root: LineageNode, records: list[LineageRecord], runs: Any = None) -> None:
+    def __init__(
+        self,
+        root: LineageNode,
+        records: list[LineageRecord],
+        runs: Any = None,
+        store: ArtifactStore | None = None,
+    ) -> None:
         self.root = root
         self.records = records
         self.runs = runs
+        self.store = store
 
     def __iter__(self) -> Iterator[LineageRecord]:
         return iter(self.records)
@@ -198,7 +205,18 @@ class Lineage:
                     text += f" ({run.name}, {run.status})"
                 except (MlopskitError, OSError, ValueError):
                     pass
-        elif node.digest and node.kind not in ("package",):
+        elif node.kind in ("dataset", "model") and self.store is not None:
+            find, verb = (
+                (_dataset, "committed") if node.kind == "dataset" else (_model, "registered")
+            )
+            try:
+                version = find(node.label, self.store)
+                text += (
+                    f" ({verb} by {version.author} at {version.created_at:%Y-%m-%d %H:%M:%S %Z})"
+                )
+            except (MlopskitError, AttributeError, ValueError):
+                pass
+        if node.digest and node.kind not in ("package", "run"):
             text += f" [{node.digest[:15]}…]"
         return text
 
@@ -632,7 +650,7 @@ class _Walk:
             for r in self.records.values()
         ]
         records.sort(key=lambda r: (r.direction != "up", r.depth))
-        return Lineage(self.nodes[self.root.id], records, self.runs)
+        return Lineage(self.nodes[self.root.id], records, self.runs, self.store)
 
 
 def lineage(

@@ -168,5 +168,6 @@ class TestDeploymentChain:
         ]
         assert order == sorted(order)
         assert "registered from" in text
+        assert "dataset events/1 (committed by " in text  # who and when, from the record
         assert "FINISHED" in text  # the run, described from tracking
         assert batch.id in _ids(mk.lineage(dv, direction="down"))
