@@ -125,6 +125,13 @@ def bench_versioning(session: nox.Session) -> None:
 
 
 @nox.session
+def bench_lineage(session: nox.Session) -> None:
+    """mk.lineage up from one model in a 10,000-run / 100,000-edge graph vs a full scan."""
+    session.install("-e", ".")
+    session.run("python", "benchmarks/bench_lineage.py", *session.posargs)
+
+
+@nox.session
 def evidently(session: nox.Session) -> None:
     """drift's preset="evidently" against Evidently 0.7.23 itself (needs pandas<3)."""
     session.install("-e", ".", "evidently==0.7.23", "pandas<3", "pytest>=8", "hypothesis>=6.100")

@@ -105,11 +105,11 @@ class TestTargets:
         """Strings name datasets, models, runs and digests; all resolve to the same nodes."""
         store = pipeline["store"]
         digest = pipeline["raw"].digest
-        for target in ("dataset:raw/1", "raw/1", "raw@latest", digest):
-            assert lineage(target, store=store).root.id == digest
+        for target in ("dataset:raw/1", "raw/1", "raw@latest", digest, pipeline["raw"].uri):
+            assert lineage(target, store=store).root.id == "dataset:raw/1"
         mv = pipeline["mv"]
-        for target in ("model:clf@champion", "clf@champion", "models:/clf/1", mv):
-            assert lineage(target, store=store).root.id == mv.digest
+        for target in ("model:clf@champion", "clf@champion", "models:/clf/1", mv, mv.uri):
+            assert lineage(target, store=store).root.id == "model:clf/1"
         run = lineage(f"run:{pipeline['run'].run_id}", store=store)
         assert run.root.kind == "run"
         assert len(run) >= 2
@@ -129,11 +129,13 @@ class TestRendering:
         """A walk renders as a DataFrame, a Mermaid graph and a DOT digraph."""
         g = lineage(pipeline["mv"], store=pipeline["store"])
         frame = g.to_frame()
-        assert list(frame.columns[:4]) == ["source_kind", "source", "source_digest", "relation"]
+        assert list(frame.columns[:6]) == ["from", "relation", "to", "when", "who", "run"]
+        assert frame["when"].notna().all()
+        assert frame["who"].notna().all()
         assert len(frame) == len(g)
         mermaid = g.to_mermaid()
         assert mermaid.startswith("graph LR")
-        assert '-->|"derived"|' in mermaid  # the model is the train step's stored output
+        assert '-->|"registered"|' in mermaid  # the model was registered from the step output
         dot = g.to_dot()
         assert dot.startswith("digraph lineage {")
         assert dot.rstrip().endswith("}")

@@ -1,21 +1,23 @@
-"""``mk.lineage``: walk the graph of datasets, ``@versioned`` outputs, runs and models.
+"""``mk.lineage``: walk the graph of dataset versions, ``@versioned`` calls, runs, model
+versions, packages, deployments and prediction batches.
 
-The graph is made of the lineage edges versioning and the registry record in the
-store (input digests → output digest, with the function, its code hash and the run),
-plus — when :mod:`mlopskit.tracking` is installed and knows the run — each run's
-logged inputs (upstream) and artifacts (downstream). ``mk.lineage(x)`` returns a
-:class:`Lineage`: records a user can print, turn into a DataFrame, or render as
-Mermaid or Graphviz DOT.
-
-Not found by the walk: runs that used a dataset only through ``run.log_input`` and
-were never linked by an edge in this store (tracking keeps no index by input); their
-inputs are found upstream from the run itself.
+Every node is an event or a version, identified by its record (``dataset:iris/3``,
+``model:clf/2``, ``run:<id>``, ``versioned:<fn>/<key>``, ``package:<digest>``), never by
+its bytes: two versions with identical content are two nodes. The graph is made of the
+append-only lineage edges that versioning, the registry, tracking and deployment
+record in the store (see :mod:`mlopskit._edges`), plus — when :mod:`mlopskit.tracking`
+knows the run — each run's logged artifacts (downstream) and inputs logged before
+edges existed (upstream). ``mk.lineage(x)`` returns a :class:`Lineage`: records a user
+can print, turn into a DataFrame, render as Mermaid, DOT or a self-contained HTML
+page, or read as sentences (:meth:`Lineage.explain`).
 """
 
 from __future__ import annotations
 
+import html
 from collections import deque
 from collections.abc import Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -30,7 +32,8 @@ from mlopskit.versioning import (
     VersionedCall,
     edges_from,
     edges_into,
-    edges_of_run,
+    find_call,
+    node_ids_of,
 )
 
 if TYPE_CHECKING:
@@ -43,12 +46,14 @@ __all__ = ["Lineage", "LineageNode", "LineageRecord", "lineage"]
 log = get_logger("mlopskit.lineage")
 
 Direction = Literal["up", "down", "both"]
-_SPECIFIC = {"dataset": 3, "model": 3, "versioned": 2, "run": 3, "artifact": 1, "value": 0}
+_PREFIXES = ("dataset", "model", "run", "versioned", "package", "deployment", "prediction")
 
 
 class LineageNode(BaseModel):
-    """A node: its ``kind`` (dataset, model, versioned, run, artifact, value), a unique
-    ``id`` (the digest, or ``run:<id>``), the ``digest`` and a human ``label``."""
+    """A node: its ``kind`` (dataset, model, versioned, run, package, deployment,
+    prediction, artifact, value), its ``id`` (the record it stands for:
+    ``dataset:iris/3``, ``run:<id>``...; a bare digest only for anonymous values), the
+    content ``digest`` (None for runs) and a human ``label``."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -75,6 +80,8 @@ class LineageRecord(BaseModel):
     function: str | None = None
     code_hash: str | None = None
     run_id: str | None = None
+    when: datetime | None = None
+    who: str | None = None
 
     def __str__(self) -> str:
         return f"{self.source} --{self.relation}--> {self.target}"
@@ -83,9 +90,17 @@ class LineageRecord(BaseModel):
 class Lineage:
     """The result of :func:`lineage`: the start node and the records reached from it."""
 
-    def __init__(self, root: LineageNode, records: list[LineageRecord]) -> None:
+    def __init__(
+        self,
+        root: LineageNode,
+        records: list[LineageRecord],
+        runs: Any = None,
+        store: ArtifactStore | None = None,
+    ) -> None:
         self.root = root
         self.records = records
+        self.runs = runs
+        self.store = store
 
     def __iter__(self) -> Iterator[LineageRecord]:
         return iter(self.records)
@@ -118,27 +133,208 @@ class Lineage:
         return [n for n in self.nodes if n.id in ids and n.id != self.root.id]
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per edge: source and target kind/label/digest, relation, depth, run."""
+        """One row per edge: ``from``, ``relation``, ``to``, ``when``, ``who``, ``run``,
+        then the kinds, digests, depth, direction and the function that made it."""
         import pandas as pd
 
+        columns = [
+            "from",
+            "relation",
+            "to",
+            "when",
+            "who",
+            "run",
+            "from_kind",
+            "to_kind",
+            "from_digest",
+            "to_digest",
+            "depth",
+            "direction",
+            "function",
+            "code_hash",
+        ]
         rows = [
             {
-                "source_kind": r.source.kind,
-                "source": r.source.label or r.source.id,
-                "source_digest": r.source.digest,
+                "from": r.source.id,
                 "relation": r.relation,
-                "target_kind": r.target.kind,
-                "target": r.target.label or r.target.id,
-                "target_digest": r.target.digest,
+                "to": r.target.id,
+                "when": r.when,
+                "who": r.who,
+                "run": r.run_id,
+                "from_kind": r.source.kind,
+                "to_kind": r.target.kind,
+                "from_digest": r.source.digest,
+                "to_digest": r.target.digest,
                 "depth": r.depth,
                 "direction": r.direction,
                 "function": r.function,
-                "run_id": r.run_id,
+                "code_hash": r.code_hash,
             }
             for r in self.records
         ]
-        frame: pd.DataFrame = pd.DataFrame(rows, columns=list(rows[0]) if rows else None)
+        frame: pd.DataFrame = pd.DataFrame(rows, columns=columns)
         return frame
+
+    def _order(self) -> list[LineageNode]:
+        """The nodes sources first (a topological order; ties and cycles by time)."""
+        nodes = {n.id: n for n in self.nodes}
+        preds: dict[str, set[str]] = {i: set() for i in nodes}
+        first: dict[str, datetime] = {}
+        for r in self.records:
+            preds[r.target.id].add(r.source.id)
+            if r.when is not None:
+                when = first.get(r.target.id)
+                first[r.target.id] = r.when if when is None else min(when, r.when)
+        placed: list[str] = []
+        done: set[str] = set()
+        pending = sorted(nodes, key=lambda i: (first.get(i) is not None, str(first.get(i)), i))
+        while pending:
+            ready = [i for i in pending if preds[i] <= done] or pending[:1]  # a cycle: break it
+            for i in ready:
+                placed.append(i)
+                done.add(i)
+            pending = [i for i in pending if i not in done]
+        return [nodes[i] for i in placed]
+
+    def _describe(self, node: LineageNode) -> str:
+        text = f"{node.kind} {node.label or node.id}"
+        if node.kind == "run":
+            run = _tracked_run(node.id[4:], self.runs)
+            if run is not None:
+                try:
+                    text += f" ({run.name}, {run.status})"
+                except (MlopskitError, OSError, ValueError):
+                    pass
+        elif node.kind in ("dataset", "model") and self.store is not None:
+            find, verb = (
+                (_dataset, "committed") if node.kind == "dataset" else (_model, "registered")
+            )
+            try:
+                version = find(node.label, self.store)
+                text += (
+                    f" ({verb} by {version.author} at {version.created_at:%Y-%m-%d %H:%M:%S %Z})"
+                )
+            except (MlopskitError, AttributeError, ValueError):
+                pass
+        if node.digest and node.kind not in ("package", "run"):
+            text += f" [{node.digest[:15]}…]"
+        return text
+
+    def explain(self) -> str:
+        """The walk in sentences, oldest first, as an auditor reads it: each node, what
+        it was made from, by which function and code, when and by whom."""
+        verbs = {
+            "derived": "derived from",
+            "used": "used",
+            "produced": "produced by",
+            "registered": "registered from",
+            "deployed": "deployed from",
+            "served": "served by",
+        }
+        into: dict[str, list[LineageRecord]] = {}
+        for r in self.records:
+            into.setdefault(r.target.id, []).append(r)
+        lines = [f"Lineage of {self._describe(self.root)}, oldest first:"]
+        if not self.records:
+            lines.append("  no recorded lineage.")
+        for i, node in enumerate(self._order(), 1):
+            text = f"  {i}. {self._describe(node)}"
+            for relation in sorted({r.relation for r in into.get(node.id, [])}):
+                group = [r for r in into[node.id] if r.relation == relation]
+                sources = ", ".join(
+                    sorted(f"{r.source.kind} {r.source.label or r.source.id}" for r in group)
+                )
+                text += f"; {verbs.get(relation, relation)} {sources}"
+                fn = next((r for r in group if r.function), None)
+                if fn is not None:
+                    text += f" by {fn.function}"
+                    if fn.code_hash:
+                        text += f" (code {fn.code_hash[:15]}…)"
+                stamped = [r for r in group if r.when is not None]
+                if stamped:
+                    r0 = min(stamped, key=lambda r: r.when)  # type: ignore[arg-type,return-value]
+                    assert r0.when is not None
+                    text += f", recorded {r0.when:%Y-%m-%d %H:%M:%S %Z}".rstrip()
+                    if r0.who:
+                        text += f" by {r0.who}"
+            lines.append(text + ".")
+        return "\n".join(lines)
+
+    def to_html(self) -> str:
+        """A self-contained HTML page (inline SVG and CSS, no script, nothing fetched)
+        drawing every node, sources on the left; every stored text is HTML-escaped."""
+        order = self._order()
+        preds: dict[str, set[str]] = {n.id: set() for n in order}
+        for r in self.records:
+            preds[r.target.id].add(r.source.id)
+        layer: dict[str, int] = {}
+        for node in order:
+            layer[node.id] = 1 + max((layer[p] for p in preds[node.id] if p in layer), default=-1)
+        rows: dict[int, int] = {}
+        pos: dict[str, tuple[int, int]] = {}
+        for node in order:
+            col = layer[node.id]
+            pos[node.id] = (20 + col * 260, 20 + rows.get(col, 0) * 80)
+            rows[col] = rows.get(col, 0) + 1
+        width = 20 + (max(layer.values(), default=0) + 1) * 260
+        height = 20 + max(rows.values(), default=1) * 80
+        fills = {
+            "dataset": "#dbeafe",
+            "versioned": "#fef9c3",
+            "run": "#dcfce7",
+            "model": "#fae8ff",
+            "package": "#ffedd5",
+            "deployment": "#fee2e2",
+            "prediction": "#e0e7ff",
+        }
+        esc = html.escape
+        svg = [
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            'role="img" aria-label="lineage graph">',
+            '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" '
+            'markerHeight="8" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#555"/>'
+            "</marker></defs>",
+        ]
+        for r in self.records:
+            (x1, y1), (x2, y2) = pos[r.source.id], pos[r.target.id]
+            svg.append(
+                f'<line x1="{x1 + 220}" y1="{y1 + 25}" x2="{x2}" y2="{y2 + 25}" '
+                'stroke="#555" marker-end="url(#arrow)"/>'
+                f'<text class="rel" x="{(x1 + 220 + x2) // 2}" y="{(y1 + y2) // 2 + 20}">'
+                f"{esc(r.relation)}</text>"
+            )
+        for node in order:
+            x, y = pos[node.id]
+            label = node.label or node.id
+            svg.append(
+                f'<g class="node" data-kind="{esc(node.kind)}"><title>{esc(node.id)}</title>'
+                f'<rect x="{x}" y="{y}" width="220" height="50" rx="8" '
+                f'fill="{fills.get(node.kind, "#f3f4f6")}" stroke="#333"/>'
+                f'<text x="{x + 10}" y="{y + 20}" class="kind">{esc(node.kind)}</text>'
+                f'<text x="{x + 10}" y="{y + 40}" class="label">{esc(label[:34])}</text></g>'
+            )
+        svg.append("</svg>")
+        table = "".join(
+            f"<tr><td>{esc(r.source.id)}</td><td>{esc(r.relation)}</td><td>{esc(r.target.id)}"
+            f"</td><td>{esc(str(r.when or ''))}</td><td>{esc(r.who or '')}</td>"
+            f"<td>{esc(r.run_id or '')}</td></tr>"
+            for r in self.records
+        )
+        nodes = "".join(
+            f'<li data-id="{esc(n.id)}">{esc(n.kind)} {esc(n.label or n.id)}</li>' for n in order
+        )
+        title = esc(f"Lineage of {self.root.kind} {self.root.label or self.root.id}")
+        return (
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f"<title>{title}</title><style>"
+            "body{font-family:sans-serif;margin:1em}text{font-size:12px}"
+            "text.kind{font-weight:bold}text.rel{fill:#555;font-size:10px}"
+            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}"
+            f"</style></head><body><h1>{title}</h1>{''.join(svg)}"
+            f'<h2>Nodes</h2><ul id="nodes">{nodes}</ul><h2>Edges</h2><table><tr><th>from</th>'
+            "<th>relation</th><th>to</th><th>when</th><th>who</th><th>run</th></tr>"
+            f"{table}</table></body></html>\n"
+        )
 
     def _ids(self) -> dict[str, str]:
         return {n.id: f"n{i}" for i, n in enumerate(self.nodes)}
@@ -217,7 +413,7 @@ def _dot_text(text: str) -> str:
 
 def _node(endpoint: Endpoint) -> LineageNode:
     return LineageNode(
-        kind=endpoint.kind, id=endpoint.digest, digest=endpoint.digest, label=endpoint.label
+        kind=endpoint.kind, id=endpoint.id, digest=endpoint.digest, label=endpoint.label
     )
 
 
@@ -225,37 +421,83 @@ def _run_node(run_id: str) -> LineageNode:
     return LineageNode(kind="run", id=f"run:{run_id}", label=run_id)
 
 
+def _by_digest(digest: str, store: ArtifactStore) -> LineageNode:
+    """The one node holding ``digest``; an anonymous artifact when none does."""
+    holders = {e.id: e for e in node_ids_of(store, digest)}
+    if len(holders) == 1:
+        return _node(next(iter(holders.values())))
+    if holders:
+        raise InvalidInputError(
+            f"{len(holders)} lineage nodes hold {digest}: {', '.join(sorted(holders))}; "
+            "versions with the same content are separate nodes — pass one of these ids",
+            expected="one node id",
+            found=digest,
+        )
+    return LineageNode(kind="artifact", id=digest, digest=digest, label="")
+
+
+def _call_node(call: VersionedCall, store: ArtifactStore) -> LineageNode:
+    """The node of a stored ``@versioned`` call: the one recorded for its key (a call
+    made on several input versions with the same content is several nodes: ambiguous)."""
+    base = f"versioned:{call.function}/{call.key}"
+    found = {
+        e.id: e
+        for e in node_ids_of(store, call.output.digest)
+        if e.id == base or e.id.startswith(base + "/")
+    }
+    if len(found) > 1:
+        raise InvalidInputError(
+            f"the call {base} was made on {len(found)} different input versions: "
+            f"{', '.join(sorted(found))}; pass one of these ids",
+            expected="one node id",
+            found=base,
+        )
+    if found:
+        return _node(next(iter(found.values())))
+    return LineageNode(
+        kind="versioned",
+        id=base,
+        digest=call.output.digest,
+        label=f"{call.function.rsplit('.', 1)[-1]}[{call.key[:8]}]",
+    )
+
+
 def _resolve(target: Any, store: ArtifactStore) -> LineageNode:
     node = getattr(target, "__mlopskit_node__", None)
     if isinstance(node, Endpoint):
         return _node(node)
     if isinstance(target, VersionedCall):
-        return LineageNode(
-            kind="versioned",
-            id=target.output.digest,
-            digest=target.output.digest,
-            label=f"{target.function.rsplit('.', 1)[-1]}[{target.key[:8]}]",
-        )
+        return _call_node(target, store)
     if isinstance(target, ArtifactRef):
-        return LineageNode(kind="artifact", id=target.digest, digest=target.digest, label="")
+        return _by_digest(target.digest, store)
     run_id = getattr(target, "run_id", None)
     if isinstance(run_id, str):
         return _run_node(run_id)
     if not isinstance(target, str):
         raise InvalidInputError(
             f"mk.lineage() takes a dataset or model version, a store ref, a digest, a run, "
-            f"or a URI ('dataset:name/3', 'model:name@champion', 'run:<id>'); found a "
-            f"{type(target).__qualname__}"
+            f"or a URI ('dataset:name/3', 'model:name@champion', 'run:<id>', "
+            f"'package:<digest>'); found a {type(target).__qualname__}",
+            expected="a version, a run, a digest or a URI",
+            found=type(target).__qualname__,
         )
     scheme, sep, rest = target.partition(":")
     if sep and scheme in ("sha256", "blake3"):
-        return LineageNode(kind="artifact", id=target, digest=target, label="")
+        return _by_digest(target, store)
     if sep and scheme == "run":
         return _run_node(rest)
     if sep and scheme in ("dataset", "datasets"):
-        return _node(_dataset(rest, store).__mlopskit_node__)
+        return _node(_dataset(rest.lstrip("/"), store).__mlopskit_node__)
     if sep and scheme in ("model", "models"):
         return _node(_model(rest.lstrip("/"), store).__mlopskit_node__)
+    if sep and scheme == "versioned" and rest.count("/") == 1:  # a VersionedCall's .uri
+        call = find_call(store, target)
+        if call is None:
+            raise NotFoundError(f"no stored @versioned call {target!r}", found=target)
+        return _call_node(call, store)
+    if sep and scheme in _PREFIXES and rest:  # versioned:, package:, deployment:, prediction:
+        digest = rest if scheme == "package" else None
+        return LineageNode(kind=scheme, id=target, digest=digest, label=rest)
     for finder in (_dataset, _model):  # a bare "name/3": whichever exists
         try:
             return _node(finder(target, store).__mlopskit_node__)
@@ -325,7 +567,7 @@ class _Walk:
 
     def see(self, node: LineageNode) -> LineageNode:
         known = self.nodes.get(node.id)
-        if known is None or _SPECIFIC.get(node.kind, 0) > _SPECIFIC.get(known.kind, 0):
+        if known is None or (not known.label and node.label):
             self.nodes[node.id] = node
             return node
         return known
@@ -352,61 +594,38 @@ class _Walk:
             function=edge.function if edge else None,
             code_hash=edge.code_hash if edge else None,
             run_id=edge.run_id if edge else None,
+            when=edge.when if edge else None,
+            who=edge.who if edge else None,
         )
         return True
 
     def up(self, node: LineageNode, depth: int) -> list[LineageNode]:
         found: list[LineageNode] = []
-        if node.kind == "run":
-            run_id = node.id[4:]
-            for edge in edges_of_run(self.store, run_id):
-                if edge.relation == "used":
-                    for e in edge.inputs.values():
-                        if self.add(_node(e), node, "used", depth, "up", edge):
-                            found.append(_node(e))
-            run = _tracked_run(run_id, self.runs)
-            for item in getattr(run, "inputs", None) or []:
-                src = _input_node(item, self.store)
-                if self.add(src, node, "input", depth, "up"):
-                    found.append(src)
-            return found
-        if node.digest is None:
-            return found
-        for edge in edges_into(self.store, node.digest):
+        for edge in edges_into(self.store, node.id, exact=True):
             for e in edge.inputs.values():
                 if self.add(_node(e), node, edge.relation, depth, "up", edge):
                     found.append(_node(e))
-            if edge.run_id:
-                run = _run_node(edge.run_id)
-                if self.add(run, node, "produced", depth, "up", edge):
-                    found.append(run)
+        if node.kind == "run":  # inputs logged by tracking before lineage edges existed
+            run = _tracked_run(node.id[4:], self.runs)
+            for item in getattr(run, "inputs", None) or []:
+                src = _input_node(item, self.store)
+                if self.add(src, node, "used", depth, "up"):
+                    found.append(src)
         return found
 
     def down(self, node: LineageNode, depth: int) -> list[LineageNode]:
         found: list[LineageNode] = []
-        if node.kind == "run":
-            run_id = node.id[4:]
-            for edge in edges_of_run(self.store, run_id):
-                if edge.output is not None and self.add(
-                    node, _node(edge.output), "produced", depth, "down", edge
-                ):
-                    found.append(_node(edge.output))
-            run = _tracked_run(run_id, self.runs)
+        for edge in edges_from(self.store, node.id, exact=True):
+            if edge.output is not None and self.add(
+                node, _node(edge.output), edge.relation, depth, "down", edge
+            ):
+                found.append(_node(edge.output))
+        if node.kind == "run":  # the run's logged artifacts
+            run = _tracked_run(node.id[4:], self.runs)
             for name, ref in (getattr(run, "artifacts", None) or {}).items():
                 dst = LineageNode(kind="artifact", id=ref.digest, digest=ref.digest, label=name)
                 if self.add(node, dst, "logged", depth, "down"):
                     found.append(dst)
-            return found
-        if node.digest is None:
-            return found
-        for edge in edges_from(self.store, node.digest):
-            if edge.output is not None:
-                if self.add(node, _node(edge.output), edge.relation, depth, "down", edge):
-                    found.append(_node(edge.output))
-            elif edge.run_id:
-                run = _run_node(edge.run_id)
-                if self.add(node, run, edge.relation, depth, "down", edge):
-                    found.append(run)
         return found
 
     def run(self, direction: Direction, max_depth: int | None) -> Lineage:
@@ -415,11 +634,11 @@ class _Walk:
                 continue
             queue: deque[tuple[LineageNode, int]] = deque([(self.root, 0)])
             visited = {self.root.id}
+            step = self.up if way == "up" else self.down
             while queue:
                 node, depth = queue.popleft()
                 if max_depth is not None and depth >= max_depth:
                     continue
-                step = self.up if way == "up" else self.down
                 for nxt in step(node, depth + 1):
                     if nxt.id not in visited:
                         visited.add(nxt.id)
@@ -431,7 +650,7 @@ class _Walk:
             for r in self.records.values()
         ]
         records.sort(key=lambda r: (r.direction != "up", r.depth))
-        return Lineage(self.nodes[self.root.id], records)
+        return Lineage(self.nodes[self.root.id], records, self.runs, self.store)
 
 
 def lineage(
@@ -447,9 +666,10 @@ def lineage(
     Args:
         target: a :class:`~mlopskit.versioning.DatasetVersion`, a
             :class:`~mlopskit.registry.ModelVersion`, a ``VersionedCall``, an
-            :class:`~mlopskit.store.ArtifactRef`, a digest, a run (or ``"run:<id>"``),
-            or a URI: ``"dataset:iris/3"``, ``"model:clf@champion"``, or a bare
-            ``"iris/3"`` / ``"clf@champion"``.
+            :class:`~mlopskit.store.ArtifactRef`, a digest (when exactly one node holds
+            it), a run (or ``"run:<id>"``), or a URI: ``"dataset:iris/3"``,
+            ``"model:clf@champion"``, ``"package:<digest>"``, ``"deployment:<name>"``,
+            or a bare ``"iris/3"`` / ``"clf@champion"``.
         direction: ``"up"`` (what it was made from), ``"down"`` (what was made from
             it) or ``"both"``.
         depth: how many hops to follow (None: all).
@@ -457,15 +677,24 @@ def lineage(
             looked up in the tracker of the workspace rooted at that store, never in
             the current directory's workspace.
         tracker: the :class:`~mlopskit.tracking.Tracker` whose runs contribute their
-            logged inputs and artifacts (default: the tracker of the workspace whose
-            store is read).
+            logged artifacts (default: the tracker of the workspace whose store is
+            read).
 
     Returns:
         A :class:`Lineage` with ``.records``, ``.nodes``, ``.to_frame()``,
-        ``.to_mermaid()`` and ``.to_dot()``.
+        ``.to_mermaid()``, ``.to_dot()``, ``.to_html()`` and ``.explain()``.
+
+    Raises:
+        InvalidInputError: an unknown direction, an unsupported target, or a digest
+            that several versions hold (name one of them).
+        NotFoundError: no dataset or model by that name.
     """
     if direction not in ("up", "down", "both"):
-        raise InvalidInputError(f"direction must be 'up', 'down' or 'both', found {direction!r}")
+        raise InvalidInputError(
+            f"direction must be 'up', 'down' or 'both', found {direction!r}",
+            expected="'up', 'down' or 'both'",
+            found=repr(direction),
+        )
     if store is None:
         the_store, home = current_store(), _context.current_workspace_uri()
     else:

@@ -289,7 +289,7 @@ class TestLineage:
         """lineage of a model alias goes up to the run that made it and the dataset it read."""
         graph = as_json(mk_cli("lineage", "clf@champion", "--direction", "up", "--json"))
         kinds = {(r["source"]["kind"], r["relation"]) for r in graph["records"]}
-        assert ("run", "produced") in kinds and ("dataset", "input") in kinds
+        assert ("run", "registered") in kinds and ("dataset", "used") in kinds
         assert graph["root"]["kind"] == "model"
 
     def test_run_lineage_uses_the_workspace_tracker(
@@ -299,7 +299,7 @@ class TestLineage:
         run = populated["runs"][0]
         graph = as_json(mk_cli("lineage", f"run:{run}", "--json"))
         relations = {(r["relation"], r["target"]["kind"]) for r in graph["records"]}
-        assert ("produced", "model") in relations and ("logged", "artifact") in relations
+        assert ("registered", "model") in relations and ("logged", "artifact") in relations
         assert any(r["source"]["kind"] == "dataset" for r in graph["records"])
 
     @pytest.mark.parametrize(("fmt", "start"), [("mermaid", "graph"), ("dot", "digraph")])

@@ -30,8 +30,7 @@ from mlopskit.registry import (
     parse_model_uri,
 )
 from mlopskit.store import ArtifactStore
-from mlopskit.versioning import Datasets
-from mlopskit.versioning._edges import edges_from, edges_into
+from mlopskit.versioning import Datasets, edges_from, edges_into
 
 conftest = sys.modules[next(m for m in sys.modules if m.endswith("registry.conftest"))]
 Doubler = conftest.Doubler

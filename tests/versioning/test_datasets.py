@@ -12,8 +12,7 @@ import pytest
 
 from mlopskit.errors import InvalidInputError, InvalidNameError, NotFoundError, SchemaError
 from mlopskit.store import ArtifactStore
-from mlopskit.versioning import Datasets, DatasetVersion, datasets
-from mlopskit.versioning._edges import edges_of_run
+from mlopskit.versioning import Datasets, DatasetVersion, datasets, edges_of_run
 
 
 def frame(n: int = 5) -> pd.DataFrame:

@@ -19,9 +19,11 @@ from mlopskit.versioning import (
     Datasets,
     NotVersionedFunction,
     VersionedFunction,
+    edges_from,
+    edges_into,
+    edges_of_run,
     versioned,
 )
-from mlopskit.versioning._edges import edges_from, edges_into, edges_of_run
 
 
 def counted(store: ArtifactStore, **options: Any) -> tuple[VersionedFunction[..., Any], list[Any]]:
@@ -335,8 +337,12 @@ class TestLineage:
         f, _ = counted(memory_store)
         f(3)
         assert f.versions()[0].run_id == active_run.run_id
-        (edge,) = edges_of_run(memory_store, active_run.run_id)
-        assert edge.run_id == active_run.run_id
+        edges = edges_of_run(memory_store, active_run.run_id)
+        assert sorted(e.relation for e in edges) == ["derived", "used"]  # the run used the output
+        assert {e.run_id for e in edges} == {active_run.run_id}
+        (used,) = [e for e in edges if e.relation == "used"]
+        assert used.output is not None
+        assert used.output.id == f"run:{active_run.run_id}"
 
     def test_inputs_name_the_dataset_or_step_they_came_from(
         self, memory_store: ArtifactStore

@@ -31,6 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mlopskit import _context
 from mlopskit._log import get_logger
+from mlopskit._provenance import recall, remember
+from mlopskit._records import read_record_as
 from mlopskit.errors import (
     IntegrityError,
     InvalidInputError,
@@ -42,7 +44,7 @@ from mlopskit.errors import (
 from mlopskit.registry._signature import ModelSignature, infer_signature
 from mlopskit.serialize import is_pickle_media_type
 from mlopskit.store import ArtifactRef, RefRecord
-from mlopskit.versioning import Endpoint, LineageEdge, record_edge
+from mlopskit.versioning import Endpoint, LineageEdge, record_edge, record_use
 from mlopskit.versioning._materialize import MAX_NAME_BYTES, materialize
 from mlopskit.versioning._numbered import (
     NumberedVersion,
@@ -51,8 +53,6 @@ from mlopskit.versioning._numbered import (
     check_name,
     read_version,
 )
-from mlopskit.versioning._provenance import recall, remember
-from mlopskit.versioning._records import read_record_as
 
 __all__ = [
     "GateOutcome",
@@ -513,9 +513,12 @@ class Registry(StoreBound):
         mv = self.get(uri)
         _warn_on_drift(mv)
         store = self.store
+        run_id = _run_id(None)
+        if run_id is not None:  # the run consumed this model version
+            record_use(store, run_id, {mv.name: mv.__mlopskit_node__})
         if mv.kind == "object":
             obj = store.get(mv.model, trusted=trusted)
-            remember(obj, mv.digest, "model", mv.uri)
+            remember(obj, mv.__mlopskit_node__)
             return obj
         return materialize(
             store,
@@ -857,7 +860,7 @@ def _endpoints(model: Any, inputs: Iterable[Any]) -> list[Endpoint]:
     out: list[Endpoint] = []
     known = recall(model)
     if known is not None:
-        out.append(Endpoint(digest=known[0], kind=known[1], label=known[2]))  # type: ignore[arg-type]
+        out.append(known)
     for item in inputs:
         node = getattr(item, "__mlopskit_node__", None)
         if isinstance(node, Endpoint):
@@ -873,7 +876,7 @@ def _endpoints(model: Any, inputs: Iterable[Any]) -> list[Endpoint]:
                     "inputs= takes dataset versions, model versions, store refs, digests, "
                     f"or objects loaded from the store; found a {type(item).__qualname__}"
                 )
-            out.append(Endpoint(digest=found[0], kind=found[1], label=found[2]))  # type: ignore[arg-type]
+            out.append(found)
     return out
 
 

@@ -383,6 +383,11 @@ class Run:
                 name = f"{label}@{number}" if isinstance(number, int) else label
         entry = RunInput(digest=digest, name=name, context=context)
         self.tracker.backend.log_input(self.run_id, entry)
+        from mlopskit._edges import Endpoint, record_use
+        from mlopskit._provenance import node_of
+
+        node = node_of(item) or Endpoint(digest=digest, kind="artifact", label=name or "")
+        record_use(self.tracker.store, self.run_id, {name or digest: node})
         self._cached = None
         return entry
 
@@ -405,6 +410,11 @@ class Run:
         """Forget the snapshot a handle from ``get_run`` reads; the next read is fresh."""
         self._cached = None
         return self
+
+    @property
+    def uri(self) -> str:
+        """``run:<run id>``: what ``mk.lineage`` accepts."""
+        return f"run:{self.run_id}"
 
     @property
     def name(self) -> str:

@@ -112,6 +112,7 @@ def track(
         run = start_run(
             experiment, name=run_name, params=logged, tags=run_tags, capture_env=capture_env
         )
+        _record_inputs(run, signature, args, kwargs)
         return run, time.perf_counter()
 
     def finish(run: Run, started: float, result: Any) -> None:
@@ -168,6 +169,26 @@ def track(
 
     setattr(wrapper, "runs", runs)  # noqa: B010 - a function attribute mypy cannot see
     return wrapper  # type: ignore[return-value]
+
+
+def _record_inputs(
+    run: Run, signature: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    """Lineage: the run used every argument that is a stored version or was loaded from one."""
+    from mlopskit._edges import record_use
+    from mlopskit._provenance import node_of
+
+    try:
+        bound = signature.bind_partial(*args, **kwargs)
+    except TypeError:
+        return
+    nodes = {}
+    for name, value in bound.arguments.items():
+        node = node_of(value)
+        if node is not None:
+            nodes[name] = node
+    if nodes:
+        record_use(run.tracker.store, run.run_id, nodes)
 
 
 def _is_secret(name: str, extra: set[str]) -> bool:

@@ -1,5 +1,16 @@
 """Data versioning: ``@versioned`` memoization with lineage, and datasets (see docs/versioning.md)."""
 
+from mlopskit._edges import (
+    Endpoint,
+    LineageEdge,
+    edges_from,
+    edges_into,
+    edges_of_run,
+    node_ids_of,
+    record_edge,
+    record_use,
+    run_endpoint,
+)
 from mlopskit.versioning import datasets
 from mlopskit.versioning._datasets import (
     DatasetDiff,
@@ -7,20 +18,13 @@ from mlopskit.versioning._datasets import (
     DatasetVersion,
     parse_dataset_uri,
 )
-from mlopskit.versioning._edges import (
-    Endpoint,
-    LineageEdge,
-    edges_from,
-    edges_into,
-    edges_of_run,
-    record_edge,
-)
 from mlopskit.versioning._hash import digest_value
 from mlopskit.versioning._numbered import VersionList
 from mlopskit.versioning._versioned import (
     NotVersionedFunction,
     VersionedCall,
     VersionedFunction,
+    find_call,
     versioned,
 )
 
@@ -39,7 +43,11 @@ __all__ = [
     "edges_from",
     "edges_into",
     "edges_of_run",
+    "find_call",
+    "node_ids_of",
     "parse_dataset_uri",
     "record_edge",
+    "record_use",
+    "run_endpoint",
     "versioned",
 ]

@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlopskit import _context
+from mlopskit._edges import Endpoint, LineageEdge, record_edge, record_use
 from mlopskit._log import get_logger
+from mlopskit._provenance import recall, remember
 from mlopskit.errors import (
     InvalidInputError,
     InvalidNameError,
@@ -31,7 +33,6 @@ from mlopskit.errors import (
     SchemaError,
 )
 from mlopskit.store import ArtifactRef, ArtifactStore
-from mlopskit.versioning._edges import Endpoint, LineageEdge, record_edge
 from mlopskit.versioning._hash import digest_value
 from mlopskit.versioning._materialize import check_segment, materialize
 from mlopskit.versioning._numbered import (
@@ -41,7 +42,6 @@ from mlopskit.versioning._numbered import (
     check_name,
     read_version,
 )
-from mlopskit.versioning._provenance import recall, remember
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -414,13 +414,10 @@ class Datasets(StoreBound):
             data = self._materialize(store, dv, dest)
         else:
             data = store.get(dv.data)
-            remember(data, dv.digest, "dataset", dv.uri)
+            remember(data, dv.__mlopskit_node__)
         run_id = _run_id()
         if run_id is not None:
-            record_edge(
-                store,
-                LineageEdge(relation="used", inputs={dv.name: dv.__mlopskit_node__}, run_id=run_id),
-            )
+            record_use(store, run_id, {dv.name: dv.__mlopskit_node__})
         return data
 
     @staticmethod
@@ -559,7 +556,7 @@ class Datasets(StoreBound):
         log.info("dataset_committed", name=name, number=number, digest=ref.digest)
         self._record_lineage(store, data, version, run_id)
         if kind not in ("file", "directory"):
-            remember(data, version.digest, "dataset", version.uri)
+            remember(data, version.__mlopskit_node__)
         return version
 
     @staticmethod
@@ -568,8 +565,15 @@ class Datasets(StoreBound):
     ) -> None:
         source = recall(data) if version.kind not in ("file", "directory") else None
         inputs: dict[str, Endpoint] = {}
-        if source is not None and source[0] != version.digest:
-            inputs["data"] = Endpoint(digest=source[0], kind=source[1], label=source[2])  # type: ignore[arg-type]
+        node = version.__mlopskit_node__
+        recommit = (  # the same content committed again under the same name: not derived
+            source is not None
+            and source.kind == "dataset"
+            and source.digest == version.digest
+            and source.label.rpartition("/")[0] == version.name
+        )
+        if source is not None and source.id != node.id and not recommit:
+            inputs["data"] = source
         if run_id is None and not inputs:
             return
         record_edge(

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from mlopskit._edges import Endpoint
+from mlopskit._records import read_record_as
 from mlopskit.errors import IntegrityError, InvalidNameError
 from mlopskit.store import ArtifactStore, current_store
-from mlopskit.versioning._edges import Endpoint
 from mlopskit.versioning._materialize import MAX_NAME_BYTES
-from mlopskit.versioning._records import read_record_as
 
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+=,-]*$")
 V = TypeVar("V", bound=BaseModel)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import inspect
 import os
 import threading
@@ -26,19 +27,19 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 from pydantic import BaseModel, ConfigDict
 
 from mlopskit import _config, _context
+from mlopskit._edges import Endpoint, LineageEdge, record_edge, record_use, ref_segment
 from mlopskit._log import get_logger
-from mlopskit.errors import ConfigError, NotFoundError, RefConflictError
+from mlopskit._provenance import node_of, recall, remember
+from mlopskit._records import read_record_as
+from mlopskit.errors import ConfigError, InvalidNameError, NotFoundError, RefConflictError
 from mlopskit.store import ArtifactRef, ArtifactStore, current_store, store_for
 from mlopskit.versioning._code import Fingerprint, fingerprint
-from mlopskit.versioning._edges import Endpoint, LineageEdge, record_edge, ref_segment
 from mlopskit.versioning._hash import ALGORITHMS, digest_value, new_value_hasher
-from mlopskit.versioning._provenance import recall, remember
-from mlopskit.versioning._records import read_record_as
 
 if TYPE_CHECKING:
     from mlopskit.store import RefRecord
 
-__all__ = ["NotVersionedFunction", "VersionedCall", "VersionedFunction", "versioned"]
+__all__ = ["NotVersionedFunction", "VersionedCall", "VersionedFunction", "find_call", "versioned"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -78,6 +79,11 @@ class VersionedCall(BaseModel):
     created_at: datetime
     duration_s: float = 0.0
 
+    @property
+    def uri(self) -> str:
+        """``versioned:<module.qualname>/<key>``: what ``mk.lineage`` accepts."""
+        return f"versioned:{self.function}/{self.key}"
+
 
 def _enabled() -> bool:
     return _config.flag("versioned", default=True) is not False
@@ -111,12 +117,33 @@ def _read_call(store: ArtifactStore, ref: ArtifactRef, refname: str) -> Versione
     return call
 
 
+def find_call(store: ArtifactStore, uri: str) -> VersionedCall | None:
+    """The stored call a ``versioned:<module.qualname>/<key>`` URI names, or None."""
+    function, _, key = uri.removeprefix("versioned:").rpartition("/")
+    if not function or not key.isalnum():
+        return None
+    seg = _segment(function)
+    for algorithm in ALGORITHMS:
+        name = f"versioned/{seg}/{algorithm}-{key}"
+        try:
+            rec = store.refs.record(name)
+        except InvalidNameError:
+            return None
+        if rec is not None and rec.target is not None:
+            return _read_call(store, rec.target, name)
+    return None
+
+
 def _function_id(fn: Callable[..., Any]) -> tuple[str, str]:
     qualname = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+    return qualname, _segment(qualname)
+
+
+def _segment(qualname: str) -> str:
     seg = ref_segment(qualname.replace("<", "").replace(">", ""))
     if len(seg) > 150:
         seg = seg[:140] + "." + digest_value(qualname)[7:19]
-    return qualname, seg
+    return seg
 
 
 class _Key:
@@ -269,7 +296,7 @@ class VersionedFunction(Generic[P, R]):
         if run is not None or any(recall(v) is not None for v, _ in key.args.values()):
             self._edge(store, key, call.output, getattr(run, "run_id", None))
         if not call.returns_ref:
-            remember(value, call.output.digest, "versioned", self._label(key))
+            remember(value, self._node(key, call.output))
         return value, None
 
     def _save(
@@ -290,7 +317,7 @@ class VersionedFunction(Generic[P, R]):
             algorithm=self.hash,
             code_hash=self._fingerprint().digest,
             version=self.version,
-            inputs={n: self._endpoint(n, v, d).digest for n, (v, d) in key.args.items()},
+            inputs={n: self._endpoint(n, v, d).digest or d for n, (v, d) in key.args.items()},
             output=out,
             returns_ref=returns_ref,
             run_id=run_id,
@@ -311,18 +338,15 @@ class VersionedFunction(Generic[P, R]):
             log.debug("versioned_race_lost", function=self.qualname, key=key.hex)
         self._edge(store, key, out, run_id)
         if not returns_ref:
-            remember(result, out.digest, "versioned", self._label(key))
+            remember(result, self._node(key, out))
 
     def _label(self, key: _Key) -> str:
         return f"{self.__wrapped__.__name__}[{key.hex[:8]}]"
 
     @staticmethod
     def _endpoint(name: str, value: Any, digest: str) -> Endpoint:
-        known = recall(value)
-        if known is not None:
-            return Endpoint(digest=known[0], kind=known[1], label=known[2])  # type: ignore[arg-type]
-        node = getattr(value, "__mlopskit_node__", None)
-        if isinstance(node, Endpoint):
+        node = node_of(value)
+        if node is not None:
             return node
         if isinstance(value, ArtifactRef):
             return Endpoint(digest=value.digest, kind="artifact", label=name)
@@ -332,12 +356,29 @@ class VersionedFunction(Generic[P, R]):
         edge = LineageEdge(
             relation="derived",
             inputs={n: self._endpoint(n, v, d) for n, (v, d) in key.args.items()},
-            output=Endpoint(digest=out.digest, kind="versioned", label=self._label(key)),
+            output=self._node(key, out),
             function=self.qualname,
             code_hash=self._fingerprint().digest,
             run_id=run_id,
         )
         record_edge(store, edge)
+        if run_id is not None:  # the run consumed the step's output
+            record_use(store, run_id, {self.__wrapped__.__name__: self._node(key, out)})
+
+    def _node(self, key: _Key, out: ArtifactRef) -> Endpoint:
+        """The lineage node of one call: the function, its argument key and the versions
+        the arguments came from — never the output bytes. The same step applied to two
+        dataset versions with identical content is two nodes; a re-run on the same
+        versions is the same node."""
+        came_from = sorted(
+            f"{n}={e.id}"
+            for n, (v, d) in key.args.items()
+            if (e := self._endpoint(n, v, d)).kind not in ("value", "artifact")
+        )
+        ident = f"versioned:{self.qualname}/{key.hex}"
+        if came_from:
+            ident += "/" + hashlib.sha256("\n".join(came_from).encode()).hexdigest()[:16]
+        return Endpoint(digest=out.digest, kind="versioned", label=self._label(key), id=ident)
 
     # -- management -------------------------------------------------------------------
 

@@ -1,0 +1,122 @@
+"""Walking lineage costs O(edges reached), not a scan of every run.
+
+    python benchmarks/bench_lineage.py [--runs 10000] [--edges-per-run 10] [--reps 15]
+
+Builds, in a local store, a graph of ``--runs`` runs, each using 9 of 1,000 dataset
+versions (one ``used`` edge each) and registering one model version (one
+``registered`` edge): ``--runs x 10`` edges, written through ``record_edge`` (fsync
+is skipped while *building* only — the walk reads). Then, paired and alternating
+(A, B, A, B...), medians of ``--reps``:
+
+A. ``mk.lineage(<one model>, direction="up")`` — the walk (target: <= 100 ms at
+   10,000 runs / 100,000 edges);
+B. listing every lineage edge ref once (``store.refs.list("lineage/out")``): the floor
+   of any walk that scans instead of following an index.
+
+Also: walking down from one dataset version (every run that used it, every model
+those runs registered).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+from mlopskit import lineage
+from mlopskit.store import ArtifactStore
+from mlopskit.versioning import Endpoint, LineageEdge, record_edge, run_endpoint
+
+
+class _Node:
+    """Any object naming a lineage node (as versions do, through ``__mlopskit_node__``)."""
+
+    def __init__(self, node: Endpoint) -> None:
+        self.__mlopskit_node__ = node
+
+
+def _digest(i: int) -> str:
+    return f"sha256:{i:064x}"
+
+
+def build(store: ArtifactStore, runs: int, per_run: int, seed: int = 0) -> None:
+    """``runs`` runs, each using ``per_run - 1`` datasets and registering one model."""
+    rng = random.Random(seed)
+    datasets = [Endpoint(kind="dataset", label=f"d{k}/1", digest=_digest(k)) for k in range(1000)]
+    real_fsync = os.fsync
+    os.fsync = lambda fd: None  # building only: the walk below does not write
+    try:
+        for r in range(runs):
+            run_id = f"run{r:06d}"
+            for k, ds in enumerate(rng.sample(datasets, per_run - 1)):
+                record_edge(
+                    store, LineageEdge(relation="used", inputs={f"in{k}": ds}, run_id=run_id)
+                )
+            model = Endpoint(kind="model", label=f"m{r}/1", digest=_digest(10_000_000 + r))
+            record_edge(
+                store,
+                LineageEdge(
+                    relation="registered", inputs={"run": run_endpoint(run_id)}, output=model
+                ),
+            )
+            if r and r % 1000 == 0:
+                print(f"  built {r} runs", file=sys.stderr)
+    finally:
+        os.fsync = real_fsync
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--edges-per-run", type=int, default=10)
+    parser.add_argument("--reps", type=int, default=15)
+    args = parser.parse_args()
+
+    root = tempfile.mkdtemp(prefix="bench-lineage-")
+    store = ArtifactStore(root)
+    start = time.perf_counter()
+    build(store, args.runs, args.edges_per_run)
+    edges = args.runs * args.edges_per_run
+    print(f"graph: {args.runs} runs, {edges} edges, built in {time.perf_counter() - start:.0f} s")
+
+    model = _Node(Endpoint(kind="model", label=f"m{args.runs // 2}/1", digest=_digest(1)))
+    dataset = _Node(Endpoint(kind="dataset", label="d7/1", digest=_digest(7)))
+
+    def walk_up() -> Any:
+        g = lineage(model, "up", store=store)
+        assert len(g.upstream()) == args.edges_per_run  # the run and its datasets
+        return g
+
+    def scan() -> Any:
+        return store.refs.list("lineage/out")
+
+    walk_up()
+    scan()
+    ta, tb = [], []
+    for _ in range(args.reps):
+        ta.append(timed(walk_up))
+        tb.append(timed(scan))
+    ratio = statistics.median(a / b for a, b in zip(ta, tb))
+    print(
+        f"walk up from one model: {statistics.median(ta) * 1e3:.1f} ms (A) vs listing every "
+        f"edge ref: {statistics.median(tb) * 1e3:.1f} ms (B); A/B = {ratio:.2g}"
+    )
+    down = lineage(dataset, "down", store=store)
+    td = statistics.median(timed(lambda: lineage(dataset, "down", store=store)) for _ in range(5))
+    print(f"walk down from one dataset ({len(down.records)} edges reached): {td * 1e3:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

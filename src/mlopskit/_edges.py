@@ -1,0 +1,282 @@
+"""Lineage edges: input nodes → output node, recorded in the store (append-only).
+
+A node is an event or a version — a dataset version, a model version, a run, a
+``@versioned`` call, a package, a deployment, a prediction batch — identified by its
+``id`` (``dataset:iris/3``, ``model:clf/2``, ``run:<id>``, ``versioned:<fn>/<key>``,
+``package:<digest>``), never by the bytes it holds: two versions with identical
+content are two nodes, and the content ``digest`` is an attribute of each.
+
+An edge is an immutable record indexed by create-only refs, one per endpoint::
+
+    lineage/out/<output id>/<edge key>      what a node was made from
+    lineage/in/<input id>/<edge key>        what was made from a node
+    lineage/run/<run id>/<edge key>         what a run used and produced
+    lineage/node/<digest>/<node id>         which nodes hold a digest
+
+The edge key hashes what the edge says (not when or by whom it was recorded), so
+recording the same edge twice writes nothing new. Each index entry is its own ref,
+created once, so concurrent writers never contend and never lose an edge; a walk
+lists one prefix per node, so it costs O(edges it reaches), never a scan. Edges do
+not link their endpoints for ``gc``: lineage remembers what existed, it does not keep
+data alive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from mlopskit import _context
+from mlopskit._log import get_logger
+from mlopskit._records import read_record_as
+from mlopskit.errors import RefConflictError
+
+if TYPE_CHECKING:
+    from mlopskit.store import ArtifactRef, ArtifactStore
+
+__all__ = [
+    "Endpoint",
+    "LineageEdge",
+    "edges_from",
+    "edges_into",
+    "edges_of_run",
+    "node_ids_of",
+    "node_segment",
+    "record_edge",
+    "record_use",
+    "ref_segment",
+    "run_endpoint",
+]
+
+log = get_logger("mlopskit.versioning.lineage")
+
+NodeKind = Literal[
+    "dataset",
+    "model",
+    "versioned",
+    "value",
+    "artifact",
+    "run",
+    "package",
+    "deployment",
+    "prediction",
+]
+Relation = Literal["derived", "used", "produced", "registered", "deployed", "served"]
+_UNSAFE = re.compile(r"[^A-Za-z0-9._@+=,-]")
+_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.@+,-")
+
+
+def _default_id(kind: str, label: str, digest: str | None) -> str:
+    """The identity a node of ``kind`` gets when none is given."""
+    if kind in ("dataset", "model", "deployment") and label:
+        return f"{kind}:{label}"
+    if kind == "run" and label:
+        return f"run:{label}"
+    if kind == "package" and digest:
+        return f"package:{digest}"
+    if kind == "prediction" and label and digest:
+        return f"prediction:{label}/{digest}"
+    return digest or ""
+
+
+class Endpoint(BaseModel):
+    """One end of an edge: the node ``id``, what it is, its content ``digest`` (None for
+    runs and deployments) and a human ``label`` (``iris/3``).
+
+    ``id`` defaults by kind: ``dataset:<name>/<n>``, ``model:<name>/<n>``,
+    ``run:<run id>``, ``package:<digest>``, ``deployment:<name>``,
+    ``prediction:<log>/<digest>``; an artifact or value is its digest.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    digest: str | None = None
+    kind: NodeKind = "value"
+    label: str = ""
+    id: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_id(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("id"):
+            ident = _default_id(
+                str(data.get("kind", "value")), str(data.get("label") or ""), data.get("digest")
+            )
+            if not ident:
+                raise ValueError("an Endpoint needs an id or a digest")
+            data = {**data, "id": ident}
+        return data
+
+
+def run_endpoint(run_id: str) -> Endpoint:
+    """The node of run ``run_id``."""
+    return Endpoint(kind="run", label=run_id, id=f"run:{run_id}")
+
+
+class LineageEdge(BaseModel):
+    """Inputs → output, made by ``function`` (with its code hash) in run ``run_id``.
+
+    ``relation`` is ``derived`` (a ``@versioned`` call, a package), ``produced`` (a
+    dataset committed in a run), ``registered`` (a model version), ``used`` (a run
+    consumed its inputs; the output is the run), ``deployed`` or ``served``. ``when``
+    and ``who`` say when and by whom the edge was first recorded.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    schema_version: int = 2
+    relation: Relation
+    inputs: dict[str, Endpoint] = Field(default_factory=dict)
+    output: Endpoint | None = None
+    function: str | None = None
+    code_hash: str | None = None
+    run_id: str | None = None
+    when: datetime | None = None
+    who: str | None = None
+
+    def key(self) -> str:
+        """A digest of what the edge says (not of when or by whom it was recorded)."""
+        body = self.model_dump(mode="json", exclude={"when", "who"})
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def ref_segment(value: str) -> str:
+    """``value`` made safe as one ref-name segment (``sha256:ab`` → ``sha256-ab``)."""
+    seg = _UNSAFE.sub("_", value.replace(":", "-"))
+    return seg if seg and seg[0] not in ".-+=,@" else f"_{seg}"
+
+
+def node_segment(value: str) -> str:
+    """A node id as one ref-name segment, injectively (``dataset:a/1`` → ``dataset=3Aa=2F1``).
+
+    Letters, digits and ``.@+,-`` stay; every other character (``=`` and ``_``
+    included) is written ``=XX`` (its UTF-8 bytes in hex), and a segment that would not
+    start with a letter or digit gets a ``_`` in front: two ids never share a segment.
+    A segment longer than 160 characters keeps its head and gains a SHA-256 of the id.
+    """
+    out = []
+    for c in value:
+        if c in _SAFE:
+            out.append(c)
+        else:
+            out.extend(f"={b:02X}" for b in c.encode())
+    seg = "".join(out)
+    if len(seg) > 160:  # keep file names short: a readable head and a digest of the whole
+        seg = f"{seg[:96]},{hashlib.sha256(value.encode()).hexdigest()[:40]}"
+    return seg if seg[:1].isalnum() and seg[:1].isascii() else f"_{seg}"
+
+
+def _create(store: ArtifactStore, name: str, ref: ArtifactRef) -> None:
+    try:
+        store.refs.set(name, ref, expected=None, message="lineage edge")
+    except RefConflictError:
+        pass  # the same entry, recorded by someone else: nothing to do
+
+
+def _normalized(edge: LineageEdge) -> LineageEdge:
+    """The run as a node: ``used`` edges point at it; what a run made has it as input."""
+    if not edge.run_id:
+        return edge
+    run = run_endpoint(edge.run_id)
+    if edge.relation == "used" and edge.output is None:
+        return edge.model_copy(update={"output": run})
+    if edge.relation in ("produced", "registered") and run.id not in {
+        e.id for e in edge.inputs.values()
+    }:
+        return edge.model_copy(update={"inputs": {**edge.inputs, "run": run}})
+    return edge
+
+
+def record_edge(store: ArtifactStore, edge: LineageEdge) -> ArtifactRef:
+    """Store ``edge`` (stamped with when and who) and index it by its output, each input,
+    its run and the digests of its endpoints; an edge already recorded is left as is."""
+    edge = _normalized(edge)
+    seg = edge.key()
+    names = [f"lineage/in/{node_segment(e.id)}/{seg}" for e in edge.inputs.values()]
+    if edge.output is not None:
+        names.append(f"lineage/out/{node_segment(edge.output.id)}/{seg}")
+    if edge.run_id:
+        names.append(f"lineage/run/{node_segment(edge.run_id)}/{seg}")
+    names = list(dict.fromkeys(names))
+    missing = [n for n in names if n not in store.refs]
+    if not missing:
+        return store.refs.get(names[0])
+    if edge.when is None or edge.who is None:
+        user, host = _context.whoami()
+        edge = edge.model_copy(
+            update={
+                "when": edge.when or datetime.now(timezone.utc),
+                "who": edge.who or f"{user}@{host}",
+            }
+        )
+    ref = store.put_record(edge.model_dump(mode="json"))
+    for name in missing:
+        _create(store, name, ref)
+    ends = [*edge.inputs.values(), *([edge.output] if edge.output is not None else [])]
+    for end in ends:
+        if end.digest and end.id != end.digest:
+            name = f"lineage/node/{node_segment(end.digest)}/{node_segment(end.id)}"
+            if name not in store.refs:
+                _create(store, name, store.put_record(end.model_dump(mode="json")))
+    log.debug("lineage_edge", relation=edge.relation, edge=ref.digest)
+    return ref
+
+
+def record_use(store: ArtifactStore, run_id: str, inputs: dict[str, Endpoint]) -> None:
+    """Record that run ``run_id`` consumed ``inputs`` (one ``used`` edge per input)."""
+    for name, end in inputs.items():
+        record_edge(store, LineageEdge(relation="used", inputs={name: end}, run_id=run_id))
+
+
+def _read(store: ArtifactStore, prefix: str) -> list[LineageEdge]:
+    out = []
+    for name in store.refs.list(prefix):
+        ref = store.refs.get(name)
+        out.append(read_record_as(store, LineageEdge, ref, name))
+    return out
+
+
+def node_ids_of(store: ArtifactStore, digest: str) -> list[Endpoint]:
+    """The recorded nodes (dataset and model versions, steps...) that hold ``digest``."""
+    out = []
+    for name in store.refs.list(f"lineage/node/{node_segment(digest)}/"):
+        out.append(read_record_as(store, Endpoint, store.refs.get(name), name))
+    return out
+
+
+def _ids(store: ArtifactStore, node: str) -> list[str]:
+    """``node`` itself, plus — for a bare digest — every node that holds it."""
+    if node.partition(":")[0] in ("sha256", "blake3"):
+        return [node, *(e.id for e in node_ids_of(store, node))]
+    return [node]
+
+
+def _gather(store: ArtifactStore, where: str, node: str, exact: bool) -> list[LineageEdge]:
+    out: list[LineageEdge] = []
+    for ident in [node] if exact else _ids(store, node):
+        for edge in _read(store, f"lineage/{where}/{node_segment(ident)}/"):
+            if edge not in out:
+                out.append(edge)
+    return out
+
+
+def edges_into(store: ArtifactStore, node: str, *, exact: bool = False) -> list[LineageEdge]:
+    """Edges whose output is ``node``: a node id, or a digest — then also every node
+    holding it, unless ``exact``."""
+    return _gather(store, "out", node, exact)
+
+
+def edges_from(store: ArtifactStore, node: str, *, exact: bool = False) -> list[LineageEdge]:
+    """Edges with ``node`` among their inputs: a node id, or a digest — then also every
+    node holding it, unless ``exact``."""
+    return _gather(store, "in", node, exact)
+
+
+def edges_of_run(store: ArtifactStore, run_id: str) -> list[LineageEdge]:
+    """Edges recorded while run ``run_id`` was active."""
+    return _read(store, f"lineage/run/{node_segment(run_id)}/")
