@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 
 class Threshold:
@@ -16,3 +17,17 @@ class Threshold:
 
     def predict(self, frame: Any) -> Any:
         return (np.asarray(frame[self.column], dtype=float) > self.t).astype(int)
+
+
+def make_frame(rows: int = 300, seed: int = 0, shift: float = 0.0) -> pd.DataFrame:
+    """Features f0, f1 (float), city (category-like strings) and the label y = f0 > 0."""
+    rng = np.random.default_rng(seed)
+    f0 = rng.normal(loc=shift, size=rows)
+    return pd.DataFrame(
+        {
+            "f0": f0,
+            "f1": rng.normal(size=rows),
+            "city": rng.choice(["paris", "lyon", "nice"], size=rows),
+            "y": (f0 > 0).astype(int),
+        }
+    )

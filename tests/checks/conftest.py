@@ -8,29 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import pytest
 
 _HERE = str(Path(__file__).parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from checks_models import Threshold  # noqa: E402
-
-
-def make_frame(rows: int = 300, seed: int = 0, shift: float = 0.0) -> pd.DataFrame:
-    """Features f0, f1 (float), city (category-like strings) and the label y = f0 > 0."""
-    rng = np.random.default_rng(seed)
-    f0 = rng.normal(loc=shift, size=rows)
-    return pd.DataFrame(
-        {
-            "f0": f0,
-            "f1": rng.normal(size=rows),
-            "city": rng.choice(["paris", "lyon", "nice"], size=rows),
-            "y": (f0 > 0).astype(int),
-        }
-    )
+from checks_models import Threshold, make_frame  # noqa: E402 - make_frame re-exported
 
 
 @pytest.fixture

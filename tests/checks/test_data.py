@@ -7,11 +7,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from checks_models import make_frame
 from hypothesis import given
 from hypothesis import strategies as st
 
 import mlopskit as mk
-from conftest import make_frame
 from mlopskit.checks import check_data
 from mlopskit.errors import InvalidInputError, NotFoundError
 

@@ -6,12 +6,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from checks_models import Threshold
+from checks_models import Threshold, make_frame
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mlopskit as mk
-from conftest import make_frame
 from mlopskit.checks import check_environment, check_latency, check_model, check_signature
 from mlopskit.errors import InvalidInputError, NotFoundError, SchemaError
 

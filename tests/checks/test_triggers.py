@@ -12,10 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from checks_models import Threshold
+from checks_models import Threshold, make_frame
 
 import mlopskit as mk
-from conftest import make_frame
 from mlopskit.checks import (
     Trigger,
     ack_trigger,

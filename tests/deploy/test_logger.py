@@ -236,8 +236,8 @@ def test_lineage_walks_from_predictions_to_the_data(
         plog.log({"inputs": X.head(4), "outputs": pred.predict(X.head(4)), "model": pred.digest})
     segment = file_store.refs.get(plog.segments()[0])
     frame = mk.lineage(segment.digest, direction="up", store=file_store).to_frame()
-    sources = set(zip(frame["source_kind"], frame["source"]))
-    assert ("artifact", pred.digest) in sources  # the package
-    assert ("model", "churn/1") in sources
-    assert ("dataset", "train/1") in sources
-    assert ("run", "run-42") in sources
+    sources = set(zip(frame["from_kind"], frame["from"]))
+    assert ("package", f"package:{pred.digest}") in sources  # the package
+    assert ("model", "model:churn/1") in sources
+    assert ("dataset", "dataset:train/1") in sources
+    assert ("run", "run:run-42") in sources

@@ -275,13 +275,13 @@ class PredictionLogger:
         """One edge per package in the segment: package → prediction segment."""
         from mlopskit.versioning import Endpoint, LineageEdge, record_edge
 
-        segment = Endpoint(digest=ref.digest, kind="artifact", label=f"predictions:{self.name}")
+        segment = Endpoint(digest=ref.digest, kind="prediction", label=self.name)
         for digest in sorted({m for m in frame["model"].dropna().unique() if ":" in str(m)}):
             record_edge(
                 self.store,
                 LineageEdge(
-                    relation="derived",
-                    inputs={"package": Endpoint(digest=str(digest), kind="artifact")},
+                    relation="served",
+                    inputs={"package": Endpoint(digest=str(digest), kind="package")},
                     output=segment,
                     function="mlopskit.deploy.PredictionLogger",
                 ),

@@ -171,7 +171,7 @@ class ModelPackage:
 
     @property
     def __mlopskit_node__(self) -> Endpoint:
-        return Endpoint(digest=self.digest, kind="artifact", label=f"package:{self.name}")
+        return Endpoint(digest=self.digest, kind="package", label=self.name)
 
     def __repr__(self) -> str:
         src = (

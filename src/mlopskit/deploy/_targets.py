@@ -259,9 +259,9 @@ def record_export(
     record_edge(
         store,
         LineageEdge(
-            relation="derived",
+            relation="deployed",
             inputs={"package": package.__mlopskit_node__},
-            output=Endpoint(digest=ref.digest, kind="artifact", label=f"deploy:{target}"),
+            output=Endpoint(digest=ref.digest, kind="deployment", label=f"{target}-{package.name}"),
             function=f"mlopskit.deploy.{target}",
             run_id=package.manifest.source.run_id if package.manifest.source else None,
         ),

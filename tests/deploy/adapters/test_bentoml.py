@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 from _proc import free_port, post, start
+from adapter_data import mixed_frame
 
-from conftest import mixed_frame
 from mlopskit.deploy import Predictor, bentoml
 from mlopskit.errors import InvalidInputError
 

@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from adapter_data import mixed_frame
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import mixed_frame
 from mlopskit.deploy import ModelPackage, Predictor
 from mlopskit.deploy._targets import load_bundle, write_bundle
 from mlopskit.errors import IntegrityError, NotFoundError, UntrustedObjectError
@@ -21,7 +21,8 @@ from mlopskit.errors import IntegrityError, NotFoundError, UntrustedObjectError
 
 @pytest.fixture(scope="module")
 def bundled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
-    from conftest import mixed_model
+    from adapter_data import mixed_model
+
     from mlopskit.store import ArtifactStore
 
     store = ArtifactStore(tmp_path_factory.mktemp("store"))
@@ -102,6 +103,5 @@ def test_export_of_a_registry_package_is_on_the_version(tmp_path: Path) -> None:
     tags = reg.get("lr/1").tags
     assert tags["deploy.sagemaker"].split()[0] == pkg.digest
     edges = edges_from(store, pkg.digest)
-    assert [e.output.label for e in edges if e.output and e.output.label.startswith("deploy:")] == [
-        "deploy:sagemaker"
-    ]
+    deployed = [e.output for e in edges if e.relation == "deployed" and e.output]
+    assert [(d.kind, d.label) for d in deployed] == [("deployment", f"sagemaker-{pkg.name}")]

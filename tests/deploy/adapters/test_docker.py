@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 from _proc import post, start
+from adapter_data import mixed_frame
 
-from conftest import mixed_frame
 from mlopskit.deploy import Predictor, docker
 from mlopskit.deploy._codec import encode_mlflow_request
 from mlopskit.errors import InvalidInputError

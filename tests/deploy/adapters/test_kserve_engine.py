@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from _proc import free_port, post, start
+from adapter_data import mixed_frame
 
-from conftest import mixed_frame
 from mlopskit.deploy import Predictor
 from mlopskit.deploy._codec import encode_v2_request
 from mlopskit.deploy._targets import write_bundle

@@ -117,4 +117,5 @@ def test_written_yaml_reads_back_as_the_documents(mixed_package: Any, tmp_path: 
     labels = {
         e.output.label for e in edges_from(mixed_package.store, mixed_package.digest) if e.output
     }
-    assert {"deploy:kserve", "deploy:k8s"} <= labels
+    name = mixed_package.name
+    assert {f"kserve-{name}", f"k8s-{name}"} <= labels

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from _proc import free_port, post, start
+from adapter_data import mixed_frame, mixed_model
 
-from conftest import mixed_frame, mixed_model
 from mlopskit.deploy import ModelPackage, Predictor
 from mlopskit.deploy import mlflow as mlf
 

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from adapter_data import mixed_frame, mixed_model
 
-from conftest import mixed_frame, mixed_model
 from mlopskit.deploy import ModelPackage, Predictor
 from mlopskit.deploy import mlflow as mlf
 from mlopskit.errors import InvalidInputError, UntrustedObjectError

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import pytest
 from _proc import post, start
+from adapter_data import mixed_frame
 
 import mlopskit as mk
-from conftest import mixed_frame
 from mlopskit.deploy import Predictor, sagemaker
 from mlopskit.errors import IntegrityError, InvalidInputError
 
@@ -142,7 +142,12 @@ def test_export_is_recorded_in_lineage(mixed_package: Any, tmp_path: Path) -> No
 
     sagemaker.package(mixed_package, tmp_path)
     edges = edges_from(mixed_package.store, mixed_package.digest)
-    assert any(e.output is not None and e.output.label == "deploy:sagemaker" for e in edges)
+    assert any(
+        e.output is not None
+        and e.output.kind == "deployment"
+        and e.output.label == f"sagemaker-{mixed_package.name}"
+        for e in edges
+    )
 
 
 def test_to_names_the_targets_on_a_typo(mixed_package: Any, tmp_path: Path) -> None:
