@@ -218,7 +218,7 @@ def decode_index(path: str, blob: bytes, experiment: str) -> dict[str, IndexRow]
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(io.BytesIO(blob))
+        table = pq.ParquetFile(io.BytesIO(blob)).read()  # not read_table: no dataset import
         meta = table.schema.metadata or {}
         found = meta.get(b"format", b"").decode("utf-8", "replace")
         _need(found == INDEX_FORMAT, f"unknown index format {found!r}")
