@@ -217,3 +217,61 @@ def test_an_index_round_trips_every_summary(
     back = decode_index("x.parquet", encode_index({rec.run_id: row}), "exp")
     assert back[rec.run_id].segments == row.segments
     assert record_of(back[rec.run_id].summary).model_dump() == rec.model_dump()
+
+
+_OPS = st.sampled_from(["=", "!=", "<", "<=", ">", ">="])
+_ATOM = st.one_of(
+    st.builds(
+        lambda op, v: f"metrics.acc {op} {v}",
+        _OPS,
+        st.sampled_from(["0", "0.5", "1", "1.5", "-1", "1e400"]),
+    ),
+    st.builds(
+        lambda kind, op, v: f"{kind} {op} {v}",
+        st.sampled_from(["params.lr", "tags.k", "params.missing"]),
+        _OPS,
+        st.sampled_from(["'1'", "'2'", "'x'", "1", "2.0"]),
+    ),
+    st.sampled_from(["tags.k like '1%'", "params.lr is null", "metrics.acc in (0.2, 0.4)"]),
+)
+_FILTER = st.recursive(
+    _ATOM,
+    lambda inner: st.one_of(
+        st.builds(lambda a, b: f"({a}) and ({b})", inner, inner),
+        st.builds(lambda a, b: f"({a}) or ({b})", inner, inner),
+        st.builds(lambda a: f"not ({a})", inner),
+    ),
+    max_leaves=4,
+)
+
+
+@pytest.fixture(scope="module")
+def sqlite_root(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A SQLite workspace with runs in two experiments, filled once for the module."""
+    root = str(tmp_path_factory.mktemp("sq") / "ws")
+    tracker = Tracker(root)
+    for i in range(12):
+        exp = "exp" if i % 2 else "other"
+        with tracker.start_run(
+            exp, params={"lr": str(i % 4)}, tags={"k": str(i % 3)}, capture_env=False, git=False
+        ) as run:
+            if i % 5:
+                run.log_metrics({"acc": i / 5})
+    return root
+
+
+@given(text=_FILTER, experiment=st.sampled_from([None, "exp", ["exp", "other"]]))
+@settings(max_examples=60, deadline=None)
+def test_sqlite_filters_narrowed_in_sql_match_the_python_filter(
+    sqlite_root: str, text: str, experiment: Any
+) -> None:
+    """The runs a SQLite search finds with SQL narrowing are exactly those the filter selects."""
+    from mlopskit.tracking._query import compile_filter, parse_filter
+    from mlopskit.tracking._search import get_value
+
+    tracker = Tracker(sqlite_root)
+    got = set(tracker.search_runs(experiment, filter=text)["run_id"])
+    exps = [experiment] if isinstance(experiment, str) else experiment
+    test = compile_filter(parse_filter(text), get_value)
+    expected = {r.run_id for r in tracker.backend.list_runs(exps) if test(r)}
+    assert got == expected

@@ -115,7 +115,12 @@ def select_runs(
     wanted = {f.key for f in fields_of(node) | {k.field for k in keys} if f.kind != "attributes"}
     narrow = node is not None or limit is not None or statuses is not None
     backend = tracker.backend
-    records = backend.list_runs(exps, keys=wanted if narrow else None)
+    narrowing = getattr(backend, "candidates", None)  # SQL pre-filter (SQLite)
+    ids = narrowing(exps, node) if node is not None and narrowing is not None else None
+    if ids is not None:
+        records = backend.list_runs(run_ids=ids, keys=wanted if narrow else None)
+    else:
+        records = backend.list_runs(exps, keys=wanted if narrow else None)
     now = time.time()
     for rec in records:
         if rec.status == "RUNNING":  # only a RUNNING run can read otherwise (a dead writer)
