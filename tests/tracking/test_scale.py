@@ -275,3 +275,43 @@ def test_sqlite_filters_narrowed_in_sql_match_the_python_filter(
     test = compile_filter(parse_filter(text), get_value)
     expected = {r.run_id for r in tracker.backend.list_runs(exps) if test(r)}
     assert got == expected
+
+
+_WRITE = """
+import sys
+from mlopskit.tracking import ObjectStoreBackend, Tracker
+root, rank = sys.argv[1], int(sys.argv[2])
+tracker = Tracker(root, ObjectStoreBackend(root, compact_after=3))
+for i in range(3):
+    with tracker.start_run("busy", params={"rank": rank, "i": i}, capture_env=False, git=False) as run:
+        for step in range(3):
+            run.log_metric("x", rank * 100 + i * 10 + step, step=step)
+            run.flush()
+        tracker.search_runs("busy")  # searches compact opportunistically mid-write
+"""
+
+_COMPACT_LOOP = """
+import sys, time
+from mlopskit.tracking import ObjectStoreBackend
+backend = ObjectStoreBackend(sys.argv[1], compact_after=None)
+for _ in range(8):
+    backend.compact()
+    time.sleep(0.05)
+"""
+
+
+def test_compaction_during_concurrent_writes_loses_no_run_or_point(tmp_path: Path) -> None:
+    """Writers, searching writers and a compactor at once: every run and latest value is seen."""
+    root = str(tmp_path / "ws")
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITE, root, str(rank)]) for rank in range(4)]
+    procs.append(subprocess.Popen([sys.executable, "-c", _COMPACT_LOOP, root]))
+    for p in procs:
+        assert p.wait(timeout=300) == 0
+    assert _index_files(root, "busy"), "some compaction happened"
+    frame = _tracker(root).search_runs("busy")
+    assert len(frame) == 12
+    assert set(frame["status"]) == {"FINISHED"}
+    got = {(int(r["params.rank"]), int(r["params.i"])): r["metrics.x"] for _, r in frame.iterrows()}
+    assert got == {(rank, i): rank * 100 + i * 10 + 2 for rank in range(4) for i in range(3)}
+    history = _tracker(root).get_run(frame["run_id"].iloc[0]).metric_history("x")
+    assert len(history) == 3
