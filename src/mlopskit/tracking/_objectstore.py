@@ -97,6 +97,10 @@ class ObjectStoreBackend:
             met (each is also reported once as a ``RuntimeWarning``).
     """
 
+    #: ``list_runs`` costs the same with or without ``keys`` (the index holds whole
+    #: runs), so a search loads whole runs once instead of narrowing and re-reading.
+    whole_runs_are_cheap = True
+
     def __init__(
         self,
         url: str | os.PathLike[str],
