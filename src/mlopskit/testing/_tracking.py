@@ -201,6 +201,23 @@ class TrackerConformance:
         assert len(tracker.search_runs("search", limit=2)) == 2
         assert len(tracker.search_runs("search", status="FAILED")) == 0
 
+    def test_search_is_the_same_after_compaction(self, tracker: Tracker) -> None:
+        """A backend that compacts (``backend.compact()``) answers searches the same after."""
+        compact = getattr(tracker.backend, "compact", None)
+        if compact is None:
+            pytest.skip(f"{tracker.backend!r} has no compact()")
+        for i in range(4):
+            with tracker.start_run("compacted", params={"lr": i}, tags={"t": str(i % 2)}) as run:
+                run.log_metric("acc", i / 4)
+        before = tracker.search_runs("compacted", order_by="metrics.acc")
+        compact(["compacted"])
+        with tracker.start_run("compacted", params={"lr": 9}) as late:
+            late.log_metric("acc", 2.0)
+        after = tracker.search_runs("compacted", order_by="metrics.acc")
+        assert list(after["run_id"]) == [*before["run_id"], late.run_id]
+        cols = ["run_id", "status", "params.lr", "tags.t", "metrics.acc"]
+        assert after[cols].iloc[:4].equals(before[cols])
+
     def test_values_round_trip_exactly(self, tracker: Tracker) -> None:
         """Metric values and times come back bit for bit, in records and in frames."""
         value = 1 / 3 * 1e-7

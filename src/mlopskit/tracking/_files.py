@@ -116,23 +116,54 @@ class SegmentFiles:
 
     # -- reads -------------------------------------------------------------------------
 
+    @property
+    def _get_options(self) -> dict[str, Any]:
+        # s3fs sends a HEAD before a whole-object GET to split big objects into ranges
+        # unless max_concurrency is 1: one GET per object (a missing one is its 404).
+        return {"max_concurrency": 1} if self.protocol in ("s3", "s3a") else {}
+
     def read(self, path: str) -> bytes:
-        """The bytes of ``path`` (FileNotFoundError when there is none)."""
+        """The bytes of ``path`` in one GET (FileNotFoundError when there is none)."""
         if self.is_local:
             return self._retry(lambda: _read_local(path), f"read {path}", path)
-        return bytes(self._retry(lambda: self.fs.cat_file(path), f"read {path}", path))
+        options = self._get_options
+        return bytes(self._retry(lambda: self.fs.cat_file(path, **options), f"read {path}", path))
 
-    def read_many(self, paths: list[str]) -> dict[str, bytes]:
-        """The bytes of several files (one request batch on object stores)."""
+    def read_many(self, paths: list[str], *, missing_ok: bool = False) -> dict[str, bytes]:
+        """The bytes of several files: one GET each, sent concurrently (fsspec's batch size).
+
+        With ``missing_ok`` a file that does not exist is left out of the result;
+        otherwise it raises FileNotFoundError.
+        """
         if self.is_local or self.protocol == "memory":
-            return {p: self.read(p) for p in paths}
+            out: dict[str, bytes] = {}
+            for p in paths:
+                try:
+                    out[p] = self.read(p)
+                except FileNotFoundError:
+                    if not missing_ok:
+                        raise
+            return out
+        if not paths:
+            return {}
         fs = self.fs
+        options = self._get_options
 
         def fetch() -> dict[str, bytes]:
-            raw = fs.cat(paths, on_error="raise")
-            return {p: bytes(raw.get(p, raw.get(fs._strip_protocol(p)))) for p in paths}
+            raw = fs.cat(paths, on_error="return", **options)
+            got: dict[str, bytes] = {}
+            for p in paths:
+                value = raw.get(p, raw.get(fs._strip_protocol(p)))
+                if isinstance(value, FileNotFoundError):
+                    if missing_ok:
+                        continue
+                    raise value
+                if isinstance(value, BaseException):
+                    raise value
+                got[p] = bytes(value)
+            return got
 
-        return self._retry(fetch, f"read {len(paths)} segments")
+        return self._retry(fetch, f"read {len(paths)} objects")
 
     def find(self, base: str) -> list[str]:
         """Every file under ``base`` (empty when ``base`` does not exist), sorted."""
@@ -191,7 +222,11 @@ class SegmentFiles:
 
     def _holds(self, path: str, data: bytes) -> bool:
         try:
-            found = _read_local(path) if self.is_local else bytes(self.fs.cat_file(path))
+            found = (
+                _read_local(path)
+                if self.is_local
+                else bytes(self.fs.cat_file(path, **self._get_options))
+            )
         except OSError:
             return False
         return found == data

@@ -9,6 +9,8 @@ Layout under ``<workspace>/tracking/`` (stable; another tool can read it)::
                                                     each written once by one writer
     writers/<writer>.json                           a writer's heartbeat (host, pid, time),
                                                     rewritten only by that writer
+    index/<experiment>/<generation:012d>.parquet    compacted run summaries (immutable,
+                                                    created create-only; see _index.py)
 
 A segment is JSON lines: a header ``{"format": "mlopskit.tracking.segment/1", "writer",
 "seq", "time"}`` then events, each an object with ``"e"``: ``create`` (``run``: the
@@ -42,6 +44,15 @@ from mlopskit.errors import IntegrityError, NotFoundError
 from mlopskit.store import ArtifactRef
 from mlopskit.tracking._backend import new_writer_id
 from mlopskit.tracking._files import SegmentFiles
+from mlopskit.tracking._index import (
+    IndexRow,
+    decode_index,
+    encode_index,
+    index_generation,
+    index_name,
+    record_of,
+    summary_of,
+)
 from mlopskit.tracking._model import (
     MetricPoint,
     RunInput,
@@ -66,6 +77,7 @@ __all__ = ["SEGMENT_FORMAT", "ObjectStoreBackend"]
 log = get_logger("mlopskit.tracking")
 
 _CACHE_LIMIT = 200_000  # parsed segments kept in memory (they never change)
+COMPACT_AFTER = 200  # a search that meets more segments outside the index compacts
 
 
 class ObjectStoreBackend:
@@ -76,11 +88,18 @@ class ObjectStoreBackend:
         storage_options: passed to fsspec.
         attempts: tries of a storage call that fails transiently before StorageError.
         retry_delay: seconds before the second try (growing after each).
+        compact_after: a search of an experiment that meets more segments than this
+            outside the newest index folds them into a new index (None: never; then
+            only :meth:`compact` does).
 
     Attributes:
         damaged: segment path → why it was skipped, for every damaged segment a read
             met (each is also reported once as a ``RuntimeWarning``).
     """
+
+    #: ``list_runs`` costs the same with or without ``keys`` (the index holds whole
+    #: runs), so a search loads whole runs once instead of narrowing and re-reading.
+    whole_runs_are_cheap = True
 
     def __init__(
         self,
@@ -89,6 +108,7 @@ class ObjectStoreBackend:
         storage_options: dict[str, Any] | None = None,
         attempts: int = 5,
         retry_delay: float = 0.05,
+        compact_after: int | None = COMPACT_AFTER,
     ) -> None:
         self.files = SegmentFiles(
             url, storage_options, policy=RetryPolicy(attempts=attempts, delay=retry_delay)
@@ -103,6 +123,8 @@ class ObjectStoreBackend:
         self._segments: dict[str, list[dict[str, Any]] | None] = {}
         self._experiment_of: dict[str, str] = {}
         self.damaged: dict[str, str] = {}
+        self.compact_after = compact_after
+        self._indexes: dict[str, dict[str, IndexRow] | None] = {}
 
     def __repr__(self) -> str:
         return f"ObjectStoreBackend({self.url!r})"
@@ -185,7 +207,7 @@ class ObjectStoreBackend:
         except FileExistsError:
             return False
         self._experiment_of[record.run_id] = record.experiment
-        self.heartbeat()
+        # no heartbeat file here: the attach event's time is this writer's first beat
         events: list[dict[str, Any]] = [
             {"e": "create", "time": ident["start_time"], "run": ident},
             self._attach_event(),
@@ -364,14 +386,14 @@ class ObjectStoreBackend:
         if not wanted:
             return
         beats: dict[str, float] = {}
-        for writer in sorted(wanted):
-            path = self._path("writers", f"{writer}.json")
+        paths = {self._path("writers", f"{w}.json"): w for w in sorted(wanted)}
+        for path, blob in self.files.read_many(list(paths), missing_ok=True).items():
             try:
-                beat = json.loads(self.files.read(path))["time"]
-            except (FileNotFoundError, ValueError, KeyError, TypeError):
+                beat = json.loads(blob)["time"]
+            except (ValueError, KeyError, TypeError):
                 continue
             if isinstance(beat, (int, float)) and math.isfinite(beat):
-                beats[writer] = float(beat)
+                beats[paths[path]] = float(beat)
         for rec in records:
             rec.writers = [
                 w.model_copy(update={"heartbeat": to_datetime(max(w.heartbeat.timestamp(), beat))})
@@ -435,20 +457,122 @@ class ObjectStoreBackend:
                 exps = set(self.experiments())
             else:
                 exps = {check_experiment(e) for e in experiments}
-        paths: list[str] = []
+        records: list[RunRecord] = []
         for exp in sorted(exps):
-            paths.extend(self._find(self._path("experiments", exp)))
-        records = []
-        for run_id, segments in self._runs_from(paths).items():
-            if wanted is not None and run_id not in wanted:
-                continue
-            rec = self._read_run(run_id, segments, keys)
-            if rec is not None:
-                rec.artifacts = {}
-                rec.inputs = []
-                records.append(rec)
+            records.extend(self._list_experiment(exp, wanted, keys))
         self._writers([r for r in records if r.status == "RUNNING"])
         return records
+
+    def _list_experiment(
+        self, experiment: str, wanted: set[str] | None, keys: Collection[str] | None
+    ) -> list[RunRecord]:
+        """The runs of one experiment: index rows where they are current, else segments."""
+        generation, index = self._newest_index(experiment)
+        runs = self._runs_from(self._find(self._path("experiments", experiment)))
+        records: list[RunRecord] = []
+        rows: dict[str, IndexRow] = {}
+        outside = 0
+        for run_id, segments in runs.items():
+            if wanted is not None and run_id not in wanted:
+                continue
+            names = frozenset(p.rpartition("/")[2] for p in segments)
+            row = index.get(run_id)
+            if row is not None and row.segments == names:
+                rec = record_of(row.summary)
+                rows[run_id] = row
+            else:
+                outside += sum(1 for p in segments if p not in self.damaged)
+                read = self._read_run(run_id, segments, None)
+                if read is None:
+                    continue
+                rec = read
+                good = frozenset(p.rpartition("/")[2] for p in segments if p not in self.damaged)
+                rows[run_id] = IndexRow(summary_of(rec), good)
+            self._experiment_of[run_id] = experiment
+            rec.artifacts = {}
+            rec.inputs = []
+            if keys is not None:
+                _narrow(rec, keys)
+            records.append(rec)
+        if wanted is None and self.compact_after is not None and outside > self.compact_after:
+            try:
+                self._publish(experiment, generation, rows)
+            except Exception as exc:  # the search has its answer; the index can wait
+                log.warning("compaction_failed", experiment=experiment, error=str(exc))
+        return records
+
+    # -- the compacted index -----------------------------------------------------------
+
+    def _newest_index(self, experiment: str) -> tuple[int, dict[str, IndexRow]]:
+        """The newest index generation of ``experiment`` and its rows (0, {} if none)."""
+        base = self._path("index", experiment)
+        generations = sorted(
+            g for name in self.files.children(base) if (g := index_generation(name)) is not None
+        )
+        for generation in reversed(generations):
+            path = f"{base}/{index_name(generation)}"
+            if path not in self._indexes:
+                try:
+                    blob = self.files.read(path)
+                    self._indexes[path] = decode_index(path, blob, experiment)
+                except FileNotFoundError:
+                    continue
+                except IntegrityError as exc:
+                    self._indexes[path] = None
+                    self._report(path, str(exc))
+            rows = self._indexes[path]
+            if rows is not None:
+                return generations[-1], rows
+        return (generations[-1] if generations else 0), {}
+
+    def _publish(self, experiment: str, generation: int, rows: dict[str, IndexRow]) -> str | None:
+        """Create index ``generation + 1``; None when another compactor created it first."""
+        path = self._path("index", experiment, index_name(generation + 1))
+        try:
+            self.files.create(path, encode_index(rows))
+        except FileExistsError:
+            log.info("compaction_lost_race", experiment=experiment, path=path)
+            return None
+        self._indexes[path] = rows
+        log.info("compacted", experiment=experiment, path=path, runs=len(rows))
+        return path
+
+    def compact(self, experiments: Collection[str] | None = None) -> list[str]:
+        """Fold every run of ``experiments`` (all when None) into a new index object.
+
+        Each experiment's index is a new immutable generation created create-only:
+        when two compactors race, one creates it and the other writes nothing (its
+        runs are in the segments, which every search still reads past the index).
+
+        Returns:
+            The paths of the index objects this call created.
+        """
+        exps = (
+            self.experiments()
+            if experiments is None
+            else [check_experiment(e) for e in experiments]
+        )
+        written = []
+        for exp in exps:
+            generation, index = self._newest_index(exp)
+            runs = self._runs_from(self._find(self._path("experiments", exp)))
+            rows: dict[str, IndexRow] = {}
+            for run_id, segments in runs.items():
+                names = frozenset(p.rpartition("/")[2] for p in segments)
+                row = index.get(run_id)
+                if row is not None and row.segments == names:
+                    rows[run_id] = row
+                    continue
+                rec = self._read_run(run_id, segments, None)
+                if rec is not None:
+                    good = frozenset(
+                        p.rpartition("/")[2] for p in segments if p not in self.damaged
+                    )
+                    rows[run_id] = IndexRow(summary_of(rec), good)
+            path = self._publish(exp, generation, rows)
+            if path is not None:
+                written.append(path)
+        return written
 
     def experiments(self) -> list[str]:
         """Experiment names (directories under ``tracking/experiments/``, checked)."""
@@ -459,3 +583,11 @@ class ObjectStoreBackend:
             except ValueError:
                 self._report(self._path("experiments", name), f"invalid experiment {name!r}")
         return out
+
+
+def _narrow(rec: RunRecord, keys: Collection[str]) -> None:
+    """Keep only the params, metrics and tags named in ``keys`` (``params.x`` …)."""
+    wanted = set(keys)
+    rec.params = {k: v for k, v in rec.params.items() if f"params.{k}" in wanted}
+    rec.metrics = {k: v for k, v in rec.metrics.items() if f"metrics.{k}" in wanted}
+    rec.tags = {k: v for k, v in rec.tags.items() if f"tags.{k}" in wanted}

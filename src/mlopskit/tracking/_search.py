@@ -113,9 +113,18 @@ def select_runs(
     statuses = _statuses(status)
     exps = _experiments(experiment)
     wanted = {f.key for f in fields_of(node) | {k.field for k in keys} if f.kind != "attributes"}
-    narrow = node is not None or limit is not None or statuses is not None
     backend = tracker.backend
-    records = backend.list_runs(exps, keys=wanted if narrow else None)
+    # Load only the filtered fields, then re-read the kept runs whole: a saving where
+    # reading fewer fields is cheaper (SQLite), a second listing where it is not.
+    narrow = (node is not None or limit is not None or statuses is not None) and not getattr(
+        backend, "whole_runs_are_cheap", False
+    )
+    narrowing = getattr(backend, "candidates", None)  # SQL pre-filter (SQLite)
+    ids = narrowing(exps, node) if node is not None and narrowing is not None else None
+    if ids is not None:
+        records = backend.list_runs(run_ids=ids, keys=wanted if narrow else None)
+    else:
+        records = backend.list_runs(exps, keys=wanted if narrow else None)
     now = time.time()
     for rec in records:
         if rec.status == "RUNNING":  # only a RUNNING run can read otherwise (a dead writer)

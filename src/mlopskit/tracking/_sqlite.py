@@ -42,6 +42,7 @@ from mlopskit.tracking._model import (
     WriterInfo,
     stored_record,
 )
+from mlopskit.tracking._query import And, Compare, Node
 from mlopskit.tracking._validate import (
     MAX_TIME,
     MIN_TIME,
@@ -615,6 +616,45 @@ class SQLiteBackend:
                     )
                 )
         return list(records.values())
+
+    def candidates(
+        self, experiments: Collection[str] | None, node: Node | None
+    ) -> list[str] | None:
+        """Run ids that may match ``node``, narrowed in SQL; None when SQL cannot narrow.
+
+        Only conjuncts SQL answers exactly as the Python filter does are translated
+        (``metrics.k <op> number`` for ``= < <= > >=``, ``params.k = 'text'``,
+        ``tags.k = 'text'``), so the result is a superset of the matches: the caller
+        still applies the whole filter to these runs.
+        """
+        items = node.items if isinstance(node, And) else (node,)
+        where: list[str] = []
+        args: list[Any] = []
+        for item in items:
+            if not isinstance(item, Compare):
+                continue
+            kind, op, value = item.field.kind, item.op, item.value
+            numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if kind == "metrics" and op in ("=", "<", "<=", ">", ">=") and numeric:
+                try:
+                    target = float(value)
+                except OverflowError:
+                    continue
+                where.append(
+                    "r.run_id IN (SELECT run_id FROM latest_metrics "
+                    f"WHERE key = ? AND value {op} ?)"
+                )
+                args.extend([item.field.name, target])
+            elif kind in ("params", "tags") and op == "=" and isinstance(value, str):
+                where.append(f"r.run_id IN (SELECT run_id FROM {kind} WHERE key = ? AND value = ?)")
+                args.extend([item.field.name, value])
+        if not where:
+            return None
+        if experiments is not None:
+            where.append("r.experiment IN (SELECT value FROM json_each(?))")
+            args.append(json.dumps(list(experiments)))
+        rows = self._read(f"SELECT r.run_id FROM runs r WHERE {' AND '.join(where)}", args)
+        return [str(row[0]) for row in rows]
 
     def experiments(self) -> list[str]:
         """Experiment names, sorted (invalid stored names are skipped)."""

@@ -1,0 +1,284 @@
+"""Object-store tracking on S3: search over N runs, new process, requests and time, vs today.
+
+    python benchmarks/bench_s3.py [--runs 2000] [--n 3] [--quick] [--json out.json]
+    python benchmarks/bench_s3.py --sqlite 10000   # SQLite filtered search, SQL narrowing
+
+A moto S3 server on 127.0.0.1 that counts requests (tests/_s3counting.py) holds one
+workspace with ``--runs`` finished runs × 10 params + 10 metrics, written through the
+object-store backend, then compacted (``ObjectStoreBackend.compact()``). Each figure
+is one fresh process doing one ``search_runs`` (timed after ``import pandas,
+pyarrow.parquet``, which both sides need): mlopskit from this checkout, and the
+anchor, the same search by the code this branch started from (``git merge-base HEAD
+main``, exported to a temporary directory; it has no index, so it reads every
+segment). Anchor and mlopskit alternate (ABAB); the figure is the median of ``--n``.
+
+Rows written with ``--json``: ``{"row", "mode": "process", "anchor", "ratio", "min",
+"max", "n", "goal", "met", "mlopskit", "anchor_value", "unit"}`` (seconds, or requests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+SRC = str(HERE.parent / "src")
+sys.path.insert(0, SRC)
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+CHILD = """
+import json, sys, time
+import pandas, pyarrow.parquet  # imported by both before the clock starts
+from mlopskit.tracking import ObjectStoreBackend, Tracker
+url, endpoint, filt = sys.argv[1], sys.argv[2], sys.argv[3]
+backend = ObjectStoreBackend(url, storage_options={"client_kwargs": {"endpoint_url": endpoint}})
+tracker = Tracker(url, backend)
+kw = {"filter": "metrics.m1 > 0.5 and params.p1 != 'x'", "order_by": "metrics.m2 DESC"} if filt == "1" else {}
+t = time.perf_counter()
+frame = tracker.search_runs("exp", **kw)
+print(json.dumps({"time": time.perf_counter() - t, "rows": len(frame)}))
+"""
+
+
+def base_tree() -> str | None:
+    """This branch's merge base with main, exported to a temporary directory (its src/)."""
+    repo = HERE.parent
+    try:
+        base = subprocess.run(
+            ["git", "-C", str(repo), "merge-base", "HEAD", "main"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        out = tempfile.mkdtemp(prefix="bench-s3-base-")
+        archive = Path(out) / "src.tar"
+        with archive.open("wb") as f:
+            subprocess.run(["git", "-C", str(repo), "archive", base, "src"], stdout=f, check=True)
+        with tarfile.open(archive) as tar:
+            tar.extractall(out, filter="data")
+        return str(Path(out) / "src")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def fill(url: str, endpoint: str, runs: int) -> None:
+    """``runs`` finished runs × 10 params + 10 metrics, through the backend, 8 at a time."""
+    from mlopskit.tracking import ObjectStoreBackend, RunRecord
+
+    backend = ObjectStoreBackend(url, storage_options={"client_kwargs": {"endpoint_url": endpoint}})
+    now = time.time()
+
+    def one(i: int) -> None:
+        run_id = uuid.uuid4().hex
+        rec = RunRecord(
+            run_id=run_id,
+            experiment="exp",
+            name=f"run{i}",
+            status="RUNNING",
+            start_time=now + i * 0.001,
+            params={f"p{j}": str(i * j) for j in range(10)},
+        )
+        backend.create_run(rec)
+        backend.log_metrics(run_id, [(f"m{j}", (i * j % 97) / 97, 0, now) for j in range(10)])
+        backend.finish(run_id, "FINISHED", time.time())
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(one, range(runs)))
+    backend.compact()
+
+
+def search(src: str, url: str, server: Any, filtered: bool) -> tuple[float, int, int]:
+    """One fresh process: (search seconds, requests, rows)."""
+    server.reset()
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, url, server.endpoint, "1" if filtered else "0"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **CREDENTIALS, "PYTHONPATH": src},
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return float(result["time"]), len(server.requests()), int(result["rows"])
+
+
+def row(
+    name: str, unit: str, ours: list[float], theirs: list[float] | None, goal: str, met: bool
+) -> dict[str, Any]:
+    med = statistics.median(ours)
+    anchor_value = statistics.median(theirs) if theirs else None
+    out = {
+        "row": name,
+        "mode": "process",
+        "anchor": "object-store search at the merge base (no index)" if theirs else None,
+        "ratio": round(med / anchor_value, 4) if anchor_value else None,
+        "min": round(min(ours), 4),
+        "max": round(max(ours), 4),
+        "n": len(ours),
+        "goal": goal,
+        "met": met,
+        "mlopskit": round(med, 4),
+        "anchor_value": round(anchor_value, 4) if anchor_value is not None else None,
+        "unit": unit,
+    }
+    vs = f"  anchor {anchor_value:g} {unit}, ratio {out['ratio']}" if anchor_value else ""
+    print(
+        f"{name:<44} median {med:g} {unit} (min {min(ours):g}, max {max(ours):g}, "
+        f"n={len(ours)})  goal {goal}: {'met' if met else 'NOT met'}{vs}",
+        flush=True,
+    )
+    return out
+
+
+def bench_sqlite(runs: int, n: int) -> list[dict[str, Any]]:
+    """SQLite filtered search with the SQL narrowing vs without it (the code before it)."""
+    from mlopskit.tracking import RunRecord, SQLiteBackend, Tracker
+
+    root = tempfile.mkdtemp(prefix="bench-s3-sqlite-")
+    tracker = Tracker(root)  # a local path: the SQLite backend
+    backend = tracker.backend
+    assert isinstance(backend, SQLiteBackend)
+    now = time.time()
+    for i in range(runs):
+        run_id = uuid.uuid4().hex
+        backend.create_run(
+            RunRecord(
+                run_id=run_id,
+                experiment="exp",
+                name=f"run{i}",
+                status="RUNNING",
+                start_time=now + i * 0.001,
+                params={f"p{j}": str((i * j) % 10) for j in range(10)},
+            )
+        )
+        backend.log_metrics(
+            run_id, [(f"m{j}", ((i * 7 + j) % 1000) / 1000, 0, now) for j in range(10)]
+        )
+        backend.finish(run_id, "FINISHED", now + 1)
+    query = {"filter": "metrics.m1 > 0.95 and params.p1 = '3'", "order_by": "metrics.m2 DESC"}
+    narrowing = SQLiteBackend.candidates
+    ours: list[float] = []
+    before: list[float] = []
+    try:
+        for _ in range(n):  # ABAB
+            del SQLiteBackend.candidates  # type: ignore[misc]
+            start = time.perf_counter()
+            rows_before = len(tracker.search_runs("exp", **query))
+            before.append(time.perf_counter() - start)
+            SQLiteBackend.candidates = narrowing  # type: ignore[method-assign]
+            start = time.perf_counter()
+            rows = len(tracker.search_runs("exp", **query))
+            ours.append(time.perf_counter() - start)
+            assert rows == rows_before, f"{rows} rows with SQL narrowing, {rows_before} without"
+    finally:
+        SQLiteBackend.candidates = narrowing  # type: ignore[method-assign]
+    ratio = statistics.median(before) / statistics.median(ours)
+    out = row(
+        f"SQLite filter + order, {runs} runs ({rows} match), in process",
+        "s",
+        ours,
+        before,
+        ">= 10x faster than without SQL narrowing",
+        ratio >= 10,
+    )
+    out["mode"] = "in-process"
+    out["anchor"] = "the same search without SQL narrowing (the code before it)"
+    return [out]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=2000)
+    parser.add_argument("--n", type=int, default=3, help="repetitions of each figure")
+    parser.add_argument("--quick", action="store_true", help="300 runs, n=3")
+    parser.add_argument("--no-anchor", action="store_true", help="skip the merge-base search")
+    parser.add_argument("--json", help="write the rows to this file")
+    parser.add_argument(
+        "--sqlite", type=int, metavar="RUNS", help="only the SQLite filtered search, RUNS runs"
+    )
+    args = parser.parse_args()
+    runs = 300 if args.quick else args.runs
+    if args.sqlite:
+        rows = bench_sqlite(args.sqlite, max(args.n, 5))
+        if args.json:
+            Path(args.json).write_text(json.dumps(rows, indent=1))
+        return
+    os.environ.update(CREDENTIALS)
+    from _s3counting import RequestLog
+
+    server = RequestLog.start()
+    try:
+        import s3fs
+
+        bucket = f"bench-{uuid.uuid4().hex[:8]}"
+        s3fs.S3FileSystem(client_kwargs={"endpoint_url": server.endpoint}).mkdir(bucket)
+        url = f"s3://{bucket}/ws"
+        start = time.perf_counter()
+        fill(url, server.endpoint, runs)
+        print(f"{runs} runs written and compacted in {time.perf_counter() - start:.1f} s")
+        base = None if args.no_anchor else base_tree()
+        rows = []
+        for filtered in (False, True):
+            ours_t: list[float] = []
+            ours_r: list[float] = []
+            base_t: list[float] = []
+            base_r: list[float] = []
+            for _ in range(args.n):  # ABAB
+                if base is not None:
+                    t, r, n = search(base, url, server, filtered)
+                    base_t.append(t)
+                    base_r.append(r)
+                t, r, n_ours = search(SRC, url, server, filtered)
+                ours_t.append(t)
+                ours_r.append(r)
+                if base is not None:
+                    assert n == n_ours, f"the anchor found {n} rows, mlopskit {n_ours}"
+            what = "filter + order" if filtered else "search_runs(experiment)"
+            goal_t = 1.5 if filtered else 1.0
+            rows.append(
+                row(
+                    f"{what}, {runs} runs, new process",
+                    "s",
+                    ours_t,
+                    base_t or None,
+                    f"<= {goal_t} s",
+                    statistics.median(ours_t) <= goal_t,
+                )
+            )
+            pages = runs * 3 // 1000 + 1
+            goal_r = 20 + 2 * pages
+            rows.append(
+                row(
+                    f"{what}, {runs} runs: requests",
+                    "requests",
+                    ours_r,
+                    base_r or None,
+                    f"<= {goal_r} (20 + 2 LIST pages of 1,000 segments)",
+                    statistics.median(ours_r) <= goal_r,
+                )
+            )
+        if args.json:
+            Path(args.json).write_text(json.dumps(rows, indent=1))
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

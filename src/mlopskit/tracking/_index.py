@@ -1,0 +1,244 @@
+"""The compacted run index of the object-store backend: run summaries in one Parquet object.
+
+A search over thousands of runs must not read every run's segments. An index object
+``tracking/index/<experiment>/<generation:012d>.parquet`` holds one row per run: its
+identity, status, times, params, tags, latest metrics, inputs and writers (a
+``summary`` JSON column, plus ``run_id``, ``status``, ``start_time`` and
+``end_time`` as plain columns for other tools) and the names of the segments folded
+into it (``segments``). Index objects are immutable and created create-only: the
+compactor that creates generation ``n + 1`` first wins, a racing one gets
+``FileExistsError`` and writes nothing. Nothing is lost either way, because segments
+are never deleted: a reader uses an index row only when the run's segments are
+exactly the row's ``segments``, and merges the run from its segments otherwise.
+
+Everything read from an index is untrusted: :func:`decode_index` checks every row and
+raises :class:`~mlopskit.errors.IntegrityError` naming the object, and the reader then
+ignores that index (falling back to the segments).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from mlopskit.errors import IntegrityError
+from mlopskit.tracking._model import (
+    STATUSES,
+    RunInput,
+    RunRecord,
+    WriterInfo,
+    stored_record,
+    to_datetime,
+)
+from mlopskit.tracking._segments import check_identity
+from mlopskit.tracking._validate import MAX_TIME, MIN_TIME
+
+__all__ = [
+    "INDEX_FORMAT",
+    "IndexRow",
+    "decode_index",
+    "encode_index",
+    "index_generation",
+    "index_name",
+    "record_of",
+    "summary_of",
+]
+
+INDEX_FORMAT = "mlopskit.tracking.index/1"
+
+_NAME = re.compile(r"^(\d{12})\.parquet$")
+
+
+def index_name(generation: int) -> str:
+    """The object name of index ``generation``: ``000000000007.parquet``."""
+    return f"{generation:012d}.parquet"
+
+
+def index_generation(name: str) -> int | None:
+    """The generation an index object's name holds, or None for any other name."""
+    match = _NAME.match(name)
+    return int(match.group(1)) if match else None
+
+
+@dataclass(frozen=True)
+class IndexRow:
+    """One run in an index: its summary and the segment names folded into it."""
+
+    summary: dict[str, Any]
+    segments: frozenset[str]
+
+
+def summary_of(rec: RunRecord) -> dict[str, Any]:
+    """The JSON-able summary of a merged run (no artifacts: ``get_run`` reads those)."""
+    return {
+        "run": {
+            "run_id": rec.run_id,
+            "experiment": rec.experiment,
+            "name": rec.name,
+            "start_time": rec.start_time.timestamp(),
+            "parent_id": rec.parent_id,
+            "user": rec.user,
+            "host": rec.host,
+        },
+        "status": rec.stored_status or rec.status,
+        "end_time": None if rec.end_time is None else rec.end_time.timestamp(),
+        "params": dict(rec.params),
+        "tags": dict(rec.tags),
+        "metrics": dict(rec.metrics),
+        "inputs": [i.model_dump() for i in rec.inputs],
+        "writers": [
+            {
+                "writer_id": w.writer_id,
+                "host": w.host,
+                "pid": w.pid,
+                "heartbeat": w.heartbeat.timestamp(),
+                "active": w.active,
+            }
+            for w in rec.writers
+        ],
+    }
+
+
+def record_of(summary: dict[str, Any]) -> RunRecord:
+    """A fresh record from a checked summary (callers may change it freely)."""
+    ident = summary["run"]
+    rec = stored_record(
+        run_id=ident["run_id"],
+        experiment=ident["experiment"],
+        name=ident["name"],
+        status=summary["status"],
+        start_time=ident["start_time"],
+        end_time=summary["end_time"],
+        parent_id=ident.get("parent_id"),
+        user=ident.get("user") or "",
+        host=ident.get("host") or "",
+        params=dict(summary["params"]),
+        tags=dict(summary["tags"]),
+    )
+    rec.metrics = {k: float(v) for k, v in summary["metrics"].items()}
+    rec.inputs = [RunInput(**i) for i in summary["inputs"]]
+    rec.writers = [
+        WriterInfo(
+            writer_id=w["writer_id"],
+            host=w["host"],
+            pid=w["pid"],
+            heartbeat=to_datetime(w["heartbeat"]),
+            active=w["active"],
+        )
+        for w in summary["writers"]
+    ]
+    return rec
+
+
+def encode_index(rows: dict[str, IndexRow]) -> bytes:
+    """The Parquet bytes of an index holding ``rows`` (run id → row)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ids = sorted(rows)
+    table = pa.table(
+        {
+            "run_id": pa.array(ids, pa.string()),
+            "status": pa.array([rows[i].summary["status"] for i in ids], pa.string()),
+            "start_time": pa.array(
+                [rows[i].summary["run"]["start_time"] for i in ids], pa.float64()
+            ),
+            "end_time": pa.array([rows[i].summary["end_time"] for i in ids], pa.float64()),
+            "summary": pa.array(
+                [json.dumps(rows[i].summary, separators=(",", ":")) for i in ids], pa.string()
+            ),
+            "segments": pa.array([sorted(rows[i].segments) for i in ids], pa.list_(pa.string())),
+        }
+    ).replace_schema_metadata({"format": INDEX_FORMAT})
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()
+
+
+def _need(ok: bool, what: str) -> None:
+    if not ok:
+        raise ValueError(what)
+
+
+def _is_time(value: object) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and MIN_TIME <= value <= MAX_TIME
+    )
+
+
+def _str_map(value: object) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    )
+
+
+def _check_summary(summary: object, run_id: str, experiment: str) -> dict[str, Any]:
+    _need(isinstance(summary, dict), "a summary is not an object")
+    assert isinstance(summary, dict)
+    check_identity(summary.get("run"))
+    ident = summary["run"]
+    _need(ident["run_id"] == run_id, f"row {run_id!r} holds run {ident['run_id']!r}")
+    _need(ident["experiment"] == experiment, f"run {run_id!r} is not in {experiment!r}")
+    _need(summary.get("status") in STATUSES, f"run {run_id!r}: invalid status")
+    end = summary.get("end_time")
+    _need(end is None or _is_time(end), f"run {run_id!r}: end_time is not a time")
+    _need(_str_map(summary.get("params")), f"run {run_id!r}: params are not strings")
+    _need(_str_map(summary.get("tags")), f"run {run_id!r}: tags are not strings")
+    metrics = summary.get("metrics")
+    _need(
+        isinstance(metrics, dict)
+        and all(
+            isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+            for k, v in metrics.items()
+        ),
+        f"run {run_id!r}: metrics are not numbers",
+    )
+    inputs = summary.get("inputs")
+    _need(isinstance(inputs, list), f"run {run_id!r}: inputs are not a list")
+    assert isinstance(inputs, list)
+    for item in inputs:
+        RunInput.model_validate(item)
+    writers = summary.get("writers")
+    _need(isinstance(writers, list), f"run {run_id!r}: writers are not a list")
+    assert isinstance(writers, list)
+    for w in writers:
+        _need(isinstance(w, dict) and _is_time(w.get("heartbeat")), "bad writer heartbeat")
+        WriterInfo.model_validate(w)
+    return summary
+
+
+def decode_index(path: str, blob: bytes, experiment: str) -> dict[str, IndexRow]:
+    """The rows of the index object at ``path``, each checked; IntegrityError naming it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.ParquetFile(io.BytesIO(blob)).read()  # not read_table: no dataset import
+        meta = table.schema.metadata or {}
+        found = meta.get(b"format", b"").decode("utf-8", "replace")
+        _need(found == INDEX_FORMAT, f"unknown index format {found!r}")
+        ids = table.column("run_id").to_pylist()
+        summaries = table.column("summary").to_pylist()
+        segments = table.column("segments").to_pylist()
+        rows: dict[str, IndexRow] = {}
+        for run_id, text, names in zip(ids, summaries, segments):
+            _need(isinstance(run_id, str) and isinstance(text, str), "a row lacks its run")
+            _need(
+                isinstance(names, list) and all(isinstance(n, str) for n in names),
+                f"run {run_id!r}: segments are not names",
+            )
+            summary = _check_summary(json.loads(text), run_id, experiment)
+            rows[run_id] = IndexRow(summary, frozenset(names))
+    except (ValueError, TypeError, KeyError, RecursionError, OSError, pa.ArrowException) as exc:
+        raise IntegrityError(
+            f"tracking index {path} is damaged: {exc}; it is ignored (searches read the "
+            "segments) until the next compaction",
+            path=path,
+            found=type(exc).__name__,
+        ) from exc
+    return rows

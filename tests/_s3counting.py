@@ -1,0 +1,134 @@
+"""moto's S3 server with a request log, so tests can assert how many requests an operation costs.
+
+It serves moto's application exactly as ``tests/_s3server.py`` does (bodies read in
+full, one request at a time) and records every S3 request it answers as
+``[method, path, query]``. Two extra routes, never counted: ``GET /_requests`` returns
+the log as JSON, ``POST /_requests`` clears it.
+
+Usage: ``python tests/_s3counting.py <port>`` (binds 127.0.0.1); in tests, the
+:class:`RequestLog` helper reads and clears the log over HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+_log: list[list[str]] = []
+_log_lock = threading.Lock()
+
+
+def counting(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    """Wrap a WSGI app: record each request, answer the two log routes itself."""
+
+    def wrapper(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "")
+        if path == "/_requests":
+            with _log_lock:
+                body = json.dumps(_log).encode()
+                if method == "POST":
+                    _log.clear()
+                    body = b"[]"
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [body]
+        if not path.startswith("/moto-api"):
+            with _log_lock:
+                _log.append([method, path, environ.get("QUERY_STRING", "")])
+        return app(environ, start_response)
+
+    return wrapper
+
+
+def main() -> None:
+    sys.path.insert(0, str(Path(__file__).parent))
+    from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import run_simple
+
+    from _s3server import serialized
+
+    port = int(sys.argv[1])
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    app = DomainDispatcherApplication(create_backend_app)
+    run_simple(
+        "127.0.0.1",
+        port,
+        counting(serialized(app)),
+        threaded=True,
+        request_handler=MotoRequestHandler,
+    )
+
+
+class RequestLog:
+    """A counting S3 server in a subprocess (start with :meth:`start`, stop with :meth:`stop`)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], endpoint: str) -> None:
+        self.proc = proc
+        self.endpoint = endpoint
+
+    @classmethod
+    def start(cls) -> RequestLog:
+        """Start the server on a free 127.0.0.1 port and wait until it answers."""
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        endpoint = f"http://127.0.0.1:{port}"
+        proc = subprocess.Popen(
+            [sys.executable, __file__, str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ},
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{endpoint}/_requests", timeout=1).close()
+                return cls(proc, endpoint)
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    proc.kill()
+                    raise RuntimeError("the counting S3 server did not start") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        """Stop the server by its pid."""
+        os.kill(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def requests(self) -> list[list[str]]:
+        """Every request since the last :meth:`reset`: ``[method, path, query]``."""
+        with urllib.request.urlopen(f"{self.endpoint}/_requests", timeout=10) as resp:
+            result: list[list[str]] = json.loads(resp.read())
+        return result
+
+    def reset(self) -> None:
+        """Forget the requests logged so far."""
+        req = urllib.request.Request(f"{self.endpoint}/_requests", data=b"", method="POST")
+        urllib.request.urlopen(req, timeout=10).close()
+
+    def counts(self) -> Counter[str]:
+        """Requests since the last reset by kind: PUT, GET, HEAD, LIST, DELETE, POST."""
+        out: Counter[str] = Counter()
+        for method, _path, query in self.requests():
+            listing = method == "GET" and ("list-type" in query or "prefix=" in query)
+            out["LIST" if listing else method] += 1
+        return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""Request budgets of the object-store backend on S3, counted by the server (tests/_s3counting.py).
+
+Each budget here is the one written in docs/tracking.md ("Request budgets"): a change
+that adds a round trip to one of these operations fails its test.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlopskit.tracking import ObjectStoreBackend, Tracker
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+from _s3counting import RequestLog
+
+pytestmark = pytest.mark.s3
+
+N_RUNS = 12
+
+
+@pytest.fixture(scope="module")
+def counted() -> Iterator[RequestLog]:
+    """A counting S3 server for this module, with test credentials in the environment."""
+    pytest.importorskip("s3fs")
+    server = RequestLog.start()
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }.items():
+            mp.setenv(key, value)
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+def _options(server: RequestLog) -> dict[str, Any]:
+    return {"client_kwargs": {"endpoint_url": server.endpoint}}
+
+
+@pytest.fixture
+def url(counted: RequestLog) -> str:
+    """A workspace in a fresh bucket of the counting server."""
+    import s3fs
+
+    bucket = f"b-{uuid.uuid4().hex[:12]}"
+    s3fs.S3FileSystem(**_options(counted)).mkdir(bucket)
+    return f"s3://{bucket}/ws"
+
+
+def _tracker(url: str, server: RequestLog, **kw: Any) -> Tracker:
+    return Tracker(url, ObjectStoreBackend(url, storage_options=_options(server), **kw))
+
+
+def _fill(tracker: Tracker, n: int = N_RUNS) -> list[str]:
+    ids = []
+    for i in range(n):
+        run = tracker.start_run("exp", params={"lr": str(i)}, capture_env=False, git=False)
+        run.log_metrics({"acc": i / 10, "loss": 1 - i / 10}, step=0)
+        run.end()
+        ids.append(run.run_id)
+    return ids
+
+
+def test_create_run_is_two_puts_and_nothing_else(counted: RequestLog, url: str) -> None:
+    """Starting a run writes its identity and first segment: 2 PUTs, no read, no list."""
+    tracker = _tracker(url, counted)
+    counted.reset()
+    run = tracker.start_run("exp", params={"a": "1"}, tags={"t": "x"}, capture_env=False, git=False)
+    assert counted.counts() == Counter({"PUT": 2})
+    counted.reset()
+    run.log_metrics({"m": 1.0, "n": 2.0}, step=1)
+    run.flush()
+    assert counted.counts() == Counter({"PUT": 1}), "a flushed batch is one segment"
+    counted.reset()
+    run.end()
+    assert counted.counts() == Counter({"PUT": 1}), "end() is one segment"
+
+
+def test_get_run_reads_each_object_with_one_get_and_no_head(counted: RequestLog, url: str) -> None:
+    """Reading a run: one GET per object (identity and segments), one LIST, never a HEAD."""
+    tracker = _tracker(url, counted)
+    (run_id,) = _fill(tracker, 1)
+    fresh = _tracker(url, counted)
+    counted.reset()
+    rec = fresh.record(run_id)
+    assert rec.params == {"lr": "0"}
+    counts = counted.counts()
+    assert counts["HEAD"] == 0
+    assert counts == Counter({"GET": 1 + 3, "LIST": 1})  # identity + 3 segments
+
+
+def test_search_after_compaction_costs_three_requests_in_a_new_process(
+    counted: RequestLog, url: str
+) -> None:
+    """A cold search of a compacted experiment: LIST index, GET index, LIST segments."""
+    tracker = _tracker(url, counted)
+    ids = _fill(tracker)
+    written = tracker.backend.compact()  # type: ignore[attr-defined]
+    assert len(written) == 1
+    code = textwrap.dedent(
+        f"""
+        from mlopskit.tracking import ObjectStoreBackend, Tracker
+        b = ObjectStoreBackend({url!r}, storage_options={_options(counted)!r})
+        frame = Tracker({url!r}, b).search_runs("exp")
+        print(",".join(sorted(frame["run_id"])))
+        """
+    )
+    counted.reset()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == ",".join(sorted(ids))
+    assert counted.counts() == Counter({"LIST": 2, "GET": 1})
+
+
+def test_warm_and_filtered_search_stay_within_budget(counted: RequestLog, url: str) -> None:
+    """A second search lists twice and reads nothing; so does filter + order."""
+    tracker = _tracker(url, counted)
+    _fill(tracker)
+    tracker.backend.compact()  # type: ignore[attr-defined]
+    searcher = _tracker(url, counted)
+    searcher.search_runs("exp")
+    counted.reset()
+    frame = searcher.search_runs("exp")
+    assert len(frame) == N_RUNS
+    assert counted.counts() == Counter({"LIST": 2})
+    counted.reset()
+    top = searcher.search_runs("exp", filter="metrics.acc > 0.5", order_by="metrics.acc DESC")
+    assert list(top["params.lr"]) == [str(i) for i in range(N_RUNS - 1, 5, -1)]
+    assert counted.counts() == Counter({"LIST": 2})
+
+
+def test_search_reads_only_segments_written_after_the_index(counted: RequestLog, url: str) -> None:
+    """After compaction, a new run costs one GET per segment of it, not a re-read of all."""
+    tracker = _tracker(url, counted, compact_after=None)
+    _fill(tracker)
+    tracker.backend.compact()  # type: ignore[attr-defined]
+    run = tracker.start_run("exp", params={"lr": "new"}, capture_env=False, git=False)
+    run.end()
+    searcher = _tracker(url, counted)
+    counted.reset()
+    frame = searcher.search_runs("exp")
+    assert len(frame) == N_RUNS + 1
+    assert set(frame.loc[frame["run_id"] == run.run_id, "status"]) == {"FINISHED"}
+    assert counted.counts() == Counter({"LIST": 2, "GET": 1 + 2})  # index + 2 new segments
