@@ -78,7 +78,12 @@ def _summary_file(markdown: str) -> None:
             fh.write(markdown)
 
 
-@click.command("check")
+# The mlopskit group's help options, set here too: click caches a command's help option
+# from the first context it runs in, and these commands also run under other groups.
+_CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+@click.command("check", context_settings=_CONTEXT)
 @click.argument("spec", type=click.Path(dir_okay=False), required=False)
 @click.option(
     "-e",
@@ -140,7 +145,7 @@ def check(
     _guarded(run)
 
 
-@click.group("triggers")
+@click.group("triggers", context_settings=_CONTEXT)
 def triggers() -> None:
     """Retraining triggers fired by monitors: list, acknowledge, fire."""
 
