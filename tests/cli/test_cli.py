@@ -573,12 +573,6 @@ class TestS3Workspace:
             for key in ("params", "metrics", "start_time", "name", "experiment"):
                 assert row[key] == local[run_id][key]
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="object-store tracking backend: finish() stamps its status event with the "
-        "run's end_time, so a run copied later (attach stamped now) reads as RUNNING; "
-        "import_mlflow into s3:// has the same problem (reported to the lead)",
-    )
     def test_copied_runs_keep_their_status_on_s3(self, mk_cli: Invoke, s3_url: str) -> None:
         """Runs pushed to an s3:// workspace read back FINISHED, as they are locally."""
         assert mk_cli("push", s3_url).exit_code == EXIT_OK

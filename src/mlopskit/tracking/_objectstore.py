@@ -284,13 +284,19 @@ class ObjectStoreBackend:
         self._append(self._experiment(run_id), run_id, [event])
 
     def finish(self, run_id: str, status: str, end_time: float) -> None:
-        """Append the final status and this writer's detach."""
+        """Append the final status and this writer's detach.
+
+        Events are ordered by their time, so they carry the time they are written (a run
+        copied or imported later, with an older ``end_time``, must not read as RUNNING
+        behind its own later attach); ``end_time`` is kept as the run's end.
+        """
+        now = max(end_time, time.time())
         self._append(
             self._experiment(run_id),
             run_id,
             [
-                {"e": "status", "time": end_time, "status": status, "end_time": end_time},
-                {"e": "detach", "time": end_time, "writer": self._fresh_writer()},
+                {"e": "status", "time": now, "status": status, "end_time": end_time},
+                {"e": "detach", "time": now, "writer": self._fresh_writer()},
             ],
         )
 

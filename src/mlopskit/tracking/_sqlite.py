@@ -134,6 +134,9 @@ class SQLiteBackend:
             (each is also reported once as a ``RuntimeWarning``).
     """
 
+    #: Listing runs costs no network request (the tracker checks new run names with it).
+    lists_locally = True
+
     def __init__(
         self,
         path: str | os.PathLike[str],

@@ -214,7 +214,14 @@ class Tracker:
         with self._names_lock:
             known = self._names.get(experiment)
             if known is None:
-                records = self.backend.list_runs([experiment], keys=[])
+                # One listing per experiment and process where listing is local (SQLite);
+                # on an object store that would add requests to every first run, so names
+                # are checked against this process's runs (6.9 million names exist).
+                records = (
+                    self.backend.list_runs([experiment], keys=[])
+                    if getattr(self.backend, "lists_locally", False)
+                    else []
+                )
                 known = self._names[experiment] = {r.name for r in records}
             name = generate_name(known)
             known.add(name)
