@@ -106,6 +106,7 @@ class TestErrors:
             ("metrics.a ~ 1", 10, "unexpected character"),
             ("status = 3", 9, "is a string"),
             ("params.a in (1, 2", 17, "expected ',' or ')'"),
+            ("metrics.A < 1E310", 12, "out of range for a float"),
         ],
     )
     def test_error_points_at_the_token(self, text: str, position: int, message: str) -> None:

@@ -183,6 +183,8 @@ def _lex(text: str) -> list[_Tok]:
         raw = m.group()
         if kind == "number":
             value: Any = float(raw) if any(c in raw for c in ".eE") else int(raw)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise _error(text, pos, f"number {raw} is out of range for a float")
             out.append(_Tok("number", raw, pos, value))
         elif kind == "string":
             out.append(_Tok("string", raw, pos, _unescape(raw[1:-1])))
