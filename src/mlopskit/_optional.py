@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
+from typing import Any
 
-from mlopskit.errors import MissingExtraError
+from mlopskit.errors import MissingExtraError, UnsupportedURLError
 
-__all__ = ["DISTRIBUTION", "import_optional", "install_hint", "is_available"]
+__all__ = ["DISTRIBUTION", "import_optional", "install_hint", "is_available", "open_fsspec_url"]
 
 #: The name to ``pip install`` (PyPI's ``mlopskit`` is somebody else's placeholder).
 DISTRIBUTION = "pymlopskit"
@@ -47,3 +48,42 @@ def is_available(module: str) -> bool:
         return find_spec(module) is not None
     except (ImportError, ValueError):
         return False
+
+
+#: The extra that brings each remote protocol's fsspec implementation.
+PROTOCOL_EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
+
+
+def open_fsspec_url(
+    raw: str, storage_options: dict[str, Any] | None = None
+) -> tuple[Any, str, str]:
+    """``(filesystem, protocol, path)`` for a remote fsspec URL (``s3://b/p``, ``memory://x``).
+
+    Listings are never served from fsspec's cache (s3fs answers "not found" for a key
+    missing from a cached listing of its directory). An unknown scheme is
+    :class:`UnsupportedURLError`; a scheme whose package is missing is
+    :class:`MissingExtraError` naming the extra to install. The one place the store and
+    the tracking backends open a URL.
+    """
+    import fsspec
+
+    protocol = raw.split("://", 1)[0].lower()
+    if protocol not in fsspec.available_protocols():
+        raise UnsupportedURLError(
+            f"unknown URL scheme {protocol!r} in {raw!r}; use a path, file://, memory://, "
+            "s3:// or another fsspec protocol",
+            url=raw,
+        )
+    options = dict(storage_options or {})
+    options.setdefault("use_listings_cache", False)
+    try:
+        fs, path = fsspec.core.url_to_fs(raw, **options)
+    except ImportError as exc:
+        extra = PROTOCOL_EXTRAS.get(protocol)
+        hint = install_hint(extra) if extra else str(exc)
+        raise MissingExtraError(
+            f"the {protocol}:// filesystem needs a package that is not installed: {hint}",
+            url=raw,
+            extra=extra,
+        ) from exc
+    return fs, protocol, path

@@ -16,13 +16,11 @@ from typing import Any, TypeVar
 
 from mlopskit._config import make_local_root
 from mlopskit._log import get_logger
-from mlopskit._optional import install_hint
+from mlopskit._optional import open_fsspec_url
 from mlopskit._retry import RetryPolicy, retry
 from mlopskit.errors import (
-    MissingExtraError,
     StorageError,
     UnsupportedOperationError,
-    UnsupportedURLError,
 )
 
 T = TypeVar("T")
@@ -31,7 +29,6 @@ Buffer = bytes | bytearray | memoryview
 log = get_logger("mlopskit.store")
 
 # Which extra installs the fsspec implementation of a protocol.
-_EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
 # Filesystems whose writes of a whole object are atomic (no partial object is ever visible).
 _OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "memory", "az", "abfs", "abfss", "adl"}
 # Filesystems on which fsspec's create-only mode is a real conditional write.
@@ -73,28 +70,7 @@ class Location:
             self._root_made = False
             self.url = self.root
             return
-        import fsspec
-
-        protocol = raw.split("://", 1)[0].lower()
-        if protocol not in fsspec.available_protocols():
-            raise UnsupportedURLError(
-                f"unknown URL scheme {protocol!r} in {raw!r}; use a path, file://, memory://, "
-                f"s3:// or another fsspec protocol",
-                url=raw,
-            )
-        # Listings must never be served stale: refs are found by listing, and s3fs
-        # answers "not found" for a key missing from a cached listing of its directory.
-        options.setdefault("use_listings_cache", False)
-        try:
-            fs, path = fsspec.core.url_to_fs(raw, **options)
-        except ImportError as exc:
-            extra = _EXTRAS.get(protocol)
-            hint = install_hint(extra) if extra else str(exc)
-            raise MissingExtraError(
-                f"the {protocol}:// filesystem needs a package that is not installed: {hint}",
-                url=raw,
-                extra=extra,
-            ) from exc
+        fs, protocol, path = open_fsspec_url(raw, options)
         self._fs = fs
         self.protocol = protocol
         self.root = path.rstrip("/") or ("/" if protocol == "memory" else path)

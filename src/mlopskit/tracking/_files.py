@@ -18,18 +18,16 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from mlopskit._optional import open_fsspec_url
 from mlopskit._retry import RetryPolicy, retry
 from mlopskit.errors import (
-    MissingExtraError,
     UnsupportedOperationError,
-    UnsupportedURLError,
 )
 
 __all__ = ["SegmentFiles"]
 
 T = TypeVar("T")
 
-_EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
 # fsspec filesystems whose create-only mode is a real conditional write.
 _CREATE_ONLY = {"memory", "s3", "s3a", "gs", "gcs"}
 _memory_lock = threading.Lock()
@@ -61,27 +59,7 @@ class SegmentFiles:
             self.root = os.path.abspath(os.path.expanduser(path)).replace(os.sep, "/")
             self.url = self.root
             return
-        import fsspec
-
-        protocol = raw.split("://", 1)[0].lower()
-        if protocol not in fsspec.available_protocols():
-            raise UnsupportedURLError(
-                f"unknown URL scheme {protocol!r} in {raw!r}; use a path, file://, memory://, "
-                "s3:// or another fsspec protocol",
-                url=raw,
-            )
-        options = dict(storage_options or {})
-        options.setdefault("use_listings_cache", False)
-        try:
-            fs, path = fsspec.core.url_to_fs(raw, **options)
-        except ImportError as exc:
-            extra = _EXTRAS.get(protocol)
-            hint = f"pip install 'mlopskit[{extra}]'" if extra else str(exc)
-            raise MissingExtraError(
-                f"the {protocol}:// filesystem needs a package that is not installed: {hint}",
-                url=raw,
-                extra=extra,
-            ) from exc
+        fs, protocol, path = open_fsspec_url(raw, storage_options)
         self._fs = fs
         self.protocol = protocol
         self.root = path.rstrip("/") or "/"

@@ -183,8 +183,6 @@ def _lex(text: str) -> list[_Tok]:
         raw = m.group()
         if kind == "number":
             value: Any = float(raw) if any(c in raw for c in ".eE") else int(raw)
-            if isinstance(value, float) and not math.isfinite(value):
-                raise _error(text, pos, f"number {raw} is out of range for a float")
             out.append(_Tok("number", raw, pos, value))
         elif kind == "string":
             out.append(_Tok("string", raw, pos, _unescape(raw[1:-1])))
@@ -478,6 +476,9 @@ def _render_field(field: Field) -> str:
 def _render_value(value: Value) -> str:
     if isinstance(value, str):
         return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    if isinstance(value, float) and math.isinf(value):
+        # a literal beyond float range parses as infinity; write it as one that does
+        return "1e999" if value > 0 else "-1e999"
     return repr(value)
 
 
