@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlopskit._log import get_logger
+from mlopskit._optional import DISTRIBUTION
 from mlopskit.errors import IntegrityError, InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
@@ -221,13 +222,14 @@ def bundle_requirements(package: ModelPackage, *, extra: dict[str, str] | None =
 
 
 def mlopskit_requirement(extras: str = "serve") -> str:
-    """The requirement line that installs this mlopskit (``mlopskit[serve]==x.y``)."""
+    """The requirement line that installs this mlopskit (``pymlopskit[serve]==x.y``: the
+    distribution's name, not the import name, which PyPI gives to another project)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return f"mlopskit[{extras}]=={version('mlopskit')}"
+        return f"{DISTRIBUTION}[{extras}]=={version(DISTRIBUTION)}"
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return f"mlopskit[{extras}]"
+        return f"{DISTRIBUTION}[{extras}]"
 
 
 def dump_yaml(docs: list[dict[str, Any]]) -> str:

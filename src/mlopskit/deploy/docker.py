@@ -5,7 +5,7 @@
     Dockerfile         python:<recorded version>-slim, non-root user, HEALTHCHECK on
                        /v2/health/ready, exec-form ENTRYPOINT (the ``serve`` argument
                        SageMaker passes is accepted)
-    requirements.txt   mlopskit[serve] and the package's pins
+    requirements.txt   pymlopskit[serve] and the package's pins
     entrypoint.py      serves ./model on $SAGEMAKER_BIND_TO_PORT (8080)
     model/             the package bundle
     .dockerignore
@@ -98,7 +98,7 @@ def context(
         port: the port the server listens on in the container.
         base: the base image (default ``python:<the package's Python>-slim``).
         mlopskit_requirement_line: how ``requirements.txt`` installs mlopskit (default
-            ``mlopskit[serve]==<this version>``; e.g. a wheel path you ``COPY``).
+            ``pymlopskit[serve]==<this version>``; e.g. a wheel path you ``COPY``).
         extra_requirements: more requirement lines.
 
     Raises:

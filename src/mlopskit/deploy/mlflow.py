@@ -322,7 +322,7 @@ def load(
     Raises:
         NotFoundError: no ``MLmodel``. InvalidInputError: not a scikit-learn model.
         UntrustedObjectError: a pickle payload (or unsafe skops types) without ``trusted``.
-        MissingExtraError: PyYAML (``mlopskit[mlflow]``) or skops (``mlopskit[sklearn]``).
+        MissingExtraError: PyYAML (``pymlopskit[mlflow]``) or skops (``pymlopskit[sklearn]``).
     """
     import pandas as pd
 

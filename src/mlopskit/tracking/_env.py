@@ -18,7 +18,7 @@ __all__ = ["Environment", "capture", "clear_cache", "describe", "whoami"]
 
 #: Packages whose versions are recorded when installed.
 KEY_PACKAGES = (
-    "mlopskit",
+    "pymlopskit",  # this library (its distribution name; the import name is mlopskit)
     "numpy",
     "pandas",
     "scipy",

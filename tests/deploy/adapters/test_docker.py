@@ -34,7 +34,7 @@ def test_dockerfile_matches_the_package(mixed_package: Any, tmp_path: Path) -> N
     assert isinstance(args["ENTRYPOINT"], list) and args["ENTRYPOINT"][0] == "python"
     assert args["CMD"] == ["serve"]
     reqs = (ctx / "requirements.txt").read_text().splitlines()
-    assert reqs[0].startswith("mlopskit[serve,sklearn]")
+    assert reqs[0].startswith("pymlopskit[serve,sklearn]")
     for dist, version in mixed_package.requirements.items():
         assert f"{dist}=={version}" in reqs
     assert (ctx / "model" / "package.json").is_file()
