@@ -44,14 +44,18 @@ from mlopskit.errors import (
 from mlopskit.registry._signature import ModelSignature, infer_signature
 from mlopskit.serialize import is_pickle_media_type
 from mlopskit.store import ArtifactRef, RefRecord
-from mlopskit.versioning import Endpoint, LineageEdge, record_edge, record_use
-from mlopskit.versioning._materialize import MAX_NAME_BYTES, materialize
-from mlopskit.versioning._numbered import (
+from mlopskit.versioning import (
+    MAX_NAME_BYTES,
+    Endpoint,
+    LineageEdge,
     NumberedVersion,
     StoreBound,
     VersionList,
     check_name,
+    materialize,
     read_version,
+    record_edge,
+    record_use,
 )
 
 __all__ = [

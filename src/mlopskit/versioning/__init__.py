@@ -19,7 +19,14 @@ from mlopskit.versioning._datasets import (
     parse_dataset_uri,
 )
 from mlopskit.versioning._hash import digest_value
-from mlopskit.versioning._numbered import VersionList
+from mlopskit.versioning._materialize import MAX_NAME_BYTES, materialize
+from mlopskit.versioning._numbered import (
+    NumberedVersion,
+    StoreBound,
+    VersionList,
+    check_name,
+    read_version,
+)
 from mlopskit.versioning._versioned import (
     NotVersionedFunction,
     VersionedCall,
@@ -28,24 +35,32 @@ from mlopskit.versioning._versioned import (
     versioned,
 )
 
+# Numbered versions (datasets here, models in the registry) share NumberedVersion,
+# StoreBound, check_name, read_version and materialize: exported for the registry.
 __all__ = [
+    "MAX_NAME_BYTES",
     "DatasetDiff",
     "DatasetVersion",
     "Datasets",
     "Endpoint",
     "LineageEdge",
     "NotVersionedFunction",
+    "NumberedVersion",
+    "StoreBound",
     "VersionList",
     "VersionedCall",
     "VersionedFunction",
+    "check_name",
     "datasets",
     "digest_value",
     "edges_from",
     "edges_into",
     "edges_of_run",
     "find_call",
+    "materialize",
     "node_ids_of",
     "parse_dataset_uri",
+    "read_version",
     "record_edge",
     "record_use",
     "run_endpoint",
