@@ -573,6 +573,29 @@ class TestS3Workspace:
             for key in ("params", "metrics", "start_time", "name", "experiment"):
                 assert row[key] == local[run_id][key]
 
+    def test_runs_compact_writes_an_index_that_searches_agree_with(
+        self, mk_cli: Invoke, s3_url: str
+    ) -> None:
+        """`runs compact` on an s3:// workspace writes index objects; `runs ls` is unchanged."""
+        assert mk_cli("push", s3_url).exit_code == EXIT_OK
+
+        def on_s3(*args: str) -> Result:
+            return CliRunner().invoke(cli, ["--workspace", s3_url, *args])
+
+        before = as_json(on_s3("runs", "ls", "--json"))
+        created = as_json(on_s3("runs", "compact", "--json"))["created"]
+        assert created and all(p.endswith(".parquet") for p in created)
+        assert as_json(on_s3("runs", "ls", "--json")) == before
+        unknown = on_s3("runs", "compact", "no-such-experiment")
+        assert (
+            unknown.exit_code == 2 and "no experiment named 'no-such-experiment'" in unknown.output
+        )
+
+    def test_runs_compact_on_a_local_workspace_does_nothing(self, mk_cli: Invoke) -> None:
+        """A local (SQLite) workspace has no index to write: `runs compact` says 0."""
+        res = mk_cli("runs", "compact")
+        assert res.exit_code == EXIT_OK and "0 index object(s) written" in res.output
+
     def test_copied_runs_keep_their_status_on_s3(self, mk_cli: Invoke, s3_url: str) -> None:
         """Runs pushed to an s3:// workspace read back FINISHED, as they are locally."""
         assert mk_cli("push", s3_url).exit_code == EXIT_OK

@@ -175,6 +175,28 @@ def runs_ls(
         _runs_table(records, extra)
 
 
+@runs.command("compact")
+@click.argument("experiments", nargs=-1)
+@json_option
+@click.pass_obj
+def runs_compact(state: State, experiments: tuple[str, ...], as_json: bool) -> None:
+    """Fold run summaries into index objects so searches of an object-store workspace read
+    one index instead of every run's segments (nothing to do for a local SQLite workspace).
+
+    \b
+    Example:
+      mlopskit -w s3://team-bucket/project runs compact churn
+    """
+    created = state.workspace().tracker.compact(list(experiments) or None)
+    emit(
+        as_json,
+        {"created": created},
+        lambda: click.echo(
+            f"{len(created)} index object(s) written" + "".join(f"\n  {p}" for p in created)
+        ),
+    )
+
+
 @runs.command("show")
 @click.argument("run_id", shell_complete=completer(run_ids))
 @json_option

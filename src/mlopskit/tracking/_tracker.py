@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from mlopskit import _config, _context
-from mlopskit.errors import InvalidInputError
+from mlopskit.errors import InvalidInputError, NotFoundError
 from mlopskit.store import ArtifactStore, store_for
 from mlopskit.tracking._backend import TrackingBackend
 from mlopskit.tracking._buffer import DEFAULT_MAX_AGE, DEFAULT_MAX_POINTS
@@ -248,6 +248,28 @@ class Tracker:
     def experiments(self) -> list[str]:
         """Names of the experiments in this workspace."""
         return self.backend.experiments()
+
+    def compact(self, experiments: Collection[str] | None = None) -> list[str]:
+        """Fold the run summaries of ``experiments`` (all when None) into new index objects,
+        so that a search reads one index instead of every run's segments (object stores;
+        see docs/tracking.md). Returns the index paths created; a backend without an index
+        (SQLite, which has its own) returns ``[]``.
+        """
+        if experiments is not None:
+            known = set(self.experiments())
+            unknown = sorted(set(experiments) - known)
+            if unknown:
+                import difflib
+
+                close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+                hint = (
+                    f"; did you mean {close[0]!r}?" if close else f"; experiments: {sorted(known)}"
+                )
+                raise NotFoundError(f"no experiment named {unknown[0]!r}{hint}", name=unknown[0])
+        compact = getattr(self.backend, "compact", None)
+        if compact is None:
+            return []
+        return list(compact(experiments))
 
     def search_runs(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
         """See :func:`mlopskit.tracking.search_runs`."""
