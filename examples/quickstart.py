@@ -15,7 +15,9 @@ if the ``serve`` extra is installed), in a temporary workspace whose path it pri
 8. deployment: the champion served with a 10% canary (over HTTP on 127.0.0.1 when
    ``pymlopskit[serve]`` is installed, routed in-process otherwise), every prediction
    logged; the canary promoted; traffic with a shifted feature; the deployment loop
-   finds the drift in the logged traffic and rolls the alias back.
+   finds the drift in the logged traffic and rolls the alias back;
+9. the audit trail of a served prediction: prediction -> package -> model version ->
+   run -> ``@versioned`` step -> dataset, in sentences.
 """
 
 from __future__ import annotations
@@ -244,6 +246,10 @@ def deploy_step(inputs: pd.DataFrame, canary: int) -> None:
         f"8. deploy: {where}: {dict(answered)}; promoted churn/{canary}; "
         f"loop: {check.reason or 'no drift'}; champion is {mk.registry.get('churn@champion').uri}"
     )
+
+    # 9. Where did a served prediction come from? Walk up from its logged segment.
+    segment = mk.current_workspace().store.refs.get(plog.segments()[0])
+    print("9. " + mk.lineage(f"prediction:churn/{segment.digest}", direction="up").explain())
 
 
 if __name__ == "__main__":

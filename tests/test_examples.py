@@ -51,7 +51,13 @@ def test_quickstart_walks_the_whole_lifecycle(tmp_path: Path) -> None:
         "6. drift:",
         "7. lineage",
         "ok=True",
+        "8. deploy",
+        "9. Lineage of prediction churn/",
     ):
         assert step in out
     assert "cached call" in out
+    # the served prediction's audit trail reaches the data through the step and the run
+    trail = out.split("9. ", 1)[1]
+    for node in ("dataset customers/1", "versioned make_features", "run ", "model churn/1"):
+        assert node in trail, trail
     assert not (tmp_path / ".mlopskit").exists()
