@@ -444,15 +444,13 @@ def _environment_diff(mv: ModelVersion) -> dict[str, tuple[str | None, str | Non
     Read from the version record, without loading the model (which may not load in
     the very environment this check is about).
     """
-    import importlib.metadata
     import platform
+
+    from mlopskit.registry import installed_version
 
     diff: dict[str, tuple[str | None, str | None]] = {}
     for dist, recorded in mv.requirements.items():
-        try:
-            installed: str | None = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            installed = None
+        installed = installed_version(dist)
         if installed != recorded:
             diff[dist] = (recorded, installed)
     running = platform.python_version()

@@ -22,8 +22,6 @@ Adapters to serving engines (issue 9) are thin writers over a package: its
 
 from __future__ import annotations
 
-import functools
-import importlib.metadata
 import platform
 import warnings
 from pathlib import Path
@@ -34,7 +32,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from mlopskit._log import get_logger
 from mlopskit.deploy._formats import load_payload, store_payload
 from mlopskit.errors import IntegrityError, InvalidInputError, NotFoundError, RefConflictError
-from mlopskit.registry import ModelSignature, PackageVersionWarning, Registry, infer_signature
+from mlopskit.registry import (
+    ModelSignature,
+    PackageVersionWarning,
+    Registry,
+    infer_signature,
+    installed_version,
+    pin_requirements,
+)
 from mlopskit.store import ArtifactRef, current_store
 from mlopskit.versioning import Endpoint, LineageEdge, record_edge
 
@@ -79,30 +84,6 @@ class PackageManifest(BaseModel):
     python_version: str
     source: PackageSource | None = None
     reference: ArtifactRef | None = None
-
-
-@functools.lru_cache(maxsize=1)
-def _distributions() -> dict[str, list[str]]:
-    return dict(importlib.metadata.packages_distributions())
-
-
-def _installed(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _pins(modules: frozenset[str] | set[str]) -> dict[str, str]:
-    """Distribution → installed version for the top-level modules named."""
-    out: dict[str, str] = {}
-    dists = _distributions()
-    for top in sorted({m.split(".")[0] for m in modules if m}):
-        for dist in dists.get(top, []):
-            version = _installed(dist)
-            if version is not None:
-                out[dist] = version
-    return out
 
 
 def _methods(model: Any) -> list[str]:
@@ -233,7 +214,7 @@ class ModelPackage:
             if signature.outputs is None and payload.format != "onnx":
                 signature = _with_outputs(signature, model, input_example)
         reference_ref = _store_reference(store, reference)
-        reqs = _pins(payload.modules)
+        reqs = pin_requirements(payload.modules)
         reqs.update(requirements or {})
         manifest = PackageManifest(
             name=name,
@@ -420,7 +401,7 @@ class ModelPackage:
         """
         diff: dict[str, tuple[str | None, str | None]] = {}
         for dist, recorded in self.manifest.requirements.items():
-            installed = _installed(dist)
+            installed = installed_version(dist)
             if installed != recorded:
                 diff[dist] = (recorded, installed)
         running = platform.python_version()

@@ -17,7 +17,9 @@ from mlopskit.registry._registry import (
     PromotionRefusedError,
     Registry,
     RegistryEvent,
+    installed_version,
     parse_model_uri,
+    pin_requirements,
 )
 from mlopskit.registry._signature import (
     ColumnSpec,
@@ -44,9 +46,11 @@ __all__ = [
     "get",
     "history",
     "infer_signature",
+    "installed_version",
     "load",
     "names",
     "parse_model_uri",
+    "pin_requirements",
     "promote",
     "register",
     "rollback",

@@ -243,19 +243,22 @@ def _distributions() -> dict[str, list[str]]:
     return dict(importlib.metadata.packages_distributions())
 
 
-def _installed(dist: str) -> str | None:
+def installed_version(dist: str) -> str | None:
+    """The installed version of distribution ``dist``, or None if it is not installed."""
     try:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
         return None
 
 
-def _capture_requirements(modules: Iterable[str]) -> dict[str, str]:
+def pin_requirements(modules: Iterable[str]) -> dict[str, str]:
+    """Distribution → installed version for the top-level packages of ``modules`` (the
+    pins a model version or a deployment package records)."""
     dists = _distributions()
     out: dict[str, str] = {}
     for top in sorted({m.split(".")[0] for m in modules if m}):
         for dist in dists.get(top, []):
-            version = _installed(dist)
+            version = installed_version(dist)
             if version is not None:
                 out[dist] = version
     return out
@@ -442,7 +445,7 @@ class Registry(StoreBound):
             example_ref = store.put(input_example)
             if signature is None:
                 signature = infer_signature(input_example)
-        reqs = _capture_requirements(modules)
+        reqs = pin_requirements(modules)
         reqs.update(requirements or {})
         run_id = _run_id(run)
         lineage = _endpoints(model, inputs)
@@ -887,7 +890,7 @@ def _endpoints(model: Any, inputs: Iterable[Any]) -> list[Endpoint]:
 def _warn_on_drift(mv: ModelVersion) -> None:
     diff: dict[str, tuple[str | None, str | None]] = {}
     for dist, recorded in mv.requirements.items():
-        installed = _installed(dist)
+        installed = installed_version(dist)
         if installed != recorded:
             diff[dist] = (recorded, installed)
     running = platform.python_version()
