@@ -1,6 +1,6 @@
 """What a data check costs over the drift comparison it wraps.
 
-    python benchmarks/bench_checks.py [--n 200000] [--reps 5]
+    python benchmarks/bench_checks.py [--n 200000] [--reps 5] [--quick] [--json PATH]
 
 Data: reference and current, ``n`` rows x 10 float64 columns of N(0, 1) plus 2 string
 columns of 5 categories, seed 42 (current: column x0 shifted by 0.1).
@@ -12,13 +12,12 @@ Timed, alternating A B A B after one warm-up each, medians of ``--reps``:
   — both sides profiled, schema, nulls, categories, rows, and the same comparison.
 
 The ratio B / A is the price of the extra rules. Recording (one run + a JSON artifact)
-is timed separately on a local workspace (``record=True`` minus ``record=False``).
+is timed on a local workspace as a second row (``record=True`` vs ``record=False``).
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from _bench import Bench, make_row
 
 import mlopskit as mk
 from mlopskit.checks import check_data
@@ -54,7 +54,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=200_000)
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="50,000 rows, 3 reps")
+    parser.add_argument("--json", help="write this bench's record here")
     args = parser.parse_args()
+    if args.quick:
+        args.n, args.reps = min(args.n, 50_000), 3
+    bench = Bench("checks")
     ref, cur = make_data(args.n)
 
     def anchor() -> Any:
@@ -66,13 +71,20 @@ def main() -> None:
     assert ours().findings[-1].passed == (not anchor().drifted)  # the same drift verdict
     anchor(), ours()  # warm-up
     a, b = [], []
-    for _ in range(args.reps):
-        a.append(timed(anchor))
+    for _ in range(args.reps):  # alternating: B (ours) then A (anchor), pair by pair
         b.append(timed(ours))
-    ma, mb = statistics.median(a), statistics.median(b)
+        a.append(timed(anchor))
     print(f"rows={args.n} cols=12 reps={args.reps}")
-    print(f"drift.compare (anchor)   median {ma * 1000:9.1f} ms")
-    print(f"checks.check_data        median {mb * 1000:9.1f} ms   ratio {mb / ma:.2f}x")
+    bench.add(
+        make_row(
+            f"checks.check_data vs drift.compare alone ({args.n:,} x 12)",
+            mode="in-process",
+            anchor="mk.drift.compare (psi)",
+            a=b,
+            b=a,
+            unit="s",
+        )
+    )
 
     small_ref, small_cur = ref.head(1000), cur.head(1000)
     with tempfile.TemporaryDirectory() as tmp, mk.Workspace(tmp):
@@ -83,8 +95,18 @@ def main() -> None:
             bare.append(
                 timed(lambda: check_data(small_cur, small_ref, max_row_change=None, record=False))
             )
-        cost = statistics.median(rec) - statistics.median(bare)
-        print(f"recording one check (run + check.json, local workspace): {cost * 1000:.1f} ms")
+        bench.add(
+            make_row(
+                "check_data recorded (run + check.json) vs not recorded, 1,000 rows",
+                mode="in-process",
+                anchor="check_data(record=False)",
+                a=rec,
+                b=bare,
+                unit="s",
+            )
+        )
+    bench.summary()
+    bench.write(args.json)
 
 
 if __name__ == "__main__":
