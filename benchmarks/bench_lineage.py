@@ -29,6 +29,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from _bench import Bench, absolute_row, make_row
+
 from mlopskit import lineage
 from mlopskit.store import ArtifactStore
 from mlopskit.versioning import Endpoint, LineageEdge, record_edge, run_endpoint
@@ -82,7 +84,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--edges-per-run", type=int, default=10)
     parser.add_argument("--reps", type=int, default=15)
+    parser.add_argument("--quick", action="store_true", help="2,000 runs, 5 reps")
+    parser.add_argument("--json", help="write this bench's record here")
     args = parser.parse_args()
+    if args.quick:
+        args.runs, args.reps = min(args.runs, 2_000), 5
+    bench = Bench("lineage")
 
     root = tempfile.mkdtemp(prefix="bench-lineage-")
     store = ArtifactStore(root)
@@ -116,6 +123,27 @@ def main() -> None:
     down = lineage(dataset, "down", store=store)
     td = statistics.median(timed(lambda: lineage(dataset, "down", store=store)) for _ in range(5))
     print(f"walk down from one dataset ({len(down.records)} edges reached): {td * 1e3:.1f} ms")
+    bench.add(
+        absolute_row(
+            f"walk up from one model ({args.runs:,} runs, {edges:,} edges)",
+            mode="in-process",
+            values=ta,
+            unit="s",
+            goal="<= 0.1",
+        )
+    )
+    bench.add(
+        make_row(
+            "walk up from one model vs listing every edge ref once",
+            mode="in-process",
+            anchor="store.refs.list('lineage/out')",
+            a=ta,
+            b=tb,
+            unit="s",
+        )
+    )
+    bench.summary()
+    bench.write(args.json)
 
 
 if __name__ == "__main__":

@@ -149,7 +149,10 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--json", help="write the rows as JSON to this file")
+    parser.add_argument("--quick", action="store_true", help="2,000 runs, 100,000 points, 2 reps")
     args = parser.parse_args()
+    if args.quick:
+        args.runs, args.points, args.reps = 2_000, 100_000, 2
 
     from playwright.sync_api import sync_playwright
 

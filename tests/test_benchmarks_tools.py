@@ -347,3 +347,21 @@ def test_skip_evidently_says_skipped_not_missed(tmp_path: Path) -> None:
     rows = rec["benches"][0]["rows"]
     assert rows and not any("Evidently" in r["anchor"] for r in rows)
     assert all(tuple(r) == bench.ROW_KEYS for r in rows)
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in BENCH_DIR.glob("bench_*.py")))
+def test_every_bench_takes_the_record_options(script: str) -> None:
+    """`nox -s bench_all` passes --json to every bench_*.py: each one declares it and --quick."""
+    import ast
+
+    tree = ast.parse((BENCH_DIR / script).read_text())
+    options = {
+        arg.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "add_argument"
+        for arg in node.args
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+    }
+    assert {"--json", "--quick"} <= options, f"{script} declares {sorted(options)}"
