@@ -107,3 +107,30 @@ class TestGc:
     def test_bad_durations_are_usage_errors(self, mk_cli: Invoke, flag: str) -> None:
         """A duration that does not parse exits 2."""
         assert mk_cli("gc", flag, "soon").exit_code == EXIT_USAGE
+
+
+class TestVersions:
+    def test_dataset_delete_and_restore(self, mk_cli: Invoke) -> None:
+        """datasets delete hides a version from ls and show (exit 2 naming who and why);
+        restore brings it back; a spec without a version is a usage error."""
+        row = as_json(mk_cli("datasets", "delete", "iris/2", "--reason", "pii", "--json"))
+        assert row["changed"] and row["lifecycle"] == "deleted" and row["user"]
+        assert [r["latest"] for r in as_json(mk_cli("datasets", "ls", "--json"))] == [1]
+        shown = mk_cli("datasets", "show", "iris/2")
+        assert shown.exit_code == EXIT_USAGE and "was deleted" in shown.stderr
+        assert "pii" in shown.stderr
+        assert mk_cli("datasets", "delete", "iris").exit_code == EXIT_USAGE
+        assert as_json(mk_cli("datasets", "restore", "iris/2", "--json"))["changed"]
+        assert [r["latest"] for r in as_json(mk_cli("datasets", "ls", "--json"))] == [2]
+
+    def test_model_delete_is_refused_while_an_alias_points_at_it(self, mk_cli: Invoke) -> None:
+        """models delete of the @champion version exits 2 naming the alias; another version
+        is deleted (latest in ls moves back) and restored."""
+        refused = mk_cli("models", "delete", "clf/2")
+        assert refused.exit_code == EXIT_USAGE and "clf@champion" in refused.stderr
+        row = as_json(mk_cli("models", "delete", "clf/3", "--reason", "leak", "--json"))
+        assert row["changed"]
+        assert as_json(mk_cli("models", "ls", "--json"))[0]["latest"] == 2
+        assert mk_cli("models", "show", "clf/3").exit_code == EXIT_USAGE
+        mk_cli("models", "restore", "clf/3")
+        assert as_json(mk_cli("models", "ls", "--json"))[0]["latest"] == 3

@@ -33,7 +33,7 @@ class TestModelVersions:
         assert registry.get("clf").number == 2
         assert [v.number for v in registry.versions("clf")] == [1, 2]
         for read in (registry.get, registry.load):
-            with pytest.raises(NotFoundError, match="version 3 was deleted on .* by ") as info:
+            with pytest.raises(NotFoundError, match=r"version 3 was deleted on .* by ") as info:
                 read("clf/3")
             assert "leaks the label" in str(info.value) and "restore_version" in str(info.value)
         assert registry.deleted_versions("clf")[3].user == rec.user
