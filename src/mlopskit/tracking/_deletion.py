@@ -34,6 +34,7 @@ __all__ = [
     "current_states",
     "drop_anchors",
     "encode_event",
+    "event_from",
     "parse_event",
 ]
 
@@ -104,6 +105,14 @@ def parse_event(path: str, blob: bytes) -> LifecycleEvent:
         data: Any = json.loads(blob)
         if not isinstance(data, dict) or data.pop("format", None) != EVENT_FORMAT:
             raise ValueError("not a lifecycle event (format tag missing)")
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise ValueError(f"lifecycle event {path} is damaged: {exc}") from exc
+    return event_from(path, data)
+
+
+def event_from(path: str, data: dict[str, Any]) -> LifecycleEvent:
+    """An event from its stored fields, checked (ValueError naming ``path`` if damaged)."""
+    try:
         moment = data.get("time")
         if not (
             isinstance(moment, (int, float))
@@ -119,7 +128,7 @@ def parse_event(path: str, blob: bytes) -> LifecycleEvent:
             check_run_id(event.name)
         else:
             check_experiment(event.name)
-    except (ValueError, TypeError, RecursionError) as exc:
+    except (ValueError, TypeError) as exc:
         raise ValueError(f"lifecycle event {path} is damaged: {exc}") from exc
     return event
 

@@ -35,7 +35,7 @@ from mlopskit._retry import RetryPolicy, retry
 from mlopskit.errors import IntegrityError, MlopskitError, NotFoundError, StorageError
 from mlopskit.store import ArtifactRef
 from mlopskit.tracking._backend import new_writer_id
-from mlopskit.tracking._deletion import EVENT_FORMAT, apply_lifecycle, parse_event
+from mlopskit.tracking._deletion import apply_lifecycle, event_from
 from mlopskit.tracking._model import (
     STATUSES,
     LifecycleEvent,
@@ -681,7 +681,7 @@ class SQLiteBackend:
         for seq, *values in self._read(sql + " ORDER BY seq", args):
             fields = dict(zip(("kind", "name", "state", "time", "user", "reason", "via"), values))
             try:
-                event = parse_event(f"{self.path}#lifecycle/{seq}", _event_json(fields))
+                event = event_from(f"{self.path}#lifecycle/{seq}", fields)
             except ValueError as exc:
                 self._report(f"lifecycle/{seq}", str(exc))
                 continue
@@ -819,11 +819,6 @@ def _invalid_row(row: Sequence[Any]) -> str | None:
         if not (isinstance(value, (int, float)) and MIN_TIME <= value <= MAX_TIME):
             return f"run {run_id!r}: a start or end time is not a time ({value!r})"
     return None
-
-
-def _event_json(fields: dict[str, Any]) -> bytes:
-    """A ``lifecycle`` row as the JSON an object store holds (one checker for both)."""
-    return json.dumps({"format": EVENT_FORMAT, **fields}).encode()
 
 
 def _split_keys(keys: Collection[str] | None) -> dict[str, set[str]] | None:
