@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from click.testing import Result
+from click.testing import CliRunner, Result
 
-from mlopskit.cli import EXIT_OK, EXIT_USAGE
+from mlopskit.cli import EXIT_OK, EXIT_USAGE, cli
 
 Invoke = Callable[..., Result]
 
@@ -21,6 +21,27 @@ def as_json(result: Result) -> Any:
 
 def ids(mk_cli: Invoke, *args: str) -> list[str]:
     return [r["run_id"] for r in as_json(mk_cli("runs", "ls", "--json", *args))]
+
+
+COMMANDS = [
+    ("runs", "delete"),
+    ("runs", "restore"),
+    ("experiments", "delete"),
+    ("experiments", "restore"),
+    ("datasets", "delete"),
+    ("datasets", "restore"),
+    ("models", "delete"),
+    ("models", "restore"),
+    ("gc",),
+]
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=[" ".join(c) for c in COMMANDS])
+def test_every_command_has_help_with_an_example(path: tuple[str, ...]) -> None:
+    """Each deleting command's --help works and shows an example invocation."""
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    assert result.exit_code == EXIT_OK
+    assert "mlopskit" in result.output.split("Example:")[1]
 
 
 class TestRuns:
