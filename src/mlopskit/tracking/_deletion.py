@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -140,25 +139,7 @@ def drop_anchors(store: ArtifactStore, run_id: str) -> None:
     prefix = f"tracking/runs/{check_run_id(run_id)}"
     if not store.refs.list(prefix, include_deleted=True):
         return
-    url = store.url
-    if "://" not in url or url.startswith("file://"):
-        import shutil
-
-        root = url[len("file://") :] if url.startswith("file://") else url
-        target = os.path.join(root, "refs", *prefix.split("/"))
-        retry(
-            lambda: shutil.rmtree(target, ignore_errors=False) if os.path.isdir(target) else None,
-            what=f"remove refs {prefix}",
-            path=target,
-        )
-        return
-    from mlopskit._optional import open_fsspec_url
-
-    fs, protocol, path = open_fsspec_url(url)
-    root = path.rstrip("/")
-    if protocol == "memory" and not root.startswith("/"):
-        root = "/" + root
-    target = f"{root}/refs/{prefix}"
+    fs, target = store.fs, f"{store.root.rstrip('/')}/refs/{prefix}"
 
     def remove() -> None:
         try:
@@ -166,4 +147,4 @@ def drop_anchors(store: ArtifactStore, run_id: str) -> None:
         except FileNotFoundError:
             pass
 
-    retry(remove, what=f"remove refs {prefix}", url=url, path=target)
+    retry(remove, what=f"remove refs {prefix}", url=store.url, path=target)
