@@ -201,6 +201,10 @@ class TrackerConformance:
             tracker.delete_experiment("chekced")
         with pytest.raises(InvalidInputError, match="run_view"):
             tracker.search_runs("checked", run_view="gone")
+        for reason in ("nul \x00 byte", 42):
+            with pytest.raises(InvalidInputError, match="reason"):
+                tracker.delete_run(run.run_id, reason=reason)  # type: ignore[arg-type]
+        assert tracker.record(run.run_id).lifecycle == "active", "a refused delete writes nothing"
         tracker.delete_run(run.run_id)
         with pytest.raises(InvalidInputError, match="is deleted; restore it first"):
             tracker.start_run(run_id=run.run_id, resume=True)

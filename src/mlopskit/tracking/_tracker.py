@@ -27,6 +27,7 @@ from mlopskit.tracking._validate import (
     check_experiment,
     check_key,
     check_run_id,
+    check_text,
     param_value,
     tag_value,
 )
@@ -271,7 +272,7 @@ class Tracker:
                 "state": state,
                 "time": datetime.now(timezone.utc),
                 "user": user,
-                "reason": tag_value("reason", reason or ""),
+                "reason": check_text("reason", reason or ""),
                 "via": via,
             }
         )
