@@ -632,9 +632,18 @@ class SQLiteBackend:
                         writer_id=wid, host=host, pid=pid, heartbeat=beat, active=bool(active)
                     )
                 )
+        if run_ids is not None:
+            where, where_args = f"name IN ({scope})", [arg]
+        elif experiments is not None:  # per event row: no cost while nothing is deleted
+            where = (
+                "EXISTS (SELECT 1 FROM runs r WHERE r.run_id = lifecycle.name "
+                "AND r.experiment IN (SELECT value FROM json_each(?)))"
+            )
+            where_args = [arg]
+        else:
+            where, where_args = "1", []
         apply_lifecycle(
-            records.values(),
-            self.lifecycle_events("run", scope=f"name IN ({scope})", scope_args=[arg]),
+            records.values(), self.lifecycle_events("run", scope=where, scope_args=where_args)
         )
         return list(records.values())
 
