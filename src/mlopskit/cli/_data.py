@@ -60,7 +60,10 @@ def datasets_ls(state: State, as_json: bool) -> None:
     ds = state.workspace().datasets
     rows: list[dict[str, Any]] = []
     for name in ds.names():
-        dv = ds.get(name)
+        try:
+            dv = ds.get(name)
+        except NotFoundError:  # every version deleted: nothing to list
+            continue
         rows.append(
             {
                 "name": name,
@@ -122,6 +125,55 @@ def datasets_show(state: State, spec: str, as_json: bool) -> None:
             )
 
     emit(as_json, dv, human)
+
+
+def _change_dataset(state: State, spec: str, reason: str, *, delete: bool, as_json: bool) -> None:
+    ds = state.workspace().datasets
+    change = ds.delete if delete else ds.restore
+    rec = change(spec.removeprefix("dataset:"), reason=reason)
+    state_now = "deleted" if delete else "active"
+    payload = {
+        "dataset": spec,
+        "lifecycle": state_now,
+        "changed": rec is not None,
+        "user": None if rec is None else rec.user,
+        "time": None if rec is None else rec.time,
+        "reason": reason,
+    }
+    verb = "deleted" if delete else "restored"
+    note = "" if rec is not None else f" (already {state_now})"
+    emit(as_json, payload, lambda: click.echo(f"{verb} dataset {spec}{note}"))
+
+
+@datasets.command("delete")
+@click.argument("spec", metavar="NAME/VERSION", shell_complete=completer(dataset_specs))
+@click.option("--reason", default="", metavar="TEXT", help="Why (kept with who and when).")
+@json_option
+@click.pass_obj
+def datasets_delete(state: State, spec: str, reason: str, as_json: bool) -> None:
+    """Delete a dataset version (soft): it leaves 'latest' and listings, loading it says
+    who deleted it and why, and nothing is removed from the store.
+
+    \b
+    Example:
+      mlopskit datasets delete iris/3 --reason "contains personal data"
+    """
+    _change_dataset(state, spec, reason, delete=True, as_json=as_json)
+
+
+@datasets.command("restore")
+@click.argument("spec", metavar="NAME/VERSION", shell_complete=completer(dataset_specs))
+@click.option("--reason", default="", metavar="TEXT", help="Why (kept with who and when).")
+@json_option
+@click.pass_obj
+def datasets_restore(state: State, spec: str, reason: str, as_json: bool) -> None:
+    """Restore a deleted dataset version.
+
+    \b
+    Example:
+      mlopskit datasets restore iris/3
+    """
+    _change_dataset(state, spec, reason, delete=False, as_json=as_json)
 
 
 @datasets.command("diff")

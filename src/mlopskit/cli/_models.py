@@ -17,8 +17,10 @@ from mlopskit.cli._app import (
     model_uris,
     table,
 )
+from mlopskit.errors import NotFoundError
 
 _NAME = click.argument("name", shell_complete=completer(model_names))
+_REASON = click.option("--reason", default="", metavar="TEXT", help="Why (kept with who and when).")
 
 
 @cli.group()
@@ -44,7 +46,10 @@ def models_ls(state: State, as_json: bool) -> None:
     reg = state.workspace().registry
     rows: list[dict[str, Any]] = []
     for name in reg.names():
-        latest = reg.get(f"{name}@latest")
+        try:
+            latest = reg.get(f"{name}@latest")
+        except NotFoundError:  # every version deleted: nothing to list
+            continue
         aliases = reg.aliases(name)
         rows.append(
             {
@@ -169,3 +174,52 @@ def models_history(state: State, name: str, alias: str | None, as_json: bool) ->
             rows, ["time", "action", "alias", "from_version", "to_version", "user", "message"]
         ),
     )
+
+
+def _change_version(state: State, uri: str, reason: str, *, delete: bool, as_json: bool) -> None:
+    reg = state.workspace().registry
+    change = reg.delete_version if delete else reg.restore_version
+    rec = change(uri.removeprefix("models:/"), reason=reason)
+    state_now = "deleted" if delete else "active"
+    payload = {
+        "model": uri,
+        "lifecycle": state_now,
+        "changed": rec is not None,
+        "user": None if rec is None else rec.user,
+        "time": None if rec is None else rec.time,
+        "reason": reason,
+    }
+    verb = "deleted" if delete else "restored"
+    note = "" if rec is not None else f" (already {state_now})"
+    emit(as_json, payload, lambda: click.echo(f"{verb} model version {uri}{note}"))
+
+
+@models.command("delete")
+@click.argument("uri", metavar="NAME/VERSION", shell_complete=completer(model_uris))
+@_REASON
+@json_option
+@click.pass_obj
+def models_delete(state: State, uri: str, reason: str, as_json: bool) -> None:
+    """Delete a model version (soft): it leaves 'latest' and listings, loading it says who
+    deleted it and why. Refused (exit 2, naming the alias) while an alias points at it.
+
+    \b
+    Example:
+      mlopskit models delete clf/3 --reason "trained on leaked labels"
+    """
+    _change_version(state, uri, reason, delete=True, as_json=as_json)
+
+
+@models.command("restore")
+@click.argument("uri", metavar="NAME/VERSION", shell_complete=completer(model_uris))
+@_REASON
+@json_option
+@click.pass_obj
+def models_restore(state: State, uri: str, reason: str, as_json: bool) -> None:
+    """Restore a deleted model version.
+
+    \b
+    Example:
+      mlopskit models restore clf/3
+    """
+    _change_version(state, uri, reason, delete=False, as_json=as_json)

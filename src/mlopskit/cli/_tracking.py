@@ -1,4 +1,4 @@
-"""``mlopskit runs …`` and ``mlopskit experiments …``."""
+"""``mlopskit runs …``, ``mlopskit experiments …`` and ``mlopskit gc``."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from mlopskit.cli._app import (
 )
 
 if TYPE_CHECKING:
-    from mlopskit.tracking import RunRecord
+    from mlopskit.tracking import LifecycleEvent, RunRecord
 
 STATUSES = ("RUNNING", "FINISHED", "FAILED", "KILLED")
 
@@ -55,10 +55,35 @@ def _row(rec: RunRecord) -> dict[str, Any]:
         "parent_id": rec.parent_id,
         "user": rec.user,
         "host": rec.host,
+        "lifecycle": rec.lifecycle,
+        "deletion": None if rec.deletion is None else _event(rec.deletion),
         "params": rec.params,
         "metrics": _finite(rec.metrics),
         "tags": rec.tags,
     }
+
+
+def _event(event: LifecycleEvent) -> dict[str, Any]:
+    """A lifecycle event as plain JSON data."""
+    return {
+        "kind": event.kind,
+        "name": event.name,
+        "state": event.state,
+        "time": _iso(event.time),
+        "user": event.user,
+        "reason": event.reason,
+        "via": event.via,
+    }
+
+
+VIEWS = ("active", "deleted", "all")
+_view_option = click.option(
+    "--view",
+    type=click.Choice(VIEWS, case_sensitive=False),
+    default="active",
+    show_default=True,
+    help="Which runs: active ones, deleted ones (kept until gc) or all.",
+)
 
 
 def _runs_table(records: list[RunRecord], extra: list[str]) -> None:
@@ -72,6 +97,9 @@ def _runs_table(records: list[RunRecord], extra: list[str]) -> None:
         "duration": [cell(r.duration) for r in records],
     }
     for col in extra:
+        if col == "lifecycle":
+            cols[col] = [r.lifecycle for r in records]
+            continue
         attr, _, key = col.partition(".")
         if attr not in ("params", "metrics", "tags"):
             raise click.BadParameter(
@@ -113,6 +141,7 @@ def runs() -> None:
     help="Only runs in this status (repeatable).",
 )
 @click.option("--columns", metavar="A,B", help="Extra table columns: params.x, metrics.y, tags.z.")
+@_view_option
 @json_option
 @click.pass_obj
 def runs_ls(
@@ -123,12 +152,14 @@ def runs_ls(
     limit: int | None,
     status: tuple[str, ...],
     columns: str | None,
+    view: str,
     as_json: bool,
 ) -> None:
     """List runs, newest first (every run: there is no default limit).
 
     The filter grammar is the one of mk.search_runs (docs/tracking.md). --json prints
-    one object per run with its params, metrics and tags.
+    one object per run with its params, metrics and tags. Deleted runs are listed only
+    with --view deleted or --view all.
 
     \b
     Example:
@@ -147,6 +178,7 @@ def runs_ls(
             order_by=list(order_by) or None,
             limit=limit,
             status=[s.upper() for s in status] or None,
+            run_view=view,
         )
         ids = [str(i) for i in frame["run_id"]]
         found = {r.run_id: r for r in backend.list_runs(run_ids=ids)} if ids else {}
@@ -160,6 +192,8 @@ def runs_ls(
             else {c for c in extra if c.split(".", 1)[0] in ("params", "metrics", "tags")}
         )
         records = backend.list_runs(exps, keys=keys)
+        if view.lower() != "all":
+            records = [r for r in records if r.lifecycle == view.lower()]
         now = time.time()
         for rec in records:
             rec.status = effective_status(rec, now=now)
@@ -172,7 +206,7 @@ def runs_ls(
     if as_json:
         emit(True, [_row(r) for r in records], lambda: None, plain=True)
     else:
-        _runs_table(records, extra)
+        _runs_table(records, extra + (["lifecycle"] if view.lower() != "active" else []))
 
 
 @runs.command("compact")
@@ -230,9 +264,17 @@ def runs_show(state: State, run_id: str, as_json: bool) -> None:
                     "parent_id",
                     "user",
                     "host",
+                    "lifecycle",
                 )
             ]
         )
+        if rec.deletion is not None:
+            d = rec.deletion
+            click.echo(
+                f"deleted by {d.user or '?'} at {_iso(d.time)}"
+                + (f" with experiment {rec.experiment}" if d.via == "experiment" else "")
+                + (f": {d.reason}" if d.reason else "")
+            )
         for section in ("params", "metrics", "tags"):
             values = payload[section]
             click.echo(f"\n{section} ({len(values)})")
@@ -262,26 +304,215 @@ def experiments() -> None:
 
 
 @experiments.command("ls")
+@click.option("--all", "show_all", is_flag=True, help="Deleted experiments too.")
 @json_option
 @click.pass_obj
-def experiments_ls(state: State, as_json: bool) -> None:
+def experiments_ls(state: State, show_all: bool, as_json: bool) -> None:
     """List experiments with their number of runs and their latest start.
+
+    Deleted experiments (and deleted runs) are left out unless --all is given; then a
+    LIFECYCLE column says which are deleted and DELETED counts deleted runs.
 
     \b
     Example:
-      mlopskit experiments ls
+      mlopskit experiments ls --all
     """
-    backend = state.workspace().tracker.backend
-    stats: dict[str, dict[str, Any]] = {
-        name: {"experiment": name, "runs": 0, "last_start": None} for name in backend.experiments()
-    }
+    tracker = state.workspace().tracker
+    backend = tracker.backend
+    states = tracker.experiment_lifecycle()
+
+    def blank(name: str) -> dict[str, Any]:
+        event = states.get(name)
+        lifecycle = "deleted" if event is not None and event.state == "deleted" else "active"
+        return {
+            "experiment": name,
+            "runs": 0,
+            "deleted_runs": 0,
+            "last_start": None,
+            "lifecycle": lifecycle,
+        }
+
+    stats: dict[str, dict[str, Any]] = {name: blank(name) for name in backend.experiments()}
     for rec in backend.list_runs(None, keys=set()):
-        row = stats.setdefault(
-            rec.experiment, {"experiment": rec.experiment, "runs": 0, "last_start": None}
-        )
+        row = stats.setdefault(rec.experiment, blank(rec.experiment))
+        if rec.lifecycle == "deleted":
+            row["deleted_runs"] += 1
+            continue
         row["runs"] += 1
         start = when(rec.start_time)
         if row["last_start"] is None or (start is not None and start > row["last_start"]):
             row["last_start"] = start
-    rows = [stats[k] for k in sorted(stats)]
-    emit(as_json, rows, lambda: table(rows, ["experiment", "runs", "last_start"]))
+    rows = [stats[k] for k in sorted(stats) if show_all or stats[k]["lifecycle"] == "active"]
+    columns = ["experiment", "runs", "last_start"]
+    if show_all:
+        columns += ["deleted_runs", "lifecycle"]
+    emit(as_json, rows, lambda: table(rows, columns))
+
+
+# -- deleting and restoring ------------------------------------------------------------
+
+_reason_option = click.option(
+    "--reason", metavar="TEXT", help="Why (kept in the record with who and when)."
+)
+
+
+def _lifecycle_payload(
+    kind: str, name: str, event: LifecycleEvent | None, state: str
+) -> dict[str, Any]:
+    return {
+        kind: name,
+        "lifecycle": state,
+        "changed": event is not None,
+        "event": None if event is None else _event(event),
+    }
+
+
+def _change_runs(
+    state: State, ids: tuple[str, ...], reason: str | None, *, delete: bool, as_json: bool
+) -> None:
+    tracker = state.workspace().tracker
+    for rid in ids:  # every id is checked before anything is written
+        tracker.get_run(rid)
+    change = tracker.delete_run if delete else tracker.restore_run
+    wanted = "deleted" if delete else "active"
+    rows = [_lifecycle_payload("run_id", rid, change(rid, reason=reason), wanted) for rid in ids]
+
+    def human() -> None:
+        verb = "deleted" if delete else "restored"
+        for row in rows:
+            note = "" if row["changed"] else f" (already {row['lifecycle']})"
+            click.echo(f"{verb} {row['run_id']}{note}")
+
+    emit(as_json, rows, human, plain=True)
+
+
+@runs.command("delete")
+@click.argument("run_id", nargs=-1, required=True, shell_complete=completer(run_ids))
+@_reason_option
+@json_option
+@click.pass_obj
+def runs_delete(state: State, run_id: tuple[str, ...], reason: str | None, as_json: bool) -> None:
+    """Delete runs (soft): hidden from runs ls and searches, kept until gc purges them.
+
+    Every id is checked first: an unknown one exits 2 and deletes nothing. Deleting a
+    deleted run changes nothing. Undo with runs restore.
+
+    \b
+    Example:
+      mlopskit runs delete 3f2a9c0d4e5b4c1a8f7e6d5c4b3a2918 --reason "wrong labels"
+    """
+    _change_runs(state, run_id, reason, delete=True, as_json=as_json)
+
+
+@runs.command("restore")
+@click.argument("run_id", nargs=-1, required=True, shell_complete=completer(run_ids))
+@_reason_option
+@json_option
+@click.pass_obj
+def runs_restore(state: State, run_id: tuple[str, ...], reason: str | None, as_json: bool) -> None:
+    """Restore deleted runs (ones gc has not purged yet).
+
+    \b
+    Example:
+      mlopskit runs restore 3f2a9c0d4e5b4c1a8f7e6d5c4b3a2918
+    """
+    _change_runs(state, run_id, reason, delete=False, as_json=as_json)
+
+
+def _change_experiment(
+    state: State, name: str, reason: str | None, *, delete: bool, as_json: bool
+) -> None:
+    tracker = state.workspace().tracker
+    change = tracker.delete_experiment if delete else tracker.restore_experiment
+    event = change(name, reason=reason)
+    row = _lifecycle_payload("experiment", name, event, "deleted" if delete else "active")
+    verb = "deleted" if delete else "restored"
+    note = "" if event is not None else f" (already {row['lifecycle']})"
+    emit(as_json, row, lambda: click.echo(f"{verb} experiment {name}{note}"), plain=True)
+
+
+@experiments.command("delete")
+@click.argument("name")
+@_reason_option
+@json_option
+@click.pass_obj
+def experiments_delete(state: State, name: str, reason: str | None, as_json: bool) -> None:
+    """Delete an experiment and its runs (soft: experiments restore brings them back).
+
+    Runs deleted on their own before stay deleted when the experiment is restored.
+
+    \b
+    Example:
+      mlopskit experiments delete churn-2024 --reason "superseded"
+    """
+    _change_experiment(state, name, reason, delete=True, as_json=as_json)
+
+
+@experiments.command("restore")
+@click.argument("name")
+@_reason_option
+@json_option
+@click.pass_obj
+def experiments_restore(state: State, name: str, reason: str | None, as_json: bool) -> None:
+    """Restore a deleted experiment and the runs deleted with it.
+
+    \b
+    Example:
+      mlopskit experiments restore churn-2024
+    """
+    _change_experiment(state, name, reason, delete=False, as_json=as_json)
+
+
+@cli.command("gc")
+@click.option(
+    "--older-than",
+    default="30d",
+    show_default=True,
+    metavar="DURATION",
+    help="Purge runs deleted at least this long ago (30s, 15m, 1h, 2d).",
+)
+@click.option(
+    "--grace",
+    default="1h",
+    show_default=True,
+    metavar="DURATION",
+    help="Then remove store objects nothing reaches, written at least this long ago.",
+)
+@click.option("--apply", is_flag=True, help="Delete (without it, only report: a dry run).")
+@json_option
+@click.pass_obj
+def gc(state: State, older_than: str, grace: str, apply: bool, as_json: bool) -> None:
+    """Purge deleted runs for good, then reclaim the store objects nothing reaches.
+
+    Only runs deleted longer ago than --older-than go (like mlflow gc); an artifact that a
+    model version, dataset or another run still reaches is kept. A dry run unless --apply.
+
+    \b
+    Example:
+      mlopskit gc --older-than 30d --apply
+    """
+    from mlopskit.cli._store import parse_duration
+
+    age, young = parse_duration(older_than), parse_duration(grace)
+    ws = state.workspace()
+    purged = ws.tracker.gc(older_than=age, dry_run=not apply)
+    store = ws.store.gc(dry_run=not apply, grace=young) if apply else None
+    payload = {
+        "dry_run": not apply,
+        "runs": purged.model_dump(mode="json"),
+        "store": None if store is None else store.model_dump(mode="json"),
+    }
+
+    def human() -> None:
+        verb = "purged" if apply else "would purge"
+        click.echo(
+            f"{verb} {len(purged.purged_runs)} deleted run(s) and "
+            f"{len(purged.purged_experiments)} experiment(s); {len(purged.kept_young)} "
+            f"deleted run(s) younger than {older_than} kept"
+        )
+        if store is not None:
+            click.echo(f"store: removed {len(store.removed)} objects ({store.removed_bytes} bytes)")
+        else:
+            click.echo("(dry run: pass --apply to purge, then the store is swept too)")
+
+    emit(as_json, payload, human, plain=True)

@@ -28,6 +28,7 @@ from mlopskit.registry._signature import (
     TensorSpec,
     infer_signature,
 )
+from mlopskit.store import RefRecord
 
 __all__ = [
     "ColumnSpec",
@@ -43,6 +44,8 @@ __all__ = [
     "aliases",
     "delete_alias",
     "delete_tag",
+    "delete_version",
+    "deleted_versions",
     "get",
     "history",
     "infer_signature",
@@ -53,6 +56,7 @@ __all__ = [
     "pin_requirements",
     "promote",
     "register",
+    "restore_version",
     "rollback",
     "set_alias",
     "set_tag",
@@ -164,3 +168,23 @@ def delete_tag(name: str, key: str, *, version: int | None = None) -> None:
 def tags(name: str) -> dict[str, str]:
     """The model-level tags of ``name``."""
     return Registry().tags(name)
+
+
+def delete_version(
+    name: str, version: int | str | None = None, *, reason: str = ""
+) -> RefRecord | None:
+    """Delete a model version (soft; refused while an alias points at it); see
+    :meth:`Registry.delete_version`."""
+    return Registry().delete_version(name, version, reason=reason)
+
+
+def restore_version(
+    name: str, version: int | str | None = None, *, reason: str = ""
+) -> RefRecord | None:
+    """Restore a deleted model version."""
+    return Registry().restore_version(name, version, reason=reason)
+
+
+def deleted_versions(name: str) -> dict[int, RefRecord]:
+    """Version number → deletion record (who, when, why) of each deleted version."""
+    return Registry().deleted_versions(name)

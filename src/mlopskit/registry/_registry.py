@@ -52,10 +52,14 @@ from mlopskit.versioning import (
     StoreBound,
     VersionList,
     check_name,
+    deleted_error,
+    deleted_versions,
+    mark_deleted,
     materialize,
     read_version,
     record_edge,
     record_use,
+    unmark_deleted,
 )
 
 __all__ = [
@@ -340,12 +344,23 @@ class Registry(StoreBound):
             return self._with_tags(uri)
         name, selector = parse_model_uri(uri)
         if isinstance(selector, int):
+            marker = self.store.refs.record(f"models/{name}/deleted/{selector}")
+            if marker is not None and marker.target is not None:
+                raise self._deleted_error(name, selector, marker)
             return self._with_tags(self._version(name, selector))
         if selector == "latest":
             numbers = self._numbers(name)
             if not numbers:
                 raise NotFoundError(f"no model named {name!r} in {self.store.url}", name=name)
-            return self.get(f"{name}/{numbers[-1]}")
+            deleted = deleted_versions(self.store, "models", name)
+            alive = [n for n in numbers if n not in deleted]
+            if not alive:
+                raise NotFoundError(
+                    f"every version of model {name!r} is deleted "
+                    f"(restore one with mk.registry.restore_version({name!r}, N))",
+                    name=name,
+                )
+            return self._with_tags(self._version(name, alive[-1]))
         try:
             ref = self.store.refs.get(f"models/{name}/aliases/{selector}")
         except NotFoundError:
@@ -362,7 +377,74 @@ class Registry(StoreBound):
         numbers = self._numbers(name)
         if not numbers:
             raise NotFoundError(f"no model named {name!r} in {self.store.url}", name=name)
-        return VersionList(self.get(f"{name}/{n}") for n in numbers)
+        deleted = deleted_versions(self.store, "models", name)
+        return VersionList(
+            self._with_tags(self._version(name, n)) for n in numbers if n not in deleted
+        )
+
+    # -- deleting -------------------------------------------------------------------------
+
+    @staticmethod
+    def _deleted_error(name: str, number: int, rec: RefRecord) -> NotFoundError:
+        hint = (
+            f"mk.registry.restore_version({name!r}, {number}) or "
+            f"'mlopskit models restore {name}/{number}'"
+        )
+        return deleted_error("model", name, number, rec, hint)
+
+    def _number(self, name: str, version: int | str | None) -> tuple[str, int]:
+        if version is None and isinstance(name, str) and "/" in name:
+            name, selector = parse_model_uri(name)
+            version = selector
+        if isinstance(version, str) and version.isdigit():
+            version = int(version)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise InvalidInputError(
+                f"deleting and restoring take a version number (or a 'name/N' URI), "
+                f"found {version!r}",
+                found=repr(version),
+            )
+        return _check_name(name), version
+
+    def delete_version(
+        self, name: str, version: int | str | None = None, *, reason: str = ""
+    ) -> RefRecord | None:
+        """Delete a model version (soft): it leaves ``latest`` and ``versions()``, and
+        ``get``/``load`` of it raise NotFoundError saying when and by whom.
+
+        Refused (InvalidInputError naming the alias) while an alias points at it: move
+        or delete the alias first. ``name`` may be a URI (``"clf/3"``). The deletion is
+        recorded with who, when and ``reason``; nothing is removed from the store
+        (packages and lineage built from the version keep working). Returns the record
+        written, or None if the version was deleted already.
+        """
+        name, number = self._number(name, version)
+        holding = sorted(a for a, n in self.aliases(name).items() if n == number)
+        if holding:
+            raise InvalidInputError(
+                f"model {name!r} version {number} is what alias "
+                + ", ".join(f"{name}@{a}" for a in holding)
+                + " points to; move it (mk.registry.set_alias) or delete it "
+                "(mk.registry.delete_alias) first, then delete the version",
+                name=name,
+                alias=holding[0],
+            )
+        rec = mark_deleted(self.store, "models", "model", name, number, reason)
+        if rec is not None:
+            log.info("model_version_deleted", name=name, number=number, reason=reason)
+        return rec
+
+    def restore_version(
+        self, name: str, version: int | str | None = None, *, reason: str = ""
+    ) -> RefRecord | None:
+        """Undo :meth:`delete_version`; returns the record written, or None if the version
+        was not deleted."""
+        name, number = self._number(name, version)
+        return unmark_deleted(self.store, "models", "model", name, number, reason)
+
+    def deleted_versions(self, name: str) -> dict[int, RefRecord]:
+        """Version number → deletion record (who, when, ``message``: why) of ``name``."""
+        return deleted_versions(self.store, "models", _check_name(name))
 
     def aliases(self, name: str) -> dict[str, int]:
         """Alias → version number for every alias of ``name``."""

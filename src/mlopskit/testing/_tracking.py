@@ -158,6 +158,167 @@ class TrackerConformance:
         with pytest.raises(KeyError):
             tracker.get_run("0" * 32)
 
+    # -- deleting and restoring -------------------------------------------------------
+
+    def test_deleted_run_is_hidden_until_restored(
+        self, tracker: Tracker, tracker_factory: Callable[[], Tracker]
+    ) -> None:
+        """A deleted run leaves default searches, shows under run_view deleted/all (both
+        spellings) with who and why, and comes back when restored, for every reader."""
+        with tracker.start_run("life") as keep:
+            keep.log_metric("acc", 1.0)
+        with tracker.start_run("life") as gone:
+            gone.log_metric("acc", 0.5)
+        event = tracker.delete_run(gone.run_id, reason="bad labels")
+        assert event is not None and (event.state, event.reason) == ("deleted", "bad labels")
+        other = tracker_factory()
+        for reader in (tracker, other):
+            assert list(reader.search_runs("life")["run_id"]) == [keep.run_id]
+            for view in ("deleted", "DELETED_ONLY"):
+                frame = reader.search_runs("life", run_view=view)
+                assert list(frame["run_id"]) == [gone.run_id]
+                assert list(frame["lifecycle"]) == ["deleted"]
+            for view in ("all", "ALL"):
+                assert len(reader.search_runs("life", run_view=view)) == 2
+            rec = reader.record(gone.run_id)
+            assert rec.lifecycle == "deleted"
+            assert rec.deletion is not None and rec.deletion.reason == "bad labels"
+            assert rec.deletion.user == event.user and rec.metrics == {"acc": 0.5}
+        assert tracker.delete_run(gone.run_id) is None, "deleting twice writes nothing"
+        assert other.restore_run(gone.run_id) is not None
+        assert other.restore_run(gone.run_id) is None, "restoring an active run writes nothing"
+        assert set(tracker.search_runs("life")["run_id"]) == {keep.run_id, gone.run_id}
+        assert tracker.record(gone.run_id).lifecycle == "active"
+
+    def test_deleting_is_checked(self, tracker: Tracker) -> None:
+        """Unknown runs and experiments are NotFoundError, a bad run_view InvalidInputError,
+        and a deleted run cannot be resumed until restored."""
+        with tracker.start_run("checked") as run:
+            pass
+        with pytest.raises(NotFoundError):
+            tracker.delete_run("0" * 32)
+        with pytest.raises(NotFoundError, match="did you mean 'checked'"):
+            tracker.delete_experiment("chekced")
+        with pytest.raises(InvalidInputError, match="run_view"):
+            tracker.search_runs("checked", run_view="gone")
+        for reason in ("nul \x00 byte", 42):
+            with pytest.raises(InvalidInputError, match="reason"):
+                tracker.delete_run(run.run_id, reason=reason)  # type: ignore[arg-type]
+        assert tracker.record(run.run_id).lifecycle == "active", "a refused delete writes nothing"
+        tracker.delete_run(run.run_id)
+        with pytest.raises(InvalidInputError, match="is deleted; restore it first"):
+            tracker.start_run(run_id=run.run_id, resume=True)
+        tracker.restore_run(run.run_id)
+        tracker.start_run(run_id=run.run_id, resume=True).end()
+
+    def test_experiment_delete_and_restore_take_their_runs(self, tracker: Tracker) -> None:
+        """Deleting an experiment deletes its runs; restoring it restores exactly the runs
+        deleted with it (a run deleted on its own stays deleted)."""
+        runs = []
+        for _ in range(3):
+            with tracker.start_run("whole") as run:
+                runs.append(run.run_id)
+        with tracker.start_run("other") as bystander:
+            pass
+        tracker.delete_run(runs[0], reason="own")
+        assert tracker.delete_experiment("whole", reason="obsolete") is not None
+        assert tracker.delete_experiment("whole") is None
+        assert tracker.search_runs("whole").empty
+        assert tracker.experiment_lifecycle()["whole"].reason == "obsolete"
+        assert list(tracker.search_runs()["run_id"]) == [bystander.run_id]
+        tracker.restore_experiment("whole")
+        assert set(tracker.search_runs("whole")["run_id"]) == set(runs[1:])
+        assert tracker.record(runs[0]).deletion.reason == "own"  # type: ignore[union-attr]
+        assert tracker.experiment_lifecycle()["whole"].state == "active"
+
+    def test_racing_delete_and_restore_end_in_one_state(
+        self, tracker_factory: Callable[[], Tracker]
+    ) -> None:
+        """Writers deleting and restoring one run at once leave one state that every
+        reader agrees on: the newest event's."""
+        first = tracker_factory()
+        with first.start_run("race") as run:
+            pass
+        errors: list[BaseException] = []
+
+        def flip(rank: int) -> None:
+            mine = tracker_factory()
+            try:
+                for i in range(4):
+                    if (rank + i) % 2:
+                        mine.delete_run(run.run_id, reason=f"w{rank}")
+                    else:
+                        mine.restore_run(run.run_id, reason=f"w{rank}")
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=flip, args=(r,)) for r in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors
+        states = {tracker_factory().record(run.run_id).lifecycle for _ in range(3)}
+        assert len(states) == 1
+        events = first.backend.lifecycle_events("run", run.run_id)
+        newest = max(enumerate(events), key=lambda p: (p[1].time, p[0]))[1]
+        assert states == {newest.state}
+
+    def test_deletion_survives_compaction(self, tracker: Tracker) -> None:
+        """A run deleted before or after compaction stays hidden, and restores after it."""
+        runs = []
+        for _ in range(3):
+            with tracker.start_run("packed") as run:
+                runs.append(run.run_id)
+        tracker.delete_run(runs[0])
+        compact = getattr(tracker.backend, "compact", None)
+        if compact is not None:
+            compact(["packed"])
+        tracker.delete_run(runs[1])
+        assert list(tracker.search_runs("packed")["run_id"]) == [runs[2]]
+        tracker.restore_run(runs[0])
+        assert set(tracker.search_runs("packed")["run_id"]) == {runs[0], runs[2]}
+
+    def test_gc_purges_only_old_deletions_and_keeps_what_is_reachable(
+        self, tracker: Tracker
+    ) -> None:
+        """gc purges runs deleted longer ago than the grace period (a dry run by default);
+        a purged run's artifacts go with store.gc unless a ref still reaches them."""
+        with tracker.start_run("gc") as kept:
+            kept.log_artifact(b"kept weights", name="w.bin")
+        with tracker.start_run("gc") as old:
+            only = old.log_artifact(b"only this run", name="a.bin")
+            shared = old.log_artifact(b"registered model", name="model.bin")
+        tracker.store.refs.set("models/m/v/1", shared)  # e.g. a model version from it
+        tracker.delete_run(old.run_id)
+        young = tracker.gc(dry_run=False)  # default grace: 30 days
+        assert young.purged_runs == [] and young.kept_young == [old.run_id]
+        dry = tracker.gc(older_than=timedelta(0))
+        assert dry.dry_run and dry.purged_runs == [old.run_id]
+        assert tracker.record(old.run_id).lifecycle == "deleted"
+        done = tracker.gc(older_than=timedelta(0), dry_run=False)
+        assert done.purged_runs == [old.run_id]
+        with pytest.raises(NotFoundError):
+            tracker.get_run(old.run_id)
+        assert tracker.search_runs("gc", run_view="all")["run_id"].tolist() == [kept.run_id]
+        tracker.store.gc(dry_run=False, grace=timedelta(0))
+        assert tracker.store.get_bytes(shared) == b"registered model"
+        assert not tracker.store.exists(only)
+        assert tracker.get_run(kept.run_id).load_artifact("w.bin") == b"kept weights"
+
+    def test_gc_forgets_a_deleted_experiment_once_empty(self, tracker: Tracker) -> None:
+        """An experiment deleted with its runs disappears after gc; its name can be reused."""
+        with tracker.start_run("temp"):
+            pass
+        tracker.delete_experiment("temp")
+        report = tracker.gc(older_than=timedelta(0), dry_run=False)
+        assert report.purged_experiments == ["temp"]
+        assert "temp" not in tracker.experiments()
+        assert "temp" not in tracker.experiment_lifecycle()
+        with tracker.start_run("temp") as again:
+            pass
+        assert list(tracker.search_runs("temp")["run_id"]) == [again.run_id]
+
     def test_artifacts_are_deduplicated_and_survive_gc(self, tracker: Tracker) -> None:
         """The same content logged by two runs is one object, and gc keeps it."""
         with tracker.start_run("exp") as a:

@@ -18,6 +18,12 @@ friends (``<root>/tracking/``).
 
 from mlopskit.tracking._autolog import autolog
 from mlopskit.tracking._backend import TrackingBackend
+from mlopskit.tracking._deleting import (
+    delete_experiment,
+    delete_run,
+    restore_experiment,
+    restore_run,
+)
 from mlopskit.tracking._flatten import flatten_params, unflatten
 from mlopskit.tracking._fluent import (
     active_run,
@@ -42,7 +48,13 @@ from mlopskit.tracking._fluent import (
     start_run,
 )
 from mlopskit.tracking._mlflow_import import ImportReport, import_mlflow
-from mlopskit.tracking._model import RunInput, RunRecord, WriterInfo
+from mlopskit.tracking._model import (
+    LifecycleEvent,
+    PurgeReport,
+    RunInput,
+    RunRecord,
+    WriterInfo,
+)
 from mlopskit.tracking._objectstore import ObjectStoreBackend
 from mlopskit.tracking._report import RunsReport
 from mlopskit.tracking._run import Run
@@ -53,7 +65,9 @@ from mlopskit.tracking._tracker import Tracker, tracker_for
 
 __all__ = [
     "ImportReport",
+    "LifecycleEvent",
     "ObjectStoreBackend",
+    "PurgeReport",
     "Run",
     "RunInput",
     "RunRecord",
@@ -66,6 +80,8 @@ __all__ = [
     "autolog",
     "compare_runs",
     "current_tracker",
+    "delete_experiment",
+    "delete_run",
     "effective_status",
     "end_run",
     "flatten_params",
@@ -81,6 +97,8 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "restore_experiment",
+    "restore_run",
     "runs_report",
     "search_runs",
     "set_tag",

@@ -9,7 +9,7 @@ from collections.abc import Collection, Sequence
 from typing import Protocol, runtime_checkable
 
 from mlopskit.store import ArtifactRef
-from mlopskit.tracking._model import MetricPoint, RunInput, RunRecord
+from mlopskit.tracking._model import LifecycleEvent, MetricPoint, RunInput, RunRecord
 
 __all__ = ["TrackingBackend", "new_writer_id"]
 
@@ -88,8 +88,27 @@ class TrackingBackend(Protocol):
         """Runs of ``experiments`` (all when None), or exactly ``run_ids``.
 
         ``keys`` (``params.x``, ``metrics.y``, ``tags.z``) limits which values are
-        loaded; None loads all. Artifacts and inputs are not loaded here.
+        loaded; None loads all. Artifacts and inputs are not loaded here. Deleted runs
+        are listed too, with ``lifecycle`` and ``deletion`` set (as by ``get_run``).
         """
+        ...
+
+    def set_lifecycle(self, event: LifecycleEvent) -> None:
+        """Append one lifecycle event (delete, restore, purge); never edit one in place."""
+        ...
+
+    def lifecycle_events(
+        self, kind: str | None = None, name: str | None = None
+    ) -> list[LifecycleEvent]:
+        """Lifecycle events (of ``kind``: ``run``/``experiment``, of ``name``), oldest first."""
+        ...
+
+    def purge_run(self, run_id: str) -> None:
+        """Remove everything stored of ``run_id`` for good (``Tracker.gc`` only)."""
+        ...
+
+    def purge_experiment(self, name: str) -> None:
+        """Forget experiment ``name`` if it has no runs left (``Tracker.gc`` only)."""
         ...
 
     def experiments(self) -> list[str]:

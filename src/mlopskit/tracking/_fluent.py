@@ -213,12 +213,22 @@ def search_runs(
     order_by: str | Iterable[str] | None = None,
     limit: int | None = None,
     status: str | Iterable[str] | None = None,
+    run_view: str = "active",
 ) -> pd.DataFrame:
-    """Runs as a DataFrame: one row per run; see :func:`mlopskit.tracking._search.search_runs`."""
+    """Runs as a DataFrame: one row per run; see :func:`mlopskit.tracking._search.search_runs`.
+
+    Deleted runs are hidden unless ``run_view`` is ``"deleted"`` or ``"all"``.
+    """
     from mlopskit.tracking._search import search_runs as _search
 
     return _search(
-        current_tracker(), experiment, filter=filter, order_by=order_by, limit=limit, status=status
+        current_tracker(),
+        experiment,
+        filter=filter,
+        order_by=order_by,
+        limit=limit,
+        status=status,
+        run_view=run_view,
     )
 
 

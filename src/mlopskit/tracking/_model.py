@@ -16,10 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from mlopskit.store import ArtifactRef
 
 __all__ = [
+    "LIFECYCLES",
     "RECORD_SCHEMA",
     "STATUSES",
     "TERMINAL",
+    "LifecycleEvent",
     "MetricPoint",
+    "PurgeReport",
     "RunInput",
     "RunRecord",
     "Status",
@@ -33,6 +36,10 @@ STATUSES: tuple[str, ...] = ("RUNNING", "FINISHED", "FAILED", "KILLED")
 TERMINAL = frozenset({"FINISHED", "FAILED", "KILLED"})
 #: The version of the record models' layout (``RunRecord.schema_version``).
 RECORD_SCHEMA = 1
+
+#: The lifecycle states of a run or experiment (MLflow's ``lifecycle_stage``); ``purged``
+#: marks what ``Tracker.gc`` removed for good.
+LIFECYCLES: tuple[str, ...] = ("active", "deleted", "purged")
 
 #: A point in a metric's history: (key, value, step, timestamp in epoch seconds).
 MetricPoint = tuple[str, float, int, float]
@@ -77,6 +84,40 @@ class WriterInfo(BaseModel):
         return to_datetime(value)
 
 
+class LifecycleEvent(BaseModel):
+    """One change of a run's or an experiment's lifecycle state: who, when, why.
+
+    Events are append-only; the newest event of a run (or experiment) is its state.
+    ``via`` is ``"experiment"`` for a run deleted (or restored) with its experiment.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["run", "experiment"]
+    name: str
+    state: Literal["active", "deleted", "purged"]
+    time: datetime
+    user: str = ""
+    reason: str = ""
+    via: str = ""
+
+    @field_validator("time", mode="before")
+    @classmethod
+    def _epoch_seconds(cls, value: Any) -> Any:
+        return to_datetime(value)
+
+
+class PurgeReport(BaseModel):
+    """What ``Tracker.gc`` purged (or would purge, in a dry run)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dry_run: bool
+    purged_runs: list[str] = Field(default_factory=list)
+    purged_experiments: list[str] = Field(default_factory=list)
+    kept_young: list[str] = Field(default_factory=list)
+
+
 class RunRecord(BaseModel):
     """A snapshot of one run, as stored: identity, status, params, latest metrics, tags.
 
@@ -84,7 +125,8 @@ class RunRecord(BaseModel):
     ``artifacts`` maps names to store refs and ``inputs`` lists consumed digests (the
     two things a lineage walker follows). ``writers`` are the processes attached to
     the run, used to tell a dead run from a live one. ``start_time`` and ``end_time``
-    are aware UTC datetimes.
+    are aware UTC datetimes. ``lifecycle`` is ``active`` or ``deleted`` (soft deleted:
+    hidden from searches by default); ``deletion`` says who deleted it, when and why.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -106,6 +148,8 @@ class RunRecord(BaseModel):
     inputs: list[RunInput] = Field(default_factory=list)
     writers: list[WriterInfo] = Field(default_factory=list)
     stored_status: str = ""
+    lifecycle: Literal["active", "deleted"] = "active"
+    deletion: LifecycleEvent | None = None
 
     @field_validator("start_time", "end_time", mode="before")
     @classmethod
@@ -175,6 +219,8 @@ def stored_record(
             "inputs": [],
             "writers": [],
             "stored_status": status,
+            "lifecycle": "active",
+            "deletion": None,
         },
     )
     _set(rec, "__pydantic_fields_set__", set(_FIELDS))

@@ -11,6 +11,10 @@ Layout under ``<workspace>/tracking/`` (stable; another tool can read it)::
                                                     rewritten only by that writer
     index/<experiment>/<generation:012d>.parquet    compacted run summaries (immutable,
                                                     created create-only; see _index.py)
+    experiments/<experiment>/<run_id>/lifecycle/<time_ns:020d>-<writer>-<seq:08d>.json
+    lifecycle/experiments/<experiment>/<time_ns:020d>-<writer>-<seq:08d>.json
+                                                    deleting and restoring: one create-only
+                                                    event per change (see _deletion.py)
 
 A segment is JSON lines: a header ``{"format": "mlopskit.tracking.segment/1", "writer",
 "seq", "time"}`` then events, each an object with ``"e"``: ``create`` (``run``: the
@@ -24,6 +28,10 @@ param wins, the last tag, status and artifact of a name win, a metric's latest v
 is the one with the highest (step, time). Because each writer only ever creates new
 files with names no other writer uses, any number of processes on any number of
 machines can write one run or one experiment at once.
+
+A run's lifecycle events sit in its directory, so the listing a search makes anyway
+finds them (no extra request while nothing is deleted); the newest event, by time and
+then file name, is the run's state, the same for every reader.
 """
 
 from __future__ import annotations
@@ -39,10 +47,11 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from mlopskit._log import get_logger
-from mlopskit._retry import RetryPolicy
+from mlopskit._retry import RetryPolicy, retry
 from mlopskit.errors import IntegrityError, NotFoundError
 from mlopskit.store import ArtifactRef
 from mlopskit.tracking._backend import new_writer_id
+from mlopskit.tracking._deletion import apply_lifecycle, encode_event, parse_event
 from mlopskit.tracking._files import SegmentFiles
 from mlopskit.tracking._index import (
     IndexRow,
@@ -54,6 +63,7 @@ from mlopskit.tracking._index import (
     summary_of,
 )
 from mlopskit.tracking._model import (
+    LifecycleEvent,
     MetricPoint,
     RunInput,
     RunRecord,
@@ -125,6 +135,8 @@ class ObjectStoreBackend:
         self.damaged: dict[str, str] = {}
         self.compact_after = compact_after
         self._indexes: dict[str, dict[str, IndexRow] | None] = {}
+        self._lifecycle_files: dict[str, list[str]] = {}  # run id -> its lifecycle events
+        self._events: dict[str, LifecycleEvent | None] = {}  # parsed (they never change)
 
     def __repr__(self) -> str:
         return f"ObjectStoreBackend({self.url!r})"
@@ -321,7 +333,9 @@ class ObjectStoreBackend:
     # -- reading -----------------------------------------------------------------------
 
     def _find(self, base: str) -> list[str]:
-        return [p for p in self.files.find(base) if p.endswith(".jsonl")]
+        found = self.files.find(base)
+        self._note_lifecycle(found)
+        return [p for p in found if p.endswith(".jsonl")]
 
     def _load(self, paths: list[str]) -> dict[str, list[dict[str, Any]]]:
         """Parsed segments; a damaged one is skipped and reported (warning + path)."""
@@ -421,7 +435,111 @@ class ObjectStoreBackend:
             )
         if rec.status == "RUNNING":
             self._writers([rec])
+        self._apply_lifecycle([rec])
         return rec
+
+    # -- lifecycle (deleting and restoring) -------------------------------------------
+
+    def _note_lifecycle(self, found: list[str]) -> None:
+        """Remember the lifecycle event files of every run a listing covered."""
+        covered: dict[str, list[str]] = {}
+        for path in found:
+            head, _, leaf = path.rpartition("/")
+            if head.endswith("/lifecycle") and leaf.endswith(".json"):
+                covered.setdefault(head[: -len("/lifecycle")].rpartition("/")[2], []).append(path)
+            elif leaf.endswith(".jsonl"):
+                covered.setdefault(head.rpartition("/")[2], [])
+        for run_id, paths in covered.items():
+            if paths:
+                self._lifecycle_files[run_id] = sorted(paths, key=lambda p: p.rpartition("/")[2])
+            else:
+                self._lifecycle_files.pop(run_id, None)
+
+    def _read_events(self, paths: list[str]) -> list[LifecycleEvent]:
+        """Parsed events of ``paths`` (in that order); a damaged one is skipped, reported."""
+        missing = [p for p in paths if p not in self._events]
+        if missing:
+            for path, blob in self.files.read_many(missing, missing_ok=True).items():
+                try:
+                    self._events[path] = parse_event(path, blob)
+                except ValueError as exc:
+                    self._events[path] = None
+                    self._report(path, str(exc))
+        return [e for p in paths if (e := self._events.get(p)) is not None]
+
+    def _apply_lifecycle(self, records: list[RunRecord]) -> None:
+        events: list[LifecycleEvent] = []
+        for rec in records:
+            paths = self._lifecycle_files.get(rec.run_id)
+            if paths:
+                events.extend(
+                    e for e in self._read_events(paths) if e.kind == "run" and e.name == rec.run_id
+                )
+        apply_lifecycle(records, events)
+
+    def set_lifecycle(self, event: LifecycleEvent) -> None:
+        """Create one event file (create-only: an event is never edited)."""
+        writer = self._fresh_writer()
+        with self._lock:
+            self._seq += 1
+            seq = self._seq
+        name = f"{time.time_ns():020d}-{writer}-{seq:08d}.json"
+        if event.kind == "run":
+            path = self._path("experiments", self._experiment(event.name), event.name, "lifecycle")
+            self._lifecycle_files.setdefault(event.name, []).append(f"{path}/{name}")
+        else:
+            path = self._path("lifecycle", "experiments", check_experiment(event.name))
+        self.files.create(f"{path}/{name}", encode_event(event))
+
+    def lifecycle_events(
+        self, kind: str | None = None, name: str | None = None
+    ) -> list[LifecycleEvent]:
+        """Lifecycle events (of ``kind``, of ``name``), oldest file first."""
+        paths: list[str] = []
+        if kind in (None, "experiment"):
+            base = self._path("lifecycle", "experiments")
+            if name is not None and kind == "experiment":
+                base = f"{base}/{check_experiment(name)}"
+            paths += [p for p in self.files.find(base) if p.endswith(".json")]
+        if kind in (None, "run"):
+            if name is not None:
+                self._find(self._path("experiments", self._experiment(name), name))
+                paths += self._lifecycle_files.get(name, [])
+            else:
+                self.list_runs(None, keys=())
+                paths += [p for ps in self._lifecycle_files.values() for p in ps]
+        paths.sort(key=lambda p: p.rpartition("/")[2])
+        return [
+            e
+            for e in self._read_events(paths)
+            if (kind is None or e.kind == kind) and (name is None or e.name == name)
+        ]
+
+    def _rm(self, path: str) -> None:
+        fs = self.files.fs
+
+        def remove() -> None:
+            try:
+                fs.rm(path, recursive=True)
+            except FileNotFoundError:
+                pass
+
+        retry(remove, what=f"remove {path}", policy=self.files.policy, url=self.url, path=path)
+
+    def purge_run(self, run_id: str) -> None:
+        """Remove the run's segments, events and identity for good (``Tracker.gc``)."""
+        experiment = self._experiment(run_id)
+        self._rm(self._path("experiments", experiment, run_id))
+        self._rm(self._path("runs", f"{run_id}.json"))
+        self._experiment_of.pop(run_id, None)
+        self._lifecycle_files.pop(run_id, None)
+
+    def purge_experiment(self, name: str) -> None:
+        """Forget experiment ``name`` once it has no runs (its index objects go too)."""
+        if self._find(self._path("experiments", check_experiment(name))):
+            return
+        self._rm(self._path("experiments", name))
+        self._rm(self._path("index", name))
 
     def metric_history(self, run_id: str, key: str) -> list[tuple[int, float, float]]:
         """Every point of ``key``, merged across segments, by step then time."""
@@ -467,6 +585,7 @@ class ObjectStoreBackend:
         for exp in sorted(exps):
             records.extend(self._list_experiment(exp, wanted, keys))
         self._writers([r for r in records if r.status == "RUNNING"])
+        self._apply_lifecycle(records)
         return records
 
     def _list_experiment(

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mlopskit.errors import InvalidInputError
+from mlopskit.tracking._deletion import check_view
 from mlopskit.tracking._model import RunRecord
 from mlopskit.tracking._query import (
     Field,
@@ -102,8 +103,10 @@ def select_runs(
     order_by: str | Iterable[str] | None = None,
     limit: int | None = None,
     status: str | Iterable[str] | None = None,
+    run_view: str = "active",
 ) -> list[RunRecord]:
     """The matching records, ordered and limited (the engine of ``search_runs``)."""
+    view = check_view(run_view)
     if limit is not None and (not isinstance(limit, int) or limit < 0):
         raise InvalidInputError(f"limit must be a non-negative integer, found {limit!r}")
     node = parse_filter(filter) if filter else None
@@ -129,6 +132,8 @@ def select_runs(
     for rec in records:
         if rec.status == "RUNNING":  # only a RUNNING run can read otherwise (a dead writer)
             rec.status = effective_status(rec, now=now)
+    if view != "all":  # deleted runs are hidden unless asked for
+        records = [r for r in records if r.lifecycle == view]
     if statuses is not None:
         records = [r for r in records if r.status in statuses]
     if node is not None:
@@ -188,6 +193,7 @@ def search_runs(
     order_by: str | Iterable[str] | None = None,
     limit: int | None = None,
     status: str | Iterable[str] | None = None,
+    run_view: str = "active",
 ) -> pd.DataFrame:
     """Runs as a DataFrame, one row per run.
 
@@ -200,17 +206,28 @@ def search_runs(
         limit: at most this many rows.
         status: keep only runs in this status (or these); a dead process's run
             counts as KILLED.
+        run_view: ``"active"`` (deleted runs hidden), ``"deleted"`` or ``"all"``;
+            MLflow's ``ACTIVE_ONLY``, ``DELETED_ONLY``, ``ALL`` are accepted too.
 
     Returns:
         Columns ``run_id``, ``experiment``, ``name``, ``status``, ``start_time``,
         ``end_time`` (UTC), ``duration`` (s), ``parent_id``, ``user``, ``host``, then
-        ``params.*`` (strings), ``metrics.*`` (latest values), ``tags.*``.
+        ``params.*`` (strings), ``metrics.*`` (latest values), ``tags.*``; with
+        ``run_view`` other than ``"active"`` also ``lifecycle`` (after ``host``).
     """
-    return to_frame(
-        select_runs(
-            tracker, experiment, filter=filter, order_by=order_by, limit=limit, status=status
-        )
+    records = select_runs(
+        tracker,
+        experiment,
+        filter=filter,
+        order_by=order_by,
+        limit=limit,
+        status=status,
+        run_view=run_view,
     )
+    frame = to_frame(records)
+    if check_view(run_view) != "active":
+        frame.insert(INFO_COLUMNS.index("host") + 1, "lifecycle", [r.lifecycle for r in records])
+    return frame
 
 
 def compare_runs(

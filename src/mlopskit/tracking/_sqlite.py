@@ -3,9 +3,10 @@
 One file, ``<workspace>/tracking.sqlite``, in WAL mode, written in short
 ``BEGIN IMMEDIATE`` transactions with a long busy timeout, so several processes on one
 machine log at once without "database is locked" errors. The schema (``PRAGMA
-user_version`` 2) is created or migrated inside a write transaction, so processes that
+user_version`` 3) is created or migrated inside a write transaction, so processes that
 cold-start one fresh file at the same time never race (docs/tracking.md specifies the
-tables). Every metric block carries a CRC-32 checked on read.
+tables). Deleting or restoring a run or an experiment appends a row to ``lifecycle``
+(schema 3); nothing is updated in place. Every metric block carries a CRC-32 checked on read.
 
 Every database call is one :func:`mlopskit._retry.retry` (busy/locked is transient);
 a damaged file raises :class:`~mlopskit.errors.IntegrityError`, any other SQLite
@@ -34,8 +35,10 @@ from mlopskit._retry import RetryPolicy, retry
 from mlopskit.errors import IntegrityError, MlopskitError, NotFoundError, StorageError
 from mlopskit.store import ArtifactRef
 from mlopskit.tracking._backend import new_writer_id
+from mlopskit.tracking._deletion import apply_lifecycle, event_from
 from mlopskit.tracking._model import (
     STATUSES,
+    LifecycleEvent,
     MetricPoint,
     RunInput,
     RunRecord,
@@ -57,7 +60,14 @@ __all__ = ["SCHEMA_VERSION", "SQLiteBackend"]
 log = get_logger("mlopskit.tracking")
 T = TypeVar("T")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+LIFECYCLE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS lifecycle (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, name TEXT NOT NULL,
+    state TEXT NOT NULL, time REAL NOT NULL, user TEXT NOT NULL, reason TEXT NOT NULL,
+    via TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS lifecycle_name ON lifecycle (kind, name)
+"""
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS experiments (
     name TEXT PRIMARY KEY, created REAL NOT NULL);
@@ -198,7 +208,7 @@ class SQLiteBackend:
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
-            elif version == 1:  # 1 -> 2: a CRC per metric block, computed for old blocks
+            if version == 1:  # 1 -> 2: a CRC per metric block, computed for old blocks
                 conn.create_function("mlopskit_block_crc", 5, block_crc, deterministic=True)
                 conn.execute("ALTER TABLE metric_blocks ADD COLUMN crc INTEGER")
                 conn.execute(
@@ -210,6 +220,10 @@ class SQLiteBackend:
                     f"tracking database schema {version} is newer than this mlopskit "
                     f"understands ({SCHEMA_VERSION}); upgrade mlopskit"
                 )
+            if version < 3:  # 2 -> 3: lifecycle events (deleting and restoring)
+                for statement in LIFECYCLE_SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
             if version < SCHEMA_VERSION:
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
@@ -618,7 +632,99 @@ class SQLiteBackend:
                         writer_id=wid, host=host, pid=pid, heartbeat=beat, active=bool(active)
                     )
                 )
+        if run_ids is not None:
+            where, where_args = f"name IN ({scope})", [arg]
+        elif experiments is not None:  # per event row: no cost while nothing is deleted
+            where = (
+                "EXISTS (SELECT 1 FROM runs r WHERE r.run_id = lifecycle.name "
+                "AND r.experiment IN (SELECT value FROM json_each(?)))"
+            )
+            where_args = [arg]
+        else:
+            where, where_args = "1", []
+        apply_lifecycle(
+            records.values(), self.lifecycle_events("run", scope=where, scope_args=where_args)
+        )
         return list(records.values())
+
+    # -- lifecycle (deleting and restoring) ---------------------------------------------
+
+    def set_lifecycle(self, event: LifecycleEvent) -> None:
+        """Append one lifecycle event (the newest event of a run or experiment is its state)."""
+        self._write(
+            "record lifecycle",
+            lambda conn: conn.execute(
+                "INSERT INTO lifecycle (kind, name, state, time, user, reason, via) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    event.kind,
+                    event.name,
+                    event.state,
+                    event.time.timestamp(),
+                    event.user,
+                    event.reason,
+                    event.via,
+                ),
+            ),
+        )
+
+    def lifecycle_events(
+        self,
+        kind: str | None = None,
+        name: str | None = None,
+        *,
+        scope: str = "1",
+        scope_args: Sequence[Any] = (),
+    ) -> list[LifecycleEvent]:
+        """Lifecycle events (of ``kind``, of ``name``), in stored order; damaged rows are
+        skipped and reported."""
+        sql = f"SELECT seq, kind, name, state, time, user, reason, via FROM lifecycle WHERE {scope}"
+        args: list[Any] = list(scope_args)
+        if kind is not None:
+            sql += " AND kind = ?"
+            args.append(kind)
+        if name is not None:
+            sql += " AND name = ?"
+            args.append(name)
+        out = []
+        for seq, *values in self._read(sql + " ORDER BY seq", args):
+            fields = dict(zip(("kind", "name", "state", "time", "user", "reason", "via"), values))
+            try:
+                event = event_from(f"{self.path}#lifecycle/{seq}", fields)
+            except ValueError as exc:
+                self._report(f"lifecycle/{seq}", str(exc))
+                continue
+            out.append(event)
+        return out
+
+    def purge_run(self, run_id: str) -> None:
+        """Remove every row of ``run_id`` for good (``Tracker.gc``; its lifecycle events stay)."""
+
+        def tx(conn: sqlite3.Connection) -> None:
+            for table in (
+                "params",
+                "tags",
+                "metric_blocks",
+                "latest_metrics",
+                "artifacts",
+                "inputs",
+                "run_writers",
+                "runs",
+            ):
+                conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
+
+        self._write("purge run", tx)
+
+    def purge_experiment(self, name: str) -> None:
+        """Forget experiment ``name`` once it has no runs (``Tracker.gc``)."""
+        self._write(
+            "purge experiment",
+            lambda conn: conn.execute(
+                "DELETE FROM experiments WHERE name = ? AND NOT EXISTS "
+                "(SELECT 1 FROM runs WHERE experiment = ?)",
+                (name, name),
+            ),
+        )
 
     def candidates(
         self, experiments: Collection[str] | None, node: Node | None

@@ -11,7 +11,7 @@ import os
 import threading
 import uuid
 from collections.abc import Collection, Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from mlopskit import _config, _context
@@ -19,13 +19,15 @@ from mlopskit.errors import InvalidInputError, NotFoundError
 from mlopskit.store import ArtifactStore, store_for
 from mlopskit.tracking._backend import TrackingBackend
 from mlopskit.tracking._buffer import DEFAULT_MAX_AGE, DEFAULT_MAX_POINTS
-from mlopskit.tracking._model import RunRecord
+from mlopskit.tracking._deletion import DEFAULT_OLDER_THAN, current_states, drop_anchors
+from mlopskit.tracking._model import LifecycleEvent, PurgeReport, RunRecord
 from mlopskit.tracking._run import Run
 from mlopskit.tracking._status import effective_status
 from mlopskit.tracking._validate import (
     check_experiment,
     check_key,
     check_run_id,
+    check_text,
     param_value,
     tag_value,
 )
@@ -185,6 +187,12 @@ class Tracker:
                     run_id=rid,
                 )
             stored = self.backend.get_run(rid)  # NotFoundError for resume=True on nothing
+            if stored.lifecycle == "deleted":
+                raise InvalidInputError(
+                    f"run {rid!r} is deleted; restore it first "
+                    f"(tracker.restore_run({rid!r}) or 'mlopskit runs restore {rid}')",
+                    run_id=rid,
+                )
             self.backend.attach(rid)
             experiment = stored.experiment
             if clean_params:
@@ -248,6 +256,128 @@ class Tracker:
     def experiments(self) -> list[str]:
         """Names of the experiments in this workspace."""
         return self.backend.experiments()
+
+    # -- deleting and restoring ------------------------------------------------------
+
+    def _event(
+        self, kind: str, name: str, state: str, reason: str | None, via: str = ""
+    ) -> LifecycleEvent:
+        if reason is not None and not isinstance(reason, str):
+            raise InvalidInputError(f"reason must be text, found {reason!r}", found=repr(reason))
+        user, _host = _context.whoami()
+        event = LifecycleEvent.model_validate(
+            {
+                "kind": kind,
+                "name": name,
+                "state": state,
+                "time": datetime.now(timezone.utc),
+                "user": user,
+                "reason": check_text("reason", reason or ""),
+                "via": via,
+            }
+        )
+        self.backend.set_lifecycle(event)
+        return event
+
+    def delete_run(self, run_id: str, *, reason: str | None = None) -> LifecycleEvent | None:
+        """Soft-delete a run: hidden from searches (``run_view="deleted"`` shows it), kept
+        until :meth:`gc` purges it, undone by :meth:`restore_run`.
+
+        Returns the event written (who, when, why), or None when the run was deleted
+        already. NotFoundError for an unknown run.
+        """
+        rec = self.backend.get_run(check_run_id(run_id))
+        if rec.lifecycle == "deleted":
+            return None
+        return self._event("run", run_id, "deleted", reason)
+
+    def restore_run(self, run_id: str, *, reason: str | None = None) -> LifecycleEvent | None:
+        """Undo :meth:`delete_run`; returns the event written, or None when the run is active."""
+        rec = self.backend.get_run(check_run_id(run_id))
+        if rec.lifecycle == "active":
+            return None
+        return self._event("run", run_id, "active", reason)
+
+    def _known_experiment(self, name: str) -> str:
+        check_experiment(name)
+        known = self.experiments()
+        if name not in known:
+            import difflib
+
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; experiments: {known}"
+            raise NotFoundError(f"no experiment named {name!r}{hint}", name=name)
+        return name
+
+    def experiment_lifecycle(self) -> dict[str, LifecycleEvent]:
+        """The newest lifecycle event of each experiment that has one (deleted or restored)."""
+        states = current_states(self.backend.lifecycle_events("experiment"))
+        return {name: e for (_, name), e in states.items() if e.state != "purged"}
+
+    def delete_experiment(self, name: str, *, reason: str | None = None) -> LifecycleEvent | None:
+        """Soft-delete an experiment and every active run in it (each run records that it
+        went with the experiment, so :meth:`restore_experiment` brings back exactly those).
+
+        Returns the experiment's event, or None when it was deleted already.
+        """
+        self._known_experiment(name)
+        current = self.experiment_lifecycle().get(name)
+        if current is not None and current.state == "deleted":
+            return None
+        event = self._event("experiment", name, "deleted", reason)
+        for rec in self.backend.list_runs([name], keys=()):
+            if rec.lifecycle == "active":
+                self._event("run", rec.run_id, "deleted", reason, via="experiment")
+        return event
+
+    def restore_experiment(self, name: str, *, reason: str | None = None) -> LifecycleEvent | None:
+        """Undo :meth:`delete_experiment`: the experiment and the runs deleted with it (runs
+        deleted on their own stay deleted). None when the experiment is not deleted."""
+        self._known_experiment(name)
+        current = self.experiment_lifecycle().get(name)
+        if current is None or current.state != "deleted":
+            return None
+        event = self._event("experiment", name, "active", reason)
+        for rec in self.backend.list_runs([name], keys=()):
+            if rec.deletion is not None and rec.deletion.via == "experiment":
+                self._event("run", rec.run_id, "active", reason, via="experiment")
+        return event
+
+    def gc(
+        self, *, older_than: timedelta = DEFAULT_OLDER_THAN, dry_run: bool = True
+    ) -> PurgeReport:
+        """Purge runs deleted more than ``older_than`` ago: their records, metrics and the
+        refs that kept their artifacts (a later ``store.gc`` reclaims the objects nothing
+        else reaches: an artifact a model version was registered from stays). Experiments
+        left without runs are forgotten. A dry run (the default) only reports.
+        """
+        if not isinstance(older_than, timedelta) or older_than < timedelta(0):
+            raise InvalidInputError(
+                f"older_than must be a non-negative timedelta, found {older_than!r}",
+                found=repr(older_than),
+            )
+        cutoff = datetime.now(timezone.utc) - older_than
+        report = PurgeReport(dry_run=dry_run)
+        records = self.backend.list_runs(None, keys=())
+        left: set[str] = set()
+        for rec in records:
+            if rec.lifecycle != "deleted" or rec.deletion is None:
+                left.add(rec.experiment)
+            elif rec.deletion.time > cutoff:
+                report.kept_young.append(rec.run_id)
+                left.add(rec.experiment)
+            else:
+                report.purged_runs.append(rec.run_id)
+                if not dry_run:
+                    self.backend.purge_run(rec.run_id)
+                    drop_anchors(self.store, rec.run_id)
+        for name, event in sorted(self.experiment_lifecycle().items()):
+            if event.state == "deleted" and event.time <= cutoff and name not in left:
+                report.purged_experiments.append(name)
+                if not dry_run:
+                    self.backend.purge_experiment(name)
+                    self._event("experiment", name, "purged", "purged by gc")
+        return report
 
     def compact(self, experiments: Collection[str] | None = None) -> list[str]:
         """Fold the run summaries of ``experiments`` (all when None) into new index objects,

@@ -25,7 +25,11 @@ from mlopskit.versioning._numbered import (
     StoreBound,
     VersionList,
     check_name,
+    deleted_error,
+    deleted_versions,
+    mark_deleted,
     read_version,
+    unmark_deleted,
 )
 from mlopskit.versioning._versioned import (
     NotVersionedFunction,
@@ -36,7 +40,8 @@ from mlopskit.versioning._versioned import (
 )
 
 # Numbered versions (datasets here, models in the registry) share NumberedVersion,
-# StoreBound, check_name, read_version and materialize: exported for the registry.
+# StoreBound, check_name, read_version, materialize and the deletion markers
+# (deleted_versions, deleted_error, mark_deleted, unmark_deleted): exported for the registry.
 __all__ = [
     "MAX_NAME_BYTES",
     "DatasetDiff",
@@ -52,11 +57,14 @@ __all__ = [
     "VersionedFunction",
     "check_name",
     "datasets",
+    "deleted_error",
+    "deleted_versions",
     "digest_value",
     "edges_from",
     "edges_into",
     "edges_of_run",
     "find_call",
+    "mark_deleted",
     "materialize",
     "node_ids_of",
     "parse_dataset_uri",
@@ -64,5 +72,6 @@ __all__ = [
     "record_edge",
     "record_use",
     "run_endpoint",
+    "unmark_deleted",
     "versioned",
 ]

@@ -32,7 +32,7 @@ from mlopskit.errors import (
     NotFoundError,
     SchemaError,
 )
-from mlopskit.store import ArtifactRef, ArtifactStore
+from mlopskit.store import ArtifactRef, ArtifactStore, RefRecord
 from mlopskit.versioning._hash import digest_value
 from mlopskit.versioning._materialize import check_segment, materialize
 from mlopskit.versioning._numbered import (
@@ -40,7 +40,11 @@ from mlopskit.versioning._numbered import (
     StoreBound,
     VersionList,
     check_name,
+    deleted_error,
+    deleted_versions,
+    mark_deleted,
     read_version,
+    unmark_deleted,
 )
 
 if TYPE_CHECKING:
@@ -368,12 +372,24 @@ class Datasets(StoreBound):
         numbers = self._numbers(name)
         if not numbers:
             raise NotFoundError(f"no dataset named {name!r} in {self.store.url}", name=name)
+        deleted = deleted_versions(self.store, "datasets", name)
         if version in ("latest", None):
-            return self._read(name, numbers[-1])
+            alive = [n for n in numbers if n not in deleted]
+            if not alive:
+                raise NotFoundError(
+                    f"every version of dataset {name!r} is deleted "
+                    f"(restore one with mk.datasets.restore({name!r}, N))",
+                    name=name,
+                )
+            return self._read(name, alive[-1])
         if isinstance(version, int) or (isinstance(version, str) and version.isdigit()):
+            if int(version) in deleted:
+                raise self._deleted(name, int(version), deleted[int(version)])
             return self._read(name, int(version))
         if isinstance(version, str) and ":" in version:
             for n in reversed(numbers):
+                if n in deleted:
+                    continue
                 dv = self._read(name, n)
                 if version in (dv.digest, dv.content_hash):
                     return dv
@@ -390,7 +406,57 @@ class Datasets(StoreBound):
         numbers = self._numbers(name)
         if not numbers:
             raise NotFoundError(f"no dataset named {name!r} in {self.store.url}", name=name)
-        return VersionList(self._read(name, n) for n in numbers)
+        deleted = deleted_versions(self.store, "datasets", name)
+        return VersionList(self._read(name, n) for n in numbers if n not in deleted)
+
+    # -- deleting -----------------------------------------------------------------------
+
+    @staticmethod
+    def _deleted(name: str, number: int, rec: RefRecord) -> NotFoundError:
+        hint = f"mk.datasets.restore({name!r}, {number}) or 'mlopskit datasets restore {name}/{number}'"
+        return deleted_error("dataset", name, number, rec, hint)
+
+    def _number(self, name: str, version: int | str | None) -> tuple[str, int]:
+        if version is None and isinstance(name, str) and "/" in name:
+            name, version = parse_dataset_uri(name)
+        if isinstance(version, str) and version.isdigit():
+            version = int(version)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise InvalidInputError(
+                f"deleting and restoring take a version number (or a 'name/N' URI), "
+                f"found {version!r}",
+                found=repr(version),
+            )
+        _check_name(name)
+        return name, version
+
+    def delete(
+        self, name: str, version: int | str | None = None, *, reason: str = ""
+    ) -> RefRecord | None:
+        """Delete a dataset version (soft): it leaves ``latest`` and ``versions()``, and
+        loading it raises NotFoundError saying when and by whom it was deleted.
+
+        ``name`` may be a URI (``"iris/3"``). The deletion is recorded in the version's
+        history with who, when and ``reason``; nothing is removed from the store (runs
+        that used the version keep their lineage). Returns the record written, or None
+        if the version was deleted already.
+        """
+        name, number = self._number(name, version)
+        rec = mark_deleted(self.store, "datasets", "dataset", name, number, reason)
+        if rec is not None:
+            log.info("dataset_version_deleted", name=name, number=number, reason=reason)
+        return rec
+
+    def restore(
+        self, name: str, version: int | str | None = None, *, reason: str = ""
+    ) -> RefRecord | None:
+        """Undo :meth:`delete`; returns the record written, or None if it was not deleted."""
+        name, number = self._number(name, version)
+        return unmark_deleted(self.store, "datasets", "dataset", name, number, reason)
+
+    def deleted(self, name: str) -> dict[int, RefRecord]:
+        """Version number → deletion record (who, when, ``message``: why) of ``name``."""
+        return deleted_versions(self.store, "datasets", _check_name(name))
 
     def load(
         self,
@@ -518,7 +584,12 @@ class Datasets(StoreBound):
         def make(number: int) -> ArtifactRef | None:
             nonlocal version
             latest = self._read(name, number - 1) if number > 1 else None
-            if latest is not None and latest.content_hash == content_hash and not allow_empty:
+            if (
+                latest is not None
+                and latest.content_hash == content_hash
+                and not allow_empty
+                and f"datasets/{name}/deleted/{number - 1}" not in store.refs  # not deleted
+            ):
                 unchanged.append(latest)
                 return None
             version = DatasetVersion(

@@ -1,5 +1,13 @@
 """What datasets and registered models share: checked names, ``name/number`` URIs,
-lineage nodes, and a store read from the current workspace at call time."""
+lineage nodes, a store read from the current workspace at call time, and deleting.
+
+Deleting a version is soft and leaves the version's own ref untouched (lineage, audit
+and ``store.gc`` still reach it): a marker ref ``<area>/<name>/deleted/<n>`` is created
+pointing at the same record, its log record saying who, when and why; restoring
+deletes the marker (a tombstone record: who, when, why again). A version with a live
+marker is left out of ``latest`` and ``versions()``, and reading it by number raises
+NotFoundError saying when and by whom it was deleted.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +19,14 @@ from pydantic import BaseModel
 
 from mlopskit._edges import Endpoint
 from mlopskit._records import read_record_as
-from mlopskit.errors import IntegrityError, InvalidNameError
-from mlopskit.store import ArtifactStore, current_store
+from mlopskit.errors import (
+    IntegrityError,
+    InvalidInputError,
+    InvalidNameError,
+    NotFoundError,
+    RefConflictError,
+)
+from mlopskit.store import ArtifactStore, RefRecord, current_store
 from mlopskit.versioning._materialize import MAX_NAME_BYTES
 
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+=,-]*$")
@@ -58,6 +72,78 @@ def read_version(store: ArtifactStore, model: type[V], refname: str, **expected:
                 found=getattr(version, field, None),
             )
     return version
+
+
+def deleted_versions(store: ArtifactStore, area: str, name: str) -> dict[int, RefRecord]:
+    """Version number → the marker record of each deleted version of ``area/name``."""
+    prefix = f"{area}/{name}/deleted"
+    out: dict[int, RefRecord] = {}
+    for refname in store.refs.list(prefix):
+        leaf = refname.rpartition("/")[2]
+        rec = store.refs.record(refname)
+        if leaf.isdigit() and rec is not None and rec.target is not None:
+            out[int(leaf)] = rec
+    return out
+
+
+def deleted_error(what: str, name: str, number: int, rec: RefRecord, restore: str) -> NotFoundError:
+    """The NotFoundError for reading a deleted version: when, who, why, how to restore."""
+    why = f" ({rec.message})" if rec.message else ""
+    return NotFoundError(
+        f"{what} {name!r} version {number} was deleted on {rec.time:%Y-%m-%d %H:%M:%S} UTC "
+        f"by {rec.user or 'unknown'}{why}; restore it with {restore} or use another version",
+        name=name,
+        version=number,
+    )
+
+
+def mark_deleted(
+    store: ArtifactStore, area: str, what: str, name: str, number: int, reason: str
+) -> RefRecord | None:
+    """Create the deletion marker of ``area/name/v/number`` (None if it is deleted already).
+
+    NotFoundError if there is no such version.
+    """
+    if not isinstance(reason, str):
+        raise InvalidInputError(f"reason must be text, found {reason!r}", found=repr(reason))
+    try:
+        target = store.refs.get(f"{area}/{name}/v/{number}")
+    except NotFoundError:
+        raise NotFoundError(f"{what} {name!r} has no version {number}", name=name) from None
+    try:
+        return store.refs.set(
+            f"{area}/{name}/deleted/{number}",
+            target,
+            expected=None,
+            message=reason,
+            meta={"op": "delete_version", "version": number},
+        )
+    except RefConflictError:
+        return None  # deleted already (perhaps by a concurrent call)
+
+
+def unmark_deleted(
+    store: ArtifactStore, area: str, what: str, name: str, number: int, reason: str
+) -> RefRecord | None:
+    """Remove the deletion marker (None if the version is not deleted)."""
+    if not isinstance(reason, str):
+        raise InvalidInputError(f"reason must be text, found {reason!r}", found=repr(reason))
+    refname = f"{area}/{name}/deleted/{number}"
+    rec = store.refs.record(refname)
+    if rec is None or rec.target is None:
+        if f"{area}/{name}/v/{number}" not in store.refs:
+            raise NotFoundError(f"{what} {name!r} has no version {number}", name=name)
+        return None
+    try:
+        return store.refs.set(
+            refname,
+            None,
+            expected=rec,
+            message=reason,
+            meta={"op": "restore_version", "version": number},
+        )
+    except RefConflictError:
+        return None  # restored (or changed) by a concurrent call
 
 
 class NumberedVersion:

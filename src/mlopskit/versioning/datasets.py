@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from mlopskit.store import RefRecord
 from mlopskit.versioning._datasets import (
     ColumnSchema,
     ColumnSummary,
@@ -26,11 +27,14 @@ __all__ = [
     "DatasetVersion",
     "Datasets",
     "commit",
+    "delete",
+    "deleted",
     "diff",
     "get",
     "load",
     "names",
     "parse_dataset_uri",
+    "restore",
     "versions",
 ]
 
@@ -87,3 +91,19 @@ def diff(
 ) -> DatasetDiff:
     """Schema, statistic and (with ``key``) row changes from ``a`` to ``b``."""
     return Datasets().diff(a, b, key=key)
+
+
+def delete(name: str, version: int | str | None = None, *, reason: str = "") -> RefRecord | None:
+    """Delete a version (soft; ``name`` may be a URI such as ``"iris/3"``): it leaves
+    ``latest`` and ``versions()``; see :meth:`Datasets.delete`."""
+    return Datasets().delete(name, version, reason=reason)
+
+
+def restore(name: str, version: int | str | None = None, *, reason: str = "") -> RefRecord | None:
+    """Restore a deleted version; see :meth:`Datasets.restore`."""
+    return Datasets().restore(name, version, reason=reason)
+
+
+def deleted(name: str) -> dict[int, RefRecord]:
+    """Version number → deletion record (who, when, why) of each deleted version."""
+    return Datasets().deleted(name)
