@@ -19,15 +19,24 @@ Invoke = Callable[..., Result]
 COMMANDS = [
     ("runs", "ls"),
     ("runs", "show"),
+    ("runs", "delete"),
+    ("runs", "restore"),
     ("experiments", "ls"),
+    ("experiments", "delete"),
+    ("experiments", "restore"),
     ("datasets", "ls"),
     ("datasets", "show"),
     ("datasets", "diff"),
+    ("datasets", "delete"),
+    ("datasets", "restore"),
     ("models", "ls"),
     ("models", "show"),
     ("models", "alias"),
     ("models", "rollback"),
     ("models", "history"),
+    ("models", "delete"),
+    ("models", "restore"),
+    ("gc",),
     ("store", "verify"),
     ("store", "gc"),
     ("store", "du"),
@@ -530,6 +539,19 @@ class TestCompletion:
         ]
         run = populated["runs"][0]
         assert self.complete(f"mlopskit -w {root} runs show {run[:6]}") == [run]
+
+    def test_deleted_dataset_versions_are_not_offered(self, populated: dict[str, Any]) -> None:
+        """A dataset whose every version is deleted drops out of completion; the others stay."""
+        import pandas as pd
+
+        import mlopskit as mk
+
+        root = populated["root"]
+        with mk.Workspace(root):
+            mk.datasets.commit("gone", pd.DataFrame({"a": [1]}))
+            mk.datasets.delete("gone", 1)
+            mk.datasets.delete("iris", 1)
+        assert self.complete(f"mlopskit -w {root} datasets show ") == ["iris", "iris/2"]
 
     def test_completion_in_a_missing_workspace_offers_nothing(self, tmp_path: Path) -> None:
         """Completing against a workspace that does not exist offers nothing and creates nothing."""

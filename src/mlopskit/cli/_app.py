@@ -311,12 +311,18 @@ def model_uris(ws: Workspace) -> list[str]:
 
 
 def dataset_specs(ws: Workspace) -> list[str]:
-    """``name`` and ``name/<n>`` of every dataset."""
+    """``name`` and ``name/<n>`` of every dataset with a version left (deleted versions and
+    datasets whose every version is deleted are not offered, as ``datasets ls`` shows)."""
     ds = ws.datasets
     out: list[str] = []
     for name in ds.names():
+        try:
+            latest = ds.get(name).number
+        except NotFoundError:  # every version deleted
+            continue
+        deleted = ds.deleted(name)
         out.append(name)
-        out += [f"{name}/{n}" for n in range(1, ds.get(name).number + 1)]
+        out += [f"{name}/{n}" for n in range(1, latest + 1) if n not in deleted]
     return out
 
 
