@@ -48,6 +48,31 @@ class TestRuns:
         assert len(seen) == len(set(seen)) == 5
         assert get_json(ui_server, "/api/runs-count")["total"] == 5
 
+    def test_deleted_runs_are_counted_only_in_their_view(
+        self, ui_server: UIProcess, sample_workspace: dict[str, Any]
+    ) -> None:
+        """The default view and its "of N" leave deleted runs out; view=deleted|all shows
+        and counts them, with their lifecycle, filters included."""
+        gone = sample_workspace["deleted"]
+        assert get_json(ui_server, "/api/runs-count")["total"] == 5
+        assert get_json(ui_server, "/api/runs-count", experiment="mnist")["total"] == 5
+        assert gone not in [r["run_id"] for r in get_json(ui_server, "/api/runs")["rows"]]
+        page = get_json(ui_server, "/api/runs", view="deleted", columns="lifecycle")
+        assert page["rows"] == [{"run_id": gone, "lifecycle": "deleted"}]
+        assert get_json(ui_server, "/api/runs-count", view="deleted")["total"] == 1
+        assert get_json(ui_server, "/api/runs-count", view="all")["total"] == 6
+        flt = "metrics.acc > 0.8"
+        assert get_json(ui_server, "/api/runs-count", view="all", filter=flt)["total"] == 3
+        assert get_json(ui_server, "/api/runs-count", filter=flt)["total"] == 2
+        assert "lifecycle" in get_json(ui_server, "/api/runs-columns", view="all")["columns"]
+
+    def test_unknown_view_is_an_error(self, ui_server: UIProcess) -> None:
+        """A view other than active, deleted or all is a 400 naming the choices."""
+        for route in ("/api/runs", "/api/runs-count", "/api/runs-columns"):
+            err = get_json(ui_server, route, status=400, view="trash")["error"]
+            assert err["type"] == "InvalidInputError"
+            assert "active, deleted, all" in err["message"] and "'trash'" in err["message"]
+
     def test_too_large_a_page_is_an_error_not_a_silent_cap(self, ui_server: UIProcess) -> None:
         """Asking for more rows than one page may hold says so (400), it is not truncated."""
         err = get_json(ui_server, "/api/runs", status=400, limit=100_000)["error"]

@@ -87,6 +87,27 @@ class TestRunsTable:
         assert "filter=metrics.acc" in p.url  # the state is in the URL: shareable, reloadable
         assert_clean(page, p)
 
+    def test_view_switch_shows_deleted_runs_as_text(
+        self, page: PageWatch, ui_server: UIProcess, shoot: Any
+    ) -> None:
+        """The runs page hides deleted runs and counts only the others; choosing "deleted
+        runs" shows them with their lifecycle, the markup in a name as text."""
+        p = open_page(page, ui_server, "/")
+        p.wait_for_selector('#page-info[data-total="5"]')
+        assert len(run_names(p)) == 5
+        assert p.locator('th[data-col="lifecycle"]').count() == 0
+        p.select_option("#view", "deleted")
+        p.wait_for_function("() => document.querySelectorAll('#runs-table tbody tr').length === 1")
+        p.wait_for_selector('#page-info[data-total="1"]')
+        assert run_names(p) == ["gone-" + EVIL]
+        assert p.text_content("#runs-table tbody tr td:nth-child(4)") == "deleted"
+        assert "view=deleted" in p.url
+        shoot(p, "ui-runs-deleted")
+        p.select_option("#view", "all")
+        p.wait_for_selector('#page-info[data-total="6"]')
+        assert len(run_names(p)) == 6
+        assert_clean(page, p)
+
     def test_first_rows_request_is_the_preloaded_one(
         self, page: PageWatch, ui_server: UIProcess
     ) -> None:

@@ -1,4 +1,5 @@
-"""A small workspace for the UI tests: runs, artifacts, datasets, a model.
+"""A small workspace for the UI tests: runs (one of them deleted), artifacts, datasets, a
+model.
 
 Some stored text is hostile on purpose (``EVIL``): the UI must show it as text.
 """
@@ -99,9 +100,22 @@ def build_workspace(root: Path, *, long_series: int = 5000) -> dict[str, Any]:
             run.log_text(EVIL, "notes.txt")
             run.log_dict({"a": 1, "b": [1, 2]}, "config.json")
             runs["evil"] = run.run_id
+        with tracker.start_run(
+            "mnist", name="gone-" + EVIL, params={"lr": 0.2}, capture_env=False
+        ) as run:
+            run.log_metric("acc", 0.99, step=0)
+            run.log_metric("loss", 0.01, step=0)
+        tracker.delete_run(run.run_id, reason=EVIL)
+        deleted = run.run_id
         registry = Registry(ws.store)
-        registry.register("clf", {"w": [1.0, 2.0]}, run=run.run_id, message=EVIL)
-        registry.register("clf", {"w": [1.5, 2.5]}, run=run.run_id, message="v2")
+        registry.register("clf", {"w": [1.0, 2.0]}, run=runs["evil"], message=EVIL)
+        registry.register("clf", {"w": [1.5, 2.5]}, run=runs["evil"], message="v2")
         registry.set_alias("clf", "champion", 1)
         registry.set_alias("clf", "champion", 2)
-    return {"root": str(root), "runs": runs, "dataset": "iris", "model": "clf"}
+    return {
+        "root": str(root),
+        "runs": runs,  # the active runs
+        "deleted": deleted,  # a deleted run, named with markup
+        "dataset": "iris",
+        "model": "clf",
+    }

@@ -154,13 +154,18 @@ def create_app(
             offset=q(request, "offset"),
             limit=q(request, "limit"),
             columns=q(request, "columns"),
+            view=q(request, "view"),
         )
 
     def runs_count(request: Request) -> Any:
-        return data.runs_count(experiment=q(request, "experiment"), filter=q(request, "filter"))
+        return data.runs_count(
+            experiment=q(request, "experiment"),
+            filter=q(request, "filter"),
+            view=q(request, "view"),
+        )
 
     def run_columns(request: Request) -> Any:
-        return data.run_columns(experiment=q(request, "experiment"))
+        return data.run_columns(experiment=q(request, "experiment"), view=q(request, "view"))
 
     def run(request: Request) -> Any:
         return data.run(request.path_params["run_id"])

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from mlopskit.store import ArtifactRef
 
-__all__ = ["MAX_PAGE", "MAX_POINTS", "WorkspaceData", "jsonable"]
+__all__ = ["MAX_PAGE", "MAX_POINTS", "RUN_VIEWS", "WorkspaceData", "jsonable"]
 
 #: The largest page of runs one request may ask for (asking for more is an error).
 MAX_PAGE = 1000
@@ -41,6 +41,8 @@ _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
 _TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".json", ".jsonl")
 _TEXT_SUFFIXES = (".txt", ".md", ".log", ".yaml", ".yml", ".diff", ".py", ".toml", ".cfg")
 _TABLE_ROWS = 200
+#: Which runs the runs table shows, as ``search_runs(run_view=…)`` and ``runs ls --view``.
+RUN_VIEWS = ("active", "deleted", "all")
 
 
 def jsonable(value: Any) -> Any:
@@ -87,6 +89,18 @@ def _int_arg(value: str | None, name: str, default: int, low: int, high: int) ->
             found=out,
         )
     return out
+
+
+def _view_arg(value: str | None) -> str:
+    if value is None or value == "":
+        return "active"
+    if value not in RUN_VIEWS:
+        raise InvalidInputError(
+            f"view must be one of {', '.join(RUN_VIEWS)}, found {value!r}",
+            expected=RUN_VIEWS,
+            found=value,
+        )
+    return value
 
 
 def _float_arg(value: str | None, name: str) -> float | None:
@@ -212,13 +226,18 @@ class WorkspaceData:
         filter: str | None,
         order_by: str | None,
         limit: int | None = None,
+        view: str = "active",
     ) -> pd.DataFrame:
-        key = (experiment, filter, order_by, limit)
+        key = (experiment, filter, order_by, limit, view)
         frame: pd.DataFrame | None = self._runs_cache.get(key)
         if frame is None:
             order = [o.strip() for o in order_by.split(",") if o.strip()] if order_by else None
             frame = self.workspace.tracker.search_runs(
-                experiment or None, filter=filter or None, order_by=order, limit=limit
+                experiment or None,
+                filter=filter or None,
+                order_by=order,
+                limit=limit,
+                run_view=view,
             )
             self._runs_cache.put(key, frame)
         return frame
@@ -232,17 +251,22 @@ class WorkspaceData:
         offset: str | None = None,
         limit: str | None = None,
         columns: str | None = None,
+        view: str | None = None,
     ) -> dict[str, Any]:
         """One page of ``search_runs`` and whether more follow (the total is
         :meth:`runs_count`, asked for separately so the first rows are not kept waiting).
 
         ``order_by`` is a comma-separated list (``"metrics.acc DESC,start_time"``);
-        ``columns`` chooses which columns the rows carry (``run_id`` always). Only the
-        runs up to the end of the page are loaded in full (``search_runs(limit=…)``).
+        ``columns`` chooses which columns the rows carry (``run_id`` always); ``view`` is
+        one of :data:`RUN_VIEWS` (``active`` by default: deleted runs hidden; otherwise
+        rows carry ``lifecycle``). Only the runs up to the end of the page are loaded in
+        full (``search_runs(limit=…)``).
         """
         start = _int_arg(offset, "offset", 0, 0, 2**62)
         size = _int_arg(limit, "limit", 50, 1, MAX_PAGE)
-        frame = self._search(experiment, filter, order_by, limit=start + size + 1)
+        frame = self._search(
+            experiment, filter, order_by, limit=start + size + 1, view=_view_arg(view)
+        )
         page = frame.iloc[start : start + size]
         available = list(frame.columns)
         wanted, missing = available, []
@@ -260,17 +284,28 @@ class WorkspaceData:
         }
 
     def runs_count(
-        self, *, experiment: str | None = None, filter: str | None = None
+        self,
+        *,
+        experiment: str | None = None,
+        filter: str | None = None,
+        view: str | None = None,
     ) -> dict[str, Any]:
-        """How many runs match (every one counted: the table's "of N")."""
+        """How many runs of ``view`` match (every one counted: the table's "of N")."""
+        wanted = _view_arg(view)
         if not filter:
             exps = [experiment] if experiment else None
-            return {"total": len(self.workspace.tracker.backend.list_runs(exps, keys=set()))}
-        return {"total": len(self._search(experiment, filter, None))}
+            records = self.workspace.tracker.backend.list_runs(exps, keys=set())
+            if wanted != "all":
+                records = [r for r in records if r.lifecycle == wanted]
+            return {"total": len(records)}
+        return {"total": len(self._search(experiment, filter, None, view=wanted))}
 
-    def run_columns(self, *, experiment: str | None = None) -> dict[str, Any]:
-        """Every column the runs of ``experiment`` (or all runs) have, for the column choice."""
-        return {"columns": list(self._search(experiment, None, None).columns)}
+    def run_columns(
+        self, *, experiment: str | None = None, view: str | None = None
+    ) -> dict[str, Any]:
+        """Every column the runs of ``experiment`` (or all runs) in ``view`` have, for the
+        column choice."""
+        return {"columns": list(self._search(experiment, None, None, view=_view_arg(view)).columns)}
 
     def run(self, run_id: str) -> dict[str, Any]:
         """One run: its record, artifacts (with how the page shows each) and inputs."""

@@ -315,7 +315,7 @@
 
   // -- runs page -------------------------------------------------------------------------
 
-  var INFO = ["name", "status", "start_time", "duration", "experiment"];
+  var INFO = ["name", "status", "lifecycle", "start_time", "duration", "experiment"];
 
   function defaultColumns(all) {
     var metrics = all.filter(function (c) {
@@ -335,6 +335,7 @@
     var state = {
       experiment: url.searchParams.get("experiment") || "",
       filter: url.searchParams.get("filter") || "",
+      view: url.searchParams.get("view") || "",
       order_by: url.searchParams.get("order_by") || "",
       offset: parseInt(url.searchParams.get("offset") || "0", 10) || 0,
       limit: parseInt(url.searchParams.get("limit") || "50", 10) || 50,
@@ -351,6 +352,13 @@
       "aria-label": "filter",
     });
     filterIn.value = state.filter;
+    // Which runs: as search_runs(run_view=...) and `mlopskit runs ls --view`; "" is active.
+    var viewSel = h("select", { id: "view", "aria-label": "which runs" }, [
+      h("option", { value: "" }, ["active runs"]),
+      h("option", { value: "deleted" }, ["deleted runs"]),
+      h("option", { value: "all" }, ["all runs"]),
+    ]);
+    viewSel.value = state.view;
     var apply = h("button", { type: "button", class: "primary", id: "apply", text: "Apply" });
     var sizeSel = h(
       "select",
@@ -370,7 +378,7 @@
     var tableBox = h("div", { class: "scroll" });
 
     clear(main).appendChild(h("h1", null, ["Runs"]));
-    main.appendChild(h("div", { class: "controls" }, [expSel, filterIn, apply, sizeSel, colsDetails, compare]));
+    main.appendChild(h("div", { class: "controls" }, [expSel, viewSel, filterIn, apply, sizeSel, colsDetails, compare]));
     main.appendChild(errors);
     main.appendChild(h("div", { class: "pager" }, [prev, next, info]));
     main.appendChild(tableBox);
@@ -392,7 +400,7 @@
 
     function sync() {
       var q = {};
-      ["experiment", "filter", "order_by", "columns"].forEach(function (k) {
+      ["experiment", "view", "filter", "order_by", "columns"].forEach(function (k) {
         if (state[k]) q[k] = state[k];
       });
       if (state.offset) q.offset = state.offset;
@@ -499,7 +507,7 @@
       var mine = ++countSeq;
       total = null;
       showInfo();
-      api("/api/runs-count", { experiment: state.experiment, filter: state.filter })
+      api("/api/runs-count", { experiment: state.experiment, filter: state.filter, view: state.view })
         .then(function (body) {
           if (mine !== countSeq) return;
           total = body.total;
@@ -511,9 +519,10 @@
 
     var columnsFor = null;
     colsDetails.addEventListener("toggle", function () {
-      if (!colsDetails.open || columnsFor === state.experiment) return;
-      columnsFor = state.experiment;
-      api("/api/runs-columns", { experiment: state.experiment })
+      var key = state.experiment + "\u0000" + state.view;
+      if (!colsDetails.open || columnsFor === key) return;
+      columnsFor = key;
+      api("/api/runs-columns", { experiment: state.experiment, view: state.view })
         .then(function (body) {
           body.columns.forEach(function (c) {
             if (allColumns.indexOf(c) < 0) allColumns.push(c);
@@ -539,6 +548,7 @@
       return api("/api/runs", {
         experiment: state.experiment,
         filter: state.filter,
+        view: state.view,
         order_by: state.order_by,
         offset: state.offset,
         limit: state.limit,
@@ -568,6 +578,12 @@
 
     expSel.onchange = function () {
       state.experiment = expSel.value;
+      state.offset = 0;
+      allColumns = [];
+      load(true);
+    };
+    viewSel.onchange = function () {
+      state.view = viewSel.value;
       state.offset = 0;
       allColumns = [];
       load(true);
