@@ -17,6 +17,7 @@ the builtin exception it refines, so ``except KeyError`` keeps working::
     ├── NoActiveRunError (RuntimeError)     a run-level call with no active run in this context
     ├── IntegrityError                      bytes do not match their digest (corruption or tampering)
     ├── RefConflictError                    compare-and-swap lost: the ref moved since it was read
+    ├── PromotionRefusedError               a promotion gate failed, so the alias did not move
     ├── UntrustedObjectError                refusing to unpickle an object that is not trusted
     ├── StorageError (OSError)              the filesystem failed after retries; what was written is intact
     └── MissingExtraError (ImportError)     an optional dependency is missing; says which extra to install
@@ -37,6 +38,7 @@ __all__ = [
     "MlopskitError",
     "NoActiveRunError",
     "NotFoundError",
+    "PromotionRefusedError",
     "RefConflictError",
     "SchemaError",
     "StorageError",
@@ -223,6 +225,36 @@ class RefConflictError(MlopskitError):
     ) -> None:
         super().__init__(message, expected=expected, found=found)
         self.name = name
+
+
+class PromotionRefusedError(MlopskitError):
+    """A gate of ``Registry.promote`` failed, so the alias did not move.
+
+    ``name``, ``alias`` and ``version`` say which promotion; ``outcomes`` lists every
+    gate's ``mlopskit.registry.GateOutcome`` (every gate ran), ``results`` the objects the
+    gates returned (``CheckResult`` for mlopskit's gates). ``found`` names the failed gates.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        name: str,
+        alias: str,
+        version: int,
+        outcomes: list[Any],
+        results: list[Any],
+    ) -> None:
+        super().__init__(
+            message,
+            expected="every gate passes",
+            found=[o.gate for o in outcomes if not o.passed],
+        )
+        self.name = name
+        self.alias = alias
+        self.version = version
+        self.outcomes = outcomes
+        self.results = results
 
 
 class UntrustedObjectError(MlopskitError):

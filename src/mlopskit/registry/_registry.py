@@ -37,8 +37,8 @@ from mlopskit.errors import (
     IntegrityError,
     InvalidInputError,
     InvalidNameError,
-    MlopskitError,
     NotFoundError,
+    PromotionRefusedError,
     RefConflictError,
 )
 from mlopskit.registry._signature import ModelSignature, infer_signature
@@ -151,33 +151,6 @@ class GateOutcome(BaseModel):
     gate: str
     passed: bool
     run_id: str | None = None
-
-
-class PromotionRefusedError(MlopskitError):
-    """A gate of :meth:`Registry.promote` failed, so the alias did not move.
-
-    ``outcomes`` lists every gate's :class:`GateOutcome`; ``results`` the objects the
-    gates returned (``CheckResult`` for mlopskit's gates).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        name: str,
-        alias: str,
-        version: int,
-        outcomes: list[GateOutcome],
-        results: list[Any],
-    ) -> None:
-        super().__init__(
-            message, expected="every gate passes", found=[o.gate for o in outcomes if not o.passed]
-        )
-        self.name = name
-        self.alias = alias
-        self.version = version
-        self.outcomes = outcomes
-        self.results = results
 
 
 class RegistryEvent(BaseModel):
