@@ -174,95 +174,95 @@ def _sync_options(fn: Any) -> Any:
     return click.argument("remote", metavar="REMOTE")(fn)
 
 
-def _run_sync(
-    state: State,
-    direction: str,
-    remote: str,
-    prefix: str,
-    dry_run: bool,
-    runs: bool,
-    verbose: bool,
-    progress: bool | None,
-    as_json: bool,
-) -> None:
-    from mlopskit import sync
-    from mlopskit.errors import RefConflictError
+def _sync_command(direction: str, help: str) -> None:
+    """Register ``mlopskit push`` or ``pull``: the same options, one body, one report
+    (refused refs exit 1 after the report is shown)."""
 
-    local = state.workspace(must_exist=direction == "push")
-    fn = sync.push if direction == "push" else sync.pull
-    try:
-        report = fn(
-            remote, workspace=local, prefix=prefix, dry_run=dry_run, progress=progress, runs=runs
-        )
-        refused: RefConflictError | None = None
-    except RefConflictError as exc:
-        if not isinstance(exc.found, sync.SyncReport):
-            raise
-        report, refused = exc.found, exc
-    payload = {
-        **report.to_dict(),
-        "refs": [r for r in report.to_dict()["refs"] if r["action"] != "up-to-date"],
-        "up_to_date": sum(r.action == "up-to-date" for r in report.refs),
-    }
+    @cli.command(direction, help=help)
+    @_sync_options
+    @click.pass_obj
+    def command(
+        state: State,
+        remote: str,
+        prefix: str,
+        dry_run: bool,
+        runs: bool,
+        verbose: bool,
+        progress: bool | None,
+        as_json: bool,
+    ) -> None:
+        from mlopskit import sync
+        from mlopskit.errors import RefConflictError
 
-    def human() -> None:
-        verb = "would copy" if dry_run else "copied"
-        n = report.objects_missing if dry_run else report.objects_copied
-        size = report.bytes_missing if dry_run else report.bytes_copied
-        fields(
-            [
-                ("from", report.source),
-                ("to", report.target),
-                ("objects", f"{verb} {n} ({human_bytes(size)})"),
-                (
-                    "refs",
-                    f"{len(report.updated)} {'to update' if dry_run else 'updated'}, "
-                    f"{payload['up_to_date']} up to date, "
-                    f"{sum(r.action == 'behind' for r in report.refs)} behind, "
-                    f"{len(report.conflicts)} refused",
-                ),
-                (
-                    "runs",
-                    f"{report.runs_copied} {'to copy' if dry_run else 'copied'}"
-                    + (
-                        f", {report.runs_running} still running (left out)"
-                        if report.runs_running
-                        else ""
-                    ),
-                ),
-            ]
-        )
-        # refused refs first: they are what the user must act on
-        changed = sorted(
-            (r for r in report.refs if r.action != "up-to-date"),
-            key=lambda r: (r.action != "conflict", r.name),
-        )
-        shown = changed if verbose else changed[:SHOWN]
-        if shown:
-            table([vars(r) for r in shown], ["name", "action", "records", "old", "new"])
-        if len(shown) < len(changed):
-            click.echo(
-                f"… and {len(changed) - len(shown)} more refs (--verbose or --json lists all)"
+        local = state.workspace(must_exist=direction == "push")
+        fn = sync.push if direction == "push" else sync.pull
+        try:
+            report = fn(
+                remote,
+                workspace=local,
+                prefix=prefix,
+                dry_run=dry_run,
+                progress=progress,
+                runs=runs,
             )
+            refused: RefConflictError | None = None
+        except RefConflictError as exc:
+            if not isinstance(exc.found, sync.SyncReport):
+                raise
+            report, refused = exc.found, exc
+        payload = {
+            **report.to_dict(),
+            "refs": [r for r in report.to_dict()["refs"] if r["action"] != "up-to-date"],
+            "up_to_date": sum(r.action == "up-to-date" for r in report.refs),
+        }
 
-    emit(as_json, payload, human)
-    if refused is not None:
-        fail(f"RefConflictError: {refused}", EXIT_FAILED)
+        def human() -> None:
+            verb = "would copy" if dry_run else "copied"
+            n = report.objects_missing if dry_run else report.objects_copied
+            size = report.bytes_missing if dry_run else report.bytes_copied
+            fields(
+                [
+                    ("from", report.source),
+                    ("to", report.target),
+                    ("objects", f"{verb} {n} ({human_bytes(size)})"),
+                    (
+                        "refs",
+                        f"{len(report.updated)} {'to update' if dry_run else 'updated'}, "
+                        f"{payload['up_to_date']} up to date, "
+                        f"{sum(r.action == 'behind' for r in report.refs)} behind, "
+                        f"{len(report.conflicts)} refused",
+                    ),
+                    (
+                        "runs",
+                        f"{report.runs_copied} {'to copy' if dry_run else 'copied'}"
+                        + (
+                            f", {report.runs_running} still running (left out)"
+                            if report.runs_running
+                            else ""
+                        ),
+                    ),
+                ]
+            )
+            # refused refs first: they are what the user must act on
+            changed = sorted(
+                (r for r in report.refs if r.action != "up-to-date"),
+                key=lambda r: (r.action != "conflict", r.name),
+            )
+            shown = changed if verbose else changed[:SHOWN]
+            if shown:
+                table([vars(r) for r in shown], ["name", "action", "records", "old", "new"])
+            if len(shown) < len(changed):
+                click.echo(
+                    f"… and {len(changed) - len(shown)} more refs (--verbose or --json lists all)"
+                )
+
+        emit(as_json, payload, human)
+        if refused is not None:
+            fail(f"RefConflictError: {refused}", EXIT_FAILED)
 
 
-@cli.command("push")
-@_sync_options
-@click.pass_obj
-def push_cmd(
-    state: State,
-    remote: str,
-    prefix: str,
-    dry_run: bool,
-    runs: bool,
-    verbose: bool,
-    progress: bool | None,
-    as_json: bool,
-) -> None:
+_sync_command(
+    "push",
     """Send refs and the objects they reach to REMOTE (another path, s3://…).
 
     Only objects REMOTE lacks are copied. A ref REMOTE moved elsewhere meanwhile
@@ -272,23 +272,10 @@ def push_cmd(
     \b
     Example:
       mlopskit push s3://team-bucket/project --dry-run
-    """
-    _run_sync(state, "push", remote, prefix, dry_run, runs, verbose, progress, as_json)
-
-
-@cli.command("pull")
-@_sync_options
-@click.pass_obj
-def pull_cmd(
-    state: State,
-    remote: str,
-    prefix: str,
-    dry_run: bool,
-    runs: bool,
-    verbose: bool,
-    progress: bool | None,
-    as_json: bool,
-) -> None:
+    """,
+)
+_sync_command(
+    "pull",
     """Fetch refs and the objects they reach from REMOTE into the workspace.
 
     The mirror of push, with the same rule for diverged refs.
@@ -296,5 +283,5 @@ def pull_cmd(
     \b
     Example:
       mlopskit pull s3://team-bucket/project --prefix models/clf
-    """
-    _run_sync(state, "pull", remote, prefix, dry_run, runs, verbose, progress, as_json)
+    """,
+)
