@@ -170,6 +170,21 @@ class TestRuns:
         text = mk_cli("runs", "show", populated["runs"][0]).stdout
         assert "weights.json" in text and "iris@2" in text
 
+    def test_show_lists_the_run_info_columns_of_search_runs(
+        self, mk_cli: Invoke, populated: dict[str, Any]
+    ) -> None:
+        """runs show heads with the run-info fields search_runs has as columns, in the same
+        order (mlopskit.tracking.RUN_INFO_COLUMNS), then the run's lifecycle."""
+        import mlopskit as mk
+        from mlopskit.tracking import RUN_INFO_COLUMNS
+
+        text = mk_cli("runs", "show", populated["runs"][0]).stdout
+        head = [line.split(":", 1)[0] for line in text.split("\n\n", 1)[0].splitlines()]
+        assert head == [*RUN_INFO_COLUMNS, "lifecycle"]
+        with mk.Workspace(populated["root"]):
+            frame = mk.search_runs(limit=1)
+        assert tuple(frame.columns[: len(RUN_INFO_COLUMNS)]) == RUN_INFO_COLUMNS
+
     def test_show_unknown_run_exits_2(self, mk_cli: Invoke) -> None:
         """An unknown run id is 'not found': exit 2, one line."""
         result = mk_cli("runs", "show", "0" * 32)

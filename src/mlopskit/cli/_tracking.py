@@ -242,6 +242,8 @@ def runs_show(state: State, run_id: str, as_json: bool) -> None:
     Example:
       mlopskit runs show 3f2a9c0d4e5b4c1a8f7e6d5c4b3a2918 --json
     """
+    from mlopskit.tracking import RUN_INFO_COLUMNS
+
     rec = state.workspace().tracker.record(run_id)
     payload: dict[str, Any] = _row(rec)
     payload["artifacts"] = {k: v.model_dump(mode="json") for k, v in rec.artifacts.items()}
@@ -250,24 +252,7 @@ def runs_show(state: State, run_id: str, as_json: bool) -> None:
     ]
 
     def human() -> None:
-        fields(
-            [
-                (k, payload[k])
-                for k in (
-                    "run_id",
-                    "experiment",
-                    "name",
-                    "status",
-                    "start_time",
-                    "end_time",
-                    "duration",
-                    "parent_id",
-                    "user",
-                    "host",
-                    "lifecycle",
-                )
-            ]
-        )
+        fields([(k, payload[k]) for k in (*RUN_INFO_COLUMNS, "lifecycle")])
         if rec.deletion is not None:
             d = rec.deletion
             click.echo(

@@ -58,12 +58,14 @@ from mlopskit.tracking._model import (
 from mlopskit.tracking._objectstore import ObjectStoreBackend
 from mlopskit.tracking._report import RunsReport
 from mlopskit.tracking._run import Run
+from mlopskit.tracking._search import RUN_INFO_COLUMNS
 from mlopskit.tracking._sqlite import SQLiteBackend
 from mlopskit.tracking._status import effective_status
 from mlopskit.tracking._track import track
 from mlopskit.tracking._tracker import Tracker, tracker_for
 
 __all__ = [
+    "RUN_INFO_COLUMNS",
     "ImportReport",
     "LifecycleEvent",
     "ObjectStoreBackend",

@@ -28,9 +28,10 @@ if TYPE_CHECKING:
 
     from mlopskit.tracking._tracker import Tracker
 
-__all__ = ["INFO_COLUMNS", "compare_runs", "get_value", "search_runs", "select_runs"]
+__all__ = ["RUN_INFO_COLUMNS", "compare_runs", "get_value", "search_runs", "select_runs"]
 
-INFO_COLUMNS = (
+#: The columns ``search_runs`` starts each row with, in order (then params, metrics, tags).
+RUN_INFO_COLUMNS = (
     "run_id",
     "experiment",
     "name",
@@ -226,7 +227,9 @@ def search_runs(
     )
     frame = to_frame(records)
     if check_view(run_view) != "active":
-        frame.insert(INFO_COLUMNS.index("host") + 1, "lifecycle", [r.lifecycle for r in records])
+        frame.insert(
+            RUN_INFO_COLUMNS.index("host") + 1, "lifecycle", [r.lifecycle for r in records]
+        )
     return frame
 
 
