@@ -108,6 +108,16 @@ class TestRunsTable:
         assert len(run_names(p)) == 6
         assert_clean(page, p)
 
+    def test_deleted_run_page_says_who_deleted_it(
+        self, page: PageWatch, ui_server: UIProcess, sample_workspace: dict[str, Any]
+    ) -> None:
+        """A deleted run's page says it was deleted, by whom and why, the reason as text."""
+        p = open_page(page, ui_server, f"/runs/{sample_workspace['deleted']}")
+        p.wait_for_selector("#run-info")
+        info = p.text_content("#run-info") or ""
+        assert "deleted" in info and EVIL in info
+        assert_clean(page, p)
+
     def test_first_rows_request_is_the_preloaded_one(
         self, page: PageWatch, ui_server: UIProcess
     ) -> None:

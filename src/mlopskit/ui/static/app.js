@@ -708,6 +708,14 @@
           ["host", r.host],
         ];
         if (r.parent_id) infoPairs.push(["parent", h("td", null, [runLink(r.parent_id)])]);
+        if (r.lifecycle === "deleted") {
+          var d = r.deletion || {};
+          infoPairs.push([
+            "deleted",
+            "by " + (d.user || "?") + " at " + fmtTime(d.time) +
+              (d.via === "experiment" ? " with its experiment" : "") + (d.reason ? ": " + d.reason : ""),
+          ]);
+        }
         main.appendChild(kvTable(infoPairs, "run-info"));
 
         main.appendChild(h("h2", null, ["Metrics"]));
