@@ -182,3 +182,27 @@ class TestS3Workspace:
             assert series["total"] == 20 and series["exact"]
         finally:
             server.stop()
+
+    def test_deleted_runs_on_s3_are_counted_only_in_their_view(
+        self, s3_bucket: str, tmp_path: Path
+    ) -> None:
+        """On an s3:// workspace too, the default count leaves a deleted run out and
+        view=deleted|all shows it (lifecycle events read from the object store)."""
+        uri = f"s3://{s3_bucket}/ws"
+        ws = mk.Workspace(uri)
+        with ws:
+            ids = []
+            for lr in (0.1, 0.2):
+                with ws.tracker.start_run("s3exp", params={"lr": lr}, capture_env=False) as run:
+                    run.log_metric("loss", lr)
+                ids.append(run.run_id)
+            ws.tracker.delete_run(ids[0], reason="typo")
+        server = serve_ui(uri, port=0, background=True)
+        assert server is not None
+        try:
+            assert fetch(server.url + "/api/runs-count")["total"] == 1
+            assert fetch(server.url + "/api/runs-count?view=all")["total"] == 2
+            rows = fetch(server.url + "/api/runs?view=deleted&columns=lifecycle")["rows"]
+            assert rows == [{"run_id": ids[0], "lifecycle": "deleted"}]
+        finally:
+            server.stop()
