@@ -5,19 +5,19 @@ copy of its files, same run.
 
 The package is a 100 MB ``.npy`` weight array in a local store. Each pair times
 mlopskit's adapter (``deploy.mlflow.export``, ``deploy.docker.context``: the payload is
-copied from the store's object file, the small files are written) and the anchor, a
-plain ``shutil.copyfile`` of the payload's object file into a new directory; the two
-alternate (ABAB), each writing to a fresh directory that is removed afterwards. Each
-figure is the median of the per-pair ratios mlopskit/anchor (lower is better), with
-min and max; the goal is <= 1.5 (issue 9).
+copied from the store's object file, the small files are written, the export is
+recorded in lineage and in the package's export log) and the anchor, a plain
+``shutil.copyfile`` of the payload's object file into a new directory. Both run in this
+process, alternating (ABAB, ``benchmarks/_bench.py``) after a warm-up of each, each
+writing to a fresh directory that is removed outside the timed region. A row is the
+median of the per-pair ratios mlopskit/anchor with min and max; the goal is <= 1.5
+(issue 9).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -25,49 +25,25 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "src"))
+sys.path.insert(0, str(HERE))
 
-ROWS: list[dict[str, Any]] = []
-
-
-def add_row(row: str, pairs: list[tuple[float, float]], goal: float) -> None:
-    ratios = [m / a for m, a in pairs]
-    ratio = statistics.median(ratios)
-    entry = {
-        "row": row,
-        "mode": "local store -> local dir",
-        "anchor": "shutil.copyfile of the payload",
-        "ratio": round(ratio, 4),
-        "min": round(min(ratios), 4),
-        "max": round(max(ratios), 4),
-        "n": len(ratios),
-        "goal": f"<= {goal:g}",
-        "met": bool(ratio <= goal),
-        "mlopskit": statistics.median(m for m, _ in pairs),
-        "anchor_value": statistics.median(a for _, a in pairs),
-        "unit": "s (ratio: mlopskit/anchor)",
-    }
-    ROWS.append(entry)
-    print(
-        f"{row:<40} {entry['mlopskit']:.4f}s vs {entry['anchor_value']:.4f}s  ratio {ratio:.3f} "
-        f"[{min(ratios):.3f}, {max(ratios):.3f}] goal <= {goal:g} "
-        f"{'met' if entry['met'] else 'NOT met'}",
-        flush=True,
-    )
+from _bench import Bench, abab, make_row  # noqa: E402
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="3 pairs instead of 7")
-    ap.add_argument("--json", help="also write the rows to this file")
+    ap.add_argument("--reps", type=int, default=7)
+    ap.add_argument("--json", help="write this bench's record here")
     opts = ap.parse_args()
     import numpy as np
 
     from mlopskit.deploy import ModelPackage, docker, mlflow
     from mlopskit.store import ArtifactStore
 
-    pairs_n = 3 if opts.quick else 7
-    with tempfile.TemporaryDirectory() as tmp:
+    reps = 3 if opts.quick else opts.reps
+    bench = Bench("export")
+    with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
         root = Path(tmp)
         store = ArtifactStore(root / "store")
         weights = np.random.default_rng(0).normal(size=(100 * 2**20) // 8)
@@ -90,27 +66,35 @@ def main() -> None:
             shutil.rmtree(out)
             return dt
 
-        def timed(fn: Any) -> float:
-            out = fresh()
-            t0 = time.perf_counter()
-            fn(pkg, out)
-            dt = time.perf_counter() - t0
-            shutil.rmtree(out)
-            return dt
+        def adapter(fn: Any) -> Any:
+            def go() -> float:
+                out = fresh()
+                t0 = time.perf_counter()
+                fn(pkg, out)
+                dt = time.perf_counter() - t0
+                shutil.rmtree(out)
+                return dt
+
+            return go
 
         for name, fn in (
             ("deploy.mlflow.export", mlflow.export),
             ("deploy.docker.context", docker.context),
         ):
-            timed(fn), anchor()  # warm the page cache and imports
-            pairs = []
-            for _ in range(pairs_n):
-                m = timed(fn)
-                a = anchor()
-                pairs.append((m, a))
-            add_row(f"export 100 MB package: {name}", pairs, 1.5)
-    if opts.json:
-        Path(opts.json).write_text(json.dumps(ROWS, indent=1) + "\n")
+            xs, ys = abab(adapter(fn), anchor, reps)
+            bench.add(
+                make_row(
+                    f"export 100 MB package: {name}",
+                    mode="in-process",
+                    anchor="shutil.copyfile of the payload (same store, same disk)",
+                    a=xs,
+                    b=ys,
+                    unit="s",
+                    goal="<= 1.5",
+                )
+            )
+    bench.summary()
+    bench.write(opts.json)
 
 
 if __name__ == "__main__":

@@ -243,38 +243,54 @@ def dump_yaml(docs: list[dict[str, Any]]) -> str:
 
 def record_export(
     package: ModelPackage, target: str, path: str | os.PathLike[str], **details: Any
-) -> str:
-    """Record "package → ``target``" in lineage (and on the registry version it came
-    from, as tag ``deploy.<target>``); returns the export record's digest."""
+) -> None:
+    """Record that ``package`` was exported to ``target`` at ``path``.
+
+    Lineage gets the edge package → ``deployment:<target>-<name>`` (once: the same export
+    again adds nothing). Each export is one durable write, who and when included: on the
+    registry version the package was made from (an ``export`` event of
+    :meth:`Registry.history <mlopskit.registry.Registry.history>`), else in the package's
+    own export log (ref ``deploy/exports/<name>/<digest>``).
+    """
+    from mlopskit.deploy._package import _package_ref
     from mlopskit.registry import Registry
     from mlopskit.versioning import Endpoint, LineageEdge, record_edge
 
     store = package.store
-    body = {
-        "kind": "mlopskit.export",
-        "target": target,
-        "package": package.digest,
-        "path": str(path),
-        **{k: v for k, v in details.items() if v is not None},
-    }
-    ref = store.put_record(body)
+    src = package.manifest.source
     record_edge(
         store,
         LineageEdge(
             relation="deployed",
             inputs={"package": package.__mlopskit_node__},
-            output=Endpoint(digest=ref.digest, kind="deployment", label=f"{target}-{package.name}"),
+            output=Endpoint(kind="deployment", label=f"{target}-{package.name}"),
             function=f"mlopskit.deploy.{target}",
-            run_id=package.manifest.source.run_id if package.manifest.source else None,
+            run_id=src.run_id if src else None,
         ),
     )
-    src = package.manifest.source
+    extra = {k: str(v) for k, v in details.items() if v is not None}
+    stored = store.refs.record(_package_ref(package.name, package.digest))
+    pkg_ref = stored.target if stored is not None and stored.target is not None else None
+    if pkg_ref is None:  # a package that lives outside this store (read from a bundle)
+        pkg_ref = store.put_record(package.manifest.model_dump(mode="json"))
     if src is not None:
         try:
-            Registry(store).set_tag(
-                src.name, f"deploy.{target}", f"{package.digest} {ref.digest}", version=src.number
+            Registry(store).record_export(
+                src.name,
+                src.number,
+                target=target,
+                path=str(path),
+                package=pkg_ref,
+                details=extra,
             )
         except NotFoundError:  # the version was made in another store
-            log.info("export_not_tagged", name=src.name, number=src.number)
+            log.info("export_not_on_registry", name=src.name, number=src.number)
+            src = None
+    if src is None:
+        store.refs.set(
+            f"deploy/exports/{package.name}/{package.digest.replace(':', '-')}",
+            pkg_ref,
+            message=f"export {package.name} → {target} at {path}",
+            meta={**extra, "op": "export", "target": target, "path": str(path)},
+        )
     log.info("exported", target=target, package=package.digest, path=str(path))
-    return ref.digest

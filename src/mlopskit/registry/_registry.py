@@ -159,7 +159,7 @@ class RegistryEvent(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     time: datetime
-    action: Literal["register", "set_alias", "rollback", "delete_alias", "promote"]
+    action: Literal["register", "set_alias", "rollback", "delete_alias", "promote", "export"]
     name: str
     alias: str | None = None
     from_version: int | None = None
@@ -168,6 +168,10 @@ class RegistryEvent(BaseModel):
     host: str = ""
     message: str = ""
     gates: list[GateOutcome] = Field(default_factory=list)
+    #: An ``export``: the deployment target, where it was written, the package's digest.
+    target: str | None = None
+    path: str | None = None
+    package: str | None = None
 
 
 # -- names and URIs ------------------------------------------------------------------------
@@ -806,7 +810,55 @@ class Registry(StoreBound):
                 version = self._alias_version(rec, f"models/{name}/aliases/{a}")
                 events.append(_event(rec, action, name, a, previous, version))
                 previous = version
+        if alias is None:
+            events.extend(self._exports(name))
         return sorted(events, key=lambda e: e.time)
+
+    # -- exports --------------------------------------------------------------------------
+
+    def record_export(
+        self,
+        name: str,
+        version: int,
+        *,
+        target: str,
+        path: str,
+        package: ArtifactRef,
+        details: Mapping[str, str] | None = None,
+    ) -> RegistryEvent:
+        """Append "version ``version`` of ``name`` was exported" to the model's history.
+
+        One durable write (a record of the ref log ``models/<name>/exports``, pointing
+        at the stored ``package``); :meth:`history` lists it as an ``export`` event with
+        who and when. Deployment adapters call this for a package made from a version.
+
+        Raises:
+            NotFoundError: no version ``version`` of ``name``, or ``package`` is not stored.
+        """
+        mv = self._version(_check_name(name), version)
+        refname = f"models/{mv.name}/exports"
+        meta = {
+            **{str(k): str(v) for k, v in (details or {}).items()},
+            "op": "export",
+            "version": mv.number,
+            "target": str(target),
+            "path": str(path),
+            "package": package.digest,
+        }
+        rec = self.store.refs.set(
+            refname,
+            package,
+            message=f"export {mv.name}/{mv.number} → {target} at {path}",
+            meta=meta,
+        )
+        return _export_event(rec, mv.name)
+
+    def _exports(self, name: str) -> list[RegistryEvent]:
+        try:
+            history = self.store.refs.history(f"models/{name}/exports")
+        except NotFoundError:
+            return []
+        return [_export_event(rec, name) for rec in history if rec.target is not None]
 
     # -- tags -----------------------------------------------------------------------------
 
@@ -884,6 +936,37 @@ def _event(
         message=rec.message,
         gates=_gate_outcomes(rec),
     )
+
+
+def _export_event(rec: RefRecord, name: str) -> RegistryEvent:
+    """An export read back from the ref log (IntegrityError naming the ref if damaged)."""
+    meta = rec.meta
+    try:
+        fields = {k: meta[k] for k in ("target", "path", "package")}
+        version = meta["version"]
+        if (
+            not all(isinstance(v, str) for v in fields.values())
+            or meta.get("op") != "export"
+            or not isinstance(version, int)
+            or isinstance(version, bool)
+        ):
+            raise TypeError("not an export")
+        return RegistryEvent(
+            time=rec.time,
+            action="export",
+            name=name,
+            to_version=version,
+            user=rec.user,
+            host=rec.host,
+            message=rec.message,
+            **fields,
+        )
+    except (KeyError, TypeError, ValueError):
+        raise IntegrityError(
+            f"the export recorded in ref {rec.name!r} (seq {rec.seq}) is damaged: expected "
+            "op, version, target, path and package. Restore the ref's log from a backup.",
+            path=rec.name,
+        ) from None
 
 
 def _gate_outcomes(rec: RefRecord) -> list[GateOutcome]:

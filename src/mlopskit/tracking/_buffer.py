@@ -1,5 +1,10 @@
 """Metric buffering: points collect in memory and are written in batches.
 
+Single points (``log_metric``) are buffered as tuples; a whole series (``log_batch``)
+as three typed columns (:class:`Series`), never as one Python object per point. A
+flush hands the backend one :class:`MetricBatch` of both, in the order they were
+buffered; :func:`metric_columns` turns any batch into per-key columns.
+
 A batch is written when a run's buffer holds ``max_points`` points (in the caller's
 thread), when its oldest point is ``max_age`` seconds old (by the background worker),
 at run end, at interpreter exit and on SIGTERM. A failed write keeps the points in the
@@ -10,16 +15,20 @@ The worker thread also sends each backend's heartbeat while it has open runs.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from itertools import repeat
+from operator import itemgetter
+from typing import Any, NamedTuple, overload
 
 from mlopskit import _config
 from mlopskit._log import get_logger
 from mlopskit.tracking._model import MetricPoint
 
-__all__ = ["MetricBuffer", "worker"]
+__all__ = ["MetricBatch", "MetricBuffer", "Series", "column_bytes", "metric_columns", "worker"]
 
 log = get_logger("mlopskit.tracking")
 
@@ -27,12 +36,103 @@ DEFAULT_MAX_POINTS = 10_000
 DEFAULT_MAX_AGE = 1.0
 
 
+class Series(NamedTuple):
+    """Validated points of one metric as columns: float64 values, int64 steps, float64 times."""
+
+    key: str
+    values: array[float]
+    steps: array[int]
+    times: array[float]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+#: Per key: (steps int64, values float64, times float64), in the order they were logged.
+Columns = tuple["array[int]", "array[float]", "array[float]"]
+
+
+class MetricBatch(Sequence[MetricPoint]):
+    """Buffered points in logging order: lists of single points and whole series.
+
+    A sequence of ``(key, value, step, timestamp)`` points like any batch; backends that
+    write columns read :func:`metric_columns` instead and never build a tuple per point.
+    """
+
+    def __init__(self, chunks: list[list[MetricPoint] | Series]) -> None:
+        self.chunks = chunks
+        self._len = sum(len(c) for c in chunks)
+        self._flat: list[MetricPoint] | None = None
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __iter__(self) -> Iterator[MetricPoint]:
+        for chunk in self.chunks:
+            if isinstance(chunk, Series):
+                yield from zip(repeat(chunk.key), chunk.values, chunk.steps, chunk.times)
+            else:
+                yield from chunk
+
+    @overload
+    def __getitem__(self, i: int) -> MetricPoint: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[MetricPoint]: ...
+    def __getitem__(self, i: int | slice) -> MetricPoint | list[MetricPoint]:
+        if self._flat is None:
+            self._flat = list(self)
+        return self._flat[i]
+
+
+def metric_columns(points: Sequence[MetricPoint]) -> dict[str, Columns]:
+    """The points of a batch as columns per key, each in logging order."""
+    chunks = points.chunks if isinstance(points, MetricBatch) else [points]
+    parts: dict[str, list[Columns]] = {}
+    for chunk in chunks:
+        if isinstance(chunk, Series):
+            parts.setdefault(chunk.key, []).append((chunk.steps, chunk.values, chunk.times))
+            continue
+        for key, series in _by_key(chunk).items():
+            _, v, st, t = zip(*series)  # columns, at C speed
+            parts.setdefault(key, []).append((array("q", st), array("d", v), array("d", t)))
+    out: dict[str, Columns] = {}
+    for key, cols in parts.items():
+        if len(cols) == 1:
+            out[key] = cols[0]
+            continue
+        steps, vals, times = array("q"), array("d"), array("d")
+        for col_steps, col_vals, col_times in cols:  # same-type extends: memory copies
+            steps.extend(col_steps)
+            vals.extend(col_vals)
+            times.extend(col_times)
+        out[key] = (steps, vals, times)
+    return out
+
+
+def column_bytes(column: array[Any]) -> bytes:
+    """A column's little-endian bytes (int64 steps, float64 values and times)."""
+    if sys.byteorder == "big":  # pragma: no cover - big-endian hosts
+        column = array(column.typecode, column)
+        column.byteswap()
+    return column.tobytes()
+
+
+def _by_key(points: Sequence[MetricPoint]) -> dict[str, Sequence[MetricPoint]]:
+    keys = set(map(itemgetter(0), points))
+    if len(keys) == 1:  # the common case: one series
+        return {keys.pop(): points}
+    out: dict[str, list[MetricPoint]] = {}
+    for p in points:
+        out.setdefault(p[0], []).append(p)
+    return dict(out)
+
+
 class MetricBuffer:
     """The unwritten points of one run in this process."""
 
     def __init__(
         self,
-        write: Callable[[list[MetricPoint]], None],
+        write: Callable[[Sequence[MetricPoint]], None],
         *,
         max_points: int = DEFAULT_MAX_POINTS,
         max_age: float = DEFAULT_MAX_AGE,
@@ -42,39 +142,58 @@ class MetricBuffer:
         self.max_points = max_points
         self.max_age = max_age
         self.label = label
-        self._points: list[MetricPoint] = []
+        self._chunks: list[list[MetricPoint] | Series] = []  # sealed, before _points
+        self._count = 0  # points in _chunks
+        self._points: list[MetricPoint] = []  # single points after the last series
         self._since = 0.0
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self.error: BaseException | None = None
 
     def __len__(self) -> int:
-        return len(self._points)
+        return self._count + len(self._points)
 
     def add(self, point: MetricPoint) -> None:
         """Buffer one point; writes the batch in this thread once it is full."""
         with self._lock:
             points = self._points
-            if not points:
+            if not points and not self._count:
                 self._since = time.monotonic()
             points.append(point)
-            full = len(points) >= self.max_points
+            full = len(points) + self._count >= self.max_points
         if full:
             self.flush(raise_errors=False)
 
     def extend(self, batch: list[MetricPoint]) -> None:
         """Buffer many points at once."""
         with self._lock:
-            if not self._points:
+            if not self._points and not self._count:
                 self._since = time.monotonic()
             self._points.extend(batch)
-            full = len(self._points) >= self.max_points
+            full = len(self._points) + self._count >= self.max_points
+        if full:
+            self.flush(raise_errors=False)
+
+    def add_series(self, series: Series) -> None:
+        """Buffer a whole validated series (kept as columns until it is written)."""
+        if not len(series):
+            return
+        with self._lock:
+            if not self._points and not self._count:
+                self._since = time.monotonic()
+            if self._points:
+                self._chunks.append(self._points)
+                self._count += len(self._points)
+                self._points = []
+            self._chunks.append(series)
+            self._count += len(series)
+            full = self._count >= self.max_points
         if full:
             self.flush(raise_errors=False)
 
     def due(self, now: float) -> bool:
         """Whether the oldest point has waited ``max_age`` seconds."""
-        return bool(self._points) and now - self._since >= self.max_age
+        return (bool(self._points) or self._count > 0) and now - self._since >= self.max_age
 
     def flush(self, *, raise_errors: bool = True) -> int:
         """Write every buffered point; returns how many were written.
@@ -84,8 +203,12 @@ class MetricBuffer:
         """
         with self._write_lock:
             with self._lock:
-                batch, self._points = self._points, []
+                chunks = self._chunks
+                if self._points:
+                    chunks.append(self._points)
+                self._chunks, self._count, self._points = [], 0, []
                 since = self._since
+            batch = MetricBatch(chunks)
             if not batch:
                 if raise_errors and self.error is not None:
                     error, self.error = self.error, None
@@ -94,8 +217,9 @@ class MetricBuffer:
             try:
                 self._write(batch)
             except Exception as exc:
-                with self._lock:
-                    self._points[:0] = batch
+                with self._lock:  # back in front of anything buffered meanwhile
+                    self._chunks[:0] = chunks
+                    self._count += len(batch)
                     self._since = since
                 self.error = exc
                 log.error("metrics_not_written", run=self.label, points=len(batch), error=str(exc))

@@ -51,6 +51,7 @@ from mlopskit._retry import RetryPolicy, retry
 from mlopskit.errors import IntegrityError, NotFoundError
 from mlopskit.store import ArtifactRef
 from mlopskit.tracking._backend import new_writer_id
+from mlopskit.tracking._buffer import metric_columns
 from mlopskit.tracking._deletion import apply_lifecycle, encode_event, parse_event
 from mlopskit.tracking._files import SegmentFiles
 from mlopskit.tracking._index import (
@@ -260,17 +261,15 @@ class ObjectStoreBackend:
         """Append one segment holding the batch, one event per key (columnar)."""
         if not points:
             return
-        by_key: dict[str, tuple[list[int], list[float], list[float]]] = {}
-        for key, value, step, ts in points:
-            cols = by_key.get(key)
-            if cols is None:
-                cols = by_key[key] = ([], [], [])
-            cols[0].append(step)
-            cols[1].append(value)
-            cols[2].append(ts)
         events = [
-            {"e": "metrics", "key": k, "steps": s, "values": v, "times": t}
-            for k, (s, v, t) in by_key.items()
+            {
+                "e": "metrics",
+                "key": k,
+                "steps": s.tolist(),
+                "values": v.tolist(),
+                "times": t.tolist(),
+            }
+            for k, (s, v, t) in metric_columns(points).items()
         ]
         self._append(self._experiment(run_id), run_id, events)
 

@@ -16,9 +16,9 @@ import json
 import math
 import os
 import time
+from array import array
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from itertools import repeat
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -27,13 +27,15 @@ from mlopskit.errors import InvalidInputError, NotFoundError
 from mlopskit.store import ArtifactRef
 from mlopskit.tracking import _lifecycle
 from mlopskit.tracking._anchor import anchor_artifact
-from mlopskit.tracking._buffer import MetricBuffer, worker
+from mlopskit.tracking._buffer import MetricBuffer, Series, worker
 from mlopskit.tracking._model import MetricPoint, RunInput, RunRecord
 from mlopskit.tracking._status import error_tags, status_for
 from mlopskit.tracking._validate import (
     KNOWN_KEYS,
     MAX_STEP,
+    MAX_TIME,
     MIN_STEP,
+    MIN_TIME,
     check_key,
     check_status,
     metric_step,
@@ -258,31 +260,33 @@ class Run:
         steps: Iterable[int] | None = None,
         timestamps: Iterable[float | datetime] | None = None,
     ) -> None:
-        """Buffer a whole series of one metric at once (the fast path for arrays)."""
+        """Buffer a whole series of one metric at once (the fast path for arrays).
+
+        Every value, step and timestamp is validated exactly as :meth:`log_metric` does;
+        the series is kept as three typed columns (no Python object per point).
+        """
         check_key(key)
-        if hasattr(values, "tolist"):  # numpy arrays, pandas series
-            values = values.tolist()
-        raw = list(values)
-        if set(map(type, raw)) <= {float, int} and _finite_sum(raw):
-            vals = list(map(float, raw))  # every value a finite real number: C speed
-        else:
-            vals = [metric_value(key, v) for v in raw]
+        vals = _float_column(key, values)
+        n = len(vals)
         start = self._steps.get(key, 0)
         if steps is None:
-            st: list[int] = list(range(start, start + len(vals)))
-            if vals:
-                metric_step(key, st[-1])
+            if n:
+                metric_step(key, start + n - 1)
+            st = array("q", range(start, start + n))
+            next_step = start + n
         else:
-            st = [metric_step(key, s) for s in steps]
-        now = time.time()
-        ts = [now] * len(vals) if timestamps is None else [metric_time(key, t) for t in timestamps]
-        if not len(st) == len(ts) == len(vals):
+            st = _step_column(key, steps)
+            next_step = max(st) + 1 if st else start
+        ts = array("d", [time.time()]) * n if timestamps is None else _time_column(key, timestamps)
+        if not len(st) == len(ts) == n:
             raise InvalidInputError(
-                f"log_batch({key!r}): {len(vals)} values, {len(st)} steps, {len(ts)} timestamps"
+                f"log_batch({key!r}): {n} values, {len(st)} steps, {len(ts)} timestamps; "
+                "give one step and one timestamp per value (or leave them out)",
+                key=key,
             )
-        if st:
-            self._steps[key] = max(st) + 1
-        (self._buffer or self._metric_buffer()).extend(list(zip(repeat(key), vals, st, ts)))
+        if n:
+            self._steps[key] = next_step
+        (self._buffer or self._metric_buffer()).add_series(Series(key, vals, st, ts))
 
     def set_tag(self, key: str, value: Any) -> None:
         """Set a tag (tags, unlike params, can change)."""
@@ -530,8 +534,44 @@ class Run:
         return f"<table class='mlopskit-run'>{body}</table>"
 
 
-def _finite_sum(values: list[Any]) -> bool:
+def _finite_sum(values: Any) -> bool:
+    """Whether every number in ``values`` is finite (an exact sum: one C loop)."""
     try:
         return math.isfinite(math.fsum(values))
-    except OverflowError:
+    except (OverflowError, ValueError):  # a huge int; inf + -inf
         return False
+
+
+def _plain(values: Iterable[Any]) -> list[Any]:
+    if hasattr(values, "tolist"):  # numpy arrays, pandas series: Python scalars at C speed
+        values = values.tolist()
+    return values if isinstance(values, list) else list(values)
+
+
+def _float_column(key: str, values: Iterable[Any]) -> array[float]:
+    """Metric values as a float64 column, each checked as :func:`metric_value` checks it."""
+    raw = _plain(values)
+    if set(map(type, raw)) <= {float, int} and _finite_sum(raw):
+        return array("d", raw)  # every value a finite real number: C speed
+    return array("d", [metric_value(key, v) for v in raw])
+
+
+def _step_column(key: str, steps: Iterable[Any]) -> array[int]:
+    """Steps as an int64 column, each checked as :func:`metric_step` checks it."""
+    raw = _plain(steps)
+    if set(map(type, raw)) <= {int}:
+        try:
+            return array("q", raw)  # OverflowError beyond int64
+        except OverflowError:
+            pass
+    return array("q", [metric_step(key, s) for s in raw])
+
+
+def _time_column(key: str, timestamps: Iterable[Any]) -> array[float]:
+    """Timestamps as a float64 column of epoch seconds, checked as :func:`metric_time` does."""
+    raw = _plain(timestamps)
+    if raw and set(map(type, raw)) <= {float} and _finite_sum(raw):
+        column = array("d", raw)
+        if min(column) >= MIN_TIME and max(column) <= MAX_TIME:
+            return column
+    return array("d", [metric_time(key, t) for t in raw])

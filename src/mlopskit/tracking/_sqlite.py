@@ -35,6 +35,7 @@ from mlopskit._retry import RetryPolicy, retry
 from mlopskit.errors import IntegrityError, MlopskitError, NotFoundError, StorageError
 from mlopskit.store import ArtifactRef
 from mlopskit.tracking._backend import new_writer_id
+from mlopskit.tracking._buffer import column_bytes, metric_columns
 from mlopskit.tracking._deletion import apply_lifecycle, event_from
 from mlopskit.tracking._model import (
     STATUSES,
@@ -418,17 +419,17 @@ class SQLiteBackend:
             return
         blocks = []
         tops = []
-        for key, series in _by_key(points).items():
-            _, vals, steps, times = zip(*series)  # columns, at C speed
-            packed = (_pack("q", steps), _pack("d", vals), _pack("d", times))
-            high = max(steps)
+        for key, (steps, vals, times) in metric_columns(points).items():
+            packed = (column_bytes(steps), column_bytes(vals), column_bytes(times))
+            low, high = min(steps), max(steps)
             blocks.append(
-                (run_id, key, len(vals), min(steps), high, *packed, block_crc(run_id, key, *packed))
+                (run_id, key, len(vals), low, high, *packed, block_crc(run_id, key, *packed))
             )
             # the latest point: highest step, then latest time, then last logged (no
-            # per-point key tuples: this runs on every flush)
-            at = len(steps) - 1 - steps[::-1].index(high)
-            if steps.count(high) > 1:
+            # per-point objects: this runs on every flush)
+            if steps.count(high) == 1:
+                at = steps.index(high)
+            else:
                 at = max(
                     (i for i in range(len(steps) - 1, -1, -1) if steps[i] == high),
                     key=times.__getitem__,
@@ -785,24 +786,6 @@ class SQLiteBackend:
 
 
 _STEP_THEN_TIME = itemgetter(0, 2)
-
-
-def _by_key(points: Sequence[MetricPoint]) -> dict[str, Sequence[MetricPoint]]:
-    keys = set(map(itemgetter(0), points))
-    if len(keys) == 1:  # the common case: one series
-        return {keys.pop(): points}
-    out: dict[str, list[MetricPoint]] = {}
-    for p in points:
-        out.setdefault(p[0], []).append(p)
-    return dict(out)
-
-
-def _pack(code: str, values: Sequence[float]) -> bytes:
-    """Little-endian int64 (``q``) or float64 (``d``) array bytes."""
-    arr = array(code, values)
-    if sys.byteorder == "big":  # pragma: no cover - big-endian hosts
-        arr.byteswap()
-    return arr.tobytes()
 
 
 def _unpack(code: str, data: bytes) -> array[Any]:

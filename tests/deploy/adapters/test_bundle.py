@@ -86,8 +86,9 @@ def test_damaged_bundles_are_refused(mixed_package: Any, tmp_path: Path) -> None
 
 
 def test_export_of_a_registry_package_is_on_the_version(tmp_path: Path) -> None:
-    """A package made from "name/1" records each export as the version tag deploy.<target>
-    and as a lineage edge from the package."""
+    """A package made from "name/1" records each export as an ``export`` event of the
+    model's history (who, when, target, path, package digest) and, once, as a lineage edge
+    from the package."""
     from sklearn.linear_model import LinearRegression
 
     from mlopskit.registry import Registry
@@ -100,8 +101,76 @@ def test_export_of_a_registry_package_is_on_the_version(tmp_path: Path) -> None:
     reg.register("lr", LinearRegression().fit(X, [0.0, 1.0, 2.0]), input_example=X, run=None)
     pkg = ModelPackage.from_registry("lr/1", store=store)
     pkg.to("sagemaker", tmp_path / "sm")
-    tags = reg.get("lr/1").tags
-    assert tags["deploy.sagemaker"].split()[0] == pkg.digest
+    pkg.to("sagemaker", tmp_path / "sm2")
+    exports = [e for e in reg.history("lr") if e.action == "export"]
+    assert [(e.target, e.path, e.package, e.to_version) for e in exports] == [
+        ("sagemaker", str(tmp_path / "sm"), pkg.digest, 1),
+        ("sagemaker", str(tmp_path / "sm2"), pkg.digest, 1),
+    ]
+    assert all(e.user and e.time.tzinfo is not None for e in exports)
+    assert reg.history("lr")[0].action == "register"
+    assert not [e for e in reg.history("lr", "champion") if e.action == "export"]
     edges = edges_from(store, pkg.digest)
     deployed = [e.output for e in edges if e.relation == "deployed" and e.output]
     assert [(d.kind, d.label) for d in deployed] == [("deployment", f"sagemaker-{pkg.name}")]
+
+
+def test_export_of_a_package_without_a_version_is_in_its_export_log(tmp_path: Path) -> None:
+    """A package made straight from a model records every export (target, path, who, when)
+    in its own export log, and its lineage edge to the deployment once."""
+    from mlopskit.store import ArtifactStore
+    from mlopskit.versioning import edges_from
+
+    store = ArtifactStore(tmp_path / "store")
+    pkg = ModelPackage.from_model(np.ones(3), name="w", store=store)
+    for i in range(3):
+        pkg.to("docker", tmp_path / f"ctx{i}")
+    log = store.refs.history(f"deploy/exports/w/{pkg.digest.replace(':', '-')}")
+    assert [(r.meta["target"], r.meta["path"]) for r in log] == [
+        ("docker", str(tmp_path / f"ctx{i}")) for i in range(3)
+    ]
+    assert all(r.target is not None and r.target.digest == pkg.digest for r in log)
+    assert all(r.user for r in log)
+    deployed = [e for e in edges_from(store, pkg.digest) if e.relation == "deployed"]
+    assert len(deployed) == 1
+
+
+def test_export_event_for_an_unknown_version_is_refused(tmp_path: Path) -> None:
+    """Registry.record_export of a version that does not exist is NotFoundError and writes
+    nothing to the model's history."""
+    from mlopskit.registry import Registry
+    from mlopskit.store import ArtifactStore
+
+    store = ArtifactStore(tmp_path / "store")
+    reg = Registry(store)
+    reg.register("w", np.ones(3), run=None)
+    pkg_ref = store.put_record({"any": "record"})
+    with pytest.raises(NotFoundError, match="no version 7"):
+        reg.record_export("w", 7, target="docker", path="/x", package=pkg_ref)
+    assert [e.action for e in reg.history("w")] == ["register"]
+
+
+def test_damaged_export_event_is_an_integrity_error(tmp_path: Path) -> None:
+    """An export record whose fields were altered in the store reads as IntegrityError
+    naming the ref, never as a wrong event."""
+    from mlopskit.registry import Registry
+    from mlopskit.store import ArtifactStore
+
+    store = ArtifactStore(tmp_path / "store")
+    reg = Registry(store)
+    reg.register("w", np.ones(3), run=None)
+    pkg_ref = store.put_record({"any": "record"})
+    event = reg.record_export("w", 1, target="docker", path="/ctx", package=pkg_ref)
+    assert (event.action, event.target, event.path, event.to_version) == (
+        "export",
+        "docker",
+        "/ctx",
+        1,
+    )
+    (log_file,) = [p for p in (tmp_path / "store").rglob("*.json") if "exports" in p.as_posix()]
+    raw = json.loads(log_file.read_text())
+    raw["meta"]["version"] = "one"
+    log_file.write_text(json.dumps(raw))
+    store = ArtifactStore(tmp_path / "store")
+    with pytest.raises(IntegrityError, match="models/w/exports"):
+        Registry(store).history("w")
