@@ -23,7 +23,14 @@ from hypothesis import strategies as st
 
 from mlopskit.errors import MlopskitError
 from mlopskit.tracking import ObjectStoreBackend, SQLiteBackend, Tracker, import_mlflow
-from mlopskit.tracking._query import compile_filter, parse_filter, parse_order_by, render
+from mlopskit.tracking._query import (
+    Compare,
+    Field,
+    compile_filter,
+    parse_filter,
+    parse_order_by,
+    render,
+)
 from mlopskit.tracking._search import get_value
 from mlopskit.tracking._segments import parse_segment
 
@@ -260,3 +267,10 @@ def test_damaged_sqlite_file_raises_only_mlopskit_errors(
         _only_mlopskit_errors(read_everything)
     finally:
         backend.close()
+
+
+@pytest.mark.parametrize("key", ["`", "a`b", 'q"`', "back\\`slash"])
+def test_a_key_with_a_backquote_renders_as_text_that_parses_back(key: str) -> None:
+    """A param named with a backquote survives render -> parse (it is written double-quoted)."""
+    node = Compare(field=Field(kind="params", name=key), op="=", value="v")
+    assert parse_filter(render(node)) == node

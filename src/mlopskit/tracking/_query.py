@@ -468,7 +468,9 @@ def _render_field(field: Field) -> str:
     if field.kind == "attributes":
         return field.name
     name = field.name
-    if not _BARE.match(name) or name.lower() in _KEYWORDS or name[0].isdigit():
+    if "`" in name:  # a backquoted name cannot hold a backquote: double-quote it
+        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    elif not _BARE.match(name) or name.lower() in _KEYWORDS or name[0].isdigit():
         name = "`" + name + "`"
     return f"{field.kind}.{name}"
 
