@@ -42,6 +42,7 @@ _LAZY: dict[str, str] = {
     "log_input": "mlopskit.tracking",
     "log_metric": "mlopskit.tracking",
     "log_metrics": "mlopskit.tracking",
+    "log_model": "mlopskit.deploy._log_model",
     "log_param": "mlopskit.tracking",
     "log_params": "mlopskit.tracking",
     "log_text": "mlopskit.tracking",
@@ -98,6 +99,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from mlopskit._lineage import LineageNode as LineageNode
     from mlopskit._lineage import LineageRecord as LineageRecord
     from mlopskit._lineage import lineage as lineage
+    from mlopskit.deploy._log_model import log_model
     from mlopskit.errors import IntegrityError, MlopskitError, NotFoundError, RefConflictError
     from mlopskit.registry import ModelVersion, infer_signature
     from mlopskit.store import ArtifactRef, ArtifactStore

@@ -139,6 +139,32 @@ class ModelVersion(NumberedVersion, BaseModel):
     )
 
 
+class _LoggedModel(BaseModel):
+    """The fields of a package manifest (``mk.log_model``) a version is registered from.
+
+    Read back from the store, so untrusted: validated here, the rest ignored.
+    """
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    run_id: str
+    ref: ArtifactRef = Field(alias="model")
+    format: Literal["skops", "npy", "onnx", "pickle"]
+    signature: ModelSignature | None = None
+    input_example: ArtifactRef | None = None
+    requirements: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def kind(self) -> ModelKind:
+        """An ONNX payload registers as a file (loaded as a path), the rest as objects."""
+        return "file" if self.format == "onnx" else "object"
+
+    @property
+    def filename(self) -> str | None:
+        """``model.onnx`` for an ONNX payload (loaders dispatch on the suffix)."""
+        return "model.onnx" if self.format == "onnx" else None
+
+
 class GateOutcome(BaseModel):
     """One gate a promotion ran: its name, verdict, and the run that recorded it."""
 
@@ -438,14 +464,34 @@ class Registry(StoreBound):
         """
         _check_name(name)
         store = self.store
-        ref, kind, modules = self._store_model(model)
-        filename = None if kind == "object" else (Path(model).absolute().name or None)
-        example_ref = None
-        if input_example is not None:
-            example_ref = store.put(input_example)
-            if signature is None:
+        if isinstance(model, str) and model.startswith("runs:/"):
+            logged = self._logged_model(model)
+            ref, kind, filename = logged.ref, logged.kind, logged.filename
+            example_ref = logged.input_example
+            if input_example is not None:
+                example_ref = store.put(input_example)
+            signature = signature or logged.signature
+            if signature is None and input_example is not None:
                 signature = infer_signature(input_example)
-        reqs = pin_requirements(modules)
+            reqs = dict(logged.requirements)
+            if run is not None and _run_id(run) != logged.run_id:
+                raise InvalidInputError(
+                    f"run={_run_id(run)!r} contradicts {model!r}, logged by run "
+                    f"{logged.run_id!r}; leave run= out",
+                    expected=logged.run_id,
+                    found=_run_id(run),
+                )
+            run = logged.run_id
+            model = None  # lineage: the run, recorded with the edge
+        else:
+            ref, kind, modules = self._store_model(model)
+            filename = None if kind == "object" else (Path(model).absolute().name or None)
+            example_ref = None
+            if input_example is not None:
+                example_ref = store.put(input_example)
+                if signature is None:
+                    signature = infer_signature(input_example)
+            reqs = pin_requirements(modules)
         reqs.update(requirements or {})
         run_id = _run_id(run)
         lineage = _endpoints(model, inputs)
@@ -496,6 +542,66 @@ class Registry(StoreBound):
             ),
         )
         return mv
+
+    def _logged_model(self, uri: str) -> _LoggedModel:
+        """The model ``mk.log_model`` logged at ``runs:/<run_id>/<artifact>``, checked."""
+        from mlopskit.tracking import tracker_for
+
+        run_id, _, artifact = uri[len("runs:/") :].partition("/")
+        if not run_id or not artifact:
+            raise InvalidInputError(
+                f"invalid model URI {uri!r}: expected 'runs:/<run_id>/<artifact name>'",
+                expected="runs:/<run_id>/<artifact name>",
+                found=uri,
+            )
+        workspace = _context.current_workspace_uri() if self._fixed is None else self.store.url
+        run = tracker_for(workspace).get_run(run_id)  # NotFoundError naming the run
+        artifacts = run.artifacts
+        models = sorted(k for k, r in artifacts.items() if self._package_at(r) is not None)
+        ref = artifacts.get(artifact)
+        if ref is None:
+            raise NotFoundError(
+                f"run {run_id} has no artifact {artifact!r}; its logged models: {models}, "
+                f"all its artifacts: {sorted(artifacts)}",
+                name=artifact,
+                run_id=run_id,
+                expected=models,
+            )
+        payload = self._package_at(ref)
+        if payload is None:
+            raise InvalidInputError(
+                f"artifact {artifact!r} of run {run_id} is not a model logged with "
+                f"mk.log_model; its logged models: {models}. Log the model with "
+                "mk.log_model(model, name), or register the object itself",
+                expected=models,
+                found=artifact,
+                run_id=run_id,
+            )
+        where = f"artifact {artifact!r} of run {run_id} ({ref.digest})"
+        try:
+            logged = _LoggedModel.model_validate({**payload, "run_id": run_id})
+        except ValueError as exc:
+            raise IntegrityError(
+                f"{where} is a damaged model package: {type(exc).__name__}. Log the model again",
+                digest=ref.digest,
+                path=where,
+            ) from None
+        if not self.store.exists(logged.ref):
+            raise IntegrityError(
+                f"{where} names a model payload {logged.ref.digest} that is not in "
+                f"{self.store.url}; log the model again",
+                digest=logged.ref.digest,
+                path=where,
+            )
+        return logged
+
+    def _package_at(self, ref: ArtifactRef) -> dict[str, Any] | None:
+        """The package manifest ``ref`` holds (a run artifact), or None if it holds another
+        thing."""
+        if ref.kind != "record":
+            return None
+        payload = self.store.read_record(ref)
+        return payload if payload.get("kind") == "mlopskit.package" else None
 
     # -- loading --------------------------------------------------------------------------
 
