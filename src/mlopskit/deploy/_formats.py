@@ -199,9 +199,7 @@ def store_payload(store: ArtifactStore, model: Any, *, format: str | None = None
                 "format='npy' takes a numeric numpy array of weights",
                 found=type(model).__qualname__,
             )
-        buf = io.BytesIO()
-        np.save(buf, model, allow_pickle=False)
-        ref = store.put_bytes(buf.getvalue(), media_type=_MEDIA["npy"])
+        ref = store.put(model)  # the store's npy codec: header + the array's memory, no copy
         return StoredPayload(ref, "npy", "numpy.ndarray", frozenset({"numpy"}))
     flavor = f"{type(model).__module__}.{type(model).__qualname__}"
     if format == "skops" or (format is None and _is_sklearn(model)):
