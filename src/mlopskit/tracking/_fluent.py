@@ -15,6 +15,7 @@ from mlopskit import _context
 from mlopskit.errors import NoActiveRunError
 from mlopskit.store import ArtifactRef
 from mlopskit.tracking._buffer import worker
+from mlopskit.tracking._flatten import flatten_params
 from mlopskit.tracking._model import RunInput
 from mlopskit.tracking._run import Run
 from mlopskit.tracking._tracker import UNSET, Tracker, active, tracker_for
@@ -75,7 +76,8 @@ def start_run(
             ``MLOPSKIT_EXPERIMENT``, else ``default``.
         name: a display name (default: a readable ``adjective-animal-NNN`` name,
             unique in the experiment).
-        params: parameters to log at once (immutable afterwards).
+        params: parameters to log at once (immutable afterwards); nested dicts are
+            flattened to dotted names, objects described (as :func:`log_params` does).
         tags: tags to set at once.
         run_id: choose the id; an existing run with that id is resumed.
         resume: ``True``: the run must exist; ``False``: it must not; ``None``: either.
@@ -98,7 +100,7 @@ def start_run(
     return current_tracker().start_run(
         experiment,
         name=name,
-        params=params,
+        params=None if params is None else flatten_params(params),
         tags=tags,
         run_id=run_id,
         resume=resume,
@@ -136,7 +138,8 @@ def log_param(key: str, value: Any) -> None:
 
 
 def log_params(params: Mapping[str, Any]) -> None:
-    """Log parameters on the active run."""
+    """Log parameters on the active run (nested dicts as ``a.b`` names; see
+    :meth:`Run.log_params`)."""
     _require().log_params(params)
 
 

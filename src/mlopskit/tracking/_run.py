@@ -28,6 +28,7 @@ from mlopskit.store import ArtifactRef
 from mlopskit.tracking import _lifecycle
 from mlopskit.tracking._anchor import anchor_artifact
 from mlopskit.tracking._buffer import MetricBuffer, worker
+from mlopskit.tracking._flatten import flatten_params
 from mlopskit.tracking._model import MetricPoint, RunInput, RunRecord
 from mlopskit.tracking._status import error_tags, status_for
 from mlopskit.tracking._validate import (
@@ -189,8 +190,16 @@ class Run:
         self.log_params({key: value})
 
     def log_params(self, params: Mapping[str, Any]) -> None:
-        """Record several parameters in one write."""
-        clean = {check_key(k, "param"): param_value(k, v) for k, v in params.items()}
+        """Record several parameters in one write.
+
+        Nested mappings become dotted names (``{"optimizer": {"lr": 0.1}}`` logs
+        ``optimizer.lr``); estimators, functions and other objects are logged as stable
+        descriptions (class and changed params, qualified name), never a memory
+        address (see :func:`~mlopskit.tracking.flatten_params`).
+        """
+        clean = {
+            check_key(k, "param"): param_value(k, v) for k, v in flatten_params(params).items()
+        }
         for key, value in clean.items():
             old = self._params.get(key)
             if old is not None and old != value:
