@@ -45,6 +45,7 @@ _LAZY: dict[str, str] = {
     "log_model": "mlopskit.deploy._log_model",
     "log_param": "mlopskit.tracking",
     "log_params": "mlopskit.tracking",
+    "log_table": "mlopskit.tracking._fluent",
     "log_text": "mlopskit.tracking",
     "runs_report": "mlopskit.tracking",
     "search_runs": "mlopskit.tracking",
@@ -126,6 +127,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         start_run,
         track,
     )
+    from mlopskit.tracking._fluent import log_table
     from mlopskit.versioning import DatasetVersion, datasets, versioned
     from mlopskit.workspace import Workspace, current_workspace, set_workspace
 

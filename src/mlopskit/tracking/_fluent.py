@@ -40,6 +40,7 @@ __all__ = [
     "log_metrics",
     "log_param",
     "log_params",
+    "log_table",
     "log_text",
     "runs_report",
     "search_runs",
@@ -188,6 +189,11 @@ def log_text(text: str, name: str) -> ArtifactRef:
 def log_figure(figure: Any, name: str = "figure.png", **savefig: Any) -> ArtifactRef:
     """Store a matplotlib figure as an artifact of the active run."""
     return _require().log_figure(figure, name, **savefig)
+
+
+def log_table(name: str, data: Any) -> ArtifactRef:
+    """Store a table (a DataFrame) as a Parquet artifact of the active run."""
+    return _require().log_table(name, data)
 
 
 def log_input(item: Any, name: str | None = None, context: str | None = None) -> RunInput:

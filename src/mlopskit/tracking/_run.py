@@ -373,6 +373,46 @@ class Run:
         ref = self.tracker.store.put_bytes(buf.getvalue(), media_type=media)
         return self.log_artifact(ref, name)
 
+    def log_table(self, name: str, data: Any) -> ArtifactRef:
+        """Store a table as a Parquet artifact; ``load_artifact(name)`` gives the DataFrame.
+
+        Args:
+            name: the artifact's name (``predictions.parquet``, ``errors``...).
+            data: a pandas DataFrame, or what ``pandas.DataFrame(data)`` takes (a dict
+                of columns, a list of records).
+
+        Raises:
+            InvalidInputError: ``data`` is not a table, or a column cannot be stored as
+                Parquet (nothing is stored then).
+        """
+        import pandas as pd
+
+        from mlopskit.serialize import encode
+
+        check_key(name, "artifact")
+        if not isinstance(data, pd.DataFrame):
+            try:
+                data = pd.DataFrame(data)
+            except (TypeError, ValueError) as exc:
+                raise InvalidInputError(
+                    f"log_table takes a DataFrame (or a dict of columns, a list of records), "
+                    f"found {type(data).__name__}: {exc}",
+                    expected="pandas.DataFrame",
+                    found=type(data).__name__,
+                    run_id=self.run_id,
+                ) from None
+        encoded = encode(data)
+        if encoded.is_pickle:  # pyarrow refused a column: never fall back to a pickle here
+            raise InvalidInputError(
+                f"table {name!r} cannot be stored as Parquet (a column holds Python objects "
+                f"pyarrow cannot convert; columns: {[str(c) for c in data.columns][:20]}); "
+                "convert those columns to str or numbers first",
+                expected="Parquet-compatible columns",
+                found=encoded.media_type,
+                run_id=self.run_id,
+            )
+        return self.log_artifact(self.tracker.store.put(data), name)
+
     def log_input(self, item: Any, name: str | None = None, context: str | None = None) -> RunInput:
         """Record that the run consumed ``item``: an ArtifactRef, a digest string, or any
         object with a ``digest`` attribute (such as a dataset version)."""
