@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mlopskit import _context
-from mlopskit.errors import NoActiveRunError
+from mlopskit.errors import InvalidInputError, NoActiveRunError
 from mlopskit.store import ArtifactRef
 from mlopskit.tracking._buffer import worker
 from mlopskit.tracking._flatten import flatten_params
@@ -243,9 +243,35 @@ def runs_report(
     *,
     filter: str | None = None,
     metrics: Iterable[str] | None = None,
-    limit: int | None = 50,
+    max_runs: int | None = 50,
+    limit: int | object | None = UNSET,
 ) -> RunsReport:
-    """A self-contained HTML report of an experiment's runs and metric curves."""
+    """A self-contained HTML report of runs: table, metric charts, figures, images, tables.
+
+    Args:
+        experiment: one experiment, several, or None for all.
+        filter: a search filter (``"metrics.acc > 0.9"``), as in :func:`search_runs`.
+        metrics: the metrics to chart (default: every metric of the runs shown).
+        max_runs: show at most this many runs, newest first (None: all); the page says
+            when it shows fewer than matched.
+        limit: the former name of ``max_runs``.
+
+    ``.to_html(path)`` writes one HTML file that works offline (uPlot inlined).
+    """
     from mlopskit.tracking._report import build_report
 
-    return build_report(current_tracker(), experiment, filter=filter, metrics=metrics, limit=limit)
+    if limit is not UNSET:
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+            raise InvalidInputError(f"limit must be an integer or None, found {limit!r}")
+        max_runs = limit
+    if max_runs is not None and (
+        isinstance(max_runs, bool) or not isinstance(max_runs, int) or max_runs < 0
+    ):
+        raise InvalidInputError(
+            f"max_runs must be a non-negative integer or None, found {max_runs!r}",
+            expected="int >= 0 or None",
+            found=repr(max_runs),
+        )
+    return build_report(
+        current_tracker(), experiment, filter=filter, metrics=metrics, max_runs=max_runs
+    )
