@@ -9,8 +9,12 @@ the median of the per-pair ratios A/B with their min and max), in-process:
    deployment package: payload hashed and written, manifest, run artifact) vs
    ``shutil.copyfile`` of the same ``.npy`` bytes from a file to a new file (goal
    ``<= 1.2``, issue 12);
-2. the same ``log_model`` vs ``numpy.save`` of the array to a new file (the cost of
-   writing the model's bytes at all; no goal).
+2. the same ``log_model`` vs ``shutil.copyfile`` followed by ``os.fsync`` of the copy (a
+   durable copy: the store fsyncs every object it writes; no goal);
+3. the same ``log_model`` vs ``ArtifactStore.put`` of the array into the same store (the
+   store's floor: sha256 of every byte and an atomic, fsynced write; what ``log_model``
+   adds on top is the package manifest, its refs and the run artifact; no goal);
+4. the same ``log_model`` vs ``numpy.save`` of the array to a new file (no goal).
 
 Every pair changes one weight first (outside the timed region), so each ``log_model``
 stores new bytes (identical bytes would be deduplicated and write nothing). The store,
@@ -62,6 +66,28 @@ def bench_log_model(bench: Bench, work: Path, reps: int, mib: int) -> None:
             dst.unlink()
             return took
 
+        def b_durable() -> float:
+            np.save(src, weights)
+            dst = copies / f"{counter[0]}.npy"
+
+            def copy() -> None:
+                shutil.copyfile(src, dst)
+                fd = os.open(dst, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+
+            took = timed(copy)
+            dst.unlink()
+            return took
+
+        store = mk.ArtifactStore(work / "floor")
+
+        def b_put() -> float:
+            bump()
+            return timed(lambda: store.put(weights))
+
         def b_save() -> float:
             dst = copies / f"{counter[0]}.npy"
             took = timed(lambda: np.save(dst, weights))
@@ -80,6 +106,21 @@ def bench_log_model(bench: Bench, work: Path, reps: int, mib: int) -> None:
                 goal="<= 1.2",
             )
         )
+        for anchor, fn, what in (
+            ("shutil.copyfile + os.fsync", b_durable, "a durable copy of its .npy"),
+            ("ArtifactStore.put", b_put, "ArtifactStore.put of the array"),
+        ):
+            xs, ys = abab(a, fn, reps)
+            bench.add(
+                make_row(
+                    f"log_model of a {mib} MiB weight array vs {what}",
+                    mode="in-process",
+                    anchor=anchor,
+                    a=xs,
+                    b=ys,
+                    unit="s",
+                )
+            )
         xs, ys = abab(a, b_save, reps)
         bench.add(
             make_row(
