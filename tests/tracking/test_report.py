@@ -3,6 +3,7 @@ figures, images and tables — every stored field escaped, no run dropped silent
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import struct
@@ -13,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import mlopskit as mk
 from mlopskit.tracking import RunRecord, RunsReport
@@ -218,6 +221,41 @@ class TestReportEscaping:
         assert len([t for t, _ in _tags(page) if t == "script"]) == 3
         assert "<script>x</script>" not in page
         assert page.count("&lt;script&gt;console.error(&#x27;pwned&#x27;)") >= 2
+
+
+_text = st.lists(
+    st.sampled_from([*"<>&'\"/=ab ", "<script>", "</script>", "<img src=x>", "]]>", "-->"]),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=_text, param=_text, cell=_text, metric=_text)
+def test_no_stored_text_becomes_markup(name: str, param: str, cell: str, metric: str) -> None:
+    """Whatever a run's name, param, metric name or table cell holds, the page parses to
+    the same tags: the three chart scripts, no <img>, and the text as text."""
+    from mlopskit.tracking._report import ReportTable
+
+    rec = RunRecord(
+        run_id="r" * 32,
+        experiment="exp",
+        name=name,
+        status="FINISHED",
+        start_time=1.0,
+        end_time=2.0,
+        params={"p": param},
+        metrics={"m": 1.0},
+    )
+    page = RunsReport(
+        title=name,
+        runs=[rec],
+        histories={metric: {rec.run_id: [(0, 1.0)]}},
+        tables=[ReportTable(run_id=rec.run_id, name=cell, head=pd.DataFrame({cell: [cell]}))],
+    ).to_html()
+    tags = [t for t, _ in _tags(page)]
+    assert tags.count("script") == 3
+    assert "img" not in tags
+    assert html.escape(name[:20], quote=True) in page
 
 
 def _chromium() -> str | None:
