@@ -185,3 +185,20 @@ class TestRegisterFromRun:
             logged = mk.log_model(np.ones(2), "w")
         with pytest.raises(InvalidInputError, match=run.run_id):
             mk.registry.register("w", logged.uri, run="f" * 32)
+
+
+class TestOnS3:
+    def test_log_register_and_load_on_an_s3_workspace(self, s3_url: str) -> None:
+        """On S3 (moto), a model logged to a run registers from runs:/ without a copy, also
+        through a Registry bound to the store, and loads back."""
+        X, y = _data()
+        clf = LogisticRegression().fit(X, y)
+        with _context.using_workspace(s3_url):
+            with mk.start_run("s3", capture_env=False):
+                logged = mk.log_model(clf, "clf", input_example=X.head(2))
+            mv = mk.registry.register("clf", logged.uri)
+            assert mv.digest == logged.model.digest
+            bound = mk.registry.Registry(mk.ArtifactStore(s3_url))
+            mv2 = bound.register("clf", logged.uri)
+            assert (mv2.number, mv2.digest) == (2, mv.digest)
+            np.testing.assert_array_equal(mk.registry.load("clf/2").predict(X), clf.predict(X))
