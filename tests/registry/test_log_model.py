@@ -152,6 +152,24 @@ class TestRegisterFromRun:
         assert mk.registry.load("d/1").predict([[1.0, 2.0]]).tolist() == [6.0]
         assert mk.deploy.Predictor("w/1").predict([[1.0, 1.0]]) is not None
 
+    def test_an_onnx_model_registers_as_a_file_and_serves(self, ws: str) -> None:
+        """A logged ONNX model registers as the file model.onnx (registry.load gives its
+        path) and a Predictor runs it with onnxruntime."""
+        skl2onnx = pytest.importorskip("skl2onnx")
+        pytest.importorskip("onnxruntime")
+        from skl2onnx.common.data_types import FloatTensorType
+
+        X, y = _data()
+        clf = LogisticRegression().fit(X.to_numpy(np.float32), y)
+        onx = skl2onnx.convert_sklearn(clf, initial_types=[("X", FloatTensorType([None, 2]))])
+        with mk.start_run("onnx"):
+            logged = mk.log_model(onx.SerializeToString(), "lr", format="onnx")
+        mv = mk.registry.register("lr", logged.uri)
+        assert (mv.kind, mv.filename, mv.digest) == ("file", "model.onnx", logged.model.digest)
+        assert Path(mk.registry.load("lr/1")).read_bytes() == onx.SerializeToString()
+        out = mk.deploy.Predictor("lr/1").predict(X.to_numpy(np.float32))
+        np.testing.assert_array_equal(np.asarray(out).ravel(), clf.predict(X.to_numpy(np.float32)))
+
     def test_unknown_run_is_not_found(self, ws: str) -> None:
         """A run id that does not exist: NotFoundError naming it; nothing registered."""
         with pytest.raises(NotFoundError, match="0" * 32):
