@@ -186,6 +186,14 @@ class TestRunsReport:
         """The report renders in a notebook, also with no runs."""
         assert "<table>" in mk.runs_report("nothing-here")._repr_html_()
 
+    def test_two_reports_in_one_notebook_use_distinct_element_ids(self, workspace: str) -> None:
+        """Two reports shown on one notebook page never draw into each other's charts."""
+        with mk.start_run("nb"):
+            mk.log_metric("m", 1.0)
+        report = mk.runs_report("nb")
+        ids = [re.findall(r"id='([^']+-chart-0)'", report._repr_html_()) for _ in range(2)]
+        assert len(ids[0]) == len(ids[1]) == 1 and ids[0] != ids[1]
+
 
 class TestReportEscaping:
     def test_every_field_is_escaped(self) -> None:
@@ -294,12 +302,12 @@ class TestInABrowser:
                 page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
                 page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
                 page.goto(out.as_uri())
-                page.wait_for_selector("#mk-chart-1 canvas")
+                page.wait_for_selector("#mk-report-chart-1 canvas")
                 canvases = page.locator(".chart canvas").count()
                 decoded = page.evaluate(
                     "Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)"
                 )
-                legend = page.locator("#mk-chart-1 .u-legend").inner_text()
+                legend = page.locator("#mk-report-chart-1 .u-legend").inner_text()
                 page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
             finally:
                 browser.close()

@@ -19,6 +19,7 @@ import base64
 import html
 import math
 import os
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timezone
@@ -137,13 +138,14 @@ class RunsReport:
         return page
 
     def _repr_html_(self) -> str:
-        return self._body()
+        # several reports can share a notebook page: their element ids must not collide
+        return self._body(f"mk-report-{uuid.uuid4().hex[:12]}")
 
     def _render(self) -> str:
         return (
             "<!DOCTYPE html><html><head><meta charset='utf-8'>"
             f"<title>{_esc(self.title)}</title><style>{_CSS}</style></head>"
-            f"<body>{self._body()}</body></html>"
+            f"<body>{self._body('mk-report')}</body></html>"
         )
 
     def labels(self) -> dict[str, str]:
@@ -157,7 +159,7 @@ class RunsReport:
             for r in self.runs
         }
 
-    def _body(self) -> str:
+    def _body(self, prefix: str) -> str:
         colors = {r.run_id: _COLORS[i % len(_COLORS)] for i, r in enumerate(self.runs)}
         labels = self.labels()
         parts = [f"<h1>{_esc(self.title)}</h1>"]
@@ -167,7 +169,7 @@ class RunsReport:
                 "first): pass <code>max_runs=None</code> to see all.</p>"
             )
         parts.append(self._table(colors, labels))
-        parts.append(self._charts(labels))
+        parts.append(self._charts(labels, prefix))
         parts.append(self._images(labels))
         parts.append(self._tables(labels))
         return "".join(parts)
@@ -204,12 +206,12 @@ class RunsReport:
         header = "".join(f"<th>{_cell(h)}</th>" for h in head)
         return f"<table><tr>{header}</tr>{''.join(rows)}</table>"
 
-    def _charts(self, labels: dict[str, str]) -> str:
+    def _charts(self, labels: dict[str, str], prefix: str) -> str:
         if not self.histories:
             return ""
         figures, charts = [], []
         for i, (metric, series) in enumerate(sorted(self.histories.items())):
-            chart_id = f"mk-chart-{i}"
+            chart_id = f"{prefix}-chart-{i}"
             lines = []
             for r in self.runs:  # every run in every chart: a run keeps its color
                 points = _thin(sorted(series.get(r.run_id, [])))
@@ -227,7 +229,7 @@ class RunsReport:
             )
         return (
             f"<h2>Metrics</h2><div class='charts'>{''.join(figures)}</div>"
-            f"{render_charts(charts, element_id='mk-report-charts')}"
+            f"{render_charts(charts, element_id=f'{prefix}-charts')}"
         )
 
     def _images(self, labels: dict[str, str]) -> str:
