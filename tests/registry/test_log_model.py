@@ -205,6 +205,35 @@ class TestRegisterFromRun:
             mk.registry.register("w", logged.uri, run="f" * 32)
 
 
+class TestRegisterAutologged:
+    def test_an_autologged_model_registers_from_its_run(self, ws: str) -> None:
+        """mk.autolog's model.skops artifact registers from runs:/ without a copy and loads
+        as the fitted estimator."""
+        X, y = _data()
+        mk.autolog()
+        try:
+            clf = LogisticRegression().fit(X, y)
+        finally:
+            mk.autolog(disable=True)
+        run_id = mk.search_runs()["run_id"].iloc[0]
+        artifact = mk.get_run(run_id).tags["mlopskit.autolog.model"]
+        assert artifact == "model.skops"
+        mv = mk.registry.register("auto", f"runs:/{run_id}/{artifact}")
+        assert mv.digest == mk.get_run(run_id).artifacts[artifact].digest
+        assert "scikit-learn" in mv.requirements
+        np.testing.assert_array_equal(mk.registry.load("auto/1").predict(X), clf.predict(X))
+        out = mk.deploy.Predictor("auto/1").predict(X)
+        np.testing.assert_array_equal(np.asarray(out).ravel(), clf.predict(X))
+
+    def test_a_file_named_skops_that_is_not_one_is_refused(self, ws: str) -> None:
+        """A '.skops' artifact holding other bytes is InvalidInputError, nothing registered."""
+        with mk.start_run("fake") as run:
+            mk.log_artifact(b"not a zip", name="model.skops")
+        with pytest.raises(InvalidInputError, match="not a skops archive"):
+            mk.registry.register("m", f"runs:/{run.run_id}/model.skops")
+        assert mk.registry.names() == []
+
+
 class TestOnS3:
     def test_log_register_and_load_on_an_s3_workspace(self, s3_url: str) -> None:
         """On S3 (moto), a model logged to a run registers from runs:/ without a copy, also

@@ -72,6 +72,7 @@ log = get_logger("mlopskit.registry")
 
 _ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _SCAN_LIMIT = 64 * 1024 * 1024
+_SKOPS_MEDIA = "application/vnd.mlopskit.skops+zip"  # the store's skops codec (serialize)
 ModelKind = Literal["object", "file", "directory"]
 
 
@@ -556,8 +557,10 @@ class Registry(StoreBound):
             )
         workspace = _context.current_workspace_uri() if self._fixed is None else self.store.url
         run = tracker_for(workspace).get_run(run_id)  # NotFoundError naming the run
-        artifacts = run.artifacts
-        models = sorted(k for k, r in artifacts.items() if self._package_at(r) is not None)
+        artifacts, tags = run.artifacts, run.tags
+        models = sorted(
+            k for k, r in artifacts.items() if self._model_at(k, r, tags, scan=False) is not None
+        )
         ref = artifacts.get(artifact)
         if ref is None:
             raise NotFoundError(
@@ -567,12 +570,12 @@ class Registry(StoreBound):
                 run_id=run_id,
                 expected=models,
             )
-        payload = self._package_at(ref)
+        payload = self._model_at(artifact, ref, tags)
         if payload is None:
             raise InvalidInputError(
                 f"artifact {artifact!r} of run {run_id} is not a model logged with "
-                f"mk.log_model; its logged models: {models}. Log the model with "
-                "mk.log_model(model, name), or register the object itself",
+                f"mk.log_model (or mk.autolog); its logged models: {models}. Log the model "
+                "with mk.log_model(model, name), or register the object itself",
                 expected=models,
                 found=artifact,
                 run_id=run_id,
@@ -593,15 +596,39 @@ class Registry(StoreBound):
                 digest=logged.ref.digest,
                 path=where,
             )
+        if logged.format == "skops" and not self.store.get_bytes(logged.ref).startswith(b"PK"):
+            raise InvalidInputError(
+                f"{where} is named like a skops model but is not a skops archive",
+                expected="a skops (zip) archive",
+                found=artifact,
+                run_id=run_id,
+            )
         return logged
 
-    def _package_at(self, ref: ArtifactRef) -> dict[str, Any] | None:
-        """The package manifest ``ref`` holds (a run artifact), or None if it holds another
-        thing."""
-        if ref.kind != "record":
-            return None
-        payload = self.store.read_record(ref)
-        return payload if payload.get("kind") == "mlopskit.package" else None
+    def _model_at(
+        self, name: str, ref: ArtifactRef, tags: Mapping[str, str], *, scan: bool = True
+    ) -> dict[str, Any] | None:
+        """What registering run artifact ``name`` registers, or None if it is no model:
+        a package manifest (``mk.log_model``), or a model ``mk.autolog`` logged (a
+        ``.skops`` archive, or the pickled estimator its ``mlopskit.autolog.model`` tag
+        names). ``scan=False`` skips reading a pickle for the modules it needs."""
+        if ref.kind == "record":
+            payload = self.store.read_record(ref)
+            return payload if payload.get("kind") == "mlopskit.package" else None
+        if ref.kind == "blob" and name.endswith(".skops"):
+            skops = {**ref.model_dump(mode="json"), "media_type": _SKOPS_MEDIA}
+            modules = ("sklearn", "skops", "numpy", "scipy")
+            return {"model": skops, "format": "skops", "requirements": pin_requirements(modules)}
+        if tags.get("mlopskit.autolog.model") == name and is_pickle_media_type(ref.media_type):
+            modules_ = {"cloudpickle"}
+            if scan and ref.size <= _SCAN_LIMIT:
+                modules_ |= _pickle_modules(self.store.get_bytes(ref))
+            return {
+                "model": ref.model_dump(mode="json"),
+                "format": "pickle",
+                "requirements": pin_requirements(modules_),
+            }
+        return None
 
     # -- loading --------------------------------------------------------------------------
 
