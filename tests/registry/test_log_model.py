@@ -225,6 +225,21 @@ class TestRegisterAutologged:
         out = mk.deploy.Predictor("auto/1").predict(X)
         np.testing.assert_array_equal(np.asarray(out).ravel(), clf.predict(X))
 
+    def test_an_autologged_pickle_registers_when_skops_is_missing(self, ws: str) -> None:
+        """Without skops autolog stores the estimator pickled and tags it: that artifact
+        registers too, and loads (this store wrote the pickle)."""
+        X, y = _data()
+        clf = LogisticRegression().fit(X, y)
+        with mk.start_run("nosk") as run:  # what autolog's fallback records
+            run.log_artifact(clf, name="model")
+            run.set_tag("mlopskit.autolog.model", "model")
+            run.log_artifact(Doubler(), name="other")  # a pickle nobody tagged: not a model
+        mv = mk.registry.register("nosk", f"runs:/{run.run_id}/model")
+        assert "scikit-learn" in mv.requirements
+        np.testing.assert_array_equal(mk.registry.load("nosk/1").predict(X), clf.predict(X))
+        with pytest.raises(InvalidInputError, match=r"logged models: \['model'\]"):
+            mk.registry.register("nosk", f"runs:/{run.run_id}/other")
+
     def test_a_file_named_skops_that_is_not_one_is_refused(self, ws: str) -> None:
         """A '.skops' artifact holding other bytes is InvalidInputError, nothing registered."""
         with mk.start_run("fake") as run:
