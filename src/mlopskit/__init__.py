@@ -44,8 +44,10 @@ _LAZY: dict[str, str] = {
     "log_input": "mlopskit.tracking",
     "log_metric": "mlopskit.tracking",
     "log_metrics": "mlopskit.tracking",
+    "log_model": "mlopskit.deploy._log_model",
     "log_param": "mlopskit.tracking",
     "log_params": "mlopskit.tracking",
+    "log_table": "mlopskit.tracking._fluent",
     "log_text": "mlopskit.tracking",
     "restore_experiment": "mlopskit.tracking",
     "restore_run": "mlopskit.tracking",
@@ -102,6 +104,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from mlopskit._lineage import LineageNode as LineageNode
     from mlopskit._lineage import LineageRecord as LineageRecord
     from mlopskit._lineage import lineage as lineage
+    from mlopskit.deploy._log_model import log_model
     from mlopskit.errors import IntegrityError, MlopskitError, NotFoundError, RefConflictError
     from mlopskit.registry import ModelVersion, infer_signature
     from mlopskit.store import ArtifactRef, ArtifactStore
@@ -132,6 +135,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         start_run,
         track,
     )
+    from mlopskit.tracking._fluent import log_table
     from mlopskit.versioning import DatasetVersion, datasets, versioned
     from mlopskit.workspace import Workspace, current_workspace, set_workspace
 

@@ -70,7 +70,8 @@ class TestTrack:
         }
 
     def test_arrays_and_frames_become_shape_and_digest(self, workspace: str) -> None:
-        """Non-plain arguments are described; arrays and frames carry a content digest."""
+        """Non-plain arguments are described; arrays and frames carry a content digest; a
+        dict argument is flattened to dotted names."""
 
         @mk.track
         def fit(X: Any, df: Any, other: Any, **extra: Any) -> None:
@@ -80,7 +81,8 @@ class TestTrack:
         params = _last_run().params
         assert params["X"].startswith("ndarray(shape=(3, 2), dtype=float64) sha256:")
         assert params["df"].startswith("DataFrame(shape=(2, 1)) sha256:")
-        assert params["other"] == "{'k': [1, 2]}"
+        assert params["other.k"] == "[1, 2]"
+        assert "other" not in params
         assert params["seed"] == "7"
         fit(np.ones((3, 2)), pd.DataFrame({"a": [1, 2]}), None)
         assert _last_run().params["X"] != params["X"]

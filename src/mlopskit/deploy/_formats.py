@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from mlopskit._optional import import_optional
-from mlopskit.errors import InvalidInputError, UntrustedObjectError
+from mlopskit.errors import InvalidInputError
+from mlopskit.serialize import decode
 
 if TYPE_CHECKING:
     from mlopskit.store import ArtifactRef, ArtifactStore
@@ -36,12 +37,6 @@ _MEDIA = {
     "npy": "application/x-npy",
     "onnx": "application/vnd.onnx",
 }
-# Beyond skops' own default list, only scikit-learn's classes are trusted: a function such
-# as builtins.eval or numpy.load inside a FunctionTransformer would run on request data.
-_SAFE_SKOPS_ROOTS = frozenset({"sklearn"})
-# Plain data types skops does not list by default but that run no code when loaded
-# (SimpleImputer keeps the dtype it was fitted on).
-_SAFE_SKOPS_TYPES = frozenset({"numpy.dtype"})
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
@@ -204,9 +199,7 @@ def store_payload(store: ArtifactStore, model: Any, *, format: str | None = None
                 "format='npy' takes a numeric numpy array of weights",
                 found=type(model).__qualname__,
             )
-        buf = io.BytesIO()
-        np.save(buf, model, allow_pickle=False)
-        ref = store.put_bytes(buf.getvalue(), media_type=_MEDIA["npy"])
+        ref = store.put(model)  # the store's npy codec: header + the array's memory, no copy
         return StoredPayload(ref, "npy", "numpy.ndarray", frozenset({"numpy"}))
     flavor = f"{type(model).__module__}.{type(model).__qualname__}"
     if format == "skops" or (format is None and _is_sklearn(model)):
@@ -244,23 +237,8 @@ def load_payload(
         return LinearWeights(np.load(io.BytesIO(data), allow_pickle=False))
     if format == "onnx":
         return OnnxModel(data)
-    if format == "skops":
-        sio = import_optional("skops.io", "sklearn", purpose="loading scikit-learn models")
-        untrusted = list(sio.get_untrusted_types(data=data))
-        unsafe = [
-            t
-            for t in untrusted
-            if t.split(".")[0] not in _SAFE_SKOPS_ROOTS and t not in _SAFE_SKOPS_TYPES
-        ]
-        if unsafe and trusted is not True:
-            raise UntrustedObjectError(
-                f"the skops model holds types skops does not trust and that are not "
-                f"scikit-learn classes: "
-                f"{unsafe[:5]}; loading them may run their code. Pass trusted=True if you "
-                "trust this model",
-                media_type=_MEDIA["skops"],
-            )
-        return sio.loads(data, trusted=untrusted)
+    if format == "skops":  # the skops codec (mlopskit.serialize) applies the trust rule
+        return decode(data, _MEDIA["skops"], trusted=bool(trusted), name=ref.digest)
     raise InvalidInputError(
         f"unknown model format {format!r}", expected=list(FORMATS), found=format
     )

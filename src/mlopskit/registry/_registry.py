@@ -76,6 +76,7 @@ log = get_logger("mlopskit.registry")
 
 _ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _SCAN_LIMIT = 64 * 1024 * 1024
+_SKOPS_MEDIA = "application/vnd.mlopskit.skops+zip"  # the store's skops codec (serialize)
 ModelKind = Literal["object", "file", "directory"]
 
 
@@ -141,6 +142,32 @@ class ModelVersion(NumberedVersion, BaseModel):
         "digest",
         "run_id",
     )
+
+
+class _LoggedModel(BaseModel):
+    """The fields of a package manifest (``mk.log_model``) a version is registered from.
+
+    Read back from the store, so untrusted: validated here, the rest ignored.
+    """
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    run_id: str
+    ref: ArtifactRef = Field(alias="model")
+    format: Literal["skops", "npy", "onnx", "pickle"]
+    signature: ModelSignature | None = None
+    input_example: ArtifactRef | None = None
+    requirements: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def kind(self) -> ModelKind:
+        """An ONNX payload registers as a file (loaded as a path), the rest as objects."""
+        return "file" if self.format == "onnx" else "object"
+
+    @property
+    def filename(self) -> str | None:
+        """``model.onnx`` for an ONNX payload (loaders dispatch on the suffix)."""
+        return "model.onnx" if self.format == "onnx" else None
 
 
 class GateOutcome(BaseModel):
@@ -497,14 +524,34 @@ class Registry(StoreBound):
         """
         _check_name(name)
         store = self.store
-        ref, kind, modules = self._store_model(model)
-        filename = None if kind == "object" else (Path(model).absolute().name or None)
-        example_ref = None
-        if input_example is not None:
-            example_ref = store.put(input_example)
-            if signature is None:
+        if isinstance(model, str) and model.startswith("runs:/"):
+            logged = self._logged_model(model)
+            ref, kind, filename = logged.ref, logged.kind, logged.filename
+            example_ref = logged.input_example
+            if input_example is not None:
+                example_ref = store.put(input_example)
+            signature = signature or logged.signature
+            if signature is None and input_example is not None:
                 signature = infer_signature(input_example)
-        reqs = pin_requirements(modules)
+            reqs = dict(logged.requirements)
+            if run is not None and _run_id(run) != logged.run_id:
+                raise InvalidInputError(
+                    f"run={_run_id(run)!r} contradicts {model!r}, logged by run "
+                    f"{logged.run_id!r}; leave run= out",
+                    expected=logged.run_id,
+                    found=_run_id(run),
+                )
+            run = logged.run_id
+            model = None  # lineage: the run, recorded with the edge
+        else:
+            ref, kind, modules = self._store_model(model)
+            filename = None if kind == "object" else (Path(model).absolute().name or None)
+            example_ref = None
+            if input_example is not None:
+                example_ref = store.put(input_example)
+                if signature is None:
+                    signature = infer_signature(input_example)
+            reqs = pin_requirements(modules)
         reqs.update(requirements or {})
         run_id = _run_id(run)
         lineage = _endpoints(model, inputs)
@@ -555,6 +602,92 @@ class Registry(StoreBound):
             ),
         )
         return mv
+
+    def _logged_model(self, uri: str) -> _LoggedModel:
+        """The model ``mk.log_model`` logged at ``runs:/<run_id>/<artifact>``, checked."""
+        from mlopskit.tracking import tracker_for
+
+        run_id, _, artifact = uri[len("runs:/") :].partition("/")
+        if not run_id or not artifact:
+            raise InvalidInputError(
+                f"invalid model URI {uri!r}: expected 'runs:/<run_id>/<artifact name>'",
+                expected="runs:/<run_id>/<artifact name>",
+                found=uri,
+            )
+        workspace = _context.current_workspace_uri() if self._fixed is None else self.store.url
+        run = tracker_for(workspace).get_run(run_id)  # NotFoundError naming the run
+        artifacts, tags = run.artifacts, run.tags
+        models = sorted(
+            k for k, r in artifacts.items() if self._model_at(k, r, tags, scan=False) is not None
+        )
+        ref = artifacts.get(artifact)
+        if ref is None:
+            raise NotFoundError(
+                f"run {run_id} has no artifact {artifact!r}; its logged models: {models}, "
+                f"all its artifacts: {sorted(artifacts)}",
+                name=artifact,
+                run_id=run_id,
+                expected=models,
+            )
+        payload = self._model_at(artifact, ref, tags)
+        if payload is None:
+            raise InvalidInputError(
+                f"artifact {artifact!r} of run {run_id} is not a model logged with "
+                f"mk.log_model (or mk.autolog); its logged models: {models}. Log the model "
+                "with mk.log_model(model, name), or register the object itself",
+                expected=models,
+                found=artifact,
+                run_id=run_id,
+            )
+        where = f"artifact {artifact!r} of run {run_id} ({ref.digest})"
+        try:
+            logged = _LoggedModel.model_validate({**payload, "run_id": run_id})
+        except ValueError as exc:
+            raise IntegrityError(
+                f"{where} is a damaged model package: {type(exc).__name__}. Log the model again",
+                digest=ref.digest,
+                path=where,
+            ) from None
+        if not self.store.exists(logged.ref):
+            raise IntegrityError(
+                f"{where} names a model payload {logged.ref.digest} that is not in "
+                f"{self.store.url}; log the model again",
+                digest=logged.ref.digest,
+                path=where,
+            )
+        if logged.format == "skops" and not self.store.get_bytes(logged.ref).startswith(b"PK"):
+            raise InvalidInputError(
+                f"{where} is named like a skops model but is not a skops archive",
+                expected="a skops (zip) archive",
+                found=artifact,
+                run_id=run_id,
+            )
+        return logged
+
+    def _model_at(
+        self, name: str, ref: ArtifactRef, tags: Mapping[str, str], *, scan: bool = True
+    ) -> dict[str, Any] | None:
+        """What registering run artifact ``name`` registers, or None if it is no model:
+        a package manifest (``mk.log_model``), or a model ``mk.autolog`` logged (a
+        ``.skops`` archive, or the pickled estimator its ``mlopskit.autolog.model`` tag
+        names). ``scan=False`` skips reading a pickle for the modules it needs."""
+        if ref.kind == "record":
+            payload = self.store.read_record(ref)
+            return payload if payload.get("kind") == "mlopskit.package" else None
+        if ref.kind == "blob" and name.endswith(".skops"):
+            skops = {**ref.model_dump(mode="json"), "media_type": _SKOPS_MEDIA}
+            modules = ("sklearn", "skops", "numpy", "scipy")
+            return {"model": skops, "format": "skops", "requirements": pin_requirements(modules)}
+        if tags.get("mlopskit.autolog.model") == name and is_pickle_media_type(ref.media_type):
+            modules_ = {"cloudpickle"}
+            if scan and ref.size <= _SCAN_LIMIT:
+                modules_ |= _pickle_modules(self.store.get_bytes(ref))
+            return {
+                "model": ref.model_dump(mode="json"),
+                "format": "pickle",
+                "requirements": pin_requirements(modules_),
+            }
+        return None
 
     # -- loading --------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ PANDAS_PICKLE = "application/vnd.mlopskit.pandas+pickle"
 PYDANTIC = "application/vnd.mlopskit.pydantic+json"
 JSON = "application/json"
 CLOUDPICKLE = "application/vnd.mlopskit.cloudpickle"
+SKOPS = "application/vnd.mlopskit.skops+zip"
 
 _PICKLE_TYPES = frozenset({PANDAS_PICKLE, CLOUDPICKLE})
 
@@ -286,6 +287,36 @@ def _pickle_decode(data: bytes, media_type: str) -> Any:
     return cloudpickle.loads(data)
 
 
+# Beyond skops' own default list, only scikit-learn's classes are trusted: a function such
+# as builtins.eval or numpy.load inside a FunctionTransformer would run on request data.
+_SAFE_SKOPS_ROOTS = frozenset({"sklearn"})
+# Plain data types skops does not list by default but that run no code when loaded
+# (SimpleImputer keeps the dtype it was fitted on).
+_SAFE_SKOPS_TYPES = frozenset({"numpy.dtype"})
+
+
+def _skops_decode(data: bytes, media_type: str, *, trusted: bool = False) -> Any:
+    """A skops archive (a scikit-learn model): skops' trusted types and scikit-learn's own
+    classes load; anything else only when ``trusted``."""
+    from mlopskit._optional import import_optional
+
+    sio = import_optional("skops.io", "sklearn", purpose="loading scikit-learn models")
+    untrusted = list(sio.get_untrusted_types(data=data))
+    unsafe = [
+        t
+        for t in untrusted
+        if t.split(".")[0] not in _SAFE_SKOPS_ROOTS and t not in _SAFE_SKOPS_TYPES
+    ]
+    if unsafe and not trusted:
+        raise UntrustedObjectError(
+            "the skops model holds types skops does not trust and that are not scikit-learn "
+            f"classes: {unsafe[:5]}; loading them may run their code. Pass trusted=True if "
+            "you trust this model",
+            media_type=SKOPS,
+        )
+    return sio.loads(data, trusted=untrusted)
+
+
 _CODECS: list[Codec] = [
     Codec(
         "raw",
@@ -312,6 +343,15 @@ _CODECS: list[Codec] = [
         trust_aware=True,
     ),
     Codec("json", (JSON,), _is_jsonable, _json_encode, _json_decode),
+    # Decode only: models are written as skops by mlopskit.deploy's payload formats.
+    Codec(
+        "skops",
+        (SKOPS,),
+        lambda o: False,
+        lambda o: None,
+        _skops_decode,
+        trust_aware=True,
+    ),
     Codec(
         "cloudpickle",
         (CLOUDPICKLE,),

@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mlopskit import _context
-from mlopskit.errors import NoActiveRunError
+from mlopskit.errors import InvalidInputError, NoActiveRunError
 from mlopskit.store import ArtifactRef
 from mlopskit.tracking._buffer import worker
+from mlopskit.tracking._flatten import flatten_params
 from mlopskit.tracking._model import RunInput
 from mlopskit.tracking._run import Run
 from mlopskit.tracking._tracker import UNSET, Tracker, active, tracker_for
@@ -39,6 +40,7 @@ __all__ = [
     "log_metrics",
     "log_param",
     "log_params",
+    "log_table",
     "log_text",
     "runs_report",
     "search_runs",
@@ -75,7 +77,8 @@ def start_run(
             ``MLOPSKIT_EXPERIMENT``, else ``default``.
         name: a display name (default: a readable ``adjective-animal-NNN`` name,
             unique in the experiment).
-        params: parameters to log at once (immutable afterwards).
+        params: parameters to log at once (immutable afterwards); nested dicts are
+            flattened to dotted names, objects described (as :func:`log_params` does).
         tags: tags to set at once.
         run_id: choose the id; an existing run with that id is resumed.
         resume: ``True``: the run must exist; ``False``: it must not; ``None``: either.
@@ -98,7 +101,7 @@ def start_run(
     return current_tracker().start_run(
         experiment,
         name=name,
-        params=params,
+        params=None if params is None else flatten_params(params),
         tags=tags,
         run_id=run_id,
         resume=resume,
@@ -136,7 +139,8 @@ def log_param(key: str, value: Any) -> None:
 
 
 def log_params(params: Mapping[str, Any]) -> None:
-    """Log parameters on the active run."""
+    """Log parameters on the active run (nested dicts as ``a.b`` names; see
+    :meth:`Run.log_params`)."""
     _require().log_params(params)
 
 
@@ -185,6 +189,11 @@ def log_text(text: str, name: str) -> ArtifactRef:
 def log_figure(figure: Any, name: str = "figure.png", **savefig: Any) -> ArtifactRef:
     """Store a matplotlib figure as an artifact of the active run."""
     return _require().log_figure(figure, name, **savefig)
+
+
+def log_table(name: str, data: Any) -> ArtifactRef:
+    """Store a table (a DataFrame) as a Parquet artifact of the active run."""
+    return _require().log_table(name, data)
 
 
 def log_input(item: Any, name: str | None = None, context: str | None = None) -> RunInput:
@@ -244,9 +253,35 @@ def runs_report(
     *,
     filter: str | None = None,
     metrics: Iterable[str] | None = None,
-    limit: int | None = 50,
+    max_runs: int | None = 50,
+    limit: int | object | None = UNSET,
 ) -> RunsReport:
-    """A self-contained HTML report of an experiment's runs and metric curves."""
+    """A self-contained HTML report of runs: table, metric charts, figures, images, tables.
+
+    Args:
+        experiment: one experiment, several, or None for all.
+        filter: a search filter (``"metrics.acc > 0.9"``), as in :func:`search_runs`.
+        metrics: the metrics to chart (default: every metric of the runs shown).
+        max_runs: show at most this many runs, newest first (None: all); the page says
+            when it shows fewer than matched.
+        limit: the former name of ``max_runs``.
+
+    ``.to_html(path)`` writes one HTML file that works offline (uPlot inlined).
+    """
     from mlopskit.tracking._report import build_report
 
-    return build_report(current_tracker(), experiment, filter=filter, metrics=metrics, limit=limit)
+    if limit is not UNSET:
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+            raise InvalidInputError(f"limit must be an integer or None, found {limit!r}")
+        max_runs = limit
+    if max_runs is not None and (
+        isinstance(max_runs, bool) or not isinstance(max_runs, int) or max_runs < 0
+    ):
+        raise InvalidInputError(
+            f"max_runs must be a non-negative integer or None, found {max_runs!r}",
+            expected="int >= 0 or None",
+            found=repr(max_runs),
+        )
+    return build_report(
+        current_tracker(), experiment, filter=filter, metrics=metrics, max_runs=max_runs
+    )

@@ -28,6 +28,7 @@ from mlopskit.store import ArtifactRef
 from mlopskit.tracking import _lifecycle
 from mlopskit.tracking._anchor import anchor_artifact
 from mlopskit.tracking._buffer import MetricBuffer, Series, worker
+from mlopskit.tracking._flatten import flatten_params
 from mlopskit.tracking._model import MetricPoint, RunInput, RunRecord
 from mlopskit.tracking._status import error_tags, status_for
 from mlopskit.tracking._validate import (
@@ -191,8 +192,16 @@ class Run:
         self.log_params({key: value})
 
     def log_params(self, params: Mapping[str, Any]) -> None:
-        """Record several parameters in one write."""
-        clean = {check_key(k, "param"): param_value(k, v) for k, v in params.items()}
+        """Record several parameters in one write.
+
+        Nested mappings become dotted names (``{"optimizer": {"lr": 0.1}}`` logs
+        ``optimizer.lr``); estimators, functions and other objects are logged as stable
+        descriptions (class and changed params, qualified name), never a memory
+        address (see :func:`~mlopskit.tracking.flatten_params`).
+        """
+        clean = {
+            check_key(k, "param"): param_value(k, v) for k, v in flatten_params(params).items()
+        }
         for key, value in clean.items():
             old = self._params.get(key)
             if old is not None and old != value:
@@ -367,6 +376,46 @@ class Run:
         media = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}.get(fmt)
         ref = self.tracker.store.put_bytes(buf.getvalue(), media_type=media)
         return self.log_artifact(ref, name)
+
+    def log_table(self, name: str, data: Any) -> ArtifactRef:
+        """Store a table as a Parquet artifact; ``load_artifact(name)`` gives the DataFrame.
+
+        Args:
+            name: the artifact's name (``predictions.parquet``, ``errors``...).
+            data: a pandas DataFrame, or what ``pandas.DataFrame(data)`` takes (a dict
+                of columns, a list of records).
+
+        Raises:
+            InvalidInputError: ``data`` is not a table, or a column cannot be stored as
+                Parquet (nothing is stored then).
+        """
+        import pandas as pd
+
+        from mlopskit.serialize import encode
+
+        check_key(name, "artifact")
+        if not isinstance(data, pd.DataFrame):
+            try:
+                data = pd.DataFrame(data)
+            except (TypeError, ValueError) as exc:
+                raise InvalidInputError(
+                    f"log_table takes a DataFrame (or a dict of columns, a list of records), "
+                    f"found {type(data).__name__}: {exc}",
+                    expected="pandas.DataFrame",
+                    found=type(data).__name__,
+                    run_id=self.run_id,
+                ) from None
+        encoded = encode(data)
+        if encoded.is_pickle:  # pyarrow refused a column: never fall back to a pickle here
+            raise InvalidInputError(
+                f"table {name!r} cannot be stored as Parquet (a column holds Python objects "
+                f"pyarrow cannot convert; columns: {[str(c) for c in data.columns][:20]}); "
+                "convert those columns to str or numbers first",
+                expected="Parquet-compatible columns",
+                found=encoded.media_type,
+                run_id=self.run_id,
+            )
+        return self.log_artifact(self.tracker.store.put(data), name)
 
     def log_input(self, item: Any, name: str | None = None, context: str | None = None) -> RunInput:
         """Record that the run consumed ``item``: an ArtifactRef, a digest string, or any

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from mlopskit._log import get_logger
+from mlopskit.errors import InvalidInputError
+from mlopskit.tracking._flatten import describe_params, flatten_params
 from mlopskit.tracking._run import Run
 from mlopskit.tracking._status import status_for
 
@@ -217,7 +219,14 @@ def _bound_params(
             if only is not None and key not in only:
                 continue
             out[key] = REDACTED if _is_secret(key, extra_secret) else val
-    return out
+    try:  # nested dicts as dotted names, objects as stable descriptions
+        described = flatten_params(out)
+    except InvalidInputError:  # two arguments flatten to one name: keep them whole
+        described = describe_params(out)
+    return {
+        key: REDACTED if any(_is_secret(part, extra_secret) for part in key.split(".")) else val
+        for key, val in described.items()
+    }
 
 
 def _numeric(result: Mapping[Any, Any]) -> dict[str, float]:
