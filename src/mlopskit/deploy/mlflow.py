@@ -31,6 +31,7 @@ from mlopskit.deploy._targets import (
     write_bundle,
 )
 from mlopskit.errors import InvalidInputError, NotFoundError, UntrustedObjectError
+from mlopskit.serialize import SKOPS_MEDIA_TYPE, decode
 
 if TYPE_CHECKING:
     from mlopskit.deploy._package import ModelPackage
@@ -326,7 +327,6 @@ def load(
     """
     import pandas as pd
 
-    from mlopskit._optional import import_optional
     from mlopskit.deploy._package import ModelPackage
 
     root = Path(path)
@@ -342,17 +342,8 @@ def load(
     payload = _inside(root, flavor.get("pickled_model"))
     fmt = str(flavor.get("serialization_format", "cloudpickle"))
     data = payload.read_bytes()
-    if fmt == "skops":
-        sio = import_optional("skops.io", "sklearn", purpose="loading skops models")
-        untrusted = list(sio.get_untrusted_types(data=data))
-        unsafe = [t for t in untrusted if t.split(".")[0] != "sklearn"]
-        if unsafe and not trusted:
-            raise UntrustedObjectError(
-                f"{payload} holds types skops does not trust: {unsafe[:5]}; pass "
-                "trusted=True if you trust this model",
-                media_type="application/vnd.mlopskit.skops+zip",
-            )
-        model = sio.loads(data, trusted=untrusted)
+    if fmt == "skops":  # the store's skops codec: one trust rule for every skops load
+        model = decode(data, SKOPS_MEDIA_TYPE, trusted=trusted, name=str(payload))
     elif fmt in ("pickle", "cloudpickle"):
         if not trusted:
             raise UntrustedObjectError(

@@ -19,6 +19,7 @@ classes of modules already imported or allowed by :func:`allow_pydantic_module`
 :class:`~mlopskit.errors.IntegrityError` naming the object.
 """
 
+from mlopskit.serialize._codecs import SKOPS as SKOPS_MEDIA_TYPE
 from mlopskit.serialize._codecs import (
     Codec,
     Encoded,
@@ -33,6 +34,7 @@ from mlopskit.serialize._codecs import (
 )
 
 __all__ = [
+    "SKOPS_MEDIA_TYPE",
     "Codec",
     "Encoded",
     "allow_pydantic_module",
