@@ -16,8 +16,9 @@ if the ``serve`` extra is installed), in a temporary workspace whose path it pri
    ``pymlopskit[serve]`` is installed, routed in-process otherwise), every prediction
    logged; the canary promoted; traffic with a shifted feature; the deployment loop
    finds the drift in the logged traffic and rolls the alias back;
-9. the audit trail of a served prediction: prediction -> package -> model version ->
-   run -> ``@versioned`` step -> dataset, in sentences.
+9. the audit trail of a served prediction, from the request id its response carried:
+   prediction -> package -> model version -> run -> ``@versioned`` step -> dataset,
+   in sentences.
 """
 
 from __future__ import annotations
