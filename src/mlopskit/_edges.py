@@ -48,7 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from mlopskit import _context
 from mlopskit._log import get_logger
 from mlopskit._records import read_record_as
-from mlopskit.errors import IntegrityError, RefConflictError
+from mlopskit.errors import IntegrityError, NotFoundError, RefConflictError
 
 if TYPE_CHECKING:
     from mlopskit.store import ArtifactRef, ArtifactStore
@@ -276,10 +276,19 @@ def _read(
     says it does), else it was planted or damaged: IntegrityError naming the ref.
     ``legacy``: only the first layout's entries, normalised (runs as nodes)."""
     out = []
-    for name in store.refs.list(prefix):
-        if legacy and not _LEGACY_KEY.match(name.rsplit("/", 1)[-1]):
+    if legacy:  # names only (a run's index is mostly new entries), then the old ones' heads
+        names = [
+            n
+            for n in store.refs.list(prefix, include_deleted=True)
+            if _LEGACY_KEY.match(n.rsplit("/", 1)[-1])
+        ]
+    else:
+        names = store.refs.list(prefix)
+    for name in names:
+        try:
+            ref = store.refs.get(name)
+        except NotFoundError:  # deleted
             continue
-        ref = store.refs.get(name)
         edge = read_record_as(store, LineageEdge, ref, name)
         if legacy:
             edge = _normalized(edge)
