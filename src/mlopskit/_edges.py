@@ -440,7 +440,8 @@ def record_requests(
 def find_request(store: ArtifactStore, request_id: str) -> list[tuple[Endpoint, RequestEntry]]:
     """The prediction segments that hold ``request_id``, each with its entry.
 
-    Reads one small index record per logged segment (no prediction data).
+    Reads one small index record per logged segment (no prediction data); only the
+    records that hold the id are validated whole.
 
     Raises:
         IntegrityError: a damaged or misfiled index record (names its ref).
@@ -448,6 +449,21 @@ def find_request(store: ArtifactStore, request_id: str) -> list[tuple[Endpoint, 
     out = []
     for name in store.refs.list("lineage/request/"):
         ref = store.refs.get(name)
+        try:
+            payload = store.read_record(ref)
+        except IntegrityError as exc:
+            raise IntegrityError(
+                f"record {name!r} is damaged: {exc.message}", path=name, digest=ref.digest
+            ) from None
+        requests = payload.get("requests")
+        if not isinstance(requests, dict):
+            raise IntegrityError(
+                f"request index {name!r} ({ref.digest}) is damaged: no request table",
+                path=name,
+                digest=ref.digest,
+            )
+        if request_id not in requests:
+            continue
         index = read_record_as(store, RequestIndex, ref, name)
         if name.rsplit("/", 1)[-1] != node_segment(index.segment.id):
             raise IntegrityError(
@@ -456,7 +472,5 @@ def find_request(store: ArtifactStore, request_id: str) -> list[tuple[Endpoint, 
                 path=name,
                 digest=ref.digest,
             )
-        entry = index.requests.get(request_id)
-        if entry is not None:
-            out.append((index.segment, entry))
+        out.append((index.segment, index.requests[request_id]))
     return out

@@ -473,7 +473,13 @@ def _call_node(call: VersionedCall, store: ArtifactStore) -> LineageNode:
     )
 
 
-def _resolve(target: Any, store: ArtifactStore) -> LineageNode:
+def _resolve(
+    target: Any,
+    store: ArtifactStore,
+    requests: dict[str, list[tuple[Endpoint, RequestEntry]]] | None = None,
+) -> LineageNode:
+    """The node ``target`` names; request ids looked up are kept in ``requests``."""
+    found = {} if requests is None else requests
     node = getattr(target, "__mlopskit_node__", None)
     if isinstance(node, Endpoint):
         return _node(node)
@@ -502,7 +508,7 @@ def _resolve(target: Any, store: ArtifactStore) -> LineageNode:
     if sep and scheme in ("model", "models"):
         return _node(_model(rest.lstrip("/"), store).__mlopskit_node__)
     if sep and scheme == "prediction" and rest and not _SEGMENT.match(rest):
-        request = _request_node(rest, store, strict=True)
+        request = _request_node(rest, store, found, strict=True)
         assert request is not None
         return request
     if sep and scheme == "versioned" and rest.count("/") == 1:  # a VersionedCall's .uri
@@ -520,7 +526,7 @@ def _resolve(target: Any, store: ArtifactStore) -> LineageNode:
             return _node(finder(target, store).__mlopskit_node__)
         except (NotFoundError, InvalidInputError):
             continue
-    request = _request_node(target, store, strict=False)
+    request = _request_node(target, store, found, strict=False)
     if request is not None:
         return request
     raise NotFoundError(
@@ -530,11 +536,17 @@ def _resolve(target: Any, store: ArtifactStore) -> LineageNode:
     )
 
 
-def _request_node(request_id: str, store: ArtifactStore, *, strict: bool) -> LineageNode | None:
+def _request_node(
+    request_id: str,
+    store: ArtifactStore,
+    found: dict[str, list[tuple[Endpoint, RequestEntry]]],
+    *,
+    strict: bool,
+) -> LineageNode | None:
     """The node of the served request ``request_id`` (the id a response carries), found
     through the prediction logs' request index; None (or NotFoundError when ``strict``)
     when no logged segment holds it."""
-    hits = find_request(store, request_id)
+    hits = found[request_id] = find_request(store, request_id)
     if not hits:
         if not strict:
             return None
@@ -611,9 +623,16 @@ def _reach(edge: LineageEdge | None, way: str) -> float:
 
 
 class _Walk:
-    def __init__(self, store: ArtifactStore, root: LineageNode, runs: Any) -> None:
+    def __init__(
+        self,
+        store: ArtifactStore,
+        root: LineageNode,
+        runs: Any,
+        requests: dict[str, list[tuple[Endpoint, RequestEntry]]] | None = None,
+    ) -> None:
         self.store = store
         self.runs = runs
+        self.requests = requests if requests is not None else {}  # request id -> hits
         self.nodes: dict[str, LineageNode] = {root.id: root}
         self.records: dict[tuple[str, str, str], LineageRecord] = {}
         self.root = root
@@ -679,7 +698,9 @@ class _Walk:
         self, node: LineageNode, depth: int
     ) -> list[tuple[LineageNode, LineageEdge | None]]:
         found: list[tuple[LineageNode, LineageEdge | None]] = []
-        hits: list[tuple[Endpoint, RequestEntry]] = find_request(self.store, node.id[11:])
+        hits = self.requests.get(node.id[11:])
+        if hits is None:
+            hits = self.requests[node.id[11:]] = find_request(self.store, node.id[11:])
         for segment, entry in hits:
             when = (
                 datetime.fromtimestamp(entry.time, timezone.utc)
@@ -797,5 +818,6 @@ def lineage(
         the_store = store if isinstance(store, ArtifactStore) else store_for(store)
         home = the_store.url
     runs: Any = tracker if tracker is not None else home
-    root = _resolve(target, the_store)
-    return _Walk(the_store, root, runs).run(direction, depth)
+    requests: dict[str, list[tuple[Endpoint, RequestEntry]]] = {}
+    root = _resolve(target, the_store, requests)
+    return _Walk(the_store, root, runs, requests).run(direction, depth)

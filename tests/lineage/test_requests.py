@@ -117,7 +117,7 @@ class TestRequestIndex:
         first, second = sorted(ws.store.refs.list("lineage/request/"))
         ws.store.refs.set(first, ws.store.refs.get(second), message="copied")
         with pytest.raises(IntegrityError) as err:
-            mk.lineage("one", direction="up")
+            mk.lineage("two", direction="up")
         assert err.value.path == first
         ws.store.refs.set(first, ws.store.put_record({"segment": 3}), message="tamper")
         with pytest.raises(IntegrityError) as err:
