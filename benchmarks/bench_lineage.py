@@ -1,6 +1,7 @@
 """Walking lineage costs O(edges reached), not a scan of every run.
 
     python benchmarks/bench_lineage.py [--runs 10000] [--edges-per-run 10] [--reps 15]
+        [--segments 1000] [--store DIR]
 
 Builds, in a local store, a graph of ``--runs`` runs, each using 9 of 1,000 dataset
 versions (one ``used`` edge each) and registering one model version (one
@@ -14,7 +15,14 @@ B. listing every lineage edge ref once (``store.refs.list("lineage/out")``): the
    of any walk that scans instead of following an index.
 
 Also: walking down from one dataset version (every run that used it, every model
-those runs registered).
+those runs registered), and walking up from a served request id
+(``mk.lineage("<request id>")``) among ``--segments`` logged prediction segments of
+100 requests each (their request index records, written by ``record_requests``), the
+request answered by a package of one model.
+
+``--store DIR`` builds the graph in DIR, or reuses the one a previous run built there:
+the same graph can then be walked by two versions of mlopskit, alternating processes
+(``PYTHONPATH=<old checkout>/src python benchmarks/bench_lineage.py --store DIR``).
 """
 
 from __future__ import annotations
@@ -34,6 +42,11 @@ from _bench import Bench, absolute_row, make_row
 from mlopskit import lineage
 from mlopskit.store import ArtifactStore
 from mlopskit.versioning import Endpoint, LineageEdge, record_edge, run_endpoint
+
+try:  # mlopskit with the request index (issue 11); older versions skip case C
+    from mlopskit._edges import RequestEntry, record_requests
+except ImportError:  # pragma: no cover - an older checkout
+    RequestEntry = record_requests = None
 
 
 class _Node:
@@ -73,6 +86,27 @@ def build(store: ArtifactStore, runs: int, per_run: int, seed: int = 0) -> None:
         os.fsync = real_fsync
 
 
+def build_requests(store: ArtifactStore, segments: int, runs: int) -> str:
+    """``segments`` segments' request indexes (100 requests each); returns one request id
+    (in the middle segment), answered by a package derived from model ``m<runs//2>/1``."""
+    model = Endpoint(kind="model", label=f"m{runs // 2}/1", digest=_digest(10_000_000 + runs // 2))
+    package = Endpoint(kind="package", digest=_digest(20_000_000))
+    record_edge(store, LineageEdge(relation="derived", inputs={"model": model}, output=package))
+    real_fsync = os.fsync
+    os.fsync = lambda fd: None
+    try:
+        for s in range(segments):
+            seg = Endpoint(kind="prediction", label="served", digest=_digest(30_000_000 + s))
+            entries = {
+                f"req-{s:05d}-{i:03d}": RequestEntry(time=1.7e9 + s, packages=[package.digest])
+                for i in range(100)
+            }
+            record_requests(store, seg, entries)
+    finally:
+        os.fsync = real_fsync
+    return f"req-{segments // 2:05d}-042"
+
+
 def timed(fn: Callable[[], Any]) -> float:
     start = time.perf_counter()
     fn()
@@ -84,6 +118,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--edges-per-run", type=int, default=10)
     parser.add_argument("--reps", type=int, default=15)
+    parser.add_argument("--segments", type=int, default=1000)
+    parser.add_argument("--store", default=None, help="build here, or reuse what is here")
+    parser.add_argument("--no-scan", action="store_true", help="time the walks only (not B)")
     parser.add_argument("--quick", action="store_true", help="2,000 runs, 5 reps")
     parser.add_argument("--json", help="write this bench's record here")
     args = parser.parse_args()
@@ -91,12 +128,23 @@ def main() -> None:
         args.runs, args.reps = min(args.runs, 2_000), 5
     bench = Bench("lineage")
 
-    root = tempfile.mkdtemp(prefix="bench-lineage-")
+    root = args.store or tempfile.mkdtemp(prefix="bench-lineage-")
     store = ArtifactStore(root)
-    start = time.perf_counter()
-    build(store, args.runs, args.edges_per_run)
+    marker = os.path.join(root, "bench-lineage.built")
     edges = args.runs * args.edges_per_run
-    print(f"graph: {args.runs} runs, {edges} edges, built in {time.perf_counter() - start:.0f} s")
+    if not os.path.exists(marker):
+        start = time.perf_counter()
+        build(store, args.runs, args.edges_per_run)
+        if record_requests is not None:
+            build_requests(store, args.segments, args.runs)
+        with open(marker, "w") as f:
+            f.write(f"{args.runs} {args.edges_per_run} {args.segments}\n")
+        print(
+            f"graph: {args.runs} runs, {edges} edges, built in {time.perf_counter() - start:.0f} s"
+        )
+    else:
+        with open(marker) as f:
+            print(f"graph: reusing {root} ({f.read().strip()})")
 
     model = _Node(Endpoint(kind="model", label=f"m{args.runs // 2}/1", digest=_digest(1)))
     dataset = _Node(Endpoint(kind="dataset", label="d7/1", digest=_digest(7)))
@@ -110,19 +158,33 @@ def main() -> None:
         return store.refs.list("lineage/out")
 
     walk_up()
-    scan()
-    ta, tb = [], []
-    for _ in range(args.reps):
-        ta.append(timed(walk_up))
-        tb.append(timed(scan))
-    ratio = statistics.median(a / b for a, b in zip(ta, tb))
-    print(
-        f"walk up from one model: {statistics.median(ta) * 1e3:.1f} ms (A) vs listing every "
-        f"edge ref: {statistics.median(tb) * 1e3:.1f} ms (B); A/B = {ratio:.2g}"
-    )
+    if args.no_scan:
+        ta = [timed(walk_up) for _ in range(args.reps)]
+        print(f"walk up from one model: {statistics.median(ta) * 1e3:.1f} ms (A)")
+    else:
+        scan()
+        ta, tb = [], []
+        for _ in range(args.reps):
+            ta.append(timed(walk_up))
+            tb.append(timed(scan))
+        ratio = statistics.median(a / b for a, b in zip(ta, tb))
+        print(
+            f"walk up from one model: {statistics.median(ta) * 1e3:.1f} ms (A) vs listing "
+            f"every edge ref: {statistics.median(tb) * 1e3:.1f} ms (B); A/B = {ratio:.2g}"
+        )
     down = lineage(dataset, "down", store=store)
     td = statistics.median(timed(lambda: lineage(dataset, "down", store=store)) for _ in range(5))
     print(f"walk down from one dataset ({len(down.records)} edges reached): {td * 1e3:.1f} ms")
+    tc: list[float] = []
+    if record_requests is not None and store.refs.list("lineage/request/"):
+        request = f"req-{args.segments // 2:05d}-042"
+        trail = lineage(request, "up", store=store)
+        assert f"model:m{args.runs // 2}/1" in {n.id for n in trail.nodes}
+        tc = [timed(lambda: lineage(request, "up", store=store)) for _ in range(5)]
+        print(
+            f"walk up from a request id among {args.segments} logged segments "
+            f"({len(trail.records)} edges reached): {statistics.median(tc) * 1e3:.1f} ms"
+        )
     bench.add(
         absolute_row(
             f"walk up from one model ({args.runs:,} runs, {edges:,} edges)",
@@ -132,16 +194,17 @@ def main() -> None:
             goal="<= 0.1",
         )
     )
-    bench.add(
-        make_row(
-            "walk up from one model vs listing every edge ref once",
-            mode="in-process",
-            anchor="store.refs.list('lineage/out')",
-            a=ta,
-            b=tb,
-            unit="s",
+    if not args.no_scan:
+        bench.add(
+            make_row(
+                "walk up from one model vs listing every edge ref once",
+                mode="in-process",
+                anchor="store.refs.list('lineage/out')",
+                a=ta,
+                b=tb,
+                unit="s",
+            )
         )
-    )
     bench.summary()
     bench.write(args.json)
 

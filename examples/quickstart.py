@@ -16,8 +16,9 @@ if the ``serve`` extra is installed), in a temporary workspace whose path it pri
    ``pymlopskit[serve]`` is installed, routed in-process otherwise), every prediction
    logged; the canary promoted; traffic with a shifted feature; the deployment loop
    finds the drift in the logged traffic and rolls the alias back;
-9. the audit trail of a served prediction: prediction -> package -> model version ->
-   run -> ``@versioned`` step -> dataset, in sentences.
+9. the audit trail of a served prediction, from the request id its response carried:
+   prediction -> package -> model version -> run -> ``@versioned`` step -> dataset,
+   in sentences.
 """
 
 from __future__ import annotations
@@ -179,11 +180,15 @@ def main() -> None:
     assert check.ok
 
     # 8. Deploy: the champion with a 10% canary, then drifted traffic and a rollback.
-    deploy_step(features.drop(columns="churned"), v2.number)
+    request_id = deploy_step(features.drop(columns="churned"), v2.number)
+
+    # 9. Where did a served prediction come from? Walk up from the request id it answered with.
+    print("9. " + mk.lineage(request_id, direction="up").explain())
 
 
-def score(url: str, frame: pd.DataFrame, key: str) -> str:
-    """POST rows to the server's /invocations (MLflow's contract); the variant that answered."""
+def score(url: str, frame: pd.DataFrame, key: str) -> tuple[str, str]:
+    """POST rows to the server's /invocations (MLflow's contract): the variant that answered
+    and the request id the response carries (the handle of its audit trail)."""
     body = json.dumps({"dataframe_records": frame.to_dict(orient="records")}).encode()
     request = urllib.request.Request(
         f"{url}/invocations",
@@ -191,11 +196,12 @@ def score(url: str, frame: pd.DataFrame, key: str) -> str:
         headers={"Content-Type": "application/json", "X-Mlopskit-Key": key},
     )
     with urllib.request.urlopen(request) as r:
-        return str(r.headers["X-Mlopskit-Variant"])
+        return str(r.headers["X-Mlopskit-Variant"]), str(r.headers["X-Request-Id"])
 
 
-def deploy_step(inputs: pd.DataFrame, canary: int) -> None:
-    """Serve churn@champion with a 10% canary, promote it, send drifted traffic, roll back."""
+def deploy_step(inputs: pd.DataFrame, canary: int) -> str:
+    """Serve churn@champion with a 10% canary, promote it, send drifted traffic, roll back;
+    returns the request id of one served prediction."""
     from mlopskit._optional import is_available
     from mlopskit.deploy import (
         DeploymentLoop,
@@ -221,7 +227,8 @@ def deploy_step(inputs: pd.DataFrame, canary: int) -> None:
     if is_available("uvicorn") and is_available("starlette"):
         with serve(router, background=True, logger=plog) as server:
             for i in range(len(traffic)):
-                answered[score(server.url, traffic.iloc[[i]], key=f"customer-{i}")] += 1
+                variant, request_id = score(server.url, traffic.iloc[[i]], key=f"customer-{i}")
+                answered[variant] += 1
             router.promote("canary", message="canary healthy")
             for i in range(0, len(shifted), 20):
                 score(server.url, shifted.iloc[i : i + 20], key=f"batch-{i}")
@@ -230,7 +237,16 @@ def deploy_step(inputs: pd.DataFrame, canary: int) -> None:
         for i in range(len(traffic)):
             row = traffic.iloc[[i]]
             routed = router.predict(row, key=f"customer-{i}")
-            plog.log(PredictionRecord(row, routed.outputs, routed.predictor.digest, routed.variant))
+            request_id = f"request-{i}"
+            plog.log(
+                PredictionRecord(
+                    row,
+                    routed.outputs,
+                    routed.predictor.digest,
+                    routed.variant,
+                    request_id=request_id,
+                )
+            )
             answered[routed.variant] += 1
         router.promote("canary", message="canary healthy")
         routed = router.predict(shifted)
@@ -247,9 +263,7 @@ def deploy_step(inputs: pd.DataFrame, canary: int) -> None:
         f"loop: {check.reason or 'no drift'}; champion is {mk.registry.get('churn@champion').uri}"
     )
 
-    # 9. Where did a served prediction come from? Walk up from its logged segment.
-    segment = mk.current_workspace().store.refs.get(plog.segments()[0])
-    print("9. " + mk.lineage(f"prediction:churn/{segment.digest}", direction="up").explain())
+    return request_id
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ def test_quickstart_walks_the_whole_lifecycle(tmp_path: Path) -> None:
         "7. lineage",
         "ok=True",
         "8. deploy",
-        "9. Lineage of prediction churn/",
+        "9. Lineage of prediction request ",
     ):
         assert step in out
     assert "cached call" in out

@@ -12,6 +12,7 @@ An edge is an immutable record indexed by create-only refs, one per endpoint::
     lineage/in/<input id>/<edge key>        what was made from a node
     lineage/run/<run id>/<edge key>         what a run used and produced
     lineage/node/<digest>/<node id>         which nodes hold a digest
+    lineage/request/<segment digest>        the request ids of a prediction segment
 
 The edge key hashes what the edge says (not when or by whom it was recorded), so
 recording the same edge twice writes nothing new. Each index entry is its own ref,
@@ -19,6 +20,17 @@ created once, so concurrent writers never contend and never lose an edge; a walk
 lists one prefix per node, so it costs O(edges it reaches), never a scan. Edges do
 not link their endpoints for ``gc``: lineage remembers what existed, it does not keep
 data alive.
+
+Time: every edge carries ``when``, and the stamps one process writes strictly increase
+(a clock that stands still or steps back is moved on by a microsecond), so a run's
+``used`` edges and the edges of what it made (``produced``, ``registered``) are ordered:
+what a run used after it made X is not upstream of X (see :func:`used_before`).
+
+The first layout (before nodes had ids) indexed edges by content digest,
+``lineage/{in,out}/<digest as sha256-hex>/<edge digest>``, and a run's ``used`` edges
+had no output; :func:`edges_into`, :func:`edges_from` and :func:`edges_of_run` still
+read it, keeping only the edges whose endpoint is the node asked for (an old edge names
+its versions by label, which gives the same id a new one has).
 """
 
 from __future__ import annotations
@@ -26,7 +38,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import datetime, timezone
+import threading
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -34,7 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from mlopskit import _context
 from mlopskit._log import get_logger
 from mlopskit._records import read_record_as
-from mlopskit.errors import RefConflictError
+from mlopskit.errors import IntegrityError, NotFoundError, RefConflictError
 
 if TYPE_CHECKING:
     from mlopskit.store import ArtifactRef, ArtifactStore
@@ -42,15 +56,20 @@ if TYPE_CHECKING:
 __all__ = [
     "Endpoint",
     "LineageEdge",
+    "RequestEntry",
+    "RequestIndex",
     "edges_from",
     "edges_into",
     "edges_of_run",
+    "find_request",
     "node_ids_of",
     "node_segment",
     "record_edge",
+    "record_requests",
     "record_use",
     "ref_segment",
     "run_endpoint",
+    "used_before",
 ]
 
 log = get_logger("mlopskit.versioning.lineage")
@@ -69,6 +88,19 @@ NodeKind = Literal[
 Relation = Literal["derived", "used", "produced", "registered", "deployed", "served"]
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+=,-]")
 _SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.@+,-")
+_LEGACY_KEY = re.compile(r"^(sha256|blake3)-[0-9a-f]{16,128}$")  # first layout: edge digests
+_clock = threading.Lock()
+_last_stamp = [datetime.min.replace(tzinfo=timezone.utc)]
+
+
+def _stamp() -> datetime:
+    """Now (UTC), strictly later than every stamp this process gave before."""
+    now = datetime.now(timezone.utc)
+    with _clock:
+        if now <= _last_stamp[0]:
+            now = _last_stamp[0] + timedelta(microseconds=1)
+        _last_stamp[0] = now
+    return now
 
 
 def _default_id(kind: str, label: str, digest: str | None) -> str:
@@ -210,7 +242,7 @@ def record_edge(store: ArtifactStore, edge: LineageEdge) -> ArtifactRef:
         user, host = _context.whoami()
         edge = edge.model_copy(
             update={
-                "when": edge.when or datetime.now(timezone.utc),
+                "when": edge.when or _stamp(),
                 "who": edge.who or f"{user}@{host}",
             }
         )
@@ -233,11 +265,41 @@ def record_use(store: ArtifactStore, run_id: str, inputs: dict[str, Endpoint]) -
         record_edge(store, LineageEdge(relation="used", inputs={name: end}, run_id=run_id))
 
 
-def _read(store: ArtifactStore, prefix: str) -> list[LineageEdge]:
+def _read(
+    store: ArtifactStore,
+    prefix: str,
+    holds: Callable[[LineageEdge], bool],
+    *,
+    legacy: bool = False,
+) -> list[LineageEdge]:
+    """The edges indexed under ``prefix``; each must ``holds`` (say what its index entry
+    says it does), else it was planted or damaged: IntegrityError naming the ref.
+    ``legacy``: only the first layout's entries, normalised (runs as nodes)."""
     out = []
-    for name in store.refs.list(prefix):
-        ref = store.refs.get(name)
-        out.append(read_record_as(store, LineageEdge, ref, name))
+    if legacy:  # names only (a run's index is mostly new entries), then the old ones' heads
+        names = [
+            n
+            for n in store.refs.list(prefix, include_deleted=True)
+            if _LEGACY_KEY.match(n.rsplit("/", 1)[-1])
+        ]
+    else:
+        names = store.refs.list(prefix)
+    for name in names:
+        try:
+            ref = store.refs.get(name)
+        except NotFoundError:  # deleted
+            continue
+        edge = read_record_as(store, LineageEdge, ref, name)
+        if legacy:
+            edge = _normalized(edge)
+        if not holds(edge):
+            raise IntegrityError(
+                f"lineage record {name!r} ({ref.digest}) does not involve the node its index "
+                "entry names: it was copied or planted under another name; delete the ref",
+                path=name,
+                digest=ref.digest,
+            )
+        out.append(edge)
     return out
 
 
@@ -256,27 +318,159 @@ def _ids(store: ArtifactStore, node: str) -> list[str]:
     return [node]
 
 
-def _gather(store: ArtifactStore, where: str, node: str, exact: bool) -> list[LineageEdge]:
+def _ends(edge: LineageEdge, where: str) -> list[Endpoint]:
+    if where == "out":
+        return [edge.output] if edge.output is not None else []
+    return list(edge.inputs.values())
+
+
+def _gather(
+    store: ArtifactStore, where: str, node: str, exact: bool, digest: str | None
+) -> list[LineageEdge]:
     out: list[LineageEdge] = []
-    for ident in [node] if exact else _ids(store, node):
-        for edge in _read(store, f"lineage/{where}/{node_segment(ident)}/"):
+
+    def add(edges: Iterable[LineageEdge]) -> None:
+        for edge in edges:
             if edge not in out:
                 out.append(edge)
+
+    def names(ident: str) -> Callable[[LineageEdge], bool]:
+        return lambda e: any(end.id == ident or end.digest == ident for end in _ends(e, where))
+
+    for ident in [node] if exact else _ids(store, node):
+        add(_read(store, f"lineage/{where}/{node_segment(ident)}/", names(ident)))
+    # the first layout: indexed by content digest (a run's edges: by its run index)
+    if node.startswith("run:"):
+        run_id = node[4:]
+        found = _read(
+            store, f"lineage/run/{ref_segment(run_id)}/", lambda e: e.run_id == run_id, legacy=True
+        )
+        add(e for e in found if any(end.id == node for end in _ends(e, where)))
+    elif digest is not None or node.partition(":")[0] in ("sha256", "blake3"):
+        held = digest or node
+        found = _read(
+            store,
+            f"lineage/{where}/{ref_segment(held)}/",
+            lambda e: any(end.digest == held for end in _ends(e, where)),
+            legacy=True,
+        )
+        wanted = {node} if exact else set(_ids(store, node))
+        add(e for e in found if any(end.id in wanted for end in _ends(e, where)))
     return out
 
 
-def edges_into(store: ArtifactStore, node: str, *, exact: bool = False) -> list[LineageEdge]:
+def edges_into(
+    store: ArtifactStore, node: str, *, exact: bool = False, digest: str | None = None
+) -> list[LineageEdge]:
     """Edges whose output is ``node``: a node id, or a digest — then also every node
-    holding it, unless ``exact``."""
-    return _gather(store, "out", node, exact)
+    holding it, unless ``exact``. ``digest`` (the node's content) also finds the node's
+    edges in the first, digest-keyed layout.
+
+    Raises:
+        IntegrityError: a damaged or misfiled edge record (names its ref).
+    """
+    return _gather(store, "out", node, exact, digest)
 
 
-def edges_from(store: ArtifactStore, node: str, *, exact: bool = False) -> list[LineageEdge]:
+def edges_from(
+    store: ArtifactStore, node: str, *, exact: bool = False, digest: str | None = None
+) -> list[LineageEdge]:
     """Edges with ``node`` among their inputs: a node id, or a digest — then also every
-    node holding it, unless ``exact``."""
-    return _gather(store, "in", node, exact)
+    node holding it, unless ``exact``. ``digest`` as in :func:`edges_into`.
+
+    Raises:
+        IntegrityError: a damaged or misfiled edge record (names its ref).
+    """
+    return _gather(store, "in", node, exact, digest)
 
 
 def edges_of_run(store: ArtifactStore, run_id: str) -> list[LineageEdge]:
-    """Edges recorded while run ``run_id`` was active."""
-    return _read(store, f"lineage/run/{node_segment(run_id)}/")
+    """Edges recorded while run ``run_id`` was active (either layout)."""
+    return _read(store, f"lineage/run/{node_segment(run_id)}/", lambda e: e.run_id == run_id)
+
+
+def used_before(used: LineageEdge, made: LineageEdge) -> bool:
+    """Whether the ``used`` edge into a run was recorded no later than the ``made`` edge
+    out of it, so what it used can have gone into what it made. Unknown times (records
+    of the first layout) count as before: an audit trail lists too much, never too
+    little."""
+    if used.when is None or made.when is None:
+        return True
+    return used.when <= made.when
+
+
+# -- prediction requests ---------------------------------------------------------------------
+
+
+class RequestEntry(BaseModel):
+    """One request in a prediction segment: when it was answered (epoch seconds) and the
+    package digests that answered it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    time: float | None = None
+    packages: list[str] = Field(default_factory=list)
+
+
+class RequestIndex(BaseModel):
+    """The request ids of one prediction segment (``segment``), each with its entry."""
+
+    model_config = ConfigDict(frozen=True)
+
+    schema_version: int = 1
+    segment: Endpoint
+    requests: dict[str, RequestEntry] = Field(default_factory=dict)
+
+
+def record_requests(
+    store: ArtifactStore, segment: Endpoint, requests: dict[str, RequestEntry]
+) -> None:
+    """Index the request ids of the prediction ``segment``: one create-only record per
+    segment (``lineage/request/<segment id>``), so a served response's request id leads
+    to the segment and the packages that answered it."""
+    if not requests:
+        return
+    name = f"lineage/request/{node_segment(segment.id)}"
+    if name in store.refs:
+        return
+    index = RequestIndex(segment=segment, requests=requests)
+    _create(store, name, store.put_record(index.model_dump(mode="json")))
+
+
+def find_request(store: ArtifactStore, request_id: str) -> list[tuple[Endpoint, RequestEntry]]:
+    """The prediction segments that hold ``request_id``, each with its entry.
+
+    Reads one small index record per logged segment (no prediction data); only the
+    records that hold the id are validated whole.
+
+    Raises:
+        IntegrityError: a damaged or misfiled index record (names its ref).
+    """
+    out = []
+    for name in store.refs.list("lineage/request/"):
+        ref = store.refs.get(name)
+        try:
+            payload = store.read_record(ref)
+        except IntegrityError as exc:
+            raise IntegrityError(
+                f"record {name!r} is damaged: {exc.message}", path=name, digest=ref.digest
+            ) from None
+        requests = payload.get("requests")
+        if not isinstance(requests, dict):
+            raise IntegrityError(
+                f"request index {name!r} ({ref.digest}) is damaged: no request table",
+                path=name,
+                digest=ref.digest,
+            )
+        if request_id not in requests:
+            continue
+        index = read_record_as(store, RequestIndex, ref, name)
+        if name.rsplit("/", 1)[-1] != node_segment(index.segment.id):
+            raise IntegrityError(
+                f"request index {name!r} ({ref.digest}) describes segment "
+                f"{index.segment.id!r}: it was copied or planted under another name",
+                path=name,
+                digest=ref.digest,
+            )
+        out.append((index.segment, index.requests[request_id]))
+    return out

@@ -15,14 +15,17 @@ page, or read as sentences (:meth:`Lineage.explain`).
 from __future__ import annotations
 
 import html
+import math
+import re
 from collections import deque
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from mlopskit import _context
+from mlopskit._edges import RequestEntry, find_request, used_before
 from mlopskit._log import get_logger
 from mlopskit.errors import InvalidInputError, MlopskitError, NotFoundError
 from mlopskit.store import ArtifactRef, ArtifactStore, current_store, store_for
@@ -47,6 +50,7 @@ log = get_logger("mlopskit.lineage")
 
 Direction = Literal["up", "down", "both"]
 _PREFIXES = ("dataset", "model", "run", "versioned", "package", "deployment", "prediction")
+_SEGMENT = re.compile(r"^.+/(sha256|blake3):[0-9a-f]+$")  # prediction:<log>/<segment digest>
 
 
 class LineageNode(BaseModel):
@@ -62,8 +66,17 @@ class LineageNode(BaseModel):
     digest: str | None = None
     label: str = ""
 
+    @property
+    def name(self) -> str:
+        """What a reader calls it: the label, else a short digest, else the id."""
+        if self.label:
+            return self.label
+        if self.digest and self.id.endswith(self.digest):
+            return f"{self.digest[:15]}…"
+        return self.id
+
     def __str__(self) -> str:
-        return f"{self.kind} {self.label or self.id}"
+        return f"{self.kind} {self.name}"
 
 
 class LineageRecord(BaseModel):
@@ -197,7 +210,7 @@ class Lineage:
         return [nodes[i] for i in placed]
 
     def _describe(self, node: LineageNode) -> str:
-        text = f"{node.kind} {node.label or node.id}"
+        text = f"{node.kind} {node.name}"
         if node.kind == "run":
             run = _tracked_run(node.id[4:], self.runs)
             if run is not None:
@@ -241,9 +254,7 @@ class Lineage:
             text = f"  {i}. {self._describe(node)}"
             for relation in sorted({r.relation for r in into.get(node.id, [])}):
                 group = [r for r in into[node.id] if r.relation == relation]
-                sources = ", ".join(
-                    sorted(f"{r.source.kind} {r.source.label or r.source.id}" for r in group)
-                )
+                sources = ", ".join(sorted(f"{r.source.kind} {r.source.name}" for r in group))
                 text += f"; {verbs.get(relation, relation)} {sources}"
                 fn = next((r for r in group if r.function), None)
                 if fn is not None:
@@ -462,7 +473,13 @@ def _call_node(call: VersionedCall, store: ArtifactStore) -> LineageNode:
     )
 
 
-def _resolve(target: Any, store: ArtifactStore) -> LineageNode:
+def _resolve(
+    target: Any,
+    store: ArtifactStore,
+    requests: dict[str, list[tuple[Endpoint, RequestEntry]]] | None = None,
+) -> LineageNode:
+    """The node ``target`` names; request ids looked up are kept in ``requests``."""
+    found = {} if requests is None else requests
     node = getattr(target, "__mlopskit_node__", None)
     if isinstance(node, Endpoint):
         return _node(node)
@@ -490,6 +507,10 @@ def _resolve(target: Any, store: ArtifactStore) -> LineageNode:
         return _node(_dataset(rest.lstrip("/"), store).__mlopskit_node__)
     if sep and scheme in ("model", "models"):
         return _node(_model(rest.lstrip("/"), store).__mlopskit_node__)
+    if sep and scheme == "prediction" and rest and not _SEGMENT.match(rest):
+        request = _request_node(rest, store, found, strict=True)
+        assert request is not None
+        return request
     if sep and scheme == "versioned" and rest.count("/") == 1:  # a VersionedCall's .uri
         call = find_call(store, target)
         if call is None:
@@ -497,13 +518,47 @@ def _resolve(target: Any, store: ArtifactStore) -> LineageNode:
         return _call_node(call, store)
     if sep and scheme in _PREFIXES and rest:  # versioned:, package:, deployment:, prediction:
         digest = rest if scheme == "package" else None
+        if scheme == "prediction":  # a logged segment: prediction:<log>/<digest>
+            digest = rest.rpartition("/")[2]
         return LineageNode(kind=scheme, id=target, digest=digest, label=rest)
     for finder in (_dataset, _model):  # a bare "name/3": whichever exists
         try:
             return _node(finder(target, store).__mlopskit_node__)
         except (NotFoundError, InvalidInputError):
             continue
-    raise NotFoundError(f"no dataset or model named by {target!r}", found=target)
+    request = _request_node(target, store, found, strict=False)
+    if request is not None:
+        return request
+    raise NotFoundError(
+        f"no dataset, model or prediction request id named by {target!r}; pass a URI "
+        "('dataset:name/3', 'model:name@alias', 'run:<id>', 'prediction:<request id>')",
+        found=target,
+    )
+
+
+def _request_node(
+    request_id: str,
+    store: ArtifactStore,
+    found: dict[str, list[tuple[Endpoint, RequestEntry]]],
+    *,
+    strict: bool,
+) -> LineageNode | None:
+    """The node of the served request ``request_id`` (the id a response carries), found
+    through the prediction logs' request index; None (or NotFoundError when ``strict``)
+    when no logged segment holds it."""
+    hits = found[request_id] = find_request(store, request_id)
+    if not hits:
+        if not strict:
+            return None
+        raise NotFoundError(
+            f"no logged prediction has request id {request_id!r}: only requests a "
+            "PredictionLogger kept (sampled) and flushed are indexed",
+            found=request_id,
+        )
+    logs = ", ".join(sorted({segment.label for segment, _ in hits}))
+    return LineageNode(
+        kind="prediction", id=f"prediction:{request_id}", label=f"request {request_id} (log {logs})"
+    )
 
 
 def _dataset(spec: str, store: ArtifactStore) -> Any:
@@ -557,10 +612,27 @@ def _tracked_run(run_id: str, runs: Any) -> Any:
 # -- the walk ----------------------------------------------------------------------------------
 
 
+def _reach(edge: LineageEdge | None, way: str) -> float:
+    """How much of a run reached through ``edge`` a walk may follow: going up through
+    what the run made at ``when``, its inputs used until then; going down through an
+    input it used at ``when``, what it made from then on. Larger allows more."""
+    if edge is None or edge.when is None:
+        return math.inf
+    stamp = edge.when.timestamp()
+    return stamp if way == "up" else -stamp
+
+
 class _Walk:
-    def __init__(self, store: ArtifactStore, root: LineageNode, runs: Any) -> None:
+    def __init__(
+        self,
+        store: ArtifactStore,
+        root: LineageNode,
+        runs: Any,
+        requests: dict[str, list[tuple[Endpoint, RequestEntry]]] | None = None,
+    ) -> None:
         self.store = store
         self.runs = runs
+        self.requests = requests if requests is not None else {}  # request id -> hits
         self.nodes: dict[str, LineageNode] = {root.id: root}
         self.records: dict[tuple[str, str, str], LineageRecord] = {}
         self.root = root
@@ -599,50 +671,95 @@ class _Walk:
         )
         return True
 
-    def up(self, node: LineageNode, depth: int) -> list[LineageNode]:
-        found: list[LineageNode] = []
-        for edge in edges_into(self.store, node.id, exact=True):
+    def up(
+        self, node: LineageNode, depth: int, via: LineageEdge | None
+    ) -> list[tuple[LineageNode, LineageEdge | None]]:
+        """What ``node`` was made from; for a run reached through what it made (``via``),
+        only what it used before."""
+        found: list[tuple[LineageNode, LineageEdge | None]] = []
+        if node.kind == "prediction" and not _SEGMENT.match(node.id[11:]):  # a request
+            return self._request(node, depth)
+        digest = node.digest if node.kind != "run" else None
+        for edge in edges_into(self.store, node.id, exact=True, digest=digest):
+            if node.kind == "run" and via is not None and not used_before(edge, via):
+                continue  # used after it made what the walk came from
             for e in edge.inputs.values():
-                if self.add(_node(e), node, edge.relation, depth, "up", edge):
-                    found.append(_node(e))
+                self.add(_node(e), node, edge.relation, depth, "up", edge)
+                found.append((_node(e), edge))
         if node.kind == "run":  # inputs logged by tracking before lineage edges existed
             run = _tracked_run(node.id[4:], self.runs)
             for item in getattr(run, "inputs", None) or []:
                 src = _input_node(item, self.store)
                 if self.add(src, node, "used", depth, "up"):
-                    found.append(src)
+                    found.append((src, None))
         return found
 
-    def down(self, node: LineageNode, depth: int) -> list[LineageNode]:
-        found: list[LineageNode] = []
-        for edge in edges_from(self.store, node.id, exact=True):
-            if edge.output is not None and self.add(
-                node, _node(edge.output), edge.relation, depth, "down", edge
-            ):
-                found.append(_node(edge.output))
+    def _request(
+        self, node: LineageNode, depth: int
+    ) -> list[tuple[LineageNode, LineageEdge | None]]:
+        found: list[tuple[LineageNode, LineageEdge | None]] = []
+        hits = self.requests.get(node.id[11:])
+        if hits is None:
+            hits = self.requests[node.id[11:]] = find_request(self.store, node.id[11:])
+        for segment, entry in hits:
+            when = (
+                datetime.fromtimestamp(entry.time, timezone.utc)
+                if entry.time is not None and math.isfinite(entry.time)
+                else None
+            )
+            for digest in entry.packages:
+                package = Endpoint(digest=digest, kind="package")
+                edge = LineageEdge(
+                    relation="served",
+                    inputs={"package": package},
+                    output=segment,
+                    function="mlopskit.deploy.PredictionLogger",
+                    when=when,
+                )
+                self.add(_node(package), node, "served", depth, "up", edge)
+                found.append((_node(package), edge))
+        return found
+
+    def down(
+        self, node: LineageNode, depth: int, via: LineageEdge | None
+    ) -> list[tuple[LineageNode, LineageEdge | None]]:
+        """What was made from ``node``; for a run reached through an input it used
+        (``via``), only what it made after."""
+        found: list[tuple[LineageNode, LineageEdge | None]] = []
+        digest = node.digest if node.kind != "run" else None
+        for edge in edges_from(self.store, node.id, exact=True, digest=digest):
+            if edge.output is None:
+                continue
+            if node.kind == "run" and via is not None and not used_before(via, edge):
+                continue  # made before the run used what the walk came from
+            self.add(node, _node(edge.output), edge.relation, depth, "down", edge)
+            found.append((_node(edge.output), edge))
         if node.kind == "run":  # the run's logged artifacts
             run = _tracked_run(node.id[4:], self.runs)
             for name, ref in (getattr(run, "artifacts", None) or {}).items():
                 dst = LineageNode(kind="artifact", id=ref.digest, digest=ref.digest, label=name)
                 if self.add(node, dst, "logged", depth, "down"):
-                    found.append(dst)
+                    found.append((dst, None))
         return found
 
     def run(self, direction: Direction, max_depth: int | None) -> Lineage:
         for way in ("up", "down"):
             if direction not in (way, "both"):
                 continue
-            queue: deque[tuple[LineageNode, int]] = deque([(self.root, 0)])
-            visited = {self.root.id}
+            queue: deque[tuple[LineageNode, int, LineageEdge | None]] = deque(
+                [(self.root, 0, None)]
+            )
+            reach = {self.root.id: math.inf}  # how much of each node was followed
             step = self.up if way == "up" else self.down
             while queue:
-                node, depth = queue.popleft()
+                node, depth, via = queue.popleft()
                 if max_depth is not None and depth >= max_depth:
                     continue
-                for nxt in step(node, depth + 1):
-                    if nxt.id not in visited:
-                        visited.add(nxt.id)
-                        queue.append((nxt, depth + 1))
+                for nxt, edge in step(node, depth + 1, via):
+                    allowed = _reach(edge, way) if nxt.kind == "run" else math.inf
+                    if allowed > reach.get(nxt.id, -math.inf):
+                        reach[nxt.id] = allowed
+                        queue.append((nxt, depth + 1, edge if nxt.kind == "run" else None))
         records = [
             r.model_copy(
                 update={"source": self.nodes[r.source.id], "target": self.nodes[r.target.id]}
@@ -701,5 +818,6 @@ def lineage(
         the_store = store if isinstance(store, ArtifactStore) else store_for(store)
         home = the_store.url
     runs: Any = tracker if tracker is not None else home
-    root = _resolve(target, the_store)
-    return _Walk(the_store, root, runs).run(direction, depth)
+    requests: dict[str, list[tuple[Endpoint, RequestEntry]]] = {}
+    root = _resolve(target, the_store, requests)
+    return _Walk(the_store, root, runs, requests).run(direction, depth)

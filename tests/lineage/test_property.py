@@ -1,5 +1,9 @@
 """Property: over random workflows, every node's upstream (and downstream) set is exactly
-what the workflow did — never more, never less — and down and up are inverses."""
+what the workflow did — never more, never less — and down and up are inverses.
+
+Time counts: what a run used after it made X did not go into X. The ground truth models
+it with one pseudo-node per thing a run made, ``run:<id>#<tick>``, whose inputs are what
+the run had used by then; the walk's answer names the run itself."""
 
 from __future__ import annotations
 
@@ -46,6 +50,7 @@ OPS = st.lists(
 
 
 def _closure(edges: dict[str, set[str]], start: str) -> set[str]:
+    """Every node reachable from ``start``, pseudo-nodes named as their run."""
     seen: set[str] = set()
     todo = [start]
     while todo:
@@ -53,12 +58,26 @@ def _closure(edges: dict[str, set[str]], start: str) -> set[str]:
             if nxt not in seen:
                 seen.add(nxt)
                 todo.append(nxt)
-    seen.discard(start)
-    return seen
+    named = {n.partition("#")[0] for n in seen}
+    named.discard(start)
+    return named
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(OPS)
+@example(  # a run uses d1 only after it registered m0/1: d1 is not upstream of m0/1
+    [
+        ("commit", 0, 0),
+        ("commit", 1, 1),
+        ("run", 0, 0),
+        ("load", 0, 0),
+        ("register", 0, 0),
+        ("load", 1, 0),
+        ("step", 0, 1),
+        ("register", 1, 2),
+        ("end", 0, 0),
+    ]
+)
 @example(  # one step on two dataset versions with the same bytes, in two runs
     [
         ("commit", 0, 1),
@@ -98,12 +117,21 @@ def test_walks_match_the_ground_truth_log(ops: list[tuple[str, int, int]]) -> No
     models = 0
     step_ids: dict[str, str] = {}
     step_of: dict[str, str] = {}
+    used: dict[str, list[tuple[int, str]]] = defaultdict(list)  # run -> (tick, input)
+    made: list[tuple[str, int, str]] = []  # (run, tick, what it made)
 
     def edge(src: str, dst: str) -> None:
-        up[dst].add(src)
+        if src.startswith("run:"):  # made by a run: from what it had used by now
+            made.append((src, tick, dst))
+        else:
+            up[dst].add(src)
+            if dst.startswith("run:"):
+                used[dst].append((tick, src))
         nodes.update((src, dst))
 
-    for op, a, b in ops:
+    tick = 0
+    for i, (op, a, b) in enumerate(ops):
+        tick = i  # edge() stamps what it records with the op's position
         run_node = f"run:{run.run_id}" if run else None
         if op == "run" and run is None:
             run = _Run()
@@ -150,6 +178,12 @@ def test_walks_match_the_ground_truth_log(ops: list[tuple[str, int, int]]) -> No
         _context.reset_active_run(token)
 
     down: dict[str, set[str]] = defaultdict(set)
+    pseudos: dict[str, set[str]] = defaultdict(set)  # a run, as of each thing it made
+    for run_node, when, out in made:
+        pseudo = f"{run_node}#{when}"
+        up[out].add(pseudo)
+        up[pseudo] = {src for t, src in used[run_node] if t < when}
+        pseudos[run_node].add(pseudo)
     for dst, srcs in up.items():
         for src in srcs:
             down[src].add(dst)
@@ -158,6 +192,9 @@ def test_walks_match_the_ground_truth_log(ops: list[tuple[str, int, int]]) -> No
         g_down = lineage(node, "down", store=store, tracker=_NoRuns())
         assert g_up.root.id == node
         assert {n.id for n in g_up.upstream()} == _closure(up, node), node
-        assert {n.id for n in g_down.downstream()} == _closure(down, node), node
+        below = _closure(down, node)  # a run made all its pseudo-nodes' outputs
+        for pseudo in pseudos.get(node, ()):
+            below |= _closure(down, pseudo) - {node}
+        assert {n.id for n in g_down.downstream()} == below, node
         for other in g_down.downstream():  # down and up are inverses
             assert node in _closure(up, other.id)

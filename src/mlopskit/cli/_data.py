@@ -188,7 +188,8 @@ def datasets_restore(state: State, spec: str, reason: str, as_json: bool) -> Non
 def datasets_diff(
     state: State, a: str, b: str, key: tuple[str, ...], exit_code: bool, as_json: bool
 ) -> None:
-    """Compare two dataset versions: schema, statistics and (with --key) rows.
+    """Compare two dataset versions: schema, statistics, (with --key) rows, and for
+    folder datasets the files added, removed and changed, with their sizes.
 
     A and B are NAME[/VERSION]; a bare VERSION for B means the same dataset as A.
 
@@ -212,10 +213,33 @@ def datasets_diff(
         if diff.empty:
             click.echo("no differences")
             return
-        table(
-            [{str(k): v for k, v in r.items()} for r in diff.to_frame().to_dict("records")],
-            ["column", "change", "what", "a", "b"],
-        )
+        if diff.files:
+            counts = {c: sum(f.change == c for f in diff.files) for c in ("added", "removed")}
+            changed = len(diff.files) - counts["added"] - counts["removed"]
+            delta = sum((f.size_b or 0) - (f.size_a or 0) for f in diff.files)
+            sign = "+" if delta >= 0 else "-"
+            click.echo(
+                f"files: +{counts['added']} -{counts['removed']} ~{changed} "
+                f"({sign}{human_bytes(abs(delta))})"
+            )
+            table(
+                [
+                    {
+                        "path": f.path if f.path.isprintable() else repr(f.path),
+                        "change": f.change,
+                        "size a": "" if f.size_a is None else human_bytes(f.size_a),
+                        "size b": "" if f.size_b is None else human_bytes(f.size_b),
+                    }
+                    for f in diff.files
+                ],
+                ["path", "change", "size a", "size b"],
+            )
+        frame = diff.to_frame()
+        if len(frame):
+            table(
+                [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")],
+                ["column", "change", "what", "a", "b"],
+            )
 
     emit(as_json, payload, human)
     if exit_code and not diff.empty:

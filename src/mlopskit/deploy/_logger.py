@@ -286,6 +286,17 @@ class PredictionLogger:
                     function="mlopskit.deploy.PredictionLogger",
                 ),
             )
+        self._index_requests(segment, frame)
+
+    def _index_requests(self, segment: Any, frame: pd.DataFrame) -> None:
+        """The segment's request ids, so ``mk.lineage(<request id>)`` finds what served each."""
+        from mlopskit._edges import RequestEntry, record_requests
+
+        entries = {}
+        for rid, rows in frame.groupby("request_id", sort=False)[["time", "model"]]:
+            models = sorted({str(m) for m in rows["model"].dropna() if ":" in str(m)})
+            entries[str(rid)] = RequestEntry(time=float(rows["time"].min()), packages=models)
+        record_requests(self.store, segment, entries)
 
     # -- reading -----------------------------------------------------------------------------
 

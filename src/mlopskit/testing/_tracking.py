@@ -7,8 +7,10 @@ same workspace each time it is called.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -19,7 +21,7 @@ from mlopskit.errors import InvalidInputError, NotFoundError
 from mlopskit.store import ArtifactRef
 from mlopskit.tracking import Tracker
 
-__all__ = ["TrackerConformance"]
+__all__ = ["RunNamingConformance", "TrackerConformance"]
 
 
 class _Versioned:
@@ -50,7 +52,87 @@ _REFUSED_POINTS: list[dict[str, Any]] = [
 _REFUSED_TEXT = ["lone \ud800 surrogate", "nul \x00 byte"]
 
 
-class TrackerConformance:
+class RunNamingConformance:
+    """Renaming and resuming runs: what every backend records (a block of the suite;
+    :class:`TrackerConformance` includes it, with its ``tracker_factory`` fixture)."""
+
+    def test_rename_is_recorded_and_searchable(
+        self, tracker_factory: Callable[[], Tracker]
+    ) -> None:
+        """run.rename() chains, another writer reads the new name, search finds the run by
+        it (not by the old one), and the old name is kept as mlopskit.previous_name."""
+        tracker = tracker_factory()
+        with tracker.start_run("exp", name="first", capture_env=False) as run:
+            assert run.rename("second") is run
+            assert run.name == "second"
+        other = tracker_factory()
+        rec = other.get_run(run.run_id).record()
+        assert (rec.name, rec.tags["mlopskit.previous_name"]) == ("second", "first")
+        found = other.search_runs("exp", filter="attributes.name = 'second'")
+        assert found["run_id"].tolist() == [run.run_id]
+        assert other.search_runs("exp", filter="attributes.name = 'first'").empty
+        other.get_run(run.run_id).rename("third")
+        assert tracker_factory().get_run(run.run_id).name == "third"
+
+    @pytest.mark.parametrize("bad", ["", " padded", "tab\there", "x" * 251, 7])
+    def test_a_bad_name_is_refused_and_changes_nothing(
+        self, tracker_factory: Callable[[], Tracker], bad: Any
+    ) -> None:
+        """An empty, padded, unprintable, over-long or non-string name is an
+        InvalidInputError that says what a name is; the run keeps its name."""
+        tracker = tracker_factory()
+        with (
+            tracker.start_run("exp", name="kept", capture_env=False) as run,
+            pytest.raises(InvalidInputError, match="printable characters"),
+        ):
+            run.rename(bad)
+        assert tracker_factory().get_run(run.run_id).name == "kept"
+
+    def test_resume_keeps_provenance_and_records_the_resume(
+        self, tracker_factory: Callable[[], Tracker], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Resumed from another command, a run keeps its command, start time and
+        environment tags; the resume is an event (mlopskit.resume.1) naming the new
+        command; user tags given on resume are set."""
+        monkeypatch.setattr("sys.argv", ["train.py", "--epochs", "1"])
+        with tracker_factory().start_run("exp", run_id="resumed-prov", git=False) as run:
+            pass
+        before = tracker_factory().get_run(run.run_id).record()
+        monkeypatch.setattr("sys.argv", ["train.py", "--resume"])
+        with tracker_factory().start_run(run_id="resumed-prov", tags={"stage": "2"}, git=False):
+            pass
+        after = tracker_factory().get_run(run.run_id).record()
+        assert after.start_time == before.start_time
+        assert after.tags["mlopskit.command"] == "train.py --epochs 1"
+        assert after.tags["mlopskit.pid"] == before.tags["mlopskit.pid"]
+        assert after.tags["stage"] == "2"
+        event = json.loads(after.tags["mlopskit.resume.1"])
+        assert event["command"] == "train.py --resume"
+        assert event["paused"] >= 0
+        assert "mlopskit.resume.2" not in after.tags
+
+    def test_duration_counts_active_time_only(self, tracker_factory: Callable[[], Tracker]) -> None:
+        """The time a run spends ended before a resume is not in its duration (search
+        reads the same duration, also when it narrows what it loads)."""
+        with tracker_factory().start_run("exp", run_id="resumed-dur", capture_env=False):
+            pass
+        first = tracker_factory().get_run("resumed-dur").record()
+        assert first.duration is not None
+        time.sleep(0.3)  # a pause between two sessions, not a speed check
+        for number in (1, 2):
+            with tracker_factory().start_run(run_id="resumed-dur", capture_env=False):
+                pass
+            assert f"mlopskit.resume.{number}" in tracker_factory().get_run("resumed-dur").tags
+        rec = tracker_factory().get_run("resumed-dur").record()
+        assert rec.end_time is not None
+        wall = (rec.end_time - rec.start_time).total_seconds()
+        assert 0 <= rec.duration <= wall - 0.25  # type: ignore[operator]
+        assert float(rec.tags["mlopskit.paused"]) >= 0.3
+        frame = tracker_factory().search_runs("exp", filter="attributes.duration < 0.25")
+        assert "resumed-dur" in frame["run_id"].tolist()
+
+
+class TrackerConformance(RunNamingConformance):
     """Behaviour every backend must show, through the public Tracker and Run API."""
 
     @pytest.fixture

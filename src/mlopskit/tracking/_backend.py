@@ -46,6 +46,11 @@ class TrackingBackend(Protocol):
         """Record params; a different value for a logged key raises InvalidInputError."""
         ...
 
+    def rename(self, run_id: str, name: str) -> None:
+        """Give the run a new name (recorded: search sees it, the old one is kept in
+        the history); NotFoundError if there is no such run."""
+        ...
+
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
         """Set tags (a later value replaces an earlier one)."""
         ...

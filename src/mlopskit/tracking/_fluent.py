@@ -42,6 +42,7 @@ __all__ = [
     "log_params",
     "log_table",
     "log_text",
+    "rename_run",
     "runs_report",
     "search_runs",
     "set_tag",
@@ -124,6 +125,13 @@ def _require() -> Run:
             "function with @mk.track"
         )
     return run
+
+
+def rename_run(name: str, run_id: str | None = None) -> Run:
+    """Rename the active run, or run ``run_id`` of the current workspace (see
+    :meth:`Run.rename`); returns the run."""
+    run = current_tracker().get_run(run_id) if run_id is not None else _require()
+    return run.rename(name)
 
 
 def end_run(status: str = "FINISHED") -> None:

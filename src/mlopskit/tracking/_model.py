@@ -17,6 +17,8 @@ from mlopskit.store import ArtifactRef
 
 __all__ = [
     "LIFECYCLES",
+    "PAUSED_TAG",
+    "PREVIOUS_NAME_TAG",
     "RECORD_SCHEMA",
     "STATUSES",
     "TERMINAL",
@@ -36,6 +38,11 @@ STATUSES: tuple[str, ...] = ("RUNNING", "FINISHED", "FAILED", "KILLED")
 TERMINAL = frozenset({"FINISHED", "FAILED", "KILLED"})
 #: The version of the record models' layout (``RunRecord.schema_version``).
 RECORD_SCHEMA = 1
+#: Tag holding the seconds a run spent ended before it was resumed (written on resume;
+#: ``duration`` leaves them out, so it counts active time only).
+PAUSED_TAG = "mlopskit.paused"
+#: Tag holding a renamed run's name before its latest rename.
+PREVIOUS_NAME_TAG = "mlopskit.previous_name"
 
 #: The lifecycle states of a run or experiment (MLflow's ``lifecycle_stage``); ``purged``
 #: marks what ``Tracker.gc`` removed for good.
@@ -158,10 +165,18 @@ class RunRecord(BaseModel):
 
     @property
     def duration(self) -> float | None:
-        """Seconds from start to end (None while running)."""
+        """Active seconds: start to end, less the time the run spent ended before it was
+        resumed (None while running)."""
         if self.end_time is None:
             return None
-        return (self.end_time - self.start_time).total_seconds()
+        total = (self.end_time - self.start_time).total_seconds()
+        try:
+            paused = float(self.tags.get(PAUSED_TAG, 0.0))
+        except ValueError:  # a tag set by hand: read as no pause
+            paused = 0.0
+        if not 0.0 < paused < total:  # NaN, negative, or more than the whole span
+            paused = 0.0
+        return total - paused
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict of the record (times as ISO 8601 strings)."""

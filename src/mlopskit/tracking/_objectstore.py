@@ -21,7 +21,8 @@ A segment is JSON lines: a header ``{"format": "mlopskit.tracking.segment/1", "w
 identity), ``attach``/``detach`` (``writer``, ``host``, ``pid``), ``params``/``tags``
 (``values``), ``metrics`` (``key``, ``steps``, ``values``, ``times``), ``artifact``
 (``name``, ``ref``), ``input`` (``digest``, ``name``, ``context``), ``status``
-(``status``, ``end_time``); every event but ``metrics`` has a ``time``.
+(``status``, ``end_time``), ``rename`` (``name``, ``previous``); every event but
+``metrics`` has a ``time``.
 
 Readers merge every segment of a run: events in time order, the first value of a
 param wins, the last tag, status and artifact of a name win, a metric's latest value
@@ -64,6 +65,7 @@ from mlopskit.tracking._index import (
     summary_of,
 )
 from mlopskit.tracking._model import (
+    PAUSED_TAG,
     LifecycleEvent,
     MetricPoint,
     RunInput,
@@ -247,6 +249,12 @@ class ObjectStoreBackend:
             run_id,
             [{"e": "params", "time": time.time(), "values": params}],
         )
+
+    def rename(self, run_id: str, name: str) -> None:
+        """Append a rename event (the identity file, created once, keeps the first name)."""
+        previous = self.get_run(run_id).name
+        event = {"e": "rename", "time": time.time(), "name": name, "previous": previous}
+        self._append(self._experiment(run_id), run_id, [event])
 
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
         """Append tags."""
@@ -714,4 +722,4 @@ def _narrow(rec: RunRecord, keys: Collection[str]) -> None:
     wanted = set(keys)
     rec.params = {k: v for k, v in rec.params.items() if f"params.{k}" in wanted}
     rec.metrics = {k: v for k, v in rec.metrics.items() if f"metrics.{k}" in wanted}
-    rec.tags = {k: v for k, v in rec.tags.items() if f"tags.{k}" in wanted}
+    rec.tags = {k: v for k, v in rec.tags.items() if f"tags.{k}" in wanted or k == PAUSED_TAG}

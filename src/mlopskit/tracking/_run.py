@@ -51,7 +51,10 @@ if TYPE_CHECKING:
 
     from mlopskit.tracking._tracker import Tracker
 
-__all__ = ["Run"]
+__all__ = ["MAX_RUN_NAME", "Run"]
+
+#: The longest run name :meth:`Run.rename` accepts.
+MAX_RUN_NAME = 250
 
 
 class Run:
@@ -476,6 +479,33 @@ class Run:
             self._name = self._rec().name
         return self._name
 
+    def rename(self, name: str) -> Run:
+        """Give the run a new name, recorded by the backend (search finds the run by it;
+        the name it replaces reads as the ``mlopskit.previous_name`` tag); returns the
+        run, so calls chain.
+
+        Raises:
+            InvalidInputError: ``name`` is not 1-250 printable characters; nothing changes.
+            NotFoundError: the run does not exist.
+        """
+        if (
+            not isinstance(name, str)
+            or not 0 < len(name) <= MAX_RUN_NAME
+            or not name.isprintable()
+            or name != name.strip()
+        ):
+            raise InvalidInputError(
+                f"a run name is 1-{MAX_RUN_NAME} printable characters, no surrounding "
+                f"spaces; found {name!r}",
+                expected=f"1-{MAX_RUN_NAME} printable characters",
+                found=name,
+                run_id=self.run_id,
+            )
+        self.tracker.backend.rename(self.run_id, name)
+        self._name = name
+        self._cached = None
+        return self
+
     @property
     def status(self) -> str:
         """RUNNING, FINISHED, FAILED or KILLED (a dead process's run reads KILLED)."""
@@ -518,7 +548,8 @@ class Run:
 
     @property
     def duration(self) -> float | None:
-        """Seconds from start to end (None while running)."""
+        """Active seconds: start to end, less the time the run spent ended before it was
+        resumed (None while running)."""
         return self._rec().duration
 
     def metric_history(self, key: str) -> pd.DataFrame:

@@ -19,6 +19,8 @@ from typing import Any
 from mlopskit.errors import IntegrityError
 from mlopskit.store import ArtifactRef
 from mlopskit.tracking._model import (
+    PAUSED_TAG,
+    PREVIOUS_NAME_TAG,
     STATUSES,
     RunInput,
     RunRecord,
@@ -112,6 +114,9 @@ def _check_event(event: object) -> None:
     elif kind == "artifact":
         _need(isinstance(event.get("name"), str), "artifact event: name is not a string")
         ArtifactRef.model_validate(event.get("ref"))
+    elif kind == "rename":
+        _need(isinstance(event.get("name"), str), "rename event: name is not a string")
+        _need(_opt_str(event.get("previous")), "rename event: previous is not a string")
     elif kind == "input":
         _need(isinstance(event.get("digest"), str), "input event: digest is not a string")
         _need(_opt_str(event.get("name")) and _opt_str(event.get("context")), "input event")
@@ -185,6 +190,10 @@ def merge_events(
             w = writers.get(event["writer"])
             if w is not None:
                 writers[event["writer"]] = w.model_copy(update={"active": False})
+        elif kind == "rename":
+            if event.get("previous") is not None:
+                rec.tags[PREVIOUS_NAME_TAG] = event["previous"]
+            rec.name = event["name"]
         elif kind == "artifact":
             rec.artifacts[event["name"]] = ArtifactRef.model_validate(event["ref"])
         elif kind == "input":
@@ -201,5 +210,5 @@ def merge_events(
         wanted = set(keys)
         rec.params = {k: v for k, v in rec.params.items() if f"params.{k}" in wanted}
         rec.metrics = {k: v for k, v in rec.metrics.items() if f"metrics.{k}" in wanted}
-        rec.tags = {k: v for k, v in rec.tags.items() if f"tags.{k}" in wanted}
+        rec.tags = {k: v for k, v in rec.tags.items() if f"tags.{k}" in wanted or k == PAUSED_TAG}
     return rec

@@ -38,6 +38,8 @@ from mlopskit.tracking._backend import new_writer_id
 from mlopskit.tracking._buffer import column_bytes, metric_columns
 from mlopskit.tracking._deletion import apply_lifecycle, event_from
 from mlopskit.tracking._model import (
+    PAUSED_TAG,
+    PREVIOUS_NAME_TAG,
     STATUSES,
     LifecycleEvent,
     MetricPoint,
@@ -376,6 +378,22 @@ class SQLiteBackend:
     def _require(conn: sqlite3.Connection, run_id: str) -> None:
         if not conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone():
             raise NotFoundError(f"no run {run_id!r} in this workspace", run_id=run_id)
+
+    def rename(self, run_id: str, name: str) -> None:
+        """Set the run's name; the one it replaces is kept as a tag (``mlopskit.previous_name``)."""
+
+        def tx(conn: sqlite3.Connection) -> None:
+            self._require(conn, run_id)
+            (previous,) = conn.execute(
+                "SELECT name FROM runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
+            conn.execute("UPDATE runs SET name = ? WHERE run_id = ?", (name, run_id))
+            conn.execute(
+                "INSERT OR REPLACE INTO tags VALUES (?, ?, ?)",
+                (run_id, PREVIOUS_NAME_TAG, str(previous)),
+            )
+
+        self._write("rename run", tx)
 
     def log_params(self, run_id: str, params: dict[str, str]) -> None:
         """Insert params; a different value for an existing key raises InvalidInputError."""
@@ -816,7 +834,8 @@ def _invalid_row(row: Sequence[Any]) -> str | None:
 def _split_keys(keys: Collection[str] | None) -> dict[str, set[str]] | None:
     if keys is None:
         return None
-    out: dict[str, set[str]] = {"params": set(), "metrics": set(), "tags": set()}
+    # the pause a resumed run's duration leaves out is read whatever was asked
+    out: dict[str, set[str]] = {"params": set(), "metrics": set(), "tags": {PAUSED_TAG}}
     for key in keys:
         kind, _, name = key.partition(".")
         if kind in out:

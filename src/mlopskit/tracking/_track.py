@@ -7,6 +7,7 @@ import inspect
 import math
 import numbers
 import re
+import string
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -79,7 +80,12 @@ def track(
 
     Args:
         experiment: experiment of the runs (default: the parent's, else ``default``).
-        name: run name (default: the function's qualified name).
+        name: run name (default: the function's qualified name); ``{field}`` parts are
+            filled from the call's bound arguments, defaults included
+            (``name="{model}-{lr}"`` → ``rf-0.1``; format specs work: ``{lr:.0e}``;
+            a secret argument reads ``***``). A field that names no argument raises
+            InvalidInputError, when decorating if the function has no ``**kwargs``,
+            else at the call that lacks it.
         params: False to log no arguments, or the names of the ones to log.
         log_result: log a returned mapping of numbers as metrics.
         tags: extra tags for every run.
@@ -105,14 +111,20 @@ def track(
     extra_secret = {r.lower() for r in redact}
     only = None if isinstance(params, bool) else set(params)
     signature = inspect.signature(func)
+    templated = name is not None and _check_name_template(name, signature, source)
 
     def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Run, float]:
         from mlopskit.tracking._fluent import start_run
 
+        this_name = (
+            _format_name(str(run_name), signature, args, kwargs, extra_secret, source)
+            if templated
+            else run_name
+        )
         logged = _bound_params(signature, args, kwargs, only, extra_secret) if params else {}
         run_tags = {"mlopskit.source": source, **(tags or {})}
         run = start_run(
-            experiment, name=run_name, params=logged, tags=run_tags, capture_env=capture_env
+            experiment, name=this_name, params=logged, tags=run_tags, capture_env=capture_env
         )
         _record_inputs(run, signature, args, kwargs)
         return run, time.perf_counter()
@@ -171,6 +183,79 @@ def track(
 
     setattr(wrapper, "runs", runs)  # noqa: B010 - a function attribute mypy cannot see
     return wrapper  # type: ignore[return-value]
+
+
+def _check_name_template(template: str, signature: inspect.Signature, source: str) -> bool:
+    """Whether ``template`` has ``{fields}``; each must name an argument of the function
+    (any name, when it takes ``**kwargs``). InvalidInputError otherwise."""
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        raise InvalidInputError(
+            f"@track(name={template!r}) of {source} is not a format string: {exc}",
+            expected="a name with {argument} fields, e.g. '{model}-{lr}'",
+            found=template,
+        ) from None
+    if not fields:
+        return False
+    params = signature.parameters
+    open_ended = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    for field in fields:
+        root = re.split(r"[.\[]", field, maxsplit=1)[0]
+        if not root or root.isdigit():
+            raise InvalidInputError(
+                f"@track(name={template!r}) of {source}: fields name arguments "
+                f"('{{model}}'), not positions ({{{field}}})",
+                expected="{argument name}",
+                found=f"{{{field}}}",
+            )
+        if root not in params and not open_ended:
+            raise InvalidInputError(
+                f"@track(name={template!r}) of {source}: {{{root}}} names no argument; "
+                f"arguments: {', '.join(params) or 'none'}",
+                expected=sorted(params),
+                found=root,
+            )
+    return True
+
+
+def _format_name(
+    template: str,
+    signature: inspect.Signature,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    extra_secret: set[str],
+    source: str,
+) -> str:
+    """``template`` filled from the call's bound arguments (defaults applied, ``**kwargs``
+    flattened, secrets as ``***``)."""
+    try:
+        bound = signature.bind(*args, **kwargs)
+    except TypeError:
+        return template  # the call itself raises the TypeError
+    bound.apply_defaults()
+    values: dict[str, Any] = {}
+    for pname, value in bound.arguments.items():
+        kind = signature.parameters[pname].kind
+        items = value.items() if kind is inspect.Parameter.VAR_KEYWORD else [(pname, value)]
+        for key, val in items:
+            values[key] = REDACTED if _is_secret(key, extra_secret) else val
+    try:
+        return template.format_map(values)
+    except KeyError as exc:
+        missing = exc.args[0] if exc.args else "?"
+        raise InvalidInputError(
+            f"@track(name={template!r}) of {source}: this call has no argument {missing!r}; "
+            f"it has {', '.join(values) or 'none'}",
+            expected=sorted(values),
+            found=missing,
+        ) from None
+    except (ValueError, AttributeError, IndexError, TypeError) as exc:
+        raise InvalidInputError(
+            f"@track(name={template!r}) of {source} cannot format this call's arguments: "
+            f"{type(exc).__name__}: {exc}",
+            found=template,
+        ) from None
 
 
 def _record_inputs(

@@ -20,7 +20,7 @@ from mlopskit.store import ArtifactStore, store_for
 from mlopskit.tracking._backend import TrackingBackend
 from mlopskit.tracking._buffer import DEFAULT_MAX_AGE, DEFAULT_MAX_POINTS
 from mlopskit.tracking._deletion import DEFAULT_OLDER_THAN, current_states, drop_anchors
-from mlopskit.tracking._model import LifecycleEvent, PurgeReport, RunRecord
+from mlopskit.tracking._model import PAUSED_TAG, LifecycleEvent, PurgeReport, RunRecord
 from mlopskit.tracking._run import Run
 from mlopskit.tracking._status import effective_status
 from mlopskit.tracking._validate import (
@@ -153,12 +153,15 @@ class Tracker:
             check_run_id(run_id)
         clean_params = {check_key(k, "param"): param_value(k, v) for k, v in (params or {}).items()}
         clean_tags = {check_key(k, "tag"): tag_value(k, v) for k, v in (tags or {}).items()}
+        user_tags = dict(clean_tags)
         env_diff: bytes | None = None
+        env_tags: dict[str, str] = {}
         if capture_env:
             from mlopskit.tracking._env import capture
 
             env = capture(git=git)
             env_diff = env.diff
+            env_tags = env.tags
             clean_tags = {**env.tags, **clean_tags}
         from mlopskit.tracking._env import whoami
 
@@ -197,8 +200,9 @@ class Tracker:
             experiment = stored.experiment
             if clean_params:
                 self.backend.log_params(rid, clean_params)
-            if clean_tags:
-                self.backend.set_tags(rid, clean_tags)
+            resumed = _resume_tags(stored, env_tags, user, host)
+            self.backend.set_tags(rid, {**resumed, **user_tags})
+            env_diff = None  # the original run's diff stays its diff
         run = Run(
             self,
             rid,
@@ -406,3 +410,38 @@ class Tracker:
         from mlopskit.tracking._search import search_runs
 
         return search_runs(self, *args, **kwargs)
+
+
+RESUME_TAG = "mlopskit.resume."
+
+
+def _resume_tags(stored: RunRecord, env: Mapping[str, str], user: str, host: str) -> dict[str, str]:
+    """The tags a resume writes: environment tags the run lacks (its own provenance —
+    command, git commit, start time — stays), the resume as an event
+    (``mlopskit.resume.<n>``: when, who, where, command and commit of the resuming
+    process, the pause) and the total pause (``mlopskit.paused``: time the run spent
+    ended, which ``duration`` leaves out)."""
+    import json
+
+    now = datetime.now(timezone.utc)
+    ended = stored.end_time
+    if ended is None and stored.writers:  # never ended (its process died): last heartbeat
+        ended = max(w.heartbeat for w in stored.writers)
+    pause = max(0.0, (now - ended).total_seconds()) if ended is not None else 0.0
+    try:
+        before = float(stored.tags.get(PAUSED_TAG, 0.0))
+    except ValueError:
+        before = 0.0
+    number = 1 + sum(1 for k in stored.tags if k.startswith(RESUME_TAG))
+    event = {
+        "time": now.isoformat(),
+        "user": user,
+        "host": host,
+        "command": env.get("mlopskit.command"),
+        "git_commit": env.get("mlopskit.git.commit"),
+        "paused": round(pause, 6),
+    }
+    out = {k: v for k, v in env.items() if k not in stored.tags}
+    out[f"{RESUME_TAG}{number}"] = json.dumps(event, sort_keys=True)
+    out[PAUSED_TAG] = f"{(before if before > 0 else 0.0) + pause:.6f}"
+    return out

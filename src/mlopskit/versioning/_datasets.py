@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,14 +27,20 @@ from mlopskit._edges import Endpoint, LineageEdge, record_edge, record_use
 from mlopskit._log import get_logger
 from mlopskit._provenance import recall, remember
 from mlopskit.errors import (
+    IntegrityError,
     InvalidInputError,
     InvalidNameError,
     NotFoundError,
     SchemaError,
 )
-from mlopskit.store import ArtifactRef, ArtifactStore, RefRecord
+from mlopskit.store import ArtifactRef, ArtifactStore, RefRecord, TreeEntry
 from mlopskit.versioning._hash import digest_value
-from mlopskit.versioning._materialize import check_segment, materialize
+from mlopskit.versioning._materialize import (
+    check_filename,
+    check_segment,
+    file_digest,
+    materialize,
+)
 from mlopskit.versioning._numbered import (
     NumberedVersion,
     StoreBound,
@@ -56,12 +62,17 @@ __all__ = [
     "DatasetDiff",
     "DatasetVersion",
     "Datasets",
+    "FileChange",
     "parse_dataset_uri",
 ]
 
 log = get_logger("mlopskit.versioning.datasets")
 
 DataKind = Literal["dataframe", "series", "array", "file", "directory"]
+_MAX_DEPTH = 512  # as the store's tree walk: deeper is damage, not a folder
+_Side: TypeAlias = (
+    "str | dict[str, TreeEntry] | None"  # a tree digest, one file's entry, or nothing
+)
 
 
 class ColumnSchema(BaseModel):
@@ -148,6 +159,21 @@ with warnings.catch_warnings():
         )
 
 
+class FileChange(BaseModel):
+    """One file that differs between two versions of a folder (or file) dataset:
+    ``change`` is ``added``, ``removed`` or ``changed``; sizes in bytes (None on the
+    side that lacks it)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    change: Literal["added", "removed", "changed"]
+    size_a: int | None = None
+    size_b: int | None = None
+    digest_a: str | None = None
+    digest_b: str | None = None
+
+
 class DatasetDiff(BaseModel):
     """What changed between two dataset versions.
 
@@ -157,6 +183,8 @@ class DatasetDiff(BaseModel):
         changed_columns: name → ``{"dtype": [a, b], "nullable": [a, b]}`` (what changed).
         stats: column → statistic → ``[a, b]`` for every statistic that differs.
         rows_added, rows_removed, rows_changed: by key, when ``key=`` was given.
+        files: for folder (and file) datasets, each file added, removed or changed,
+            by path (see :meth:`files_frame`).
     """
 
     a: str
@@ -170,6 +198,7 @@ class DatasetDiff(BaseModel):
     rows_added: int | None = None
     rows_removed: int | None = None
     rows_changed: int | None = None
+    files: list[FileChange] = Field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -183,7 +212,25 @@ class DatasetDiff(BaseModel):
             or self.rows_added
             or self.rows_removed
             or self.rows_changed
+            or self.files
         )
+
+    def files_frame(self) -> pd.DataFrame:
+        """One row per file added, removed or changed: ``path``, ``change``, ``size_a``,
+        ``size_b`` (bytes; missing on the side without the file), ``delta`` (bytes)."""
+        import pandas as pd
+
+        frame = pd.DataFrame(
+            {
+                "path": [f.path for f in self.files],
+                "change": [f.change for f in self.files],
+                "size_a": pd.array([f.size_a for f in self.files], dtype="Int64"),
+                "size_b": pd.array([f.size_b for f in self.files], dtype="Int64"),
+            }
+        )
+        frame["delta"] = frame["size_b"].fillna(0) - frame["size_a"].fillna(0)
+        result: pd.DataFrame = frame
+        return result
 
     def to_frame(self) -> pd.DataFrame:
         """One row per change: ``column``, ``change``, ``what``, ``a``, ``b``."""
@@ -249,6 +296,41 @@ def parse_dataset_uri(uri: str) -> tuple[str, int | str]:
         "or 'name@latest'",
         found=uri,
     )
+
+
+def _digest_at(store: ArtifactStore, v: DatasetVersion, rel: str) -> str | None:
+    """The digest of the file at ``rel`` in version ``v`` (None when it has none)."""
+    if v.kind == "file":
+        name = v.metadata.get("filename") or v.name
+        return v.data.digest if rel == name else None
+    if v.kind != "directory":
+        return None
+    digest: str | None = v.data.digest
+    parts = rel.split("/")
+    for i, part in enumerate(parts):
+        if digest is None:
+            return None
+        entry = next((e for e in store.read_tree(digest) if e.name == part), None)
+        want = "blob" if i == len(parts) - 1 else "tree"
+        digest = entry.digest if entry is not None and entry.kind == want else None
+    return digest
+
+
+def _held_by_another_version(
+    store: ArtifactStore, dv: DatasetVersion, rel: str, path: Path
+) -> bool:
+    """Whether the local file ``path`` holds what another version of ``dv``'s dataset has
+    at ``rel``: a file a load wrote, not a local edit."""
+    local = file_digest(path, dv.data.digest)
+    if local is None:
+        return False
+    versions = Datasets(store)
+    for number in sorted(versions._numbers(dv.name), reverse=True):
+        if number == dv.number:
+            continue
+        if _digest_at(store, versions._read(dv.name, number), rel) == local:
+            return True
+    return False
 
 
 def _check_name(name: str) -> str:
@@ -464,12 +546,17 @@ class Datasets(StoreBound):
         version: int | str = "latest",
         *,
         dest: str | os.PathLike[str] | None = None,
+        force: bool = False,
     ) -> Any:
         """The data of a version: a DataFrame, Series or array, or a local path.
 
-        ``name`` may be a URI (``"iris/3"``). Files and directories are written to
-        ``dest`` (default: a directory in the cache named by digest; treat it as
-        read-only), under the name they were committed with. Every byte read is
+        ``name`` may be a URI (``"iris/3"``). Files and directories are written under
+        the name they were committed with into ``dest`` when it is an existing
+        directory (``dest="."``: the work tree), else at ``dest`` itself; default: a
+        directory in the cache named by digest (treat it as read-only). Into ``dest``,
+        files that already hold the stored bytes are left as they are, other files
+        are kept; a file there with other content is refused (InvalidInputError
+        listing them, nothing written) unless ``force=True``. Every byte read is
         verified against its digest. Inside a run, the run is recorded as using the
         version.
         """
@@ -477,7 +564,7 @@ class Datasets(StoreBound):
         store = self.store
         data: Any
         if dv.kind in ("file", "directory"):
-            data = self._materialize(store, dv, dest)
+            data = self._materialize(store, dv, dest, force=force)
         else:
             data = store.get(dv.data)
             remember(data, dv.__mlopskit_node__)
@@ -488,7 +575,11 @@ class Datasets(StoreBound):
 
     @staticmethod
     def _materialize(
-        store: ArtifactStore, dv: DatasetVersion, dest: str | os.PathLike[str] | None
+        store: ArtifactStore,
+        dv: DatasetVersion,
+        dest: str | os.PathLike[str] | None,
+        *,
+        force: bool = False,
     ) -> Path:
         key = "filename" if dv.kind == "file" else "dirname"
         return materialize(
@@ -499,6 +590,8 @@ class Datasets(StoreBound):
             record=f"datasets/{dv.name}/v/{dv.number}",
             area="datasets",
             dest=dest,
+            keep_changed=not force,
+            clean=lambda rel, path: _held_by_another_version(store, dv, rel, path),
         )
 
     # -- writing ------------------------------------------------------------------------
@@ -703,7 +796,70 @@ class Datasets(StoreBound):
                 out.stats[col] = changed
         if key is not None:
             self._row_diff(va, vb, [key] if isinstance(key, str) else list(key), out)
+        out.files = self._file_diff(va, vb)
         return out
+
+    def _file_diff(self, va: DatasetVersion, vb: DatasetVersion) -> list[FileChange]:
+        """The files added, removed and changed from folder (or file) version ``va`` to
+        ``vb``; subtrees with equal digests are skipped unread. [] for tabular data."""
+        if va.kind not in ("file", "directory") or vb.kind not in ("file", "directory"):
+            return []
+        out: list[FileChange] = []
+        stack: list[tuple[_Side, _Side, str]] = [(self._side(va), self._side(vb), "")]
+        while stack:
+            ta, tb, base = stack.pop()
+            if base.count("/") > _MAX_DEPTH:
+                raise IntegrityError(
+                    f"the trees of {va.uri} and {vb.uri} nest deeper than {_MAX_DEPTH} "
+                    f"levels at {base[:80]!r}…: a manifest chain this long is damage",
+                    found=base.count("/"),
+                )
+            ea, eb = self._entries(ta), self._entries(tb)
+            for name in sorted(ea.keys() | eb.keys()):
+                x, y = ea.get(name), eb.get(name)
+                if x is not None and y is not None and (x.digest, x.kind) == (y.digest, y.kind):
+                    continue
+                path = base + name
+                xt = x.digest if x is not None and x.kind == "tree" else None
+                yt = y.digest if y is not None and y.kind == "tree" else None
+                if xt or yt:
+                    stack.append((xt, yt, path + "/"))
+                xb = x if x is not None and x.kind == "blob" else None
+                yb = y if y is not None and y.kind == "blob" else None
+                if xb is None and yb is None:
+                    continue
+                change: Literal["added", "removed", "changed"] = (
+                    "changed" if xb and yb else "removed" if xb else "added"
+                )
+                out.append(
+                    FileChange(
+                        path=path,
+                        change=change,
+                        size_a=xb.size if xb else None,
+                        size_b=yb.size if yb else None,
+                        digest_a=xb.digest if xb else None,
+                        digest_b=yb.digest if yb else None,
+                    )
+                )
+        out.sort(key=lambda f: f.path)
+        return out
+
+    @staticmethod
+    def _side(v: DatasetVersion) -> _Side:
+        """A folder version's tree digest; a file version as its one entry, named as it
+        was committed (checked: the name comes from a stored record)."""
+        if v.kind == "directory":
+            return v.data.digest
+        record = f"datasets/{v.name}/v/{v.number}"
+        name = check_filename(v.metadata.get("filename") or v.name, record=record)
+        return {name: TreeEntry(name=name, digest=v.data.digest, size=v.data.size, kind="blob")}
+
+    def _entries(self, side: _Side) -> dict[str, TreeEntry]:
+        if side is None:
+            return {}
+        if isinstance(side, dict):
+            return side
+        return {e.name: e for e in self.store.read_tree(side)}
 
     def _row_diff(
         self, va: DatasetVersion, vb: DatasetVersion, key: list[str], out: DatasetDiff

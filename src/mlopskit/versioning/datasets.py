@@ -64,11 +64,17 @@ def commit(
 
 
 def load(
-    name: str, version: int | str = "latest", *, dest: str | os.PathLike[str] | None = None
+    name: str,
+    version: int | str = "latest",
+    *,
+    dest: str | os.PathLike[str] | None = None,
+    force: bool = False,
 ) -> Any:
     """The data of ``name`` at ``version`` (``"latest"``, a number or a digest);
-    ``name`` may be a URI such as ``"iris/3"``."""
-    return Datasets().load(name, version, dest=dest)
+    ``name`` may be a URI such as ``"iris/3"``. Folders and files go into ``dest``
+    (``"."``: the work tree), refusing to overwrite local edits unless ``force``
+    (see :meth:`Datasets.load`)."""
+    return Datasets().load(name, version, dest=dest, force=force)
 
 
 def get(name: str, version: int | str = "latest") -> DatasetVersion:
