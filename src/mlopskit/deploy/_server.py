@@ -215,6 +215,7 @@ class _Handler:
         variant = ""
         predictor: Any = None
         frame: Any = None
+        rid = request_id or uuid.uuid4().hex
         t0 = time.perf_counter()
         try:
             if protocol == "v2":
@@ -231,7 +232,7 @@ class _Handler:
                     echo=self.state.echo,
                 )
             frame = decoded.frame
-            rid = decoded.id or request_id or uuid.uuid4().hex
+            rid = decoded.id or rid
             run = getattr(predictor, "predict_prepared", None) or predictor.predict
             outputs = run(frame)  # the codec conformed it to the signature already
             seconds = time.perf_counter() - t0
@@ -252,7 +253,6 @@ class _Handler:
             answer = _Answer(200, _dumps(payload), variant, {REQUEST_ID_HEADER: rid})
         except Exception as exc:
             answer = self._error(protocol, exc, variant)
-            rid = request_id or ""
             outputs, seconds = None, time.perf_counter() - t0
         if frame is not None:
             self._log(frame, outputs, predictor, variant, seconds, rid, answer)
