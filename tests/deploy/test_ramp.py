@@ -233,6 +233,47 @@ class TestRamp:
         assert ramp.step().action == "start"
 
 
+class TestCli:
+    def test_ramp_command_steps_and_exits_1_on_rollback(
+        self, ws: ArtifactStore, tmp_path: Path
+    ) -> None:
+        """`mlopskit ramp` takes one gated step per call (JSON with --json) and exits 1
+        once the canary was rolled back, so a scheduled job can alert on it."""
+        import json
+
+        from click.testing import CliRunner
+
+        from mlopskit.cli import EXIT_FAILED, cli
+
+        args = [
+            "--workspace",
+            str(tmp_path / "ws"),
+            "ramp",
+            "w@champion",
+            "w@canary",
+            "--deployment",
+            "w-prod",
+            "--log",
+            "w-log",
+            "--min-requests",
+            "10",
+            "--interval",
+            "0",
+            "--json",
+        ]
+        first = CliRunner().invoke(cli, args)
+        assert first.exit_code == 0, first.output
+        assert json.loads(first.output)["action"] == "start"
+        router = make_router(ws)
+        assert router.split["canary"] == pytest.approx(0.05)
+        traffic(router, PredictionLogger(ws, name="w-log"), 400, fail="canary")
+        second = CliRunner().invoke(cli, args)
+        assert second.exit_code == EXIT_FAILED, second.output
+        out = json.loads(second.output)
+        assert out["action"] == "rollback" and "error rate" in out["reason"]
+        assert CliRunner().invoke(cli, args).exit_code == EXIT_FAILED  # stays rolled back
+
+
 class TestBadInput:
     def test_bad_steps(self, ws: ArtifactStore) -> None:
         """Steps that do not rise to 1.0 are refused, naming the steps."""
