@@ -124,9 +124,7 @@ class TestRampOverHTTP:
                 answers = send(proc.url, 60, prefix=f"r{round_}")
                 for variant, status, payload in answers:
                     assert status == 200
-                    assert payload["predictions"] == (
-                        CANARY if variant == "canary" else CHAMPION
-                    )
+                    assert payload["predictions"] == (CANARY if variant == "canary" else CHAMPION)
                 settle()
                 actions.append(ramp.step().action)
                 if actions[-1] == "promote":
