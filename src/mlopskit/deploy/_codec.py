@@ -297,7 +297,9 @@ def to_frame(data: Any, *, signature: ModelSignature | None = None, echo: int = 
                 expected=len(names),
                 found=data.shape[1],
             )
-        return pd.DataFrame(data, columns=names)
+        # The signature's one Index object: no new Index per request, and the conformer
+        # recognises its own columns by identity.
+        return pd.DataFrame(data, columns=conformer_for(signature).columns if names else None)
     if isinstance(data, (bytes, bytearray)):
         return to_frame(_load_json(bytes(data), "request"), signature=signature, echo=echo)
     if isinstance(data, str):
@@ -493,11 +495,15 @@ class Conformer:
             self.numeric and self.dtypes is not None and all(d.kind == "f" for d in self.dtypes)
         )
 
+    def _same_columns(self, frame: pd.DataFrame) -> bool:
+        cols = frame.columns
+        return cols is self.columns or cols.tolist() == self.names
+
     def fast(self, frame: Any) -> Any:
         """``frame`` if it already conforms (checked cheaply), else None."""
         if self.dtypes is None or not isinstance(frame, pd.DataFrame):
             return None
-        if frame.columns.tolist() != self.names or frame.dtypes.tolist() != self.dtypes:
+        if not self._same_columns(frame) or frame.dtypes.tolist() != self.dtypes:
             return None
         if self._uniform_float:
             if self._strict and _has_nan(frame.to_numpy()):
@@ -516,7 +522,7 @@ class Conformer:
         """
         if not self._uniform_float or not isinstance(frame, pd.DataFrame):
             return None
-        if frame.columns.tolist() != self.names or frame.dtypes.tolist() != self.dtypes:
+        if not self._same_columns(frame) or frame.dtypes.tolist() != self.dtypes:
             return None
         arr: np.ndarray = frame.to_numpy()
         if self._strict and _has_nan(arr):
