@@ -462,6 +462,21 @@ def conformer_for(signature: ModelSignature | None, echo: int = 0) -> Conformer:
     return made
 
 
+_COLUMNS: dict[int, tuple[Any, pd.Index[Any]]] = {}
+
+
+def _columns_of(signature: ModelSignature | None, names: list[str]) -> pd.Index[Any]:
+    """The one ``pd.Index`` of ``signature``'s column names (kept while it lives, 64 at most)."""
+    hit = _COLUMNS.get(id(signature))
+    if hit is not None and hit[0] is signature:
+        return hit[1]
+    index: pd.Index[Any] = pd.Index(names)
+    if len(_COLUMNS) >= 64:
+        _COLUMNS.clear()
+    _COLUMNS[id(signature)] = (signature, index)
+    return index
+
+
 class Conformer:
     """:func:`conform` for one signature, with its plan computed once (what a Predictor keeps).
 
@@ -476,9 +491,10 @@ class Conformer:
         self.tensor = None if signature is None else signature.inputs.tensor
         self.specs = [] if signature is None else list(signature.inputs.columns or [])
         self.names = [str(s.name) for s in self.specs]
-        # One Index object for every frame this conformer makes: the prediction logger
-        # groups requests by column identity before comparing columns.
-        self.columns = pd.Index(self.names)
+        # One Index object per signature, for every frame any conformer of it makes: the
+        # conformer and the prediction logger recognise it by identity.
+        self.columns = _columns_of(signature, self.names)
+        self._matched = self.columns  # the last other Index found equal to the names
         self.dtypes: list[Any] | None = []
         for spec in self.specs:
             try:
@@ -497,7 +513,12 @@ class Conformer:
 
     def _same_columns(self, frame: pd.DataFrame) -> bool:
         cols = frame.columns
-        return cols is self.columns or cols.tolist() == self.names
+        if cols is self.columns or cols is self._matched:
+            return True
+        if cols.tolist() == self.names:  # an Index is immutable: remember this one
+            self._matched = cols
+            return True
+        return False
 
     def fast(self, frame: Any) -> Any:
         """``frame`` if it already conforms (checked cheaply), else None."""
