@@ -233,7 +233,7 @@ def start_mlopskit(root: Path, ws: str, log: bool = False, workers: int = 1) -> 
 
 def start_mlflow(root: Path, python: str, model_dir: Path) -> Server:
     port = free_port()
-    bindir = str(Path(python).parent)
+    bindir = os.path.dirname(os.path.abspath(python))  # MLServer runs in its repo dir
     env = {
         **os.environ,
         "PATH": f"{bindir}:{os.environ['PATH']}",
@@ -262,7 +262,7 @@ def start_mlflow(root: Path, python: str, model_dir: Path) -> Server:
 
 
 def start_mlserver(root: Path, python: str, repo: Path, ports: dict[str, int]) -> Server:
-    bindir = str(Path(python).parent)
+    bindir = os.path.dirname(os.path.abspath(python))  # MLServer runs in its repo dir
     return Server(
         "mlserver",
         [f"{bindir}/mlserver", "start", str(repo)],
