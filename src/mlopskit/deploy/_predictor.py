@@ -73,6 +73,9 @@ def _resolve(target: ModelPackage | str, store: ArtifactStore | None) -> ModelPa
     return ModelPackage.from_registry(target, store=store)
 
 
+_CONFORMERS: dict[tuple[str, int], Conformer] = {}
+
+
 class Predictor:
     """A model package loaded for prediction.
 
@@ -119,7 +122,18 @@ class Predictor:
         self.echo = int(echo)
         self.trusted = trusted
         self.model = _load(self.package, trusted)
-        self._conform = Conformer(self.signature, echo=self.echo)
+        # A package's signature never changes (its digest names it): its conformer, and
+        # the signature object the codec's caches key on, are made once per process.
+        key = (self.digest, self.echo)
+        conform = _CONFORMERS.get(key)
+        if conform is None:
+            conform = Conformer(self.signature, echo=self.echo)
+            if len(_CONFORMERS) >= 64:
+                _CONFORMERS.clear()
+            _CONFORMERS[key] = conform
+        else:
+            self.signature = conform.signature
+        self._conform = conform
         # A scikit-learn model fed numpy (names checked by the Conformer): 5-10× faster
         # on small batches than the same model fed a DataFrame.
         self._array_model = (
