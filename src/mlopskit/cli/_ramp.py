@@ -72,7 +72,8 @@ def ramp_cmd(
     Reads the canary's logged traffic since its current step began and starts, waits,
     advances, promotes (moves CHAMPION's alias) or rolls back (canary weight 0, the
     reason in the registry history). Servers whose mk.deploy.Router was made with
-    deployment=DEPLOYMENT follow the split. Exit code 1 when the canary was rolled back.
+    deployment=DEPLOYMENT and the variants "champion" and "canary" follow the split.
+    Exit code 1 when the canary was rolled back.
 
     \b
     Example:
