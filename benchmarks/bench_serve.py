@@ -233,7 +233,7 @@ def start_mlopskit(root: Path, ws: str, log: bool = False, workers: int = 1) -> 
 
 def start_mlflow(root: Path, python: str, model_dir: Path) -> Server:
     port = free_port()
-    bindir = str(Path(python).parent)
+    bindir = os.path.dirname(os.path.abspath(python))  # MLServer runs in its repo dir
     env = {
         **os.environ,
         "PATH": f"{bindir}:{os.environ['PATH']}",
@@ -262,7 +262,7 @@ def start_mlflow(root: Path, python: str, model_dir: Path) -> Server:
 
 
 def start_mlserver(root: Path, python: str, repo: Path, ports: dict[str, int]) -> Server:
-    bindir = str(Path(python).parent)
+    bindir = os.path.dirname(os.path.abspath(python))  # MLServer runs in its repo dir
     return Server(
         "mlserver",
         [f"{bindir}/mlserver", "start", str(repo)],
@@ -589,8 +589,16 @@ def main() -> None:
         bench_inprocess(
             root, ws, args.mlflow_python, model_dir, rounds, 300 if args.quick else 1000
         )
-    if args.workers > 1:
-        note(f"mlopskit serves with workers={args.workers}")
+    # The mode of each side, so the comparison reads honestly.
+    note(
+        f"mlopskit: serve(workers={args.workers}) = {args.workers} process(es), each parsing "
+        "HTTP and predicting on a thread pool"
+    )
+    note("mlflow: `mlflow models serve --env-manager local` (its defaults)")
+    note(
+        "mlserver: its defaults = 2 processes: one parses HTTP, one inference worker "
+        "(parallel_workers=1) predicts"
+    )
     ours = start_mlopskit(root, ws, workers=args.workers)
     try:
         bodies_mlflow = {n: (mlflow_body(x.head(n)), mlflow_body(x.head(n))) for n in (1, 1000)}

@@ -9,6 +9,10 @@ Spec keys: ``workspace`` (path), ``target`` (``{"uri": "m@champion"}``, or ``{"r
 {"variants": {...}, "weights": {...}, "shadow": {...}}}``), optional ``logger``
 (``{"name": ..., "sample": ..., "max_rows": ...}``), ``slow`` (seconds every
 prediction sleeps: keeps requests in flight for the shutdown tests), ``workers``.
+Router specs may add ``deployment`` and ``sync_interval`` (a durable split) and
+``faults`` (``{"canary": "error"}``: that variant's model raises on every prediction;
+``{"canary": 0.05}``: it sleeps that many seconds first); ``pid_outputs`` makes every
+variant answer its worker process's pid (the workers tests).
 """
 
 from __future__ import annotations
@@ -122,6 +126,47 @@ class _Slow:
         return self._inner.predict_prepared(frame, **kwargs)
 
 
+class _Faulty:
+    """Wraps a predictor whose model raises on every prediction (a broken canary)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def predict(self, data: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the canary's model is broken")
+
+    predict_prepared = predict
+
+
+class _Pid:
+    """Wraps a predictor so every row is answered with the worker process's pid."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def predict(self, data: Any, **kwargs: Any) -> Any:
+        return [os.getpid()] * len(data)
+
+    predict_prepared = predict
+
+
+def _wrap(name: str, predictor: Any, spec: dict[str, Any]) -> Any:
+    fault = spec.get("faults", {}).get(name)
+    if fault == "error":
+        predictor = _Faulty(predictor)
+    elif fault is not None:
+        predictor = _Slow(predictor, float(fault))
+    if spec.get("pid_outputs"):
+        predictor = _Pid(predictor)
+    return predictor
+
+
 class _SlowLoad:
     """A Router whose variants take ``seconds`` longer to load (readiness tests)."""
 
@@ -153,12 +198,15 @@ def _main(spec: dict[str, Any]) -> None:
         r = spec["target"]["router"]
         cls = _SlowLoad.make(Router, spec["slow_load"]) if "slow_load" in spec else Router
         # With slow_load, variants stay URIs: the server loads them in the background.
-        make = (lambda uri: uri) if "slow_load" in spec else load
+        # (and with "lazy": the server follows alias moves recorded in a durable split).
+        make = (lambda uri: uri) if "slow_load" in spec or r.get("lazy") else load
         target = cls(
-            {k: make(v) for k, v in r["variants"].items()},
+            {k: _wrap(k, make(v), r) for k, v in r["variants"].items()},
             r.get("weights"),
             shadow={k: load(v) for k, v in r.get("shadow", {}).items()},
             salt=r.get("salt", "mlopskit"),
+            deployment=r.get("deployment"),
+            sync_interval=float(r.get("sync_interval", 1.0)),
         )
     logger = None
     if spec.get("logger") is not None:

@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 from deploy_strategies import numeric_frames, typed_frames
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlopskit.deploy._codec import (
     V2_DATATYPES,
+    _has_json_bool,
     conform,
     decode_mlflow,
     decode_v2,
@@ -362,3 +364,27 @@ class TestEncoders:
             ("b", "BOOL"),
         ]
         assert outputs == [{"name": "predict", "datatype": "INT64", "shape": [-1]}]
+
+
+class TestBooleanScan:
+    @settings(max_examples=300)
+    @given(
+        st.lists(
+            st.sampled_from(
+                [b"true", b"false", b"t", b"f", b"tru", b"fals", b"1.5", b"e", b",", b'"x"']
+            ),
+            max_size=30,
+        ).map(b"".join)
+    )
+    def test_scan_agrees_with_a_substring_search(self, body: bytes) -> None:
+        """The fast boolean scan that picks the numeric fast path finds 'true'/'false'
+        exactly where a plain substring search does (never misses a boolean)."""
+        assert _has_json_bool(body) == (b"true" in body or b"false" in body)
+
+    def test_boolean_in_a_float_tensor_is_refused(self) -> None:
+        """A V2 FP64 tensor holding a JSON boolean is a SchemaError, not a silent 1.0."""
+        body = json.dumps(
+            {"inputs": [{"name": "x", "shape": [2], "datatype": "FP64", "data": [1.5, True]}]}
+        ).encode()
+        with pytest.raises(SchemaError, match="bool"):
+            decode_v2(body)

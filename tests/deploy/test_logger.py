@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -88,12 +89,17 @@ class TestBuffering:
         plog.close()  # idempotent
 
     def test_size_bound_triggers_a_segment(self, file_store: ArtifactStore) -> None:
-        """When the buffer reaches max_rows it is written, so memory stays bounded."""
+        """When the buffer reaches max_rows it is written (by the writer thread, off the
+        request path), so memory stays bounded."""
         plog = PredictionLogger(file_store, name="m", max_rows=10)
         for i in range(7):
             plog.log({"inputs": _batch(i)})  # 3 rows each
         # The 4th request brings the buffer to 12 rows: one segment; 9 rows stay buffered.
+        deadline = time.monotonic() + 30
+        while plog.segments_written < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert (plog.segments_written, plog.rows_written) == (1, 12)
+        assert plog._writer is not None and plog._writer.name == "mlopskit-log-m"
         plog.close()
         assert len(plog.read()) == 21
 

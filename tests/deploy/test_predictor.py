@@ -97,6 +97,11 @@ class TestModels:
         pred = Predictor(ModelPackage.from_model(model, name="p", store=file_store))
         assert np.array_equal(pred.predict(X, method="predict_proba"), model.predict_proba(X))
         assert hasattr(pred.model.steps[0][1], "feature_names_in_")  # the loaded model is intact
+        frame = pred.prepare(X)  # what the server's codec hands over
+        assert np.array_equal(
+            pred.predict_prepared(frame, method="predict_proba"), model.predict_proba(X)
+        )
+        assert np.array_equal(pred.predict_prepared(frame), model.predict(X))
 
     def test_column_transformer_gets_a_dataframe(self, file_store: ArtifactStore) -> None:
         """A pipeline selecting columns by name (strings, nullable ints) is given a typed DataFrame."""

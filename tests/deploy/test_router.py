@@ -386,7 +386,7 @@ class TestPromote:
         with mk.Workspace(models):
             assert mk.registry.get("m@champion").number == 2 == mv.number
             last = mk.registry.history("m", "champion")[-1]
-        assert (last.action, last.from_version, last.to_version) == ("set_alias", 1, 2)
+        assert (last.action, last.from_version, last.to_version) == ("promote", 1, 2)
         assert last.message == "canary looked good"
         assert r.split == {"champion": 1.0, "challenger": 0.0}
         assert {r.route(k)[1].version for k in ks} == {"2"}

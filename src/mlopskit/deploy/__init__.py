@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from mlopskit.deploy._loop import DeploymentLoop, LoopCheck, RollbackPolicy
     from mlopskit.deploy._package import ModelPackage, PackageManifest
     from mlopskit.deploy._predictor import Predictor
+    from mlopskit.deploy._ramp import Ramp, RampGate, RampStep
     from mlopskit.deploy._router import Routed, Router
     from mlopskit.deploy._server import ServerHandle, serve
 
@@ -26,6 +27,9 @@ _LAZY: dict[str, str] = {
     "PredictionLogger": "mlopskit.deploy._logger",
     "PredictionRecord": "mlopskit.deploy._logger",
     "Predictor": "mlopskit.deploy._predictor",
+    "Ramp": "mlopskit.deploy._ramp",
+    "RampGate": "mlopskit.deploy._ramp",
+    "RampStep": "mlopskit.deploy._ramp",
     "RollbackPolicy": "mlopskit.deploy._loop",
     "Routed": "mlopskit.deploy._router",
     "Router": "mlopskit.deploy._router",
@@ -41,6 +45,9 @@ __all__ = [
     "PredictionLogger",
     "PredictionRecord",
     "Predictor",
+    "Ramp",
+    "RampGate",
+    "RampStep",
     "RollbackPolicy",
     "Routed",
     "Router",

@@ -12,11 +12,15 @@ request), ``error`` (None when the prediction succeeded), ``input.<column>`` and
 so any number of processes — on any machine sharing an S3 bucket — log to one store
 with no contention and no lost record.
 
-``log()`` only appends to an in-memory list under a lock. The buffer is written as a
-segment when it holds ``max_rows`` rows or about ``max_bytes`` of inputs (by the
-thread whose ``log()`` filled it, outside the lock), when ``flush_every`` seconds have
-passed since the last write, on :meth:`PredictionLogger.flush` and on
-:meth:`PredictionLogger.close` (call it at shutdown; the logger is a context manager).
+``log()`` only appends to an in-memory list under a lock. The buffer becomes a
+segment when it holds ``max_rows`` rows or about ``max_bytes`` of inputs, or when
+``flush_every`` seconds have passed since the last write: ``log()`` hands the full
+buffer to the logger's writer thread, which builds the frame, encodes the Parquet file
+and stores it off the request path (at most ``max_pending`` buffers wait; a further
+full buffer makes ``log()`` wait for the writer rather than drop records).
+:meth:`PredictionLogger.flush` and :meth:`PredictionLogger.close` wait for the writer
+and write what is buffered (call ``close()`` at shutdown; the logger is a context
+manager).
 Loggers still open at interpreter exit are closed then (an ``atexit`` hook installed
 when the first logger is made, never at import).
 """
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import io
 import os
+import queue
 import random
 import re
 import threading
@@ -117,6 +122,7 @@ class PredictionLogger:
         flush_every: also write when this many seconds passed since the last write
             (checked on ``log()``; None: only by size, ``flush()`` and ``close()``).
         seed: seed of the sampling generator (for reproducible samples).
+        max_pending: full buffers that may wait for the writer thread.
 
     Example:
         >>> import pandas as pd
@@ -138,6 +144,7 @@ class PredictionLogger:
         max_bytes: int = 64 * 1024 * 1024,
         flush_every: float | None = None,
         seed: int | None = None,
+        max_pending: int = 4,
     ) -> None:
         if not 0.0 <= float(sample) <= 1.0:
             raise InvalidInputError(
@@ -170,6 +177,12 @@ class PredictionLogger:
         self.rows_written = 0
         self.segments_written = 0
         self.dropped = 0
+        self.failed_rows = 0  # rows of segments the writer thread could not store
+        self.max_pending = max(1, int(max_pending))
+        self._queue: queue.Queue[list[PredictionRecord] | None] | None = None
+        self._writer: threading.Thread | None = None
+        self._writer_pid = 0
+        self._writer_lock = threading.Lock()
         _track_open(self)
 
     def __repr__(self) -> str:
@@ -221,7 +234,7 @@ class PredictionLogger:
             )
             batch = self._take() if full or due else None
         if batch:
-            self._write(batch)
+            self._submit(batch)
         return True
 
     def _take(self) -> list[PredictionRecord]:
@@ -230,21 +243,79 @@ class PredictionLogger:
         self._last_write = time.monotonic()
         return batch
 
+    # -- the writer thread -------------------------------------------------------------------
+
+    def _submit(self, batch: list[PredictionRecord]) -> None:
+        """Hand a full buffer to the writer thread (waits while ``max_pending`` wait)."""
+        with self._writer_lock:
+            if self._writer is None or self._writer_pid != os.getpid():
+                # First use, or a forked worker (the parent's thread is not here).
+                self._queue = queue.Queue(maxsize=self.max_pending)
+                self._writer = threading.Thread(
+                    target=self._run_writer,
+                    args=(self._queue,),
+                    name=f"mlopskit-log-{self.name}",
+                    daemon=True,
+                )
+                self._writer_pid = os.getpid()
+                self._writer.start()
+            pending = self._queue
+        assert pending is not None
+        pending.put(batch)
+
+    def _run_writer(self, pending: queue.Queue[list[PredictionRecord] | None]) -> None:
+        while True:
+            batch = pending.get()
+            try:
+                if batch is None:
+                    return
+                self._write(batch)
+            except Exception as exc:  # never kills the writer; the rows are reported lost
+                self.failed_rows += sum(_rows(r.inputs) for r in batch or [])
+                log.error(
+                    "prediction_segment_not_written",
+                    log=self.name,
+                    rows=len(batch or []),
+                    error=repr(exc),
+                )
+            finally:
+                pending.task_done()
+
+    def _drain(self) -> None:
+        """Wait until the writer thread stored every buffer handed to it."""
+        pending = self._queue
+        if pending is not None and self._writer_pid == os.getpid():
+            pending.join()
+
     def flush(self) -> int:
-        """Write the buffer as one segment now; returns the number of rows written."""
+        """Wait for the writer thread, then write the buffer as one segment now.
+
+        Returns:
+            The number of rows this call wrote (rows the writer thread stored are in
+            ``rows_written``).
+        """
+        self._drain()
         with self._lock:
             batch = self._take()
         return self._write(batch) if batch else 0
 
     def close(self) -> None:
-        """Write what is buffered and refuse further records (idempotent)."""
+        """Write what is buffered, stop the writer thread, refuse further records
+        (idempotent)."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
             batch = self._take()
+        self._drain()
         if batch:
             self._write(batch)
+        with self._writer_lock:
+            writer, pending = self._writer, self._queue
+            self._writer = self._queue = None
+        if writer is not None and pending is not None and self._writer_pid == os.getpid():
+            pending.put(None)
+            writer.join()
 
     def __enter__(self) -> PredictionLogger:
         return self

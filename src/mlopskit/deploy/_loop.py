@@ -13,10 +13,10 @@ message — so ``mk.registry.history(name, alias)`` says why.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from mlopskit._log import get_logger
 from mlopskit.deploy._logger import PredictionLogger, read_log
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from mlopskit.registry import ModelVersion
     from mlopskit.store import ArtifactStore
 
-__all__ = ["DeploymentLoop", "LoopCheck", "RollbackPolicy"]
+__all__ = ["DeploymentLoop", "LoopCheck", "RollbackPolicy", "traffic_stats"]
 
 log = get_logger("mlopskit.deploy.loop")
 
@@ -44,14 +44,54 @@ class RollbackPolicy(BaseModel):
         on_drift: roll back when the drift report's dataset verdict is drift.
         max_error_rate: roll back when the share of failed requests reaches this
             (None: errors are reported, never acted on).
+        max_p99_ms: roll back when the 99th percentile of the requests' prediction
+            latency exceeds this many milliseconds (None: not judged).
+        max_drift_share: roll back when more than this share of the input columns
+            drifted (None: not judged; ``on_drift`` judges the dataset verdict).
         min_rows: judge nothing on fewer logged rows than this.
     """
 
     model_config = ConfigDict(frozen=True)
 
     on_drift: bool = True
-    max_error_rate: float | None = None
-    min_rows: int = 100
+    max_error_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+    max_p99_ms: float | None = Field(default=None, gt=0.0)
+    max_drift_share: float | None = Field(default=None, ge=0.0, le=1.0)
+    min_rows: int = Field(default=100, ge=0)
+
+    def failures(self, check: LoopCheck) -> list[str]:
+        """Why ``check`` crosses this policy, one sentence per rule crossed (empty: it holds)."""
+        out: list[str] = []
+        rate = check.error_rate
+        if self.max_error_rate is not None and check.errors and rate >= self.max_error_rate:
+            out.append(
+                f"error rate {rate:.1%} of {check.requests} requests to "
+                f"{check.version.uri} reached {self.max_error_rate:.1%}"
+            )
+        p99 = check.latency_p99_ms
+        if self.max_p99_ms is not None and p99 is not None and p99 > self.max_p99_ms:
+            out.append(
+                f"latency p99 {p99:.1f} ms over {check.requests} requests to "
+                f"{check.version.uri} exceeds {self.max_p99_ms:g} ms"
+            )
+        report = check.report
+        if self.max_drift_share is not None and report is not None:
+            share = check.drift_share
+            if share is not None and share > self.max_drift_share:
+                cols = report.drifted_columns
+                out.append(
+                    f"input drift on {check.version.uri}: {len(cols)} of {report.n_columns} "
+                    f"columns drifted ({', '.join(cols[:5])}), above the allowed share "
+                    f"{self.max_drift_share:.0%}"
+                )
+        if self.on_drift and report is not None and report.drifted:
+            cols = report.drifted_columns
+            out.append(
+                f"input drift on {check.version.uri}: {len(cols)} of "
+                f"{report.n_columns} columns drifted ({', '.join(cols[:5])}) "
+                f"over {report.current_rows} rows"
+            )
+        return out
 
 
 @dataclass(frozen=True)
@@ -62,6 +102,7 @@ class LoopCheck:
         version: the version the alias pointed to when the check started.
         rows: logged rows of that version read by this check.
         requests: logged requests among them; errors: how many failed.
+        latency_p99_ms: the 99th percentile of the requests' prediction latency.
         report: the latest drift report (None when too few rows or no reference).
         rolled_back_to: the version the alias was rolled back to, or None.
         reason: why it was rolled back ("" if it was not).
@@ -75,6 +116,15 @@ class LoopCheck:
     rolled_back_to: ModelVersion | None = None
     reason: str = ""
     reports: list[DriftReport] = field(default_factory=list)
+    latency_p99_ms: float | None = None
+
+    @property
+    def drift_share(self) -> float | None:
+        """Drifted input columns / columns compared (None without a drift report)."""
+        report = self.report
+        if report is None or not report.n_columns:
+            return None
+        return len(report.drifted_columns) / report.n_columns
 
     @property
     def error_rate(self) -> float:
@@ -200,17 +250,10 @@ class DeploymentLoop:
     def _new_segments(self) -> list[str]:
         return sorted(set(self.store.refs.list(f"predictions/{self.log_name}")) - self.seen)
 
-    def check(self) -> LoopCheck:
-        """Judge the rows logged since the last check; roll back when the policy says so.
-
-        Raises:
-            NotFoundError: the alias does not exist.
-        """
-        mv = self.registry.get(f"{self.name}@{self.alias}")
-        segments = self._new_segments()
-        rows = self.rows(mv, segments)
-        requests = int(rows["request_id"].nunique()) if len(rows) else 0
-        errors = int(rows.loc[rows["error"].notna(), "request_id"].nunique()) if len(rows) else 0
+    def evaluate(self, rows: pd.DataFrame, mv: ModelVersion) -> LoopCheck:
+        """What logged ``rows`` of ``mv`` say: requests, errors, latency p99, and drift of
+        their inputs against ``mv``'s reference (nothing is acted on)."""
+        requests, errors, p99 = traffic_stats(rows)
         reference = self._reference(mv)
         reports: list[DriftReport] = []
         ok = rows[rows["error"].isna()] if len(rows) else rows
@@ -233,15 +276,25 @@ class DeploymentLoop:
             last = monitor.flush()
             if last is not None and not reports:
                 reports.append(last)
-        report = reports[-1] if reports else None
-        result = LoopCheck(
+        return LoopCheck(
             version=mv,
             rows=len(rows),
             requests=requests,
             errors=errors,
-            report=report,
+            report=reports[-1] if reports else None,
             reports=reports,
+            latency_p99_ms=p99,
         )
+
+    def check(self) -> LoopCheck:
+        """Judge the rows logged since the last check; roll back when the policy says so.
+
+        Raises:
+            NotFoundError: the alias does not exist.
+        """
+        mv = self.registry.get(f"{self.name}@{self.alias}")
+        segments = self._new_segments()
+        result = self.evaluate(self.rows(mv, segments), mv)
         reason = self._reason(result)
         if reason:
             back = self.registry.rollback(
@@ -250,16 +303,7 @@ class DeploymentLoop:
             log.warning(
                 "loop_rollback", name=self.name, alias=self.alias, to=back.number, reason=reason
             )
-            result = LoopCheck(
-                version=mv,
-                rows=len(rows),
-                requests=requests,
-                errors=errors,
-                report=report,
-                rolled_back_to=back,
-                reason=reason,
-                reports=reports,
-            )
+            result = replace(result, rolled_back_to=back, reason=reason)
         self.seen.update(segments)
         self.checks.append(result)
         return result
@@ -268,19 +312,23 @@ class DeploymentLoop:
         policy = self.policy
         if policy is None or result.rows < policy.min_rows:
             return ""
-        if policy.max_error_rate is not None and result.error_rate >= policy.max_error_rate:
-            return (
-                f"error rate {result.error_rate:.1%} of {result.requests} requests to "
-                f"{result.version.uri} reached {policy.max_error_rate:.1%}"
-            )
-        if policy.on_drift and result.report is not None and result.report.drifted:
-            cols = result.report.drifted_columns
-            return (
-                f"input drift on {result.version.uri}: {len(cols)} of "
-                f"{result.report.n_columns} columns drifted ({', '.join(cols[:5])}) "
-                f"over {result.report.current_rows} rows"
-            )
-        return ""
+        return "; ".join(policy.failures(result))
+
+
+def traffic_stats(rows: pd.DataFrame) -> tuple[int, int, float | None]:
+    """Requests, failed requests and the latency p99 (ms, None without requests) of log
+    rows (one row per predicted row; a request counts once)."""
+    if not len(rows):
+        return 0, 0, None
+    import numpy as np
+
+    ids = rows["request_id"]
+    requests = int(ids.nunique())
+    errors = int(ids[rows["error"].notna()].nunique())
+    latency = rows.groupby("request_id", sort=False)["latency_ms"].max().to_numpy(dtype=float)
+    latency = latency[np.isfinite(latency)]
+    p99 = float(np.percentile(latency, 99)) if len(latency) else None
+    return requests, errors, p99
 
 
 def _inputs(rows: pd.DataFrame) -> pd.DataFrame:

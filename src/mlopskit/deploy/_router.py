@@ -21,8 +21,14 @@ bounded queue drops shadow work rather than delay or fail the primary.
 version a variant serves and sends all traffic to it; :meth:`Router.rollback` undoes the
 last change of the split — and, for a promotion, moves the alias back with
 ``mk.registry.rollback`` (a compare-and-swap) — restoring the recorded split exactly.
-The split itself is this router's state (kept per process); the alias is the durable,
-audited record in the registry.
+Without ``deployment=``, the split is this router's state (kept per process). With
+``deployment="churn"``, the split is durable and shared: every change is a record in the
+store named by the compare-and-swap ref ``deployments/<deployment>/split`` (the same
+create-only refs the registry's aliases use), and every router made with that name — in
+other worker processes, on other machines, after a restart — reads it (on creation, then
+at most every ``sync_interval`` seconds while routing, or on :meth:`Router.sync`). The
+ref's history is the audit log of the split; a canary ramp (:class:`mlopskit.deploy.Ramp`)
+keeps its progress in the same record.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -38,12 +45,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from mlopskit._log import get_logger
-from mlopskit.errors import InvalidInputError, NotFoundError
+from mlopskit.errors import (
+    IntegrityError,
+    InvalidInputError,
+    InvalidNameError,
+    NotFoundError,
+    RefConflictError,
+)
 
 if TYPE_CHECKING:
     from mlopskit.deploy._predictor import Predictor
     from mlopskit.registry import ModelVersion
-    from mlopskit.store import ArtifactStore
+    from mlopskit.store import ArtifactStore, RefRecord
 
 __all__ = ["Routed", "Router", "ShadowResult"]
 
@@ -51,6 +64,8 @@ log = get_logger("mlopskit.deploy.router")
 
 _TWO64 = float(2**64)
 _MASK = 2**64 - 1
+_DEPLOYMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._@+=,-]{0,127}$")
+_SPLIT_SCHEMA = 1
 
 
 @dataclass(frozen=True)
@@ -145,6 +160,12 @@ class Router:
             (default: the current workspace's).
         seed: seed of the generator used for requests without a key.
         shadow_queue: how many mirrored requests may wait; more are dropped.
+        deployment: a name that makes the split durable and shared: it is kept in the
+            store (ref ``deployments/<deployment>/split``), so worker processes and
+            restarts route with the same split. A split already recorded under this
+            name wins over ``weights``.
+        sync_interval: with ``deployment``, how often (seconds) routing re-reads the
+            recorded split (one small read; 0: on every request).
     """
 
     def __init__(
@@ -157,6 +178,8 @@ class Router:
         store: ArtifactStore | None = None,
         seed: int | None = None,
         shadow_queue: int = 64,
+        deployment: str | None = None,
+        sync_interval: float = 1.0,
     ) -> None:
         if not variants:
             raise InvalidInputError("a Router needs at least one variant", found={})
@@ -190,6 +213,15 @@ class Router:
                 weights if weights is not None else dict.fromkeys(variants, 1.0), variants
             )
         )
+        self.deployment = _check_deployment(deployment)
+        self.sync_interval = float(sync_interval)
+        self._ref = f"deployments/{deployment}/split" if deployment is not None else None
+        self._record: RefRecord | None = None  # the split record last read or written
+        self._extra: dict[str, Any] = {"versions": {}, "ramp": None}
+        self._next_sync = 0.0
+        self._sync_lock = threading.Lock()
+        if self._ref is not None:
+            self._open_durable()
         self._shadow_slots = threading.BoundedSemaphore(max(1, shadow_queue))
         self._executor: ThreadPoolExecutor | None = None
         self.shadow_dropped = 0
@@ -213,6 +245,147 @@ class Router:
         # One tuple swapped atomically: route() reads it without the lock.
         self._state = (dict(weights), tuple(variants), tuple(cumulative))
 
+    # -- the durable split ------------------------------------------------------------
+
+    def _store(self) -> ArtifactStore:
+        if self.store is None:
+            from mlopskit.store import current_store
+
+            self.store = current_store()
+        return self.store
+
+    def _open_durable(self) -> None:
+        """Adopt the recorded split, or record this router's as the first one."""
+        if self.sync():
+            return
+        try:
+            self._commit(self.weights, message="router: first split", op="create", create=True)
+        except RefConflictError:  # another process recorded it first: use theirs
+            self.sync()
+
+    def _payload(self, weights: Mapping[str, float], extra: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "schema": _SPLIT_SCHEMA,
+            "deployment": self.deployment,
+            "salt": self.salt,
+            "weights": dict(weights),
+            "versions": dict(extra.get("versions") or {}),
+            "ramp": extra.get("ramp"),
+            "time": time.time(),
+        }
+
+    def _commit(
+        self,
+        weights: dict[str, float],
+        *,
+        message: str,
+        op: str,
+        create: bool = False,
+        **extra: Any,
+    ) -> None:
+        """Apply ``weights`` (and ``versions`` / ``ramp`` when given) here and, for a
+        durable router, record them first with a compare-and-swap on the record last read.
+
+        Raises:
+            RefConflictError: another process changed the split since this router read
+                it (nothing changed here; :meth:`sync` and decide again).
+        """
+        new_extra = {**self._extra, **extra}
+        if self._ref is not None:
+            store = self._store()
+            obj = store.put_record(self._payload(weights, new_extra))
+            expected: Any = None if create else self._record
+            rec = store.refs.set(
+                self._ref, obj, expected=expected, message=message, meta={"op": op}
+            )
+            self._record = rec
+            self._next_sync = time.monotonic() + self.sync_interval
+        self._extra = new_extra
+        self._set_split(weights)
+
+    def sync(self) -> bool:
+        """Read the recorded split (durable routers); returns whether it changed here.
+
+        A variant whose recorded version differs from the one loaded here (another
+        process promoted it) is reloaded from the registry.
+
+        Raises:
+            IntegrityError: the recorded split is damaged (names the record).
+            InvalidInputError: the record is of a router with other variants.
+        """
+        if self._ref is None:
+            return False
+        store = self._store()
+        with self._lock:
+            rec = store.refs.record(self._ref)
+            self._next_sync = time.monotonic() + self.sync_interval
+            if rec is None or rec.target is None:
+                return False
+            if self._record is not None and rec.seq == self._record.seq:
+                return False
+            payload = _read_split(store, rec, self._ref, self._names)
+            self._record = rec
+            self._extra = {"versions": payload["versions"], "ramp": payload["ramp"]}
+            self._set_split(payload["weights"])
+        stale = {
+            v: n
+            for v, n in payload["versions"].items()
+            if v in self._predictors
+            and str(getattr(self._predictors[v], "version", None)) != str(n)
+        }
+        if stale:
+            self.refresh()
+        log.info("router_synced", deployment=self.deployment, seq=rec.seq, weights=self.weights)
+        return True
+
+    def _maybe_sync(self) -> None:
+        """Re-read the recorded split when ``sync_interval`` passed (one thread at a time;
+        a store that cannot be read leaves the split as it was)."""
+        if not self._sync_lock.acquire(blocking=False):
+            return
+        try:
+            self.sync()
+        except Exception as exc:  # routing goes on with the split it has
+            self._next_sync = time.monotonic() + self.sync_interval
+            log.warning("router_sync_failed", deployment=self.deployment, error=repr(exc))
+        finally:
+            self._sync_lock.release()
+
+    @property
+    def ramp_state(self) -> dict[str, Any] | None:
+        """The progress of a canary ramp recorded with the split (None: no ramp)."""
+        ramp = self._extra.get("ramp")
+        return dict(ramp) if isinstance(ramp, dict) else None
+
+    @property
+    def split_record(self) -> RefRecord | None:
+        """The store record of the durable split last read or written (None if not durable)."""
+        return self._record
+
+    def split_history(self) -> list[dict[str, Any]]:
+        """Every recorded change of the durable split, oldest first: time, user, message,
+        weights and ramp progress (empty for a per-process router)."""
+        if self._ref is None:
+            return []
+        store = self._store()
+        out = []
+        for rec in store.refs.history(self._ref):
+            if rec.target is None:
+                continue
+            payload = _read_split(store, rec, self._ref, self._names)
+            out.append(
+                {
+                    "seq": rec.seq,
+                    "time": rec.time,
+                    "user": rec.user,
+                    "message": rec.message,
+                    "op": rec.meta.get("op"),
+                    "weights": payload["weights"],
+                    "ramp": payload["ramp"],
+                }
+            )
+        return out
+
     @property
     def variants(self) -> list[str]:
         """The routed variants' names, champion first."""
@@ -235,19 +408,23 @@ class Router:
         """Variant → weight as set."""
         return dict(self._state[0])
 
-    def set_weights(self, weights: Mapping[str, float]) -> None:
-        """Replace the split (missing variants get 0); :meth:`rollback` undoes it."""
+    def set_weights(self, weights: Mapping[str, float], *, message: str = "") -> None:
+        """Replace the split (missing variants get 0); :meth:`rollback` undoes it.
+
+        Raises:
+            RefConflictError: (durable router) another process changed the split since
+                this one read it; nothing changed.
+        """
         new = _check_weights(weights, self._names)
         with self._lock:
-            self._history.append(_Change("split", self.weights, dict(self._predictors)))
-            self._set_split(new)
+            before = _Change("split", self.weights, dict(self._predictors))
+            self._commit(new, message=message or "router: set weights", op="split")
+            self._history.append(before)
         log.info("router_split", weights=new)
 
-    def ramp(self, variant: str, share: float) -> None:
-        """Give ``variant`` ``share`` (0..1) of the traffic, scaling the others together.
-
-        Monotone: raising a variant's share only moves keys to it.
-        """
+    def shares_for(self, variant: str, share: float) -> dict[str, float]:
+        """The weights that give ``variant`` ``share`` of the traffic, the others keeping
+        their proportions (what :meth:`ramp` sets)."""
         self._check_variant(variant)
         share = float(share)
         if not 0.0 <= share <= 1.0:
@@ -266,12 +443,23 @@ class Router:
             # The others keep their proportions; if they had nothing, they share equally.
             part = split[name] / rest if rest > 0 else 1.0 / len(others)
             new[name] = part * (1.0 - share)
-        self.set_weights(new)
+        return new
+
+    def ramp(self, variant: str, share: float) -> None:
+        """Give ``variant`` ``share`` (0..1) of the traffic, scaling the others together.
+
+        Monotone: raising a variant's share only moves keys to it.
+        """
+        self.set_weights(
+            self.shares_for(variant, share), message=f"router: ramp {variant} to {share:g}"
+        )
 
     # -- routing ----------------------------------------------------------------------
 
     def route(self, key: object = None) -> tuple[str, Predictor]:
         """The variant a request with ``key`` goes to (random by weight when None)."""
+        if self._ref is not None and time.monotonic() >= self._next_sync:
+            self._maybe_sync()
         _, variants, cumulative = self._state
         if len(variants) == 1:
             if key is not None:
@@ -358,7 +546,10 @@ class Router:
         for name, source in self._sources.items():
             if not (isinstance(source, str) and "@" in source):
                 continue
-            number = str(registry.get(source).number)
+            try:
+                number = str(registry.get(source).number)
+            except NotFoundError:  # the alias was withdrawn (e.g. a failed ramp): keep it
+                continue
             current = self._predictors.get(name)
             if current is not None and str(getattr(current, "version", None)) == number:
                 continue
@@ -454,9 +645,17 @@ class Router:
         )
 
     def promote(
-        self, variant: str, *, champion: str | None = None, message: str = ""
+        self,
+        variant: str,
+        *,
+        champion: str | None = None,
+        message: str = "",
+        require: Iterable[Callable[[Any], Any]] = (),
     ) -> ModelVersion:
         """Move the champion's alias to the version ``variant`` serves; send it all traffic.
+
+        The alias moves with ``mk.registry.promote`` (a compare-and-swap that runs the
+        ``require`` gates first and records them in the alias history).
 
         Args:
             variant: the variant to promote (a registry version: ``"churn@challenger"``,
@@ -464,10 +663,25 @@ class Router:
             champion: the variant whose source is the alias to move (default: the
                 first variant).
             message: why, for the registry history.
+            require: gates for ``mk.registry.promote`` (e.g. ``mk.checks.Gate(...)``).
 
         Returns:
             The model version the alias now points to.
+
+        Raises:
+            PromotionRefusedError: a gate failed; nothing moved.
         """
+        return self._promote(variant, champion=champion, message=message, require=require)
+
+    def _promote(
+        self,
+        variant: str,
+        *,
+        champion: str | None = None,
+        message: str = "",
+        require: Iterable[Callable[[Any], Any]] = (),
+        **extra: Any,
+    ) -> ModelVersion:
         champion = champion or self._names[0]
         self._check_variant(variant)
         self._check_variant(champion)
@@ -485,12 +699,27 @@ class Router:
             )
         with self._lock:
             before = _Change("promote", self.weights, dict(self._predictors), (name, alias))
-            mv = self._registry().set_alias(
-                name, alias, int(version), message=message or f"router: promote {variant}"
+            mv = self._registry().promote(
+                name,
+                int(version),
+                to=alias,
+                require=require,
+                message=message or f"router: promote {variant}",
             )
-            self._history.append(before)
+            versions = {**(self._extra.get("versions") or {}), champion: str(mv.number)}
             self._predictors[champion] = predictor
-            self._set_split({n: (1.0 if n == champion else 0.0) for n in self._names})
+            try:
+                self._commit(
+                    {n: (1.0 if n == champion else 0.0) for n in self._names},
+                    message=f"router: promote {variant} to {name}@{alias}",
+                    op="promote",
+                    versions=versions,
+                    **extra,
+                )
+            except Exception:
+                self._predictors = dict(before.predictors)
+                raise
+            self._history.append(before)
         log.info("router_promote", variant=variant, model=name, alias=alias, version=mv.number)
         return mv  # type: ignore[no-any-return]
 
@@ -510,12 +739,21 @@ class Router:
             if not self._history:
                 raise InvalidInputError("the router has no earlier split to roll back to")
             change = self._history[-1]
+            versions = dict(self._extra.get("versions") or {})
             if change.alias is not None:
                 name, alias = change.alias
-                self._registry().rollback(name, alias, message=message or "router: rollback")
+                back = self._registry().rollback(name, alias, message=message or "router: rollback")
+                for variant, source in self._sources.items():
+                    if source == f"{name}@{alias}":
+                        versions[variant] = str(back.number)
             self._history.pop()
             self._predictors = dict(change.predictors)
-            self._set_split(change.weights)
+            self._commit(
+                dict(change.weights),
+                message=message or "router: rollback",
+                op="rollback",
+                versions=versions,
+            )
         log.info("router_rollback", weights=change.weights)
         return self.split
 
@@ -530,3 +768,68 @@ def _is_predictor(source: Any) -> bool:
     if isinstance(source, str) or hasattr(source, "load_model"):
         return False
     return callable(getattr(source, "predict", None))
+
+
+def _check_deployment(name: str | None) -> str | None:
+    if name is not None and (not isinstance(name, str) or not _DEPLOYMENT.match(name)):
+        raise InvalidNameError(
+            f"a deployment name is 1-128 letters, digits and '._@+=,-' (not starting with "
+            f"a dot), found {name!r}",
+            expected="e.g. 'churn' or 'churn-eu'",
+            found=name,
+        )
+    return name
+
+
+def _read_split(store: ArtifactStore, rec: RefRecord, ref: str, names: list[str]) -> dict[str, Any]:
+    """The split recorded in ``rec``, checked: damaged → IntegrityError naming the record."""
+    where = f"{ref} (record {rec.seq})"
+    assert rec.target is not None
+    try:
+        payload = store.read_record(rec.target)
+    except IntegrityError:
+        raise
+    except (FileNotFoundError, NotFoundError) as exc:
+        raise IntegrityError(
+            f"the split record {where} names {rec.target.digest}, which is missing: {exc}",
+            digest=rec.target.digest,
+            path=ref,
+        ) from None
+    weights = payload.get("weights")
+    versions = payload.get("versions") or {}
+    ramp = payload.get("ramp")
+    ok = (
+        payload.get("schema") == _SPLIT_SCHEMA
+        and isinstance(weights, dict)
+        and all(isinstance(k, str) for k in weights)
+        and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+            for v in weights.values()
+        )
+        and sum(weights.values()) > 0
+        and isinstance(versions, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in versions.items())
+        and (ramp is None or isinstance(ramp, dict))
+    )
+    if not ok:
+        raise IntegrityError(
+            f"the split record {where} is damaged: expected schema {_SPLIT_SCHEMA} with "
+            "weights >= 0 by variant; restore it or record a new split (set_weights)",
+            digest=rec.target.digest,
+            path=ref,
+            found=repr(payload)[:200],
+        )
+    assert isinstance(weights, dict)
+    if sorted(weights) != sorted(names):
+        raise InvalidInputError(
+            f"deployment {ref.split('/')[1]!r} records a split over variants "
+            f"{sorted(weights)}, but this router has {sorted(names)}: use another "
+            "deployment name for a router with other variants",
+            expected=sorted(names),
+            found=sorted(weights),
+        )
+    return {
+        "weights": {n: float(weights[n]) for n in names},
+        "versions": dict(versions),
+        "ramp": ramp,
+    }

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import itertools
 import json
 import os
 import socket
@@ -92,6 +93,19 @@ def _default(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+_IDS = itertools.count()
+_ID_PREFIX: list[Any] = [0, ""]  # [pid, random prefix]: a forked worker draws its own
+
+
+def _new_request_id() -> str:
+    """A request id unique across processes: 20 random hex digits drawn once per process,
+    then a counter (a ``uuid4`` per request costs a system call)."""
+    pid = os.getpid()
+    if _ID_PREFIX[0] != pid:
+        _ID_PREFIX[:] = [pid, uuid.uuid4().hex[:20]]
+    return f"{_ID_PREFIX[1]}{next(_IDS):012x}"
 
 
 def _version() -> str:
@@ -215,6 +229,7 @@ class _Handler:
         variant = ""
         predictor: Any = None
         frame: Any = None
+        rid = request_id or ""
         t0 = time.perf_counter()
         try:
             if protocol == "v2":
@@ -231,7 +246,7 @@ class _Handler:
                     echo=self.state.echo,
                 )
             frame = decoded.frame
-            rid = decoded.id or request_id or uuid.uuid4().hex
+            rid = decoded.id or rid or _new_request_id()
             run = getattr(predictor, "predict_prepared", None) or predictor.predict
             outputs = run(frame)  # the codec conformed it to the signature already
             seconds = time.perf_counter() - t0
@@ -252,7 +267,7 @@ class _Handler:
             answer = _Answer(200, _dumps(payload), variant, {REQUEST_ID_HEADER: rid})
         except Exception as exc:
             answer = self._error(protocol, exc, variant)
-            rid = request_id or ""
+            rid = rid or _new_request_id()
             outputs, seconds = None, time.perf_counter() - t0
         if frame is not None:
             self._log(frame, outputs, predictor, variant, seconds, rid, answer)
