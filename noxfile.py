@@ -47,10 +47,22 @@ def typing(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Build the docs strictly and run every example in them."""
-    session.install("-e", ".[test]", "mkdocs>=1.6")
-    session.run("mkdocs", "build", "--strict", "--site-dir", "site")
-    session.run("python", "-m", "pytest", "tests/test_docs.py", "-q")
+    """Build the site strictly (mkdocs-material + mkdocstrings API pages), then run every
+    example: the docs' python blocks, examples/*.py and the notebook (``-- -k NAME``)."""
+    session.install("-e", ".[test,docs]")
+    session.run(
+        "mkdocs", "build", "--strict", "--site-dir", "site", env={"NO_MKDOCS_2_WARNING": "1"}
+    )
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "tests/test_docs.py",
+        "tests/test_examples.py",
+        "tests/test_notebook.py",
+        "-q",
+        *session.posargs,
+    )
 
 
 @nox.session
