@@ -76,7 +76,15 @@ def examples(session: nox.Session) -> None:
 
 
 # Every anchor the benchmarks compare against, in one venv (Evidently 0.7.23 needs pandas<3).
-BENCH_ANCHORS = ("dvc>=3.50", "joblib", "mlflow", "trackio", "evidently==0.7.23", "pandas<3")
+BENCH_ANCHORS = (
+    "dvc>=3.50",
+    "dvc-s3",
+    "joblib",
+    "mlflow",
+    "trackio",
+    "evidently==0.7.23",
+    "pandas<3",
+)
 
 
 @nox.session
@@ -111,6 +119,13 @@ def bench_store(session: nox.Session) -> None:
     """put_file / put_dir / re-put vs dvc add (as processes and in-process)."""
     session.install("-e", ".[fast]", "dvc>=3.50")
     session.run("python", "benchmarks/bench_store.py", *session.posargs)
+
+
+@nox.session
+def bench_sync(session: nox.Session) -> None:
+    """`mlopskit push` vs `dvc push` (dvc-s3) of 10,000 small files to the moto S3 server."""
+    session.install("-e", ".[test]", "dvc>=3.50", "dvc-s3")
+    session.run("python", "benchmarks/bench_sync.py", *session.posargs, env={"DO_NOT_TRACK": "1"})
 
 
 @nox.session

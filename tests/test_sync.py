@@ -68,6 +68,31 @@ class TestObjects:
         assert dst.stat(first.digest).location == "pack"
         assert not list((tmp_path / "b").glob("objects/*/*/*"))
 
+    def test_new_tree_of_many_directories_needs_few_lookups(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A new tree of 100 subdirectories is recognised from a sample of its first level:
+        about SAMPLE lookups on the target (each one a HEAD and a LIST on S3), not one
+        per subdirectory, and it arrives whole and packed."""
+        from mlopskit import sync as sync_module
+
+        data = tmp_path / "data"
+        for i in range(100):
+            (data / f"d{i:03d}").mkdir(parents=True)
+            (data / f"d{i:03d}" / "f.txt").write_text(f"file {i}\n")
+        src, dst = ArtifactStore(tmp_path / "a"), ArtifactStore(tmp_path / "b")
+        ref = src.put_dir(data)
+        src.refs.set("data/main", ref)
+        lookups: list[str] = []
+        real = dst.exists
+        monkeypatch.setattr(dst, "exists", lambda d: lookups.append(str(d)) or real(d))
+        report = sync(src, dst)
+        assert len(lookups) <= sync_module.SAMPLE + 5, len(lookups)
+        assert report.objects_copied == report.objects_missing == 1 + 100 + 100
+        dst.checkout(dst.refs.get("data/main"), tmp_path / "out")
+        assert same_files(data, tmp_path / "out")
+        assert not list((tmp_path / "b").glob("objects/*/*/*"))
+
     def test_tree_with_unusual_modes_falls_back_to_objects(self, tmp_path: Path) -> None:
         """A tree a checkout cannot rebuild bit for bit (a setuid file) still arrives whole."""
         src, dst = ArtifactStore(tmp_path / "a"), ArtifactStore(tmp_path / "b")

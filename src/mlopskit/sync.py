@@ -555,7 +555,22 @@ def _plan_tree(
 ) -> None:
     """Plan a missing tree: the manifests (and shards) the target lacks, walked with the
     same pruning, and the files they list; then either the missing files one by one, or
-    (mostly new files, see :data:`SAMPLE`) the whole tree at once (:func:`_send_tree`)."""
+    (mostly new files, see :data:`SAMPLE`) the whole tree at once (:func:`_send_tree`).
+
+    A look at the tree's first level comes first: when most of a sample of its entries
+    (files and subdirectories, read from the source) are missing on the target, the tree
+    is new there and goes whole, without one lookup per subdirectory.
+    """
+    first = _unique(_first_level(src, root, workers))
+    if len(first) >= SAMPLE:
+        sample = sorted(first, key=lambda o: o.digest)[:SAMPLE]
+        present = _pmap(lambda o: dst.exists(o.digest), sample, workers)
+        if present.count(False) * 2 > len(sample):
+            everything = _closure(src, root, workers)
+            out.trees.append(root)
+            out.count += len(everything)
+            out.nbytes += sum(o.size or 0 for o in everything)
+            return
     manifests: dict[str, _Obj] = {}
     blobs: dict[str, _Obj] = {}
     seen: set[str] = set()
@@ -690,7 +705,7 @@ def _send_tree(src: ArtifactStore, dst: ArtifactStore, tree: _Obj, workers: int,
     _plan_tree(src, dst, tree, workers, rest)
     if rest.trees:  # too many files to look up: send them all, one by one
         rest = _Transfer()
-        for obj in _everything_under(src, tree):
+        for obj in _closure(src, tree, workers):
             rest.add(obj)
     for wave in _order(src, rest.singles, workers):
         _copy_objects(src, dst, wave, workers, bar)
@@ -727,16 +742,26 @@ def _copy_one(src: ArtifactStore, dst: ArtifactStore, obj: _Obj) -> int:
     return ref.size
 
 
-def _everything_under(src: ArtifactStore, root: _Obj) -> list[_Obj]:
+def _first_level(src: ArtifactStore, root: _Obj, workers: int) -> list[_Obj]:
+    """The entries of a tree's own manifest (its shards read through), not deeper."""
+    kids = _children(src, root)
+    shards = [k for k in kids if k.kind == "shard"]
+    rest = [k for k in kids if k.kind != "shard"]
+    return rest + [e for es in _pmap(lambda o: _children(src, o), shards, workers) for e in es]
+
+
+def _closure(src: ArtifactStore, root: _Obj, workers: int) -> list[_Obj]:
+    """``root`` and every object under it, with their sizes (a level at a time)."""
     out: dict[str, _Obj] = {}
-    stack = [root]
-    while stack:
-        obj = stack.pop()
-        if obj.digest in out:
-            continue
-        kids, size = _read_children(src, obj)
-        out[obj.digest] = _Obj(obj.digest, obj.kind, size)
-        stack.extend(kids)
+    frontier = [root]
+    while frontier:
+        level = [o for o in _unique(frontier) if o.digest not in out]
+        frontier = []
+        for obj, (kids, size) in zip(
+            level, _pmap(lambda o: _read_children(src, o), level, workers)
+        ):
+            out[obj.digest] = _Obj(obj.digest, obj.kind, size)
+            frontier.extend(kids)
     return list(out.values())
 
 
