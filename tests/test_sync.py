@@ -72,8 +72,8 @@ class TestObjects:
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """A new tree of 100 subdirectories is recognised from a sample of its first level:
-        about SAMPLE lookups on the target (each one a HEAD and a LIST on S3), not one
-        per subdirectory, and it arrives whole and packed."""
+        a few lookups on the target (each up to four requests on S3), not one per
+        subdirectory, and it arrives whole and packed."""
         from mlopskit import sync as sync_module
 
         data = tmp_path / "data"
@@ -87,7 +87,7 @@ class TestObjects:
         real = dst.exists
         monkeypatch.setattr(dst, "exists", lambda d: lookups.append(str(d)) or real(d))
         report = sync(src, dst)
-        assert len(lookups) <= sync_module.SAMPLE + 5, len(lookups)
+        assert len(lookups) <= sync_module.FIRST_SAMPLE + 5, len(lookups)
         assert report.objects_copied == report.objects_missing == 1 + 100 + 100
         dst.checkout(dst.refs.get("data/main"), tmp_path / "out")
         assert same_files(data, tmp_path / "out")

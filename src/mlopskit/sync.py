@@ -84,6 +84,10 @@ LARGE = 64 * 1024 * 1024
 #: is sent whole, packed (one request per pack instead of two per file), without
 #: looking up the rest; otherwise each file is looked up and only the missing ones sent.
 SAMPLE = 32
+#: Entries of a missing tree's first level looked up on the target before anything else:
+#: when most are missing, the tree is new there and is sent whole (a lookup of a missing
+#: object costs up to four requests on S3, so the first look is kept small).
+FIRST_SAMPLE = 8
 _CONTAINERS = ("tree", "record", "shard")
 
 
@@ -562,8 +566,8 @@ def _plan_tree(
     is new there and goes whole, without one lookup per subdirectory.
     """
     first = _unique(_first_level(src, root, workers))
-    if len(first) >= SAMPLE:
-        sample = sorted(first, key=lambda o: o.digest)[:SAMPLE]
+    if len(first) > FIRST_SAMPLE:
+        sample = sorted(first, key=lambda o: o.digest)[:FIRST_SAMPLE]
         present = _pmap(lambda o: dst.exists(o.digest), sample, workers)
         if present.count(False) * 2 > len(sample):
             everything = _closure(src, root, workers)
