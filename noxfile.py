@@ -47,10 +47,22 @@ def typing(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Build the docs strictly and run every example in them."""
-    session.install("-e", ".[test]", "mkdocs>=1.6")
-    session.run("mkdocs", "build", "--strict", "--site-dir", "site")
-    session.run("python", "-m", "pytest", "tests/test_docs.py", "-q")
+    """Build the site strictly (mkdocs-material + mkdocstrings API pages), then run every
+    example: the docs' python blocks, examples/*.py and the notebook (``-- -k NAME``)."""
+    session.install("-e", ".[test,docs]")
+    session.run(
+        "mkdocs", "build", "--strict", "--site-dir", "site", env={"NO_MKDOCS_2_WARNING": "1"}
+    )
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "tests/test_docs.py",
+        "tests/test_examples.py",
+        "tests/test_notebook.py",
+        "-q",
+        *session.posargs,
+    )
 
 
 @nox.session
@@ -64,7 +76,15 @@ def examples(session: nox.Session) -> None:
 
 
 # Every anchor the benchmarks compare against, in one venv (Evidently 0.7.23 needs pandas<3).
-BENCH_ANCHORS = ("dvc>=3.50", "joblib", "mlflow", "trackio", "evidently==0.7.23", "pandas<3")
+BENCH_ANCHORS = (
+    "dvc>=3.50",
+    "dvc-s3",
+    "joblib",
+    "mlflow",
+    "trackio",
+    "evidently==0.7.23",
+    "pandas<3",
+)
 
 
 @nox.session
@@ -99,6 +119,13 @@ def bench_store(session: nox.Session) -> None:
     """put_file / put_dir / re-put vs dvc add (as processes and in-process)."""
     session.install("-e", ".[fast]", "dvc>=3.50")
     session.run("python", "benchmarks/bench_store.py", *session.posargs)
+
+
+@nox.session
+def bench_sync(session: nox.Session) -> None:
+    """`mlopskit push` vs `dvc push` (dvc-s3) of 10,000 small files to the moto S3 server."""
+    session.install("-e", ".[test]", "dvc>=3.50", "dvc-s3")
+    session.run("python", "benchmarks/bench_sync.py", *session.posargs, env={"DO_NOT_TRACK": "1"})
 
 
 @nox.session

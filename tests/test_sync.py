@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import mlopskit as mk
 from mlopskit import _context
-from mlopskit.errors import IntegrityError, RefConflictError
+from mlopskit.errors import IntegrityError, RefConflictError, UntrustedObjectError
 from mlopskit.store import ArtifactStore
 from mlopskit.sync import SyncReport, pull, push, sync
 
@@ -66,6 +66,31 @@ class TestObjects:
         sync(src, dst)
         first = next(e for _, e in src.walk(ref) if e.kind == "blob")
         assert dst.stat(first.digest).location == "pack"
+        assert not list((tmp_path / "b").glob("objects/*/*/*"))
+
+    def test_new_tree_of_many_directories_needs_few_lookups(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A new tree of 100 subdirectories is recognised from a sample of its first level:
+        a few lookups on the target (each up to four requests on S3), not one per
+        subdirectory, and it arrives whole and packed."""
+        from mlopskit import sync as sync_module
+
+        data = tmp_path / "data"
+        for i in range(100):
+            (data / f"d{i:03d}").mkdir(parents=True)
+            (data / f"d{i:03d}" / "f.txt").write_text(f"file {i}\n")
+        src, dst = ArtifactStore(tmp_path / "a"), ArtifactStore(tmp_path / "b")
+        ref = src.put_dir(data)
+        src.refs.set("data/main", ref)
+        lookups: list[str] = []
+        real = dst.exists
+        monkeypatch.setattr(dst, "exists", lambda d: lookups.append(str(d)) or real(d))
+        report = sync(src, dst)
+        assert len(lookups) <= sync_module.FIRST_SAMPLE + 5, len(lookups)
+        assert report.objects_copied == report.objects_missing == 1 + 100 + 100
+        dst.checkout(dst.refs.get("data/main"), tmp_path / "out")
+        assert same_files(data, tmp_path / "out")
         assert not list((tmp_path / "b").glob("objects/*/*/*"))
 
     def test_tree_with_unusual_modes_falls_back_to_objects(self, tmp_path: Path) -> None:
@@ -400,3 +425,84 @@ def test_push_then_push_again_mirrors_every_history(
         assert ours == theirs
         if name in dst.refs:
             assert dst.get_bytes(dst.refs.get(name)) == src.get_bytes(src.refs.get(name))
+
+
+class Pickled:
+    """A class only a pickle codec stores (no JSON or pydantic form)."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Pickled) and other.value == self.value
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class TestTrustMarks:
+    """A trust mark says "this store wrote the pickle"; whether it travels is the user's call."""
+
+    def _source(self) -> tuple[ArtifactStore, Any]:
+        src = memory()
+        ref = src.put(Pickled(7))
+        src.refs.set("models/m", ref)
+        assert src.get(ref) == Pickled(7)  # the source loads its own pickle
+        return src, ref
+
+    def test_marks_do_not_travel_by_default(self) -> None:
+        """A pulled pickle needs trusted=True: a mark read from another store proves nothing."""
+        src, ref = self._source()
+        dst = memory()
+        report = sync(src, dst)
+        assert report.trust_marks_copied == 0
+        with pytest.raises(UntrustedObjectError):
+            dst.get(ref)
+        assert dst.get(ref, trusted=True) == Pickled(7)
+
+    def test_trust_copies_the_marks_the_source_had(self) -> None:
+        """With trust=True the pickle loads on the target without trusted=True."""
+        src, ref = self._source()
+        stranger = src.put_bytes(b"not marked")  # unmarked objects stay unmarked
+        src.refs.set("blobs/b", stranger)
+        dst = memory()
+        report = sync(src, dst, trust=True)
+        assert report.trust_marks_copied == 1
+        assert dst.get(ref) == Pickled(7)
+        with pytest.raises(UntrustedObjectError):
+            dst.get(ref, trusted=False)  # an explicit refusal still wins
+
+    def test_trust_on_a_later_pull_marks_objects_already_present(self) -> None:
+        """Pulling again with trust=True marks a ref's pickle copied earlier without it."""
+        src, ref = self._source()
+        dst = memory()
+        sync(src, dst)
+        report = sync(src, dst, trust=True)
+        assert report.trust_marks_copied == 1
+        assert dst.get(ref) == Pickled(7)
+
+    def test_a_mark_the_source_lacks_is_not_invented(self) -> None:
+        """trust=True copies marks only: a pickle the source never marked stays untrusted."""
+        src, dst = memory(), memory()
+        foreign = memory()
+        ref = foreign.put(Pickled(1))  # written elsewhere: no mark in src
+        src.put_bytes(foreign.get_bytes(ref))
+        src.refs.set("models/x", ref)
+        report = sync(src, dst, trust=True)
+        assert report.trust_marks_copied == 0
+        with pytest.raises(UntrustedObjectError):
+            dst.get(ref)
+
+    @pytest.mark.s3
+    def test_pull_trust_from_s3(self, tmp_path: Path, s3_url: str) -> None:
+        """A model pushed to S3 and pulled with trust=True loads without trusted=True."""
+        a, b = tmp_path / "a", tmp_path / "b"
+        with mk.Workspace(a):
+            mk.registry.register("clf", Pickled(3))
+        push(s3_url, workspace=a, trust=True)
+        pull(s3_url, workspace=b)
+        with mk.Workspace(b), pytest.raises(UntrustedObjectError):
+            mk.registry.load("clf/1")
+        report = pull(s3_url, workspace=b, trust=True)
+        assert report.trust_marks_copied >= 1
+        with mk.Workspace(b):
+            assert mk.registry.load("clf/1") == Pickled(3)

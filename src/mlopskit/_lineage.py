@@ -347,6 +347,12 @@ class Lineage:
             f"{table}</table></body></html>\n"
         )
 
+    def _repr_html_(self) -> str:
+        """The graph and its edges for notebooks: the body of :meth:`to_html`, escaped
+        the same way, without the page's global styles."""
+        body = self.to_html().split("<body>", 1)[1].rsplit("</body>", 1)[0]
+        return f"<div class='mlopskit-lineage' style='font-family:sans-serif'>{body}</div>"
+
     def _ids(self) -> dict[str, str]:
         return {n.id: f"n{i}" for i, n in enumerate(self.nodes)}
 

@@ -25,8 +25,15 @@ URL), so pushing is store-to-store, in three steps, in this order:
    object stores: the two backends interoperate). A run already on the target is left
    alone; a run still running is left out until it ends.
 
-Not copied: the store's trust marks for pickles it wrote itself (a pickled model pulled
-from elsewhere loads with ``trusted=True``).
+**Trust marks** (the store's "I wrote this pickle myself" marks, docs/security.md) are
+*not* copied by default: a mark read from another store says only that *someone who could
+write that store* put it there, and a shared bucket is untrusted input. A pickled model
+pulled from elsewhere therefore loads with ``trusted=True`` — unless the sync was asked
+``trust=True``: then you vouch for every writer of the source, exactly as
+``trusted=True`` on a load from it would, and the source's marks of the pickles the sent
+refs reach (ref targets and records' links, copied now or earlier) are set on the target.
+Marks are copied, never invented: a pickle the source did not mark stays unmarked.
+Safer still: register models as files (skops, ONNX, safetensors) that load without code.
 
 Example::
 
@@ -53,6 +60,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from mlopskit import _config
 from mlopskit._log import get_logger
 from mlopskit._optional import import_optional
+from mlopskit._retry import retry
 from mlopskit.errors import IntegrityError, NotFoundError, RefConflictError
 from mlopskit.hashing import check_digest
 from mlopskit.store import ArtifactRef, ArtifactStore
@@ -76,6 +84,10 @@ LARGE = 64 * 1024 * 1024
 #: is sent whole, packed (one request per pack instead of two per file), without
 #: looking up the rest; otherwise each file is looked up and only the missing ones sent.
 SAMPLE = 32
+#: Entries of a missing tree's first level looked up on the target before anything else:
+#: when most are missing, the tree is new there and is sent whole (a lookup of a missing
+#: object costs up to four requests on S3, so the first look is kept small).
+FIRST_SAMPLE = 8
 _CONTAINERS = ("tree", "record", "shard")
 
 
@@ -112,6 +124,8 @@ class SyncReport:
         refs: one :class:`RefUpdate` per ref of the source.
         runs_copied: runs the target lacked, copied (or to copy, in a dry run).
         runs_running: runs left out because they are still running.
+        trust_marks_copied: pickles marked trusted on the target because the source
+            had marked them (only with ``trust=True``).
     """
 
     source: str
@@ -124,6 +138,7 @@ class SyncReport:
     refs: list[RefUpdate] = field(default_factory=list)
     runs_copied: int = 0
     runs_running: int = 0
+    trust_marks_copied: int = 0
 
     @property
     def conflicts(self) -> list[RefUpdate]:
@@ -153,6 +168,7 @@ def push(
     storage_options: dict[str, Any] | None = None,
     workers: int = 16,
     runs: bool = True,
+    trust: bool = False,
 ) -> SyncReport:
     """Send the workspace's refs under ``prefix`` (all by default) and their objects to
     ``remote``.
@@ -167,6 +183,8 @@ def push(
         workers: objects transferred at once.
         runs: also copy the finished runs ``remote`` lacks (params, metric histories,
             tags, artifacts, inputs); not with a ``prefix``.
+        trust: also copy the trust marks of the pickles sent (you vouch for every writer
+            of the source: see docs/security.md). Off by default.
 
     Raises:
         RefConflictError: some refs diverged (the report is on ``.found``; every other
@@ -181,6 +199,7 @@ def push(
         progress=progress,
         workers=workers,
         runs=runs,
+        trust=trust,
     )
 
 
@@ -194,10 +213,14 @@ def pull(
     storage_options: dict[str, Any] | None = None,
     workers: int = 16,
     runs: bool = True,
+    trust: bool = False,
 ) -> SyncReport:
     """Fetch ``remote``'s refs under ``prefix`` and their objects into the workspace.
 
-    The mirror of :func:`push`; the same arguments and the same conflict rule.
+    The mirror of :func:`push`; the same arguments and the same conflict rule. A pickle
+    ``remote`` marked as its own still needs ``trusted=True`` to load here, unless
+    ``trust=True`` (you vouch for everyone who can write ``remote``; a shared bucket is
+    untrusted input): then its mark is copied with it (docs/security.md).
     """
     local = _store(workspace if workspace is not None else Workspace())
     return sync(
@@ -208,6 +231,7 @@ def pull(
         progress=progress,
         workers=workers,
         runs=runs,
+        trust=trust,
     )
 
 
@@ -220,12 +244,14 @@ def sync(
     progress: bool | None = None,
     workers: int = 16,
     runs: bool = True,
+    trust: bool = False,
 ) -> SyncReport:
     """Copy the refs of ``source`` under ``prefix`` and the objects they reach to ``target``,
     then (``runs=True`` and no ``prefix``) the finished runs the target lacks.
 
-    See the module docstring for the rules. Returns a :class:`SyncReport`; raises
-    :class:`RefConflictError` at the end if any ref diverged.
+    See the module docstring for the rules (``trust``: whether trust marks travel).
+    Returns a :class:`SyncReport`; raises :class:`RefConflictError` at the end if any ref
+    diverged.
     """
     src, dst = _store(source), _store(target)
     report = SyncReport(source=src.url, target=dst.url, dry_run=dry_run)
@@ -242,6 +268,10 @@ def sync(
     if not dry_run:
         _copy_all(src, dst, todo, workers, progress)
         report.objects_copied, report.bytes_copied = todo.count, todo.nbytes
+        if trust:
+            tips = {p.tip.digest: p.tip for p in plans if p.tip is not None}
+            candidates = _pickle_candidates(src, list(tips.values()), workers)
+            report.trust_marks_copied = _copy_trust_marks(src, dst, candidates, workers)
         for plan in plans:
             _apply(dst, plan)
     if runs and not prefix:
@@ -278,6 +308,7 @@ class _Plan:
     update: RefUpdate
     head: RefRecord | None  # the target's head when planned (compare-and-swap against it)
     append: list[RefRecord]  # source records to append, oldest first
+    tip: ArtifactRef | None = None  # what the ref names in the source now
 
 
 def _target(rec: RefRecord | None) -> str | None:
@@ -287,6 +318,12 @@ def _target(rec: RefRecord | None) -> str | None:
 def _plan(src: ArtifactStore, dst: ArtifactStore, name: str) -> _Plan:
     """Compare one ref's histories and decide what to append."""
     ours = src.refs.history(name)
+    plan = _plan_ref(dst, name, ours)
+    plan.tip = ours[-1].target if ours else None
+    return plan
+
+
+def _plan_ref(dst: ArtifactStore, name: str, ours: list[RefRecord]) -> _Plan:
     head = dst.refs.record(name)
     if head is None:
         update = RefUpdate(name, "create", None, _target(ours[-1]), len(ours))
@@ -332,6 +369,59 @@ def _apply(dst: ArtifactStore, plan: _Plan) -> None:
     except RefConflictError:
         plan.update.action = "conflict"
         plan.update.new = _target(dst.refs.record(plan.name))
+
+
+# -- trust marks ----------------------------------------------------------------------------
+
+
+def _trust_mark(store: ArtifactStore, digest: str) -> str:
+    """Where ``store`` keeps its trust mark of ``digest``: ``trust/<algo>/<hex[:2]>/<hex[2:]>``
+    under the root (docs/layout-store.md; the store has no public call to set one)."""
+    algo, _, hexpart = check_digest(digest).partition(":")
+    return "/".join([store.root.rstrip("/"), "trust", algo, hexpart[:2], hexpart[2:]])
+
+
+def _pickle_candidates(src: ArtifactStore, roots: Sequence[ArtifactRef], workers: int) -> list[str]:
+    """The ``object``-kind digests (the only kind a pickle is stored as) reachable from
+    ``roots`` through records' links; directory trees hold files only and are not walked."""
+    found: set[str] = set()
+    seen: set[str] = set()
+    frontier = [_as_obj(r) for r in roots]
+    while frontier:
+        level = [o for o in _unique(frontier) if o.digest not in seen and o.kind != "tree"]
+        seen.update(o.digest for o in level)
+        found.update(o.digest for o in level if o.kind == "object")
+        records = [o for o in level if o.kind == "record"]
+        frontier = [
+            kid for kids in _pmap(lambda o: _children(src, o), records, workers) for kid in kids
+        ]
+    return sorted(found)
+
+
+def _copy_trust_marks(
+    src: ArtifactStore, dst: ArtifactStore, digests: Sequence[str], workers: int
+) -> int:
+    """Mark on ``dst`` each of ``digests`` that ``src`` marked; returns how many were marked."""
+
+    def one(digest: str) -> bool:
+        mark = _trust_mark(src, digest)
+        if not dst.exists(digest):  # not sent (a refused ref's): nothing to mark
+            return False
+        if not retry(lambda: src.fs.exists(mark), what=f"look up {mark}", url=src.url):
+            return False
+        path = _trust_mark(dst, digest)
+
+        def write() -> None:
+            if not dst.fs.exists(path):
+                dst.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+                dst.fs.pipe_file(path, b"")
+
+        retry(write, what=f"write {path}", url=dst.url, path=path)
+        return True
+
+    marked = sum(_pmap(one, sorted(set(digests)), workers))
+    log.info("sync_trust_marks", source=src.url, target=dst.url, marked=marked)
+    return marked
 
 
 # -- runs -----------------------------------------------------------------------------------
@@ -469,7 +559,22 @@ def _plan_tree(
 ) -> None:
     """Plan a missing tree: the manifests (and shards) the target lacks, walked with the
     same pruning, and the files they list; then either the missing files one by one, or
-    (mostly new files, see :data:`SAMPLE`) the whole tree at once (:func:`_send_tree`)."""
+    (mostly new files, see :data:`SAMPLE`) the whole tree at once (:func:`_send_tree`).
+
+    A look at the tree's first level comes first: when most of a sample of its entries
+    (files and subdirectories, read from the source) are missing on the target, the tree
+    is new there and goes whole, without one lookup per subdirectory.
+    """
+    first = _unique(_first_level(src, root, workers))
+    if len(first) > FIRST_SAMPLE:
+        sample = sorted(first, key=lambda o: o.digest)[:FIRST_SAMPLE]
+        present = _pmap(lambda o: dst.exists(o.digest), sample, workers)
+        if present.count(False) * 2 > len(sample):
+            everything = _closure(src, root, workers)
+            out.trees.append(root)
+            out.count += len(everything)
+            out.nbytes += sum(o.size or 0 for o in everything)
+            return
     manifests: dict[str, _Obj] = {}
     blobs: dict[str, _Obj] = {}
     seen: set[str] = set()
@@ -604,7 +709,7 @@ def _send_tree(src: ArtifactStore, dst: ArtifactStore, tree: _Obj, workers: int,
     _plan_tree(src, dst, tree, workers, rest)
     if rest.trees:  # too many files to look up: send them all, one by one
         rest = _Transfer()
-        for obj in _everything_under(src, tree):
+        for obj in _closure(src, tree, workers):
             rest.add(obj)
     for wave in _order(src, rest.singles, workers):
         _copy_objects(src, dst, wave, workers, bar)
@@ -641,16 +746,26 @@ def _copy_one(src: ArtifactStore, dst: ArtifactStore, obj: _Obj) -> int:
     return ref.size
 
 
-def _everything_under(src: ArtifactStore, root: _Obj) -> list[_Obj]:
+def _first_level(src: ArtifactStore, root: _Obj, workers: int) -> list[_Obj]:
+    """The entries of a tree's own manifest (its shards read through), not deeper."""
+    kids = _children(src, root)
+    shards = [k for k in kids if k.kind == "shard"]
+    rest = [k for k in kids if k.kind != "shard"]
+    return rest + [e for es in _pmap(lambda o: _children(src, o), shards, workers) for e in es]
+
+
+def _closure(src: ArtifactStore, root: _Obj, workers: int) -> list[_Obj]:
+    """``root`` and every object under it, with their sizes (a level at a time)."""
     out: dict[str, _Obj] = {}
-    stack = [root]
-    while stack:
-        obj = stack.pop()
-        if obj.digest in out:
-            continue
-        kids, size = _read_children(src, obj)
-        out[obj.digest] = _Obj(obj.digest, obj.kind, size)
-        stack.extend(kids)
+    frontier = [root]
+    while frontier:
+        level = [o for o in _unique(frontier) if o.digest not in out]
+        frontier = []
+        for obj, (kids, size) in zip(
+            level, _pmap(lambda o: _read_children(src, o), level, workers)
+        ):
+            out[obj.digest] = _Obj(obj.digest, obj.kind, size)
+            frontier.extend(kids)
     return list(out.values())
 
 

@@ -143,6 +143,30 @@ class ModelVersion(NumberedVersion, BaseModel):
         "run_id",
     )
 
+    def _repr_html_(self) -> str:
+        """The version as an HTML table (notebooks); every stored text is escaped."""
+        import html
+
+        rows: list[tuple[str, Any]] = [
+            ("model", self.uri),
+            ("kind", self.kind if self.filename is None else f"{self.kind} ({self.filename})"),
+            ("digest", self.digest),
+            ("created", f"{self.created_at:%Y-%m-%d %H:%M:%S %Z} by {self.author}".rstrip()),
+            ("message", self.message),
+            ("run", self.run_id or ""),
+        ]
+        rows += [(f"metrics.{k}", f"{v:.6g}") for k, v in sorted(self.metrics.items())]
+        rows += [(f"tags.{k}", v) for k, v in sorted(self.tags.items())]
+        if self.signature is not None:
+            rows.append(("signature", str(self.signature)))
+        rows += [("input", str(i)) for i in self.inputs]
+        body = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+            for k, v in rows
+        )
+        return f"<table class='mlopskit-model-version'>{body}</table>"
+
 
 class _LoggedModel(BaseModel):
     """The fields of a package manifest (``mk.log_model``) a version is registered from.
