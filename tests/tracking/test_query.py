@@ -395,7 +395,7 @@ class TestMlflowForms:
 
     def test_unknown_attribute_still_names_the_known_ones(self) -> None:
         """An attribute neither we nor MLflow define is a syntax error listing the names."""
-        with pytest.raises(FilterSyntaxError, match="unknown attribute 'colour'.*run_id"):
+        with pytest.raises(FilterSyntaxError, match=r"unknown attribute 'colour'.*run_id"):
             parse_filter("attributes.colour = 'red'")
 
     def test_aliases_filter_runs(self, workspace: str) -> None:
@@ -468,7 +468,9 @@ def _spell(node: Node, draw: st.DrawFn) -> str:
 class TestMlflowFormProperties:
     @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(st.recursive(mlflow_leaves(), _combine, max_leaves=6), st.data())
-    def test_any_spelling_parses_to_the_rendered_tree(self, node: Node, data: st.DataObject) -> None:
+    def test_any_spelling_parses_to_the_rendered_tree(
+        self, node: Node, data: st.DataObject
+    ) -> None:
         """A filter written with any mix of MLflow's and our spellings parses to the same tree,
         and that tree renders to text that parses back to it."""
         text = _spell(node, data.draw)

@@ -28,7 +28,7 @@ class TestRunsReport:
 
     def test_notebook_repr_and_empty(self, workspace: str) -> None:
         """The report renders in a notebook, also with no runs."""
-        assert "<table>" in mk.runs_report("nothing-here")._repr_html_()
+        assert "<table>" in mk.runs_report()._repr_html_()
 
 
 class TestReportEscaping:

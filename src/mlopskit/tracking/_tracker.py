@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from mlopskit import _config, _context
-from mlopskit.errors import InvalidInputError, NotFoundError
+from mlopskit.errors import InvalidInputError
 from mlopskit.store import ArtifactStore, store_for
 from mlopskit.tracking._backend import TrackingBackend
 from mlopskit.tracking._buffer import DEFAULT_MAX_AGE, DEFAULT_MAX_POINTS
@@ -259,13 +259,9 @@ class Tracker:
             known = set(self.experiments())
             unknown = sorted(set(experiments) - known)
             if unknown:
-                import difflib
+                from mlopskit._suggest import not_found
 
-                close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
-                hint = (
-                    f"; did you mean {close[0]!r}?" if close else f"; experiments: {sorted(known)}"
-                )
-                raise NotFoundError(f"no experiment named {unknown[0]!r}{hint}", name=unknown[0])
+                raise not_found("experiment", unknown[0], known, noun="experiments")
         compact = getattr(self.backend, "compact", None)
         if compact is None:
             return []
