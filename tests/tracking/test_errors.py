@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 import mlopskit as mk
@@ -72,7 +75,7 @@ class TestSearchRuns:
         assert mk.search_runs("breast-cancer", filter="metrics.accuracy > 0.9").empty
         assert len(mk.search_runs(order_by=["metrics.accuracy"])) == 2
 
-    def test_track_runs_before_any_call_is_empty(self, workspace: str) -> None:
+    def test_track_runs_before_any_call_is_empty(self, runs: str) -> None:
         """A @track function's .runs() before its first call is empty (a library tag)."""
 
         @mk.track(experiment="t")
@@ -83,8 +86,41 @@ class TestSearchRuns:
 
     def test_compact_of_an_unknown_experiment(self, runs: str) -> None:
         """tracker.compact() names the closest experiment too (the same helper)."""
-        with mk.Workspace(runs) as ws:
-            with pytest.raises(
+        with (
+            mk.Workspace(runs) as ws,
+            pytest.raises(
                 NotFoundError, match="no experiment named 'breast-cancers'; did you mean"
-            ):
-                ws.tracker.compact(["breast-cancers"])
+            ),
+        ):
+            ws.tracker.compact(["breast-cancers"])
+
+
+class TestNoWorkspace:
+    """A read from a directory with no workspace says so and creates nothing."""
+
+    @pytest.mark.parametrize(
+        "read",
+        [
+            lambda: mk.search_runs(),
+            lambda: mk.get_run("a" * 32),
+            lambda: mk.runs_report(),
+            lambda: mk.compare_runs(["a" * 32]),
+        ],
+    )
+    def test_read_says_there_is_no_workspace(self, tmp_path: Path, read: Any) -> None:
+        """search_runs, get_run, runs_report, compare_runs: NotFoundError naming the path."""
+        root = tmp_path / "nothing-here"
+        with (
+            mk.Workspace(root),
+            pytest.raises(NotFoundError, match=r"no mlopskit workspace at .*here"),
+        ):
+            read()
+        assert not root.exists()
+
+    def test_writers_still_create_it(self, tmp_path: Path) -> None:
+        """Starting a run creates the workspace; reads then work."""
+        root = tmp_path / "fresh"
+        with mk.Workspace(root):
+            with mk.start_run(experiment="e"):
+                pass
+            assert len(mk.search_runs()) == 1
