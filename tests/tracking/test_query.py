@@ -395,8 +395,17 @@ class TestMlflowForms:
 
     def test_unknown_attribute_still_names_the_known_ones(self) -> None:
         """An attribute neither we nor MLflow define is a syntax error listing the names."""
-        with pytest.raises(FilterSyntaxError, match=r"unknown attribute 'colour'.*run_id"):
+        with pytest.raises(FilterSyntaxError, match=r"unknown attribute 'colour'.*'run_id'"):
             parse_filter("attributes.colour = 'red'")
+
+    def test_misspelt_attribute_or_field_suggests_the_closest(self) -> None:
+        """A typo in an attribute or a field prefix says 'did you mean'."""
+        with pytest.raises(FilterSyntaxError, match="unknown attribute 'stauts'; did you mean"):
+            parse_filter("attributes.stauts = 'FAILED'")
+        with pytest.raises(FilterSyntaxError, match="did you mean 'status'"):
+            parse_filter("stauts = 'FAILED'")
+        with pytest.raises(FilterSyntaxError, match="did you mean 'metrics'"):
+            parse_filter("metircs.acc > 1")
 
     def test_aliases_filter_runs(self, workspace: str) -> None:
         """search_runs with MLflow's spellings returns the runs MLflow would."""

@@ -39,6 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mlopskit._suggest import did_you_mean
 from mlopskit.errors import FilterSyntaxError
 
 __all__ = [
@@ -341,21 +342,20 @@ class _Parser:
                 name = name.lower()
                 name = ATTRIBUTE_ALIASES.get(name, name)
                 if name not in ATTRIBUTES:
-                    raise _error(
-                        self.text,
-                        name_tok.pos,
-                        f"unknown attribute {name!r}; expected one of {', '.join(ATTRIBUTES)}",
-                    )
+                    hint = did_you_mean(name, [*ATTRIBUTES, *ATTRIBUTE_ALIASES], noun="attributes")
+                    raise _error(self.text, name_tok.pos, f"unknown attribute {name!r}{hint}")
             if not name:
                 raise _error(self.text, name_tok.pos, "empty field name")
             return Field(kind, name)
         if head in ATTRIBUTES or head in ATTRIBUTE_ALIASES:
             return Field("attributes", ATTRIBUTE_ALIASES.get(head, head))
+        close = did_you_mean(head, [*ATTRIBUTES, *ATTRIBUTE_ALIASES, *PREFIXES])
         raise _error(
             self.text,
             tok.pos,
             f"unknown field {tok.text!r}; expected params.<name>, metrics.<name>, "
-            f"tags.<name> or one of {', '.join(ATTRIBUTES)}",
+            f"tags.<name> or one of {', '.join(ATTRIBUTES)}"
+            + (close if close.startswith("; did you mean") else ""),
         )
 
     def value(self, field: Field) -> Value:
