@@ -433,3 +433,24 @@ def test_sqlite_store_brings_everything(workspace: str, sqlite_everything: Path)
         assert ws.registry.aliases("clf") == {"champion": version.number}
         again = import_mlflow(sqlite_everything, registry=ws.registry)
         assert (again.runs, again.model_versions) == (0, 0)
+
+
+def test_everything_on_the_object_store_backend(tmp_path: Path, file_store: Path) -> None:
+    """The object-store backend takes the same import: artifacts, inputs, models, once."""
+    from mlopskit.registry import Registry
+    from mlopskit.tracking import ObjectStoreBackend, Tracker
+
+    _everything(file_store)
+    ws = tmp_path / "ws"
+    tracker = Tracker(str(ws), ObjectStoreBackend(ws))
+    registry = Registry(tracker.store)
+    report = import_mlflow(file_store, tracker=tracker, registry=registry)
+    assert (report.runs, report.logged_models, report.model_versions) == (3, 1, 1)
+    run = tracker.get_run(RUN)
+    assert run.metrics["dup"] == 2.0
+    assert [(i.name, i.context) for i in run.inputs] == [("train-df", "training")]
+    (version,) = registry.versions("clf")
+    assert version.digest == tracker.get_run(LOGGED).artifacts["model"].digest
+    assert tracker.get_run(CHILD).status == "KILLED"
+    again = import_mlflow(file_store, tracker=tracker, registry=registry)
+    assert (again.runs, again.model_versions) == (0, 0)
