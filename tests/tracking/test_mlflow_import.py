@@ -454,3 +454,27 @@ def test_everything_on_the_object_store_backend(tmp_path: Path, file_store: Path
     assert tracker.get_run(CHILD).status == "KILLED"
     again = import_mlflow(file_store, tracker=tracker, registry=registry)
     assert (again.runs, again.model_versions) == (0, 0)
+
+
+def test_mlflow2_version_from_a_runs_uri(workspace: str, file_store: Path) -> None:
+    """A version whose source is 'runs:/<id>/model' (MLflow 2) registers the run's model
+    directory; a source that climbs out of the run's artifacts is not read."""
+    _write(file_store / "1" / RUN / "artifacts" / "model" / "MLmodel", "flavors: {}\n")
+    reg = file_store / "models" / "old"
+    _write(reg / "meta.yaml", "name: old\n")
+    _write(
+        reg / "version-1" / "meta.yaml",
+        f"name: old\nversion: 1\nrun_id: {RUN}\nsource: runs:/{RUN}/model\n",
+    )
+    _write(
+        reg / "version-2" / "meta.yaml",
+        f"name: old\nversion: 2\nrun_id: {RUN}\nsource: runs:/{RUN}/../../../..\n",
+    )
+    with mk.Workspace(workspace) as ws:
+        with pytest.warns(RuntimeWarning, match="version 2"):
+            report = import_mlflow(file_store, registry=ws.registry)
+        (version,) = ws.registry.versions("old")
+        assert (version.kind, version.run_id) == ("directory", RUN)
+        tree = ws.store.get_bytes(version.model).decode()
+        assert mk.get_run(RUN).artifacts["model/MLmodel"].digest in tree
+        assert (report.model_versions, report.skipped_model_versions) == (1, 1)

@@ -182,12 +182,15 @@ class _Source:
     report: ImportReport
     models: list[_RegisteredModel] = field(default_factory=list)
     experiment_tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    run_artifacts: dict[str, str] = field(default_factory=dict)  # run id -> local directory
 
     def local_dir(self, uri: str | None, where: str) -> str | None:
         """The local directory an artifact URI names, if it is one under ``root``."""
         if not uri:
             return None
         parsed = urlparse(uri)
+        if parsed.scheme in ("runs", "models"):  # resolved from the imported runs and models
+            return None
         if parsed.scheme not in ("", "file"):
             self.report.problem(where, f"artifacts at {uri!r} are not local; not imported")
             return None
@@ -393,6 +396,8 @@ def _import_run(tracker: Tracker, run: _MlflowRun, src: _Source, imported: dict[
         backend.log_metrics(run.run_id, points[i : i + 50_000])
     handle = tracker.get_run(run.run_id)
     _import_artifacts(handle, run, src, imported)
+    if run.artifacts is not None:
+        src.run_artifacts[run.run_id] = run.artifacts
     for description, context in run.inputs:
         body = json.dumps(description, sort_keys=True).encode()
         ref = tracker.store.put_bytes(body, media_type="application/json")
@@ -444,6 +449,21 @@ def _import_artifacts(handle: Any, run: _MlflowRun, src: _Source, imported: dict
         report.logged_models += 1
 
 
+def _runs_uri_dir(source: str, src: _Source) -> str | None:
+    """The local directory of a ``runs:/<run_id>/<path>`` source (MLflow 2's versions),
+    when that run's artifacts were read in this import; never outside them."""
+    if not source.startswith("runs:/"):
+        return None
+    run_id, _, path = source[len("runs:/") :].partition("/")
+    base = src.run_artifacts.get(run_id)
+    if base is None:
+        return None
+    full = os.path.realpath(os.path.join(base, path))
+    if os.path.commonpath([full, os.path.realpath(base)]) != os.path.realpath(base):
+        return None
+    return full if os.path.isdir(full) else None
+
+
 def _import_registered(registry: ModelRegistry | None, src: _Source) -> None:
     """Registered models: each version (from its directory, run as lineage), aliases, tags."""
     report = src.report
@@ -464,6 +484,8 @@ def _import_registered(registry: ModelRegistry | None, src: _Source) -> None:
             if number in done:
                 report.skipped_model_versions += 1
                 continue
+            if directory is None:
+                directory = _runs_uri_dir(source, src)
             if directory is None:
                 report.skipped_model_versions += 1
                 report.problem(f"{where} version {number}", f"{source!r} is not readable here")
