@@ -478,3 +478,23 @@ def test_mlflow2_version_from_a_runs_uri(workspace: str, file_store: Path) -> No
         tree = ws.store.get_bytes(version.model).decode()
         assert mk.get_run(RUN).artifacts["model/MLmodel"].digest in tree
         assert (report.model_versions, report.skipped_model_versions) == (1, 1)
+
+
+def test_link_out_of_a_model_directory_is_not_followed(
+    workspace: str, tmp_path: Path, file_store: Path
+) -> None:
+    """A logged model whose directory links to a private file is reported, not imported."""
+    _everything(file_store)
+    secret = tmp_path / "id_rsa"
+    secret.write_text("PRIVATE KEY")
+    (file_store / "1" / "models" / MODEL_ID / "artifacts" / "key").symlink_to(secret)
+    with mk.Workspace(workspace) as ws:
+        with pytest.warns(RuntimeWarning, match="symbolic link|not imported"):
+            report = import_mlflow(file_store, registry=ws.registry)
+        assert any("symbolic link" in p for p in report.problems)
+        assert report.logged_models == 0
+        assert "model" not in mk.get_run(LOGGED).artifacts
+        assert "clf" not in ws.registry.names()
+        assert not any(
+            b"PRIVATE KEY" in p.read_bytes() for p in Path(workspace).rglob("*") if p.is_file()
+        )
