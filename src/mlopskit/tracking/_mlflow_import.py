@@ -153,7 +153,7 @@ class _RegisteredModel:
     versions: list[tuple[int, str | None, str | None, str]]
 
 
-class ModelRegistry(Protocol):
+class _ModelRegistry(Protocol):
     """What :func:`import_mlflow` needs of a registry (``mk.registry``, ``ws.registry``)."""
 
     def names(self) -> list[str]: ...
@@ -216,7 +216,7 @@ def import_mlflow(
     source: str | os.PathLike[str],
     *,
     tracker: Tracker | None = None,
-    registry: ModelRegistry | None = None,
+    registry: _ModelRegistry | None = None,
     experiment_prefix: str = "",
     include_deleted: bool = False,
     artifact_root: str | os.PathLike[str] | None = None,
@@ -464,7 +464,7 @@ def _runs_uri_dir(source: str, src: _Source) -> str | None:
     return full if os.path.isdir(full) else None
 
 
-def _import_registered(registry: ModelRegistry | None, src: _Source) -> None:
+def _import_registered(registry: _ModelRegistry | None, src: _Source) -> None:
     """Registered models: each version (from its directory, run as lineage), aliases, tags."""
     report = src.report
     for model in src.models:
