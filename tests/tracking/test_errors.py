@@ -50,6 +50,11 @@ class TestSearchRuns:
             mk.search_runs("breast_cancer")
         assert info.value.name == "breast_cancer"
 
+    def test_unknown_experiment_beside_a_known_one(self, runs: str) -> None:
+        """One misspelt experiment among several is an error even when the others match."""
+        with pytest.raises(NotFoundError, match="no experiment named 'iris'; experiments: "):
+            mk.search_runs(["breast-cancer", "iris"])
+
     def test_unknown_metric_in_filter(self, runs: str) -> None:
         """A metric no run in scope has is an error, not an empty frame."""
         with pytest.raises(

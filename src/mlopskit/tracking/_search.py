@@ -172,14 +172,15 @@ def _check_names(
         )
 
     order = {k.field for k in keys if typed(k.field)}
+    answered = {r.experiment for r in records}
+    if exps and not answered.issuperset(exps):  # an experiment no run came from
+        known = tracker.experiments()
+        for name in exps:
+            if name not in known:
+                raise not_found("experiment", name, known, noun="experiments")
     if records:
         suspects = {f for f in order if all(get_value(f, r) is None for r in records)}
     else:
-        if exps:
-            known = tracker.experiments()
-            for name in exps:
-                if name not in known:
-                    raise not_found("experiment", name, known, noun="experiments")
         suspects = {f for f in fields_of(node) if typed(f)} | order
     if not suspects:
         return
