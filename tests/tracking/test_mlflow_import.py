@@ -498,3 +498,15 @@ def test_link_out_of_a_model_directory_is_not_followed(
         assert not any(
             b"PRIVATE KEY" in p.read_bytes() for p in Path(workspace).rglob("*") if p.is_file()
         )
+
+
+def test_mlflow3_version_from_a_models_uri(workspace: str, file_store: Path) -> None:
+    """A version with only 'models:/<id>' as its source registers that logged model."""
+    _everything(file_store)
+    meta = file_store / "models" / "clf" / "version-1" / "meta.yaml"
+    meta.write_text("\n".join(x for x in meta.read_text().splitlines() if "storage_" not in x))
+    with mk.Workspace(workspace) as ws:
+        report = import_mlflow(file_store, registry=ws.registry)
+        (version,) = ws.registry.versions("clf")
+        assert version.digest == mk.get_run(LOGGED).artifacts["model"].digest
+        assert report.model_versions == 1

@@ -183,6 +183,7 @@ class _Source:
     models: list[_RegisteredModel] = field(default_factory=list)
     experiment_tags: dict[str, dict[str, str]] = field(default_factory=dict)
     run_artifacts: dict[str, str] = field(default_factory=dict)  # run id -> local directory
+    model_dirs: dict[str, str] = field(default_factory=dict)  # logged model id -> directory
 
     def local_dir(self, uri: str | None, where: str) -> str | None:
         """The local directory an artifact URI names, if it is one under ``root``."""
@@ -446,12 +447,16 @@ def _import_artifacts(handle: Any, run: _MlflowRun, src: _Source, imported: dict
             continue
         taken.add(name)
         imported[model.model_id] = name
+        src.model_dirs[model.model_id] = model.artifacts
         report.logged_models += 1
 
 
 def _runs_uri_dir(source: str, src: _Source) -> str | None:
-    """The local directory of a ``runs:/<run_id>/<path>`` source (MLflow 2's versions),
-    when that run's artifacts were read in this import; never outside them."""
+    """The local directory of a ``runs:/<run_id>/<path>`` source (MLflow 2's versions) or
+    a ``models:/<model id>`` one (MLflow 3's), when that run or logged model was imported
+    here; never outside its directory."""
+    if source.startswith("models:/"):
+        return src.model_dirs.get(source[len("models:/") :])
     if not source.startswith("runs:/"):
         return None
     run_id, _, path = source[len("runs:/") :].partition("/")
