@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from mlopskit import _config, _context
-from mlopskit.errors import InvalidInputError
+from mlopskit.errors import InvalidInputError, NotFoundError
 from mlopskit.store import ArtifactStore, store_for
 from mlopskit.tracking._backend import TrackingBackend
 from mlopskit.tracking._buffer import DEFAULT_MAX_AGE, DEFAULT_MAX_POINTS
@@ -261,7 +261,10 @@ class Tracker:
             if unknown:
                 from mlopskit._suggest import not_found
 
-                raise not_found("experiment", unknown[0], known, noun="experiments")
+                error: NotFoundError = not_found(
+                    "experiment", unknown[0], known, noun="experiments"
+                )
+                raise error
         compact = getattr(self.backend, "compact", None)
         if compact is None:
             return []
