@@ -129,3 +129,17 @@ class TestNoWorkspace:
             with mk.start_run(experiment="e"):
                 pass
             assert len(mk.search_runs()) == 1
+
+
+def test_the_object_store_backend_answers_the_same(tmp_path: Path) -> None:
+    """On the object-store backend too: unknown names raise, known ones answer empty."""
+    from mlopskit.tracking import ObjectStoreBackend, Tracker
+
+    tracker = Tracker(str(tmp_path), ObjectStoreBackend(tmp_path))
+    with tracker.start_run("breast-cancer", params={"max_depth": 3}) as run:
+        run.log_metric("accuracy", 0.5)
+    assert tracker.search_runs("breast-cancer", filter="metrics.accuracy > 0.9").empty
+    with pytest.raises(NotFoundError, match="metric named 'acuracy'; did you mean 'accuracy'"):
+        tracker.search_runs("breast-cancer", filter="metrics.acuracy > 0.9")
+    with pytest.raises(NotFoundError, match="no experiment named 'breast_cancer'; did you mean"):
+        tracker.search_runs("breast_cancer")

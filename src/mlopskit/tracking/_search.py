@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Iterable
 from datetime import datetime
@@ -12,6 +13,7 @@ from mlopskit._suggest import did_you_mean, not_found
 from mlopskit.errors import InvalidInputError, NotFoundError
 from mlopskit.tracking._model import RunRecord
 from mlopskit.tracking._query import (
+    Compare,
     Field,
     OrderKey,
     compile_filter,
@@ -185,6 +187,16 @@ def _check_names(
     if not suspects:
         return
     backend = tracker.backend
+    narrowing = getattr(backend, "candidates", None)  # SQL (SQLite): a metric's presence
+    if narrowing is not None:
+        present_in_sql = {
+            f
+            for f in suspects
+            if f.kind == "metrics" and narrowing(exps, Compare(f, ">=", -sys.float_info.max))
+        }
+        suspects -= present_in_sql  # every stored metric value is finite: >= -max is presence
+        if not suspects:
+            return
     scope = backend.list_runs(exps, keys={f.key for f in suspects})
     missing = [f for f in suspects if all(get_value(f, r) is None for r in scope)]
     if not missing:
