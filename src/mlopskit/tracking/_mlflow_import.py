@@ -9,8 +9,8 @@ param and tag, one line ``<timestamp ms> <value> <step>`` per metric point, ``in
 kept, so importing again skips what is there already.
 
 What comes across: experiments (their tags as run tags ``mlflow.experimentTag.<key>``),
-runs with params, tags, every finite metric point and their artifacts (into the store:
-identical bytes stored once), dataset inputs (each dataset's MLflow description stored
+runs with params, tags, every finite metric point and their artifacts (each top-level
+file or directory one run artifact, in the store: identical bytes stored once), dataset inputs (each dataset's MLflow description stored
 as a JSON object, the run's input), MLflow 3 logged models (a run artifact named after
 the model), and, given a ``registry``, registered models with their versions (lineage
 to their runs), aliases and tags. A metric's latest value reads as MLflow reads it:
@@ -79,7 +79,8 @@ class ImportReport:
             invalid keys, steps or times).
         skipped_keys: ``kind:key`` of params, tags and metrics not imported.
         malformed_lines: metric file lines that do not parse.
-        artifacts: artifact files imported into the store (counted per run).
+        artifacts: run artifacts imported into the store: each top-level file or
+            directory of a run's MLflow artifacts (counted per run).
         inputs: dataset inputs recorded on runs.
         logged_models: MLflow 3 logged models imported as run artifacts.
         model_versions: registered model versions imported into the registry;
@@ -423,17 +424,26 @@ def _finish(backend: Any, run: _MlflowRun, status: str) -> None:
 
 
 def _import_artifacts(handle: Any, run: _MlflowRun, src: _Source, imported: dict[str, str]) -> None:
-    """Each artifact file of the run, and its MLflow 3 logged models, into the store."""
+    """The run's artifacts, and its MLflow 3 logged models, into the store.
+
+    Each top-level entry of MLflow's artifact directory (what ``list_artifacts`` shows)
+    becomes one run artifact: a file, or a directory (``model/``) as one tree, so that
+    ``runs:/<id>/model`` names one artifact here too.
+    """
     report = src.report
     taken: set[str] = set()
     if run.artifacts is not None:
-        for key, path in _key_files(run.artifacts, report):
+        for entry in sorted(os.listdir(run.artifacts)):
+            path = os.path.join(run.artifacts, entry)
+            if os.path.islink(path):
+                report.problem(path, "a symbolic link; links are not followed")
+                continue
             try:
-                handle.log_artifact(path, name=key)
+                handle.log_artifact(path, name=entry)
             except InvalidInputError as exc:
                 report.problem(path, f"artifact not imported: {exc}")
                 continue
-            taken.add(key)
+            taken.add(entry)
             report.artifacts += 1
     for model in run.models:
         if model.artifacts is None:
