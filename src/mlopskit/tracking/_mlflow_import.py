@@ -396,16 +396,18 @@ def _import_run(tracker: Tracker, run: _MlflowRun, src: _Source, imported: dict[
                 report.problem(where, str(exc))
     for i in range(0, len(points), 50_000):
         backend.log_metrics(run.run_id, points[i : i + 50_000])
-    handle = tracker.get_run(run.run_id)
-    _import_artifacts(handle, run, src, imported)
+    has_artifacts = run.artifacts is not None and bool(os.listdir(run.artifacts))
+    if has_artifacts or run.models or run.inputs:  # a handle costs a read
+        handle = tracker.get_run(run.run_id)
+        _import_artifacts(handle, run, src, imported)
+        for description, context in run.inputs:
+            body = json.dumps(description, sort_keys=True).encode()
+            ref = tracker.store.put_bytes(body, media_type="application/json")
+            name = description.get("name")
+            handle.log_input(ref, name=name if isinstance(name, str) else None, context=context)
+            report.inputs += 1
     if run.artifacts is not None:
         src.run_artifacts[run.run_id] = run.artifacts
-    for description, context in run.inputs:
-        body = json.dumps(description, sort_keys=True).encode()
-        ref = tracker.store.put_bytes(body, media_type="application/json")
-        name = description.get("name")
-        handle.log_input(ref, name=name if isinstance(name, str) else None, context=context)
-        report.inputs += 1
     _finish(backend, run, status)
     report.runs += 1
     report.metric_points += len(points)
