@@ -137,8 +137,8 @@ def bench_tracking(session: nox.Session) -> None:
 
 @nox.session
 def mlflow(session: nox.Session) -> None:
-    """import_mlflow against file and SQLite stores written by MLflow itself."""
-    session.install("-e", ".[test,mlflow]", "mlflow")
+    """import_mlflow against file and SQLite stores written by MLflow 3.17 itself."""
+    session.install("-e", ".[test,mlflow,sklearn]", "mlflow==3.17.2")
     session.run(
         "python", "-m", "pytest", "tests/tracking/test_mlflow_interop.py", "-q", *session.posargs
     )

@@ -140,7 +140,7 @@ class TestBadInput:
         """A negative max_row_change is refused and nothing is recorded."""
         with pytest.raises(InvalidInputError, match="max_row_change"):
             check_data(make_frame(), make_frame(), max_row_change=-1)
-        assert mk.search_runs(experiment="checks").empty
+        assert "checks" not in ws.tracker.experiments()
 
     def test_damaged_profile_file(self, ws: Any, tmp_path: Any) -> None:
         """A reference JSON that is not a profile is a clear error naming the file."""
@@ -165,7 +165,7 @@ class TestRecording:
     def test_record_false_writes_no_run(self, ws: Any) -> None:
         """record=False judges without writing a run."""
         r = check_data(make_frame(seed=2), make_frame(seed=1), record=False)
-        assert r.run_id is None and mk.search_runs(experiment="checks").empty
+        assert r.run_id is None and "checks" not in ws.tracker.experiments()
 
 
 @given(perm_seed=st.integers(0, 2**32 - 1), shift=st.sampled_from([0.0, 0.4, 3.0]))

@@ -89,7 +89,7 @@ class TestChallengerVsChampion:
             check_model(models["same"], data=holdout, target="y", bootstrap=3)
         with pytest.raises(InvalidInputError, match="tolerance"):
             check_model(models["same"], data=holdout, target="y", metrics={"accuracy": -1})
-        assert mk.search_runs(experiment="checks").empty
+        assert "checks" not in ws.tracker.experiments()
 
 
 @settings(max_examples=15)

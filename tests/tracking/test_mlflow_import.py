@@ -203,3 +203,311 @@ class TestUntrustedSource:
         bad.write_bytes(b"garbage" * 100)
         with pytest.raises(InvalidInputError, match="not a readable MLflow SQLite store"):
             import_mlflow(bad)
+
+
+LOGGED = "c" * 32
+GONE = "d" * 32
+MODEL_ID = "m-" + "e" * 32
+
+
+def _everything(root: Path) -> None:
+    """Add to a file store what MLflow 3.17 leaves beside runs, laid out as it writes them."""
+    exp = root / "1"
+    _write(exp / "tags" / "project", "demo")
+    run = exp / RUN
+    _write(run / "artifacts" / "notes.txt", "hello")
+    _write(run / "artifacts" / "sub" / "notes.txt", "hello")
+    # two points at one step and time: MLflow reads the larger; a NaN at the last step
+    _write(run / "metrics" / "dup", "1700000000000 2.0 0\n1700000000000 1.0 0\n")
+    _write(run / "metrics" / "nanm", "1700000000000 1.0 0\n1700000001000 nan 1\n")
+    # MLflow 3 writes the dataset a metric was computed on; its reader takes step 0
+    _write(run / "metrics" / "train_acc", "1700000000000 0.9 4 train-df eb058162\n")
+    _write(
+        exp / "datasets" / "ds1" / "meta.yaml",
+        "digest: eb058162\nname: train-df\nprofile: '{\"num_rows\": 20}'\n"
+        "schema: '{}'\nsource: '{}'\nsource_type: code\n",
+    )
+    _write(
+        run / "inputs" / "in1" / "meta.yaml",
+        "destination_id: ds1\ndestination_type: RUN\nsource_id: ds1\nsource_type: DATASET\n"
+        "tags:\n  mlflow.data.context: training\n",
+    )
+    logged = exp / LOGGED
+    _write(
+        logged / "meta.yaml",
+        f"run_id: {LOGGED}\nrun_name: logged\nstatus: 3\nstart_time: 1700000100000\n"
+        "end_time: 1700000200000\nuser_id: alice\nlifecycle_stage: active\n",
+    )
+    model = exp / "models" / MODEL_ID
+    _write(
+        model / "meta.yaml",
+        f"model_id: {MODEL_ID}\nname: model\nsource_run_id: {LOGGED}\nstatus: 2\n",
+    )
+    _write(model / "artifacts" / "MLmodel", "flavors: {}\n")
+    _write(model / "artifacts" / "model.skops", "weights")
+    _write(
+        exp / GONE / "meta.yaml",
+        f"run_id: {GONE}\nrun_name: gone\nstatus: 3\nstart_time: 1700000000000\n"
+        "end_time: 1700000001000\nuser_id: alice\nlifecycle_stage: deleted\n",
+    )
+    reg = root / "models" / "clf"
+    _write(reg / "meta.yaml", "name: clf\naliases:\n  champion: '1'\n")
+    _write(reg / "tags" / "owner", "ann")
+    _write(
+        reg / "version-1" / "meta.yaml",
+        f"name: clf\nversion: 1\nrun_id: {LOGGED}\nsource: models:/{MODEL_ID}\n"
+        f"storage_location: file://{model / 'artifacts'}\ncurrent_stage: None\n",
+    )
+
+
+class TestEverythingMlflowLeaves:
+    """Artifacts, inputs, logged and registered models, tags, markers: nothing left behind."""
+
+    def test_runs_bring_their_artifacts_inputs_and_experiment_tags(
+        self, workspace: str, file_store: Path
+    ) -> None:
+        """Artifacts land in the store (equal bytes once), dataset inputs and experiment tags
+        on the run."""
+        _everything(file_store)
+        with mk.Workspace(workspace) as ws:
+            report = import_mlflow(file_store, registry=ws.registry)
+            run = mk.get_run(RUN)
+            arts = run.artifacts
+            assert set(arts) == {"notes.txt", "sub"}  # MLflow's top-level entries
+            assert arts["sub"].kind == "tree"
+            assert ws.store.get_bytes(arts["notes.txt"]) == b"hello"
+            # the same bytes under sub/ are the same object
+            assert arts["notes.txt"].digest in ws.store.get_bytes(arts["sub"]).decode()
+            assert run.tags["mlflow.experimentTag.project"] == "demo"
+            assert report.experiment_tags == {"My_Exp": {"project": "demo"}}
+            (entry,) = run.inputs
+            assert (entry.name, entry.context) == ("train-df", "training")
+            described = ws.store.get_bytes(entry.digest)
+            assert b'"digest": "eb058162"' in described
+            assert report.inputs == 1
+
+    def test_latest_values_read_as_mlflow_reads_them(
+        self, workspace: str, file_store: Path
+    ) -> None:
+        """Equal step and time: the larger value is the latest; a NaN latest is reported."""
+        _everything(file_store)
+        report = import_mlflow(file_store, registry=mk.registry)
+        run = mk.get_run(RUN)
+        assert run.metrics["dup"] == 2.0
+        assert run.metrics["train_acc"] == 0.9
+        assert run.metric_history("train_acc")["step"].tolist() == [0]
+        assert report.nan_latest == [f"{RUN}/loss", f"{RUN}/nanm"]
+        assert report.malformed_lines == 0
+
+    def test_never_ended_run_keeps_no_end_time(self, workspace: str, file_store: Path) -> None:
+        """A run MLflow never ended reads KILLED with no end time and no duration."""
+        import_mlflow(file_store)
+        child = mk.get_run(CHILD)
+        assert child.status == "KILLED"
+        assert child.record().end_time is None
+        assert child.duration is None
+
+    def test_logged_and_registered_models_come_into_the_registry(
+        self, workspace: str, file_store: Path
+    ) -> None:
+        """An MLflow 3 logged model becomes a run artifact; its registered version, alias and
+        tags come into the registry, linked to the run, its bytes stored once."""
+        _everything(file_store)
+        with mk.Workspace(workspace) as ws:
+            report = import_mlflow(file_store, registry=ws.registry)
+            assert (report.logged_models, report.model_versions) == (1, 1)
+            artifact = mk.get_run(LOGGED).artifacts["model"]
+            (version,) = ws.registry.versions("clf")
+            assert version.run_id == LOGGED
+            assert version.digest == artifact.digest
+            assert version.tags["mlflow.version"] == "1"
+            assert ws.registry.aliases("clf") == {"champion": version.number}
+            assert ws.registry.tags("clf")["owner"] == "ann"
+
+            again = import_mlflow(file_store, registry=ws.registry)
+            assert (again.runs, again.model_versions, again.skipped_model_versions) == (0, 0, 1)
+            assert len(ws.registry.versions("clf")) == 1
+
+    def test_without_a_registry_models_are_reported(self, workspace: str, file_store: Path) -> None:
+        """Registered models need a registry; without one they are named, not dropped silently."""
+        _everything(file_store)
+        with pytest.warns(RuntimeWarning, match="pass registry=mk.registry"):
+            report = import_mlflow(file_store)
+        assert report.skipped_model_versions == 1
+
+    def test_deleted_run_carries_the_marker(self, workspace: str, file_store: Path) -> None:
+        """With include_deleted, a run MLflow deleted is tagged mlflow.lifecycle_stage=deleted."""
+        _everything(file_store)
+        import_mlflow(file_store, include_deleted=True, registry=mk.registry)
+        assert mk.get_run(GONE).tags["mlflow.lifecycle_stage"] == "deleted"
+        assert "mlflow.lifecycle_stage" not in mk.get_run(RUN).tags
+
+    def test_artifacts_outside_the_store_are_not_read(
+        self, workspace: str, tmp_path: Path, sqlite_store: Path
+    ) -> None:
+        """An artifact_uri pointing outside the store's directory imports nothing from there."""
+        secret = tmp_path.parent / f"{tmp_path.name}-private"
+        _write(secret / "id_rsa", "PRIVATE KEY")
+        conn = sqlite3.connect(sqlite_store)
+        conn.execute("UPDATE runs SET artifact_uri = ?", (f"file://{secret}",))
+        conn.commit()
+        conn.close()
+        with pytest.warns(RuntimeWarning, match="outside"):
+            report = import_mlflow(sqlite_store)
+        assert mk.get_run("aaaa1111aaaa1111aaaa1111aaaa1111").artifacts == {}
+        assert report.artifacts == 0
+
+
+@pytest.fixture
+def sqlite_everything(sqlite_store: Path, tmp_path: Path) -> Path:
+    """The SQLite store with MLflow 3.17's tables for what runs leave beside them."""
+    model_dir = tmp_path / "mlruns" / "0" / "models" / "m-1" / "artifacts"
+    _write(model_dir / "MLmodel", "flavors: {}\n")
+    art = tmp_path / "mlruns" / "0" / "aaaa1111aaaa1111aaaa1111aaaa1111" / "artifacts"
+    _write(art / "plot.png", "png")
+    conn = sqlite3.connect(sqlite_store)
+    run = "aaaa1111aaaa1111aaaa1111aaaa1111"
+    conn.executescript(
+        f"""
+        CREATE TABLE experiment_tags (key VARCHAR(250), value VARCHAR(5000), experiment_id INT);
+        CREATE TABLE latest_metrics (key VARCHAR(250), value FLOAT, timestamp BIGINT,
+            step BIGINT, is_nan BOOLEAN, run_uuid VARCHAR(32));
+        CREATE TABLE datasets (dataset_uuid VARCHAR(36), experiment_id INT, name VARCHAR(500),
+            digest VARCHAR(36), dataset_source_type VARCHAR(36), dataset_source TEXT,
+            dataset_schema TEXT, dataset_profile TEXT);
+        CREATE TABLE inputs (input_uuid VARCHAR(36), source_type VARCHAR(36),
+            source_id VARCHAR(36), destination_type VARCHAR(36), destination_id VARCHAR(36),
+            step BIGINT);
+        CREATE TABLE input_tags (input_uuid VARCHAR(36), name VARCHAR(255), value VARCHAR(500));
+        CREATE TABLE logged_models (model_id VARCHAR(36), experiment_id INT, name VARCHAR(500),
+            artifact_location VARCHAR(1000), creation_timestamp_ms BIGINT,
+            last_updated_timestamp_ms BIGINT, status INT, lifecycle_stage VARCHAR(32),
+            model_type VARCHAR(500), source_run_id VARCHAR(32), status_message VARCHAR(1000));
+        CREATE TABLE registered_models (name VARCHAR(256), creation_time BIGINT,
+            last_updated_time BIGINT, description VARCHAR(5000), workspace VARCHAR(63));
+        CREATE TABLE model_versions (name VARCHAR(256), version INT, creation_time BIGINT,
+            last_updated_time BIGINT, description VARCHAR(5000), user_id VARCHAR(256),
+            current_stage VARCHAR(20), source VARCHAR(500), run_id VARCHAR(32),
+            status VARCHAR(20), status_message VARCHAR(500), run_link VARCHAR(500),
+            storage_location VARCHAR(500), workspace VARCHAR(63));
+        CREATE TABLE registered_model_aliases (alias VARCHAR(256), version INT,
+            name VARCHAR(256), workspace VARCHAR(63));
+        CREATE TABLE registered_model_tags (key VARCHAR(250), value VARCHAR(5000),
+            name VARCHAR(256), workspace VARCHAR(63));
+        INSERT INTO experiment_tags VALUES ('project', 'demo', 0);
+        INSERT INTO latest_metrics VALUES ('acc', 0, 1700000003000, 2, 1, '{run}');
+        INSERT INTO metrics VALUES ('dup', 2.0, 1700000001000, '{run}', 0, 0);
+        INSERT INTO metrics VALUES ('dup', 1.0, 1700000001000, '{run}', 0, 0);
+        INSERT INTO latest_metrics VALUES ('dup', 2.0, 1700000001000, 0, 0, '{run}');
+        INSERT INTO datasets VALUES ('ds1', 0, 'train-df', 'eb058162', 'code', '{{}}', '{{}}',
+            '{{}}');
+        INSERT INTO inputs VALUES ('in1', 'DATASET', 'ds1', 'RUN', '{run}', 0);
+        INSERT INTO input_tags VALUES ('in1', 'mlflow.data.context', 'training');
+        INSERT INTO logged_models VALUES ('m-1', 0, 'model', '{model_dir}', 0, 0, 2, 'active',
+            NULL, '{run}', NULL);
+        INSERT INTO registered_models VALUES ('clf', 0, 0, NULL, 'default');
+        INSERT INTO model_versions VALUES ('clf', 1, 0, 0, NULL, NULL, 'None', 'models:/m-1',
+            '{run}', 'READY', NULL, NULL, '{model_dir}', 'default');
+        INSERT INTO registered_model_aliases VALUES ('champion', 1, 'clf', 'default');
+        INSERT INTO registered_model_tags VALUES ('owner', 'ann', 'clf', 'default');
+        UPDATE runs SET artifact_uri = '{art}';
+        """
+    )
+    conn.commit()
+    conn.close()
+    return sqlite_store
+
+
+def test_sqlite_store_brings_everything(workspace: str, sqlite_everything: Path) -> None:
+    """The SQLite store's artifacts, inputs, experiment tags, logged and registered models,
+    MLflow's latest values (from its latest_metrics) all come across; a re-import adds none."""
+    run_id = "aaaa1111aaaa1111aaaa1111aaaa1111"
+    with mk.Workspace(workspace) as ws:
+        report = import_mlflow(sqlite_everything, registry=ws.registry)
+        run = mk.get_run(run_id)
+        assert set(run.artifacts) == {"plot.png", "model"}
+        assert run.tags["mlflow.experimentTag.project"] == "demo"
+        assert [(i.name, i.context) for i in run.inputs] == [("train-df", "training")]
+        assert run.metrics["dup"] == 2.0
+        assert report.nan_latest == [f"{run_id}/acc"]
+        (version,) = ws.registry.versions("clf")
+        assert (version.run_id, version.digest) == (run_id, run.artifacts["model"].digest)
+        assert ws.registry.aliases("clf") == {"champion": version.number}
+        again = import_mlflow(sqlite_everything, registry=ws.registry)
+        assert (again.runs, again.model_versions) == (0, 0)
+
+
+def test_everything_on_the_object_store_backend(tmp_path: Path, file_store: Path) -> None:
+    """The object-store backend takes the same import: artifacts, inputs, models, once."""
+    from mlopskit.registry import Registry
+    from mlopskit.tracking import ObjectStoreBackend, Tracker
+
+    _everything(file_store)
+    ws = tmp_path / "ws"
+    tracker = Tracker(str(ws), ObjectStoreBackend(ws))
+    registry = Registry(tracker.store)
+    report = import_mlflow(file_store, tracker=tracker, registry=registry)
+    assert (report.runs, report.logged_models, report.model_versions) == (3, 1, 1)
+    run = tracker.get_run(RUN)
+    assert run.metrics["dup"] == 2.0
+    assert [(i.name, i.context) for i in run.inputs] == [("train-df", "training")]
+    (version,) = registry.versions("clf")
+    assert version.digest == tracker.get_run(LOGGED).artifacts["model"].digest
+    assert tracker.get_run(CHILD).status == "KILLED"
+    again = import_mlflow(file_store, tracker=tracker, registry=registry)
+    assert (again.runs, again.model_versions) == (0, 0)
+
+
+def test_mlflow2_version_from_a_runs_uri(workspace: str, file_store: Path) -> None:
+    """A version whose source is 'runs:/<id>/model' (MLflow 2) registers the run's model
+    directory; a source that climbs out of the run's artifacts is not read."""
+    _write(file_store / "1" / RUN / "artifacts" / "model" / "MLmodel", "flavors: {}\n")
+    reg = file_store / "models" / "old"
+    _write(reg / "meta.yaml", "name: old\n")
+    _write(
+        reg / "version-1" / "meta.yaml",
+        f"name: old\nversion: 1\nrun_id: {RUN}\nsource: runs:/{RUN}/model\n",
+    )
+    _write(
+        reg / "version-2" / "meta.yaml",
+        f"name: old\nversion: 2\nrun_id: {RUN}\nsource: runs:/{RUN}/../../../..\n",
+    )
+    with mk.Workspace(workspace) as ws:
+        with pytest.warns(RuntimeWarning, match="version 2"):
+            report = import_mlflow(file_store, registry=ws.registry)
+        (version,) = ws.registry.versions("old")
+        assert (version.kind, version.run_id) == ("directory", RUN)
+        assert version.digest == mk.get_run(RUN).artifacts["model"].digest
+        assert (report.model_versions, report.skipped_model_versions) == (1, 1)
+
+
+def test_link_out_of_a_model_directory_is_not_followed(
+    workspace: str, tmp_path: Path, file_store: Path
+) -> None:
+    """A logged model whose directory links to a private file is reported, not imported."""
+    _everything(file_store)
+    secret = tmp_path / "id_rsa"
+    secret.write_text("PRIVATE KEY")
+    (file_store / "1" / "models" / MODEL_ID / "artifacts" / "key").symlink_to(secret)
+    with mk.Workspace(workspace) as ws:
+        with pytest.warns(RuntimeWarning, match="symbolic link|not imported"):
+            report = import_mlflow(file_store, registry=ws.registry)
+        assert any("symbolic link" in p for p in report.problems)
+        assert report.logged_models == 0
+        assert "model" not in mk.get_run(LOGGED).artifacts
+        assert "clf" not in ws.registry.names()
+        assert not any(
+            b"PRIVATE KEY" in p.read_bytes() for p in Path(workspace).rglob("*") if p.is_file()
+        )
+
+
+def test_mlflow3_version_from_a_models_uri(workspace: str, file_store: Path) -> None:
+    """A version with only 'models:/<id>' as its source registers that logged model."""
+    _everything(file_store)
+    meta = file_store / "models" / "clf" / "version-1" / "meta.yaml"
+    meta.write_text("\n".join(x for x in meta.read_text().splitlines() if "storage_" not in x))
+    with mk.Workspace(workspace) as ws:
+        report = import_mlflow(file_store, registry=ws.registry)
+        (version,) = ws.registry.versions("clf")
+        assert version.digest == mk.get_run(LOGGED).artifacts["model"].digest
+        assert report.model_versions == 1

@@ -63,3 +63,79 @@ def test_import_store_written_by_mlflow(
         assert mk.get_run(ids["failed"]).status == "FAILED"
         assert import_mlflow(uri).skipped_runs == 3
     os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+
+def _write_everything(uri: str, workdir: Path) -> dict[str, str]:
+    """What a daily MLflow user leaves: autolog, inputs, artifacts, models, aliases, deletes."""
+    import numpy as np
+    import pandas as pd
+    from mlflow.tracking import MlflowClient
+    from sklearn.linear_model import LogisticRegression
+
+    mlflow.set_tracking_uri(uri)
+    exp_id = mlflow.set_experiment("everything").experiment_id
+    mlflow.set_experiment_tag("project", "demo")
+    frame = pd.DataFrame({"a": np.arange(20.0), "b": np.arange(20.0) % 3})
+    target = (frame.a > 9).astype(int)
+    ids: dict[str, str] = {}
+    notes = workdir / "notes.txt"
+    notes.write_text("hello")
+    with mlflow.start_run(run_name="parent") as parent:
+        mlflow.log_input(mlflow.data.from_pandas(frame, name="train-df"), context="training")
+        mlflow.log_metric("dup", 2.0, step=0, timestamp=1700000000000)
+        mlflow.log_metric("dup", 1.0, step=0, timestamp=1700000000000)
+        mlflow.log_metric("nanm", 1.0, step=0)
+        mlflow.log_metric("nanm", float("nan"), step=1)
+        mlflow.log_artifact(str(notes))
+        mlflow.log_artifact(str(notes), artifact_path="sub")
+        ids["parent"] = parent.info.run_id
+    with mlflow.start_run(run_name="logged") as logged:
+        model = LogisticRegression().fit(frame, target)
+        mlflow.sklearn.log_model(model, name="model", registered_model_name="clf")
+        ids["logged"] = logged.info.run_id
+    client = MlflowClient()
+    client.set_registered_model_alias("clf", "champion", "1")
+    client.set_registered_model_tag("clf", "owner", "ann")
+    with mlflow.start_run(run_name="gone") as gone:
+        ids["gone"] = gone.info.run_id
+    client.delete_run(ids["gone"])
+    ids["open"] = client.create_run(exp_id, run_name="open").info.run_id
+    read = client.get_run(ids["parent"]).data.metrics
+    ids["mlflow_dup"], ids["mlflow_nanm"] = str(read["dup"]), str(read["nanm"])
+    return ids
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # MLflow's type-hint and pickle notices
+@pytest.mark.parametrize("kind", ["file", "sqlite"])
+def test_import_everything_written_by_mlflow(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Artifacts, inputs, experiment tags, logged and registered models with aliases, the
+    deleted marker, open runs and MLflow's latest values all survive the import, once."""
+    pytest.importorskip("sklearn")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    monkeypatch.chdir(tmp_path)
+    uri = f"file://{tmp_path}/mlruns" if kind == "file" else f"sqlite:///{tmp_path}/mlflow.db"
+    ids = _write_everything(uri, tmp_path)
+    assert (ids["mlflow_dup"], ids["mlflow_nanm"]) == ("2.0", "nan")  # what MLflow reads
+    with mk.Workspace(tmp_path / "ws") as ws:
+        report = import_mlflow(uri, registry=ws.registry, include_deleted=True)
+        parent = mk.get_run(ids["parent"])
+        assert parent.metrics["dup"] == 2.0
+        assert f"{ids['parent']}/nanm" in report.nan_latest
+        arts = parent.artifacts
+        assert set(arts) >= {"notes.txt", "sub"}  # MLflow's top-level entries
+        assert arts["notes.txt"].digest in ws.store.get_bytes(arts["sub"]).decode()
+        assert parent.tags["mlflow.experimentTag.project"] == "demo"
+        assert ("train-df", "training") in [(i.name, i.context) for i in parent.inputs]
+        (version,) = ws.registry.versions("clf")
+        assert version.run_id == ids["logged"]
+        assert version.digest == mk.get_run(ids["logged"]).artifacts["model"].digest
+        assert ws.registry.aliases("clf") == {"champion": version.number}
+        assert ws.registry.tags("clf")["owner"] == "ann"
+        assert mk.get_run(ids["gone"]).tags["mlflow.lifecycle_stage"] == "deleted"
+        assert mk.get_run(ids["open"]).record().end_time is None
+        assert report.malformed_lines == 0
+        again = import_mlflow(uri, registry=ws.registry, include_deleted=True)
+        assert (again.runs, again.model_versions) == (0, 0)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)

@@ -354,3 +354,134 @@ class TestHostileFilters:
         flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
         expected = re.fullmatch(reference, value, flags) is not None
         assert like_matcher(pattern, ignore_case=ignore_case)(value) is expected
+
+
+class TestMlflowForms:
+    """The spellings MLflow's search accepts read as the same fields here."""
+
+    @pytest.mark.parametrize(
+        ("mlflow", "ours"),
+        [
+            ("attributes.run_name = 'a'", "name = 'a'"),
+            ("attributes.run_name != 'a'", "name != 'a'"),
+            ("attributes.run_name LIKE 'a%'", "name like 'a%'"),
+            ("attributes.run_name ILIKE 'A%'", "name ilike 'A%'"),
+            ("attributes.`Run name` = 'a'", "name = 'a'"),
+            ("run_name = 'a'", "name = 'a'"),
+            ("attributes.user_id = 'ann'", "user = 'ann'"),
+            ("user_id = 'ann'", "user = 'ann'"),
+            ("attributes.created > 5", "start_time > 5"),
+            ("attributes.start_time > 5", "start_time > 5"),
+            ("created > 5", "start_time > 5"),
+            ("run.status = 'FAILED'", "status = 'FAILED'"),
+            ("attribute.status = 'FAILED'", "status = 'FAILED'"),
+            ("parameters.lr = '0.1'", "params.lr = '0.1'"),
+            ("parameter.lr = '0.1'", "params.lr = '0.1'"),
+            ("param.lr = '0.1'", "params.lr = '0.1'"),
+            ("metric.acc > 0.5", "metrics.acc > 0.5"),
+            ("tag.team = 'x'", "tags.team = 'x'"),
+        ],
+    )
+    def test_mlflow_spelling_parses_as_ours(self, mlflow: str, ours: str) -> None:
+        """An MLflow filter copied as written selects what the mlopskit spelling selects."""
+        assert parse_filter(mlflow) == parse_filter(ours)
+
+    def test_mlflow_spellings_in_order_by(self) -> None:
+        """order_by takes MLflow's spellings too."""
+        assert parse_order_by(["attributes.created DESC", "metric.acc"]) == [
+            OrderKey(Field("attributes", "start_time"), descending=True),
+            OrderKey(Field("metrics", "acc")),
+        ]
+
+    def test_unknown_attribute_still_names_the_known_ones(self) -> None:
+        """An attribute neither we nor MLflow define is a syntax error listing the names."""
+        with pytest.raises(FilterSyntaxError, match=r"unknown attribute 'colour'.*'run_id'"):
+            parse_filter("attributes.colour = 'red'")
+
+    def test_misspelt_attribute_or_field_suggests_the_closest(self) -> None:
+        """A typo in an attribute or a field prefix says 'did you mean'."""
+        with pytest.raises(FilterSyntaxError, match="unknown attribute 'stauts'; did you mean"):
+            parse_filter("attributes.stauts = 'FAILED'")
+        with pytest.raises(FilterSyntaxError, match="did you mean 'status'"):
+            parse_filter("stauts = 'FAILED'")
+        with pytest.raises(FilterSyntaxError, match="did you mean 'metrics'"):
+            parse_filter("metircs.acc > 1")
+
+    def test_aliases_filter_runs(self, workspace: str) -> None:
+        """search_runs with MLflow's spellings returns the runs MLflow would."""
+        import mlopskit as mk
+
+        with mk.start_run(experiment="forms", name="alpha", params={"lr": 0.1}):
+            mk.log_metric("acc", 0.9)
+        with mk.start_run(experiment="forms", name="beta", params={"lr": 0.2}):
+            mk.log_metric("acc", 0.5)
+        found = mk.search_runs(
+            experiment="forms",
+            filter="attributes.run_name LIKE 'al%' and parameters.lr = '0.1' and metric.acc > 0",
+        )
+        assert found["name"].tolist() == ["alpha"]
+        found = mk.search_runs(experiment="forms", filter="attributes.created > 0")
+        assert sorted(found["name"]) == ["alpha", "beta"]
+
+
+_SPELLINGS = {
+    "params": ["params", "param", "parameter", "parameters", "PARAMS"],
+    "metrics": ["metrics", "metric"],
+    "tags": ["tags", "tag"],
+}
+_ATTR_SPELLINGS = {
+    "name": ["name", "run_name", "attributes.run_name", "attr.name", "run.run_name"],
+    "user": ["user", "user_id", "attributes.user_id", "attribute.user"],
+    "start_time": ["start_time", "created", "attributes.created", "run.start_time"],
+    "status": ["status", "run.status", "attributes.status"],
+}
+
+
+@st.composite
+def mlflow_leaves(draw: st.DrawFn) -> Node:
+    if draw(st.booleans()):
+        return draw(leaves())
+    name = draw(st.sampled_from(sorted(_ATTR_SPELLINGS)))
+    field = Field("attributes", name)
+    if name == "start_time":
+        return Compare(field, draw(OPS), draw(NUMBERS))
+    shape = draw(st.sampled_from(["cmp", "like", "in"]))
+    if shape == "in":
+        return In(field, tuple(draw(st.lists(STRINGS, min_size=1, max_size=2))))
+    if shape == "like":
+        return Compare(field, draw(st.sampled_from(["like", "ilike"])), draw(STRINGS))
+    return Compare(field, draw(st.sampled_from(["=", "!="])), draw(STRINGS))
+
+
+def _spell(node: Node, draw: st.DrawFn) -> str:
+    """``render(node)`` with every field written in a randomly drawn accepted spelling."""
+    if isinstance(node, (Compare, In, IsNull)):
+        field = node.field
+        canonical = render(IsNull(field)).rsplit(" is null", 1)[0]
+        if field.kind == "attributes":
+            spelled = draw(st.sampled_from(_ATTR_SPELLINGS[field.name]))
+        else:
+            spelled = draw(st.sampled_from(_SPELLINGS[field.kind])) + canonical[len(field.kind) :]
+        return spelled + render(node)[len(canonical) :]
+    if isinstance(node, Not):
+        simple = isinstance(node.item, (Compare, In, IsNull, Not))
+        inner = _spell(node.item, draw)
+        return f"not {inner}" if simple else f"not ({inner})"
+    if isinstance(node, And):
+        return " and ".join(
+            f"({_spell(i, draw)})" if isinstance(i, Or) else _spell(i, draw) for i in node.items
+        )
+    return " or ".join(_spell(i, draw) for i in node.items)
+
+
+class TestMlflowFormProperties:
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.recursive(mlflow_leaves(), _combine, max_leaves=6), st.data())
+    def test_any_spelling_parses_to_the_rendered_tree(
+        self, node: Node, data: st.DataObject
+    ) -> None:
+        """A filter written with any mix of MLflow's and our spellings parses to the same tree,
+        and that tree renders to text that parses back to it."""
+        text = _spell(node, data.draw)
+        assert parse_filter(text) == node
+        assert parse_filter(render(node)) == node

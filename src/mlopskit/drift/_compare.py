@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from mlopskit._log import get_logger
+from mlopskit._suggest import did_you_mean
 from mlopskit.drift import _evidently as ev
 from mlopskit.drift._binning import BinSpec
 from mlopskit.drift._columns import (
@@ -40,7 +41,7 @@ from mlopskit.drift._sides import (
     align_categories,
     numeric_as_categories,
 )
-from mlopskit.errors import InvalidInputError, SchemaError
+from mlopskit.errors import InvalidInputError, NotFoundError, SchemaError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -158,6 +159,32 @@ def _number(value: Any, name: str, *, low: float, high: float, low_open: bool = 
             key=name,
         )
     return number
+
+
+def _check_keys(
+    method: str | Mapping[str, str],
+    thresholds: float | Mapping[str, float] | None,
+    known: Sequence[str],
+) -> None:
+    """A key of ``method={...}`` or ``thresholds={...}`` that names no column (nor, for
+    thresholds, a method) is a NotFoundError naming the closest: never silently unused."""
+    if isinstance(method, Mapping):
+        for key in method:
+            if key not in known:
+                raise NotFoundError(
+                    f"method={{...}} names column {key!r}, which the reference data does not "
+                    f"have{did_you_mean(str(key), known, noun='columns')}",
+                    name=str(key),
+                )
+    if isinstance(thresholds, Mapping):
+        methods = {*METHODS, *NATIVE_ALIASES, *ev.ALIASES, *ev.EVIDENTLY_THRESHOLDS}
+        for key in thresholds:
+            if key not in known and key not in methods:
+                raise NotFoundError(
+                    f"thresholds={{...}} names {key!r}, neither a column of the reference data "
+                    f"nor a method{did_you_mean(key, [*known, *sorted(methods)], noun='names')}",
+                    name=key,
+                )
 
 
 def _check_thresholds(
@@ -553,6 +580,7 @@ def compare(
                 "compare a subset",
                 found=absent,
             )
+    _check_keys(method, thresholds, _column_names(ref_src))
     cfg = _Settings(method, thresholds, opts, missing_threshold, preset)
     rows = _column_rows(ref_src, cur_src, names, cfg)
     rows = _apply_rule(rows, rule, preset)

@@ -33,6 +33,7 @@ from mlopskit import _context
 from mlopskit._log import get_logger
 from mlopskit._provenance import recall, remember
 from mlopskit._records import read_record_as
+from mlopskit._suggest import did_you_mean
 from mlopskit.errors import (
     IntegrityError,
     InvalidInputError,
@@ -324,6 +325,18 @@ class Registry(StoreBound):
     def _numbers(self, name: str) -> list[int]:
         return self.store.refs.numbers(f"models/{_check_name(name)}/v")
 
+    def _no_model(self, name: str) -> NotFoundError:
+        """NotFoundError for a model name nothing is registered under, naming the closest."""
+        hint = did_you_mean(name, self.names(), noun="models")
+        return NotFoundError(f"no model named {name!r} in {self.store.url}{hint}", name=name)
+
+    def _no_alias(self, name: str, alias: str) -> NotFoundError:
+        """NotFoundError for ``name@alias``: the model, or else the alias, does not exist."""
+        if not self._numbers(name):
+            return self._no_model(name)
+        hint = did_you_mean(alias, self.aliases(name), noun="aliases")
+        return NotFoundError(f"model {name!r} has no alias {alias!r}{hint}", name=name, alias=alias)
+
     def _record(self, ref: ArtifactRef, refname: str = "a model version") -> ModelVersion:
         return read_record_as(self.store, ModelVersion, ref, refname)
 
@@ -332,8 +345,14 @@ class Registry(StoreBound):
         try:
             return read_version(self.store, ModelVersion, refname, name=name, number=number)
         except NotFoundError:
+            numbers = self._numbers(name)
+            if not numbers:
+                raise self._no_model(name) from None
             raise NotFoundError(
-                f"model {name!r} has no version {number}", name=name, version=number
+                f"model {name!r} has no version {number}; versions: "
+                + ", ".join(map(str, numbers)),
+                name=name,
+                version=number,
             ) from None
 
     def _with_tags(self, mv: ModelVersion) -> ModelVersion:
@@ -379,7 +398,7 @@ class Registry(StoreBound):
         if selector == "latest":
             numbers = self._numbers(name)
             if not numbers:
-                raise NotFoundError(f"no model named {name!r} in {self.store.url}", name=name)
+                raise self._no_model(name)
             deleted = deleted_versions(self.store, "models", name)
             alive = [n for n in numbers if n not in deleted]
             if not alive:
@@ -392,11 +411,7 @@ class Registry(StoreBound):
         try:
             ref = self.store.refs.get(f"models/{name}/aliases/{selector}")
         except NotFoundError:
-            raise NotFoundError(
-                f"model {name!r} has no alias {selector!r}; aliases: {sorted(self.aliases(name))}",
-                name=name,
-                alias=selector,
-            ) from None
+            raise self._no_alias(name, selector) from None
         return self._with_tags(self._record(ref, f"models/{name}/aliases/{selector}"))
 
     def versions(self, name: str) -> VersionList[ModelVersion]:
@@ -404,7 +419,7 @@ class Registry(StoreBound):
         (``.to_frame()`` for a table)."""
         numbers = self._numbers(name)
         if not numbers:
-            raise NotFoundError(f"no model named {name!r} in {self.store.url}", name=name)
+            raise self._no_model(name)
         deleted = deleted_versions(self.store, "models", name)
         return VersionList(
             self._with_tags(self._version(name, n)) for n in numbers if n not in deleted
@@ -475,8 +490,10 @@ class Registry(StoreBound):
         return deleted_versions(self.store, "models", _check_name(name))
 
     def aliases(self, name: str) -> dict[str, int]:
-        """Alias → version number for every alias of ``name``."""
+        """Alias → version number for every alias of ``name`` (NotFoundError: no such model)."""
         prefix = f"models/{_check_name(name)}/aliases/"
+        if not self._numbers(name):
+            raise self._no_model(name)
         out = {}
         for ref_name in self.store.refs.list(prefix.rstrip("/")):
             rec = self.store.refs.record(ref_name)
@@ -877,7 +894,7 @@ class Registry(StoreBound):
         try:
             self.store.refs.delete(refname, message=message or f"delete {name}@{alias}")
         except NotFoundError:
-            raise NotFoundError(f"model {name!r} has no alias {alias!r}", alias=alias) from None
+            raise self._no_alias(name, alias) from None
 
     def _stack(self, refname: str) -> list[ArtifactRef]:
         """The alias's targets as a stack: sets push, rollbacks pop, deletes clear."""
@@ -909,7 +926,7 @@ class Registry(StoreBound):
         refname = self._alias_ref(name, alias)
         rec = self.store.refs.record(refname)
         if rec is None or rec.target is None:
-            raise NotFoundError(f"model {name!r} has no alias {alias!r}", alias=alias)
+            raise self._no_alias(name, alias)
         stack = self._stack(refname)
         if len(stack) < 2:
             raise InvalidInputError(
@@ -1058,7 +1075,7 @@ class Registry(StoreBound):
     def _tags_change(self, name: str, version: int | None, change: dict[str, str | None]) -> None:
         if version is None:
             if not self._numbers(name):
-                raise NotFoundError(f"no model named {name!r}", name=name)
+                raise self._no_model(name)
             self._update_tags(f"models/{name}/tags", {}, change)
         else:
             mv = self.get(f"{name}/{version}")

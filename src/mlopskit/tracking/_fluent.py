@@ -7,12 +7,13 @@ still counts.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mlopskit import _context
-from mlopskit.errors import InvalidInputError, NoActiveRunError
+from mlopskit.errors import InvalidInputError, NoActiveRunError, NotFoundError
 from mlopskit.store import ArtifactRef
 from mlopskit.tracking._buffer import worker
 from mlopskit.tracking._flatten import flatten_params
@@ -54,6 +55,22 @@ __all__ = [
 def current_tracker() -> Tracker:
     """The tracker of the workspace in effect now."""
     return tracker_for(_context.current_workspace_uri())
+
+
+def reading_tracker() -> Tracker:
+    """The tracker of the workspace in effect now, for a read: a local workspace that does
+    not exist is NotFoundError (a read never creates an empty one; writers do)."""
+    uri = _context.current_workspace_uri()
+    if "://" not in uri or uri.startswith("file://"):
+        path = os.path.abspath(os.path.expanduser(uri.removeprefix("file://")))
+        if not os.path.isdir(path):
+            raise NotFoundError(
+                f"no mlopskit workspace at {path!r}: nothing was logged there. Point "
+                "MLOPSKIT_HOME, mk.set_workspace() or mk.Workspace(...) at an existing one, or "
+                "create it by starting a run",
+                path=path,
+            )
+    return tracker_for(uri)
 
 
 def start_run(
@@ -220,7 +237,7 @@ def get_run(run_id: str) -> Run:
     Its ``inputs`` (digests) and ``artifacts`` (name → ArtifactRef) are what a lineage
     walker follows.
     """
-    return current_tracker().get_run(run_id)
+    return reading_tracker().get_run(run_id)
 
 
 def search_runs(
@@ -239,7 +256,7 @@ def search_runs(
     from mlopskit.tracking._search import search_runs as _search
 
     return _search(
-        current_tracker(),
+        reading_tracker(),
         experiment,
         filter=filter,
         order_by=order_by,
@@ -253,7 +270,7 @@ def compare_runs(run_ids: Iterable[str | Run], *, only_differences: bool = False
     """Runs side by side: one column per run, one row per field."""
     from mlopskit.tracking._search import compare_runs as _compare
 
-    return _compare(current_tracker(), run_ids, only_differences=only_differences)
+    return _compare(reading_tracker(), run_ids, only_differences=only_differences)
 
 
 def runs_report(
@@ -291,5 +308,5 @@ def runs_report(
             found=repr(max_runs),
         )
     return build_report(
-        current_tracker(), experiment, filter=filter, metrics=metrics, max_runs=max_runs
+        reading_tracker(), experiment, filter=filter, metrics=metrics, max_runs=max_runs
     )

@@ -10,14 +10,18 @@ Grammar (keywords are case-insensitive)::
                 | field ["not"] ("like" | "ilike") string
                 | field ["not"] "in" "(" value ("," value)* ")"
                 | field "is" ["not"] "null"
-    field      := ("params" | "metrics" | "tags" | "attributes" | "attr") "." name
-                | attribute
+    field      := prefix "." name | attribute
+    prefix     := "params" | "metrics" | "tags" | "attributes"
+                | MLflow's: "param" | "parameter" | "parameters" | "metric" | "tag"
+                | "attribute" | "attr" | "attrs" | "run"
     name       := [A-Za-z0-9_.:/-]+ | `backquoted` | "double quoted"
     op         := "=" | "==" | "!=" | "<>" | "<" | "<=" | ">" | ">="
     value      := number | 'single quoted string'   (backslash escapes \\' and \\\\)
 
 ``attribute`` is one of ``run_id``, ``name``, ``experiment``, ``status``,
-``start_time``, ``end_time``, ``duration``, ``parent_id``, ``user``, ``host``.
+``start_time``, ``end_time``, ``duration``, ``parent_id``, ``user``, ``host``, or one
+of MLflow's names for them (:data:`ATTRIBUTE_ALIASES`: ``run_name``, ``user_id``,
+``created``); times are seconds since the epoch under any name.
 A comparison with a missing value is false, and so is its ``!=``; ``not`` negates.
 Params and tags are strings: compared with a number, a value that parses as a
 number is compared numerically, one that does not never matches.
@@ -35,10 +39,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mlopskit._suggest import did_you_mean
 from mlopskit.errors import FilterSyntaxError
 
 __all__ = [
     "ATTRIBUTES",
+    "ATTRIBUTE_ALIASES",
     "MAX_DEPTH",
     "And",
     "Compare",
@@ -70,6 +76,30 @@ ATTRIBUTES = (
 )
 NUMERIC_ATTRIBUTES = frozenset({"start_time", "end_time", "duration"})
 KINDS = ("params", "metrics", "tags", "attributes")
+#: MLflow's spellings of an attribute, read as ours (MLflow's times are milliseconds;
+#: ours are seconds since the epoch, whichever name is used).
+ATTRIBUTE_ALIASES = {
+    "run_name": "name",
+    "run name": "name",
+    "user_id": "user",
+    "created": "start_time",
+}
+#: Every prefix of a field, MLflow's included, and the kind it names.
+PREFIXES = {
+    "params": "params",
+    "param": "params",
+    "parameter": "params",
+    "parameters": "params",
+    "metrics": "metrics",
+    "metric": "metrics",
+    "tags": "tags",
+    "tag": "tags",
+    "attributes": "attributes",
+    "attribute": "attributes",
+    "attr": "attributes",
+    "attrs": "attributes",
+    "run": "attributes",
+}
 #: How deep parentheses and ``not`` may nest in a filter.
 MAX_DEPTH = 64
 OPS = ("=", "!=", "<", "<=", ">", ">=", "like", "ilike", "not like", "not ilike")
@@ -291,22 +321,7 @@ class _Parser:
             raise self.fail("expected a field such as metrics.acc, params.lr or status")
         self.i += 1
         head = tok.text.lower()
-        if (
-            head
-            in (
-                "params",
-                "param",
-                "metrics",
-                "metric",
-                "tags",
-                "tag",
-                "attributes",
-                "attribute",
-                "attr",
-                "attrs",
-            )
-            and self.tok.kind == "."
-        ):
+        if head in PREFIXES and self.tok.kind == ".":
             self.i += 1
             name_tok = self.tok
             if name_tok.kind not in ("word", "name", "number"):
@@ -322,27 +337,25 @@ class _Parser:
             ):
                 name += "." + self.toks[self.i + 1].text
                 self.i += 2
-            kind = {"param": "params", "metric": "metrics", "tag": "tags"}.get(head, head)
-            if kind in ("attribute", "attr", "attrs"):
-                kind = "attributes"
+            kind = PREFIXES[head]
             if kind == "attributes":
                 name = name.lower()
+                name = ATTRIBUTE_ALIASES.get(name, name)
                 if name not in ATTRIBUTES:
-                    raise _error(
-                        self.text,
-                        name_tok.pos,
-                        f"unknown attribute {name!r}; expected one of {', '.join(ATTRIBUTES)}",
-                    )
+                    hint = did_you_mean(name, [*ATTRIBUTES, *ATTRIBUTE_ALIASES], noun="attributes")
+                    raise _error(self.text, name_tok.pos, f"unknown attribute {name!r}{hint}")
             if not name:
                 raise _error(self.text, name_tok.pos, "empty field name")
             return Field(kind, name)
-        if head in ATTRIBUTES or head == "run_name":
-            return Field("attributes", "name" if head == "run_name" else head)
+        if head in ATTRIBUTES or head in ATTRIBUTE_ALIASES:
+            return Field("attributes", ATTRIBUTE_ALIASES.get(head, head))
+        close = did_you_mean(head, [*ATTRIBUTES, *ATTRIBUTE_ALIASES, *PREFIXES])
         raise _error(
             self.text,
             tok.pos,
             f"unknown field {tok.text!r}; expected params.<name>, metrics.<name>, "
-            f"tags.<name> or one of {', '.join(ATTRIBUTES)}",
+            f"tags.<name> or one of {', '.join(ATTRIBUTES)}"
+            + (close if close.startswith("; did you mean") else ""),
         )
 
     def value(self, field: Field) -> Value:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from mlopskit.errors import InvalidInputError
+from mlopskit._suggest import did_you_mean, not_found
+from mlopskit.errors import InvalidInputError, NotFoundError
 from mlopskit.tracking._deletion import check_view
 from mlopskit.tracking._model import RunRecord
 from mlopskit.tracking._query import (
+    Compare,
     Field,
     OrderKey,
     compile_filter,
@@ -141,6 +144,7 @@ def select_runs(
         test = compile_filter(node, get_value)
         records = [r for r in records if test(r)]
     records = _order(records, keys)
+    _check_names(tracker, exps, node, keys, records)
     if limit is not None:
         records = records[:limit]
     if narrow and records:
@@ -150,6 +154,65 @@ def select_runs(
             if whole is not None:
                 rec.params, rec.metrics, rec.tags = whole.params, whole.metrics, whole.tags
     return records
+
+
+_KIND_WORD = {"metrics": "metric", "params": "param", "tags": "tag"}
+
+
+def _check_names(
+    tracker: Tracker,
+    exps: list[str] | None,
+    node: Any,
+    keys: list[OrderKey],
+    records: list[RunRecord],
+) -> None:
+    """NotFoundError for an experiment, or a key in the filter or ``order_by``, that no run
+    in scope has, with the closest names: a typo is an error, not an empty answer.
+
+    Costs nothing on the common path: the experiments are listed only when no run
+    matched, the scope's keys only when a key is missing from every run returned. Tags
+    the library sets (``mlopskit.*``, e.g. ``@track``'s ``.runs()`` filter) are not typos.
+    """
+
+    def typed(field: Field) -> bool:
+        return field.kind != "attributes" and not (
+            field.kind == "tags" and field.name.startswith("mlopskit.")
+        )
+
+    order = {k.field for k in keys if typed(k.field)}
+    answered = {r.experiment for r in records}
+    if exps and not answered.issuperset(exps):  # an experiment no run came from
+        known = tracker.experiments()
+        for name in exps:
+            if name not in known:
+                raise not_found("experiment", name, known, noun="experiments")
+    if records:
+        suspects = {f for f in order if all(get_value(f, r) is None for r in records)}
+    else:
+        suspects = {f for f in fields_of(node) if typed(f)} | order
+    if not suspects:
+        return
+    backend = tracker.backend
+    narrowing = getattr(backend, "candidates", None)  # SQL (SQLite): a metric's presence
+    if narrowing is not None:
+        present_in_sql = {
+            f
+            for f in suspects
+            if f.kind == "metrics" and narrowing(exps, Compare(f, ">=", -sys.float_info.max))
+        }
+        suspects -= present_in_sql  # every stored metric value is finite: >= -max is presence
+        if not suspects:
+            return
+    scope = backend.list_runs(exps, keys={f.key for f in suspects})
+    missing = [f for f in suspects if all(get_value(f, r) is None for r in scope)]
+    if not missing:
+        return
+    field = min(missing, key=lambda f: (f.kind, f.name))
+    word = _KIND_WORD[field.kind]
+    where = "no run" if exps is None else f"no run of {', '.join(map(repr, exps))}"
+    present = {k for r in backend.list_runs(exps) for k in getattr(r, field.kind)}
+    hint = did_you_mean(field.name, present, noun=f"{word}s")
+    raise NotFoundError(f"{where} has a {word} named {field.name!r}{hint}", name=field.name)
 
 
 def to_frame(records: list[RunRecord]) -> pd.DataFrame:

@@ -306,11 +306,9 @@ class Tracker:
         check_experiment(name)
         known = self.experiments()
         if name not in known:
-            import difflib
+            from mlopskit._suggest import not_found
 
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; experiments: {known}"
-            raise NotFoundError(f"no experiment named {name!r}{hint}", name=name)
+            raise not_found("experiment", name, known, noun="experiments")
         return name
 
     def experiment_lifecycle(self) -> dict[str, LifecycleEvent]:
@@ -393,13 +391,12 @@ class Tracker:
             known = set(self.experiments())
             unknown = sorted(set(experiments) - known)
             if unknown:
-                import difflib
+                from mlopskit._suggest import not_found
 
-                close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
-                hint = (
-                    f"; did you mean {close[0]!r}?" if close else f"; experiments: {sorted(known)}"
+                error: NotFoundError = not_found(
+                    "experiment", unknown[0], known, noun="experiments"
                 )
-                raise NotFoundError(f"no experiment named {unknown[0]!r}{hint}", name=unknown[0])
+                raise error
         compact = getattr(self.backend, "compact", None)
         if compact is None:
             return []

@@ -26,6 +26,7 @@ from mlopskit import _context
 from mlopskit._edges import Endpoint, LineageEdge, record_edge, record_use
 from mlopskit._log import get_logger
 from mlopskit._provenance import recall, remember
+from mlopskit._suggest import did_you_mean
 from mlopskit.errors import (
     IntegrityError,
     InvalidInputError,
@@ -426,6 +427,11 @@ class Datasets(StoreBound):
     def _numbers(self, name: str) -> list[int]:
         return self.store.refs.numbers(f"datasets/{_check_name(name)}/v")
 
+    def _no_dataset(self, name: str) -> NotFoundError:
+        """NotFoundError for a dataset name nothing is committed under, naming the closest."""
+        hint = did_you_mean(name, self.names(), noun="datasets")
+        return NotFoundError(f"no dataset named {name!r} in {self.store.url}{hint}", name=name)
+
     def _read(self, name: str, number: int) -> DatasetVersion:
         try:
             return read_version(
@@ -453,7 +459,7 @@ class Datasets(StoreBound):
             name, version = parse_dataset_uri(name)
         numbers = self._numbers(name)
         if not numbers:
-            raise NotFoundError(f"no dataset named {name!r} in {self.store.url}", name=name)
+            raise self._no_dataset(name)
         deleted = deleted_versions(self.store, "datasets", name)
         if version in ("latest", None):
             alive = [n for n in numbers if n not in deleted]
@@ -487,7 +493,7 @@ class Datasets(StoreBound):
         (``.to_frame()`` for a table)."""
         numbers = self._numbers(name)
         if not numbers:
-            raise NotFoundError(f"no dataset named {name!r} in {self.store.url}", name=name)
+            raise self._no_dataset(name)
         deleted = deleted_versions(self.store, "datasets", name)
         return VersionList(self._read(name, n) for n in numbers if n not in deleted)
 
