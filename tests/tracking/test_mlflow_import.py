@@ -336,11 +336,23 @@ class TestEverythingMlflowLeaves:
         assert report.skipped_model_versions == 1
 
     def test_deleted_run_carries_the_marker(self, workspace: str, file_store: Path) -> None:
-        """With include_deleted, a run MLflow deleted is tagged mlflow.lifecycle_stage=deleted."""
+        """With include_deleted, a run MLflow deleted arrives soft-deleted (hidden from search,
+        restorable) and tagged mlflow.lifecycle_stage=deleted; the others stay active."""
         _everything(file_store)
         import_mlflow(file_store, include_deleted=True, registry=mk.registry)
-        assert mk.get_run(GONE).tags["mlflow.lifecycle_stage"] == "deleted"
+        gone = mk.get_run(GONE)
+        assert gone.tags["mlflow.lifecycle_stage"] == "deleted"
+        assert gone.record().lifecycle == "deleted"
+        assert gone.record().deletion is not None
+        assert gone.record().deletion.reason == "deleted in MLflow"
         assert "mlflow.lifecycle_stage" not in mk.get_run(RUN).tags
+        assert mk.get_run(RUN).record().lifecycle == "active"
+        hidden = mk.search_runs(gone.record().experiment)
+        assert GONE not in set(hidden["run_id"])
+        shown = mk.search_runs(gone.record().experiment, run_view="deleted")
+        assert set(shown["run_id"]) == {GONE}
+        mk.restore_run(GONE)
+        assert mk.get_run(GONE).record().lifecycle == "active"
 
     def test_artifacts_outside_the_store_are_not_read(
         self, workspace: str, tmp_path: Path, sqlite_store: Path

@@ -233,8 +233,9 @@ def import_mlflow(
             without one they are counted in ``skipped_model_versions`` and named in
             ``problems``.
         experiment_prefix: prepended to every experiment name.
-        include_deleted: also import runs and experiments MLflow marks deleted (tagged
-            ``mlflow.lifecycle_stage=deleted``).
+        include_deleted: also import runs and experiments MLflow marks deleted: each such
+            run is soft-deleted here too (hidden from searches until ``restore_run``) and
+            tagged ``mlflow.lifecycle_stage=deleted``.
         artifact_root: the directory artifacts may be read from (default: the file
             store's directory, or the directory holding the SQLite file).
 
@@ -409,6 +410,8 @@ def _import_run(tracker: Tracker, run: _MlflowRun, src: _Source, imported: dict[
     if run.artifacts is not None:
         src.run_artifacts[run.run_id] = run.artifacts
     _finish(backend, run, status)
+    if run.lifecycle_stage == "deleted":  # soft-deleted here too: hidden, restorable
+        tracker.delete_run(run.run_id, reason="deleted in MLflow")
     report.runs += 1
     report.metric_points += len(points)
 
