@@ -432,6 +432,25 @@ class TestPushPull:
         shown = as_json(mk_cli("runs", "show", populated["runs"][0], "--json", workspace=clone))
         assert "weights.json" in shown["artifacts"] and shown["inputs"]
 
+    def test_pull_trust_carries_trust_marks_only_when_asked(
+        self, mk_cli: Invoke, populated: dict[str, Any], tmp_path: Path
+    ) -> None:
+        """A pickled model pulled with --trust loads without trusted=True; without it, not."""
+        import mlopskit as mk
+        from mlopskit.errors import UntrustedObjectError
+
+        with mk.Workspace(populated["root"]):
+            mk.registry.register("pickled", {"a", "set"})  # no safe codec: cloudpickle
+        remote, plain, trusting = tmp_path / "remote", tmp_path / "plain", tmp_path / "trusting"
+        assert mk_cli("push", str(remote), "--trust").exit_code == EXIT_OK
+        assert mk_cli("pull", str(remote), workspace=plain).exit_code == EXIT_OK
+        pulled = as_json(mk_cli("pull", str(remote), "--trust", "--json", workspace=trusting))
+        assert pulled["trust_marks_copied"] >= 1
+        with mk.Workspace(plain), pytest.raises(UntrustedObjectError):
+            mk.registry.load("pickled/1")
+        with mk.Workspace(trusting):
+            assert mk.registry.load("pickled/1") == {"a", "set"}
+
     def test_diverged_alias_is_refused_with_exit_1(
         self, mk_cli: Invoke, populated: dict[str, Any], tmp_path: Path
     ) -> None:

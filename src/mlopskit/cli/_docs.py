@@ -80,8 +80,9 @@ to another workspace — a path, `s3://bucket/prefix`, any fsspec URL; `pull` is
 
 `--dry-run` reports what would be sent and writes nothing; `--prefix models/clf` sends
 one subtree of refs; `--progress` draws a bar (tqdm, `pip install 'pymlopskit[progress]'`).
-Not sent: trust marks of pickles — a pickled model pulled from elsewhere loads with
-`trusted=True`.
+Trust marks of pickles travel only with `--trust` (`trust=True` in Python): without it a
+pickled model pulled from elsewhere loads with `trusted=True` only, because anyone who
+can write the source can plant a mark there (docs/security.md).
 
 The same from Python (`mlopskit.sync`):
 

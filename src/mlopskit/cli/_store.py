@@ -160,6 +160,12 @@ def _sync_options(fn: Any) -> Any:
         "-v", "--verbose", is_flag=True, help="List every ref sent, not the first 20."
     )(fn)
     fn = click.option(
+        "--trust",
+        is_flag=True,
+        help="Also copy the source's trust marks for the pickles sent (only for a source "
+        "you trust: anyone who can write it can plant marks; see docs/security.md).",
+    )(fn)
+    fn = click.option(
         "--runs/--no-runs",
         default=True,
         show_default=True,
@@ -188,6 +194,7 @@ def _sync_command(direction: str, help: str) -> None:
         dry_run: bool,
         runs: bool,
         verbose: bool,
+        trust: bool,
         progress: bool | None,
         as_json: bool,
     ) -> None:
@@ -204,6 +211,7 @@ def _sync_command(direction: str, help: str) -> None:
                 dry_run=dry_run,
                 progress=progress,
                 runs=runs,
+                trust=trust,
             )
             refused: RefConflictError | None = None
         except RefConflictError as exc:
