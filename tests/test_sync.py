@@ -506,3 +506,42 @@ class TestTrustMarks:
         assert report.trust_marks_copied >= 1
         with mk.Workspace(b):
             assert mk.registry.load("clf/1") == Pickled(3)
+
+
+class TestDeletedRuns:
+    """A run deleted on one side reads deleted on the other after push/pull, and a restore
+    travels the same way (lifecycle events are append-only; the newest is the state)."""
+
+    def _deleted_elsewhere(self, remote: str, tmp_path: Path) -> tuple[str, str]:
+        laptop = tmp_path / "laptop"
+        with mk.Workspace(laptop):
+            with mk.start_run("e") as kept:
+                pass
+            with mk.start_run("e") as gone:
+                pass
+            mk.delete_run(gone.run_id, reason="bad seed")
+        push(remote, workspace=laptop)
+        return kept.run_id, gone.run_id
+
+    def _check(self, remote: str, tmp_path: Path) -> None:
+        kept, gone = self._deleted_elsewhere(remote, tmp_path)
+        clone = tmp_path / "clone"
+        pull(remote, workspace=clone)
+        with mk.Workspace(clone):
+            assert set(mk.search_runs("e")["run_id"]) == {kept}
+            assert mk.get_run(gone).record().deletion.reason == "bad seed"  # type: ignore[union-attr]
+        with mk.Workspace(tmp_path / "laptop"):
+            mk.restore_run(gone)
+        push(remote, workspace=tmp_path / "laptop")  # the run is present: only the event goes
+        pull(remote, workspace=clone)
+        with mk.Workspace(clone):
+            assert set(mk.search_runs("e")["run_id"]) == {kept, gone}
+
+    def test_deletion_and_restore_travel_between_local_workspaces(self, tmp_path: Path) -> None:
+        """push/pull through a local remote carries the deletion, then the restore."""
+        self._check(str(tmp_path / "remote"), tmp_path)
+
+    @pytest.mark.s3
+    def test_deletion_and_restore_travel_through_s3(self, tmp_path: Path, s3_url: str) -> None:
+        """The same through the S3 server: the object-store backend stores the events."""
+        self._check(s3_url, tmp_path)

@@ -448,8 +448,13 @@ def _sync_runs(source: str, target: str, dry_run: bool) -> tuple[int, int]:
         present = {r.run_id for r in theirs.list_runs(run_ids=ids, keys=())} if ids else set()
     now = time.time()
     copied = running = 0
+    events: dict[str, list[Any]] = {}  # run id -> its lifecycle events (one read for all)
+    for event in ours.lifecycle_events("run"):
+        events.setdefault(event.name, []).append(event)
     for rec in records:
         if rec.run_id in present:
+            if not dry_run and rec.run_id in events:
+                _sync_lifecycle(events[rec.run_id], tracker_for(target).backend, rec.run_id)
             continue
         status = effective_status(rec, now=now)
         if status == "RUNNING":
@@ -486,7 +491,18 @@ def _sync_runs(source: str, target: str, dry_run: bool) -> tuple[int, int]:
         for item in full.inputs:
             theirs.log_input(rec.run_id, item)
         theirs.finish(rec.run_id, status, (full.end_time or full.start_time).timestamp())
+        if rec.run_id in events:
+            _sync_lifecycle(events[rec.run_id], theirs, rec.run_id)
     return copied, running
+
+
+def _sync_lifecycle(mine: list[Any], theirs: Any, run_id: str) -> None:
+    """Append the run's deletion/restore events the target lacks (events are append-only and
+    the newest is the state, so a run deleted on one side reads deleted on both)."""
+    have = set(theirs.lifecycle_events("run", run_id))
+    for event in mine:
+        if event not in have and event.state != "purged":
+            theirs.set_lifecycle(event)
 
 
 def _no_local_runs(url: str) -> bool:
