@@ -50,7 +50,6 @@ from mlopskit.tracking._index import (
     encode_index,
     index_generation,
     index_name,
-    record_of,
     summary_of,
 )
 from mlopskit.tracking._model import (
@@ -348,16 +347,19 @@ class ObjectStoreBackend:
 
     def _runs_from(self, paths: list[str]) -> dict[str, list[str]]:
         """Group segment paths by run id (the parent directory's name, checked)."""
-        runs: dict[str, list[str]] = {}
+        grouped: dict[str, list[str]] = {}
         for path in paths:
-            head, _, _leaf = path.rpartition("/")
-            run_id = head.rpartition("/")[2]
+            head = path.rpartition("/")[0]
+            grouped.setdefault(head.rpartition("/")[2], []).append(path)
+        runs: dict[str, list[str]] = {}
+        for run_id, group in grouped.items():  # one check per run, not per segment
             try:
                 check_run_id(run_id)
             except ValueError:
-                self._report(path, f"{path}: directory {run_id!r} is not a valid run id")
+                for path in group:
+                    self._report(path, f"{path}: directory {run_id!r} is not a valid run id")
                 continue
-            runs.setdefault(run_id, []).append(path)
+            runs[run_id] = group
         return runs
 
     def _read_run(
@@ -484,7 +486,7 @@ class ObjectStoreBackend:
             names = frozenset(p.rpartition("/")[2] for p in segments)
             row = index.get(run_id)
             if row is not None and row.segments == names:
-                rec = record_of(row.summary)
+                rec = row.record()
                 rows[run_id] = row
             else:
                 outside += sum(1 for p in segments if p not in self.damaged)

@@ -168,13 +168,13 @@ def to_frame(records: list[RunRecord]) -> pd.DataFrame:
         "user": [r.user for r in records],
         "host": [r.host for r in records],
     }
+    nan = float("nan")
     for attr in ("params", "metrics", "tags"):
-        names = sorted({k for r in records for k in getattr(r, attr)})
+        maps = [getattr(r, attr) for r in records]
+        names = sorted({k for m in maps for k in m})
+        missing = nan if attr == "metrics" else None
         for name in names:
-            if attr == "metrics":
-                columns[f"metrics.{name}"] = [r.metrics.get(name, float("nan")) for r in records]
-            else:
-                columns[f"{attr}.{name}"] = [getattr(r, attr).get(name) for r in records]
+            columns[f"{attr}.{name}"] = [m.get(name, missing) for m in maps]
     frame: pd.DataFrame = pd.DataFrame(columns)
     frame["duration"] = frame["duration"].astype("float64")
     return frame
