@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -315,3 +316,45 @@ def test_compaction_during_concurrent_writes_loses_no_run_or_point(tmp_path: Pat
     assert got == {(rank, i): rank * 100 + i * 10 + 2 for rank in range(4) for i in range(3)}
     history = _tracker(root).get_run(frame["run_id"].iloc[0]).metric_history("x")
     assert len(history) == 3
+
+
+_TEAM = str(Path(__file__).with_name("_team_writers.py"))
+
+
+@pytest.mark.s3
+@pytest.mark.slow
+def test_sixty_four_writers_on_s3_lose_nothing_and_searches_see_every_ended_run(
+    s3_url: str,
+) -> None:
+    """64 writer processes (8 at a time) on one S3 experiment: every point stored exactly
+    once, and a search in a fresh process during the writes sees every run ended before it.
+    """
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _team_writers import FLUSHES, STEPS, value
+
+    out = subprocess.run(
+        [sys.executable, _TEAM, s3_url, "64", "8"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    ended = {run_id: rank for run_id, (rank, _) in report["ended"].items()}
+    assert sorted(ended.values()) == list(range(64))
+    last_end = max(t for _, t in report["ended"].values())
+    assert len(report["searches"]) >= 2
+    assert min(s["started"] for s in report["searches"]) < last_end, "a search ran mid-write"
+    for search in report["searches"]:
+        for run_id in search["ended_before"]:
+            assert search["seen"][run_id] == ["FINISHED", value(ended[run_id], STEPS - 1)]
+    backend = ObjectStoreBackend(s3_url, compact_after=None)
+    assert backend.files.children(backend.files.path("index", "team")), "searches compacted"
+    frame = Tracker(s3_url, backend).search_runs("team")
+    assert sorted(frame["run_id"]) == sorted(ended)
+    assert set(frame["status"]) == {"FINISHED"}
+    for run_id, rank in ended.items():
+        history = backend.metric_history(run_id, "x")
+        assert [(s, v) for s, v, _ in history] == [(s, value(rank, s)) for s in range(STEPS)]
+    segments = backend.files.find(backend.files.path("experiments", "team"))
+    assert len([p for p in segments if p.endswith(".jsonl")]) == 64 * (FLUSHES + 2)
