@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlopskit.errors import IntegrityError
+from mlopskit.errors import IntegrityError, InvalidInputError
 from mlopskit.tracking import ObjectStoreBackend, RunInput, Tracker
 from mlopskit.tracking._index import decode_index, encode_index, record_of, summary_of
 
@@ -358,3 +359,77 @@ def test_sixty_four_writers_on_s3_lose_nothing_and_searches_see_every_ended_run(
         assert [(s, v) for s, v, _ in history] == [(s, value(rank, s)) for s in range(STEPS)]
     segments = backend.files.find(backend.files.path("experiments", "team"))
     assert len([p for p in segments if p.endswith(".jsonl")]) == 64 * (FLUSHES + 2)
+
+
+class TestPruning:
+    def _generations(self, root: str, n: int) -> Tracker:
+        tracker = _tracker(root, compact_after=None)
+        for _ in range(n):
+            _fill(tracker, 1)
+            tracker.backend.compact()  # type: ignore[attr-defined]
+        return tracker
+
+    def test_prune_keeps_the_newest_generations_once_superseded_past_grace(
+        self, tmp_path: Path
+    ) -> None:
+        """compact(prune=2, grace=0) leaves the two newest index generations, runs all found."""
+        root = str(tmp_path / "ws")
+        tracker = self._generations(root, 3)
+        expected = _dump(_tracker(root, compact_after=None))
+        tracker.backend.compact(prune=2, grace=0)  # type: ignore[attr-defined]
+        assert _index_files(root) == ["000000000003.parquet", "000000000004.parquet"]
+        assert _dump(_tracker(root, compact_after=None)) == expected
+
+    def test_a_generation_superseded_within_grace_is_kept(self, tmp_path: Path) -> None:
+        """A generation whose successor is younger than the grace period is not deleted."""
+        root = str(tmp_path / "ws")
+        tracker = self._generations(root, 3)
+        assert tracker.backend.prune_indexes(keep=1, grace=3600) == []  # type: ignore[attr-defined]
+        assert len(_index_files(root)) == 3
+        old = Path(root) / "tracking" / "index" / "exp" / "000000000002.parquet"
+        past = time.time() - 7200
+        os.utime(old, (past, past))  # generation 2 superseded generation 1 two hours ago
+        deleted = tracker.backend.prune_indexes(keep=1, grace=3600)  # type: ignore[attr-defined]
+        assert [Path(p).name for p in deleted] == ["000000000001.parquet"]
+        assert _index_files(root) == ["000000000002.parquet", "000000000003.parquet"]
+
+    def test_a_reader_whose_index_was_pruned_falls_back_and_stays_exact(
+        self, tmp_path: Path
+    ) -> None:
+        """A reader that listed before pruning finds its generation gone: same answer."""
+        root = str(tmp_path / "ws")
+        self._generations(root, 2)
+        expected = _dump(_tracker(root, compact_after=None))
+        reader = _tracker(root, compact_after=None)
+        real = reader.backend.files.children  # type: ignore[attr-defined]
+
+        def listed_then_pruned(base: str) -> list[str]:
+            names = real(base)
+            if "/index/" in base:  # the reader listed; now every generation is pruned
+                for name in names:
+                    Path(base, name).unlink()
+            return names
+
+        reader.backend.files.children = listed_then_pruned  # type: ignore[attr-defined]
+        assert _dump(reader) == expected
+
+    def test_keep_below_one_is_refused(self, tmp_path: Path) -> None:
+        """prune_indexes(keep=0) is an InvalidInputError and deletes nothing."""
+        root = str(tmp_path / "ws")
+        tracker = self._generations(root, 2)
+        with pytest.raises(InvalidInputError, match="keep must be an integer >= 1"):
+            tracker.backend.prune_indexes(keep=0, grace=0)  # type: ignore[attr-defined]
+        assert len(_index_files(root)) == 2
+
+    @pytest.mark.s3
+    def test_prune_on_s3(self, s3_url: str) -> None:
+        """On S3 the same rule holds: the newest generations stay, searches stay whole."""
+        tracker = Tracker(s3_url, ObjectStoreBackend(s3_url, compact_after=None))
+        ids = _fill(tracker, 2)
+        tracker.backend.compact()  # type: ignore[attr-defined]
+        ids += _fill(tracker, 1)
+        tracker.backend.compact(prune=1, grace=0)  # type: ignore[attr-defined]
+        backend = ObjectStoreBackend(s3_url, compact_after=None)
+        names = backend.files.children(backend.files.path("index", "exp"))
+        assert names == ["000000000002.parquet"]
+        assert sorted(r.run_id for r in backend.list_runs(["exp"])) == sorted(ids)

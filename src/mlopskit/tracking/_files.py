@@ -165,7 +165,28 @@ class SegmentFiles:
             return []
         return sorted(str(e).rstrip("/").rpartition("/")[2] for e in entries)
 
+    def modified(self, path: str) -> float:
+        """When ``path`` was last written (epoch seconds); FileNotFoundError if absent."""
+        if self.is_local:
+            return self._retry(lambda: os.stat(path).st_mtime, f"stat {path}", path)
+        fs = self.fs
+        return float(self._retry(lambda: fs.modified(path).timestamp(), f"stat {path}", path))
+
     # -- writes ------------------------------------------------------------------------
+
+    def delete(self, path: str) -> None:
+        """Remove the file ``path`` (nothing happens when it is already gone)."""
+
+        def remove() -> None:
+            try:
+                if self.is_local:
+                    os.unlink(path)
+                else:
+                    self.fs.rm_file(path)
+            except FileNotFoundError:
+                pass
+
+        self._retry(remove, f"delete {path}", path)
 
     def create(self, path: str, data: bytes) -> None:
         """Create ``path`` with ``data``; FileExistsError if it exists.

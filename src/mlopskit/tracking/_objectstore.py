@@ -12,6 +12,12 @@ Layout under ``<workspace>/tracking/`` (stable; another tool can read it)::
     index/<experiment>/<generation:012d>.parquet    compacted run summaries (immutable,
                                                     created create-only; see _index.py)
 
+Old index generations are pruned on request (``compact(prune=N)``,
+:meth:`ObjectStoreBackend.prune_indexes`): the newest N stay, and an older one is
+deleted only after the generation that superseded it has existed for a grace period
+(an hour by default), so no reader that picked it is still reading it; a reader
+slower than that falls back to an older generation or the segments (exact, slower).
+
 A segment is JSON lines: a header ``{"format": "mlopskit.tracking.segment/1", "writer",
 "seq", "time"}`` then events, each an object with ``"e"``: ``create`` (``run``: the
 identity), ``attach``/``detach`` (``writer``, ``host``, ``pid``), ``params``/``tags``
@@ -40,7 +46,7 @@ from typing import Any
 
 from mlopskit._log import get_logger
 from mlopskit._retry import RetryPolicy
-from mlopskit.errors import IntegrityError, NotFoundError
+from mlopskit.errors import IntegrityError, InvalidInputError, NotFoundError
 from mlopskit.store import ArtifactRef
 from mlopskit.tracking._backend import new_writer_id
 from mlopskit.tracking._files import SegmentFiles
@@ -77,6 +83,7 @@ log = get_logger("mlopskit.tracking")
 
 _CACHE_LIMIT = 200_000  # parsed segments kept in memory (they never change)
 COMPACT_AFTER = 200  # a search that meets more segments outside the index compacts
+PRUNE_GRACE = 3600.0  # seconds an index generation stays after a newer one appeared
 
 
 class ObjectStoreBackend:
@@ -545,12 +552,24 @@ class ObjectStoreBackend:
         log.info("compacted", experiment=experiment, path=path, runs=len(rows))
         return path
 
-    def compact(self, experiments: Collection[str] | None = None) -> list[str]:
+    def compact(
+        self,
+        experiments: Collection[str] | None = None,
+        *,
+        prune: int | None = None,
+        grace: float = PRUNE_GRACE,
+    ) -> list[str]:
         """Fold every run of ``experiments`` (all when None) into a new index object.
 
         Each experiment's index is a new immutable generation created create-only:
         when two compactors race, one creates it and the other writes nothing (its
         runs are in the segments, which every search still reads past the index).
+
+        Args:
+            experiments: the experiments to compact (all when None).
+            prune: then keep only this many newest index generations of each (see
+                :meth:`prune_indexes`); None keeps them all.
+            grace: seconds an old generation stays after a newer one appeared.
 
         Returns:
             The paths of the index objects this call created.
@@ -580,7 +599,59 @@ class ObjectStoreBackend:
             path = self._publish(exp, generation, rows)
             if path is not None:
                 written.append(path)
+        if prune is not None:
+            self.prune_indexes(exps, keep=prune, grace=grace)
         return written
+
+    def prune_indexes(
+        self,
+        experiments: Collection[str] | None = None,
+        *,
+        keep: int = 2,
+        grace: float = PRUNE_GRACE,
+    ) -> list[str]:
+        """Delete old index generations: keep the newest ``keep`` of each experiment.
+
+        An older generation is deleted only once the generation after it has existed
+        for ``grace`` seconds: a reader picks the newest generation when it lists, and
+        reads it right after, so a generation superseded that long ago is in no reader's
+        hands. A reader that is slower still finds its generation gone and falls back
+        to an older one or to the segments: the answer stays exact, only slower.
+        Segments are never deleted here.
+
+        Returns:
+            The paths of the index objects deleted.
+        """
+        if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
+            raise InvalidInputError(
+                f"keep must be an integer >= 1 (the newest index is always kept), found {keep!r}"
+            )
+        exps = (
+            self.experiments()
+            if experiments is None
+            else [check_experiment(e) for e in experiments]
+        )
+        now = time.time()
+        deleted = []
+        for exp in exps:
+            base = self._path("index", exp)
+            generations = sorted(
+                g for n in self.files.children(base) if (g := index_generation(n)) is not None
+            )
+            old = generations[:-keep]  # the newest `keep` are never deleted
+            for older, newer in zip(old, generations[1:]):
+                try:
+                    superseded = now - self.files.modified(f"{base}/{index_name(newer)}")
+                except FileNotFoundError:
+                    continue  # pruned by another process meanwhile
+                if superseded < grace:
+                    continue
+                path = f"{base}/{index_name(older)}"
+                self.files.delete(path)
+                self._indexes.pop(path, None)
+                deleted.append(path)
+                log.info("index_pruned", experiment=exp, path=path)
+        return deleted
 
     def experiments(self) -> list[str]:
         """Experiment names (directories under ``tracking/experiments/``, checked)."""
