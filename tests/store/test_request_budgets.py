@@ -12,6 +12,7 @@ import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,13 @@ def _within(counts: Counter[str], budget: dict[str, int]) -> None:
     assert not over, f"over budget (found, budget): {over}; all requests: {dict(counts)}"
 
 
+@dataclass
+class Pickled:
+    """An object only a pickle codec stores."""
+
+    n: int
+
+
 FRAME = pd.DataFrame({"a": range(100), "b": [str(i) for i in range(100)]})
 
 
@@ -78,6 +86,15 @@ class TestReads:
         counted.reset()
         assert _fresh(store, counted).get_bytes(ref) == b"x" * 1000
         assert counted.counts() == Counter({"GET": 1})
+
+    def test_loading_a_pickle_this_store_wrote(
+        self, counted: RequestLog, store: ArtifactStore
+    ) -> None:
+        """get of a pickled object: the object and its trust marker, one GET each."""
+        ref = store.put(Pickled(3))
+        counted.reset()
+        assert _fresh(store, counted).get(ref) == Pickled(3)
+        assert counted.counts() == Counter({"GET": 2})
 
     def test_checking_out_a_tree_reads_each_file_once_without_head(
         self, counted: RequestLog, store: ArtifactStore, tmp_path: Path

@@ -190,7 +190,14 @@ class ObjectDB:
 
     def is_trusted(self, digest: str) -> bool:
         """Whether :meth:`mark_trusted` was called for ``digest``."""
-        return self.loc.exists(self.trust_path(digest))
+        path = self.trust_path(digest)
+        if self.loc.is_local:
+            return os.path.exists(path)
+        try:  # one GET of the (empty) marker; an exists() on S3 is a HEAD, then a LIST
+            self.loc.cat(path)
+        except FileNotFoundError:
+            return False
+        return True
 
     # -- reading ----------------------------------------------------------------------
 
