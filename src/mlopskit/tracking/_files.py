@@ -145,6 +145,8 @@ class SegmentFiles:
 
     def find(self, base: str) -> list[str]:
         """Every file under ``base`` (empty when ``base`` does not exist), sorted."""
+        if self.is_local:  # os.walk: no stat per file (fsspec's find stats each one)
+            return sorted(self._retry(lambda: _walk_local(base), f"list {base}", base))
         fs = self.fs
         if not self.is_local:
             fs.invalidate_cache(base)
@@ -236,6 +238,14 @@ class SegmentFiles:
             self._retry(lambda: _replace_local(self.path("tmp"), path, data), f"write {path}", path)
         else:  # a whole-object put is atomic on object stores and memory://
             self._retry(lambda: self.fs.pipe_file(path, data), f"write {path}", path)
+
+
+def _walk_local(base: str) -> list[str]:
+    return [
+        f"{top}/{name}".replace(os.sep, "/")
+        for top, _dirs, names in os.walk(base)
+        for name in names
+    ]
 
 
 def _read_local(path: str) -> bytes:
