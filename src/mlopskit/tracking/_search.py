@@ -29,8 +29,6 @@ if TYPE_CHECKING:
 
 __all__ = ["INFO_COLUMNS", "compare_runs", "get_value", "search_runs", "select_runs"]
 
-_WHOLE_READ_MAX = 1000  # SQL candidates up to this many are read whole in one pass
-
 INFO_COLUMNS = (
     "run_id",
     "experiment",
@@ -123,8 +121,8 @@ def select_runs(
     )
     narrowing = getattr(backend, "candidates", None)  # SQL pre-filter (SQLite)
     ids = narrowing(exps, node) if node is not None and narrowing is not None else None
-    if ids is not None and len(ids) <= _WHOLE_READ_MAX:
-        narrow = False  # few SQL candidates: read them whole once, not narrowed then again
+    if ids is not None and len(ids) <= 1000:
+        narrow = False  # few SQL candidates: read whole once, not narrowed then re-read
     if ids is not None:
         records = backend.list_runs(run_ids=ids, keys=wanted if narrow else None)
     else:
