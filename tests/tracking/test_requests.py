@@ -20,7 +20,7 @@ import pytest
 from mlopskit.tracking import ObjectStoreBackend, Tracker
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
-from _s3counting import RequestLog
+from _s3counting import RequestLog, counting_server
 
 pytestmark = pytest.mark.s3
 
@@ -31,19 +31,8 @@ N_RUNS = 12
 def counted() -> Iterator[RequestLog]:
     """A counting S3 server for this module, with test credentials in the environment."""
     pytest.importorskip("s3fs")
-    server = RequestLog.start()
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
-            mp.setenv(key, value)
-        try:
-            yield server
-        finally:
-            server.stop()
+    with counting_server() as server:
+        yield server
 
 
 def _options(server: RequestLog) -> dict[str, Any]:

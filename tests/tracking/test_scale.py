@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import time
@@ -13,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlopskit.errors import IntegrityError
+from mlopskit.errors import IntegrityError, InvalidInputError
 from mlopskit.tracking import ObjectStoreBackend, RunInput, Tracker
 from mlopskit.tracking._index import decode_index, encode_index, record_of, summary_of
 
@@ -320,3 +322,119 @@ def test_compaction_during_concurrent_writes_loses_no_run_or_point(tmp_path: Pat
     assert got == {(rank, i): rank * 100 + i * 10 + 2 for rank in range(4) for i in range(3)}
     history = _tracker(root).get_run(frame["run_id"].iloc[0]).metric_history("x")
     assert len(history) == 3
+
+
+_TEAM = str(Path(__file__).with_name("_team_writers.py"))
+
+
+@pytest.mark.s3
+@pytest.mark.slow
+def test_sixty_four_writers_on_s3_lose_nothing_and_searches_see_every_ended_run(
+    s3_url: str,
+) -> None:
+    """64 writer processes (8 at a time) on one S3 experiment: every point stored exactly
+    once, and a search in a fresh process during the writes sees every run ended before it.
+    """
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _team_writers import FLUSHES, STEPS, value
+
+    out = subprocess.run(
+        [sys.executable, _TEAM, s3_url, "64", "8"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    ended = {run_id: rank for run_id, (rank, _) in report["ended"].items()}
+    assert sorted(ended.values()) == list(range(64))
+    last_end = max(t for _, t in report["ended"].values())
+    assert len(report["searches"]) >= 2
+    assert min(s["started"] for s in report["searches"]) < last_end, "a search ran mid-write"
+    for search in report["searches"]:
+        for run_id in search["ended_before"]:
+            assert search["seen"][run_id] == ["FINISHED", value(ended[run_id], STEPS - 1)]
+    backend = ObjectStoreBackend(s3_url, compact_after=None)
+    assert backend.files.children(backend.files.path("index", "team")), "searches compacted"
+    frame = Tracker(s3_url, backend).search_runs("team")
+    assert sorted(frame["run_id"]) == sorted(ended)
+    assert set(frame["status"]) == {"FINISHED"}
+    for run_id, rank in ended.items():
+        history = backend.metric_history(run_id, "x")
+        assert [(s, v) for s, v, _ in history] == [(s, value(rank, s)) for s in range(STEPS)]
+    segments = backend.files.find(backend.files.path("experiments", "team"))
+    assert len([p for p in segments if p.endswith(".jsonl")]) == 64 * (FLUSHES + 2)
+
+
+class TestPruning:
+    def _generations(self, root: str, n: int) -> Tracker:
+        tracker = _tracker(root, compact_after=None)
+        for _ in range(n):
+            _fill(tracker, 1)
+            tracker.backend.compact()  # type: ignore[attr-defined]
+        return tracker
+
+    def test_prune_keeps_the_newest_generations_once_superseded_past_grace(
+        self, tmp_path: Path
+    ) -> None:
+        """compact(prune=2, grace=0) leaves the two newest index generations, runs all found."""
+        root = str(tmp_path / "ws")
+        tracker = self._generations(root, 3)
+        expected = _dump(_tracker(root, compact_after=None))
+        tracker.backend.compact(prune=2, grace=0)  # type: ignore[attr-defined]
+        assert _index_files(root) == ["000000000003.parquet", "000000000004.parquet"]
+        assert _dump(_tracker(root, compact_after=None)) == expected
+
+    def test_a_generation_superseded_within_grace_is_kept(self, tmp_path: Path) -> None:
+        """A generation whose successor is younger than the grace period is not deleted."""
+        root = str(tmp_path / "ws")
+        tracker = self._generations(root, 3)
+        assert tracker.backend.prune_indexes(keep=1, grace=3600) == []  # type: ignore[attr-defined]
+        assert len(_index_files(root)) == 3
+        old = Path(root) / "tracking" / "index" / "exp" / "000000000002.parquet"
+        past = time.time() - 7200
+        os.utime(old, (past, past))  # generation 2 superseded generation 1 two hours ago
+        deleted = tracker.backend.prune_indexes(keep=1, grace=3600)  # type: ignore[attr-defined]
+        assert [Path(p).name for p in deleted] == ["000000000001.parquet"]
+        assert _index_files(root) == ["000000000002.parquet", "000000000003.parquet"]
+
+    def test_a_reader_whose_index_was_pruned_falls_back_and_stays_exact(
+        self, tmp_path: Path
+    ) -> None:
+        """A reader that listed before pruning finds its generation gone: same answer."""
+        root = str(tmp_path / "ws")
+        self._generations(root, 2)
+        expected = _dump(_tracker(root, compact_after=None))
+        reader = _tracker(root, compact_after=None)
+        real = reader.backend.files.children  # type: ignore[attr-defined]
+
+        def listed_then_pruned(base: str) -> list[str]:
+            names = real(base)
+            if "/index/" in base:  # the reader listed; now every generation is pruned
+                for name in names:
+                    Path(base, name).unlink()
+            return names
+
+        reader.backend.files.children = listed_then_pruned  # type: ignore[attr-defined]
+        assert _dump(reader) == expected
+
+    def test_keep_below_one_is_refused(self, tmp_path: Path) -> None:
+        """prune_indexes(keep=0) is an InvalidInputError and deletes nothing."""
+        root = str(tmp_path / "ws")
+        tracker = self._generations(root, 2)
+        with pytest.raises(InvalidInputError, match="keep must be an integer >= 1"):
+            tracker.backend.prune_indexes(keep=0, grace=0)  # type: ignore[attr-defined]
+        assert len(_index_files(root)) == 2
+
+    @pytest.mark.s3
+    def test_prune_on_s3(self, s3_url: str) -> None:
+        """On S3 the same rule holds: the newest generations stay, searches stay whole."""
+        tracker = Tracker(s3_url, ObjectStoreBackend(s3_url, compact_after=None))
+        ids = _fill(tracker, 2)
+        tracker.backend.compact()  # type: ignore[attr-defined]
+        ids += _fill(tracker, 1)
+        tracker.backend.compact(prune=1, grace=0)  # type: ignore[attr-defined]
+        backend = ObjectStoreBackend(s3_url, compact_after=None)
+        names = backend.files.children(backend.files.path("index", "exp"))
+        assert names == ["000000000002.parquet"]
+        assert sorted(r.run_id for r in backend.list_runs(["exp"])) == sorted(ids)

@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # pydantic models, loaded when first needed
     from mlopskit.store._refs import Refs
 
 log = get_logger("mlopskit.store")
+_READ_BATCH = 256  # small files of a checkout read concurrently per batch (bounded memory)
 
 RefLike = ArtifactRef | str
 MiB = 1024 * 1024
@@ -344,8 +345,9 @@ class ArtifactStore:
         """
         digest = self._digest(ref)
         entries, shards = parse_manifest(self._verified(digest), digest)
+        blobs = self._odb.read_many(shards)  # shards read concurrently
         for shard in shards:
-            more, nested = parse_manifest(self._verified(shard), shard)
+            more, nested = parse_manifest(blobs[shard], shard)
             if nested:
                 raise IntegrityError(
                     f"shard {shard} of manifest {digest} lists shards of its own; a shard "
@@ -429,19 +431,28 @@ class ArtifactStore:
         )
         out.mkdir(parents=True, exist_ok=True)
         try:
-            for rel, entry in entries:
-                target = out.joinpath(*rel.split("/"))
-                if entry.kind == "tree":
-                    target.mkdir(exist_ok=True)
-                    continue
-                if entry.size > self.pack_threshold:
-                    self.get_file(entry.digest, target)
-                else:
-                    _local_write_atomic(
-                        str(target.parent), str(target), [self._verified(entry.digest)], fsync=False
-                    )
-                os.chmod(target, 0o755 if entry.mode & 0o100 else 0o644)
-                bar.update(1)
+            for start in range(0, len(entries), _READ_BATCH):
+                batch = entries[start : start + _READ_BATCH]
+                small = self._odb.read_many(  # one GET each, concurrently
+                    [
+                        e.digest
+                        for _, e in batch
+                        if e.kind == "blob" and e.size <= self.pack_threshold
+                    ]
+                )
+                for rel, entry in batch:
+                    target = out.joinpath(*rel.split("/"))
+                    if entry.kind == "tree":
+                        target.mkdir(exist_ok=True)
+                        continue
+                    if entry.size > self.pack_threshold:
+                        self.get_file(entry.digest, target)
+                    else:
+                        _local_write_atomic(
+                            str(target.parent), str(target), [small[entry.digest]], fsync=False
+                        )
+                    os.chmod(target, 0o755 if entry.mode & 0o100 else 0o644)
+                    bar.update(1)
         finally:
             bar.close()
         return out

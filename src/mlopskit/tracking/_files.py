@@ -145,6 +145,8 @@ class SegmentFiles:
 
     def find(self, base: str) -> list[str]:
         """Every file under ``base`` (empty when ``base`` does not exist), sorted."""
+        if self.is_local:  # os.walk: no stat per file (fsspec's find stats each one)
+            return sorted(self._retry(lambda: _walk_local(base), f"list {base}", base))
         fs = self.fs
         if not self.is_local:
             fs.invalidate_cache(base)
@@ -165,7 +167,28 @@ class SegmentFiles:
             return []
         return sorted(str(e).rstrip("/").rpartition("/")[2] for e in entries)
 
+    def modified(self, path: str) -> float:
+        """When ``path`` was last written (epoch seconds); FileNotFoundError if absent."""
+        if self.is_local:
+            return self._retry(lambda: os.stat(path).st_mtime, f"stat {path}", path)
+        fs = self.fs
+        return float(self._retry(lambda: fs.modified(path).timestamp(), f"stat {path}", path))
+
     # -- writes ------------------------------------------------------------------------
+
+    def delete(self, path: str) -> None:
+        """Remove the file ``path`` (nothing happens when it is already gone)."""
+
+        def remove() -> None:
+            try:
+                if self.is_local:
+                    os.unlink(path)
+                else:
+                    self.fs.rm_file(path)
+            except FileNotFoundError:
+                pass
+
+        self._retry(remove, f"delete {path}", path)
 
     def create(self, path: str, data: bytes) -> None:
         """Create ``path`` with ``data``; FileExistsError if it exists.
@@ -215,6 +238,14 @@ class SegmentFiles:
             self._retry(lambda: _replace_local(self.path("tmp"), path, data), f"write {path}", path)
         else:  # a whole-object put is atomic on object stores and memory://
             self._retry(lambda: self.fs.pipe_file(path, data), f"write {path}", path)
+
+
+def _walk_local(base: str) -> list[str]:
+    return [
+        f"{top}/{name}".replace(os.sep, "/")
+        for top, _dirs, names in os.walk(base)
+        for name in names
+    ]
 
 
 def _read_local(path: str) -> bytes:

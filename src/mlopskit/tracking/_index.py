@@ -65,10 +65,20 @@ def index_generation(name: str) -> int | None:
 
 @dataclass(frozen=True)
 class IndexRow:
-    """One run in an index: its summary and the segment names folded into it."""
+    """One run in an index: its summary and the segment names folded into it.
+
+    ``writers`` and ``inputs`` hold the summary's checked (immutable) objects once
+    :func:`decode_index` has built them, so a search does not build them again per run.
+    """
 
     summary: dict[str, Any]
     segments: frozenset[str]
+    writers: tuple[WriterInfo, ...] | None = None
+    inputs: tuple[RunInput, ...] | None = None
+
+    def record(self) -> RunRecord:
+        """A fresh record of this row (callers may change it freely)."""
+        return record_of(self.summary, writers=self.writers, inputs=self.inputs)
 
 
 def summary_of(rec: RunRecord) -> dict[str, Any]:
@@ -102,8 +112,16 @@ def summary_of(rec: RunRecord) -> dict[str, Any]:
     }
 
 
-def record_of(summary: dict[str, Any]) -> RunRecord:
-    """A fresh record from a checked summary (callers may change it freely)."""
+def record_of(
+    summary: dict[str, Any],
+    *,
+    writers: tuple[WriterInfo, ...] | None = None,
+    inputs: tuple[RunInput, ...] | None = None,
+) -> RunRecord:
+    """A fresh record from a checked summary (callers may change it freely).
+
+    ``writers`` and ``inputs``, when given, are the summary's already built objects.
+    """
     ident = summary["run"]
     rec = stored_record(
         run_id=ident["run_id"],
@@ -118,18 +136,25 @@ def record_of(summary: dict[str, Any]) -> RunRecord:
         params=dict(summary["params"]),
         tags=dict(summary["tags"]),
     )
-    rec.metrics = {k: float(v) for k, v in summary["metrics"].items()}
-    rec.inputs = [RunInput(**i) for i in summary["inputs"]]
-    rec.writers = [
-        WriterInfo(
-            writer_id=w["writer_id"],
-            host=w["host"],
-            pid=w["pid"],
-            heartbeat=to_datetime(w["heartbeat"]),
-            active=w["active"],
-        )
-        for w in summary["writers"]
-    ]
+    state = vars(rec)  # fields set directly: the values are checked (pydantic's setattr costs)
+    state["metrics"] = {k: float(v) for k, v in summary["metrics"].items()}
+    state["inputs"] = (
+        list(inputs) if inputs is not None else [RunInput(**i) for i in summary["inputs"]]
+    )
+    state["writers"] = (
+        list(writers)
+        if writers is not None
+        else [
+            WriterInfo(
+                writer_id=w["writer_id"],
+                host=w["host"],
+                pid=w["pid"],
+                heartbeat=to_datetime(w["heartbeat"]),
+                active=w["active"],
+            )
+            for w in summary["writers"]
+        ]
+    )
     return rec
 
 
@@ -177,7 +202,9 @@ def _str_map(value: object) -> bool:
     )
 
 
-def _check_summary(summary: object, run_id: str, experiment: str) -> dict[str, Any]:
+def _check_summary(
+    summary: object, run_id: str, experiment: str
+) -> tuple[dict[str, Any], tuple[WriterInfo, ...], tuple[RunInput, ...]]:
     _need(isinstance(summary, dict), "a summary is not an object")
     assert isinstance(summary, dict)
     check_identity(summary.get("run"))
@@ -201,15 +228,15 @@ def _check_summary(summary: object, run_id: str, experiment: str) -> dict[str, A
     inputs = summary.get("inputs")
     _need(isinstance(inputs, list), f"run {run_id!r}: inputs are not a list")
     assert isinstance(inputs, list)
-    for item in inputs:
-        RunInput.model_validate(item)
+    checked_inputs = tuple(RunInput.model_validate(item) for item in inputs)
     writers = summary.get("writers")
     _need(isinstance(writers, list), f"run {run_id!r}: writers are not a list")
     assert isinstance(writers, list)
+    checked_writers = []
     for w in writers:
         _need(isinstance(w, dict) and _is_time(w.get("heartbeat")), "bad writer heartbeat")
-        WriterInfo.model_validate(w)
-    return summary
+        checked_writers.append(WriterInfo.model_validate(w))
+    return summary, tuple(checked_writers), checked_inputs
 
 
 def decode_index(path: str, blob: bytes, experiment: str) -> dict[str, IndexRow]:
@@ -232,8 +259,8 @@ def decode_index(path: str, blob: bytes, experiment: str) -> dict[str, IndexRow]
                 isinstance(names, list) and all(isinstance(n, str) for n in names),
                 f"run {run_id!r}: segments are not names",
             )
-            summary = _check_summary(json.loads(text), run_id, experiment)
-            rows[run_id] = IndexRow(summary, frozenset(names))
+            summary, writers, inputs = _check_summary(json.loads(text), run_id, experiment)
+            rows[run_id] = IndexRow(summary, frozenset(names), writers, inputs)
     except (ValueError, TypeError, KeyError, RecursionError, OSError, pa.ArrowException) as exc:
         raise IntegrityError(
             f"tracking index {path} is damaged: {exc}; it is ignored (searches read the "

@@ -16,6 +16,12 @@ Layout under ``<workspace>/tracking/`` (stable; another tool can read it)::
                                                     deleting and restoring: one create-only
                                                     event per change (see _deletion.py)
 
+Old index generations are pruned on request (``compact(prune=N)``,
+:meth:`ObjectStoreBackend.prune_indexes`): the newest N stay, and an older one is
+deleted only after the generation that superseded it has existed for a grace period
+(an hour by default), so no reader that picked it is still reading it; a reader
+slower than that falls back to an older generation or the segments (exact, slower).
+
 A segment is JSON lines: a header ``{"format": "mlopskit.tracking.segment/1", "writer",
 "seq", "time"}`` then events, each an object with ``"e"``: ``create`` (``run``: the
 identity), ``attach``/``detach`` (``writer``, ``host``, ``pid``), ``params``/``tags``
@@ -49,7 +55,7 @@ from typing import Any
 
 from mlopskit._log import get_logger
 from mlopskit._retry import RetryPolicy, retry
-from mlopskit.errors import IntegrityError, NotFoundError
+from mlopskit.errors import IntegrityError, InvalidInputError, NotFoundError
 from mlopskit.store import ArtifactRef
 from mlopskit.tracking._backend import new_writer_id
 from mlopskit.tracking._buffer import metric_columns
@@ -61,7 +67,6 @@ from mlopskit.tracking._index import (
     encode_index,
     index_generation,
     index_name,
-    record_of,
     summary_of,
 )
 from mlopskit.tracking._model import (
@@ -91,6 +96,7 @@ log = get_logger("mlopskit.tracking")
 
 _CACHE_LIMIT = 200_000  # parsed segments kept in memory (they never change)
 COMPACT_AFTER = 200  # a search that meets more segments outside the index compacts
+PRUNE_GRACE = 3600.0  # seconds an index generation stays after a newer one appeared
 
 
 class ObjectStoreBackend:
@@ -369,16 +375,19 @@ class ObjectStoreBackend:
 
     def _runs_from(self, paths: list[str]) -> dict[str, list[str]]:
         """Group segment paths by run id (the parent directory's name, checked)."""
-        runs: dict[str, list[str]] = {}
+        grouped: dict[str, list[str]] = {}
         for path in paths:
-            head, _, _leaf = path.rpartition("/")
-            run_id = head.rpartition("/")[2]
+            head = path.rpartition("/")[0]
+            grouped.setdefault(head.rpartition("/")[2], []).append(path)
+        runs: dict[str, list[str]] = {}
+        for run_id, group in grouped.items():  # one check per run, not per segment
             try:
                 check_run_id(run_id)
             except ValueError:
-                self._report(path, f"{path}: directory {run_id!r} is not a valid run id")
+                for path in group:
+                    self._report(path, f"{path}: directory {run_id!r} is not a valid run id")
                 continue
-            runs.setdefault(run_id, []).append(path)
+            runs[run_id] = group
         return runs
 
     def _read_run(
@@ -610,7 +619,7 @@ class ObjectStoreBackend:
             names = frozenset(p.rpartition("/")[2] for p in segments)
             row = index.get(run_id)
             if row is not None and row.segments == names:
-                rec = record_of(row.summary)
+                rec = row.record()
                 rows[run_id] = row
             else:
                 outside += sum(1 for p in segments if p not in self.damaged)
@@ -669,12 +678,24 @@ class ObjectStoreBackend:
         log.info("compacted", experiment=experiment, path=path, runs=len(rows))
         return path
 
-    def compact(self, experiments: Collection[str] | None = None) -> list[str]:
+    def compact(
+        self,
+        experiments: Collection[str] | None = None,
+        *,
+        prune: int | None = None,
+        grace: float = PRUNE_GRACE,
+    ) -> list[str]:
         """Fold every run of ``experiments`` (all when None) into a new index object.
 
         Each experiment's index is a new immutable generation created create-only:
         when two compactors race, one creates it and the other writes nothing (its
         runs are in the segments, which every search still reads past the index).
+
+        Args:
+            experiments: the experiments to compact (all when None).
+            prune: then keep only this many newest index generations of each (see
+                :meth:`prune_indexes`); None keeps them all.
+            grace: seconds an old generation stays after a newer one appeared.
 
         Returns:
             The paths of the index objects this call created.
@@ -704,7 +725,59 @@ class ObjectStoreBackend:
             path = self._publish(exp, generation, rows)
             if path is not None:
                 written.append(path)
+        if prune is not None:
+            self.prune_indexes(exps, keep=prune, grace=grace)
         return written
+
+    def prune_indexes(
+        self,
+        experiments: Collection[str] | None = None,
+        *,
+        keep: int = 2,
+        grace: float = PRUNE_GRACE,
+    ) -> list[str]:
+        """Delete old index generations: keep the newest ``keep`` of each experiment.
+
+        An older generation is deleted only once the generation after it has existed
+        for ``grace`` seconds: a reader picks the newest generation when it lists, and
+        reads it right after, so a generation superseded that long ago is in no reader's
+        hands. A reader that is slower still finds its generation gone and falls back
+        to an older one or to the segments: the answer stays exact, only slower.
+        Segments are never deleted here.
+
+        Returns:
+            The paths of the index objects deleted.
+        """
+        if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
+            raise InvalidInputError(
+                f"keep must be an integer >= 1 (the newest index is always kept), found {keep!r}"
+            )
+        exps = (
+            self.experiments()
+            if experiments is None
+            else [check_experiment(e) for e in experiments]
+        )
+        now = time.time()
+        deleted = []
+        for exp in exps:
+            base = self._path("index", exp)
+            generations = sorted(
+                g for n in self.files.children(base) if (g := index_generation(n)) is not None
+            )
+            old = generations[:-keep]  # the newest `keep` are never deleted
+            for older, newer in zip(old, generations[1:]):
+                try:
+                    superseded = now - self.files.modified(f"{base}/{index_name(newer)}")
+                except FileNotFoundError:
+                    continue  # pruned by another process meanwhile
+                if superseded < grace:
+                    continue
+                path = f"{base}/{index_name(older)}"
+                self.files.delete(path)
+                self._indexes.pop(path, None)
+                deleted.append(path)
+                log.info("index_pruned", experiment=exp, path=path)
+        return deleted
 
     def experiments(self) -> list[str]:
         """Experiment names (directories under ``tracking/experiments/``, checked)."""

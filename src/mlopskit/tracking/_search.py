@@ -128,6 +128,8 @@ def select_runs(
     )
     narrowing = getattr(backend, "candidates", None)  # SQL pre-filter (SQLite)
     ids = narrowing(exps, node) if node is not None and narrowing is not None else None
+    if ids is not None and len(ids) <= 1000:
+        narrow = False  # few SQL candidates: read whole once, not narrowed then re-read
     if ids is not None:
         records = backend.list_runs(run_ids=ids, keys=wanted if narrow else None)
     else:
@@ -237,13 +239,13 @@ def to_frame(records: list[RunRecord]) -> pd.DataFrame:
         "user": [r.user for r in records],
         "host": [r.host for r in records],
     }
+    nan = float("nan")
     for attr in ("params", "metrics", "tags"):
-        names = sorted({k for r in records for k in getattr(r, attr)})
+        maps = [getattr(r, attr) for r in records]
+        names = sorted({k for m in maps for k in m})
+        missing = nan if attr == "metrics" else None
         for name in names:
-            if attr == "metrics":
-                columns[f"metrics.{name}"] = [r.metrics.get(name, float("nan")) for r in records]
-            else:
-                columns[f"{attr}.{name}"] = [getattr(r, attr).get(name) for r in records]
+            columns[f"{attr}.{name}"] = [m.get(name, missing) for m in maps]
     frame: pd.DataFrame = pd.DataFrame(columns)
     frame["duration"] = frame["duration"].astype("float64")
     return frame
