@@ -103,12 +103,9 @@ def test_numpy_arrays_store_the_same_points_as_lists(kind: str, tmp_path: Path) 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"values": [1.0, math.inf]}, "finite"),
-        ({"values": [1.0, math.nan]}, "finite"),
-        ({"values": [math.inf, -math.inf]}, "finite"),
         ({"values": [1.0, True]}, "real number"),
         ({"values": [1.0, "2"]}, "real number"),
-        ({"values": [2**2000]}, "real number|finite"),
+        ({"values": [2**2000]}, "real number"),
         ({"values": [1.0], "steps": [2**63]}, "64-bit"),
         ({"values": [1.0], "steps": [1.5]}, "integer"),
         ({"values": [1.0], "steps": [True]}, "integer"),

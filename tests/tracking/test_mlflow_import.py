@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 import mlopskit as mk
 from mlopskit.errors import NotFoundError
-from mlopskit.tracking import import_mlflow
+from mlopskit.tracking import ObjectStoreBackend, Tracker, import_mlflow
 
 RUN = "a" * 32
 CHILD = "b" * 32
@@ -91,13 +92,14 @@ class TestImportMlflow:
         """Experiments, runs, params, tags, metrics and statuses come across from mlruns/."""
         report = import_mlflow(file_store)
         assert report.experiments == ["My_Exp"]
-        assert (report.runs, report.metric_points, report.skipped_points) == (2, 2, 1)
+        assert (report.runs, report.metric_points, report.skipped_points) == (2, 3, 0)
         run = mk.get_run(RUN)
         assert (run.name, run.status, run.experiment) == ("first", "FINISHED", "My_Exp")
         assert run.params == {"lr": "0.01", "nested/p": "x"}
         assert run.record().user == "alice"
         assert run.duration == pytest.approx(60.0)
-        assert run.metric_history("loss")["value"].tolist() == [0.5, 0.25]
+        assert repr(run.metric_history("loss")["value"].tolist()) == "[0.5, 0.25, nan]"
+        assert math.isnan(run.metrics["loss"])  # MLflow's latest, kept
         child = mk.get_run(CHILD)
         assert (child.status, child.tags["mlflow.status"]) == ("KILLED", "RUNNING")
         assert child.parent_id == RUN
@@ -114,7 +116,7 @@ class TestImportMlflow:
         assert (report.runs, report.experiments) == (1, ["mlflow-Default"])
         run = mk.get_run("aaaa1111aaaa1111aaaa1111aaaa1111")
         assert (run.status, run.params, run.tags["team"]) == ("FAILED", {"depth": "4"}, "x")
-        assert run.metric_history("acc")["value"].tolist() == [0.5, 0.75]
+        assert repr(run.metric_history("acc")["value"].tolist()) == "[0.5, 0.75, nan]"
         with pytest.raises(NotFoundError):
             mk.get_run("dddd1111dddd1111dddd1111dddd1111")
         assert import_mlflow(sqlite_store, include_deleted=True).runs == 1
@@ -289,14 +291,15 @@ class TestEverythingMlflowLeaves:
     def test_latest_values_read_as_mlflow_reads_them(
         self, workspace: str, file_store: Path
     ) -> None:
-        """Equal step and time: the larger value is the latest; a NaN latest is reported."""
+        """Equal step and time: the larger value is the latest; a NaN latest stays NaN."""
         _everything(file_store)
         report = import_mlflow(file_store, registry=mk.registry)
         run = mk.get_run(RUN)
         assert run.metrics["dup"] == 2.0
         assert run.metrics["train_acc"] == 0.9
         assert run.metric_history("train_acc")["step"].tolist() == [0]
-        assert report.nan_latest == [f"{RUN}/loss", f"{RUN}/nanm"]
+        assert math.isnan(run.metrics["nanm"]) and math.isnan(run.metrics["loss"])
+        assert not hasattr(report, "nan_latest")  # nothing is left behind to list
         assert report.malformed_lines == 0
 
     def test_never_ended_run_keeps_no_end_time(self, workspace: str, file_store: Path) -> None:
@@ -306,6 +309,18 @@ class TestEverythingMlflowLeaves:
         assert child.status == "KILLED"
         assert child.record().end_time is None
         assert child.duration is None
+
+    def test_never_ended_run_keeps_no_end_time_on_object_stores(
+        self, tmp_path: Path, file_store: Path
+    ) -> None:
+        """On the object-store backend too, a run MLflow never ended has no end time (it
+        does not take its start time as its end)."""
+        root = str(tmp_path / "objws")
+        tracker = Tracker(root, ObjectStoreBackend(root))
+        import_mlflow(file_store, tracker=tracker)
+        child = tracker.get_run(CHILD).record()
+        assert (child.status, child.end_time, child.duration) == ("KILLED", None, None)
+        assert tracker.get_run(RUN).record().end_time is not None
 
     def test_logged_and_registered_models_come_into_the_registry(
         self, workspace: str, file_store: Path
@@ -435,13 +450,13 @@ def test_sqlite_store_brings_everything(workspace: str, sqlite_everything: Path)
     MLflow's latest values (from its latest_metrics) all come across; a re-import adds none."""
     run_id = "aaaa1111aaaa1111aaaa1111aaaa1111"
     with mk.Workspace(workspace) as ws:
-        report = import_mlflow(sqlite_everything, registry=ws.registry)
+        import_mlflow(sqlite_everything, registry=ws.registry)
         run = mk.get_run(run_id)
         assert set(run.artifacts) == {"plot.png", "model"}
         assert run.tags["mlflow.experimentTag.project"] == "demo"
         assert [(i.name, i.context) for i in run.inputs] == [("train-df", "training")]
         assert run.metrics["dup"] == 2.0
-        assert report.nan_latest == [f"{run_id}/acc"]
+        assert math.isnan(run.metrics["acc"])  # latest_metrics says is_nan
         (version,) = ws.registry.versions("clf")
         assert (version.run_id, version.digest) == (run_id, run.artifacts["model"].digest)
         assert ws.registry.aliases("clf") == {"champion": version.number}

@@ -67,8 +67,11 @@ class TrackingBackend(Protocol):
         """Record that the run consumed ``item``."""
         ...
 
-    def finish(self, run_id: str, status: str, end_time: float) -> None:
-        """Set the final status and end time and detach this writer."""
+    def finish(self, run_id: str, status: str, end_time: float | None) -> None:
+        """Set the final status and end time and detach this writer.
+
+        ``end_time`` None keeps no end time (an imported run its source never ended).
+        """
         ...
 
     def heartbeat(self) -> None:

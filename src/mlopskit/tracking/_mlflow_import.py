@@ -9,15 +9,14 @@ param and tag, one line ``<timestamp ms> <value> <step>`` per metric point, ``in
 kept, so importing again skips what is there already.
 
 What comes across: experiments (their tags as run tags ``mlflow.experimentTag.<key>``),
-runs with params, tags, every finite metric point and their artifacts (each top-level
+runs with params, tags, every metric point (NaN and ±infinity too) and their artifacts (each top-level
 file or directory one run artifact, in the store: identical bytes stored once), dataset inputs (each dataset's MLflow description stored
 as a JSON object, the run's input), MLflow 3 logged models (a run artifact named after
 the model), and, given a ``registry``, registered models with their versions (lineage
 to their runs), aliases and tags. A metric's latest value reads as MLflow reads it:
-among points at the same step and time the largest value (MLflow's
-``max(step, timestamp, value)``), which the import makes the last one written; a latest
-value MLflow reads as NaN cannot be stored (mlopskit metrics are finite) and is listed
-in ``ImportReport.nan_latest``.
+among points at the same step and time the one MLflow answers (the file store's
+``max(step, timestamp, value)`` in file order, the SQLite store's ``latest_metrics``
+row), which the import writes last of them; a NaN latest value stays NaN.
 
 The source is untrusted: run ids must be valid mlopskit run ids (they become file
 names on the object-store backend), symbolic links are never followed (a link in
@@ -39,7 +38,7 @@ import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
 from mlopskit._log import get_logger
@@ -75,8 +74,8 @@ class ImportReport:
         runs: runs imported.
         skipped_runs: runs present already (same run id).
         invalid_runs: runs not imported because their data is invalid (see ``problems``).
-        metric_points: points imported; ``skipped_points`` were not (non-finite values,
-            invalid keys, steps or times).
+        metric_points: points imported (NaN and ±infinity too); ``skipped_points`` were
+            not (invalid keys, steps or times).
         skipped_keys: ``kind:key`` of params, tags and metrics not imported.
         malformed_lines: metric file lines that do not parse.
         artifacts: run artifacts imported into the store: each top-level file or
@@ -86,8 +85,6 @@ class ImportReport:
         model_versions: registered model versions imported into the registry;
             ``skipped_model_versions`` were there already or could not be read.
         experiment_tags: each imported experiment's MLflow tags.
-        nan_latest: ``run_id/key`` of metrics whose latest value MLflow reads as NaN
-            (mlopskit reads the latest finite point instead).
         problems: one line per problem met: where (file or run) and what.
     """
 
@@ -106,7 +103,6 @@ class ImportReport:
     model_versions: int = 0
     skipped_model_versions: int = 0
     experiment_tags: dict[str, dict[str, str]] = field(default_factory=dict)
-    nan_latest: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     def problem(self, where: str, what: str) -> None:
@@ -141,8 +137,8 @@ class _MlflowRun:
     artifacts: str | None = None  # a local directory
     inputs: list[tuple[dict[str, Any], str | None]] = field(default_factory=list)
     models: list[_LoggedModel] = field(default_factory=list)
-    #: key -> whether MLflow reads its latest value as NaN (SQLite's latest_metrics)
-    latest_nan: dict[str, bool] | None = None
+    #: key -> the latest value MLflow reads (SQLite's ``latest_metrics``; NaN when is_nan)
+    latest: dict[str, float] | None = None
 
 
 @dataclass
@@ -242,9 +238,9 @@ def import_mlflow(
     Returns:
         An :class:`ImportReport`. Runs already present (same run id) are skipped, and so
         are model versions already imported (tag ``mlflow.version``), so importing
-        again adds only what is new; non-finite metric values are counted and skipped;
-        MLflow runs still RUNNING are imported as KILLED with tag ``mlflow.status`` and
-        no end time.
+        again adds only what is new; NaN and infinite metric values are kept; MLflow
+        runs still RUNNING are imported as KILLED with tag ``mlflow.status`` and no end
+        time.
     """
     if tracker is None:
         from mlopskit.tracking._fluent import current_tracker
@@ -310,15 +306,30 @@ def _clean(mapping: dict[str, str], report: ImportReport, what: str, where: str)
     return out
 
 
-def _latest_is_nan(points: list[tuple[str, float, int, float]]) -> bool:
-    """Whether MLflow's file store reads this metric's latest value as NaN.
+def _mlflow_order(
+    points: list[tuple[str, float, int, float]], latest: float | None
+) -> list[tuple[str, float, int, float]]:
+    """The metric's points by (step, time), the one MLflow reads as latest written last.
 
-    MLflow (``FileStore._get_metric_from_file``) takes ``max(..., key=(step, timestamp,
-    value))`` over the metric's points, with Python's comparisons (a NaN compares
-    false, so the first of equal (step, timestamp) stays).
+    mlopskit's latest is the last written of the highest (step, time); MLflow's is the
+    SQLite store's ``latest_metrics`` value (``latest``) when there is one among those
+    points, else the file store's ``max(..., key=(step, timestamp, value))`` over the
+    points in file order, with Python's comparisons (a NaN compares false, so of equal
+    (step, time) the earlier point stays against it).
     """
-    latest = max(points, key=lambda p: (p[2], p[3], p[1]))
-    return math.isnan(latest[1])
+    top = max(range(len(points)), key=lambda i: (points[i][2], points[i][3], points[i][1]))
+    if latest is not None:
+        at = (points[top][2], points[top][3])
+        same = [
+            i
+            for i, p in enumerate(points)
+            if (p[2], p[3]) == at and (p[1] == latest or (math.isnan(p[1]) and math.isnan(latest)))
+        ]
+        if same:
+            top = same[-1]
+    rest = points[:top] + points[top + 1 :]
+    rest.sort(key=lambda p: (p[2], p[3]))
+    return [*rest, points[top]]
 
 
 def _import_run(tracker: Tracker, run: _MlflowRun, src: _Source, imported: dict[str, str]) -> None:
@@ -373,23 +384,15 @@ def _import_run(tracker: Tracker, run: _MlflowRun, src: _Source, imported: dict[
         by_key.setdefault(point[0], []).append(point)
     points: list[MetricPoint] = []
     for key, series in sorted(by_key.items()):
-        nan_latest = (
-            run.latest_nan.get(key, False) if run.latest_nan is not None else _latest_is_nan(series)
-        )
-        if nan_latest:
-            report.nan_latest.append(f"{run.run_id}/{key}")
         try:
             check_key(key)
         except InvalidInputError:
             report.skipped_keys.append(f"metric:{key}")
             report.skipped_points += len(series)
             continue
-        # MLflow's latest among equal (step, time) is the largest value; ours is the last
-        # written, so write each metric's points in MLflow's order
-        for _, number, step, ts in sorted(series, key=lambda p: (p[2], p[3], p[1])):
-            if not math.isfinite(number):
-                report.skipped_points += 1
-                continue
+        # ours is the last written of the highest (step, time): MLflow's latest goes last
+        latest = None if run.latest is None else run.latest.get(key)
+        for _, number, step, ts in _mlflow_order(series, latest):
             try:
                 points.append((key, number, metric_step(key, step), metric_time(key, ts)))
             except InvalidInputError as exc:
@@ -417,15 +420,8 @@ def _import_run(tracker: Tracker, run: _MlflowRun, src: _Source, imported: dict[
 
 
 def _finish(backend: Any, run: _MlflowRun, status: str) -> None:
-    """End the imported run; one MLflow never ended keeps no end time where the backend can."""
-    if run.end_time:
-        backend.finish(run.run_id, status, run.end_time)
-        return
-    try:
-        backend.finish(run.run_id, status, cast(float, None))
-    except TypeError:  # this backend needs an end time
-        log.info("mlflow_import_open_run_ended_at_start", run_id=run.run_id)
-        backend.finish(run.run_id, status, run.start_time)
+    """End the imported run; one MLflow never ended keeps no end time."""
+    backend.finish(run.run_id, status, run.end_time or None)
 
 
 def _import_artifacts(handle: Any, run: _MlflowRun, src: _Source, imported: dict[str, str]) -> None:
@@ -896,14 +892,16 @@ def _sqlite_runs(src: _Source) -> Iterator[_MlflowRun]:
                 except (ValueError, TypeError, OverflowError) as exc:
                     report.malformed_lines += 1
                     report.problem(f"{path}: metric {k!r} of run {run_id!r}", f"malformed: {exc}")
-            latest_nan = None
+            latest = None
             if "latest_metrics" in tables:  # MLflow's own answer for the latest values
-                latest_nan = {
-                    str(k): bool(n)
-                    for k, n in conn.execute(
-                        "SELECT key, is_nan FROM latest_metrics WHERE run_uuid = ?", (run_id,)
-                    )
-                }
+                latest = {}
+                for k, v, n in conn.execute(
+                    "SELECT key, value, is_nan FROM latest_metrics WHERE run_uuid = ?", (run_id,)
+                ):
+                    try:
+                        latest[str(k)] = math.nan if n else float(v)
+                    except (ValueError, TypeError, OverflowError):
+                        continue  # unreadable: the file-store rule decides
             try:
                 yield _MlflowRun(
                     run_id=str(run_id),
@@ -920,7 +918,7 @@ def _sqlite_runs(src: _Source) -> Iterator[_MlflowRun]:
                     artifacts=src.local_dir(None if art is None else str(art), f"run {run_id!r}"),
                     inputs=_sqlite_inputs(conn, tables, str(run_id)),
                     models=[m for m in models if m.run_id == str(run_id)],
-                    latest_nan=latest_nan,
+                    latest=latest,
                 )
             except (InvalidInputError, ValueError, TypeError, OverflowError) as exc:
                 report.invalid_runs += 1

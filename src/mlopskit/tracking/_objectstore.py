@@ -81,6 +81,7 @@ from mlopskit.tracking._segments import (
     RUN_FORMAT,
     SEGMENT_FORMAT,
     check_identity,
+    encode_values,
     merge_events,
     parse_segment,
 )
@@ -280,7 +281,7 @@ class ObjectStoreBackend:
                 "e": "metrics",
                 "key": k,
                 "steps": s.tolist(),
-                "values": v.tolist(),
+                "values": encode_values(v),
                 "times": t.tolist(),
             }
             for k, (s, v, t) in metric_columns(points).items()
@@ -308,14 +309,15 @@ class ObjectStoreBackend:
         }
         self._append(self._experiment(run_id), run_id, [event])
 
-    def finish(self, run_id: str, status: str, end_time: float) -> None:
+    def finish(self, run_id: str, status: str, end_time: float | None) -> None:
         """Append the final status and this writer's detach.
 
         Events are ordered by their time, so they carry the time they are written (a run
         copied or imported later, with an older ``end_time``, must not read as RUNNING
-        behind its own later attach); ``end_time`` is kept as the run's end.
+        behind its own later attach); ``end_time`` is kept as the run's end (None: the
+        run keeps no end time).
         """
-        now = max(end_time, time.time())
+        now = time.time() if end_time is None else max(end_time, time.time())
         self._append(
             self._experiment(run_id),
             run_id,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from mlopskit.errors import IntegrityError
@@ -30,7 +30,14 @@ from mlopskit.tracking._model import (
 )
 from mlopskit.tracking._validate import MAX_TIME, MIN_TIME, check_experiment, check_run_id
 
-__all__ = ["RUN_FORMAT", "SEGMENT_FORMAT", "check_identity", "merge_events", "parse_segment"]
+__all__ = [
+    "RUN_FORMAT",
+    "SEGMENT_FORMAT",
+    "check_identity",
+    "encode_values",
+    "merge_events",
+    "parse_segment",
+]
 
 SEGMENT_FORMAT = "mlopskit.tracking.segment/1"
 RUN_FORMAT = "mlopskit.tracking.run/1"
@@ -45,6 +52,39 @@ def _need(ok: bool, what: str) -> None:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+#: Non-finite metric values in a segment: JSON has no NaN or infinity, so they are these
+#: strings (every JSON reader can parse the segment; a value of any other type is damage).
+NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+_NAME = {0.0: "NaN", 1.0: "Infinity", -1.0: "-Infinity"}
+
+
+def encode_values(values: Iterable[float]) -> list[float | str]:
+    """Metric values as a segment's ``values`` list: NaN and ±infinity as strings."""
+    floats = list(values)
+    if all(map(math.isfinite, floats)):
+        return list(floats)
+    return [
+        v if math.isfinite(v) else _NAME[math.copysign(1.0, v) if v == v else 0.0] for v in floats
+    ]
+
+
+def _decode_values(values: list[Any]) -> bool:
+    """Turn a segment's non-finite value strings into floats, in place; False if a value
+    is neither a number nor one of those strings."""
+    for i, v in enumerate(values):
+        if v.__class__ is float:
+            if not math.isfinite(v):  # a bare NaN/Infinity token: not what mlopskit writes
+                return False
+        elif v.__class__ is int:
+            if not -(2**1023) < v < 2**1023:
+                return False
+        elif isinstance(v, str) and v in NON_FINITE:
+            values[i] = NON_FINITE[v]
+        else:
+            return False
+    return True
 
 
 def _is_time(value: object) -> bool:
@@ -94,7 +134,7 @@ def _check_event(event: object) -> None:
             all(type(s) is int and -(2**63) <= s < 2**63 for s in steps),
             "metrics event: a step is not a 64-bit integer",
         )
-        _need(all(map(_is_number, values)), "metrics event: a value is not a finite number")
+        _need(_decode_values(values), "metrics event: a value is not a number")
         _need(all(map(_is_time, times)), "metrics event: a time is not a finite number")
     elif kind == "create":
         check_identity(event.get("run"))

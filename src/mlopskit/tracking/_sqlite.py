@@ -3,10 +3,13 @@
 One file, ``<workspace>/tracking.sqlite``, in WAL mode, written in short
 ``BEGIN IMMEDIATE`` transactions with a long busy timeout, so several processes on one
 machine log at once without "database is locked" errors. The schema (``PRAGMA
-user_version`` 3) is created or migrated inside a write transaction, so processes that
-cold-start one fresh file at the same time never race (docs/tracking.md specifies the
-tables). Deleting or restoring a run or an experiment appends a row to ``lifecycle``
+user_version`` 4) is created or migrated inside a write transaction, so processes that
+cold-start one fresh file at the same time never race (docs/layout-tracking.md specifies
+the tables). Deleting or restoring a run or an experiment appends a row to ``lifecycle``
 (schema 3); nothing is updated in place. Every metric block carries a CRC-32 checked on read.
+A latest value that is NaN is stored as NULL (SQLite turns a NaN REAL into NULL anyway;
+schema 4 lets ``latest_metrics.value`` hold it), so SQL comparisons with it are false,
+as the Python filter's are; ±infinity are REAL values SQLite keeps as they are.
 
 Every database call is one :func:`mlopskit._retry.retry` (busy/locked is transient);
 a damaged file raises :class:`~mlopskit.errors.IntegrityError`, any other SQLite
@@ -63,7 +66,7 @@ __all__ = ["SCHEMA_VERSION", "SQLiteBackend"]
 log = get_logger("mlopskit.tracking")
 T = TypeVar("T")
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 LIFECYCLE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS lifecycle (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, name TEXT NOT NULL,
@@ -92,7 +95,7 @@ CREATE TABLE IF NOT EXISTS metric_blocks (
 CREATE INDEX IF NOT EXISTS metric_blocks_run_key ON metric_blocks (run_id, key);
 CREATE TABLE IF NOT EXISTS latest_metrics (
     run_id TEXT NOT NULL, key TEXT NOT NULL, step INTEGER NOT NULL,
-    value REAL NOT NULL, timestamp REAL NOT NULL,
+    value REAL, timestamp REAL NOT NULL,
     PRIMARY KEY (run_id, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS artifacts (
     run_id TEXT NOT NULL, name TEXT NOT NULL, digest TEXT NOT NULL, size INTEGER NOT NULL,
@@ -106,6 +109,18 @@ CREATE TABLE IF NOT EXISTS writers (
 CREATE TABLE IF NOT EXISTS run_writers (
     run_id TEXT NOT NULL, writer_id TEXT NOT NULL, active INTEGER NOT NULL,
     PRIMARY KEY (run_id, writer_id)) WITHOUT ROWID;
+"""
+
+#: 3 -> 4: ``latest_metrics.value`` may be NULL (a NaN latest value); SQLite cannot drop a
+#: NOT NULL constraint in place, so the table is copied into its new form.
+MIGRATE_LATEST_NULLABLE = """
+CREATE TABLE latest_metrics_v4 (
+    run_id TEXT NOT NULL, key TEXT NOT NULL, step INTEGER NOT NULL,
+    value REAL, timestamp REAL NOT NULL,
+    PRIMARY KEY (run_id, key)) WITHOUT ROWID;
+INSERT INTO latest_metrics_v4 SELECT run_id, key, step, value, timestamp FROM latest_metrics;
+DROP TABLE latest_metrics;
+ALTER TABLE latest_metrics_v4 RENAME TO latest_metrics
 """
 
 _UPSERT_LATEST = (
@@ -225,6 +240,10 @@ class SQLiteBackend:
                 )
             if version < 3:  # 2 -> 3: lifecycle events (deleting and restoring)
                 for statement in LIFECYCLE_SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+            if 0 < version < 4:  # 3 -> 4: a NaN latest value (NULL) can be stored
+                for statement in MIGRATE_LATEST_NULLABLE.split(";"):
                     if statement.strip():
                         conn.execute(statement)
             if version < SCHEMA_VERSION:
@@ -484,7 +503,7 @@ class SQLiteBackend:
 
         self._write("log input", tx)
 
-    def finish(self, run_id: str, status: str, end_time: float) -> None:
+    def finish(self, run_id: str, status: str, end_time: float | None) -> None:
         """Set the final status and detach this writer."""
 
         def tx(conn: sqlite3.Connection) -> None:
@@ -635,7 +654,7 @@ class SQLiteBackend:
             for run_id, key, value in self._read(sql, margs):
                 rec = records.get(run_id)
                 if rec is not None:
-                    rec.metrics[key] = value
+                    rec.metrics[key] = _NAN if value is None else value  # NULL is NaN
         if not records:
             return []
         running = [r for r in records.values() if r.status == "RUNNING"]
@@ -804,6 +823,7 @@ class SQLiteBackend:
 
 
 _STEP_THEN_TIME = itemgetter(0, 2)
+_NAN = float("nan")
 
 
 def _unpack(code: str, data: bytes) -> array[Any]:

@@ -111,7 +111,11 @@ def check_status(status: object) -> Status:
 
 
 def metric_value(key: str, value: object) -> float:
-    """``value`` as a finite float, or InvalidInputError naming the metric."""
+    """``value`` as a float, or InvalidInputError naming the metric.
+
+    NaN and ±infinity are values like any other (MLflow stores them too): a loss that
+    diverged is recorded as it was, not refused.
+    """
     cls = value.__class__
     if cls is float:
         out: float = value  # type: ignore[assignment]
@@ -132,12 +136,6 @@ def metric_value(key: str, value: object) -> float:
                 key=key,
                 found=value,
             ) from None
-    if not math.isfinite(out):
-        raise InvalidInputError(
-            f"metric {key!r} must be finite, found {out!r}; log a finite value or skip the step",
-            key=key,
-            found=value,
-        )
     return out
 
 
