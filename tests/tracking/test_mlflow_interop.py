@@ -86,6 +86,8 @@ def _write_everything(uri: str, workdir: Path) -> dict[str, str]:
         mlflow.log_metric("dup", 1.0, step=0, timestamp=1700000000000)
         mlflow.log_metric("nanm", 1.0, step=0)
         mlflow.log_metric("nanm", float("nan"), step=1)
+        mlflow.log_metric("infm", float("inf"), step=0)
+        mlflow.log_metric("infm", float("-inf"), step=1)
         mlflow.log_artifact(str(notes))
         mlflow.log_artifact(str(notes), artifact_path="sub")
         ids["parent"] = parent.info.run_id
@@ -102,6 +104,10 @@ def _write_everything(uri: str, workdir: Path) -> dict[str, str]:
     ids["open"] = client.create_run(exp_id, run_name="open").info.run_id
     read = client.get_run(ids["parent"]).data.metrics
     ids["mlflow_dup"], ids["mlflow_nanm"] = str(read["dup"]), str(read["nanm"])
+    for key in ("nanm", "infm"):  # every point as MLflow reads it back, and the latest
+        history = client.get_metric_history(ids["parent"], key)
+        ids[f"mlflow_history_{key}"] = repr(sorted((m.step, m.value) for m in history))
+        ids[f"mlflow_latest_{key}"] = repr(read[key])
     return ids
 
 
@@ -123,6 +129,11 @@ def test_import_everything_written_by_mlflow(
         parent = mk.get_run(ids["parent"])
         assert parent.metrics["dup"] == 2.0
         assert str(parent.metrics["nanm"]) == ids["mlflow_nanm"]  # NaN, as MLflow reads it
+        for key in ("nanm", "infm"):  # non-finite points come across as MLflow reads them
+            frame = parent.metric_history(key)
+            points = sorted(zip(frame["step"].tolist(), frame["value"].tolist()))
+            assert repr(points) == ids[f"mlflow_history_{key}"]
+            assert repr(parent.metrics[key]) == ids[f"mlflow_latest_{key}"]
         arts = parent.artifacts
         assert set(arts) >= {"notes.txt", "sub"}  # MLflow's top-level entries
         assert arts["notes.txt"].digest in ws.store.get_bytes(arts["sub"]).decode()
