@@ -141,7 +141,9 @@ def test_segments_hold_strict_json(tmp_path: Path) -> None:
     assert repr(history) == "[nan, inf, -inf, 1.5]"
 
 
-@pytest.mark.parametrize("bad", ['"nan"', '"1.0"', "NaN", "Infinity", "null", "true", "1e999"])
+@pytest.mark.parametrize(
+    "bad", ['"nan"', '"1.0"', "NaN", "Infinity", "null", "true", "1e999", "1" + "0" * 400]
+)
 def test_a_segment_with_a_bad_value_is_skipped_and_reported(tmp_path: Path, bad: str) -> None:
     """A metric value that is neither a number nor one of the three strings mlopskit writes
     makes the segment damaged: skipped with a warning naming it, never a wrong value."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from array import array
 from collections.abc import Collection, Iterable
 from typing import Any
 
@@ -51,7 +52,10 @@ def _need(ok: bool, what: str) -> None:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite JSON number (an int beyond float range is not: never an OverflowError)."""
+    if value.__class__ is float:
+        return math.isfinite(value)
+    return value.__class__ is int and -(2**1023) < value < 2**1023
 
 
 #: Non-finite metric values in a segment: JSON has no NaN or infinity, so they are these
@@ -62,9 +66,9 @@ _NAME = {0.0: "NaN", 1.0: "Infinity", -1.0: "-Infinity"}
 
 def encode_values(values: Iterable[float]) -> list[float | str]:
     """Metric values as a segment's ``values`` list: NaN and ±infinity as strings."""
-    floats = list(values)
+    floats: list[Any] = values.tolist() if isinstance(values, array) else list(values)
     if all(map(math.isfinite, floats)):
-        return list(floats)
+        return floats
     return [
         v if math.isfinite(v) else _NAME[math.copysign(1.0, v) if v == v else 0.0] for v in floats
     ]
@@ -73,12 +77,14 @@ def encode_values(values: Iterable[float]) -> list[float | str]:
 def _decode_values(values: list[Any]) -> bool:
     """Turn a segment's non-finite value strings into floats, in place; False if a value
     is neither a number nor one of those strings."""
+    if all(map(_is_number, values)):  # the common case: every value finite
+        return True
     for i, v in enumerate(values):
         if v.__class__ is float:
             if not math.isfinite(v):  # a bare NaN/Infinity token: not what mlopskit writes
                 return False
         elif v.__class__ is int:
-            if not -(2**1023) < v < 2**1023:
+            if not _is_number(v):
                 return False
         elif isinstance(v, str) and v in NON_FINITE:
             values[i] = NON_FINITE[v]
