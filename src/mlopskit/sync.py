@@ -490,7 +490,8 @@ def _sync_runs(source: str, target: str, dry_run: bool) -> tuple[int, int]:
             theirs.log_artifact(rec.run_id, name, ref)
         for item in full.inputs:
             theirs.log_input(rec.run_id, item)
-        theirs.finish(rec.run_id, status, (full.end_time or full.start_time).timestamp())
+        end = full.end_time.timestamp() if full.end_time is not None else None
+        theirs.finish(rec.run_id, status, end)  # a run that never ended keeps no end time
         if rec.run_id in events:
             _sync_lifecycle(events[rec.run_id], theirs, rec.run_id)
     return copied, running
