@@ -57,6 +57,7 @@ from mlopskit.versioning import (
     deleted_versions,
     mark_deleted,
     materialize,
+    numbered_state,
     read_version,
     record_edge,
     record_use,
@@ -391,15 +392,16 @@ class Registry(StoreBound):
             return self._with_tags(uri)
         name, selector = parse_model_uri(uri)
         if isinstance(selector, int):
-            marker = self.store.refs.record(f"models/{name}/deleted/{selector}")
-            if marker is not None and marker.target is not None:
-                raise self._deleted_error(name, selector, marker)
+            # one listing of the name's refs finds a deletion marker (reading the marker's
+            # own ref log costs two LISTs on S3 when it does not exist, the common case)
+            _, deleted = numbered_state(self.store, "models", _check_name(name))
+            if selector in deleted:
+                raise self._deleted_error(name, selector, deleted[selector])
             return self._with_tags(self._version(name, selector))
         if selector == "latest":
-            numbers = self._numbers(name)
+            numbers, deleted = numbered_state(self.store, "models", _check_name(name))
             if not numbers:
                 raise self._no_model(name)
-            deleted = deleted_versions(self.store, "models", name)
             alive = [n for n in numbers if n not in deleted]
             if not alive:
                 raise NotFoundError(
@@ -417,10 +419,9 @@ class Registry(StoreBound):
     def versions(self, name: str) -> VersionList[ModelVersion]:
         """Every version of ``name``, oldest first: a list of :class:`ModelVersion`
         (``.to_frame()`` for a table)."""
-        numbers = self._numbers(name)
+        numbers, deleted = numbered_state(self.store, "models", _check_name(name))
         if not numbers:
             raise self._no_model(name)
-        deleted = deleted_versions(self.store, "models", name)
         return VersionList(
             self._with_tags(self._version(name, n)) for n in numbers if n not in deleted
         )

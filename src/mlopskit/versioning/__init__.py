@@ -28,6 +28,7 @@ from mlopskit.versioning._numbered import (
     deleted_error,
     deleted_versions,
     mark_deleted,
+    numbered_state,
     read_version,
     unmark_deleted,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "mark_deleted",
     "materialize",
     "node_ids_of",
+    "numbered_state",
     "parse_dataset_uri",
     "read_version",
     "record_edge",

@@ -50,6 +50,7 @@ from mlopskit.versioning._numbered import (
     deleted_error,
     deleted_versions,
     mark_deleted,
+    numbered_state,
     read_version,
     unmark_deleted,
 )
@@ -457,10 +458,9 @@ class Datasets(StoreBound):
         """
         if isinstance(name, str) and ("/" in name or "@" in name) and version == "latest":
             name, version = parse_dataset_uri(name)
-        numbers = self._numbers(name)
+        numbers, deleted = numbered_state(self.store, "datasets", _check_name(name))
         if not numbers:
             raise self._no_dataset(name)
-        deleted = deleted_versions(self.store, "datasets", name)
         if version in ("latest", None):
             alive = [n for n in numbers if n not in deleted]
             if not alive:
@@ -491,10 +491,9 @@ class Datasets(StoreBound):
     def versions(self, name: str) -> VersionList[DatasetVersion]:
         """Every version of ``name``, oldest first: a list of :class:`DatasetVersion`
         (``.to_frame()`` for a table)."""
-        numbers = self._numbers(name)
+        numbers, deleted = numbered_state(self.store, "datasets", _check_name(name))
         if not numbers:
             raise self._no_dataset(name)
-        deleted = deleted_versions(self.store, "datasets", name)
         return VersionList(self._read(name, n) for n in numbers if n not in deleted)
 
     # -- deleting -----------------------------------------------------------------------

@@ -76,14 +76,26 @@ def read_version(store: ArtifactStore, model: type[V], refname: str, **expected:
 
 def deleted_versions(store: ArtifactStore, area: str, name: str) -> dict[int, RefRecord]:
     """Version number → the marker record of each deleted version of ``area/name``."""
-    prefix = f"{area}/{name}/deleted"
-    out: dict[int, RefRecord] = {}
-    for refname in store.refs.list(prefix):
-        leaf = refname.rpartition("/")[2]
-        rec = store.refs.record(refname)
-        if leaf.isdigit() and rec is not None and rec.target is not None:
-            out[int(leaf)] = rec
-    return out
+    return numbered_state(store, area, name)[1]
+
+
+def numbered_state(
+    store: ArtifactStore, area: str, name: str
+) -> tuple[list[int], dict[int, RefRecord]]:
+    """The version numbers of ``area/name`` (sorted) and the deleted ones' marker records,
+    from ONE listing of the name's refs (on S3, listing a prefix that holds nothing costs
+    three requests: the versions and the markers are listed together instead)."""
+    numbers: list[int] = []
+    deleted: dict[int, RefRecord] = {}
+    versions, markers = f"{area}/{name}/v/", f"{area}/{name}/deleted/"
+    for refname in store.refs.list(f"{area}/{name}", include_deleted=True):
+        if refname.startswith(versions) and refname[len(versions) :].isdigit():
+            numbers.append(int(refname[len(versions) :]))
+        elif refname.startswith(markers) and refname[len(markers) :].isdigit():
+            rec = store.refs.record(refname)
+            if rec is not None and rec.target is not None:
+                deleted[int(refname[len(markers) :])] = rec
+    return sorted(numbers), deleted
 
 
 def deleted_error(what: str, name: str, number: int, rec: RefRecord, restore: str) -> NotFoundError:
