@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from mlopskit.errors import ConfigError
 
-__all__ = ["cache_dir", "flag", "home", "setting"]
+__all__ = ["cache_dir", "flag", "home", "resolve_uri", "setting"]
 
 T = TypeVar("T")
 
@@ -68,6 +68,14 @@ def home(explicit: str | os.PathLike[str] | None = None) -> str:
     """The workspace root URL or path: argument > ``MLOPSKIT_HOME`` > ``./.mlopskit``."""
     value = setting("home", None if explicit is None else os.fspath(explicit), default="")
     return value or os.path.join(os.getcwd(), ".mlopskit")
+
+
+def resolve_uri(uri: str | os.PathLike[str]) -> str:
+    """``uri`` as a cache key: a local path made absolute against the current directory
+    (now, so a relative workspace follows ``os.chdir``), a URL (``s3://``, ``memory://``,
+    ``file://``) unchanged."""
+    text = os.fspath(uri)
+    return text if "://" in text else os.path.abspath(text)
 
 
 def cache_dir(explicit: str | os.PathLike[str] | None = None) -> str:

@@ -241,3 +241,28 @@ class TestLightweightPath:
             [sys.executable, "-c", code], capture_output=True, text=True, check=True
         )
         assert json.loads(out.stdout) == []
+
+
+def test_a_relative_workspace_follows_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same relative workspace name after os.chdir is another directory's workspace
+    (a notebook that changes directory must not keep writing into the old one)."""
+    import mlopskit as mk
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    monkeypatch.chdir(first)
+    with mk.Workspace("ws"):
+        mk.registry.register("m", {"w": 1})
+        with mk.start_run("e"):
+            mk.log_metric("x", 1.0)
+    monkeypatch.chdir(second)
+    with mk.Workspace("ws"):
+        mk.registry.register("m", {"w": 2})
+        with mk.start_run("e"):
+            mk.log_metric("x", 2.0)
+        assert mk.registry.load("m/1") == {"w": 2}
+        assert len(mk.search_runs("e")) == 1
+    assert (first / "ws").is_dir() and (second / "ws").is_dir()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 
-from mlopskit import _context
+from mlopskit import _config, _context
 from mlopskit.store._store import ArtifactStore
 
 _stores: dict[str, ArtifactStore] = {}
@@ -14,7 +14,7 @@ _lock = threading.Lock()
 
 def store_for(uri: str | os.PathLike[str]) -> ArtifactStore:
     """The (cached) store at ``uri``; one instance per URI per process."""
-    key = os.fspath(uri)
+    key = _config.resolve_uri(uri)  # "ws" after os.chdir is another directory
     with _lock:
         store = _stores.get(key)
         if store is None:

@@ -79,7 +79,7 @@ _trackers_lock = threading.Lock()
 
 def tracker_for(uri: str | os.PathLike[str]) -> Tracker:
     """The (cached) tracker of the workspace at ``uri``."""
-    key = (os.fspath(uri), str(_config.setting("tracking_backend", default="auto")))
+    key = (_config.resolve_uri(uri), str(_config.setting("tracking_backend", default="auto")))
     with _trackers_lock:
         tracker = _trackers.get(key)
         if tracker is None:
