@@ -769,18 +769,23 @@ class SQLiteBackend:
                 except OverflowError:
                     continue
                 where.append(
-                    "r.run_id IN (SELECT run_id FROM latest_metrics "
-                    f"WHERE key = ? AND value {op} ?)"
+                    "EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_id = r.run_id "
+                    f"AND m.key = ? AND m.value {op} ?)"
                 )
                 args.extend([item.field.name, target])
             elif kind in ("params", "tags") and op == "=" and isinstance(value, str):
-                where.append(f"r.run_id IN (SELECT run_id FROM {kind} WHERE key = ? AND value = ?)")
+                where.append(
+                    f"EXISTS (SELECT 1 FROM {kind} t WHERE t.run_id = r.run_id "
+                    "AND t.key = ? AND t.value = ?)"
+                )
                 args.extend([item.field.name, value])
         if not where:
             return None
+        # one primary-key probe per run of the experiments and conjunct (a conjunct as
+        # `run_id IN (subquery)` scanned its whole table: every run's params or metrics)
         if experiments is not None:
-            where.append("r.experiment IN (SELECT value FROM json_each(?))")
-            args.append(json.dumps(list(experiments)))
+            where.insert(0, "r.experiment IN (SELECT value FROM json_each(?))")
+            args.insert(0, json.dumps(list(experiments)))
         rows = self._read(f"SELECT r.run_id FROM runs r WHERE {' AND '.join(where)}", args)
         return [str(row[0]) for row in rows]
 
