@@ -6,8 +6,8 @@ import contextlib
 import gc as _gc  # `gc` is the name of the `mlopskit gc` command below
 import math
 import time
-from datetime import datetime, timezone
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import click
