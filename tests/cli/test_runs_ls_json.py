@@ -7,6 +7,7 @@ import json
 import math
 import time
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -25,7 +26,13 @@ def _workspace(root: Path, metrics: dict[str, float]) -> str:
     run_id = uuid.uuid4().hex
     now = time.time()
     backend.create_run(
-        RunRecord(run_id=run_id, experiment="e", name="r", status="RUNNING", start_time=now)
+        RunRecord(
+            run_id=run_id,
+            experiment="e",
+            name="r",
+            status="RUNNING",
+            start_time=datetime.fromtimestamp(now, timezone.utc),
+        )
     )
     if metrics:
         backend.log_metrics(run_id, [(k, float(v), 0, now) for k, v in metrics.items()])

@@ -6,7 +6,7 @@ import contextlib
 import gc as _gc  # `gc` is the name of the `mlopskit gc` command below
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +40,7 @@ def _iso(moment: datetime | float | None) -> str | None:
     return datetime.fromtimestamp(moment, timezone.utc).isoformat()
 
 
-def _finite(values: dict[str, float]) -> dict[str, float | None]:
+def _finite(values: dict[str, float]) -> Mapping[str, float | None]:
     if math.isfinite(sum(values.values())):  # NaN or ±inf anywhere make the sum so
         return values  # the common case: every value finite, the dict as it is
     return {k: v if math.isfinite(v) else None for k, v in values.items()}
