@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc as _gc  # `gc` is the name of the `mlopskit gc` command below
 import math
 import time
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +40,9 @@ def _iso(moment: datetime | float | None) -> str | None:
     return datetime.fromtimestamp(moment, timezone.utc).isoformat()
 
 
-def _finite(values: dict[str, float]) -> dict[str, float | None]:
+def _finite(values: dict[str, float]) -> Mapping[str, float | None]:
+    if math.isfinite(sum(values.values())):  # NaN or ±inf anywhere make the sum so
+        return values  # the common case: every value finite, the dict as it is
     return {k: v if math.isfinite(v) else None for k, v in values.items()}
 
 
@@ -61,6 +66,23 @@ def _row(rec: RunRecord) -> dict[str, Any]:
         "metrics": _finite(rec.metrics),
         "tags": rec.tags,
     }
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a listing builds its objects.
+
+    10,000 runs are ~200,000 new containers and none is garbage: left on, the collector
+    walks them all several times over, a third of the time ``runs ls --json`` spends
+    reading and building them. It runs again (if it was on) when the block ends.
+    """
+    was_on = _gc.isenabled()
+    _gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            _gc.enable()
 
 
 def _event(event: LifecycleEvent) -> dict[str, Any]:
@@ -191,7 +213,8 @@ def runs_ls(
             if as_json
             else {c for c in extra if c.split(".", 1)[0] in ("params", "metrics", "tags")}
         )
-        records = backend.list_runs(exps, keys=keys)
+        with _collector_paused():
+            records = backend.list_runs(exps, keys=keys)
         if view.lower() != "all":
             records = [r for r in records if r.lifecycle == view.lower()]
         now = time.time()
@@ -204,7 +227,9 @@ def runs_ls(
         if limit is not None:
             records = records[:limit]
     if as_json:
-        emit(True, [_row(r) for r in records], lambda: None, plain=True)
+        with _collector_paused():
+            rows = [_row(r) for r in records]
+        emit(True, rows, lambda: None, plain=True)
     else:
         _runs_table(records, extra + (["lifecycle"] if view.lower() != "active" else []))
 

@@ -218,36 +218,46 @@ def _check_names(
 
 
 def to_frame(records: list[RunRecord]) -> pd.DataFrame:
-    """One row per run: info columns, then ``params.*``, ``metrics.*``, ``tags.*``."""
+    """One row per run: info columns, then ``params.*``, ``metrics.*``, ``tags.*``.
+
+    Built column by column with the float columns (times, duration, metrics) as typed
+    NumPy arrays, so pandas infers a dtype only for the text columns.
+    """
+    import numpy as np
     import pandas as pd
 
+    n = len(records)
+    nan = math.nan
+    starts = np.fromiter((r.start_time.timestamp() for r in records), np.float64, n)
+    ends = np.fromiter(
+        (nan if r.end_time is None else r.end_time.timestamp() for r in records), np.float64, n
+    )
+    durations = (r.duration for r in records)
     columns: dict[str, Any] = {
         "run_id": [r.run_id for r in records],
         "experiment": [r.experiment for r in records],
         "name": [r.name for r in records],
         "status": [r.status for r in records],
-        "start_time": pd.to_datetime(
-            [r.start_time.timestamp() for r in records], unit="s", utc=True
-        ),
-        "end_time": pd.to_datetime(
-            [math.nan if r.end_time is None else r.end_time.timestamp() for r in records],
-            unit="s",
-            utc=True,
-        ),
-        "duration": [float("nan") if r.duration is None else r.duration for r in records],
+        "start_time": pd.to_datetime(starts, unit="s", utc=True),
+        "end_time": pd.to_datetime(ends, unit="s", utc=True),
+        "duration": np.fromiter((nan if d is None else d for d in durations), np.float64, n),
         "parent_id": [r.parent_id for r in records],
         "user": [r.user for r in records],
         "host": [r.host for r in records],
     }
-    nan = float("nan")
     for attr in ("params", "metrics", "tags"):
         maps = [getattr(r, attr) for r in records]
         names = sorted({k for m in maps for k in m})
-        missing = nan if attr == "metrics" else None
-        for name in names:
-            columns[f"{attr}.{name}"] = [m.get(name, missing) for m in maps]
+        if attr == "metrics":
+            for name in names:
+                values = [m.get(name, nan) for m in maps]
+                # stored metric values are floats; anything else keeps pandas' inference
+                exact = all(type(v) is float for v in values)
+                columns[f"metrics.{name}"] = np.array(values, np.float64) if exact else values
+        else:
+            for name in names:
+                columns[f"{attr}.{name}"] = [m.get(name) for m in maps]
     frame: pd.DataFrame = pd.DataFrame(columns)
-    frame["duration"] = frame["duration"].astype("float64")
     return frame
 
 

@@ -88,6 +88,8 @@ CREATE TABLE IF NOT EXISTS params (
 CREATE TABLE IF NOT EXISTS tags (
     run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
     PRIMARY KEY (run_id, key)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS params_key_value ON params (key, value);
+CREATE INDEX IF NOT EXISTS tags_key_value ON tags (key, value);
 CREATE TABLE IF NOT EXISTS metric_blocks (
     run_id TEXT NOT NULL, key TEXT NOT NULL, n INTEGER NOT NULL,
     first_step INTEGER NOT NULL, last_step INTEGER NOT NULL,
@@ -788,18 +790,25 @@ class SQLiteBackend:
                 except OverflowError:
                     continue
                 where.append(
-                    "r.run_id IN (SELECT run_id FROM latest_metrics "
-                    f"WHERE key = ? AND value {op} ?)"
+                    "EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_id = r.run_id "
+                    f"AND m.key = ? AND m.value {op} ?)"
                 )
                 args.extend([item.field.name, target])
             elif kind in ("params", "tags") and op == "=" and isinstance(value, str):
-                where.append(f"r.run_id IN (SELECT run_id FROM {kind} WHERE key = ? AND value = ?)")
-                args.extend([item.field.name, value])
+                # first: the (key, value) index lists the few runs, the rest probe those
+                where.insert(
+                    0, f"r.run_id IN (SELECT run_id FROM {kind} WHERE key = ? AND value = ?)"
+                )
+                args[0:0] = [item.field.name, value]
         if not where:
             return None
+        # a metric conjunct is one primary-key probe per run left (as `run_id IN
+        # (subquery)` it scanned every run's metrics); an equality on a param or tag reads
+        # the runs holding that value from its (key, value) index (databases created
+        # before the index: one scan of the table)
         if experiments is not None:
-            where.append("r.experiment IN (SELECT value FROM json_each(?))")
-            args.append(json.dumps(list(experiments)))
+            where.insert(0, "r.experiment IN (SELECT value FROM json_each(?))")
+            args.insert(0, json.dumps(list(experiments)))
         rows = self._read(f"SELECT r.run_id FROM runs r WHERE {' AND '.join(where)}", args)
         return [str(row[0]) for row in rows]
 
