@@ -200,11 +200,6 @@ def test_import_reads_latest_values_as_mlflow_file_store_does(tmp_path: Path) ->
         assert sorted(repr(v) for _, v, _ in history) == ["5.0", "inf"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the _order patch in tracking/_search.py (owned by another engineer): "
-    "NaN after every number in either direction, missing last",
-)
 def test_order_puts_nan_where_mlflow_puts_it() -> None:
     """Ordering by a metric puts ±infinity among the numbers and NaN after every number,
     ascending or descending (MLflow's SQL store: is_nan sorts after values), missing last."""

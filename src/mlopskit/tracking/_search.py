@@ -79,10 +79,12 @@ def _sort_key(value: Any) -> tuple[int, Any]:
 def _order(records: list[RunRecord], keys: list[OrderKey]) -> list[RunRecord]:
     out = sorted(records, key=lambda r: (-r.start_time.timestamp(), r.run_id))
     for key in reversed(keys):
-        present = [r for r in out if get_value(key.field, r) is not None]
-        missing = [r for r in out if get_value(key.field, r) is None]
+        values = [get_value(key.field, r) for r in out]
+        present = [r for r, v in zip(out, values) if v is not None and v == v]
+        nan = [r for r, v in zip(out, values) if v is not None and v != v]
+        missing = [r for r, v in zip(out, values) if v is None]
         present.sort(key=lambda r: _sort_key(get_value(key.field, r)), reverse=key.descending)
-        out = present + missing  # missing values always last
+        out = present + nan + missing  # as MLflow: NaN after every number, missing last
     return out
 
 
@@ -202,7 +204,7 @@ def _check_names(
             for f in suspects
             if f.kind == "metrics" and narrowing(exps, Compare(f, ">=", -sys.float_info.max))
         }
-        suspects -= present_in_sql  # every stored metric value is finite: >= -max is presence
+        suspects -= present_in_sql  # a finite value found; NaN/-inf only ones: checked below
         if not suspects:
             return
     scope = backend.list_runs(exps, keys={f.key for f in suspects})
