@@ -19,6 +19,7 @@ __all__ = [
     "RunHandle",
     "active_run",
     "current_workspace_uri",
+    "require_workspace",
     "reset_active_run",
     "set_active_run",
     "set_workspace_uri",
@@ -37,6 +38,11 @@ class RunHandle(Protocol):
     @property
     def experiment(self) -> str: ...
 
+
+#: What only a workspace root holds: the store's directories, the tracking backends'
+#: files. A directory with none of them (nor the ``.gitignore`` mlopskit writes into a
+#: root it creates) holds no workspace.
+WORKSPACE_ENTRIES = ("objects", "packs", "refs", "tracking", "tracking.sqlite")
 
 _active_run: ContextVar[Any | None] = ContextVar("mlopskit_active_run", default=None)
 _workspace: ContextVar[str | None] = ContextVar("mlopskit_workspace", default=None)
@@ -88,3 +94,38 @@ def using_workspace(uri: str | os.PathLike[str]) -> Iterator[str]:
         yield os.fspath(uri)
     finally:
         _workspace.reset(token)
+
+
+def require_workspace(uri: str | os.PathLike[str] | None = None) -> str:
+    """``uri`` (default: the workspace in effect) for a READ; returns it.
+
+    A local path that does not exist, or is a directory holding no workspace, raises
+    NotFoundError saying so and how to make one: a read never creates an empty
+    workspace (writers do). A remote URI is returned as is (its reads answer for it).
+    """
+    from mlopskit import _config
+    from mlopskit.errors import NotFoundError
+
+    uri = current_workspace_uri() if uri is None else os.fspath(uri)
+    if "://" in uri and not uri.startswith("file://"):
+        return uri
+    path = os.path.abspath(os.path.expanduser(uri.removeprefix("file://")))
+    if os.path.isdir(path):
+        if any(os.path.lexists(os.path.join(path, e)) for e in WORKSPACE_ENTRIES):
+            return uri
+        try:
+            with open(os.path.join(path, ".gitignore"), encoding="utf-8") as f:
+                if f.read(len(_config.GITIGNORE)) == _config.GITIGNORE:
+                    return uri
+        except OSError:
+            pass
+        found = "a directory holding no workspace"
+    else:
+        found = "a file" if os.path.lexists(path) else "nothing"
+    raise NotFoundError(
+        f"no mlopskit workspace at {path!r} (found {found}): point MLOPSKIT_HOME, "
+        "mk.set_workspace() or mk.Workspace(...) at an existing one, or create one by "
+        "writing to it (mk.start_run(), mk.datasets.commit(), mk.registry.register())",
+        path=path,
+        found=found,
+    )

@@ -11,9 +11,9 @@ import json
 import math
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -266,6 +266,8 @@ def when(moment: datetime | float | None) -> datetime | None:
 
 # -- shell completion of names ----------------------------------------------------------
 
+_T = TypeVar("_T")
+
 
 def _completion_workspace(ctx: click.Context) -> Workspace | None:
     """The workspace a half-typed command line names, or None if there is none."""
@@ -294,16 +296,30 @@ def completer(
     return complete
 
 
+def _with_versions_left(
+    names: Iterable[str], latest: Callable[[str], _T]
+) -> Iterator[tuple[str, _T]]:
+    """``(name, latest(name))`` for each name with a version left: a name whose every
+    version is deleted (``latest`` raises NotFoundError) is not offered, as ``ls`` shows."""
+    for name in names:
+        try:
+            yield name, latest(name)
+        except NotFoundError:  # every version deleted
+            continue
+
+
 def model_names(ws: Workspace) -> list[str]:
-    """Registered model names."""
-    return ws.registry.names()
+    """Registered model names with a version left."""
+    reg = ws.registry
+    return [name for name, _ in _with_versions_left(reg.names(), reg.get)]
 
 
 def model_uris(ws: Workspace) -> list[str]:
-    """``name``, ``name@alias`` and ``name/<n>`` of every model."""
+    """``name``, ``name@alias`` and ``name/<n>`` of every model with a version left
+    (deleted versions are not offered)."""
     reg = ws.registry
     out: list[str] = []
-    for name in reg.names():
+    for name, _ in _with_versions_left(reg.names(), reg.get):
         out.append(name)
         out += [f"{name}@{alias}" for alias in sorted(reg.aliases(name))]
         out += [f"{name}/{mv.number}" for mv in reg.versions(name)]
@@ -315,14 +331,10 @@ def dataset_specs(ws: Workspace) -> list[str]:
     datasets whose every version is deleted are not offered, as ``datasets ls`` shows)."""
     ds = ws.datasets
     out: list[str] = []
-    for name in ds.names():
-        try:
-            latest = ds.get(name).number
-        except NotFoundError:  # every version deleted
-            continue
+    for name, latest in _with_versions_left(ds.names(), ds.get):
         deleted = ds.deleted(name)
         out.append(name)
-        out += [f"{name}/{n}" for n in range(1, latest + 1) if n not in deleted]
+        out += [f"{name}/{n}" for n in range(1, latest.number + 1) if n not in deleted]
     return out
 
 

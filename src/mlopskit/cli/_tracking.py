@@ -236,17 +236,27 @@ def runs_ls(
 
 @runs.command("compact")
 @click.argument("experiments", nargs=-1)
+@click.option(
+    "--prune",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Then keep only the N newest index generations of each experiment (older ones "
+    "are deleted once superseded for an hour).",
+)
 @json_option
 @click.pass_obj
-def runs_compact(state: State, experiments: tuple[str, ...], as_json: bool) -> None:
+def runs_compact(
+    state: State, experiments: tuple[str, ...], prune: int | None, as_json: bool
+) -> None:
     """Fold run summaries into index objects so searches of an object-store workspace read
     one index instead of every run's segments (nothing to do for a local SQLite workspace).
 
     \b
     Example:
-      mlopskit -w s3://team-bucket/project runs compact churn
+      mlopskit -w s3://team-bucket/project runs compact churn --prune 2
     """
-    created = state.workspace().tracker.compact(list(experiments) or None)
+    created = state.workspace().tracker.compact(list(experiments) or None, prune=prune)
     emit(
         as_json,
         {"created": created},

@@ -380,7 +380,10 @@ class Registry(StoreBound):
     def names(self) -> list[str]:
         """Every registered model name, sorted."""
         names = self.store.refs.list("models", include_deleted=True)
-        return sorted({n.split("/")[1] for n in names if n.count("/") == 3 and "/v/" in n})
+        found = sorted({n.split("/")[1] for n in names if n.count("/") == 3 and "/v/" in n})
+        if not found:
+            self._check_workspace()  # nothing: is there a workspace at all?
+        return found
 
     def get(self, uri: str | ModelVersion) -> ModelVersion:
         """The version ``uri`` names: ``"name@alias"``, ``"name/3"``, ``"name@latest"``, ``"name"``.
@@ -987,6 +990,8 @@ class Registry(StoreBound):
                 previous = version
         if alias is None:
             events.extend(self._exports(name))
+        if not events:
+            self._check_workspace()  # nothing: is there a workspace at all?
         return sorted(events, key=lambda e: e.time)
 
     # -- exports --------------------------------------------------------------------------
@@ -1087,6 +1092,7 @@ class Registry(StoreBound):
         _check_name(name)
         rec = self.store.refs.record(f"models/{name}/tags")
         if rec is None or rec.target is None:
+            self._check_workspace()  # nothing: is there a workspace at all?
             return {}
         return self._tags_at(rec.target, f"models/{name}/tags")
 

@@ -7,13 +7,12 @@ still counts.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mlopskit import _context
-from mlopskit.errors import InvalidInputError, NoActiveRunError, NotFoundError
+from mlopskit.errors import InvalidInputError, NoActiveRunError
 from mlopskit.store import ArtifactRef
 from mlopskit.tracking._buffer import worker
 from mlopskit.tracking._flatten import flatten_params
@@ -60,16 +59,7 @@ def current_tracker() -> Tracker:
 def reading_tracker() -> Tracker:
     """The tracker of the workspace in effect now, for a read: a local workspace that does
     not exist is NotFoundError (a read never creates an empty one; writers do)."""
-    uri = _context.current_workspace_uri()
-    if "://" not in uri or uri.startswith("file://"):
-        path = os.path.abspath(os.path.expanduser(uri.removeprefix("file://")))
-        if not os.path.isdir(path):
-            raise NotFoundError(
-                f"no mlopskit workspace at {path!r}: nothing was logged there. Point "
-                "MLOPSKIT_HOME, mk.set_workspace() or mk.Workspace(...) at an existing one, or "
-                "create it by starting a run",
-                path=path,
-            )
+    uri = _context.require_workspace()
     return tracker_for(uri)
 
 

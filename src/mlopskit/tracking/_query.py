@@ -62,10 +62,12 @@ __all__ = [
     "render",
 ]
 
+#: A run's attributes, in the order a run's summary shows them (``RUN_INFO_COLUMNS``
+#: is this tuple): the one list of names a filter, ``order_by`` and ``runs show`` use.
 ATTRIBUTES = (
     "run_id",
-    "name",
     "experiment",
+    "name",
     "status",
     "start_time",
     "end_time",

@@ -14,6 +14,7 @@ from mlopskit.errors import InvalidInputError, NotFoundError
 from mlopskit.tracking._deletion import check_view
 from mlopskit.tracking._model import RunRecord
 from mlopskit.tracking._query import (
+    ATTRIBUTES,
     Compare,
     Field,
     OrderKey,
@@ -34,18 +35,8 @@ if TYPE_CHECKING:
 __all__ = ["RUN_INFO_COLUMNS", "compare_runs", "get_value", "search_runs", "select_runs"]
 
 #: The columns ``search_runs`` starts each row with, in order (then params, metrics, tags).
-RUN_INFO_COLUMNS = (
-    "run_id",
-    "experiment",
-    "name",
-    "status",
-    "start_time",
-    "end_time",
-    "duration",
-    "parent_id",
-    "user",
-    "host",
-)
+#: The columns of a run's summary: the attributes a filter can name, in one definition.
+RUN_INFO_COLUMNS = ATTRIBUTES
 
 
 def get_value(field: Field, rec: RunRecord) -> Any:

@@ -381,12 +381,29 @@ class Tracker:
                     self._event("experiment", name, "purged", "purged by gc")
         return report
 
-    def compact(self, experiments: Collection[str] | None = None) -> list[str]:
+    def compact(
+        self, experiments: Collection[str] | None = None, *, prune: int | None = None
+    ) -> list[str]:
         """Fold the run summaries of ``experiments`` (all when None) into new index objects,
         so that a search reads one index instead of every run's segments (object stores;
         see docs/tracking.md). Returns the index paths created; a backend without an index
         (SQLite, which has its own) returns ``[]``.
+
+        Args:
+            experiments: the experiments to compact (all when None).
+            prune: then keep only this many newest index generations of each experiment
+                (>= 1; older ones are deleted once superseded for an hour, so no reader
+                still holds them); None keeps them all.
         """
+        if prune is not None and (
+            not isinstance(prune, int) or isinstance(prune, bool) or prune < 1
+        ):
+            raise InvalidInputError(
+                f"prune must be an integer >= 1 (the newest index is always kept), "
+                f"found {prune!r}: pass the number of index generations to keep, or None",
+                expected="an integer >= 1",
+                found=repr(prune),
+            )
         if experiments is not None:
             known = set(self.experiments())
             unknown = sorted(set(experiments) - known)
@@ -400,7 +417,9 @@ class Tracker:
         compact = getattr(self.backend, "compact", None)
         if compact is None:
             return []
-        return list(compact(experiments))
+        if prune is None:
+            return list(compact(experiments))
+        return list(compact(experiments, prune=prune))
 
     def search_runs(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
         """See :func:`mlopskit.tracking.search_runs`."""

@@ -446,7 +446,10 @@ class Datasets(StoreBound):
     def names(self) -> list[str]:
         """The names of every dataset in the store, sorted."""
         names = self.store.refs.list("datasets", include_deleted=True)
-        return sorted({n.split("/")[1] for n in names if n.count("/") == 3})
+        found = sorted({n.split("/")[1] for n in names if n.count("/") == 3})
+        if not found:
+            self._check_workspace()  # nothing: is there a workspace at all?
+        return found
 
     def get(self, name: str, version: int | str = "latest") -> DatasetVersion:
         """The :class:`DatasetVersion` record for ``version``: ``"latest"``, a number, or a

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from mlopskit import _context
 from mlopskit._edges import Endpoint
 from mlopskit._records import read_record_as
 from mlopskit.errors import (
@@ -192,6 +193,13 @@ class StoreBound:
     def store(self) -> ArtifactStore:
         """The store in use (the current workspace's unless one was given)."""
         return self._fixed if self._fixed is not None else current_store()
+
+    def _check_workspace(self) -> None:
+        """Where a read through the current workspace found nothing: NotFoundError if
+        there is no workspace there at all (``_context.require_workspace``; a store given
+        explicitly is taken as is)."""
+        if self._fixed is None:
+            _context.require_workspace()
 
 
 class VersionList(list[T], Generic[T]):
