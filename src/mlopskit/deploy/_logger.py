@@ -386,7 +386,8 @@ class PredictionLogger:
         """Every logged row (written segments only), oldest first, optionally filtered.
 
         Args:
-            since, until: keep rows with ``since <= time < until`` (epoch seconds).
+            since: keep rows with ``since <= time`` (epoch seconds).
+            until: keep rows with ``time < until`` (epoch seconds).
             model: keep rows of this package digest. variant: of this variant.
 
         Raises:

@@ -559,7 +559,8 @@ class Registry(StoreBound):
                 default: the active run.
             signature: the input/output schema; inferred from ``input_example`` when
                 omitted.
-            metrics, tags: recorded with the version (tags can change later).
+            metrics: recorded with the version.
+            tags: recorded with the version (they can change later).
             input_example: example input, stored with the version.
             inputs: what the model was made from (dataset versions, store refs),
                 for lineage; objects loaded from the store are found automatically.
