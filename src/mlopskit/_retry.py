@@ -24,7 +24,7 @@ from typing import TypeVar
 from mlopskit._log import get_logger
 from mlopskit.errors import StorageError
 
-__all__ = ["DEFINITE", "RetryPolicy", "retry"]
+__all__ = ["DEFINITE", "RetryPolicy", "memory_fs_race", "retry"]
 
 T = TypeVar("T")
 
@@ -64,6 +64,12 @@ class RetryPolicy:
 
 
 DEFAULT = RetryPolicy()
+
+
+def memory_fs_race(exc: BaseException) -> bool:
+    """fsspec's in-memory filesystem lists by iterating one dict that other threads write
+    ("dictionary changed size during iteration"): transient, worth another try."""
+    return isinstance(exc, RuntimeError) and "changed size during iteration" in str(exc)
 
 
 def retry(

@@ -114,3 +114,28 @@ class TestFlakyNetwork:
             store.put_bytes(b"lost?")
         assert flaky.calls == 4  # one retry loop at the storage boundary, never nested
         assert store._loc.fs.find(store._loc.root) == []
+
+
+def test_the_memory_filesystem_race_is_retried_and_nothing_else_is() -> None:
+    """fsspec's memory filesystem can raise "dictionary changed size during iteration" when
+    threads list and write at once: that one RuntimeError is retried, others are not."""
+    from mlopskit._retry import RetryPolicy, memory_fs_race, retry
+
+    calls = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("dictionary changed size during iteration")
+        return "ok"
+
+    fast = RetryPolicy(attempts=3, delay=0.0, max_delay=0.0)
+    assert retry(flaky, what="list", policy=fast, transient=memory_fs_race) == "ok"
+    assert len(calls) == 2
+    with pytest.raises(RuntimeError, match="other"):
+        retry(
+            lambda: (_ for _ in ()).throw(RuntimeError("other")),
+            what="x",
+            policy=fast,
+            transient=memory_fs_race,
+        )

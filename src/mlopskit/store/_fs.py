@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from mlopskit._config import make_local_root
 from mlopskit._log import get_logger
 from mlopskit._optional import open_fsspec_url
-from mlopskit._retry import RetryPolicy, retry
+from mlopskit._retry import RetryPolicy, memory_fs_race, retry
 from mlopskit.errors import (
     StorageError,
     UnsupportedOperationError,
@@ -305,7 +305,10 @@ class Location:
 
     def retry(self, fn: Callable[[], T], *, what: str, path: str | None = None) -> T:
         """Run ``fn`` under this location's retry policy (see :mod:`mlopskit._retry`)."""
-        return retry(fn, what=what, policy=self.policy, url=self.url, path=path)
+        transient = memory_fs_race if self.is_memory else None
+        return retry(
+            fn, what=what, policy=self.policy, transient=transient, url=self.url, path=path
+        )
 
 
 def _quietly(fn: Callable[[], object]) -> None:

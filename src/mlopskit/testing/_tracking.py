@@ -337,7 +337,7 @@ class TrackerConformance(RunNamingConformance):
             t.start()
         for t in threads:
             t.join()
-        assert not errors
+        assert not errors, [repr(e) for e in errors]
         states = {tracker_factory().record(run.run_id).lifecycle for _ in range(3)}
         assert len(states) == 1
         events = first.backend.lifecycle_events("run", run.run_id)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from mlopskit._optional import open_fsspec_url
-from mlopskit._retry import RetryPolicy, retry
+from mlopskit._retry import RetryPolicy, memory_fs_race, retry
 from mlopskit.errors import (
     UnsupportedOperationError,
 )
@@ -90,7 +90,10 @@ class SegmentFiles:
         return "/".join([self.root.rstrip("/"), "tracking", *parts])
 
     def _retry(self, fn: Callable[[], T], what: str, path: str | None = None) -> T:
-        return retry(fn, what=what, policy=self.policy, url=self.url, path=path)
+        transient = memory_fs_race if self.protocol == "memory" else None
+        return retry(
+            fn, what=what, policy=self.policy, transient=transient, url=self.url, path=path
+        )
 
     # -- reads -------------------------------------------------------------------------
 
