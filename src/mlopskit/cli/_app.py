@@ -207,6 +207,24 @@ def emit(as_json: bool, payload: Any, human: Callable[[], None], *, plain: bool 
         human()
 
 
+def emit_lifecycle_change(
+    key: str, what: str, spec: str, rec: Any, reason: str, *, delete: bool, as_json: bool
+) -> None:
+    """Report a delete/restore of a dataset or model version (``rec`` None: no change)."""
+    state_now = "deleted" if delete else "active"
+    payload = {
+        key: spec,
+        "lifecycle": state_now,
+        "changed": rec is not None,
+        "user": None if rec is None else rec.user,
+        "time": None if rec is None else rec.time,
+        "reason": reason,
+    }
+    verb = "deleted" if delete else "restored"
+    note = "" if rec is not None else f" (already {state_now})"
+    emit(as_json, payload, lambda: click.echo(f"{verb} {what} {spec}{note}"))
+
+
 def cell(value: Any) -> str:
     """One table cell: floats to 6 significant digits, times to seconds, None empty."""
     if value is None:

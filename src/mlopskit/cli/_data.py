@@ -14,6 +14,7 @@ from mlopskit.cli._app import (
     completer,
     dataset_specs,
     emit,
+    emit_lifecycle_change,
     fields,
     human_bytes,
     json_option,
@@ -131,18 +132,7 @@ def _change_dataset(state: State, spec: str, reason: str, *, delete: bool, as_js
     ds = state.workspace().datasets
     change = ds.delete if delete else ds.restore
     rec = change(spec.removeprefix("dataset:"), reason=reason)
-    state_now = "deleted" if delete else "active"
-    payload = {
-        "dataset": spec,
-        "lifecycle": state_now,
-        "changed": rec is not None,
-        "user": None if rec is None else rec.user,
-        "time": None if rec is None else rec.time,
-        "reason": reason,
-    }
-    verb = "deleted" if delete else "restored"
-    note = "" if rec is not None else f" (already {state_now})"
-    emit(as_json, payload, lambda: click.echo(f"{verb} dataset {spec}{note}"))
+    emit_lifecycle_change("dataset", "dataset", spec, rec, reason, delete=delete, as_json=as_json)
 
 
 @datasets.command("delete")

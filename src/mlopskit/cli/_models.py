@@ -11,6 +11,7 @@ from mlopskit.cli._app import (
     cli,
     completer,
     emit,
+    emit_lifecycle_change,
     fields,
     json_option,
     model_names,
@@ -180,18 +181,9 @@ def _change_version(state: State, uri: str, reason: str, *, delete: bool, as_jso
     reg = state.workspace().registry
     change = reg.delete_version if delete else reg.restore_version
     rec = change(uri.removeprefix("models:/"), reason=reason)
-    state_now = "deleted" if delete else "active"
-    payload = {
-        "model": uri,
-        "lifecycle": state_now,
-        "changed": rec is not None,
-        "user": None if rec is None else rec.user,
-        "time": None if rec is None else rec.time,
-        "reason": reason,
-    }
-    verb = "deleted" if delete else "restored"
-    note = "" if rec is not None else f" (already {state_now})"
-    emit(as_json, payload, lambda: click.echo(f"{verb} model version {uri}{note}"))
+    emit_lifecycle_change(
+        "model", "model version", uri, rec, reason, delete=delete, as_json=as_json
+    )
 
 
 @models.command("delete")
