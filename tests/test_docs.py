@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,7 @@ def test_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     if page.name in NEEDS:
         pytest.importorskip(NEEDS[page.name])
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the pages' mkdtemp() dirs
     monkeypatch.delenv("MLOPSKIT_HOME", raising=False)
     monkeypatch.setenv("MLOPSKIT_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(_context, "_process_workspace", [None])

@@ -15,7 +15,7 @@ EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.py"
 @pytest.mark.parametrize("script", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_example_runs(script: Path, tmp_path: Path) -> None:
     """The script exits 0 from a fresh process in an unrelated directory."""
-    env = dict(os.environ, MLOPSKIT_CACHE_DIR=str(tmp_path / "cache"))
+    env = dict(os.environ, MLOPSKIT_CACHE_DIR=str(tmp_path / "cache"), TMPDIR=str(tmp_path))
     env.pop("MLOPSKIT_HOME", None)
     out = subprocess.run(
         [sys.executable, str(script)],
@@ -32,7 +32,7 @@ def test_quickstart_walks_the_whole_lifecycle(tmp_path: Path) -> None:
     """The quickstart reports every step, ends with a verified store, and leaves no workspace
     in the current directory."""
     script = next(p for p in EXAMPLES if p.name == "quickstart.py")
-    env = dict(os.environ, MLOPSKIT_CACHE_DIR=str(tmp_path / "cache"))
+    env = dict(os.environ, MLOPSKIT_CACHE_DIR=str(tmp_path / "cache"), TMPDIR=str(tmp_path))
     out = subprocess.run(
         [sys.executable, str(script)],
         cwd=tmp_path,

@@ -15,6 +15,9 @@ from mlopskit.errors import InvalidInputError
 from mlopskit.testing import TrackerConformance
 from mlopskit.tracking import ObjectStoreBackend, SQLiteBackend, Tracker
 
+# Hypothesis examples cannot use tmp_path: their workspaces go here, removed at exit.
+_SCRATCH = tempfile.TemporaryDirectory(prefix="mlopskit-test-")
+
 
 class TestSQLite(TrackerConformance):
     """The SQLite backend of a local workspace."""
@@ -73,7 +76,7 @@ def test_both_backends_accept_refuse_and_store_the_same_points(
     """Random values, steps and times: both backends refuse the same ones at the call and
     store the accepted ones identically (nothing fails later, at flush)."""
     outcomes = []
-    root = tempfile.mkdtemp()
+    root = tempfile.mkdtemp(dir=_SCRATCH.name)
     mem = f"memory://same-{uuid.uuid4().hex[:8]}"
     for tracker in (
         Tracker(root, SQLiteBackend(f"{root}/tracking.sqlite")),
@@ -113,7 +116,7 @@ def test_latest_value_is_highest_step_then_time_then_last_logged(
 ) -> None:
     """Both backends report as latest the point with the highest (step, time), ties: the last."""
     expected = max(reversed(points), key=lambda p: (p[1], p[2]))[0]
-    root = tempfile.mkdtemp()
+    root = tempfile.mkdtemp(dir=_SCRATCH.name)
     mem = f"memory://latest-{uuid.uuid4().hex[:8]}"
     for tracker in (
         Tracker(root, SQLiteBackend(f"{root}/tracking.sqlite")),

@@ -4,6 +4,7 @@ the fold as a property, reachability through gc, and the module-level functions.
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +18,9 @@ from mlopskit.registry import Registry
 from mlopskit.tracking import ObjectStoreBackend, SQLiteBackend, Tracker
 from mlopskit.tracking._report import build_report
 from mlopskit.tracking._sqlite import SCHEMA
+
+# Hypothesis examples cannot use tmp_path: their workspaces go here, removed at exit.
+_SCRATCH = tempfile.TemporaryDirectory(prefix="mlopskit-test-")
 
 
 def _sqlite(root: Path) -> Tracker:
@@ -117,9 +121,8 @@ def test_any_sequence_of_deletes_and_restores_ends_in_the_last_ones_state(
 ) -> None:
     """Both backends agree on the state after any sequence, and it is the last call's; a
     call that changes nothing writes no event."""
-    import tempfile
 
-    root = Path(tempfile.mkdtemp())
+    root = Path(tempfile.mkdtemp(dir=_SCRATCH.name))
     for tracker in (_sqlite(root), _memory()):
         run_id = _run(tracker)
         changes = 0

@@ -17,6 +17,9 @@ from hypothesis import strategies as st
 from mlopskit.tracking import ObjectStoreBackend, SQLiteBackend, Tracker, import_mlflow
 from mlopskit.tracking._sqlite import SCHEMA, SCHEMA_VERSION
 
+# Hypothesis examples cannot use tmp_path: their workspaces go here, removed at exit.
+_SCRATCH = tempfile.TemporaryDirectory(prefix="mlopskit-test-")
+
 _ANY_FLOAT = st.floats(allow_nan=True, allow_infinity=True)
 
 
@@ -28,7 +31,7 @@ def _same(a: float, b: float) -> bool:
 
 
 def _trackers() -> list[Tracker]:
-    root = tempfile.mkdtemp()
+    root = tempfile.mkdtemp(dir=_SCRATCH.name)
     mem = f"memory://nonfinite-{uuid.uuid4().hex[:8]}"
     return [
         Tracker(root, SQLiteBackend(f"{root}/tracking.sqlite")),
