@@ -49,19 +49,14 @@ from mlopskit.versioning import (
     MAX_NAME_BYTES,
     Endpoint,
     LineageEdge,
+    NumberedArea,
     NumberedVersion,
-    StoreBound,
     VersionList,
     check_name,
-    deleted_error,
-    deleted_versions,
-    mark_deleted,
     materialize,
-    numbered_state,
     read_version,
     record_edge,
     record_use,
-    unmark_deleted,
 )
 
 __all__ = [
@@ -318,23 +313,23 @@ def _pickle_modules(data: bytes) -> set[str]:
 # -- the registry --------------------------------------------------------------------------
 
 
-class Registry(StoreBound):
+class Registry(NumberedArea):
     """The model registry of one store (``mk.registry`` uses the current workspace's)."""
 
+    area = "models"
+    noun = "model"
+    restore_call = "mk.registry.restore_version"
+    log_name = "mlopskit.registry"
+
+    def _parse_uri(self, uri: str) -> tuple[str, int | str]:
+        return parse_model_uri(uri)
+
     # -- reading ------------------------------------------------------------------------
-
-    def _numbers(self, name: str) -> list[int]:
-        return self.store.refs.numbers(f"models/{_check_name(name)}/v")
-
-    def _no_model(self, name: str) -> NotFoundError:
-        """NotFoundError for a model name nothing is registered under, naming the closest."""
-        hint = did_you_mean(name, self.names(), noun="models")
-        return NotFoundError(f"no model named {name!r} in {self.store.url}{hint}", name=name)
 
     def _no_alias(self, name: str, alias: str) -> NotFoundError:
         """NotFoundError for ``name@alias``: the model, or else the alias, does not exist."""
         if not self._numbers(name):
-            return self._no_model(name)
+            return self._missing(name)
         hint = did_you_mean(alias, self.aliases(name), noun="aliases")
         return NotFoundError(f"model {name!r} has no alias {alias!r}{hint}", name=name, alias=alias)
 
@@ -348,7 +343,7 @@ class Registry(StoreBound):
         except NotFoundError:
             numbers = self._numbers(name)
             if not numbers:
-                raise self._no_model(name) from None
+                raise self._missing(name) from None
             raise NotFoundError(
                 f"model {name!r} has no version {number}; versions: "
                 + ", ".join(map(str, numbers)),
@@ -377,14 +372,6 @@ class Registry(StoreBound):
             )
         return dict(tags)
 
-    def names(self) -> list[str]:
-        """Every registered model name, sorted."""
-        names = self.store.refs.list("models", include_deleted=True)
-        found = sorted({n.split("/")[1] for n in names if n.count("/") == 3 and "/v/" in n})
-        if not found:
-            self._check_workspace()  # nothing: is there a workspace at all?
-        return found
-
     def get(self, uri: str | ModelVersion) -> ModelVersion:
         """The version ``uri`` names: ``"name@alias"``, ``"name/3"``, ``"name@latest"``, ``"name"``.
 
@@ -397,22 +384,13 @@ class Registry(StoreBound):
         if isinstance(selector, int):
             # one listing of the name's refs finds a deletion marker (reading the marker's
             # own ref log costs two LISTs on S3 when it does not exist, the common case)
-            _, deleted = numbered_state(self.store, "models", _check_name(name))
+            _, deleted = self._state(name)
             if selector in deleted:
                 raise self._deleted_error(name, selector, deleted[selector])
             return self._with_tags(self._version(name, selector))
         if selector == "latest":
-            numbers, deleted = numbered_state(self.store, "models", _check_name(name))
-            if not numbers:
-                raise self._no_model(name)
-            alive = [n for n in numbers if n not in deleted]
-            if not alive:
-                raise NotFoundError(
-                    f"every version of model {name!r} is deleted "
-                    f"(restore one with mk.registry.restore_version({name!r}, N))",
-                    name=name,
-                )
-            return self._with_tags(self._version(name, alive[-1]))
+            number = self._latest_alive(name, *self._state(name))
+            return self._with_tags(self._version(name, number))
         try:
             ref = self.store.refs.get(f"models/{name}/aliases/{selector}")
         except NotFoundError:
@@ -422,36 +400,14 @@ class Registry(StoreBound):
     def versions(self, name: str) -> VersionList[ModelVersion]:
         """Every version of ``name``, oldest first: a list of :class:`ModelVersion`
         (``.to_frame()`` for a table)."""
-        numbers, deleted = numbered_state(self.store, "models", _check_name(name))
+        numbers, deleted = self._state(name)
         if not numbers:
-            raise self._no_model(name)
+            raise self._missing(name)
         return VersionList(
             self._with_tags(self._version(name, n)) for n in numbers if n not in deleted
         )
 
     # -- deleting -------------------------------------------------------------------------
-
-    @staticmethod
-    def _deleted_error(name: str, number: int, rec: RefRecord) -> NotFoundError:
-        hint = (
-            f"mk.registry.restore_version({name!r}, {number}) or "
-            f"'mlopskit models restore {name}/{number}'"
-        )
-        return deleted_error("model", name, number, rec, hint)
-
-    def _number(self, name: str, version: int | str | None) -> tuple[str, int]:
-        if version is None and isinstance(name, str) and "/" in name:
-            name, selector = parse_model_uri(name)
-            version = selector
-        if isinstance(version, str) and version.isdigit():
-            version = int(version)
-        if not isinstance(version, int) or isinstance(version, bool):
-            raise InvalidInputError(
-                f"deleting and restoring take a version number (or a 'name/N' URI), "
-                f"found {version!r}",
-                found=repr(version),
-            )
-        return _check_name(name), version
 
     def delete_version(
         self, name: str, version: int | str | None = None, *, reason: str = ""
@@ -476,28 +432,24 @@ class Registry(StoreBound):
                 name=name,
                 alias=holding[0],
             )
-        rec = mark_deleted(self.store, "models", "model", name, number, reason)
-        if rec is not None:
-            log.info("model_version_deleted", name=name, number=number, reason=reason)
-        return rec
+        return self._mark(name, number, reason)
 
     def restore_version(
         self, name: str, version: int | str | None = None, *, reason: str = ""
     ) -> RefRecord | None:
         """Undo :meth:`delete_version`; returns the record written, or None if the version
         was not deleted."""
-        name, number = self._number(name, version)
-        return unmark_deleted(self.store, "models", "model", name, number, reason)
+        return self._unmark(*self._number(name, version), reason)
 
     def deleted_versions(self, name: str) -> dict[int, RefRecord]:
         """Version number → deletion record (who, when, ``message``: why) of ``name``."""
-        return deleted_versions(self.store, "models", _check_name(name))
+        return self._deleted_map(name)
 
     def aliases(self, name: str) -> dict[str, int]:
         """Alias → version number for every alias of ``name`` (NotFoundError: no such model)."""
         prefix = f"models/{_check_name(name)}/aliases/"
         if not self._numbers(name):
-            raise self._no_model(name)
+            raise self._missing(name)
         out = {}
         for ref_name in self.store.refs.list(prefix.rstrip("/")):
             rec = self.store.refs.record(ref_name)
@@ -1082,7 +1034,7 @@ class Registry(StoreBound):
     def _tags_change(self, name: str, version: int | None, change: dict[str, str | None]) -> None:
         if version is None:
             if not self._numbers(name):
-                raise self._no_model(name)
+                raise self._missing(name)
             self._update_tags(f"models/{name}/tags", {}, change)
         else:
             mv = self.get(f"{name}/{version}")

@@ -21,6 +21,7 @@ from mlopskit.versioning._datasets import (
 from mlopskit.versioning._hash import digest_value
 from mlopskit.versioning._materialize import MAX_NAME_BYTES, materialize
 from mlopskit.versioning._numbered import (
+    NumberedArea,
     NumberedVersion,
     StoreBound,
     VersionList,
@@ -40,7 +41,7 @@ from mlopskit.versioning._versioned import (
     versioned,
 )
 
-# Numbered versions (datasets here, models in the registry) share NumberedVersion,
+# Numbered versions (datasets here, models in the registry) share NumberedArea, NumberedVersion,
 # StoreBound, check_name, read_version, materialize and the deletion markers
 # (deleted_versions, deleted_error, mark_deleted, unmark_deleted): exported for the registry.
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "Endpoint",
     "LineageEdge",
     "NotVersionedFunction",
+    "NumberedArea",
     "NumberedVersion",
     "StoreBound",
     "VersionList",

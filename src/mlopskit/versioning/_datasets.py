@@ -26,7 +26,6 @@ from mlopskit import _context
 from mlopskit._edges import Endpoint, LineageEdge, record_edge, record_use
 from mlopskit._log import get_logger
 from mlopskit._provenance import recall, remember
-from mlopskit._suggest import did_you_mean
 from mlopskit.errors import (
     IntegrityError,
     InvalidInputError,
@@ -43,16 +42,11 @@ from mlopskit.versioning._materialize import (
     materialize,
 )
 from mlopskit.versioning._numbered import (
+    NumberedArea,
     NumberedVersion,
-    StoreBound,
     VersionList,
     check_name,
-    deleted_error,
-    deleted_versions,
-    mark_deleted,
-    numbered_state,
     read_version,
-    unmark_deleted,
 )
 
 if TYPE_CHECKING:
@@ -420,18 +414,18 @@ def _array_profile(arr: Any) -> tuple[list[ColumnSchema], list[ColumnSummary]]:
 # -- the store-bound API ---------------------------------------------------------------------
 
 
-class Datasets(StoreBound):
+class Datasets(NumberedArea):
     """The datasets of one store (``mk.datasets`` uses the current workspace's)."""
 
+    area = "datasets"
+    noun = "dataset"
+    restore_call = "mk.datasets.restore"
+    log_name = "mlopskit.versioning.datasets"
+
+    def _parse_uri(self, uri: str) -> tuple[str, int | str]:
+        return parse_dataset_uri(uri)
+
     # -- reading ------------------------------------------------------------------------
-
-    def _numbers(self, name: str) -> list[int]:
-        return self.store.refs.numbers(f"datasets/{_check_name(name)}/v")
-
-    def _no_dataset(self, name: str) -> NotFoundError:
-        """NotFoundError for a dataset name nothing is committed under, naming the closest."""
-        hint = did_you_mean(name, self.names(), noun="datasets")
-        return NotFoundError(f"no dataset named {name!r} in {self.store.url}{hint}", name=name)
 
     def _read(self, name: str, number: int) -> DatasetVersion:
         try:
@@ -443,14 +437,6 @@ class Datasets(StoreBound):
                 f"dataset {name!r} has no version {number}", name=name, version=number
             ) from None
 
-    def names(self) -> list[str]:
-        """The names of every dataset in the store, sorted."""
-        names = self.store.refs.list("datasets", include_deleted=True)
-        found = sorted({n.split("/")[1] for n in names if n.count("/") == 3})
-        if not found:
-            self._check_workspace()  # nothing: is there a workspace at all?
-        return found
-
     def get(self, name: str, version: int | str = "latest") -> DatasetVersion:
         """The :class:`DatasetVersion` record for ``version``: ``"latest"``, a number, or a
         digest. ``name`` may be a URI instead (``"iris/3"``, as ``Registry.get`` takes).
@@ -461,21 +447,14 @@ class Datasets(StoreBound):
         """
         if isinstance(name, str) and ("/" in name or "@" in name) and version == "latest":
             name, version = parse_dataset_uri(name)
-        numbers, deleted = numbered_state(self.store, "datasets", _check_name(name))
-        if not numbers:
-            raise self._no_dataset(name)
+        numbers, deleted = self._state(name)
         if version in ("latest", None):
-            alive = [n for n in numbers if n not in deleted]
-            if not alive:
-                raise NotFoundError(
-                    f"every version of dataset {name!r} is deleted "
-                    f"(restore one with mk.datasets.restore({name!r}, N))",
-                    name=name,
-                )
-            return self._read(name, alive[-1])
+            return self._read(name, self._latest_alive(name, numbers, deleted))
+        if not numbers:
+            raise self._missing(name)
         if isinstance(version, int) or (isinstance(version, str) and version.isdigit()):
             if int(version) in deleted:
-                raise self._deleted(name, int(version), deleted[int(version)])
+                raise self._deleted_error(name, int(version), deleted[int(version)])
             return self._read(name, int(version))
         if isinstance(version, str) and ":" in version:
             for n in reversed(numbers):
@@ -494,31 +473,12 @@ class Datasets(StoreBound):
     def versions(self, name: str) -> VersionList[DatasetVersion]:
         """Every version of ``name``, oldest first: a list of :class:`DatasetVersion`
         (``.to_frame()`` for a table)."""
-        numbers, deleted = numbered_state(self.store, "datasets", _check_name(name))
+        numbers, deleted = self._state(name)
         if not numbers:
-            raise self._no_dataset(name)
+            raise self._missing(name)
         return VersionList(self._read(name, n) for n in numbers if n not in deleted)
 
     # -- deleting -----------------------------------------------------------------------
-
-    @staticmethod
-    def _deleted(name: str, number: int, rec: RefRecord) -> NotFoundError:
-        hint = f"mk.datasets.restore({name!r}, {number}) or 'mlopskit datasets restore {name}/{number}'"
-        return deleted_error("dataset", name, number, rec, hint)
-
-    def _number(self, name: str, version: int | str | None) -> tuple[str, int]:
-        if version is None and isinstance(name, str) and "/" in name:
-            name, version = parse_dataset_uri(name)
-        if isinstance(version, str) and version.isdigit():
-            version = int(version)
-        if not isinstance(version, int) or isinstance(version, bool):
-            raise InvalidInputError(
-                f"deleting and restoring take a version number (or a 'name/N' URI), "
-                f"found {version!r}",
-                found=repr(version),
-            )
-        _check_name(name)
-        return name, version
 
     def delete(
         self, name: str, version: int | str | None = None, *, reason: str = ""
@@ -531,22 +491,17 @@ class Datasets(StoreBound):
         that used the version keep their lineage). Returns the record written, or None
         if the version was deleted already.
         """
-        name, number = self._number(name, version)
-        rec = mark_deleted(self.store, "datasets", "dataset", name, number, reason)
-        if rec is not None:
-            log.info("dataset_version_deleted", name=name, number=number, reason=reason)
-        return rec
+        return self._mark(*self._number(name, version), reason)
 
     def restore(
         self, name: str, version: int | str | None = None, *, reason: str = ""
     ) -> RefRecord | None:
         """Undo :meth:`delete`; returns the record written, or None if it was not deleted."""
-        name, number = self._number(name, version)
-        return unmark_deleted(self.store, "datasets", "dataset", name, number, reason)
+        return self._unmark(*self._number(name, version), reason)
 
     def deleted(self, name: str) -> dict[int, RefRecord]:
         """Version number → deletion record (who, when, ``message``: why) of ``name``."""
-        return deleted_versions(self.store, "datasets", _check_name(name))
+        return self._deleted_map(name)
 
     def load(
         self,

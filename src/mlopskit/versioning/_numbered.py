@@ -19,7 +19,9 @@ from pydantic import BaseModel
 
 from mlopskit import _context
 from mlopskit._edges import Endpoint
+from mlopskit._log import get_logger
 from mlopskit._records import read_record_as
+from mlopskit._suggest import did_you_mean
 from mlopskit.errors import (
     IntegrityError,
     InvalidInputError,
@@ -200,6 +202,96 @@ class StoreBound:
         explicitly is taken as is)."""
         if self._fixed is None:
             _context.require_workspace()
+
+
+class NumberedArea(StoreBound):
+    """What ``Datasets`` and ``Registry`` share: named, numbered, soft-deletable versions
+    under ``<area>/<name>/v/<n>`` (deletion markers under ``<area>/<name>/deleted/<n>``).
+
+    One implementation of listing names, the version state, "latest" among the live
+    versions, parsing a version argument, and deleting/restoring, so the two APIs cannot
+    drift apart.
+    """
+
+    area: ClassVar[str]  # "datasets"
+    noun: ClassVar[str]  # "dataset"
+    restore_call: ClassVar[str]  # "mk.datasets.restore"
+    log_name: ClassVar[str]  # "mlopskit.versioning.datasets"
+
+    def _parse_uri(self, uri: str) -> tuple[str, int | str]:
+        """``name/N`` (or ``name@alias``) → (checked name, number or selector)."""
+        raise NotImplementedError
+
+    def _check(self, name: str) -> str:
+        return check_name(name, self.noun)
+
+    def names(self) -> list[str]:
+        """Every name with at least one version in the store, sorted."""
+        refs = self.store.refs.list(self.area, include_deleted=True)
+        found = sorted({n.split("/")[1] for n in refs if n.count("/") == 3 and "/v/" in n})
+        if not found:
+            self._check_workspace()  # nothing: is there a workspace at all?
+        return found
+
+    def _numbers(self, name: str) -> list[int]:
+        return self.store.refs.numbers(f"{self.area}/{self._check(name)}/v")
+
+    def _state(self, name: str) -> tuple[list[int], dict[int, RefRecord]]:
+        """Version numbers of ``name`` (sorted) and the deleted ones' marker records."""
+        return numbered_state(self.store, self.area, self._check(name))
+
+    def _missing(self, name: str) -> NotFoundError:
+        """NotFoundError for a name nothing is stored under, naming the closest."""
+        hint = did_you_mean(name, self.names(), noun=self.area)
+        return NotFoundError(f"no {self.noun} named {name!r} in {self.store.url}{hint}", name=name)
+
+    def _latest_alive(self, name: str, numbers: list[int], deleted: dict[int, RefRecord]) -> int:
+        """The newest version of ``name`` that is not deleted (NotFoundError if none is)."""
+        if not numbers:
+            raise self._missing(name)
+        alive = [n for n in numbers if n not in deleted]
+        if not alive:
+            raise NotFoundError(
+                f"every version of {self.noun} {name!r} is deleted "
+                f"(restore one with {self.restore_call}({name!r}, N))",
+                name=name,
+            )
+        return alive[-1]
+
+    def _deleted_error(self, name: str, number: int, rec: RefRecord) -> NotFoundError:
+        hint = (
+            f"{self.restore_call}({name!r}, {number}) or "
+            f"'mlopskit {self.area} restore {name}/{number}'"
+        )
+        return deleted_error(self.noun, name, number, rec, hint)
+
+    def _number(self, name: str, version: int | str | None) -> tuple[str, int]:
+        """The (name, number) a delete or restore call names: ``(name, N)`` or ``("name/N",)``."""
+        if version is None and isinstance(name, str) and "/" in name:
+            name, version = self._parse_uri(name)
+        if isinstance(version, str) and version.isdigit():
+            version = int(version)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise InvalidInputError(
+                f"deleting and restoring take a version number (or a 'name/N' URI), "
+                f"found {version!r}",
+                found=repr(version),
+            )
+        return self._check(name), version
+
+    def _mark(self, name: str, number: int, reason: str) -> RefRecord | None:
+        rec = mark_deleted(self.store, self.area, self.noun, name, number, reason)
+        if rec is not None:
+            get_logger(self.log_name).info(
+                f"{self.noun}_version_deleted", name=name, number=number, reason=reason
+            )
+        return rec
+
+    def _unmark(self, name: str, number: int, reason: str) -> RefRecord | None:
+        return unmark_deleted(self.store, self.area, self.noun, name, number, reason)
+
+    def _deleted_map(self, name: str) -> dict[int, RefRecord]:
+        return deleted_versions(self.store, self.area, self._check(name))
 
 
 class VersionList(list[T], Generic[T]):
