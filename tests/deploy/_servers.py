@@ -19,92 +19,27 @@ from __future__ import annotations
 
 import json
 import os
-import select
-import signal
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve()
+if str(HERE.parent) not in sys.path:  # loaded by path from other test folders, or as a script
+    sys.path.insert(0, str(HERE.parent))
 
+from _proc import Proc, start  # noqa: E402
 
-class ServerProcess:
-    """A server subprocess: ``url``, ``pid``; ``stop()`` sends SIGTERM to the pid."""
-
-    def __init__(self, proc: subprocess.Popen[str], url: str, log: Path) -> None:
-        self.proc = proc
-        self.url = url
-        self.pid = proc.pid
-        self.log = log
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
-        """Signal the server by pid and wait for it to exit; returns its exit code."""
-        if self.proc.poll() is None:
-            os.kill(self.pid, sig)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.kill(self.pid, signal.SIGKILL)
-                self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-        return int(self.proc.returncode)
-
-    def stderr(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def __enter__(self) -> ServerProcess:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+ServerProcess = Proc  # the deploy tests' name for it
 
 
 def start_server(
     spec: dict[str, Any], log: Path, *, timeout: float = 60.0, wait_ready: bool = True
-) -> ServerProcess:
+) -> Proc:
     """Start a server subprocess for ``spec``; return once it listens and (``wait_ready``)
     answers ``/v2/health/ready`` with 200."""
-    env = dict(os.environ)
-    env.pop("MLOPSKIT_HOME", None)
-    with open(log, "w") as err:
-        proc = subprocess.Popen(
-            [sys.executable, str(HERE), json.dumps(spec)],
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-            env=env,
-        )
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    url = ""
-    while not url:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
-        if ready:
-            line = proc.stdout.readline()
-            if line.startswith("URL "):
-                url = line.split()[1]
-        if not url and (proc.poll() is not None or time.monotonic() > deadline):
-            proc.kill()
-            proc.wait()
-            proc.stdout.close()
-            raise RuntimeError(f"the server did not start:\n{log.read_text()[-3000:]}")
-    server = ServerProcess(proc, url, log)
-    while wait_ready:
-        try:
-            with urllib.request.urlopen(f"{url}/v2/health/ready", timeout=2) as r:
-                if r.status == 200:
-                    return server
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            server.stop(signal.SIGKILL)
-            raise RuntimeError(f"the server did not become ready:\n{server.stderr()[-3000:]}")
-        time.sleep(0.05)
-    return server
+    ready = "/v2/health/ready" if wait_ready else None
+    return start([sys.executable, str(HERE), json.dumps(spec)], log, ready=ready, timeout=timeout)
 
 
 class _Slow:

@@ -1,5 +1,6 @@
-"""Engine processes for the adapter proofs: started on 127.0.0.1, waited for over real
-HTTP, stopped by pid (SIGTERM, then SIGKILL)."""
+"""Server processes for the deploy tests (mlopskit's own server, ``_servers.py``) and the
+adapter proofs (the engines): started on 127.0.0.1, waited for over real HTTP, stopped by
+pid (SIGTERM, then SIGKILL)."""
 
 from __future__ import annotations
 
@@ -27,9 +28,10 @@ class Proc:
     def __init__(self, proc: subprocess.Popen[str], url: str, log: Path) -> None:
         self.proc, self.url, self.log, self.pid = proc, url, log, proc.pid
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        """Signal the process by pid and wait for it to exit; returns its exit code."""
         if self.proc.poll() is None:
-            os.kill(self.pid, signal.SIGTERM)
+            os.kill(self.pid, sig)
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -37,6 +39,11 @@ class Proc:
                 self.proc.wait()
         if self.proc.stdout is not None:
             self.proc.stdout.close()
+        return int(self.proc.returncode)
+
+    def stderr(self) -> str:
+        """What the process wrote to its log (stderr) so far."""
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def __enter__(self) -> Proc:
         return self
@@ -49,14 +56,14 @@ def start(
     cmd: list[str],
     log: Path,
     *,
-    ready: str,
+    ready: str | None,
     url: str | None = None,
     timeout: float = 120.0,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
 ) -> Proc:
     """Run ``cmd``; the URL is ``url`` or read from a ``URL <url>`` stdout line; return
-    once ``GET <url><ready>`` answers 200."""
+    once ``GET <url><ready>`` answers 200 (at once when ``ready`` is None)."""
     full_env = dict(os.environ)
     full_env.pop("MLOPSKIT_HOME", None)
     full_env.update(env or {})
@@ -76,7 +83,7 @@ def start(
             Proc(proc, "", log).stop()
             raise RuntimeError(f"{cmd[:3]} did not start:\n{log.read_text()[-3000:]}")
     p = Proc(proc, url, log)
-    while True:
+    while ready is not None:
         try:
             with urllib.request.urlopen(f"{url}{ready}", timeout=2) as r:
                 if r.status == 200:
@@ -86,7 +93,8 @@ def start(
         if proc.poll() is not None or time.monotonic() > deadline:
             p.stop()
             raise RuntimeError(f"{cmd[:3]} did not become ready:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
+        time.sleep(0.05)
+    return p
 
 
 def post(url: str, body: bytes, content_type: str = "application/json") -> tuple[int, Any]:
