@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import math
 import numbers
 import re
 import string
@@ -12,7 +11,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from mlopskit._log import get_logger
 from mlopskit.errors import InvalidInputError
 from mlopskit.tracking._flatten import describe_params, flatten_params
 from mlopskit.tracking._run import Run
@@ -23,7 +21,6 @@ if TYPE_CHECKING:
 
 __all__ = ["REDACTED", "SECRET_NAMES", "track"]
 
-log = get_logger("mlopskit.tracking")
 F = TypeVar("F", bound=Callable[..., Any])
 
 REDACTED = "***"
@@ -72,7 +69,8 @@ def track(
     - the bound arguments are logged as params (``self``/``cls`` skipped; arrays and
       frames as shape and digest; arguments named like ``password``, ``token``,
       ``secret``, ``api_key`` — or listed in ``redact`` — as ``***``);
-    - a returned mapping's finite numbers are logged as metrics;
+    - a returned mapping's numbers are logged as metrics (NaN and ±infinity included,
+      as MLflow logs them: a loss that diverged is what the run must show);
     - the run ends FINISHED, or FAILED with the exception's type, message and
       traceback (the exception propagates unchanged);
     - git commit, branch, dirty flag (and diff), Python and package versions, host,
@@ -319,10 +317,6 @@ def _numeric(result: Mapping[Any, Any]) -> dict[str, float]:
     for key, value in result.items():
         if not isinstance(key, str) or isinstance(value, bool):
             continue
-        if isinstance(value, numbers.Real):
-            number = float(value)
-            if math.isfinite(number):
-                out[key] = number
-            else:
-                log.warning("metric_not_finite", key=key, value=number)
+        if isinstance(value, numbers.Real):  # NaN and ±inf too: a diverged loss is news
+            out[key] = float(value)
     return out
