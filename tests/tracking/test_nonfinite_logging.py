@@ -165,3 +165,25 @@ def test_xgboost_logs_an_infinite_evaluation(autologged: str) -> None:
         (1, math.inf),
         (2, math.inf),
     ]
+
+
+def test_booster_wrapper_evaluation_history_keeps_nan(autologged: str) -> None:
+    """A LightGBM scikit-learn wrapper's evaluation history (evals_result_) is logged per
+    iteration with its NaN points, not with them left out; without early stopping there
+    is no best_iteration (LightGBM's 0 means none)."""
+    lgb = pytest.importorskip("lightgbm")
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(200, 4))
+    y = X[:, 0] + rng.normal(scale=0.1, size=200)
+    calls = iter(range(1000))
+
+    def flaky(y_true: Any, y_pred: Any) -> tuple[str, float, bool]:
+        return "flaky", math.nan if next(calls) % 2 else 1.0, False
+
+    model = lgb.LGBMRegressor(n_estimators=4, verbosity=-1)
+    model.fit(X[:150], y[:150], eval_X=(X[150:],), eval_y=(y[150:],), eval_metric=flaky)
+    (run_id,) = mk.search_runs("default")["run_id"]
+    history = mk.tracking.current_tracker().backend.metric_history(run_id, "valid_0-flaky")
+    assert [step for step, _, _ in history] == [0, 1, 2, 3]
+    assert [math.isnan(v) for _, v, _ in history] == [False, True, False, True]
+    assert "best_iteration" not in mk.get_run(run_id).metrics

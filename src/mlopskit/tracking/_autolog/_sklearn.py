@@ -170,8 +170,10 @@ def _record_evals(run: Run, est: Any) -> None:
                 steps.setdefault(step, {})[metric_key(str(data), str(metric))] = float(value)
     for step in sorted(steps):
         run.log_metrics(steps[step], step=step)
-    best = getattr(est, "best_iteration_", None)
-    if best is None:
+    best = getattr(est, "best_iteration_", None)  # LightGBM: from 1; 0 without early stopping
+    if best == 0:
+        best = None
+    elif best is None:
         try:
             best = getattr(est, "best_iteration", None)
         except Exception:  # xgboost raises when there was no early stopping
