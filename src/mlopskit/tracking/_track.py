@@ -11,7 +11,7 @@ import string
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from mlopskit.errors import InvalidInputError
 from mlopskit.tracking._flatten import describe_params, flatten_params
@@ -344,6 +344,6 @@ def _numeric(result: Mapping[Any, Any]) -> tuple[dict[str, float], list[str]]:
                 continue
             try:
                 out[key] = float(value)
-            except OverflowError:  # an int too large for a float64
-                out[key] = math.inf if value > 0 else -math.inf
+            except OverflowError:  # an int (or Fraction) too large for a float64
+                out[key] = math.inf if cast("int", value) > 0 else -math.inf
     return out, refused
