@@ -558,3 +558,15 @@ def test_mlflow3_version_from_a_models_uri(workspace: str, file_store: Path) -> 
         (version,) = ws.registry.versions("clf")
         assert version.digest == mk.get_run(LOGGED).artifacts["model"].digest
         assert report.model_versions == 1
+
+
+def test_models_reach_an_s3_workspace_registry_by_default(s3_bucket: str, file_store: Path) -> None:
+    """Imported into an s3:// workspace (moto server), registered models land in that
+    workspace's registry without registry=, with their alias and their run's bytes."""
+    _everything(file_store)
+    with mk.Workspace(f"s3://{s3_bucket}/ws") as ws:
+        report = import_mlflow(file_store)
+        assert (report.runs, report.model_versions) == (3, 1)
+        (version,) = ws.registry.versions("clf")
+        assert version.digest == mk.get_run(LOGGED).artifacts["model"].digest
+        assert ws.registry.aliases("clf") == {"champion": version.number}
