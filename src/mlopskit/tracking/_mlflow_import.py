@@ -83,7 +83,8 @@ class ImportReport:
         inputs: dataset inputs recorded on runs.
         logged_models: MLflow 3 logged models imported as run artifacts.
         model_versions: registered model versions imported into the registry;
-            ``skipped_model_versions`` were there already or could not be read.
+            ``skipped_model_versions`` were there already, could not be read, or
+            were left out with ``registry=False``.
         experiment_tags: each imported experiment's MLflow tags.
         problems: one line per problem met: where (file or run) and what.
     """
