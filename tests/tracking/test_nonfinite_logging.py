@@ -21,6 +21,10 @@ def backend_ws(
 ) -> str:
     """The test's workspace on each tracking backend."""
     monkeypatch.setenv("MLOPSKIT_TRACKING_BACKEND", request.param)
+    backend = type(mk.tracking.current_tracker().backend).__name__
+    assert (
+        backend == {"sqlite": "SQLiteBackend", "objectstore": "ObjectStoreBackend"}[request.param]
+    )
     return workspace
 
 
