@@ -78,3 +78,61 @@ def test_every_mlflow_param_and_metric_is_recorded(
     scalars = {k: v for k, v in theirs.items() if "(" not in v and "[" not in v}
     assert {k: ours[k] for k in scalars} == scalars
     assert their_metrics <= our_metrics, sorted(their_metrics - our_metrics)
+
+
+def _one_sample_regression() -> Any:
+    import numpy as np
+    from sklearn.linear_model import LinearRegression
+
+    LinearRegression().fit(np.array([[1.0]]), np.array([2.0]))  # R² of one sample: NaN
+
+
+def _grid_with_a_failing_candidate() -> Any:
+    import numpy as np
+
+    X, y = load_iris(return_X_y=True)
+    grid = {"C": [0.1, 1.0, -1.0]}  # C=-1 fails: its scores are NaN (error_score)
+    GridSearchCV(LogisticRegression(max_iter=500), grid, cv=3, error_score=np.nan).fit(X, y)
+
+
+def _nan_keys(metrics: dict[str, float]) -> set[str]:
+    return {k for k, v in metrics.items() if v != v}
+
+
+@pytest.mark.parametrize(
+    "fit", [_one_sample_regression, _grid_with_a_failing_candidate], ids=lambda f: f.__name__
+)
+def test_non_finite_metrics_are_logged_where_mlflow_logs_them(
+    fit: Callable[[], Any], workspace: str, tmp_path: Path
+) -> None:
+    """Every metric MLflow's autolog logs as NaN — on the parent run and on each
+    candidate's child run (by its params) — is logged as NaN by ours too."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+        mlflow.sklearn.autolog(log_models=False, log_datasets=False, silent=True)
+        try:
+            fit()
+        finally:
+            mlflow.sklearn.autolog(disable=True)
+        theirs = {
+            r.data.params.get("C", "parent")
+            if "mlflow.parentRunId" in r.data.tags
+            else "parent": _nan_keys(r.data.metrics)
+            for r in mlflow.tracking.MlflowClient().search_runs(["0"])
+        }
+        mk.autolog(log_models=False)
+        try:
+            fit()
+        finally:
+            mk.autolog(disable=True)
+    ours = {}
+    for _, row in mk.search_runs("default").iterrows():
+        run = mk.get_run(row["run_id"])
+        ours[run.params.get("C", "parent") if isinstance(row["parent_id"], str) else "parent"] = (
+            _nan_keys(run.metrics)
+        )
+    assert any(theirs.values())  # the fit does produce NaN in MLflow
+    assert set(theirs) == set(ours)
+    for run, keys in theirs.items():
+        assert keys <= ours[run], (run, sorted(keys - ours[run]))

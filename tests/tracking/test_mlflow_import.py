@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+import warnings
 from pathlib import Path
 
 import pytest
@@ -343,12 +344,30 @@ class TestEverythingMlflowLeaves:
             assert (again.runs, again.model_versions, again.skipped_model_versions) == (0, 0, 1)
             assert len(ws.registry.versions("clf")) == 1
 
-    def test_without_a_registry_models_are_reported(self, workspace: str, file_store: Path) -> None:
-        """Registered models need a registry; without one they are named, not dropped silently."""
+    def test_models_come_into_the_workspace_registry_by_default(
+        self, workspace: str, file_store: Path
+    ) -> None:
+        """Without registry=, registered models arrive in the current workspace's registry
+        with their alias and tags (MLflow keeps runs and models in one store)."""
         _everything(file_store)
-        with pytest.warns(RuntimeWarning, match="pass registry=mk.registry"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # nothing to report: no warning at all
             report = import_mlflow(file_store)
-        assert report.skipped_model_versions == 1
+        assert (report.model_versions, report.skipped_model_versions) == (1, 0)
+        (version,) = mk.registry.versions("clf")
+        assert version.run_id == LOGGED
+        assert mk.registry.aliases("clf") == {"champion": version.number}
+
+    def test_registry_false_imports_runs_only(self, workspace: str, file_store: Path) -> None:
+        """registry=False imports the runs (and logged models as run artifacts) but no
+        registered model: they are counted as skipped, without a warning."""
+        _everything(file_store)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            report = import_mlflow(file_store, registry=False)
+        assert (report.runs, report.model_versions, report.skipped_model_versions) == (3, 0, 1)
+        assert "model" in mk.get_run(LOGGED).artifacts
+        assert mk.registry.names() == []
 
     def test_deleted_run_carries_the_marker(self, workspace: str, file_store: Path) -> None:
         """With include_deleted, a run MLflow deleted arrives soft-deleted (hidden from search,
@@ -465,7 +484,8 @@ def test_sqlite_store_brings_everything(workspace: str, sqlite_everything: Path)
 
 
 def test_everything_on_the_object_store_backend(tmp_path: Path, file_store: Path) -> None:
-    """The object-store backend takes the same import: artifacts, inputs, models, once."""
+    """The object-store backend takes the same import: artifacts, inputs, models (into the
+    destination tracker's workspace by default, not the current one), once."""
     from mlopskit.registry import Registry
     from mlopskit.tracking import ObjectStoreBackend, Tracker
 
@@ -473,7 +493,7 @@ def test_everything_on_the_object_store_backend(tmp_path: Path, file_store: Path
     ws = tmp_path / "ws"
     tracker = Tracker(str(ws), ObjectStoreBackend(ws))
     registry = Registry(tracker.store)
-    report = import_mlflow(file_store, tracker=tracker, registry=registry)
+    report = import_mlflow(file_store, tracker=tracker)  # models go to the tracker's workspace
     assert (report.runs, report.logged_models, report.model_versions) == (3, 1, 1)
     run = tracker.get_run(RUN)
     assert run.metrics["dup"] == 2.0
@@ -481,7 +501,7 @@ def test_everything_on_the_object_store_backend(tmp_path: Path, file_store: Path
     (version,) = registry.versions("clf")
     assert version.digest == tracker.get_run(LOGGED).artifacts["model"].digest
     assert tracker.get_run(CHILD).status == "KILLED"
-    again = import_mlflow(file_store, tracker=tracker, registry=registry)
+    again = import_mlflow(file_store, tracker=tracker)
     assert (again.runs, again.model_versions) == (0, 0)
 
 
@@ -538,3 +558,15 @@ def test_mlflow3_version_from_a_models_uri(workspace: str, file_store: Path) -> 
         (version,) = ws.registry.versions("clf")
         assert version.digest == mk.get_run(LOGGED).artifacts["model"].digest
         assert report.model_versions == 1
+
+
+def test_models_reach_an_s3_workspace_registry_by_default(s3_bucket: str, file_store: Path) -> None:
+    """Imported into an s3:// workspace (moto server), registered models land in that
+    workspace's registry without registry=, with their alias and their run's bytes."""
+    _everything(file_store)
+    with mk.Workspace(f"s3://{s3_bucket}/ws") as ws:
+        report = import_mlflow(file_store)
+        assert (report.runs, report.model_versions) == (3, 1)
+        (version,) = ws.registry.versions("clf")
+        assert version.digest == mk.get_run(LOGGED).artifacts["model"].digest
+        assert ws.registry.aliases("clf") == {"champion": version.number}

@@ -116,8 +116,9 @@ def _write_everything(uri: str, workdir: Path) -> dict[str, str]:
 def test_import_everything_written_by_mlflow(
     kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Artifacts, inputs, experiment tags, logged and registered models with aliases, the
-    deleted marker, open runs and MLflow's latest values all survive the import, once."""
+    """Artifacts, inputs, experiment tags, logged and registered models with aliases (into
+    the workspace's registry without being asked), the deleted marker, open runs and
+    MLflow's latest values all survive the import, once."""
     pytest.importorskip("sklearn")
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     monkeypatch.chdir(tmp_path)
@@ -125,7 +126,7 @@ def test_import_everything_written_by_mlflow(
     ids = _write_everything(uri, tmp_path)
     assert (ids["mlflow_dup"], ids["mlflow_nanm"]) == ("2.0", "nan")  # what MLflow reads
     with mk.Workspace(tmp_path / "ws") as ws:
-        report = import_mlflow(uri, registry=ws.registry, include_deleted=True)
+        report = import_mlflow(uri, include_deleted=True)  # models: this workspace's registry
         parent = mk.get_run(ids["parent"])
         assert parent.metrics["dup"] == 2.0
         assert str(parent.metrics["nanm"]) == ids["mlflow_nanm"]  # NaN, as MLflow reads it

@@ -37,6 +37,23 @@ class TestTrack:
         assert run.name.endswith("train")
         assert float(run.tags["mlopskit.duration"]) >= 0
 
+    def test_numpy_scalar_arguments_log_as_written(self, workspace: str) -> None:
+        """A numpy float32/float16 argument logs as the number the user wrote ("0.1"), not
+        its float64 widening ("0.10000000149011612"); integers and bools as themselves."""
+
+        @mk.track(capture_env=False)
+        def train(lr: Any, wd: Any, epochs: Any, shuffle: Any, big: Any) -> None:
+            pass
+
+        train(np.float32(0.1), np.float16(0.001), np.int32(3), np.bool_(True), np.float64(1e-7))
+        assert _last_run().params == {
+            "lr": "0.1",
+            "wd": "0.001",
+            "epochs": "3",
+            "shuffle": "True",
+            "big": "1e-07",
+        }
+
     def test_decorator_with_arguments_and_runs(self, workspace: str) -> None:
         """@track(experiment=…) files runs there; .runs() lists this function's runs."""
 

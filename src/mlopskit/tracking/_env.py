@@ -141,6 +141,8 @@ def describe(value: Any, limit: int = 200) -> str:
             else:
                 h.update(np.ascontiguousarray(value).tobytes())
             return f"ndarray(shape={value.shape}, dtype={value.dtype}) sha256:{h.hexdigest()}"
+        if isinstance(value, np.floating):  # numpy's shortest text for its own precision:
+            return str(value)  # float32 0.1 is "0.1", not float64's 0.10000000149011612
         if isinstance(value, np.generic):
             return str(value.item())
     if "pandas" in sys.modules:

@@ -12,8 +12,8 @@ What comes across: experiments (their tags as run tags ``mlflow.experimentTag.<k
 runs with params, tags, every metric point (NaN and ±infinity too) and their artifacts (each top-level
 file or directory one run artifact, in the store: identical bytes stored once), dataset inputs (each dataset's MLflow description stored
 as a JSON object, the run's input), MLflow 3 logged models (a run artifact named after
-the model), and, given a ``registry``, registered models with their versions (lineage
-to their runs), aliases and tags. A metric's latest value reads as MLflow reads it:
+the model), and registered models with their versions (lineage to their runs), aliases
+and tags, into the destination workspace's registry (``registry=False``: not). A metric's latest value reads as MLflow reads it:
 among points at the same step and time the one MLflow answers (the file store's
 ``max(step, timestamp, value)`` in file order, the SQLite store's ``latest_metrics``
 row), which the import writes last of them; a NaN latest value stays NaN.
@@ -38,7 +38,7 @@ import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import unquote, urlparse
 
 from mlopskit._log import get_logger
@@ -83,7 +83,8 @@ class ImportReport:
         inputs: dataset inputs recorded on runs.
         logged_models: MLflow 3 logged models imported as run artifacts.
         model_versions: registered model versions imported into the registry;
-            ``skipped_model_versions`` were there already or could not be read.
+            ``skipped_model_versions`` were there already, could not be read, or
+            were left out with ``registry=False``.
         experiment_tags: each imported experiment's MLflow tags.
         problems: one line per problem met: where (file or run) and what.
     """
@@ -157,7 +158,15 @@ class _ModelRegistry(Protocol):
 
     def versions(self, name: str) -> Any: ...
 
-    def register(self, name: str, model: Any, **kwargs: Any) -> Any: ...
+    def register(
+        self,
+        name: str,
+        model: Any,
+        *,
+        run: Any = None,
+        tags: Mapping[str, str] | None = None,
+        message: str = "",
+    ) -> Any: ...
 
     def aliases(self, name: str) -> dict[str, int]: ...
 
@@ -214,7 +223,7 @@ def import_mlflow(
     source: str | os.PathLike[str],
     *,
     tracker: Tracker | None = None,
-    registry: _ModelRegistry | None = None,
+    registry: _ModelRegistry | Literal[False] | None = None,
     experiment_prefix: str = "",
     include_deleted: bool = False,
     artifact_root: str | os.PathLike[str] | None = None,
@@ -225,9 +234,10 @@ def import_mlflow(
         source: an ``mlruns`` directory (or ``file:`` URI) of MLflow's file store, or a
             SQLite store (``sqlite:///path/mlflow.db`` or the ``.db`` path).
         tracker: the destination (default: the current workspace's tracker).
-        registry: where registered models go (``mk.registry`` or ``ws.registry``);
-            without one they are counted in ``skipped_model_versions`` and named in
-            ``problems``.
+        registry: where registered models go (default: the registry of the
+            destination workspace, the one ``tracker`` writes to, as MLflow keeps runs
+            and models in one store); another registry (``ws.registry``), or
+            ``False`` to import runs only (models counted in ``skipped_model_versions``).
         experiment_prefix: prepended to every experiment name.
         include_deleted: also import runs and experiments MLflow marks deleted: each such
             run is soft-deleted here too (hidden from searches until ``restore_run``) and
@@ -275,6 +285,8 @@ def import_mlflow(
             f"{raw!r} is not a readable MLflow SQLite store: {exc}", path=raw
         ) from exc
     report.experiment_tags = {k: v for k, v in src.experiment_tags.items() if k in seen}
+    if registry is None:
+        registry = _workspace_registry(tracker)
     _import_registered(registry, src)
     log.info("mlflow_imported", source=raw, runs=report.runs, skipped=report.skipped_runs)
     return report
@@ -480,14 +492,22 @@ def _runs_uri_dir(source: str, src: _Source) -> str | None:
     return full if os.path.isdir(full) else None
 
 
-def _import_registered(registry: _ModelRegistry | None, src: _Source) -> None:
+def _workspace_registry(tracker: Tracker) -> _ModelRegistry:
+    """The registry of the workspace ``tracker`` writes to (its store)."""
+    # The one import of the registry layer from tracking (declared in pyproject's
+    # import-linter contract): importing MLflow's models is part of importing its store.
+    from mlopskit.registry import Registry
+
+    return Registry(tracker.store)
+
+
+def _import_registered(registry: _ModelRegistry | Literal[False], src: _Source) -> None:
     """Registered models: each version (from its directory, run as lineage), aliases, tags."""
     report = src.report
     for model in src.models:
         where = f"registered model {model.name!r}"
-        if registry is None:
+        if registry is False:  # asked for runs only: counted, not a problem
             report.skipped_model_versions += len(model.versions)
-            report.problem(where, "not imported: pass registry=mk.registry to import models")
             continue
         known = registry.names()
         done: dict[int, int] = {}

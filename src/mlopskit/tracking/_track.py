@@ -9,21 +9,21 @@ import numbers
 import re
 import string
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
-from mlopskit._log import get_logger
 from mlopskit.errors import InvalidInputError
 from mlopskit.tracking._flatten import describe_params, flatten_params
 from mlopskit.tracking._run import Run
 from mlopskit.tracking._status import status_for
+from mlopskit.tracking._validate import check_key
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["REDACTED", "SECRET_NAMES", "track"]
 
-log = get_logger("mlopskit.tracking")
 F = TypeVar("F", bound=Callable[..., Any])
 
 REDACTED = "***"
@@ -72,7 +72,9 @@ def track(
     - the bound arguments are logged as params (``self``/``cls`` skipped; arrays and
       frames as shape and digest; arguments named like ``password``, ``token``,
       ``secret``, ``api_key`` — or listed in ``redact`` — as ``***``);
-    - a returned mapping's finite numbers are logged as metrics;
+    - a returned mapping's numbers are logged as metrics (NaN and ±infinity included,
+      as MLflow logs them: a loss that diverged is what the run must show; a key that
+      cannot be a metric name is left out with a RuntimeWarning);
     - the run ends FINISHED, or FAILED with the exception's type, message and
       traceback (the exception propagates unchanged);
     - git commit, branch, dirty flag (and diff), Python and package versions, host,
@@ -130,11 +132,22 @@ def track(
         return run, time.perf_counter()
 
     def finish(run: Run, started: float, result: Any) -> None:
-        if log_result and isinstance(result, Mapping):
-            numbers_ = _numeric(result)
-            if numbers_:
-                run.log_metrics(numbers_)
-        run.set_tag("mlopskit.duration", f"{time.perf_counter() - started:.6f}")
+        try:
+            if log_result and isinstance(result, Mapping):
+                numbers_, refused = _numeric(result)
+                if refused:  # the call succeeded: its result is not lost for a bad name
+                    warnings.warn(
+                        f"@track of {source}: returned values not logged as metrics: "
+                        f"{'; '.join(refused)}",
+                        RuntimeWarning,
+                        stacklevel=3,
+                    )
+                if numbers_:
+                    run.log_metrics(numbers_)
+            run.set_tag("mlopskit.duration", f"{time.perf_counter() - started:.6f}")
+        except BaseException as exc:  # the run never stays RUNNING (and active)
+            run.end(status_for(exc), error=exc)
+            raise
         run.end("FINISHED")
 
     def fail(run: Run, started: float, exc: BaseException) -> None:
@@ -314,15 +327,23 @@ def _bound_params(
     }
 
 
-def _numeric(result: Mapping[Any, Any]) -> dict[str, float]:
+def _numeric(result: Mapping[Any, Any]) -> tuple[dict[str, float], list[str]]:
+    """The metrics of a returned mapping: its real numbers under string keys, as floats
+    (NaN and ±infinity too: a diverged loss is news; an int beyond float64 is ±infinity),
+    and why each number that cannot be a metric is not (an invalid metric name)."""
     out: dict[str, float] = {}
+    refused: list[str] = []
     for key, value in result.items():
         if not isinstance(key, str) or isinstance(value, bool):
             continue
         if isinstance(value, numbers.Real):
-            number = float(value)
-            if math.isfinite(number):
-                out[key] = number
-            else:
-                log.warning("metric_not_finite", key=key, value=number)
-    return out
+            try:
+                check_key(key, "metric")
+            except InvalidInputError as exc:
+                refused.append(str(exc))
+                continue
+            try:
+                out[key] = float(value)
+            except OverflowError:  # an int (or Fraction) too large for a float64
+                out[key] = math.inf if cast("int", value) > 0 else -math.inf
+    return out, refused

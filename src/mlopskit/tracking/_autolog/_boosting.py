@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
-import math
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -61,9 +60,8 @@ class _Points:
 
     def log(self, values: dict[str, float], step: int) -> None:
         self.last_step = max(self.last_step, step)
-        clean = {k: v for k, v in values.items() if math.isfinite(v)}
-        if clean:
-            safely(self.flavor, self.run.log_metrics, clean, step)
+        if values:  # NaN and ±inf as the library reported them (a diverging eval)
+            safely(self.flavor, self.run.log_metrics, values, step)
 
 
 def _xgboost_train(original: Callable[..., Any]) -> Callable[..., Any]:

@@ -166,14 +166,14 @@ def _record_evals(run: Run, est: Any) -> None:
     steps: dict[int, dict[str, float]] = {}
     for data, metrics in history.items():
         for metric, values in metrics.items():
-            for step, value in enumerate(values):
-                number = float(value)
-                if math.isfinite(number):
-                    steps.setdefault(step, {})[metric_key(str(data), str(metric))] = number
+            for step, value in enumerate(values):  # NaN and ±inf as they are
+                steps.setdefault(step, {})[metric_key(str(data), str(metric))] = float(value)
     for step in sorted(steps):
         run.log_metrics(steps[step], step=step)
-    best = getattr(est, "best_iteration_", None)
-    if best is None:
+    best = getattr(est, "best_iteration_", None)  # LightGBM: from 1; 0 without early stopping
+    if best == 0:
+        best = None
+    elif best is None:
         try:
             best = getattr(est, "best_iteration", None)
         except Exception:  # xgboost raises when there was no early stopping
@@ -191,7 +191,7 @@ def _record_search(run: Run, search: Any) -> None:
     if hasattr(search, "best_params_"):
         run.log_params(describe_params({f"best_{k}": v for k, v in search.best_params_.items()}))
     best = getattr(search, "best_score_", None)
-    if isinstance(best, (int, float)) and math.isfinite(best):
+    if isinstance(best, (int, float)):  # NaN when every candidate failed (error_score)
         run.log_metric("best_cv_score", float(best))
     cv = search.cv_results_
     n = len(cv["params"])
@@ -216,9 +216,7 @@ def _record_search(run: Run, search: Any) -> None:
             for key in columns:
                 value = cv[key][i]
                 if isinstance(value, (int, float)) or hasattr(value, "dtype"):
-                    number = float(value)
-                    if math.isfinite(number):
-                        metrics[key] = number
+                    metrics[key] = float(value)  # a failed candidate's score is NaN
             if metrics:
                 child.log_metrics(metrics)
     from mlopskit._optional import is_available
@@ -236,7 +234,8 @@ def _record_search(run: Run, search: Any) -> None:
 def training_metrics(est: Any, X: Any, y: Any, weight: Any = None) -> dict[str, float]:
     """MLflow's training metrics: ``training_score`` and, by estimator kind, the
     classification (accuracy, precision, recall, F1, log loss, ROC AUC) or regression
-    (MSE, RMSE, MAE, R²) scores on the training data. Ones that do not apply are left out."""
+    (MSE, RMSE, MAE, R²) scores on the training data. Ones that do not apply (raise) are
+    left out; NaN and ±infinity are kept, as MLflow logs them."""
     from sklearn import metrics as skm
     from sklearn.base import is_classifier, is_regressor
 
@@ -248,8 +247,7 @@ def training_metrics(est: Any, X: Any, y: Any, weight: Any = None) -> dict[str, 
         except Exception as exc:  # a metric that does not apply to this model/data
             _log.debug("autolog: %s not computed: %r", name, exc)
             return
-        if math.isfinite(value):
-            out[name] = value
+        out[name] = value  # NaN or ±inf as computed (r2 of one sample is NaN)
 
     if hasattr(est, "score"):
         if y is None:
