@@ -237,3 +237,25 @@ class TestArtifactsAndReading:
         ]
         assert frame["duration"].iloc[0] >= 0
         assert str(frame["start_time"].dt.tz) == "UTC"
+
+
+def test_search_runs_takes_mlflows_keyword_names(workspace: str) -> None:
+    """An MLflow user's mk.search_runs(experiment_names=, filter_string=, max_results=,
+    run_view_type=) returns what mlopskit's own names return; naming one argument both
+    ways is an InvalidInputError."""
+    for i in range(3):
+        with mk.start_run(experiment="e", name=f"r{i}") as run:
+            run.log_metric("acc", i / 10)
+    with mk.start_run(experiment="other", name="x"):
+        pass
+    ours = mk.search_runs("e", filter="metrics.acc > 0.05", order_by="metrics.acc DESC", limit=1)
+    theirs = mk.search_runs(
+        experiment_names=["e"],
+        filter_string="metrics.acc > 0.05",
+        order_by=["metrics.acc DESC"],
+        max_results=1,
+        run_view_type="ACTIVE_ONLY",
+    )
+    assert list(theirs["name"]) == list(ours["name"]) == ["r2"]
+    with pytest.raises(InvalidInputError, match="filter_string"):
+        mk.search_runs("e", filter="metrics.acc > 0", filter_string="metrics.acc > 1")

@@ -238,22 +238,42 @@ def search_runs(
     limit: int | None = None,
     status: str | Iterable[str] | None = None,
     run_view: str = "active",
+    experiment_names: str | Iterable[str] | None = None,
+    filter_string: str | None = None,
+    max_results: int | None = None,
+    run_view_type: str | None = None,
 ) -> pd.DataFrame:
     """Runs as a DataFrame: one row per run; see :func:`mlopskit.tracking._search.search_runs`.
 
-    Deleted runs are hidden unless ``run_view`` is ``"deleted"`` or ``"all"``.
+    Deleted runs are hidden unless ``run_view`` is ``"deleted"`` or ``"all"``. MLflow's
+    keyword names are accepted too: ``experiment_names``, ``filter_string``,
+    ``max_results`` and ``run_view_type`` mean ``experiment``, ``filter``, ``limit`` and
+    ``run_view``.
     """
     from mlopskit.tracking._search import search_runs as _search
 
     return _search(
         reading_tracker(),
-        experiment,
-        filter=filter,
+        _either("experiment", experiment, "experiment_names", experiment_names),
+        filter=_either("filter", filter, "filter_string", filter_string),
         order_by=order_by,
-        limit=limit,
+        limit=_either("limit", limit, "max_results", max_results),
         status=status,
-        run_view=run_view,
+        run_view=_either("run_view", run_view, "run_view_type", run_view_type, default="active"),
     )
+
+
+def _either(name: str, value: Any, alias: str, other: Any, default: Any = None) -> Any:
+    """``value``, or MLflow's spelling ``other`` of the same argument (not both)."""
+    if other is None:
+        return value
+    if value is not None and value != default:
+        raise InvalidInputError(
+            f"{name}= and {alias}= name the same argument ({alias} is MLflow's name): "
+            "give one of them",
+            found=f"{name}={value!r}, {alias}={other!r}",
+        )
+    return other
 
 
 def compare_runs(run_ids: Iterable[str | Run], *, only_differences: bool = False) -> pd.DataFrame:
