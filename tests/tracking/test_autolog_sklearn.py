@@ -256,3 +256,14 @@ def test_data_digest_follows_content(rows: int, cols: int, seed: int, dtype: str
     assert data_digest(X.astype("float16"), y)[0] != digest
     assert data_digest(X, 1 - y)[0] != digest
     assert data_digest(X)[0] != digest
+
+
+def test_autologged_model_registers_by_mlflows_uri(autologged: str, iris: Any) -> None:
+    """After mk.autolog(), registering ``runs:/<id>/model`` (MLflow's habit) registers the
+    fitted estimator autolog stored, and loading it predicts as the estimator does."""
+    X, y = iris
+    model = DecisionTreeClassifier(random_state=0).fit(X, y)
+    run = _only_run()
+    mv = mk.registry.register("tree", f"runs:/{run.run_id}/model")
+    loaded = mk.registry.load(mv.uri)
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))

@@ -619,6 +619,9 @@ class Registry(NumberedArea):
             k for k, r in artifacts.items() if self._model_at(k, r, tags, scan=False) is not None
         )
         ref = artifacts.get(artifact)
+        autologged = tags.get("mlopskit.autolog.model")
+        if ref is None and autologged is not None and autologged.startswith(f"{artifact}."):
+            artifact, ref = autologged, artifacts.get(autologged)  # runs:/<id>/model, as MLflow
         if ref is None:
             raise NotFoundError(
                 f"run {run_id} has no artifact {artifact!r}; its logged models: {models}, "
