@@ -608,22 +608,16 @@ class SQLiteBackend:
             scope = "SELECT run_id FROM runs WHERE ?"
             arg = "1"
         wanted = _split_keys(keys)
-        aggregates: list[str] = []
-        args: list[Any] = []
-        for table in ("params", "tags"):  # strings: one JSON object per run, built in SQLite
-            names = None if wanted is None else wanted[table]
-            if names is not None and not names:
-                aggregates.append("'{}'")
-                continue
-            sql = f"(SELECT json_group_object(key, value) FROM {table} t WHERE t.run_id = r.run_id"
-            if names is not None:
-                sql += " AND t.key IN (SELECT value FROM json_each(?))"
-                args.append(json.dumps(sorted(names)))
-            aggregates.append(sql + ")")
         columns = ", ".join(f"r.{c.strip()}" for c in _RUN_COLUMNS.split(","))
+        if wanted is None:  # every key: one JSON object per run, built in SQLite
+            aggregates = ", ".join(
+                f"(SELECT json_group_object(key, value) FROM {table} t WHERE t.run_id = r.run_id)"
+                for table in ("params", "tags")
+            )
+        else:  # a few keys (often none): read below as (run, key, value) rows
+            aggregates = "'{}', '{}'"
         rows = self._read(
-            f"SELECT {columns}, {', '.join(aggregates)} FROM runs r WHERE r.run_id IN ({scope})",
-            [*args, arg],
+            f"SELECT {columns}, {aggregates} FROM runs r WHERE r.run_id IN ({scope})", [arg]
         )
         loads = json.loads
         records: dict[str, RunRecord] = {}
@@ -642,9 +636,13 @@ class SQLiteBackend:
                 parent_id=row[6],
                 user=row[7] if isinstance(row[7], str) else "",
                 host=row[8] if isinstance(row[8], str) else "",
-                params=loads(row[9]),
-                tags=loads(row[10]),
+                params={} if row[9] == "{}" else loads(row[9]),
+                tags={} if row[10] == "{}" else loads(row[10]),
             )
+        if wanted is not None and records:
+            for table in ("params", "tags"):
+                if wanted[table]:
+                    self._read_keys(table, scope, arg, wanted[table], records)
         names = None if wanted is None else wanted["metrics"]
         if records and (names is None or names):
             # floats as SQL values (JSON text would keep only 15 digits)
@@ -686,6 +684,24 @@ class SQLiteBackend:
             records.values(), self.lifecycle_events("run", scope=where, scope_args=where_args)
         )
         return list(records.values())
+
+    def _read_keys(
+        self,
+        table: str,
+        scope: str,
+        arg: str,
+        names: Collection[str],
+        records: dict[str, RunRecord],
+    ) -> None:
+        """Fill ``records``' params or tags with the values of ``names`` only."""
+        for run_id, key, value in self._read(
+            f"SELECT run_id, key, value FROM {table} WHERE key IN "
+            f"(SELECT value FROM json_each(?)) AND run_id IN ({scope})",
+            [json.dumps(sorted(names)), arg],
+        ):
+            rec = records.get(run_id)
+            if rec is not None:
+                getattr(rec, table)[key] = value
 
     # -- lifecycle (deleting and restoring) ---------------------------------------------
 
