@@ -609,9 +609,17 @@ class SQLiteBackend:
             arg = "1"
         wanted = _split_keys(keys)
         columns = ", ".join(f"r.{c.strip()}" for c in _RUN_COLUMNS.split(","))
-        # params and tags are read below as (run, key, value) rows: cheaper than a JSON
-        # object per run built by two subqueries and decoded here
-        rows = self._read(f"SELECT {columns} FROM runs r WHERE r.run_id IN ({scope})", [arg])
+        if wanted is None:  # every key: one JSON object per run, built in SQLite
+            aggregates = ", ".join(
+                f"(SELECT json_group_object(key, value) FROM {table} t WHERE t.run_id = r.run_id)"
+                for table in ("params", "tags")
+            )
+        else:  # a few keys (often none): read below as (run, key, value) rows
+            aggregates = "'{}', '{}'"
+        rows = self._read(
+            f"SELECT {columns}, {aggregates} FROM runs r WHERE r.run_id IN ({scope})", [arg]
+        )
+        loads = json.loads
         records: dict[str, RunRecord] = {}
         for row in rows:
             why = _invalid_row(row)
@@ -628,14 +636,13 @@ class SQLiteBackend:
                 parent_id=row[6],
                 user=row[7] if isinstance(row[7], str) else "",
                 host=row[8] if isinstance(row[8], str) else "",
-                params={},
-                tags={},
+                params={} if row[9] == "{}" else loads(row[9]),
+                tags={} if row[10] == "{}" else loads(row[10]),
             )
-        if records:
+        if wanted is not None and records:
             for table in ("params", "tags"):
-                names = None if wanted is None else wanted[table]
-                if names is None or names:
-                    self._read_keys(table, scope, arg, names, records)
+                if wanted[table]:
+                    self._read_keys(table, scope, arg, wanted[table], records)
         names = None if wanted is None else wanted["metrics"]
         if records and (names is None or names):
             # floats as SQL values (JSON text would keep only 15 digits)
@@ -683,17 +690,16 @@ class SQLiteBackend:
         table: str,
         scope: str,
         arg: str,
-        names: Collection[str] | None,
+        names: Collection[str],
         records: dict[str, RunRecord],
     ) -> None:
-        """Fill ``records``' params or tags (the values of ``names`` only, unless None)."""
-        sql = f"SELECT run_id, key, value FROM {table} WHERE run_id IN ({scope})"
-        args = [arg]
-        if names is not None:
-            sql += " AND key IN (SELECT value FROM json_each(?))"
-            args.append(json.dumps(sorted(names)))
+        """Fill ``records``' params or tags with the values of ``names`` only."""
         get = records.get
-        for run_id, key, value in self._read(sql + " ORDER BY run_id, key", args):
+        for run_id, key, value in self._read(
+            f"SELECT run_id, key, value FROM {table} WHERE key IN "
+            f"(SELECT value FROM json_each(?)) AND run_id IN ({scope}) ORDER BY run_id, key",
+            [json.dumps(sorted(names)), arg],
+        ):
             rec = get(run_id)
             if rec is not None:
                 getattr(rec, table)[key] = value
