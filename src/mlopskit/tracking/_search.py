@@ -210,7 +210,29 @@ def _check_names(
     raise NotFoundError(f"{where} has a {word} named {field.name!r}{hint}", name=field.name)
 
 
-_TEXT_DTYPE: list[Any] = []
+_TEXT: dict[str, Any] = {}
+
+
+def _text_probe() -> None:
+    """Learn once how this pandas builds a text column (see :func:`_text`)."""
+    import pandas
+    import pyarrow as pa
+
+    pd: Any = pandas  # the stubs do not know ArrowStringArray's dtype argument
+    dtype = pd.Series(["x"]).dtype
+    _TEXT.update(dtype=dtype, text=isinstance(dtype, pd.StringDtype), arrow=None)
+    if not _TEXT["text"]:
+        return
+    sample = pd.array(["x"], dtype=dtype)
+    if type(sample) is pd.arrays.ArrowStringArray:
+        try:  # wrapping a pyarrow array of the type pandas uses: half pd.array's cost
+            wrapped = pd.arrays.ArrowStringArray(
+                pa.array(["x"], sample._pa_array.type), dtype=dtype
+            )
+        except TypeError:  # a pandas whose constructor takes no dtype
+            return
+        if wrapped.dtype == dtype:
+            _TEXT["arrow"] = (pd.arrays.ArrowStringArray, sample._pa_array.type, pa.array)
 
 
 def _text(values: list[Any]) -> Any:
@@ -221,15 +243,16 @@ def _text(values: list[Any]) -> Any:
     DataFrame constructor (half the cost of a search's frame); any other column (a
     missing value, a number in a damaged record) is left to pandas' inference as before.
     """
+    if not _TEXT:
+        _text_probe()
+    if not (_TEXT["text"] and values and all(type(v) is str for v in values)):
+        return values
+    if _TEXT["arrow"] is not None:
+        cls, type_, array = _TEXT["arrow"]
+        return cls(array(values, type_), dtype=_TEXT["dtype"])
     import pandas as pd
 
-    if not _TEXT_DTYPE:
-        _TEXT_DTYPE.append(pd.Series(["x"]).dtype)
-    dtype = _TEXT_DTYPE[0]
-    text = isinstance(dtype, pd.StringDtype)
-    if not (text and values and all(type(v) is str for v in values)):
-        return values
-    return pd.array(values, dtype=dtype)
+    return pd.array(values, dtype=_TEXT["dtype"])
 
 
 def to_frame(records: list[RunRecord]) -> pd.DataFrame:
