@@ -51,7 +51,7 @@ from mlopskit.tracking._model import (
     WriterInfo,
     stored_record,
 )
-from mlopskit.tracking._query import And, Compare, Node
+from mlopskit.tracking._query import And, Compare, In, Node
 from mlopskit.tracking._validate import (
     MAX_TIME,
     MIN_TIME,
@@ -788,40 +788,56 @@ class SQLiteBackend:
     ) -> list[str] | None:
         """Run ids that may match ``node``, narrowed in SQL; None when SQL cannot narrow.
 
-        Only conjuncts SQL answers exactly as the Python filter does are translated
-        (``metrics.k <op> number`` for ``= < <= > >=``, ``params.k = 'text'``,
-        ``tags.k = 'text'``), so the result is a superset of the matches: the caller
-        still applies the whole filter to these runs.
+        Only conjuncts SQL answers exactly as the Python filter does are translated, so
+        the result is a superset of the matches (the caller still applies the whole
+        filter to these runs): ``metrics.k <op> number`` (a NaN latest value, stored as
+        NULL, matches only ``!=``), ``params.k <op> 'text'`` and ``tags.k <op> 'text'``
+        for ``= != < <= > >=`` (text compares by code point in Python and by UTF-8 bytes
+        in SQLite: the same order), and ``params.k IN ('a', 'b')`` (tags too).
+        tests/tracking/test_sql_candidates.py holds SQL and Python to one answer.
         """
         items = node.items if isinstance(node, And) else (node,)
         where: list[str] = []
         args: list[Any] = []
         for item in items:
-            if not isinstance(item, Compare):
+            if isinstance(item, In):
+                if item.negated or item.field.kind not in ("params", "tags"):
+                    continue
+                if not item.values or not all(isinstance(v, str) for v in item.values):
+                    continue
+                where.insert(
+                    0,
+                    f"r.run_id IN (SELECT run_id FROM {item.field.kind} WHERE key = ? "
+                    "AND value IN (SELECT value FROM json_each(?)))",
+                )
+                args[0:0] = [item.field.name, json.dumps(list(item.values))]
+                continue
+            if not isinstance(item, Compare) or item.op not in _SQL_OPS:
                 continue
             kind, op, value = item.field.kind, item.op, item.value
             numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-            if kind == "metrics" and op in ("=", "<", "<=", ">", ">=") and numeric:
+            if kind == "metrics" and numeric:
                 try:
                     target = float(value)
                 except OverflowError:
                     continue
+                test = "(m.value IS NULL OR m.value != ?)" if op == "!=" else f"m.value {op} ?"
                 where.append(
                     "EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_id = r.run_id "
-                    f"AND m.key = ? AND m.value {op} ?)"
+                    f"AND m.key = ? AND {test})"
                 )
                 args.extend([item.field.name, target])
-            elif kind in ("params", "tags") and op == "=" and isinstance(value, str):
-                # first: the (key, value) index lists the few runs, the rest probe those
+            elif kind in ("params", "tags") and isinstance(value, str):
+                # first: the (key, value) index lists the runs, the rest probe those
                 where.insert(
-                    0, f"r.run_id IN (SELECT run_id FROM {kind} WHERE key = ? AND value = ?)"
+                    0, f"r.run_id IN (SELECT run_id FROM {kind} WHERE key = ? AND value {op} ?)"
                 )
                 args[0:0] = [item.field.name, value]
         if not where:
             return None
         # a metric conjunct is one primary-key probe per run left (as `run_id IN
-        # (subquery)` it scanned every run's metrics); an equality on a param or tag reads
-        # the runs holding that value from its (key, value) index (databases created
+        # (subquery)` it scanned every run's metrics); a comparison on a param or tag reads
+        # the runs holding such a value from its (key, value) index (databases created
         # before the index: one scan of the table)
         if experiments is not None:
             where.insert(0, "r.experiment IN (SELECT value FROM json_each(?))")
@@ -849,6 +865,8 @@ class SQLiteBackend:
 
 
 _STEP_THEN_TIME = itemgetter(0, 2)
+#: The comparisons ``candidates`` translates to SQL (the same operator in both).
+_SQL_OPS = frozenset({"=", "!=", "<", "<=", ">", ">="})
 _NAN = float("nan")
 
 
