@@ -6,8 +6,10 @@ Hyperfine-style: each command is run as a fresh process, a warm-up first, then `
 timed runs, the anchor and mlopskit alternating (ABAB); the figure is the median, with
 min and max. The anchor of ``--help`` is ``mlflow --help`` (MLflow's CLI, when its
 console script is on PATH, importable here, or given with ``--mlflow``). ``runs ls``
-lists 10,000 runs of a SQLite workspace (created once through the tracking backend's
-public protocol, then reused) and is measured against its goal only.
+lists 10,000 runs of a SQLite workspace (created for each benchmark run through the
+tracking backend's public protocol, in a temporary directory removed afterwards, so a
+figure never comes from a workspace an older commit wrote) and is measured against its
+goal only.
 
 Rows written with ``--json``: ``{"row", "mode": "process", "anchor", "ratio", "min",
 "max", "n", "goal", "met", "mlopskit", "anchor_value", "unit"}`` (seconds).
@@ -154,16 +156,12 @@ def make_runs(root: Path, n: int) -> None:
     backend.close()
 
 
-def workspace(n: int, keep: Path | None) -> Path:
-    base = keep or Path(tempfile.gettempdir()) / "mlopskit-bench-cli"
+def workspace(n: int, base: Path) -> Path:
+    """A workspace of ``n`` runs under ``base``, written by the code being measured."""
     root = base / f"runs-{n}"
-    if not (root / ".complete").exists():
-        shutil.rmtree(root, ignore_errors=True)
-        root.mkdir(parents=True)
-        start = time.perf_counter()
-        make_runs(root, n)
-        (root / ".complete").write_text("ok")
-        print(f"(created {n} runs in {time.perf_counter() - start:.1f} s at {root})", flush=True)
+    start = time.perf_counter()
+    make_runs(root, n)
+    print(f"(created {n} runs in {time.perf_counter() - start:.1f} s at {root})", flush=True)
     return root
 
 
@@ -173,7 +171,12 @@ def main() -> None:
     parser.add_argument("--json", metavar="PATH", help="write the rows to this file")
     parser.add_argument("--mlflow", metavar="PATH", help="the mlflow executable to compare with")
     parser.add_argument("--runs", type=int, default=N_RUNS, help="runs in the runs ls workspace")
-    parser.add_argument("--keep", type=Path, help="directory for the (reused) runs workspace")
+    parser.add_argument(
+        "--tmp",
+        "--keep",
+        type=Path,
+        help="directory to create the runs workspace in (it is removed after the run)",
+    )
     args = parser.parse_args()
     n = 5 if args.quick else 20
     ours = mlopskit_cmd()
@@ -198,11 +201,14 @@ def main() -> None:
         )
     )
 
-    root = workspace(args.runs, args.keep)
-    for fmt in ([], ["--json"]):
-        name = f"mlopskit runs ls{' --json' if fmt else ''} ({args.runs:,} runs)"
-        times, cpus = timed({"mlopskit": [*ours, "-w", str(root), "runs", "ls", *fmt]}, n)
-        rows.append(row(name, times["mlopskit"], RUNS_LS_GOAL, cpus["mlopskit"]))
+    # A fresh workspace each run, removed after it: a figure never comes from a workspace
+    # an older commit (or schema) wrote.
+    with tempfile.TemporaryDirectory(prefix="mlopskit-bench-cli-", dir=args.tmp) as tmp:
+        root = workspace(args.runs, Path(tmp))
+        for fmt in ([], ["--json"]):
+            name = f"mlopskit runs ls{' --json' if fmt else ''} ({args.runs:,} runs)"
+            times, cpus = timed({"mlopskit": [*ours, "-w", str(root), "runs", "ls", *fmt]}, n)
+            rows.append(row(name, times["mlopskit"], RUNS_LS_GOAL, cpus["mlopskit"]))
 
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))

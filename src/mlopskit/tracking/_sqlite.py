@@ -51,7 +51,7 @@ from mlopskit.tracking._model import (
     WriterInfo,
     stored_record,
 )
-from mlopskit.tracking._query import And, Compare, Node
+from mlopskit.tracking._query import And, Compare, In, Node
 from mlopskit.tracking._validate import (
     MAX_TIME,
     MIN_TIME,
@@ -608,22 +608,16 @@ class SQLiteBackend:
             scope = "SELECT run_id FROM runs WHERE ?"
             arg = "1"
         wanted = _split_keys(keys)
-        aggregates: list[str] = []
-        args: list[Any] = []
-        for table in ("params", "tags"):  # strings: one JSON object per run, built in SQLite
-            names = None if wanted is None else wanted[table]
-            if names is not None and not names:
-                aggregates.append("'{}'")
-                continue
-            sql = f"(SELECT json_group_object(key, value) FROM {table} t WHERE t.run_id = r.run_id"
-            if names is not None:
-                sql += " AND t.key IN (SELECT value FROM json_each(?))"
-                args.append(json.dumps(sorted(names)))
-            aggregates.append(sql + ")")
         columns = ", ".join(f"r.{c.strip()}" for c in _RUN_COLUMNS.split(","))
+        if wanted is None:  # every key: one JSON object per run, built in SQLite
+            aggregates = ", ".join(
+                f"(SELECT json_group_object(key, value) FROM {table} t WHERE t.run_id = r.run_id)"
+                for table in ("params", "tags")
+            )
+        else:  # a few keys (often none): read below as (run, key, value) rows
+            aggregates = "'{}', '{}'"
         rows = self._read(
-            f"SELECT {columns}, {', '.join(aggregates)} FROM runs r WHERE r.run_id IN ({scope})",
-            [*args, arg],
+            f"SELECT {columns}, {aggregates} FROM runs r WHERE r.run_id IN ({scope})", [arg]
         )
         loads = json.loads
         records: dict[str, RunRecord] = {}
@@ -642,9 +636,13 @@ class SQLiteBackend:
                 parent_id=row[6],
                 user=row[7] if isinstance(row[7], str) else "",
                 host=row[8] if isinstance(row[8], str) else "",
-                params=loads(row[9]),
-                tags=loads(row[10]),
+                params={} if row[9] == "{}" else loads(row[9]),
+                tags={} if row[10] == "{}" else loads(row[10]),
             )
+        if wanted is not None and records:
+            for table in ("params", "tags"):
+                if wanted[table]:
+                    self._read_keys(table, scope, arg, wanted[table], records)
         names = None if wanted is None else wanted["metrics"]
         if records and (names is None or names):
             # floats as SQL values (JSON text would keep only 15 digits)
@@ -686,6 +684,25 @@ class SQLiteBackend:
             records.values(), self.lifecycle_events("run", scope=where, scope_args=where_args)
         )
         return list(records.values())
+
+    def _read_keys(
+        self,
+        table: str,
+        scope: str,
+        arg: str,
+        names: Collection[str],
+        records: dict[str, RunRecord],
+    ) -> None:
+        """Fill ``records``' params or tags with the values of ``names`` only."""
+        get = records.get
+        for run_id, key, value in self._read(
+            f"SELECT run_id, key, value FROM {table} WHERE key IN "
+            f"(SELECT value FROM json_each(?)) AND run_id IN ({scope}) ORDER BY run_id, key",
+            [json.dumps(sorted(names)), arg],
+        ):
+            rec = get(run_id)
+            if rec is not None:
+                getattr(rec, table)[key] = value
 
     # -- lifecycle (deleting and restoring) ---------------------------------------------
 
@@ -771,40 +788,56 @@ class SQLiteBackend:
     ) -> list[str] | None:
         """Run ids that may match ``node``, narrowed in SQL; None when SQL cannot narrow.
 
-        Only conjuncts SQL answers exactly as the Python filter does are translated
-        (``metrics.k <op> number`` for ``= < <= > >=``, ``params.k = 'text'``,
-        ``tags.k = 'text'``), so the result is a superset of the matches: the caller
-        still applies the whole filter to these runs.
+        Only conjuncts SQL answers exactly as the Python filter does are translated, so
+        the result is a superset of the matches (the caller still applies the whole
+        filter to these runs): ``metrics.k <op> number`` (a NaN latest value, stored as
+        NULL, matches only ``!=``), ``params.k <op> 'text'`` and ``tags.k <op> 'text'``
+        for ``= != < <= > >=`` (text compares by code point in Python and by UTF-8 bytes
+        in SQLite: the same order), and ``params.k IN ('a', 'b')`` (tags too).
+        tests/tracking/test_sql_candidates.py holds SQL and Python to one answer.
         """
         items = node.items if isinstance(node, And) else (node,)
         where: list[str] = []
         args: list[Any] = []
         for item in items:
-            if not isinstance(item, Compare):
+            if isinstance(item, In):
+                if item.negated or item.field.kind not in ("params", "tags"):
+                    continue
+                if not item.values or not all(isinstance(v, str) for v in item.values):
+                    continue
+                where.insert(
+                    0,
+                    f"r.run_id IN (SELECT run_id FROM {item.field.kind} WHERE key = ? "
+                    "AND value IN (SELECT value FROM json_each(?)))",
+                )
+                args[0:0] = [item.field.name, json.dumps(list(item.values))]
+                continue
+            if not isinstance(item, Compare) or item.op not in _SQL_OPS:
                 continue
             kind, op, value = item.field.kind, item.op, item.value
             numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-            if kind == "metrics" and op in ("=", "<", "<=", ">", ">=") and numeric:
+            if kind == "metrics" and numeric:
                 try:
                     target = float(value)
                 except OverflowError:
                     continue
+                test = "(m.value IS NULL OR m.value != ?)" if op == "!=" else f"m.value {op} ?"
                 where.append(
                     "EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_id = r.run_id "
-                    f"AND m.key = ? AND m.value {op} ?)"
+                    f"AND m.key = ? AND {test})"
                 )
                 args.extend([item.field.name, target])
-            elif kind in ("params", "tags") and op == "=" and isinstance(value, str):
-                # first: the (key, value) index lists the few runs, the rest probe those
+            elif kind in ("params", "tags") and isinstance(value, str):
+                # first: the (key, value) index lists the runs, the rest probe those
                 where.insert(
-                    0, f"r.run_id IN (SELECT run_id FROM {kind} WHERE key = ? AND value = ?)"
+                    0, f"r.run_id IN (SELECT run_id FROM {kind} WHERE key = ? AND value {op} ?)"
                 )
                 args[0:0] = [item.field.name, value]
         if not where:
             return None
         # a metric conjunct is one primary-key probe per run left (as `run_id IN
-        # (subquery)` it scanned every run's metrics); an equality on a param or tag reads
-        # the runs holding that value from its (key, value) index (databases created
+        # (subquery)` it scanned every run's metrics); a comparison on a param or tag reads
+        # the runs holding such a value from its (key, value) index (databases created
         # before the index: one scan of the table)
         if experiments is not None:
             where.insert(0, "r.experiment IN (SELECT value FROM json_each(?))")
@@ -832,6 +865,8 @@ class SQLiteBackend:
 
 
 _STEP_THEN_TIME = itemgetter(0, 2)
+#: The comparisons ``candidates`` translates to SQL (the same operator in both).
+_SQL_OPS = frozenset({"=", "!=", "<", "<=", ">", ">="})
 _NAN = float("nan")
 
 
