@@ -162,6 +162,24 @@ class TestStatCache:
         assert not list(root.glob("statcache*"))
         assert list((tmp_path / "user-cache").glob("statcache.sqlite"))
 
+    def test_a_damaged_stat_cache_is_replaced_not_fatal(self, tmp_path: Path) -> None:
+        """A stat-cache file damaged on disk (it is written without fsync) costs one
+        re-hash: put_file and put_dir still work, and the fresh cache serves the next put."""
+        src = make_tree(tmp_path / "src", {"a": b"1", "b": b"2"})
+        _age(src / "a")
+        _age(src / "b")
+        cache = tmp_path / "user-cache" / "statcache.sqlite"
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_bytes(b"this is not a sqlite database" * 200)
+        store = ArtifactStore(tmp_path / "store")
+        ref = store.put_file(src / "a")
+        tree = store.put_dir(src)
+        assert store.get_bytes(ref) == b"1"
+        assert ArtifactStore(tmp_path / "store").put_dir(src) == tree
+        fresh = StatCache(str(cache))
+        assert fresh.lookup(str(src / "a"), stat_key(os.stat(src / "a"))) == ref.digest
+        fresh.close()
+
 
 class _FlakyFile:
     def __init__(self, inner: Any, fail: bool) -> None:
