@@ -304,11 +304,18 @@ class TestDurability:
                 assert ("fsync", grand) in events[i + 1 :], f"new dir of {dst} not synced"
 
 
+@pytest.fixture(params=[True, False], ids=["writer-thread", "busy-machine"])
+def spare(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Both ways of a large local write: overlapped with a writer thread, or not."""
+    monkeypatch.setattr(_odb, "spare_core", lambda: request.param)
+    return bool(request.param)
+
+
 class TestOnePassPut:
     """put() of a large object writes it while hashing it (a writer thread)."""
 
     def test_a_large_put_round_trips_and_a_second_put_writes_nothing(
-        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spare: bool
     ) -> None:
         """A large array put in several pieces reads back equal; putting it again returns
         the same ref, leaves the stored object untouched and no temporary file behind."""
@@ -329,7 +336,7 @@ class TestOnePassPut:
         assert store.verify().ok
 
     def test_a_write_that_fails_midway_publishes_nothing(
-        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spare: bool
     ) -> None:
         """An I/O error in the writer thread raises StorageError from put_bytes, with no
         object and no temporary file left, and the store still works after it."""
@@ -354,3 +361,20 @@ class TestOnePassPut:
             p.is_file() for p in (root / "objects").rglob("*")
         )
         assert store.get_bytes(store.put_bytes(data)) == data
+
+
+class TestSpareCore:
+    @pytest.mark.parametrize(
+        ("cores", "load", "expected"),
+        [(2, 0.3, True), (2, 1.0, True), (2, 1.6, False), (2, 7.5, False), (1, 0.0, False)],
+    )
+    def test_a_writer_thread_is_used_only_when_a_core_is_idle(
+        self, monkeypatch: pytest.MonkeyPatch, cores: int, load: float, expected: bool
+    ) -> None:
+        """Large local copies add a writer thread only if the load leaves a core free
+        (on a busy machine the thread's hand-offs make the copy slower)."""
+        from mlopskit.store import _io
+
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+        monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+        assert _io.spare_core() is expected

@@ -36,6 +36,7 @@ from mlopskit.store._io import (
     _VerifyingReader,
     _write_fd,
     _Writeback,
+    spare_core,
 )
 from mlopskit.store._pack import PackEntry
 from mlopskit.store._packindex import PackIndex
@@ -452,19 +453,19 @@ class LocalObjectDB(ObjectDB):
     def put_chunks(self, chunks: list[Buffer]) -> tuple[str, int]:
         """Hash ``chunks`` and publish them unless stored and fresh: (digest, size).
 
-        A large object is written to its temporary file *while* it is hashed (a writer
-        thread; hashlib and ``os.write`` release the GIL), with the disk writeback
-        started as the copy goes on, so the fsync before the rename waits only for the
-        tail: one pass over the bytes instead of a hash pass then a write pass. If the
-        digest turns out to be stored already, the temporary file is dropped unsynced.
+        A large object is written to its temporary file *while* it is hashed, by a
+        writer thread (hashlib and ``os.write`` release the GIL) when a core is spare;
+        on a busy machine it is hashed first (a stored digest then writes nothing) and
+        written after. Either way the disk writeback starts as the copy goes on, so the
+        fsync before the rename waits only for the tail. If the digest turns out to be
+        stored already, the temporary file is dropped unsynced.
         """
         views = [memoryview(c).cast("B") for c in chunks]
         total = sum(v.nbytes for v in views)
         if total < _STREAM_PUT:
             return super().put_chunks(chunks)
-        pieces = [
-            v[i : i + self.chunk_size] for v in views for i in range(0, v.nbytes, self.chunk_size)
-        ]
+        step = self.chunk_size
+        pieces = [v[i : i + step] for v in views for i in range(0, v.nbytes, step)]
         h = new_digester()
         digest = ""
         fd, tmp = _mkstemp(self.loc.tmpdir())
@@ -483,8 +484,10 @@ class LocalObjectDB(ObjectDB):
                 failed.append(exc)
 
         thread = threading.Thread(target=writer, name="mlopskit-put", daemon=True)
+        overlap = spare_core()
         try:
-            thread.start()
+            if overlap:
+                thread.start()
             try:
                 for piece in pieces:
                     h.update(piece)
@@ -495,8 +498,11 @@ class LocalObjectDB(ObjectDB):
                 stop.set()
                 raise
             finally:
-                thread.join()
+                if overlap:
+                    thread.join()
             if not stop.is_set():
+                if not overlap:
+                    writer()
                 if failed:
                     raise failed[0]
                 os.fsync(fd)  # the bytes reach the disk before the name does
@@ -521,9 +527,8 @@ class LocalObjectDB(ObjectDB):
         fd, tmp = _mkstemp(self.loc.tmpdir())
         try:
             with open(src, "rb", buffering=0) as f:
-                _copy_hashing(
-                    f, fd, h, self.chunk_size, bar, threaded=st.st_size >= 4 * self.chunk_size
-                )
+                threaded = st.st_size >= 4 * self.chunk_size and spare_core()
+                _copy_hashing(f, fd, h, self.chunk_size, bar, threaded=threaded)
             os.fsync(fd)
             os.close(fd)
             fd = -1
