@@ -90,7 +90,7 @@ class ObjectDB:
     def loose_mtime(self, digest: str) -> float | None:
         """When the loose copy of ``digest`` was written, or None."""
         try:
-            return _mtime(self.loc.info(self.path(digest)))
+            return _mtime(self.loc.file_info(self.path(digest)))
         except FileNotFoundError:
             return None
 
@@ -201,7 +201,12 @@ class ObjectDB:
     def mark_trusted(self, digest: str) -> None:
         """Record that this store wrote the pickle ``digest`` itself."""
         path = self.trust_path(digest)
-        if not self.loc.exists(path):
+        if self.loc.create_only and not self.loc.is_local:
+            try:  # one conditional PUT, where a probe first would cost a HEAD and a LIST
+                self.loc.write_create_only(path, b"")
+            except FileExistsError:
+                pass
+        elif not self.loc.exists(path):
             self.loc.write_atomic(path, [b""], fsync=False)
 
     def is_trusted(self, digest: str) -> bool:
@@ -378,7 +383,7 @@ class ObjectDB:
 
         path = self.path(digest)
         try:
-            info = self.loc.info(path)
+            info = self.loc.file_info(path)
             return ObjectInfo(
                 digest=digest,
                 size=int(info["size"]),
