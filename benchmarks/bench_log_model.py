@@ -14,7 +14,10 @@ the median of the per-pair ratios A/B with their min and max), in-process:
 3. the same ``log_model`` vs ``ArtifactStore.put`` of the array into the same store (the
    store's floor: sha256 of every byte and an atomic, fsynced write; what ``log_model``
    adds on top is the package manifest, its refs and the run artifact; no goal);
-4. the same ``log_model`` vs ``numpy.save`` of the array to a new file (no goal).
+4. the same ``log_model`` vs ``numpy.save`` of the array to a new file (no goal);
+5. the floor under case 1: ``hashlib.sha256`` of the array's bytes alone (no write) vs
+   ``shutil.copyfile`` (an in-kernel page-cache copy on Linux). The store names every
+   object by its sha256, so ``log_model`` cannot cost less than this row's A side.
 
 Every pair changes one weight first (outside the timed region), so each ``log_model``
 stores new bytes (identical bytes would be deduplicated and write nothing). The store,
@@ -24,6 +27,7 @@ the runs and the copies live in one temporary directory, removed at the end.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 import sys
@@ -121,12 +125,28 @@ def bench_log_model(bench: Bench, work: Path, reps: int, mib: int) -> None:
                     unit="s",
                 )
             )
+
+        def a_hash() -> float:
+            bump()
+            return timed(lambda: hashlib.sha256(memoryview(weights).cast("B")).digest())
+
         xs, ys = abab(a, b_save, reps)
         bench.add(
             make_row(
                 f"log_model of a {mib} MiB weight array vs numpy.save to a file",
                 mode="in-process",
                 anchor=f"numpy {np.__version__} save",
+                a=xs,
+                b=ys,
+                unit="s",
+            )
+        )
+        xs, ys = abab(a_hash, b_copy, reps)
+        bench.add(
+            make_row(
+                f"sha256 of a {mib} MiB weight array alone vs shutil.copyfile of its .npy",
+                mode="in-process",
+                anchor="shutil.copyfile",
                 a=xs,
                 b=ys,
                 unit="s",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 import uuid
@@ -161,6 +162,24 @@ class TestStatCache:
         assert not list(root.glob("statcache*"))
         assert list((tmp_path / "user-cache").glob("statcache.sqlite"))
 
+    def test_a_damaged_stat_cache_is_replaced_not_fatal(self, tmp_path: Path) -> None:
+        """A stat-cache file damaged on disk (it is written without fsync) costs one
+        re-hash: put_file and put_dir still work, and the fresh cache serves the next put."""
+        src = make_tree(tmp_path / "src", {"a": b"1", "b": b"2"})
+        _age(src / "a")
+        _age(src / "b")
+        cache = tmp_path / "user-cache" / "statcache.sqlite"
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_bytes(b"this is not a sqlite database" * 200)
+        store = ArtifactStore(tmp_path / "store")
+        ref = store.put_file(src / "a")
+        tree = store.put_dir(src)
+        assert store.get_bytes(ref) == b"1"
+        assert ArtifactStore(tmp_path / "store").put_dir(src) == tree
+        fresh = StatCache(str(cache))
+        assert fresh.lookup(str(src / "a"), stat_key(os.stat(src / "a"))) == ref.digest
+        fresh.close()
+
 
 class _FlakyFile:
     def __init__(self, inner: Any, fail: bool) -> None:
@@ -260,19 +279,21 @@ class TestDurability:
         if not os.path.exists("/proc/self/fd"):
             pytest.skip("needs /proc to name file descriptors")
         root = tmp_path / "store"
-        store = ArtifactStore(root)
+        store = ArtifactStore(root, chunk_size=64 * 1024)
         big = tmp_path / "big.bin"
         big.write_bytes(os.urandom(400_000))
         src = make_tree(tmp_path / "src", {"a": b"1", "b": b"2"})
+        monkeypatch.setattr(_odb, "_STREAM_PUT", 100_000)  # put() of 300 kB: the one-pass path
         monkeypatch.setattr(os, "fsync", fsync)
         monkeypatch.setattr(os, "replace", replace)
         store.put_bytes(b"small")
+        store.put_bytes(os.urandom(300_000))
         store.put_file(big)
         store.put_dir(src)
         monkeypatch.undo()
         published = [(i, e[1].split(" -> ")) for i, e in enumerate(events) if e[0] == "replace"]
         targets = [dst for _, (_, dst) in published]
-        assert sum("/objects/" in t for t in targets) == 2
+        assert sum("/objects/" in t for t in targets) == 3
         assert sum(t.endswith(".pack") for t in targets) == 1
         assert sum(t.endswith(".idx") for t in targets) == 1
         for i, (tmp, dst) in published:
@@ -281,3 +302,79 @@ class TestDurability:
             if "/objects/" in dst:  # objects/sha256/<xx>/ was new: its parent too
                 grand = os.path.dirname(os.path.dirname(dst))
                 assert ("fsync", grand) in events[i + 1 :], f"new dir of {dst} not synced"
+
+
+@pytest.fixture(params=[True, False], ids=["writer-thread", "busy-machine"])
+def spare(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Both ways of a large local write: overlapped with a writer thread, or not."""
+    monkeypatch.setattr(_odb, "spare_core", lambda: request.param)
+    return bool(request.param)
+
+
+class TestOnePassPut:
+    """put() of a large object writes it while hashing it (a writer thread)."""
+
+    def test_a_large_put_round_trips_and_a_second_put_writes_nothing(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spare: bool
+    ) -> None:
+        """A large array put in several pieces reads back equal; putting it again returns
+        the same ref, leaves the stored object untouched and no temporary file behind."""
+        np = pytest.importorskip("numpy")
+        monkeypatch.setattr(_odb, "_STREAM_PUT", 100_000)
+        root = tmp_path / "store"
+        store = ArtifactStore(root, chunk_size=64 * 1024)
+        weights = np.random.default_rng(1).random((500, 100))  # 400 kB: 7 pieces
+        ref = store.put(weights)
+        path = root / "objects" / "sha256" / ref.digest[7:9] / ref.digest[9:]
+        before = path.stat()
+        again = store.put(weights.copy())
+        assert again == ref
+        assert ref.size == path.stat().st_size == len(store.get_bytes(ref))
+        assert (path.stat().st_ino, path.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+        assert np.array_equal(store.get(ref), weights)
+        assert list((root / "tmp").iterdir()) == []
+        assert store.verify().ok
+
+    def test_a_write_that_fails_midway_publishes_nothing(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spare: bool
+    ) -> None:
+        """An I/O error in the writer thread raises StorageError from put_bytes, with no
+        object and no temporary file left, and the store still works after it."""
+        monkeypatch.setattr(_odb, "_STREAM_PUT", 100_000)
+        root = tmp_path / "store"
+        store = ArtifactStore(root, chunk_size=64 * 1024)
+        real_write, calls = os.write, [0]
+
+        def write(fd: int, data: Any) -> int:
+            calls[0] += 1
+            if calls[0] == 3:
+                raise OSError(errno.EIO, "Input/output error")
+            return real_write(fd, data)
+
+        data = os.urandom(400_000)
+        monkeypatch.setattr(os, "write", write)
+        with pytest.raises(StorageError, match="could not write"):
+            store.put_bytes(data)
+        monkeypatch.setattr(os, "write", real_write)
+        assert list((root / "tmp").iterdir()) == []
+        assert not (root / "objects").exists() or not any(
+            p.is_file() for p in (root / "objects").rglob("*")
+        )
+        assert store.get_bytes(store.put_bytes(data)) == data
+
+
+class TestSpareCore:
+    @pytest.mark.parametrize(
+        ("cores", "load", "expected"),
+        [(2, 0.3, True), (2, 1.0, True), (2, 1.6, False), (2, 7.5, False), (1, 0.0, False)],
+    )
+    def test_a_writer_thread_is_used_only_when_a_core_is_idle(
+        self, monkeypatch: pytest.MonkeyPatch, cores: int, load: float, expected: bool
+    ) -> None:
+        """Large local copies add a writer thread only if the load leaves a core free
+        (on a busy machine the thread's hand-offs make the copy slower)."""
+        from mlopskit.store import _io
+
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+        monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+        assert _io.spare_core() is expected

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mlopskit.errors import StorageError
-from mlopskit.store import ArtifactStore
+from mlopskit.store import ArtifactStore, _odb
 from mlopskit.testing import make_tree
 
 
@@ -34,9 +34,13 @@ def _tmp_files(root: Path) -> list[Path]:
 
 
 class TestFullDisk:
-    def test_put_file_on_a_full_disk(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    @pytest.mark.parametrize("spare", [True, False], ids=["writer-thread", "busy-machine"])
+    def test_put_file_on_a_full_disk(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spare: bool
+    ) -> None:
         """A full disk mid put_file raises StorageError, leaves no object and no temp file,
-        and what was stored before is intact."""
+        and what was stored before is intact (with the writer thread or without)."""
+        monkeypatch.setattr(_odb, "spare_core", lambda: spare)
         root = tmp_path / "store"
         store = ArtifactStore(root, chunk_size=64 * 1024)
         before = store.put_bytes(b"stored before the disk filled up")

@@ -149,13 +149,41 @@ class TestReads:
 
 
 class TestWrites:
+    def test_putting_a_new_object_is_one_head_and_one_put(
+        self, counted: RequestLog, store: ArtifactStore
+    ) -> None:
+        """A new object costs one HEAD (is it stored loose?) and its PUT, and no LIST but
+        the process's one listing of the packs (2 LISTs in a store without packs: s3fs
+        lists the parent of an empty prefix); putting it again from a new process is that
+        listing and the HEAD."""
+        counted.reset()
+        ref = store.put_bytes(b"new bytes" * 100)
+        assert counted.counts() == Counter({"LIST": 2, "HEAD": 1, "PUT": 1})
+        counted.reset()
+        assert _fresh(store, counted).put_bytes(b"new bytes" * 100) == ref
+        assert counted.counts() == Counter({"LIST": 2, "HEAD": 1})
+
+    def test_putting_a_pickle_marks_it_with_one_conditional_put(
+        self, counted: RequestLog, store: ArtifactStore
+    ) -> None:
+        """A pickled object's trust mark is one create-only PUT (no HEAD or LIST first:
+        the LISTs are the packs' listing, as above),
+        and marking it again from a new process is that PUT's refusal, not a second mark."""
+        counted.reset()
+        ref = store.put(Pickled(7))
+        assert counted.counts() == Counter({"LIST": 2, "HEAD": 1, "PUT": 2})
+        counted.reset()
+        assert _fresh(store, counted).put(Pickled(7)) == ref
+        assert counted.counts() == Counter({"LIST": 2, "HEAD": 1, "PUT": 1})
+        assert _fresh(store, counted).get(ref) == Pickled(7)
+
     def test_register_a_model_version(self, counted: RequestLog, store: ArtifactStore) -> None:
         """Registering a version (object, version ref, lineage edges) stays within budget."""
         reg = Registry(store)
         reg.register("clf", {"w": [0]})
         counted.reset()
         reg.register("clf", {"w": [1]})
-        _within(counted.counts(), {"PUT": 7, "HEAD": 4, "LIST": 15, "GET": 0})
+        _within(counted.counts(), {"PUT": 7, "HEAD": 4, "LIST": 11, "GET": 0})
 
     def test_move_an_alias(self, counted: RequestLog, store: ArtifactStore) -> None:
         """Moving an alias: one PUT (the alias log entry), reads by GET and LIST only (one
@@ -178,7 +206,7 @@ class TestWrites:
         ds.commit("t", FRAME.head(50))
         counts = counted.counts()
         assert counts["PUT"] == 3
-        _within(counts, {"PUT": 3, "HEAD": 2, "LIST": 5, "GET": 2})
+        _within(counts, {"PUT": 3, "HEAD": 2, "LIST": 3, "GET": 2})
 
 
 def test_budget_ceilings_fail_when_exceeded() -> None:

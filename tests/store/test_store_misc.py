@@ -242,6 +242,25 @@ class TestLightweightPath:
         )
         assert json.loads(out.stdout) == []
 
+    def test_a_put_file_process_imports_no_workspace_context(self, tmp_path: Path) -> None:
+        """A process that opens a store by path and puts a file does not load what only
+        the current workspace needs (getpass, socket: whoami and the workspace context)."""
+        import json
+        import subprocess
+        import sys
+
+        (tmp_path / "f.bin").write_bytes(b"x" * 1000)
+        code = (
+            "import sys, json; from mlopskit import ArtifactStore\n"
+            f"ArtifactStore({str(tmp_path / 'store')!r}).put_file({str(tmp_path / 'f.bin')!r})\n"
+            "print(json.dumps([m for m in ('getpass', 'socket', 'mlopskit._context') "
+            "if m in sys.modules]))"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        assert json.loads(out.stdout) == []
+
 
 def test_a_relative_workspace_follows_the_current_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

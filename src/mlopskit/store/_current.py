@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 
-from mlopskit import _config, _context
+from mlopskit import _config
 from mlopskit.store._store import ArtifactStore
 
 _stores: dict[str, ArtifactStore] = {}
@@ -25,4 +25,6 @@ def store_for(uri: str | os.PathLike[str]) -> ArtifactStore:
 def current_store() -> ArtifactStore:
     """The store of the current workspace (``mk.set_workspace`` > ``MLOPSKIT_HOME`` >
     ``./.mlopskit``), read at call time."""
+    from mlopskit import _context  # getpass and socket: not needed to open a store by URL
+
     return store_for(_context.current_workspace_uri())

@@ -182,6 +182,20 @@ class Location:
         out: dict[str, Any] = self.retry(lambda: self.fs.info(path), what=f"stat {path}")
         return out
 
+    def file_info(self, path: str) -> dict[str, Any]:
+        """Like :meth:`info` for a path that can only be a file: on S3 one HEAD, where
+        ``info`` follows a 404 with a LIST (to tell an absent key from a "directory")."""
+        if self.protocol not in ("s3", "s3a"):
+            return self.info(path)
+        fs = self.fs
+        bucket, key, _ = fs.split_path(path)
+
+        def head() -> dict[str, Any]:
+            out = fs.call_s3("head_object", fs.kwargs, Bucket=bucket, Key=key)
+            return {"name": path, "size": out["ContentLength"], "LastModified": out["LastModified"]}
+
+        return self.retry(head, what=f"stat {path}")
+
     def exists(self, path: str) -> bool:
         """Whether ``path`` exists."""
         if self.is_local:

@@ -79,12 +79,33 @@ class _Writeback:
             self.pending = 0
 
 
+def spare_core() -> bool:
+    """Whether a second thread of a copy would find an idle core.
+
+    True when this process may run on at least two cores and the 1-minute load average
+    leaves one of them free. On a busy machine a writer thread only adds hand-offs and
+    wake-up latency to a copy the reading thread could do alone.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    if cores < 2:
+        return False
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # unknown load (Windows): assume the core is free
+        return True
+    return load <= cores - 1
+
+
 def _copy_hashing(f: Any, fd: int, h: Any, chunk: int, bar: Any, *, threaded: bool) -> None:
     """Copy ``f`` to ``fd`` while hashing, in one pass with bounded memory.
 
     Threaded, the reading thread reads and hashes while a writer thread writes the
-    previous buffer (hashlib, reads and writes release the GIL), so on two cores the
-    copy costs about max(hash, copy) rather than their sum. Three buffers in flight.
+    previous buffer (hashlib, reads and writes release the GIL), so on two idle cores
+    the copy costs about max(hash, copy) rather than their sum (callers thread it only
+    when :func:`spare_core`). Three buffers in flight.
     """
     wb = _Writeback(fd)
     if not threaded:

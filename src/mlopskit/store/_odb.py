@@ -34,6 +34,9 @@ from mlopskit.store._io import (
     _mtime,
     _now,
     _VerifyingReader,
+    _write_fd,
+    _Writeback,
+    spare_core,
 )
 from mlopskit.store._pack import PackEntry
 from mlopskit.store._packindex import PackIndex
@@ -48,6 +51,8 @@ __all__ = ["LocalObjectDB", "ObjectDB", "open_odb"]
 MiB = 1024 * 1024
 _REMOTE_INLINE = 32 * MiB
 _WHOLE_ON_CLOSE = {"s3", "s3a", "gs", "gcs"}
+#: Local objects from this size up are written while they are hashed (one pass).
+_STREAM_PUT = 4 * MiB
 
 
 class ObjectDB:
@@ -85,7 +90,7 @@ class ObjectDB:
     def loose_mtime(self, digest: str) -> float | None:
         """When the loose copy of ``digest`` was written, or None."""
         try:
-            return _mtime(self.loc.info(self.path(digest)))
+            return _mtime(self.loc.file_info(self.path(digest)))
         except FileNotFoundError:
             return None
 
@@ -118,6 +123,17 @@ class ObjectDB:
         if self.needs_write(digest):
             self.loc.write_atomic(self.path(digest), chunks)
             self._recent[digest] = _now()
+
+    def put_chunks(self, chunks: list[Buffer]) -> tuple[str, int]:
+        """Hash ``chunks`` and publish them unless stored and fresh: (digest, size)."""
+        h = new_digester()
+        total = 0
+        for chunk in chunks:
+            h.update(chunk)
+            total += memoryview(chunk).nbytes
+        digest = h.digest()
+        self.write(digest, chunks)
+        return digest, total
 
     def write_file(self, src: str, st: os.stat_result, bar: Any) -> str:
         """Store the local file ``src`` (stat ``st``); returns its digest.
@@ -185,7 +201,12 @@ class ObjectDB:
     def mark_trusted(self, digest: str) -> None:
         """Record that this store wrote the pickle ``digest`` itself."""
         path = self.trust_path(digest)
-        if not self.loc.exists(path):
+        if self.loc.create_only and not self.loc.is_local:
+            try:  # one conditional PUT, where a probe first would cost a HEAD and a LIST
+                self.loc.write_create_only(path, b"")
+            except FileExistsError:
+                pass
+        elif not self.loc.exists(path):
             self.loc.write_atomic(path, [b""], fsync=False)
 
     def is_trusted(self, digest: str) -> bool:
@@ -362,7 +383,7 @@ class ObjectDB:
 
         path = self.path(digest)
         try:
-            info = self.loc.info(path)
+            info = self.loc.file_info(path)
             return ObjectInfo(
                 digest=digest,
                 size=int(info["size"]),
@@ -434,15 +455,85 @@ class LocalObjectDB(ObjectDB):
         except FileNotFoundError:
             return True  # an old packed copy: write a fresh loose one
 
+    def put_chunks(self, chunks: list[Buffer]) -> tuple[str, int]:
+        """Hash ``chunks`` and publish them unless stored and fresh: (digest, size).
+
+        A large object is written to its temporary file *while* it is hashed, by a
+        writer thread (hashlib and ``os.write`` release the GIL) when a core is spare;
+        on a busy machine it is hashed first (a stored digest then writes nothing) and
+        written after. Either way the disk writeback starts as the copy goes on, so the
+        fsync before the rename waits only for the tail. If the digest turns out to be
+        stored already, the temporary file is dropped unsynced.
+        """
+        views = [memoryview(c).cast("B") for c in chunks]
+        total = sum(v.nbytes for v in views)
+        if total < _STREAM_PUT:
+            return super().put_chunks(chunks)
+        step = self.chunk_size
+        pieces = [v[i : i + step] for v in views for i in range(0, v.nbytes, step)]
+        h = new_digester()
+        digest = ""
+        fd, tmp = _mkstemp(self.loc.tmpdir())
+        stop = threading.Event()
+        failed: list[BaseException] = []
+
+        def writer() -> None:
+            wb = _Writeback(fd)
+            try:
+                for piece in pieces:
+                    if stop.is_set():
+                        return
+                    _write_fd(fd, piece)
+                    wb.wrote(piece.nbytes)
+            except BaseException as exc:  # reported by the hashing thread
+                failed.append(exc)
+
+        thread = threading.Thread(target=writer, name="mlopskit-put", daemon=True)
+        overlap = spare_core()
+        try:
+            if overlap:
+                thread.start()
+            try:
+                for piece in pieces:
+                    h.update(piece)
+                digest = h.digest()
+                if not self.needs_write(digest):
+                    stop.set()  # stored already: the copy is not needed
+            except BaseException:
+                stop.set()
+                raise
+            finally:
+                if overlap:
+                    thread.join()
+            if not stop.is_set():
+                if not overlap:
+                    writer()
+                if failed:
+                    raise failed[0]
+                os.fsync(fd)  # the bytes reach the disk before the name does
+                os.close(fd)
+                fd = -1
+                publish(tmp, self.path(digest), fsync=True)
+                self._recent[digest] = _now()
+            return digest, total
+        except OSError as exc:
+            if isinstance(exc, FileNotFoundError):
+                raise
+            path = self.path(digest) if digest else tmp
+            raise StorageError(f"could not write {path}: {exc}", path=path) from exc
+        finally:
+            if fd >= 0:
+                os.close(fd)
+            _quietly(lambda: os.unlink(tmp))
+
     def write_file(self, src: str, st: os.stat_result, bar: Any) -> str:
         """Copy ``src`` into the store while hashing it, in one pass; returns its digest."""
         h = new_digester()
         fd, tmp = _mkstemp(self.loc.tmpdir())
         try:
             with open(src, "rb", buffering=0) as f:
-                _copy_hashing(
-                    f, fd, h, self.chunk_size, bar, threaded=st.st_size >= 4 * self.chunk_size
-                )
+                threaded = st.st_size >= 4 * self.chunk_size and spare_core()
+                _copy_hashing(f, fd, h, self.chunk_size, bar, threaded=threaded)
             os.fsync(fd)
             os.close(fd)
             fd = -1

@@ -5,6 +5,10 @@ kept as one snapshot (a ``marshal`` blob: plain tuples, no code) under the direc
 path, so a re-put of 10,000 files reads one row. Entries whose mtime is within
 :data:`RACY_NS` of the moment they were recorded are dropped (a write in the same
 timestamp tick could go unseen: git's "racily clean" problem).
+
+The database is a hint, never a record: it is written without fsync (``synchronous=OFF``:
+a put pays for no cache durability), and a cache damaged by a power loss is deleted
+and started afresh (its only cost is one re-hash of what it knew).
 """
 
 from __future__ import annotations
@@ -40,15 +44,34 @@ class StatCache:
         if self._conn is None:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("CREATE TABLE IF NOT EXISTS snap (key TEXT PRIMARY KEY, blob BLOB)")
+            try:
+                conn.execute("PRAGMA synchronous=OFF")  # first: switching to WAL syncs too
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("CREATE TABLE IF NOT EXISTS snap (key TEXT PRIMARY KEY, blob BLOB)")
+            except BaseException:
+                conn.close()
+                raise
             self._conn = conn
         return self._conn
 
+    def _reset(self) -> None:
+        """Drop a damaged database: close it and delete its files (the lock is held)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                os.unlink(self.path + suffix)
+            except FileNotFoundError:
+                pass
+
     def _load(self, key: str) -> Snapshot:
         with self._lock:
-            row = self._db().execute("SELECT blob FROM snap WHERE key = ?", (key,)).fetchone()
+            try:
+                row = self._db().execute("SELECT blob FROM snap WHERE key = ?", (key,)).fetchone()
+            except sqlite3.DatabaseError:
+                self._reset()  # damaged (e.g. by a power loss): a miss, and a fresh cache
+                return {}
         if row is None:
             return {}
         try:
@@ -62,9 +85,16 @@ class StatCache:
         fresh = {p: v for p, v in snap.items() if now - v[0][2] > RACY_NS}
         blob = marshal.dumps(fresh)
         with self._lock:
-            db = self._db()
-            with db:
-                db.execute("INSERT OR REPLACE INTO snap VALUES (?, ?)", (key, blob))
+            for attempt in (1, 2):
+                try:
+                    db = self._db()
+                    with db:
+                        db.execute("INSERT OR REPLACE INTO snap VALUES (?, ?)", (key, blob))
+                    return
+                except sqlite3.DatabaseError:
+                    if attempt == 2:
+                        raise
+                    self._reset()  # damaged: start a fresh cache and record into it
 
     def lookup(self, path: str, st: Stat) -> str | None:
         """The cached digest of file ``path`` if its stat is unchanged, else None.

@@ -25,7 +25,7 @@ from mlopskit import _config
 from mlopskit._log import get_logger
 from mlopskit._retry import RetryPolicy
 from mlopskit.errors import IntegrityError, InvalidInputError, NotFoundError
-from mlopskit.hashing import check_digest, new_digester
+from mlopskit.hashing import check_digest
 from mlopskit.serialize import canonical_json, decode, encode, is_pickle_media_type
 from mlopskit.store._cache import ReadCache
 from mlopskit.store._fs import Buffer, Location, _local_write_atomic, _mkstemp, _quietly
@@ -168,13 +168,7 @@ class ArtifactStore:
     def _put_chunks(
         self, chunks: list[Buffer], *, kind: str, media_type: str | None, size: int | None = None
     ) -> ArtifactRef:
-        h = new_digester()
-        total = 0
-        for chunk in chunks:
-            h.update(chunk)
-            total += memoryview(chunk).nbytes
-        digest = h.digest()
-        self._odb.write(digest, chunks)
+        digest, total = self._odb.put_chunks(chunks)
         return ArtifactRef(
             digest=digest,
             size=total if size is None else size,
