@@ -67,7 +67,7 @@ def to_datetime(value: Any) -> Any:
 class RunInput(BaseModel):
     """Something a run consumed, by digest (a dataset version, a store object)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     digest: str
     name: str | None = None
@@ -77,7 +77,7 @@ class RunInput(BaseModel):
 class WriterInfo(BaseModel):
     """A process that writes to runs: where it runs and when it last said it was alive."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     writer_id: str
     host: str
@@ -98,7 +98,7 @@ class LifecycleEvent(BaseModel):
     ``via`` is ``"experiment"`` for a run deleted (or restored) with its experiment.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     kind: Literal["run", "experiment"]
     name: str
@@ -117,7 +117,7 @@ class LifecycleEvent(BaseModel):
 class PurgeReport(BaseModel):
     """What ``Tracker.gc`` purged (or would purge, in a dry run)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     dry_run: bool
     purged_runs: list[str] = Field(default_factory=list)
@@ -136,7 +136,7 @@ class RunRecord(BaseModel):
     hidden from searches by default); ``deletion`` says who deleted it, when and why.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     schema_version: int = RECORD_SCHEMA
     run_id: str
