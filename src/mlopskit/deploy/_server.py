@@ -63,6 +63,9 @@ _JSON = "application/json"
 # Errors a model raises when it is handed input it cannot use: the caller's fault (4xx),
 # as MLflow's scoring server treats them, never a 500 (MLflow #4897).
 _INPUT_ERRORS = (ValueError, TypeError, KeyError, IndexError)
+# A request is predicted on the event loop only while predictions take at most this long
+# (on average): a slower model goes to a thread, so health checks never wait behind it.
+_INLINE_SECONDS = 0.002
 
 
 def _dumps(payload: Any) -> bytes:
@@ -140,6 +143,7 @@ class _State:
     context: contextvars.Context
     inline_bytes: int = 0
     freeze_gc: bool = False
+    cost: float | None = None  # seconds a prediction takes (moving average); None: unknown
     ready: bool = False
     error: str | None = None
     loaded: threading.Event = field(default_factory=threading.Event)
@@ -259,6 +263,8 @@ class _Handler:
             run = getattr(predictor, "predict_prepared", None) or predictor.predict
             outputs = run(frame)  # the codec conformed it to the signature already
             seconds = time.perf_counter() - t0
+            cost = self.state.cost
+            self.state.cost = seconds if cost is None else cost + 0.2 * (seconds - cost)
             if protocol == "v2":
                 payload = self.codec.encode_v2(
                     outputs,
@@ -398,8 +404,9 @@ def build_app(
         multiprocess: the app runs in one of several worker processes (metrics are
             kept in prometheus_client's multiprocess files).
         inline_bytes: requests whose body is at most this many bytes are predicted on
-            the event loop itself; larger ones on a worker thread, so a long prediction
-            never holds up health checks (0: every request on a thread).
+            the event loop itself while predictions take at most 2 ms on average; larger
+            or slower ones on a worker thread, so a long prediction never holds up health
+            checks (0: every request on a thread).
         freeze_gc: once the model is loaded, ``gc.freeze()`` what the process holds
             (what the blocking :func:`serve` does: the process is the server's).
     """
@@ -520,9 +527,10 @@ def build_app(
                     request.headers.get(KEY_HEADER),
                     request.headers.get(REQUEST_ID_HEADER),
                 )
-                if len(body) <= state.inline_bytes:
-                    # A small request costs less than the hand-off to a thread, and the
-                    # event loop and a worker thread would contend for the GIL for it.
+                cost = state.cost
+                if len(body) <= state.inline_bytes and cost is not None and cost <= _INLINE_SECONDS:
+                    # A small, fast request costs less than the hand-off to a thread, and
+                    # the event loop and a worker thread would contend for the GIL for it.
                     answer = handler.predict(*args)
                 else:
                     answer = await run_in_threadpool(handler.predict, *args)
@@ -769,9 +777,10 @@ def serve(
             about one core (Python's GIL); give it as many workers as cores you can
             spare for serving (docs/deploy.md, "How many workers").
         inline_bytes: requests with a body of at most this many bytes are predicted
-            on the event loop (no thread hand-off: lower latency); larger ones on a
-            worker thread. 0 sends every request to a thread (a model slow on even
-            one row, so health checks never wait for it).
+            on the event loop (no thread hand-off: lower latency) while the model's
+            predictions take at most 2 ms on average; larger or slower ones on a worker
+            thread (the first request always), so health checks never wait behind a
+            slow model. 0 sends every request to a thread.
 
     Raises:
         MissingExtraError: ``pymlopskit[serve]`` is not installed.
