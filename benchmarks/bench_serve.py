@@ -227,6 +227,24 @@ class Server:
                 raise RuntimeError(f"{name} did not start; see {log}")
             time.sleep(0.2)
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) of the server's processes so far: every process of its
+        session (MLServer's workers, serve()'s forked workers). Linux /proc; 0 elsewhere."""
+        total = 0
+        try:
+            pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+        except OSError:
+            return 0.0
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == self.proc.pid:  # the session id: start_new_session=True
+                total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
@@ -310,10 +328,17 @@ def start_mlserver(root: Path, python: str, repo: Path, ports: dict[str, int]) -
 
 
 def load_loop(
-    url: str, path: str, body: bytes, clients: int, seconds: float, max_requests: int
-) -> tuple[float, float]:
+    url: str,
+    path: str,
+    body: bytes,
+    clients: int,
+    seconds: float,
+    max_requests: int,
+    server: Server | None = None,
+) -> tuple[float, float, float]:
     """Keep-alive requests from ``clients`` threads for ``seconds`` (or ``max_requests``):
-    returns (requests per second, p99 latency in seconds)."""
+    returns (requests per second, p99 latency in seconds, the server's CPU seconds per
+    request — what the server spends, whatever else the machine runs)."""
     host, port = url.split("//")[1].split(":")
     latencies: list[list[float]] = [[] for _ in range(clients)]
     start = threading.Barrier(clients + 1)
@@ -343,13 +368,15 @@ def load_loop(
     for t in threads:
         t.start()
     start.wait()
+    cpu0 = server.cpu_seconds() if server is not None else 0.0
     t0 = time.perf_counter()
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
+    cpu = server.cpu_seconds() - cpu0 if server is not None else 0.0
     flat = sorted(v for lat in latencies for v in lat)
     p99 = flat[min(len(flat) - 1, int(0.99 * len(flat)))]
-    return len(flat) / wall, p99
+    return len(flat) / wall, p99, cpu / max(len(flat), 1)
 
 
 def mlflow_body(x: Any) -> bytes:
@@ -387,20 +414,22 @@ def bench_http(
         for clients in (1, 8):
             tp: list[tuple[float, float]] = []
             p99: list[tuple[float, float]] = []
+            cpu: list[tuple[float, float]] = []
             cap = 4000 if rows == 1 else 800
             mark_load()
             for k in range(rounds):
                 m, a = alternate(
                     k,
                     functools.partial(
-                        load_loop, ours.url, paths[0], our_body, clients, seconds, cap
+                        load_loop, ours.url, paths[0], our_body, clients, seconds, cap, ours
                     ),
                     functools.partial(
-                        load_loop, anchor.url, paths[1], anchor_body, clients, seconds, cap
+                        load_loop, anchor.url, paths[1], anchor_body, clients, seconds, cap, anchor
                     ),
                 )
                 tp.append((m[0], a[0]))
                 p99.append((m[1], a[1]))
+                cpu.append((m[2], a[2]))
             label = (
                 f"{rows} row{'s' if rows > 1 else ''}, {clients} client{'s' if clients > 1 else ''}"
             )
@@ -425,6 +454,16 @@ def bench_http(
                 goal=goals[1],
                 higher_is_better=False,
             )
+            if all(a > 0 for _, a in cpu):  # the throughput goal as capacity: CPU per request
+                add_row(
+                    f"server CPU per request vs {anchor_name}: {label}",
+                    "http",
+                    anchor_name,
+                    cpu,
+                    unit="CPU s/request",
+                    goal=goals[0],
+                    higher_is_better=False,
+                )
 
 
 # -- in-process and load ----------------------------------------------------------------------
