@@ -431,6 +431,7 @@ def build_app(
         freeze_gc=freeze_gc,
     )
     handler = _Handler(state)
+    backlogged = getattr(logger, "backlogged", None)
     if logger is not None and router.shadows and router.on_shadow is None:
         router.on_shadow = handler.log_shadow
 
@@ -528,9 +529,15 @@ def build_app(
                     request.headers.get(REQUEST_ID_HEADER),
                 )
                 cost = state.cost
-                if len(body) <= state.inline_bytes and cost is not None and cost <= _INLINE_SECONDS:
+                if (
+                    len(body) <= state.inline_bytes
+                    and cost is not None
+                    and cost <= _INLINE_SECONDS
+                    and not (backlogged is not None and backlogged())
+                ):
                     # A small, fast request costs less than the hand-off to a thread, and
                     # the event loop and a worker thread would contend for the GIL for it.
+                    # (Not while the logger's writer is behind: logging would wait for it.)
                     answer = handler.predict(*args)
                 else:
                     answer = await run_in_threadpool(handler.predict, *args)
