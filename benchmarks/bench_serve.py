@@ -8,8 +8,15 @@ One small scikit-learn model (LogisticRegression, 20 float features, 10k trainin
 served by each server from its own venv, on 127.0.0.1, called by the same client: a
 bounded loop of keep-alive requests from 1 or 8 client threads, 1-row and 1,000-row
 payloads (``/invocations`` JSON ``dataframe_split`` against MLflow, OIP V2 ``/infer``
-against MLServer). mlopskit and the anchor alternate (ABAB); each figure is the median
-of the per-pair ratios, with min and max. Ratios are "lower is better": mlopskit/anchor
+against MLServer). mlopskit and the anchor alternate, each pair in the other order
+than the last (AB BA AB ...); each figure is the median of the per-pair ratios, with
+min and max, and the machine's load average while the row ran (``uptime``'s 1-minute
+figure, before and after). Every server runs ``--workers`` workers (default 1):
+``serve(workers=N)``, ``mlflow models serve --workers N``, MLServer's
+``parallel_workers=N`` (its HTTP front process comes on top, as it always does).
+Each HTTP row also reports the server's CPU seconds per request (every process of its
+session, read from /proc): the capacity behind the throughput goal, which the other
+work on a shared machine moves far less than it moves wall-clock figures. Ratios are "lower is better": mlopskit/anchor
 for times, anchor/mlopskit for throughputs (the ``unit`` says which). Anchors whose
 venv is not given are skipped with a note; the in-process, load, router and logger
 rows need only mlopskit (plus mlflow's venv for their anchors).
@@ -18,10 +25,12 @@ rows need only mlopskit (plus mlflow's venv for their anchors).
 from __future__ import annotations
 
 import argparse
+import functools
 import http.client
 import json
 import os
 import pickle
+import shutil
 import signal
 import socket
 import statistics
@@ -39,7 +48,7 @@ SRC = str(HERE.parent / "src")
 sys.path.insert(0, SRC)
 
 ROWS: list[dict[str, Any]] = []
-WORKERS = [1]  # serve(workers=) of the HTTP rows (--workers)
+WORKERS = [1]  # workers of every server in the HTTP rows (--workers)
 FEATURES = [f"f{i}" for i in range(20)]
 
 
@@ -56,8 +65,9 @@ def add_row(
     unit: str,
     goal: float,
     higher_is_better: bool,
+    load: tuple[float, float] | None = None,
 ) -> None:
-    """Record one row: per-pair ratios (lower is better), their median, min, max."""
+    """Record one row: per-pair ratios (lower is better), their median, min, max, load."""
     if higher_is_better:  # throughput: anchor / mlopskit
         ratios = [a / m for m, a in pairs]
         unit = f"{unit} (ratio: anchor/mlopskit)"
@@ -65,6 +75,7 @@ def add_row(
         ratios = [m / a for m, a in pairs]
         unit = f"{unit} (ratio: mlopskit/anchor)"
     ratio = statistics.median(ratios)
+    before, after = load or (LOAD_AT_START[0], os.getloadavg()[0])
     entry = {
         "row": row,
         "mode": mode,
@@ -78,14 +89,35 @@ def add_row(
         "mlopskit": statistics.median(m for m, _ in pairs),
         "anchor_value": statistics.median(a for _, a in pairs),
         "unit": unit,
+        "load": [before, after],
     }
     ROWS.append(entry)
     print(
         f"{row:<58} {entry['mlopskit']:>12.5g} vs {entry['anchor_value']:>12.5g}  "
-        f"ratio {ratio:.3f} [{min(ratios):.3f}, {max(ratios):.3f}] goal <= {goal:g} "
-        f"{'met' if entry['met'] else 'NOT met'}",
+        f"ratio {ratio:.3f} [{min(ratios):.3f}, {max(ratios):.3f}] n={len(ratios)} "
+        f"goal <= {goal:g} {'met' if entry['met'] else 'NOT met'}  "
+        f"load {before:.1f}-{after:.1f}",
         flush=True,
     )
+
+
+LOAD_AT_START = [0.0]
+
+
+def mark_load() -> float:
+    """The 1-minute load average now (rows report it before and after they ran)."""
+    LOAD_AT_START[0] = os.getloadavg()[0]
+    return LOAD_AT_START[0]
+
+
+def alternate(k: int, first: Any, second: Any) -> tuple[Any, Any]:
+    """Run ``first`` and ``second`` (mlopskit, anchor) in pair ``k``'s order: AB, BA, AB...;
+    return their results as (mlopskit's, anchor's)."""
+    if k % 2 == 0:
+        a = first()
+        return a, second()
+    b = second()
+    return first(), b
 
 
 def free_port() -> int:
@@ -159,7 +191,8 @@ def package_mlserver(root: Path, python: str) -> tuple[Path, dict[str, int]]:
         check=True,
     )
     ports = {"http_port": free_port(), "grpc_port": free_port(), "metrics_port": free_port()}
-    (repo / "settings.json").write_text(json.dumps({"host": "127.0.0.1", **ports}))
+    settings = {"host": "127.0.0.1", "parallel_workers": WORKERS[0], **ports}
+    (repo / "settings.json").write_text(json.dumps(settings))
     (repo / "bench" / "model-settings.json").write_text(
         json.dumps(
             {
@@ -196,6 +229,24 @@ class Server:
                 self.stop()
                 raise RuntimeError(f"{name} did not start; see {log}")
             time.sleep(0.2)
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) of the server's processes so far: every process of its
+        session (MLServer's workers, serve()'s forked workers). Linux /proc; 0 elsewhere."""
+        total = 0
+        try:
+            pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+        except OSError:
+            return 0.0
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == self.proc.pid:  # the session id: start_new_session=True
+                total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -253,6 +304,8 @@ def start_mlflow(root: Path, python: str, model_dir: Path) -> Server:
             "127.0.0.1",
             "-p",
             str(port),
+            "--workers",
+            str(WORKERS[0]),
         ],
         f"http://127.0.0.1:{port}",
         "/ping",
@@ -278,10 +331,17 @@ def start_mlserver(root: Path, python: str, repo: Path, ports: dict[str, int]) -
 
 
 def load_loop(
-    url: str, path: str, body: bytes, clients: int, seconds: float, max_requests: int
-) -> tuple[float, float]:
+    url: str,
+    path: str,
+    body: bytes,
+    clients: int,
+    seconds: float,
+    max_requests: int,
+    server: Server | None = None,
+) -> tuple[float, float, float]:
     """Keep-alive requests from ``clients`` threads for ``seconds`` (or ``max_requests``):
-    returns (requests per second, p99 latency in seconds)."""
+    returns (requests per second, p99 latency in seconds, the server's CPU seconds per
+    request — what the server spends, whatever else the machine runs)."""
     host, port = url.split("//")[1].split(":")
     latencies: list[list[float]] = [[] for _ in range(clients)]
     start = threading.Barrier(clients + 1)
@@ -311,13 +371,15 @@ def load_loop(
     for t in threads:
         t.start()
     start.wait()
+    cpu0 = server.cpu_seconds() if server is not None else 0.0
     t0 = time.perf_counter()
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
+    cpu = server.cpu_seconds() - cpu0 if server is not None else 0.0
     flat = sorted(v for lat in latencies for v in lat)
     p99 = flat[min(len(flat) - 1, int(0.99 * len(flat)))]
-    return len(flat) / wall, p99
+    return len(flat) / wall, p99, cpu / max(len(flat), 1)
 
 
 def mlflow_body(x: Any) -> bytes:
@@ -355,17 +417,27 @@ def bench_http(
         for clients in (1, 8):
             tp: list[tuple[float, float]] = []
             p99: list[tuple[float, float]] = []
+            cpu: list[tuple[float, float]] = []
             cap = 4000 if rows == 1 else 800
-            for _ in range(rounds):
-                m = load_loop(ours.url, paths[0], our_body, clients, seconds, cap)
-                a = load_loop(anchor.url, paths[1], anchor_body, clients, seconds, cap)
+            mark_load()
+            for k in range(rounds):
+                m, a = alternate(
+                    k,
+                    functools.partial(
+                        load_loop, ours.url, paths[0], our_body, clients, seconds, cap, ours
+                    ),
+                    functools.partial(
+                        load_loop, anchor.url, paths[1], anchor_body, clients, seconds, cap, anchor
+                    ),
+                )
                 tp.append((m[0], a[0]))
                 p99.append((m[1], a[1]))
+                cpu.append((m[2], a[2]))
             label = (
                 f"{rows} row{'s' if rows > 1 else ''}, {clients} client{'s' if clients > 1 else ''}"
             )
             if WORKERS[0] > 1:
-                label += f" (mlopskit workers={WORKERS[0]})"
+                label += f" ({WORKERS[0]} workers each)"
             add_row(
                 f"http throughput vs {anchor_name}: {label}",
                 "http",
@@ -374,6 +446,7 @@ def bench_http(
                 unit="req/s",
                 goal=goals[0],
                 higher_is_better=True,
+                load=(LOAD_AT_START[0], os.getloadavg()[0]),
             )
             add_row(
                 f"http p99 latency vs {anchor_name}: {label}",
@@ -384,6 +457,16 @@ def bench_http(
                 goal=goals[1],
                 higher_is_better=False,
             )
+            if all(a > 0 for _, a in cpu):  # the throughput goal as capacity: CPU per request
+                add_row(
+                    f"server CPU per request vs {anchor_name}: {label}",
+                    "http",
+                    anchor_name,
+                    cpu,
+                    unit="CPU s/request",
+                    goal=goals[0],
+                    higher_is_better=False,
+                )
 
 
 # -- in-process and load ----------------------------------------------------------------------
@@ -396,7 +479,10 @@ from mlopskit.deploy import Predictor
 mk.set_workspace(sys.argv[1])
 x = pd.read_parquet(sys.argv[2])
 t0 = time.perf_counter(); p = Predictor("bench@champion"); first = time.perf_counter() - t0
-t0 = time.perf_counter(); Predictor("bench@champion"); second = time.perf_counter() - t0
+seconds = []  # a single call swings with the machine's load: the median of 21
+for _ in range(21):
+    t0 = time.perf_counter(); Predictor("bench@champion"); seconds.append(time.perf_counter() - t0)
+second = statistics.median(seconds)
 row = x.head(1)
 for _ in range(50): p.predict(row)
 times = []
@@ -411,7 +497,10 @@ import numpy as np, pandas as pd, sklearn, skops.io
 import mlflow.pyfunc
 x = pd.read_parquet(sys.argv[2])
 t0 = time.perf_counter(); m = mlflow.pyfunc.load_model(sys.argv[1]); first = time.perf_counter() - t0
-t0 = time.perf_counter(); mlflow.pyfunc.load_model(sys.argv[1]); second = time.perf_counter() - t0
+seconds = []
+for _ in range(21):
+    t0 = time.perf_counter(); mlflow.pyfunc.load_model(sys.argv[1]); seconds.append(time.perf_counter() - t0)
+second = statistics.median(seconds)
 row = x.head(1)
 for _ in range(50): m.predict(row)
 times = []
@@ -426,7 +515,9 @@ def bench_inprocess(
 ) -> None:
     xfile = root / "x.parquet"
     ours_runs, anchor_runs = [], []
-    for _ in range(rounds):
+    mark_load()
+
+    def ours() -> None:
         out = subprocess.run(
             [sys.executable, "-c", OURS_INPROC, ws, str(xfile), str(calls)],
             check=True,
@@ -435,6 +526,8 @@ def bench_inprocess(
             env={**os.environ, "PYTHONPATH": SRC},
         )
         ours_runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+
+    def anchor() -> None:
         if mlflow_python and model_dir:
             out = subprocess.run(
                 [mlflow_python, "-c", MLFLOW_INPROC, str(model_dir), str(xfile), str(calls)],
@@ -444,6 +537,9 @@ def bench_inprocess(
                 env={**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true"},
             )
             anchor_runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+
+    for k in range(rounds):
+        alternate(k, ours, anchor)
     if anchor_runs:
         pairs = list(zip(ours_runs, anchor_runs))
         add_row(
@@ -487,21 +583,38 @@ def bench_bulk(ws: str, model: Any, x: Any, rounds: int) -> None:
     with mk.Workspace(ws):
         p = Predictor("bench@champion")
     p.predict(big.head(10))
-    pairs = []
-    for _ in range(rounds * 3):  # single calls are noisy on a shared machine: more pairs
-        t0 = time.perf_counter()
-        ours = p.predict(big)
-        t1 = time.perf_counter()
-        bare = model.predict(big)
-        t2 = time.perf_counter()
+    mark_load()
+
+    def timed(fn: Any) -> tuple[float, float, Any]:
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = fn(big)
+        return time.perf_counter() - t0, time.process_time() - c0, out
+
+    pairs, cpu_pairs = [], []
+    for k in range(rounds * 10):  # single calls swing on a shared machine: many pairs
+        (t_ours, c_ours, ours), (t_bare, c_bare, bare) = alternate(
+            k, lambda: timed(p.predict), lambda: timed(model.predict)
+        )
         assert (ours == bare).all()
-        pairs.append((t1 - t0, t2 - t1))
+        pairs.append((t_ours, t_bare))
+        cpu_pairs.append((c_ours, c_bare))
     add_row(
         "in-process predict, 100,000 rows: Predictor vs model.predict",
         "in-process",
         "scikit-learn 1.9.1 (bare)",
         pairs,
         unit="s",
+        goal=1.1,
+        higher_is_better=False,
+    )
+    # The same calls in CPU time (every thread of this process): what the work costs,
+    # without the time other processes held the cores.
+    add_row(
+        "in-process predict, 100,000 rows (CPU time): Predictor vs model.predict",
+        "in-process",
+        "scikit-learn 1.9.1 (bare)",
+        cpu_pairs,
+        unit="CPU s",
         goal=1.1,
         higher_is_better=False,
     )
@@ -520,6 +633,7 @@ def bench_router(rounds: int) -> None:
     r = Router({"champion": Named("a"), "canary": Named("b")}, {"champion": 0.9, "canary": 0.1})
     keys = [f"user-{i}" for i in range(10_000)]
     pairs = []
+    mark_load()
     for _ in range(rounds):
         t0 = time.perf_counter()
         for k in keys:
@@ -542,11 +656,16 @@ def bench_logger(root: Path, ws: str, x: Any, rounds: int, seconds: float) -> No
     logged = start_mlopskit(root, ws, log=True)
     try:
         body = mlflow_body(x.head(1))
-        pairs = []
-        for _ in range(rounds):
-            a = load_loop(plain.url, "/invocations", body, 8, seconds, 4000)[0]
-            m = load_loop(logged.url, "/invocations", body, 8, seconds, 4000)[0]
-            pairs.append((m, a))
+        pairs, cpu = [], []
+        mark_load()
+        for k in range(rounds * 2):
+            m, a = alternate(
+                k,
+                lambda: load_loop(logged.url, "/invocations", body, 8, seconds, 4000, logged),
+                lambda: load_loop(plain.url, "/invocations", body, 8, seconds, 4000, plain),
+            )
+            pairs.append((m[0], a[0]))
+            cpu.append((m[2], a[2]))
         add_row(
             "http throughput with the prediction logger at 100% (1 row, 8 clients)",
             "http",
@@ -556,6 +675,16 @@ def bench_logger(root: Path, ws: str, x: Any, rounds: int, seconds: float) -> No
             goal=1.05,
             higher_is_better=True,
         )
+        if all(a > 0 for _, a in cpu):  # the writer thread's work included
+            add_row(
+                "server CPU per request with the prediction logger at 100% (1 row, 8 clients)",
+                "http",
+                "mlopskit without logger",
+                cpu,
+                unit="CPU s/request",
+                goal=1.05,
+                higher_is_better=False,
+            )
     finally:
         plain.stop()
         logged.stop()
@@ -569,13 +698,30 @@ def main() -> None:
     ap.add_argument(
         "--mlserver-python", help="python of a venv with mlserver 1.7.1 + mlserver-sklearn"
     )
-    ap.add_argument("--workers", type=int, default=1, help="serve(workers=N) for the HTTP rows")
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="workers of every server in the HTTP rows (serve(workers=N), mlflow --workers N, "
+        "MLServer parallel_workers=N)",
+    )
+    ap.add_argument(
+        "--rounds", type=int, default=0, help="pairs per HTTP row (default 5; --quick 3)"
+    )
     ap.add_argument("--http-only", action="store_true", help="only the HTTP rows")
     args = ap.parse_args()
     WORKERS[0] = args.workers
-    rounds = 2 if args.quick else 3
-    seconds = 1.5 if args.quick else 3.0
-    root = Path(tempfile.mkdtemp(prefix="bench-serve-"))
+    rounds = args.rounds or (3 if args.quick else 5)
+    seconds = 1.5 if args.quick else 2.0
+    root = Path(tempfile.mkdtemp(prefix="bench-serve-"))  # removed at the end ($TMPDIR)
+    try:
+        run(args, root, rounds, seconds)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, root: Path, rounds: int, seconds: float) -> None:
+    """Every row (HTTP only with ``--http-only``), in ``root``."""
     os.environ.setdefault("MLOPSKIT_CACHE_DIR", str(root / "cache"))
     print(f"bench_serve: work dir {root}", flush=True)
     model, x = make_model(root)
@@ -590,15 +736,17 @@ def main() -> None:
             root, ws, args.mlflow_python, model_dir, rounds, 300 if args.quick else 1000
         )
     # The mode of each side, so the comparison reads honestly.
+    w = args.workers
     note(
-        f"mlopskit: serve(workers={args.workers}) = {args.workers} process(es), each parsing "
-        "HTTP and predicting on a thread pool"
+        f"mlopskit: serve(workers={w}) = {w} process(es), each parsing HTTP and predicting "
+        "(bodies <= 32 KiB on the event loop, larger on a thread)"
     )
-    note("mlflow: `mlflow models serve --env-manager local` (its defaults)")
+    note(f"mlflow: `mlflow models serve --env-manager local --workers {w}`")
     note(
-        "mlserver: its defaults = 2 processes: one parses HTTP, one inference worker "
-        "(parallel_workers=1) predicts"
+        f"mlserver: parallel_workers={w} = {w} inference process(es) predicting, plus its "
+        "HTTP front process"
     )
+    note(f"equal worker counts: {w} each; load average now {os.getloadavg()[0]:.1f}")
     ours = start_mlopskit(root, ws, workers=args.workers)
     try:
         bodies_mlflow = {n: (mlflow_body(x.head(n)), mlflow_body(x.head(n))) for n in (1, 1000)}

@@ -103,6 +103,32 @@ class TestBuffering:
         plog.close()
         assert len(plog.read()) == 21
 
+    def test_backlogged_while_the_writer_is_behind(self, file_store: ArtifactStore) -> None:
+        """backlogged() is true exactly while max_pending buffers wait for a slow store
+        (the server then logs off its event loop); nothing is lost once the store catches
+        up."""
+        plog = PredictionLogger(file_store, name="slow", max_rows=3, max_pending=1)
+        gate = threading.Event()
+        write = plog._write
+
+        def slow_store(batch: list[PredictionRecord]) -> None:
+            gate.wait(30)  # the store answers once the test lets it
+            write(batch)
+
+        plog._write = slow_store  # type: ignore[method-assign]
+        assert not plog.backlogged()
+        plog.log({"inputs": _batch(0)})  # a full buffer: the writer takes it and waits
+        deadline = time.monotonic() + 30
+        while plog._queue is not None and plog._queue.qsize() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not plog.backlogged()
+        plog.log({"inputs": _batch(1)})  # the next full buffer waits in the queue
+        assert plog.backlogged()
+        gate.set()
+        plog.close()
+        assert not plog.backlogged()
+        assert len(plog.read()) == 6
+
     def test_segments_are_immutable_store_objects(self, file_store: ArtifactStore) -> None:
         """Each segment is a verified object under its own create-only ref, never appended to."""
         plog = PredictionLogger(file_store, name="m")

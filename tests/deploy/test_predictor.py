@@ -103,6 +103,28 @@ class TestModels:
         )
         assert np.array_equal(pred.predict_prepared(frame), model.predict(X))
 
+    def test_a_large_batch_is_checked_for_nulls_and_infinities_as_a_small_one(
+        self, churn_pkg: ModelPackage, sk_model: Any, churn_data: Any
+    ) -> None:
+        """A batch large enough for the single-pass check answers what the model answers,
+        and a null or an infinity in it is still refused (SchemaError / the model's error)."""
+        X, _ = churn_data
+        big = pd.concat([X] * 100, ignore_index=True)  # 40,000 rows x 4: 160,000 values
+        pred = Predictor(churn_pkg)
+        assert np.array_equal(pred.predict(big), sk_model.predict(big))
+        assert np.array_equal(pred.predict_prepared(big), sk_model.predict(big))
+        with_null = big.copy()
+        with_null.iloc[30_000, 2] = np.nan
+        with pytest.raises(SchemaError) as err:
+            pred.predict(with_null)
+        assert err.value.column == "f2"
+        with_inf = big.copy()
+        with_inf.iloc[30_000, 1] = np.inf
+        with pytest.raises(ValueError, match="infinity"):
+            pred.predict(with_inf)
+        with pytest.raises(ValueError, match="infinity"):
+            pred.predict_prepared(with_inf)
+
     def test_column_transformer_gets_a_dataframe(self, file_store: ArtifactStore) -> None:
         """A pipeline selecting columns by name (strings, nullable ints) is given a typed DataFrame."""
         from sklearn.compose import make_column_transformer

@@ -442,6 +442,35 @@ class TestLoggingAndShutdown:
         assert set(answered) <= set(frame["request_id"])
 
 
+class TestInlinePredictions:
+    def test_a_slow_model_never_holds_up_health_checks(
+        self, workspace: Path, tmp_path: Path
+    ) -> None:
+        """Small requests are predicted on the event loop only while predictions are fast:
+        with a model that takes seconds, liveness answers while a 1-row prediction runs."""
+        spec = {"workspace": str(workspace), "target": {"uri": "w@champion"}, "slow": 3.0}
+        with start_server(spec, tmp_path / "log") as proc:
+            body = MLFLOW_BODIES["inputs"]
+            first = httpx.post(f"{proc.url}/invocations", json=body, timeout=30)
+            assert first.json() == {"predictions": EXPECTED}
+            answers: list[Any] = []
+            t = threading.Thread(
+                target=lambda: answers.append(
+                    httpx.post(f"{proc.url}/invocations", json=body, timeout=30)
+                )
+            )
+            t.start()
+            time.sleep(0.5)  # the second prediction is under way (it takes 3 s)
+            t0 = time.monotonic()
+            live = httpx.get(f"{proc.url}/v2/health/live", timeout=30)
+            waited = time.monotonic() - t0
+            in_flight = t.is_alive()
+            t.join(30)
+        assert live.json() == {"live": True}
+        assert in_flight and waited < 2.0  # blocked behind it, it would wait ~2.5 s
+        assert answers[0].json() == {"predictions": EXPECTED}
+
+
 class TestReadiness:
     def test_live_before_ready(self, workspace: Path, tmp_path: Path) -> None:
         """While the model loads, liveness answers 200 and readiness, /ping and predictions

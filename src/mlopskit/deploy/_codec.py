@@ -541,14 +541,22 @@ class Conformer:
         What a Predictor gives a numeric scikit-learn model: the check and the array
         cost one copy of the data, not two.
         """
+        return self.checked_array(frame)[0]
+
+    def checked_array(self, frame: Any) -> tuple[np.ndarray | None, bool]:
+        """:meth:`fast_array`, and whether every value is finite (seen in the same pass
+        over the data: a model given the array may skip its own finiteness check)."""
         if not self._uniform_float or not isinstance(frame, pd.DataFrame):
-            return None
+            return None, False
         if not self._same_columns(frame) or frame.dtypes.tolist() != self.dtypes:
-            return None
+            return None, False
         arr: np.ndarray = frame.to_numpy()
-        if self._strict and _has_nan(arr):
-            return None
-        return arr
+        total = arr.sum()
+        if np.isfinite(total):
+            return arr, True
+        if self._strict and np.isnan(total) and np.isnan(arr).any():
+            return None, False  # a null where the signature allows none: the careful path
+        return arr, False
 
     def __call__(self, frame: Any, *, from_text: bool = False) -> Any:
         """Conform ``frame`` (see :func:`conform`)."""

@@ -263,6 +263,13 @@ class PredictionLogger:
         assert pending is not None
         pending.put(batch)
 
+    def backlogged(self) -> bool:
+        """Whether the writer thread is behind: ``max_pending`` buffers wait for it, so
+        the next full buffer would wait too (``serve()`` then logs from a worker thread,
+        never from its event loop)."""
+        pending = self._queue
+        return pending is not None and pending.full()
+
     def _run_writer(self, pending: queue.Queue[list[PredictionRecord] | None]) -> None:
         while True:
             batch = pending.get()

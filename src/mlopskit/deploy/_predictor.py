@@ -139,6 +139,12 @@ class Predictor:
         self._array_model = (
             _numpy_twin(self.model, self._conform.names) if self._conform.numeric else None
         )
+        # An estimator that reads X itself (no pipeline or meta-estimator inside, whose
+        # later steps could make values non-finite) may skip the finiteness pass over a
+        # large batch the Conformer has just seen to be finite.
+        self._reads_x = self._array_model is not None and type(
+            self._array_model
+        ).__module__.startswith(_READS_X)
         self._methods: dict[str, Callable[[Any], Any]] = {}
         self._array_methods: dict[str, Callable[[Any], Any]] = {}
         self._method(method)  # fail now, not at the first request
@@ -204,10 +210,11 @@ class Predictor:
         name = method or self.method
         fn = self._method(name)
         if self._array_model is not None:
-            arr = self._conform.fast_array(data)
             twin = self._array_methods.get(name)
-            if arr is not None and twin is not None:
-                return twin(arr)
+            if twin is not None:
+                arr, finite = self._conform.checked_array(data)
+                if arr is not None:
+                    return self._call_array(twin, arr, finite)
         if "dask.dataframe" in sys.modules and _is_dask(data):
             return _predict_dask(self, data, name)
         return fn(self.prepare(data))
@@ -224,10 +231,19 @@ class Predictor:
         if self._array_model is not None:
             twin = self._array_methods.get(name)
             if twin is not None:
-                arr = self._conform.fast_array(frame)
+                arr, finite = self._conform.checked_array(frame)
                 if arr is not None:
-                    return twin(arr)
+                    return self._call_array(twin, arr, finite)
         return fn(frame)
+
+    def _call_array(self, twin: Callable[[Any], Any], arr: Any, finite: bool) -> Any:
+        """``twin(arr)``; a large batch seen finite skips scikit-learn's own pass over it."""
+        if finite and self._reads_x and arr.size >= _ASSUME_FINITE_MIN:
+            import sklearn
+
+            with sklearn.config_context(assume_finite=True):
+                return twin(arr)
+        return twin(arr)
 
     def metadata(self) -> dict[str, Any]:
         """OIP V2 model metadata: ``name``, ``versions``, ``platform``, ``inputs``, ``outputs``."""
@@ -252,6 +268,19 @@ class Predictor:
             "outputs": outputs,
             "parameters": {"digest": self.digest, "flavor": self.package.manifest.flavor},
         }
+
+
+# scikit-learn estimators that validate X and compute from it directly.
+_READS_X = (
+    "sklearn.linear_model",
+    "sklearn.svm",
+    "sklearn.neighbors",
+    "sklearn.tree",
+    "sklearn.naive_bayes",
+    "sklearn.discriminant_analysis",
+)
+# Below this many values the context switch costs more than the pass it saves.
+_ASSUME_FINITE_MIN = 100_000
 
 
 def _via_numpy(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:

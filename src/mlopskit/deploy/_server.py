@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import gc
 import itertools
 import json
 import os
@@ -62,6 +63,9 @@ _JSON = "application/json"
 # Errors a model raises when it is handed input it cannot use: the caller's fault (4xx),
 # as MLflow's scoring server treats them, never a 500 (MLflow #4897).
 _INPUT_ERRORS = (ValueError, TypeError, KeyError, IndexError)
+# A request is predicted on the event loop only while predictions take at most this long
+# (on average): a slower model goes to a thread, so health checks never wait behind it.
+_INLINE_SECONDS = 0.002
 
 
 def _dumps(payload: Any) -> bytes:
@@ -137,6 +141,9 @@ class _State:
     echo: int
     max_body: int
     context: contextvars.Context
+    inline_bytes: int = 0
+    freeze_gc: bool = False
+    cost: float | None = None  # seconds a prediction takes (moving average); None: unknown
     ready: bool = False
     error: str | None = None
     loaded: threading.Event = field(default_factory=threading.Event)
@@ -152,6 +159,12 @@ class _State:
         try:
             self.context.run(self.router.load)
             self.model_name  # noqa: B018 - resolves the served name once loaded
+            if self.freeze_gc:
+                # The loaded model, pandas and the app are long-lived: moving them out of
+                # the collector's generations makes each full collection (a pause every
+                # request in flight waits for) scan only what requests allocate.
+                gc.collect()
+                gc.freeze()
             self.ready = True
             self.metrics.ready.set(1)
             log.info("model_ready", model=self.name)
@@ -250,6 +263,8 @@ class _Handler:
             run = getattr(predictor, "predict_prepared", None) or predictor.predict
             outputs = run(frame)  # the codec conformed it to the signature already
             seconds = time.perf_counter() - t0
+            cost = self.state.cost
+            self.state.cost = seconds if cost is None else cost + 0.2 * (seconds - cost)
             if protocol == "v2":
                 payload = self.codec.encode_v2(
                     outputs,
@@ -375,6 +390,8 @@ def build_app(
     echo: int = 0,
     max_body_bytes: int = 64 * 1024 * 1024,
     multiprocess: bool = False,
+    inline_bytes: int = 32 * 1024,
+    freeze_gc: bool = False,
 ) -> Starlette:
     """The ASGI app :func:`serve` runs (mount it in another ASGI server if you like).
 
@@ -386,6 +403,12 @@ def build_app(
         max_body_bytes: larger request bodies are refused with 413.
         multiprocess: the app runs in one of several worker processes (metrics are
             kept in prometheus_client's multiprocess files).
+        inline_bytes: requests whose body is at most this many bytes are predicted on
+            the event loop itself while predictions take at most 2 ms on average; larger
+            or slower ones on a worker thread, so a long prediction never holds up health
+            checks (0: every request on a thread).
+        freeze_gc: once the model is loaded, ``gc.freeze()`` what the process holds
+            (what the blocking :func:`serve` does: the process is the server's).
     """
     import_optional("starlette", "serve", purpose="serve()")
     from starlette.applications import Starlette
@@ -404,8 +427,11 @@ def build_app(
         echo=echo,
         max_body=max_body_bytes,
         context=contextvars.copy_context(),
+        inline_bytes=inline_bytes,
+        freeze_gc=freeze_gc,
     )
     handler = _Handler(state)
+    backlogged = getattr(logger, "backlogged", None)
     if logger is not None and router.shadows and router.on_shadow is None:
         router.on_shadow = handler.log_shadow
 
@@ -502,7 +528,19 @@ def build_app(
                     request.headers.get(KEY_HEADER),
                     request.headers.get(REQUEST_ID_HEADER),
                 )
-                answer = await run_in_threadpool(handler.predict, *args)
+                cost = state.cost
+                if (
+                    len(body) <= state.inline_bytes
+                    and cost is not None
+                    and cost <= _INLINE_SECONDS
+                    and not (backlogged is not None and backlogged())
+                ):
+                    # A small, fast request costs less than the hand-off to a thread, and
+                    # the event loop and a worker thread would contend for the GIL for it.
+                    # (Not while the logger's writer is behind: logging would wait for it.)
+                    answer = handler.predict(*args)
+                else:
+                    answer = await run_in_threadpool(handler.predict, *args)
             headers = dict(answer.headers)
             if answer.variant:
                 headers[VARIANT_HEADER] = answer.variant
@@ -663,6 +701,8 @@ def _serve_workers(
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = own_dir
     router = _as_router(target)
     contextvars.copy_context().run(router.load)  # once: the workers share it after fork
+    gc.collect()
+    gc.freeze()  # no collection touches the shared pages again: they stay shared
     children: list[int] = []
     for _ in range(workers):
         pid = os.fork()
@@ -718,6 +758,7 @@ def serve(
     ready_timeout: float = 120.0,
     max_body_bytes: int = 64 * 1024 * 1024,
     workers: int = 1,
+    inline_bytes: int = 32 * 1024,
 ) -> ServerHandle | None:
     """Serve a model over HTTP: OIP V2, MLflow/SageMaker ``/invocations``, ``/metrics``.
 
@@ -739,7 +780,14 @@ def serve(
         max_body_bytes: larger request bodies are answered 413.
         workers: serve from this many processes sharing the socket (POSIX, blocking
             only): the model is loaded once before they fork, each logs its own
-            prediction segments, and ``/metrics`` sums them all.
+            prediction segments, and ``/metrics`` sums them all. One process uses
+            about one core (Python's GIL); give it as many workers as cores you can
+            spare for serving (docs/deploy.md, "How many workers").
+        inline_bytes: requests with a body of at most this many bytes are predicted
+            on the event loop (no thread hand-off: lower latency) while the model's
+            predictions take at most 2 ms on average; larger or slower ones on a worker
+            thread (the first request always), so health checks never wait behind a
+            slow model. 0 sends every request to a thread.
 
     Raises:
         MissingExtraError: ``pymlopskit[serve]`` is not installed.
@@ -750,7 +798,15 @@ def serve(
     if workers > 1:
         _check_workers(workers, background)
     app = (
-        build_app(target, logger=logger, name=name, echo=echo, max_body_bytes=max_body_bytes)
+        build_app(
+            target,
+            logger=logger,
+            name=name,
+            echo=echo,
+            max_body_bytes=max_body_bytes,
+            inline_bytes=inline_bytes,
+            freeze_gc=not background,
+        )
         if workers == 1
         else None
     )
@@ -782,6 +838,8 @@ def serve(
                 echo=echo,
                 max_body_bytes=max_body_bytes,
                 multiprocess=True,
+                inline_bytes=inline_bytes,
+                freeze_gc=True,
             ),
             target,
         )
