@@ -183,3 +183,31 @@ def test_an_older_layout_is_still_read_and_mixes_with_new_files(tmp_path: Path) 
         ]
         _backend(str(root)).compact()
     assert os.path.isdir(root / "tracking" / "experiments" / "exp" / old_a)
+
+
+def test_files_written_while_compacting_are_folded_into_the_index() -> None:
+    """A run written while the compactor reads is in the index it publishes (its
+    watermark is the second listing's), and every search finds it."""
+    from mlopskit.tracking._index import index_name, read_index
+
+    url = f"memory://catchup-{uuid.uuid4().hex[:8]}"
+    compactor = _backend(url)
+    first = _new_run(compactor, "a", 1.0)
+    other = _backend(url)
+    real = compactor.files.read_many
+    made: list[str] = []
+
+    def reading(paths: list[str], **kw: bool) -> dict[str, bytes]:
+        if not made:
+            made.append(_new_run(other, "b", 2.0))
+        return real(paths, **kw)
+
+    compactor.files.read_many = reading  # type: ignore[method-assign]
+    started = time.time()
+    (path,) = compactor.compact()
+    assert path.endswith(index_name(1))
+    rows, watermark = read_index(path, compactor.files.read(path), "exp")
+    assert set(rows) == {first, made[0]}
+    assert watermark is not None and watermark >= started
+    runs = _by_id(_backend(url))
+    assert runs[first].metrics == {"loss": 1.0} and runs[made[0]].metrics == {"loss": 2.0}

@@ -784,6 +784,7 @@ class ObjectStoreBackend:
             held = {}
         records: list[RunRecord] = []
         rows: dict[str, IndexRow] = {}
+        unfolded: dict[str, _RunFiles] = {}  # runs with files but no record (yet)
         outside = 0
         for run_id in sorted(set(held) | set(listed)):
             files = listed.get(run_id) or _RunFiles()
@@ -813,6 +814,7 @@ class ObjectStoreBackend:
                 outside += sum(1 for p in segments if p not in self.damaged)
                 read = self._read_run(run_id, segments, None)
                 if read is None:
+                    unfolded[run_id] = files
                     continue
                 rec = read
                 good = frozenset(n for n, p in files.segments.items() if p not in self.damaged)
@@ -826,14 +828,68 @@ class ObjectStoreBackend:
         created = None
         auto = self.compact_after is not None and outside > self.compact_after
         if wanted is None and (force or auto):
-            mark = started if timed else None
+            mark = None
             try:
+                if timed:
+                    mark = self._catch_up(experiment, rows, unfolded, started)
                 created = self._publish(experiment, generation, rows, mark)
             except Exception as exc:  # the search has its answer; the index can wait
                 if force:
                     raise
                 log.warning("compaction_failed", experiment=experiment, error=str(exc))
         return records, created
+
+    def _catch_up(
+        self,
+        experiment: str,
+        rows: dict[str, IndexRow],
+        unfolded: dict[str, _RunFiles],
+        started: float,
+    ) -> float:
+        """List once more the files after ``started - margin`` and fold in what is new.
+
+        Reading the runs took a while; the files written meanwhile go into ``rows`` now,
+        so the watermark is the clock at this second listing (a search then lists only
+        what came after it, not everything written while the compactor was reading).
+        A run with files but no record yet (its ``create`` segment not visible) stays
+        out of the index, and the watermark stays early enough that a search still
+        lists its oldest file. Returns the watermark.
+        """
+        mark = self.clock()
+        base = self._segments_dir(experiment)
+        for run_id, files in self._collect(
+            self.files.list_after(base, _after(started - self.margin))
+        ).items():
+            row = rows.get(run_id)
+            if files.purged:
+                rows.pop(run_id, None)
+                unfolded.pop(run_id, None)
+                continue
+            if row is not None:
+                known = row.segments | row.lifecycle
+                if set(files.segments) | set(files.lifecycle) <= known:
+                    continue
+                files.add_row(row, base)
+            earlier = unfolded.pop(run_id, None)
+            if earlier is not None:
+                for name, path in earlier.segments.items():
+                    files.segments.setdefault(name, path)
+                for name, path in earlier.lifecycle.items():
+                    files.lifecycle.setdefault(name, path)
+            rec = self._read_run(run_id, files.segment_paths(), None)
+            if rec is None:
+                unfolded[run_id] = files
+                continue
+            good = frozenset(n for n, p in files.segments.items() if p not in self.damaged)
+            rows[run_id] = IndexRow(summary_of(rec), good, lifecycle=frozenset(files.lifecycle))
+        for files in unfolded.values():
+            if any(p in self.damaged for p in files.segments.values()):
+                continue  # damaged for good: it would hold the watermark back forever
+            for name in (*files.segments, *files.lifecycle):
+                parsed = parse_segment_name(name)
+                if parsed is not None:
+                    mark = min(mark, parsed[0] / 1e9 + self.margin - 0.001)
+        return mark
 
     # -- the compacted index -----------------------------------------------------------
 
