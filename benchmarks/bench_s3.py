@@ -9,8 +9,9 @@ object-store backend, then compacted (``ObjectStoreBackend.compact()``). Each fi
 is one fresh process doing one ``search_runs`` (timed after ``import pandas,
 pyarrow.parquet``, which both sides need): mlopskit from this checkout, and the
 anchor, the same search by the code this branch started from (``git merge-base HEAD
-main``, exported to a temporary directory; it has no index, so it reads every
-segment). Anchor and mlopskit alternate (ABAB); the figure is the median of ``--n``.
+main``, exported to a temporary directory), over a second workspace of the same runs
+written and compacted by that code (each version reads the layout it writes). Anchor
+and mlopskit alternate (ABAB); the figure is the median of ``--n``.
 
 Rows written with ``--json``: ``{"row", "mode": "process", "anchor", "ratio", "min",
 "max", "n", "goal", "met", "mlopskit", "anchor_value", "unit"}`` (seconds, or requests).
@@ -28,7 +29,6 @@ import tarfile
 import tempfile
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -79,30 +79,38 @@ def base_tree() -> str | None:
         return None
 
 
-def fill(url: str, endpoint: str, runs: int) -> None:
-    """``runs`` finished runs × 10 params + 10 metrics, through the backend, 8 at a time."""
-    from mlopskit.tracking import ObjectStoreBackend, RunRecord
+FILL = """
+import sys, time, uuid
+from concurrent.futures import ThreadPoolExecutor
+from mlopskit.tracking import ObjectStoreBackend, RunRecord
+url, endpoint, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+backend = ObjectStoreBackend(url, storage_options={"client_kwargs": {"endpoint_url": endpoint}})
+now = time.time()
 
-    backend = ObjectStoreBackend(url, storage_options={"client_kwargs": {"endpoint_url": endpoint}})
-    now = time.time()
+def one(i):
+    run_id = uuid.uuid4().hex
+    rec = RunRecord(
+        run_id=run_id, experiment="exp", name=f"run{i}", status="RUNNING",
+        start_time=now + i * 0.001, params={f"p{j}": str(i * j) for j in range(10)},
+    )
+    backend.create_run(rec)
+    backend.log_metrics(run_id, [(f"m{j}", (i * j % 97) / 97, 0, now) for j in range(10)])
+    backend.finish(run_id, "FINISHED", time.time())
 
-    def one(i: int) -> None:
-        run_id = uuid.uuid4().hex
-        rec = RunRecord(
-            run_id=run_id,
-            experiment="exp",
-            name=f"run{i}",
-            status="RUNNING",
-            start_time=now + i * 0.001,
-            params={f"p{j}": str(i * j) for j in range(10)},
-        )
-        backend.create_run(rec)
-        backend.log_metrics(run_id, [(f"m{j}", (i * j % 97) / 97, 0, now) for j in range(10)])
-        backend.finish(run_id, "FINISHED", time.time())
+with ThreadPoolExecutor(8) as pool:
+    list(pool.map(one, range(runs)))
+backend.compact()
+"""
 
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(one, range(runs)))
-    backend.compact()
+
+def fill(src: str, url: str, endpoint: str, runs: int) -> None:
+    """``runs`` finished runs × 10 params + 10 metrics, 8 at a time, then compacted: in a
+    process running the code in ``src`` (each version writes the layout it reads)."""
+    subprocess.run(
+        [sys.executable, "-c", FILL, url, endpoint, str(runs)],
+        check=True,
+        env={**os.environ, **CREDENTIALS, "PYTHONPATH": src},
+    )
 
 
 def search(src: str, url: str, server: Any, filtered: bool) -> tuple[float, int, int]:
@@ -230,10 +238,15 @@ def main() -> None:
         bucket = f"bench-{uuid.uuid4().hex[:8]}"
         s3fs.S3FileSystem(client_kwargs={"endpoint_url": server.endpoint}).mkdir(bucket)
         url = f"s3://{bucket}/ws"
+        anchor_url = f"s3://{bucket}/anchor"
         start = time.perf_counter()
-        fill(url, server.endpoint, runs)
+        fill(SRC, url, server.endpoint, runs)
         print(f"{runs} runs written and compacted in {time.perf_counter() - start:.1f} s")
         base = None if args.no_anchor else base_tree()
+        if base is not None:
+            start = time.perf_counter()
+            fill(base, anchor_url, server.endpoint, runs)
+            print(f"the anchor's {runs} runs written in {time.perf_counter() - start:.1f} s")
         rows = []
         for filtered in (False, True):
             ours_t: list[float] = []
@@ -242,7 +255,7 @@ def main() -> None:
             base_r: list[float] = []
             for _ in range(args.n):  # ABAB
                 if base is not None:
-                    t, r, n = search(base, url, server, filtered)
+                    t, r, n = search(base, anchor_url, server, filtered)
                     base_t.append(t)
                     base_r.append(r)
                 t, r, n_ours = search(SRC, url, server, filtered)

@@ -97,12 +97,15 @@ class TestDamagedSQLite:
                 tracker.get_run(bad)
 
 
+def _files_of(root: Path, run_id: str) -> list[Path]:
+    """The segment files of ``run_id`` (docs/layout-tracking.md: time-ordered names)."""
+    folder = root / "tracking" / "experiments" / "exp" / "segments"
+    return sorted(p for p in folder.iterdir() if p.name.endswith(f".{run_id}.jsonl"))
+
+
 class TestDamagedSegments:
     def _segment_of(self, root: Path, run_id: str) -> Path:
-        (path,) = [
-            p for p in (root / "tracking" / "experiments" / "exp" / run_id).iterdir() if p.is_file()
-        ][:1]
-        return path
+        return _files_of(root, run_id)[0]
 
     @pytest.mark.parametrize(
         "damage",
@@ -118,7 +121,7 @@ class TestDamagedSegments:
         """One damaged segment is skipped with a warning naming it; the experiment still reads."""
         tracker = Tracker(str(tmp_path), ObjectStoreBackend(tmp_path))
         good, bad = _log_two_runs(tracker)
-        segments = sorted((tmp_path / "tracking" / "experiments" / "exp" / bad).iterdir())
+        segments = _files_of(tmp_path, bad)
         for seg in segments:
             data = seg.read_bytes()
             if b'"e":"metrics"' in data or b'"e":"create"' in data:
@@ -136,12 +139,12 @@ class TestDamagedSegments:
         """A segment that sets an unknown status (markup) is skipped: the status stays valid."""
         tracker = Tracker(str(tmp_path), ObjectStoreBackend(tmp_path))
         _, run_id = _log_two_runs(tracker)
-        run_dir = tmp_path / "tracking" / "experiments" / "exp" / run_id
+        run_dir = tmp_path / "tracking" / "experiments" / "exp" / "segments"
         planted = (
             '{"format":"mlopskit.tracking.segment/1","writer":"evil","seq":1,"time":9e9}\n'
             '{"e":"status","time":9e9,"status":"<script>x</script>","end_time":9e9}\n'
         )
-        (run_dir / f"{'9' * 20}-evil-00000001.jsonl").write_text(planted)
+        (run_dir / f"{'9' * 20}-evil-00000001.{run_id}.jsonl").write_text(planted)
         reader = Tracker(str(tmp_path), ObjectStoreBackend(tmp_path))
         with pytest.warns(RuntimeWarning, match="invalid status"):
             assert reader.get_run(run_id).status == "FINISHED"
@@ -166,7 +169,9 @@ def test_memory_backend_reports_undecodable_segment() -> None:
     tracker = Tracker(root, ObjectStoreBackend(root))
     good, bad = _log_two_runs(tracker)
     backend = ObjectStoreBackend(root)
-    for path in backend.files.find(backend.files.path("experiments", "exp", bad)):
+    for path in backend.files.find(backend.files.path("experiments", "exp", "segments")):
+        if f".{bad}." not in path:
+            continue
         backend.files.fs.pipe_file(path, b"\xff" + backend.files.read(path))
     with pytest.warns(RuntimeWarning):
         frame = Tracker(root, backend).search_runs("exp")

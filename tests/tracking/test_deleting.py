@@ -45,8 +45,8 @@ class TestDamagedEvents:
         tracker = Tracker(str(tmp_path), ObjectStoreBackend(str(tmp_path)))
         run_id = _run(tracker)
         tracker.delete_run(run_id, reason="real")
-        folder = tmp_path / "tracking" / "experiments" / "exp" / run_id / "lifecycle"
-        (folder / f"{'9' * 20}-planted-00000001.json").write_text('{"format": "nope"}')
+        folder = tmp_path / "tracking" / "experiments" / "exp" / "segments"
+        (folder / f"{'9' * 20}-planted-00000001.{run_id}.json").write_text('{"format": "nope"}')
         fresh = Tracker(str(tmp_path), ObjectStoreBackend(str(tmp_path)))
         with pytest.warns(RuntimeWarning, match="planted"):
             rec = fresh.record(run_id)
@@ -70,10 +70,11 @@ class TestDamagedEvents:
         the run stays active."""
         tracker = Tracker(str(tmp_path), ObjectStoreBackend(str(tmp_path)))
         run_id = _run(tracker)
-        folder = tmp_path / "tracking" / "experiments" / "exp" / run_id / "lifecycle"
-        folder.mkdir(parents=True)
+        folder = tmp_path / "tracking" / "experiments" / "exp" / "segments"
         text = body % run_id if "%s" in body else body
-        (folder / f"{'1' * 20}-w-00000001.json").write_bytes(text.encode("utf-8", "surrogatepass"))
+        (folder / f"{'1' * 20}-w-00000001.{run_id}.json").write_bytes(
+            text.encode("utf-8", "surrogatepass")
+        )
         fresh = Tracker(str(tmp_path), ObjectStoreBackend(str(tmp_path)))
         with pytest.warns(RuntimeWarning, match="lifecycle event"):
             assert fresh.record(run_id).lifecycle == "active"

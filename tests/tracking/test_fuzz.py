@@ -86,7 +86,11 @@ def segment_source() -> tuple[str, list[bytes]]:
         run.log_input(tracker.store.put_bytes(b"data"), context="train")
         run.log_artifact(b"weights", name="model.bin")
     files = ObjectStoreBackend(root).files
-    paths = files.find(files.path("experiments", "exp", run.run_id))
+    paths = [
+        p
+        for p in files.find(files.path("experiments", "exp", "segments"))
+        if p.endswith(f".{run.run_id}.jsonl")
+    ]
     return run.run_id, [files.read(p) for p in paths]
 
 

@@ -79,7 +79,8 @@ def test_create_run_is_two_puts_and_nothing_else(counted: RequestLog, url: str) 
 
 
 def test_get_run_reads_each_object_with_one_get_and_no_head(counted: RequestLog, url: str) -> None:
-    """Reading a run: one GET per object (identity and segments), one LIST, never a HEAD."""
+    """Reading a run: one GET per object (identity and segments), two LISTs (index
+    generations, segments since the run was created), never a HEAD."""
     tracker = _tracker(url, counted)
     (run_id,) = _fill(tracker, 1)
     fresh = _tracker(url, counted)
@@ -88,13 +89,14 @@ def test_get_run_reads_each_object_with_one_get_and_no_head(counted: RequestLog,
     assert rec.params == {"lr": "0"}
     counts = counted.counts()
     assert counts["HEAD"] == 0
-    assert counts == Counter({"GET": 1 + 3, "LIST": 1})  # identity + 3 segments
+    assert counts == Counter({"GET": 1 + 3, "LIST": 2})  # identity + 3 segments
 
 
 def test_search_after_compaction_costs_three_requests_in_a_new_process(
     counted: RequestLog, url: str
 ) -> None:
-    """A cold search of a compacted experiment: LIST index, GET index, LIST segments."""
+    """A cold search of a compacted experiment: LIST index, GET index, LIST the
+    experiment's top level (layout), LIST segments after the index's watermark."""
     tracker = _tracker(url, counted)
     ids = _fill(tracker)
     written = tracker.backend.compact()  # type: ignore[attr-defined]
@@ -112,11 +114,13 @@ def test_search_after_compaction_costs_three_requests_in_a_new_process(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert out.stdout.strip() == ",".join(sorted(ids))
-    assert counted.counts() == Counter({"LIST": 2, "GET": 1})
+    assert counted.counts() == Counter({"LIST": 3, "GET": 1})
+    segment_lists = [q for m, _p, q in counted.requests() if "segments" in q]
+    assert len(segment_lists) == 1 and "start-after=" in segment_lists[0]
 
 
 def test_warm_and_filtered_search_stay_within_budget(counted: RequestLog, url: str) -> None:
-    """A second search lists twice and reads nothing; so does filter + order."""
+    """A second search lists three times and reads nothing; so does filter + order."""
     tracker = _tracker(url, counted)
     _fill(tracker)
     tracker.backend.compact()  # type: ignore[attr-defined]
@@ -125,11 +129,11 @@ def test_warm_and_filtered_search_stay_within_budget(counted: RequestLog, url: s
     counted.reset()
     frame = searcher.search_runs("exp")
     assert len(frame) == N_RUNS
-    assert counted.counts() == Counter({"LIST": 2})
+    assert counted.counts() == Counter({"LIST": 3})
     counted.reset()
     top = searcher.search_runs("exp", filter="metrics.acc > 0.5", order_by="metrics.acc DESC")
     assert list(top["params.lr"]) == [str(i) for i in range(N_RUNS - 1, 5, -1)]
-    assert counted.counts() == Counter({"LIST": 2})
+    assert counted.counts() == Counter({"LIST": 3})
 
 
 def test_search_reads_only_segments_written_after_the_index(counted: RequestLog, url: str) -> None:
@@ -144,4 +148,4 @@ def test_search_reads_only_segments_written_after_the_index(counted: RequestLog,
     frame = searcher.search_runs("exp")
     assert len(frame) == N_RUNS + 1
     assert set(frame.loc[frame["run_id"] == run.run_id, "status"]) == {"FINISHED"}
-    assert counted.counts() == Counter({"LIST": 2, "GET": 1 + 2})  # index + 2 new segments
+    assert counted.counts() == Counter({"LIST": 3, "GET": 1 + 2})  # index + 2 new segments

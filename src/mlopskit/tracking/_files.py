@@ -159,8 +159,48 @@ class SegmentFiles:
             return []
         return sorted(str(p) for p in found)
 
+    def list_after(self, base: str, after: str | None) -> list[str]:
+        """Files directly under ``base`` whose names sort after ``after`` (all if None), sorted.
+
+        On S3 this is ListObjectsV2 with ``StartAfter``: the store skips the older keys
+        itself, so the cost follows the names listed, not the names under ``base``.
+        """
+        if self.protocol not in ("s3", "s3a"):
+            return [p for p in self.find(base) if after is None or p.rpartition("/")[2] > after]
+        fs = self.fs
+        bucket, key, _ = fs.split_path(base)
+        prefix = key.rstrip("/") + "/"
+
+        def listing() -> list[str]:
+            out: list[str] = []
+            kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+            if after is not None:
+                kwargs["StartAfter"] = prefix + after
+            while True:
+                page = fs.call_s3("list_objects_v2", **kwargs)
+                out += [f"{bucket}/{item['Key']}" for item in page.get("Contents", ())]
+                token = page.get("NextContinuationToken")
+                if not page.get("IsTruncated") or not token:
+                    return out
+                kwargs.pop("StartAfter", None)
+                kwargs["ContinuationToken"] = token
+
+        try:
+            found = self._retry(listing, f"list {base}", base)
+        except FileNotFoundError:
+            return []
+        return sorted(p for p in found if "/" not in p[len(bucket) + 1 + len(prefix) :])
+
+    def first_children(self, base: str, limit: int) -> list[str]:
+        """Names of the first ``limit`` entries directly under ``base`` (one request on S3)."""
+        if self.protocol not in ("s3", "s3a"):
+            return self.children(base)[:limit]
+        return self._s3_children(base, limit)
+
     def children(self, base: str) -> list[str]:
         """Names of the entries directly under ``base`` (empty when it does not exist)."""
+        if self.protocol in ("s3", "s3a"):  # one listing (s3fs's ls of a missing prefix
+            return self._s3_children(base, None)  # lists its parent as well)
         fs = self.fs
         if not self.is_local:
             fs.invalidate_cache(base)
@@ -169,6 +209,32 @@ class SegmentFiles:
         except FileNotFoundError:
             return []
         return sorted(str(e).rstrip("/").rpartition("/")[2] for e in entries)
+
+    def _s3_children(self, base: str, limit: int | None) -> list[str]:
+        fs = self.fs
+        bucket, key, _ = fs.split_path(base)
+        prefix = key.rstrip("/") + "/"
+
+        def listing() -> list[str]:
+            kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "Delimiter": "/"}
+            if limit is not None:
+                kwargs["MaxKeys"] = limit
+            keys: list[str] = []
+            while True:
+                page = fs.call_s3("list_objects_v2", **kwargs)
+                keys += [c["Prefix"] for c in page.get("CommonPrefixes", ())]
+                keys += [c["Key"] for c in page.get("Contents", ())]
+                token = page.get("NextContinuationToken")
+                if limit is not None or not page.get("IsTruncated") or not token:
+                    break
+                kwargs["ContinuationToken"] = token
+            return sorted(k[len(prefix) :].rstrip("/") for k in keys)
+
+        try:
+            names = self._retry(listing, f"list {base}", base)
+        except FileNotFoundError:
+            return []
+        return names if limit is None else names[:limit]
 
     def modified(self, path: str) -> float:
         """When ``path`` was last written (epoch seconds); FileNotFoundError if absent."""

@@ -8,8 +8,11 @@ identity, status, times, params, tags, latest metrics, inputs and writers (a
 into it (``segments``). Index objects are immutable and created create-only: the
 compactor that creates generation ``n + 1`` first wins, a racing one gets
 ``FileExistsError`` and writes nothing. Nothing is lost either way, because segments
-are never deleted: a reader uses an index row only when the run's segments are
-exactly the row's ``segments``, and merges the run from its segments otherwise.
+are never deleted: an index with a ``watermark`` (schema metadata) holds every file
+that existed when the compactor's clock read it, and a reader adds the files listed
+after ``watermark - margin``, using a row only when that listing adds no segment to
+it; an index without one (older, or of an experiment in the older per-run layout) is
+used only where the run's segments are exactly the row's ``segments``.
 
 Everything read from an index is untrusted: :func:`decode_index` checks every row and
 raises :class:`~mlopskit.errors.IntegrityError` naming the object, and the reader then
@@ -33,7 +36,7 @@ from mlopskit.tracking._model import (
     stored_record,
     to_datetime,
 )
-from mlopskit.tracking._segments import check_identity
+from mlopskit.tracking._segments import check_identity, parse_segment_name
 from mlopskit.tracking._validate import MAX_TIME, MIN_TIME
 
 __all__ = [
@@ -43,6 +46,7 @@ __all__ = [
     "encode_index",
     "index_generation",
     "index_name",
+    "read_index",
     "record_of",
     "summary_of",
 ]
@@ -75,6 +79,7 @@ class IndexRow:
     segments: frozenset[str]
     writers: tuple[WriterInfo, ...] | None = None
     inputs: tuple[RunInput, ...] | None = None
+    lifecycle: frozenset[str] = frozenset()
 
     def record(self) -> RunRecord:
         """A fresh record of this row (callers may change it freely)."""
@@ -158,8 +163,13 @@ def record_of(
     return rec
 
 
-def encode_index(rows: dict[str, IndexRow]) -> bytes:
-    """The Parquet bytes of an index holding ``rows`` (run id → row)."""
+def encode_index(rows: dict[str, IndexRow], watermark: float | None = None) -> bytes:
+    """The Parquet bytes of an index holding ``rows`` (run id → row).
+
+    ``watermark`` (epoch seconds) marks an index of the time-ordered layout: every
+    file of the experiment that existed when the compactor's clock read ``watermark``
+    is folded into a row (see docs/layout-tracking.md).
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -176,8 +186,13 @@ def encode_index(rows: dict[str, IndexRow]) -> bytes:
                 [json.dumps(rows[i].summary, separators=(",", ":")) for i in ids], pa.string()
             ),
             "segments": pa.array([sorted(rows[i].segments) for i in ids], pa.list_(pa.string())),
+            "lifecycle": pa.array([sorted(rows[i].lifecycle) for i in ids], pa.list_(pa.string())),
         }
-    ).replace_schema_metadata({"format": INDEX_FORMAT})
+    )
+    meta = {"format": INDEX_FORMAT}
+    if watermark is not None:
+        meta["watermark"] = repr(float(watermark))
+    table = table.replace_schema_metadata(meta)
     sink = io.BytesIO()
     pq.write_table(table, sink, compression="zstd")
     return sink.getvalue()
@@ -241,6 +256,23 @@ def _check_summary(
 
 def decode_index(path: str, blob: bytes, experiment: str) -> dict[str, IndexRow]:
     """The rows of the index object at ``path``, each checked; IntegrityError naming it."""
+    return read_index(path, blob, experiment)[0]
+
+
+def _names_of_run(names: list[str], run_id: str, kinds: tuple[str, ...]) -> bool:
+    for name in names:
+        parsed = parse_segment_name(name)
+        if parsed is None or parsed[3] != run_id or parsed[4] not in kinds:
+            return False
+    return True
+
+
+def read_index(path: str, blob: bytes, experiment: str) -> tuple[dict[str, IndexRow], float | None]:
+    """The checked rows of an index object and its watermark (None: an older index).
+
+    In an index with a watermark every segment and lifecycle name must be a
+    time-ordered name of that row's run (the reader builds paths from them).
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -249,18 +281,36 @@ def decode_index(path: str, blob: bytes, experiment: str) -> dict[str, IndexRow]
         meta = table.schema.metadata or {}
         found = meta.get(b"format", b"").decode("utf-8", "replace")
         _need(found == INDEX_FORMAT, f"unknown index format {found!r}")
+        watermark: float | None = None
+        if b"watermark" in meta:
+            watermark = float(meta[b"watermark"].decode("ascii"))
+            _need(_is_time(watermark), f"the watermark {watermark!r} is not a time")
         ids = table.column("run_id").to_pylist()
         summaries = table.column("summary").to_pylist()
         segments = table.column("segments").to_pylist()
+        names_of = table.schema.names
+        events = (
+            table.column("lifecycle").to_pylist() if "lifecycle" in names_of else [[] for _ in ids]
+        )
         rows: dict[str, IndexRow] = {}
-        for run_id, text, names in zip(ids, summaries, segments):
+        for run_id, text, names, lifecycle in zip(ids, summaries, segments, events):
             _need(isinstance(run_id, str) and isinstance(text, str), "a row lacks its run")
             _need(
-                isinstance(names, list) and all(isinstance(n, str) for n in names),
+                isinstance(names, list)
+                and isinstance(lifecycle, list)
+                and all(isinstance(n, str) for n in names + lifecycle),
                 f"run {run_id!r}: segments are not names",
             )
+            if watermark is not None:
+                _need(
+                    _names_of_run(names, run_id, ("jsonl",))
+                    and _names_of_run(lifecycle, run_id, ("json",)),
+                    f"run {run_id!r}: a segment name is not one of this run's",
+                )
             summary, writers, inputs = _check_summary(json.loads(text), run_id, experiment)
-            rows[run_id] = IndexRow(summary, frozenset(names), writers, inputs)
+            rows[run_id] = IndexRow(
+                summary, frozenset(names), writers, inputs, frozenset(lifecycle)
+            )
     except (ValueError, TypeError, KeyError, RecursionError, OSError, pa.ArrowException) as exc:
         raise IntegrityError(
             f"tracking index {path} is damaged: {exc}; it is ignored (searches read the "
@@ -268,4 +318,4 @@ def decode_index(path: str, blob: bytes, experiment: str) -> dict[str, IndexRow]
             path=path,
             found=type(exc).__name__,
         ) from exc
-    return rows
+    return rows, watermark

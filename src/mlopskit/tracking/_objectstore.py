@@ -4,17 +4,25 @@ Layout under ``<workspace>/tracking/`` (stable; another tool can read it)::
 
     runs/<run_id>.json                              the run's identity, created once
                                                     (create-only: exactly one creator wins)
-    experiments/<experiment>/<run_id>/<time_ns:020d>-<writer>-<seq:08d>.jsonl
+    experiments/<experiment>/segments/<time_ns:020d>-<writer>-<seq:08d>.<run_id>.jsonl
                                                     segments: immutable batches of events,
-                                                    each written once by one writer
+                                                    each written once by one writer, named
+                                                    by its clock (names sort by time)
+    experiments/<experiment>/segments/….<run_id>.json   a run's lifecycle events
+    experiments/<experiment>/segments/….<run_id>.purged the mark of a purged run
     writers/<writer>.json                           a writer's heartbeat (host, pid, time),
                                                     rewritten only by that writer
     index/<experiment>/<generation:012d>.parquet    compacted run summaries (immutable,
                                                     created create-only; see _index.py)
-    experiments/<experiment>/<run_id>/lifecycle/<time_ns:020d>-<writer>-<seq:08d>.json
     lifecycle/experiments/<experiment>/<time_ns:020d>-<writer>-<seq:08d>.json
-                                                    deleting and restoring: one create-only
-                                                    event per change (see _deletion.py)
+                                                    deleting and restoring an experiment
+
+A search reads the newest index and lists only the names after its watermark minus
+:data:`SKEW_MARGIN` (S3 ``StartAfter``), so its cost follows the files written since
+the index, not the runs; a writer whose PUT was slow re-publishes the file under a
+later time, and readers count one (writer, seq) once. Experiments holding the older
+per-run layout (``experiments/<experiment>/<run_id>/…``) are listed whole, as before.
+docs/layout-tracking.md specifies all of it.
 
 Old index generations are pruned on request (``compact(prune=N)``,
 :meth:`ObjectStoreBackend.prune_indexes`): the newest N stay, and an older one is
@@ -36,8 +44,8 @@ is the one with the highest (step, time). Because each writer only ever creates 
 files with names no other writer uses, any number of processes on any number of
 machines can write one run or one experiment at once.
 
-A run's lifecycle events sit in its directory, so the listing a search makes anyway
-finds them (no extra request while nothing is deleted); the newest event, by time and
+A run's lifecycle events sit among its segments, so the listing a search makes anyway
+finds them (and the index row names the older ones); the newest event, by time and
 then file name, is the run's state, the same for every reader.
 """
 
@@ -50,7 +58,8 @@ import socket
 import threading
 import time
 import warnings
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mlopskit._log import get_logger
@@ -63,10 +72,10 @@ from mlopskit.tracking._deletion import apply_lifecycle, encode_event, parse_eve
 from mlopskit.tracking._files import SegmentFiles
 from mlopskit.tracking._index import (
     IndexRow,
-    decode_index,
     encode_index,
     index_generation,
     index_name,
+    read_index,
     summary_of,
 )
 from mlopskit.tracking._model import (
@@ -84,11 +93,16 @@ from mlopskit.tracking._segments import (
     encode_values,
     merge_events,
     parse_segment,
+    parse_segment_name,
+    segment_name,
 )
 from mlopskit.tracking._validate import (
+    MAX_TIME,
+    MIN_TIME,
     check_experiment,
     check_param_conflicts,
     check_run_id,
+    is_run_id,
 )
 
 __all__ = ["SEGMENT_FORMAT", "ObjectStoreBackend"]
@@ -98,6 +112,46 @@ log = get_logger("mlopskit.tracking")
 _CACHE_LIMIT = 200_000  # parsed segments kept in memory (they never change)
 COMPACT_AFTER = 200  # a search that meets more segments outside the index compacts
 PRUNE_GRACE = 3600.0  # seconds an index generation stays after a newer one appeared
+#: Seconds a search lists before an index's watermark: a file whose writer's clock lags
+#: the compactor's by less than half of this is never missed (a writer re-publishes a
+#: file whose PUT took longer than the other half; docs/layout-tracking.md).
+SKEW_MARGIN = 300.0
+_REPUBLISH_LIMIT = 5
+
+
+def _after(seconds: float) -> str:
+    """The StartAfter name for files written at ``seconds`` or later."""
+    return f"{max(int(seconds * 1e9), 0):020d}"
+
+
+@dataclass
+class _RunFiles:
+    """One run's files found so far: segment and lifecycle names → paths, purged or not."""
+
+    segments: dict[str, str] = field(default_factory=dict)
+    lifecycle: dict[str, str] = field(default_factory=dict)
+    purged: bool = False
+
+    def add_row(self, row: IndexRow, base: str) -> None:
+        for name in row.segments:
+            self.segments.setdefault(name, f"{base}/{name}")
+        for name in row.lifecycle:
+            self.lifecycle.setdefault(name, f"{base}/{name}")
+
+    def segment_paths(self) -> list[str]:
+        """Paths by time, a re-published copy (same writer and seq) left out."""
+        seen: set[object] = set()
+        out = []
+        for name in sorted(self.segments):
+            parsed = parse_segment_name(name)
+            key: object = (parsed[1], parsed[2]) if parsed is not None else name
+            if key not in seen:
+                seen.add(key)
+                out.append(self.segments[name])
+        return out
+
+    def lifecycle_paths(self) -> list[str]:
+        return [self.lifecycle[n] for n in sorted(self.lifecycle)]
 
 
 class ObjectStoreBackend:
@@ -115,6 +169,9 @@ class ObjectStoreBackend:
     Attributes:
         damaged: segment path → why it was skipped, for every damaged segment a read
             met (each is also reported once as a ``RuntimeWarning``).
+        margin: seconds a search lists before an index's watermark (clock skew and
+            slow PUTs it absorbs; see docs/layout-tracking.md).
+        clock: this writer's wall clock (epoch seconds), which names its files.
     """
 
     #: ``list_runs`` costs the same with or without ``keys`` (the index holds whole
@@ -144,9 +201,13 @@ class ObjectStoreBackend:
         self._experiment_of: dict[str, str] = {}
         self.damaged: dict[str, str] = {}
         self.compact_after = compact_after
-        self._indexes: dict[str, dict[str, IndexRow] | None] = {}
+        self._indexes: dict[str, tuple[dict[str, IndexRow], float | None] | None] = {}
         self._lifecycle_files: dict[str, list[str]] = {}  # run id -> its lifecycle events
         self._events: dict[str, LifecycleEvent | None] = {}  # parsed (they never change)
+        self._created: dict[str, float | None] = {}  # run id -> when its identity was made
+        self._known: dict[str, tuple[int, dict[str, IndexRow], float | None]] = {}
+        self.margin = SKEW_MARGIN
+        self.clock: Callable[[], float] = time.time
 
     def __repr__(self) -> str:
         return f"ObjectStoreBackend({self.url!r})"
@@ -165,17 +226,42 @@ class ObjectStoreBackend:
 
     # -- writing -----------------------------------------------------------------------
 
-    def _append(self, experiment: str, run_id: str, events: list[dict[str, Any]]) -> None:
+    def _segments_dir(self, experiment: str) -> str:
+        return self._path("experiments", experiment, "segments")
+
+    def _next_seq(self) -> tuple[str, int]:
         writer = self._fresh_writer()
         with self._lock:
             self._seq += 1
-            seq = self._seq
-        now = time.time()
-        header = {"format": SEGMENT_FORMAT, "writer": writer, "seq": seq, "time": now}
+            return writer, self._seq
+
+    def _put(self, experiment: str, run_id: str, kind: str, data: bytes, seq: int) -> str:
+        """Create one time-named file of ``run_id``; again, under a new time, if slow.
+
+        A search lists only names after an index's watermark minus :attr:`margin`,
+        so a file must become visible within ``margin / 2`` of the time in its name:
+        when the PUT took longer, the same bytes (same writer and seq, which readers
+        count once) are created again under the time after it.
+        """
+        base = self._segments_dir(experiment)
+        writer = self._fresh_writer()
+        path = ""
+        for _ in range(_REPUBLISH_LIMIT):
+            started = time.monotonic()
+            name = segment_name(int(self.clock() * 1e9), writer, seq, run_id, kind)
+            path = f"{base}/{name}"
+            self.files.create(path, data)
+            took = time.monotonic() - started
+            if took <= self.margin / 2:
+                break
+            log.warning("segment_republished", path=path, seconds=round(took, 3))
+        return path
+
+    def _append(self, experiment: str, run_id: str, events: list[dict[str, Any]]) -> None:
+        writer, seq = self._next_seq()
+        header = {"format": SEGMENT_FORMAT, "writer": writer, "seq": seq, "time": time.time()}
         data = "\n".join(json.dumps(e, separators=(",", ":")) for e in [header, *events])
-        name = f"{time.time_ns():020d}-{writer}-{seq:08d}.jsonl"
-        path = self._path("experiments", experiment, run_id, name)
-        self.files.create(path, (data + "\n").encode())
+        self._put(experiment, run_id, "jsonl", (data + "\n").encode(), seq)
 
     def _identity(self, run_id: str) -> dict[str, Any]:
         path = self._path("runs", f"{check_run_id(run_id)}.json")
@@ -198,9 +284,26 @@ class ObjectStoreBackend:
     def _experiment(self, run_id: str) -> str:
         exp = self._experiment_of.get(run_id)
         if exp is None:
-            exp = str(self._identity(run_id)["experiment"])
-            self._experiment_of[run_id] = exp
+            exp = self._read_identity(run_id)
         return exp
+
+    def _read_identity(self, run_id: str) -> str:
+        """Read the identity: remember the run's experiment and creation time."""
+        ident = self._identity(run_id)
+        exp = str(ident["experiment"])
+        self._experiment_of[run_id] = exp
+        created = ident.get("created")
+        if created.__class__ in (int, float) and MIN_TIME <= created <= MAX_TIME:
+            self._created[run_id] = float(created)
+        else:  # absent (an older version's run) or damaged: list the slow, exact way
+            self._created[run_id] = None
+        return exp
+
+    def _created_at(self, run_id: str) -> float | None:
+        """When the run's identity was created (None: a run of an older version)."""
+        if run_id not in self._created:
+            self._read_identity(run_id)
+        return self._created.get(run_id)
 
     def _attach_event(self) -> dict[str, Any]:
         return {
@@ -213,6 +316,7 @@ class ObjectStoreBackend:
 
     def create_run(self, record: RunRecord) -> bool:
         """Create the identity file (create-only) and the first segment."""
+        created = self.clock()
         ident = {
             "format": RUN_FORMAT,
             "run_id": record.run_id,
@@ -222,6 +326,7 @@ class ObjectStoreBackend:
             "parent_id": record.parent_id,
             "user": record.user,
             "host": record.host,
+            "created": created,
         }
         data = json.dumps(ident, sort_keys=True).encode()
         try:
@@ -229,6 +334,7 @@ class ObjectStoreBackend:
         except FileExistsError:
             return False
         self._experiment_of[record.run_id] = record.experiment
+        self._created[record.run_id] = created
         # no heartbeat file here: the attach event's time is this writer's first beat
         events: list[dict[str, Any]] = [
             {"e": "create", "time": ident["start_time"], "run": ident},
@@ -347,10 +453,79 @@ class ObjectStoreBackend:
 
     # -- reading -----------------------------------------------------------------------
 
-    def _find(self, base: str) -> list[str]:
-        found = self.files.find(base)
-        self._note_lifecycle(found)
-        return [p for p in found if p.endswith(".jsonl")]
+    def _collect(self, paths: Iterable[str]) -> dict[str, _RunFiles]:
+        """Group listed paths by run: time-ordered names and the older per-run layout."""
+        runs: dict[str, _RunFiles] = {}
+        bad: set[str] = set()
+        for path in paths:
+            head, _, leaf = path.rpartition("/")
+            parent = head.rpartition("/")[2]
+            parsed = parse_segment_name(leaf) if parent == "segments" else None
+            if parsed is not None:
+                files = runs.get(parsed[3])
+                if files is None:
+                    files = runs[parsed[3]] = _RunFiles()
+                if parsed[4] == "jsonl":
+                    files.segments[leaf] = path
+                elif parsed[4] == "json":
+                    files.lifecycle[leaf] = path
+                else:
+                    files.purged = True
+                continue
+            if parent == "lifecycle" and leaf.endswith(".json"):
+                run_id = head[: -len("/lifecycle")].rpartition("/")[2]
+            elif leaf.endswith(".jsonl"):
+                run_id = parent
+            else:
+                continue
+            if not is_run_id(run_id):
+                if run_id not in bad:
+                    bad.add(run_id)
+                    self._report(path, f"{path}: directory {run_id!r} is not a valid run id")
+                continue
+            files = runs.get(run_id)
+            if files is None:
+                files = runs[run_id] = _RunFiles()
+            if leaf.endswith(".jsonl"):
+                files.segments[leaf] = path
+            else:
+                files.lifecycle[leaf] = path
+        return runs
+
+    def _note_lifecycle(self, run_id: str, files: _RunFiles) -> None:
+        if files.lifecycle:
+            self._lifecycle_files[run_id] = files.lifecycle_paths()
+        else:
+            self._lifecycle_files.pop(run_id, None)
+
+    def _timed_layout(self, experiment: str) -> bool:
+        """True when the experiment holds only the time-ordered layout (one listing)."""
+        names = self.files.first_children(self._path("experiments", experiment), 2)
+        return all(n == "segments" for n in names)
+
+    def _run_files(self, run_id: str) -> _RunFiles:
+        """Every file of one run: the index row's names plus a listing after them."""
+        experiment = self._experiment(run_id)
+        created = self._created_at(run_id)
+        base = self._segments_dir(experiment)
+        if created is None:  # an older version's run: its directory and any new files
+            paths = self.files.find(self._path("experiments", experiment, run_id))
+            files = self._collect(paths + self.files.list_after(base, None)).get(run_id)
+        else:
+            known = self._known.get(experiment)
+            if known is None:
+                known = self._newest_index(experiment)
+            _generation, index, watermark = known
+            row = index.get(run_id) if watermark is not None else None
+            since = created if watermark is None else max(created, watermark)
+            listed = self.files.list_after(base, _after(since - self.margin))
+            files = self._collect(listed).get(run_id)
+            if row is not None:
+                files = files or _RunFiles()
+                files.add_row(row, base)
+        files = files or _RunFiles()
+        self._note_lifecycle(run_id, files)
+        return files
 
     def _load(self, paths: list[str]) -> dict[str, list[dict[str, Any]]]:
         """Parsed segments; a damaged one is skipped and reported (warning + path)."""
@@ -374,23 +549,6 @@ class ObjectStoreBackend:
             self.damaged[path] = why
             log.warning("damaged_segment_skipped", path=path, error=why)
             warnings.warn(f"skipped a damaged tracking segment: {why}", RuntimeWarning, 3)
-
-    def _runs_from(self, paths: list[str]) -> dict[str, list[str]]:
-        """Group segment paths by run id (the parent directory's name, checked)."""
-        grouped: dict[str, list[str]] = {}
-        for path in paths:
-            head = path.rpartition("/")[0]
-            grouped.setdefault(head.rpartition("/")[2], []).append(path)
-        runs: dict[str, list[str]] = {}
-        for run_id, group in grouped.items():  # one check per run, not per segment
-            try:
-                check_run_id(run_id)
-            except ValueError:
-                for path in group:
-                    self._report(path, f"{path}: directory {run_id!r} is not a valid run id")
-                continue
-            runs[run_id] = group
-        return runs
 
     def _read_run(
         self, run_id: str, segments: list[str], keys: Collection[str] | None
@@ -442,8 +600,8 @@ class ObjectStoreBackend:
 
     def get_run(self, run_id: str) -> RunRecord:
         """The merged state of one run."""
-        experiment = self._experiment(run_id)
-        segments = self._find(self._path("experiments", experiment, run_id))
+        files = self._run_files(run_id)
+        segments = files.segment_paths()
         rec = self._read_run(run_id, segments, None) if segments else None
         if rec is None:
             raise NotFoundError(
@@ -457,21 +615,6 @@ class ObjectStoreBackend:
         return rec
 
     # -- lifecycle (deleting and restoring) -------------------------------------------
-
-    def _note_lifecycle(self, found: list[str]) -> None:
-        """Remember the lifecycle event files of every run a listing covered."""
-        covered: dict[str, list[str]] = {}
-        for path in found:
-            head, _, leaf = path.rpartition("/")
-            if head.endswith("/lifecycle") and leaf.endswith(".json"):
-                covered.setdefault(head[: -len("/lifecycle")].rpartition("/")[2], []).append(path)
-            elif leaf.endswith(".jsonl"):
-                covered.setdefault(head.rpartition("/")[2], [])
-        for run_id, paths in covered.items():
-            if paths:
-                self._lifecycle_files[run_id] = sorted(paths, key=lambda p: p.rpartition("/")[2])
-            else:
-                self._lifecycle_files.pop(run_id, None)
 
     def _read_events(self, paths: list[str]) -> list[LifecycleEvent]:
         """Parsed events of ``paths`` (in that order); a damaged one is skipped, reported."""
@@ -497,16 +640,14 @@ class ObjectStoreBackend:
 
     def set_lifecycle(self, event: LifecycleEvent) -> None:
         """Create one event file (create-only: an event is never edited)."""
-        writer = self._fresh_writer()
-        with self._lock:
-            self._seq += 1
-            seq = self._seq
-        name = f"{time.time_ns():020d}-{writer}-{seq:08d}.json"
+        writer, seq = self._next_seq()
         if event.kind == "run":
-            path = self._path("experiments", self._experiment(event.name), event.name, "lifecycle")
-            self._lifecycle_files.setdefault(event.name, []).append(f"{path}/{name}")
-        else:
-            path = self._path("lifecycle", "experiments", check_experiment(event.name))
+            experiment = self._experiment(event.name)
+            path = self._put(experiment, event.name, "json", encode_event(event), seq)
+            self._lifecycle_files.setdefault(event.name, []).append(path)
+            return
+        name = f"{time.time_ns():020d}-{writer}-{seq:08d}.json"
+        path = self._path("lifecycle", "experiments", check_experiment(event.name))
         self.files.create(f"{path}/{name}", encode_event(event))
 
     def lifecycle_events(
@@ -521,7 +662,7 @@ class ObjectStoreBackend:
             paths += [p for p in self.files.find(base) if p.endswith(".json")]
         if kind in (None, "run"):
             if name is not None:
-                self._find(self._path("experiments", self._experiment(name), name))
+                self._run_files(name)
                 paths += self._lifecycle_files.get(name, [])
             else:
                 self.list_runs(None, keys=())
@@ -545,8 +686,17 @@ class ObjectStoreBackend:
         retry(remove, what=f"remove {path}", policy=self.files.policy, url=self.url, path=path)
 
     def purge_run(self, run_id: str) -> None:
-        """Remove the run's segments, events and identity for good (``Tracker.gc``)."""
+        """Remove the run's segments, events and identity for good (``Tracker.gc``).
+
+        A ``purged`` mark is created first: a search whose index still holds the run
+        meets the mark in its listing after the watermark and leaves the run out.
+        """
         experiment = self._experiment(run_id)
+        files = self._run_files(run_id)
+        self._put(experiment, run_id, "purged", b"", self._next_seq()[1])
+        for path in [*files.segments.values(), *files.lifecycle.values()]:
+            if path.rpartition("/")[0] == self._segments_dir(experiment):
+                self.files.delete(path)
         self._rm(self._path("experiments", experiment, run_id))
         self._rm(self._path("runs", f"{run_id}.json"))
         self._experiment_of.pop(run_id, None)
@@ -554,15 +704,15 @@ class ObjectStoreBackend:
 
     def purge_experiment(self, name: str) -> None:
         """Forget experiment ``name`` once it has no runs (its index objects go too)."""
-        if self._find(self._path("experiments", check_experiment(name))):
+        found = self.files.find(self._path("experiments", check_experiment(name)))
+        if any(p.endswith(".jsonl") for p in found):
             return
         self._rm(self._path("experiments", name))
         self._rm(self._path("index", name))
 
     def metric_history(self, run_id: str, key: str) -> list[tuple[int, float, float]]:
         """Every point of ``key``, merged across segments, by step then time."""
-        experiment = self._experiment(run_id)
-        segments = self._find(self._path("experiments", experiment, run_id))
+        segments = self._run_files(run_id).segment_paths()
         out: list[tuple[int, float, float]] = []
         for events in self._load(segments).values():
             for event in events:
@@ -601,82 +751,197 @@ class ObjectStoreBackend:
                 exps = {check_experiment(e) for e in experiments}
         records: list[RunRecord] = []
         for exp in sorted(exps):
-            records.extend(self._list_experiment(exp, wanted, keys))
+            records.extend(self._list_experiment(exp, wanted, keys)[0])
         self._writers([r for r in records if r.status == "RUNNING"])
         self._apply_lifecycle(records)
         return records
 
     def _list_experiment(
-        self, experiment: str, wanted: set[str] | None, keys: Collection[str] | None
-    ) -> list[RunRecord]:
-        """The runs of one experiment: index rows where they are current, else segments."""
-        generation, index = self._newest_index(experiment)
-        runs = self._runs_from(self._find(self._path("experiments", experiment)))
+        self,
+        experiment: str,
+        wanted: set[str] | None,
+        keys: Collection[str] | None,
+        *,
+        force: bool = False,
+    ) -> tuple[list[RunRecord], str | None]:
+        """The runs of one experiment: index rows where they are current, else segments.
+
+        In the time-ordered layout a listing after the index's watermark (minus
+        :attr:`margin`) finds every file the index does not hold; with files of the
+        older per-run layout present, the whole experiment is listed (as before).
+        Also returns the index object this call created (when it compacted), or None.
+        """
+        generation, index, watermark = self._newest_index(experiment)
+        started = self.clock()  # before the listing: the next index's watermark
+        base = self._segments_dir(experiment)
+        timed = self._timed_layout(experiment)
+        if timed:
+            after = None if watermark is None else _after(watermark - self.margin)
+            listed = self._collect(self.files.list_after(base, after))
+            held = index if watermark is not None else {}
+        else:
+            listed = self._collect(self.files.find(self._path("experiments", experiment)))
+            held = {}
         records: list[RunRecord] = []
         rows: dict[str, IndexRow] = {}
+        unfolded: dict[str, _RunFiles] = {}  # runs with files but no record (yet)
         outside = 0
-        for run_id, segments in runs.items():
+        for run_id in sorted(set(held) | set(listed)):
+            files = listed.get(run_id) or _RunFiles()
+            row = held.get(run_id)
+            new_names = frozenset(files.segments)
+            if row is not None:
+                files.add_row(row, base)
+            if files.purged:
+                self._lifecycle_files.pop(run_id, None)
+                continue
+            self._note_lifecycle(run_id, files)
             if wanted is not None and run_id not in wanted:
                 continue
-            names = frozenset(p.rpartition("/")[2] for p in segments)
-            row = index.get(run_id)
-            if row is not None and row.segments == names:
-                rec = row.record()
-                rows[run_id] = row
+            if timed:
+                current = row is not None and new_names <= row.segments
             else:
+                row = index.get(run_id)
+                current = row is not None and row.segments == new_names
+            lifecycle = frozenset(files.lifecycle) if timed else frozenset()
+            if current and row is not None:
+                rec = row.record()
+                rows[run_id] = (
+                    row if row.lifecycle == lifecycle else replace(row, lifecycle=lifecycle)
+                )
+            else:
+                segments = files.segment_paths()
                 outside += sum(1 for p in segments if p not in self.damaged)
                 read = self._read_run(run_id, segments, None)
                 if read is None:
+                    unfolded[run_id] = files
                     continue
                 rec = read
-                good = frozenset(p.rpartition("/")[2] for p in segments if p not in self.damaged)
-                rows[run_id] = IndexRow(summary_of(rec), good)
+                good = frozenset(n for n, p in files.segments.items() if p not in self.damaged)
+                rows[run_id] = IndexRow(summary_of(rec), good, lifecycle=lifecycle)
             self._experiment_of[run_id] = experiment
             rec.artifacts = {}
             rec.inputs = []
             if keys is not None:
                 _narrow(rec, keys)
             records.append(rec)
-        if wanted is None and self.compact_after is not None and outside > self.compact_after:
+        created = None
+        auto = self.compact_after is not None and outside > self.compact_after
+        if wanted is None and (force or auto):
+            mark = None
             try:
-                self._publish(experiment, generation, rows)
+                if timed:
+                    mark = self._catch_up(experiment, rows, unfolded, started)
+                created = self._publish(experiment, generation, rows, mark)
             except Exception as exc:  # the search has its answer; the index can wait
+                if force:
+                    raise
                 log.warning("compaction_failed", experiment=experiment, error=str(exc))
-        return records
+        return records, created
+
+    def _catch_up(
+        self,
+        experiment: str,
+        rows: dict[str, IndexRow],
+        unfolded: dict[str, _RunFiles],
+        started: float,
+    ) -> float:
+        """List once more the files after ``started - margin`` and fold in what is new.
+
+        Reading the runs took a while; the files written meanwhile go into ``rows`` now,
+        so the watermark is the clock at this second listing (a search then lists only
+        what came after it, not everything written while the compactor was reading).
+        A run with files but no record yet (its ``create`` segment not visible) stays
+        out of the index, and the watermark stays early enough that a search still
+        lists its oldest file. Returns the watermark.
+        """
+        mark = self.clock()
+        base = self._segments_dir(experiment)
+        for run_id, files in self._collect(
+            self.files.list_after(base, _after(started - self.margin))
+        ).items():
+            row = rows.get(run_id)
+            if files.purged:
+                rows.pop(run_id, None)
+                unfolded.pop(run_id, None)
+                continue
+            if row is not None:
+                known = row.segments | row.lifecycle
+                if set(files.segments) | set(files.lifecycle) <= known:
+                    continue
+                files.add_row(row, base)
+            earlier = unfolded.pop(run_id, None)
+            if earlier is not None:
+                for name, path in earlier.segments.items():
+                    files.segments.setdefault(name, path)
+                for name, path in earlier.lifecycle.items():
+                    files.lifecycle.setdefault(name, path)
+            rec = self._read_run(run_id, files.segment_paths(), None)
+            if rec is None:
+                unfolded[run_id] = files
+                continue
+            good = frozenset(n for n, p in files.segments.items() if p not in self.damaged)
+            rows[run_id] = IndexRow(summary_of(rec), good, lifecycle=frozenset(files.lifecycle))
+        for files in unfolded.values():
+            if any(p in self.damaged for p in files.segments.values()):
+                continue  # damaged for good: it would hold the watermark back forever
+            for name in (*files.segments, *files.lifecycle):
+                parsed = parse_segment_name(name)
+                if parsed is not None:
+                    mark = min(mark, parsed[0] / 1e9 + self.margin - 0.001)
+        return mark
 
     # -- the compacted index -----------------------------------------------------------
 
-    def _newest_index(self, experiment: str) -> tuple[int, dict[str, IndexRow]]:
-        """The newest index generation of ``experiment`` and its rows (0, {} if none)."""
+    def _newest_index(self, experiment: str) -> tuple[int, dict[str, IndexRow], float | None]:
+        """The newest index generation of ``experiment``, its rows and its watermark.
+
+        (0, {}, None) when there is none; a damaged generation is skipped for the one
+        before it.
+        """
         base = self._path("index", experiment)
         generations = sorted(
             g for name in self.files.children(base) if (g := index_generation(name)) is not None
+        )
+        result: tuple[int, dict[str, IndexRow], float | None] = (
+            generations[-1] if generations else 0,
+            {},
+            None,
         )
         for generation in reversed(generations):
             path = f"{base}/{index_name(generation)}"
             if path not in self._indexes:
                 try:
                     blob = self.files.read(path)
-                    self._indexes[path] = decode_index(path, blob, experiment)
+                    self._indexes[path] = read_index(path, blob, experiment)
                 except FileNotFoundError:
                     continue
                 except IntegrityError as exc:
                     self._indexes[path] = None
                     self._report(path, str(exc))
-            rows = self._indexes[path]
-            if rows is not None:
-                return generations[-1], rows
-        return (generations[-1] if generations else 0), {}
+            found = self._indexes[path]
+            if found is not None:
+                result = (generations[-1], found[0], found[1])
+                break
+        self._known[experiment] = result
+        return result
 
-    def _publish(self, experiment: str, generation: int, rows: dict[str, IndexRow]) -> str | None:
+    def _publish(
+        self,
+        experiment: str,
+        generation: int,
+        rows: dict[str, IndexRow],
+        watermark: float | None,
+    ) -> str | None:
         """Create index ``generation + 1``; None when another compactor created it first."""
         path = self._path("index", experiment, index_name(generation + 1))
         try:
-            self.files.create(path, encode_index(rows))
+            self.files.create(path, encode_index(rows, watermark))
         except FileExistsError:
             log.info("compaction_lost_race", experiment=experiment, path=path)
             return None
-        self._indexes[path] = rows
+        self._indexes[path] = (rows, watermark)
+        self._known[experiment] = (generation + 1, rows, watermark)
         log.info("compacted", experiment=experiment, path=path, runs=len(rows))
         return path
 
@@ -709,22 +974,7 @@ class ObjectStoreBackend:
         )
         written = []
         for exp in exps:
-            generation, index = self._newest_index(exp)
-            runs = self._runs_from(self._find(self._path("experiments", exp)))
-            rows: dict[str, IndexRow] = {}
-            for run_id, segments in runs.items():
-                names = frozenset(p.rpartition("/")[2] for p in segments)
-                row = index.get(run_id)
-                if row is not None and row.segments == names:
-                    rows[run_id] = row
-                    continue
-                rec = self._read_run(run_id, segments, None)
-                if rec is not None:
-                    good = frozenset(
-                        p.rpartition("/")[2] for p in segments if p not in self.damaged
-                    )
-                    rows[run_id] = IndexRow(summary_of(rec), good)
-            path = self._publish(exp, generation, rows)
+            _records, path = self._list_experiment(exp, None, None, force=True)
             if path is not None:
                 written.append(path)
         if prune is not None:

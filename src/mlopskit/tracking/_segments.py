@@ -29,7 +29,13 @@ from mlopskit.tracking._model import (
     stored_record,
     to_datetime,
 )
-from mlopskit.tracking._validate import MAX_TIME, MIN_TIME, check_experiment, check_run_id
+from mlopskit.tracking._validate import (
+    MAX_TIME,
+    MIN_TIME,
+    check_experiment,
+    check_run_id,
+    is_run_id,
+)
 
 __all__ = [
     "RUN_FORMAT",
@@ -38,12 +44,37 @@ __all__ = [
     "encode_values",
     "merge_events",
     "parse_segment",
+    "parse_segment_name",
+    "segment_name",
 ]
 
 SEGMENT_FORMAT = "mlopskit.tracking.segment/1"
 RUN_FORMAT = "mlopskit.tracking.run/1"
 
 _WRITER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,99}$")
+
+
+#: A file name under ``experiments/<experiment>/segments/``: the writer's clock when it
+#: wrote the file (nanoseconds, fixed width, so names sort by time), the writer, its
+#: sequence number, the run and the kind (``jsonl`` a segment, ``json`` a lifecycle
+#: event, ``purged`` the mark that the run was purged).
+_SEGMENT_NAME = re.compile(
+    r"^(\d{20})-([A-Za-z0-9][A-Za-z0-9-]{0,99})-(\d{8})\.(.+)\.(jsonl|json|purged)$"
+)
+
+
+def segment_name(time_ns: int, writer: str, seq: int, run_id: str, kind: str) -> str:
+    """``<time_ns:020d>-<writer>-<seq:08d>.<run_id>.<kind>``: a name that sorts by time."""
+    return f"{max(time_ns, 0):020d}-{writer}-{seq:08d}.{run_id}.{kind}"
+
+
+def parse_segment_name(name: str) -> tuple[int, str, int, str, str] | None:
+    """(time_ns, writer, seq, run_id, kind) of a name :func:`segment_name` made, else None."""
+    match = _SEGMENT_NAME.match(name)
+    if match is None or not is_run_id(match.group(4)):
+        return None
+    t, writer, seq, run_id, kind = match.groups()
+    return int(t), writer, int(seq), run_id, kind
 
 
 def _need(ok: bool, what: str) -> None:

@@ -1,0 +1,213 @@
+"""The time-ordered segment layout (docs/layout-tracking.md): what a search after an index
+finds when clocks disagree, when a PUT is slow, when runs are purged, and in workspaces an
+older version wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mlopskit.tracking import ObjectStoreBackend, RunRecord, Tracker
+from mlopskit.tracking._segments import parse_segment_name
+
+MARGIN = 30.0  # seconds; the behaviour is the same at the default 300
+
+
+def _backend(url: str, *, margin: float = MARGIN, lag: float = 0.0) -> ObjectStoreBackend:
+    backend = ObjectStoreBackend(url, compact_after=None)
+    backend.margin = margin
+    if lag:
+        backend.clock = lambda: time.time() - lag
+    return backend
+
+
+def _new_run(backend: ObjectStoreBackend, name: str, value: float, step: int = 0) -> str:
+    run_id = uuid.uuid4().hex
+    backend.create_run(
+        RunRecord(
+            run_id=run_id,
+            experiment="exp",
+            name=name,
+            status="RUNNING",
+            start_time=time.time(),
+            params={"p": name},
+        )
+    )
+    backend.log_metrics(run_id, [("loss", value, step, time.time())])
+    backend.finish(run_id, "FINISHED", time.time())
+    return run_id
+
+
+def _by_id(backend: ObjectStoreBackend) -> dict[str, RunRecord]:
+    return {r.run_id: r for r in backend.list_runs(["exp"])}
+
+
+@settings(max_examples=25, deadline=None)
+@given(lag=st.floats(0.0, MARGIN * 0.95), value=st.floats(-1e6, 1e6))
+def test_a_writer_whose_clock_lags_by_less_than_the_margin_is_still_found(
+    lag: float, value: float
+) -> None:
+    """After an index, a writer whose clock runs behind by less than the margin is seen:
+    its new run, and a later point it logs to a run the index holds."""
+    url = f"memory://skew-{uuid.uuid4().hex[:8]}"
+    compactor = _backend(url)
+    old = _new_run(compactor, "old", 1.0)
+    assert compactor.compact() != []
+    late = _backend(url, lag=lag)
+    new = _new_run(late, "new", value)
+    late.log_metrics(old, [("loss", value, 5, time.time())])
+    reader = _backend(url)
+    runs = _by_id(reader)
+    assert set(runs) == {old, new}
+    assert runs[new].metrics == {"loss": value} and runs[new].status == "FINISHED"
+    assert runs[old].metrics == {"loss": value}
+    fresh = _backend(url)
+    assert fresh.get_run(old).metrics == {"loss": value}
+    assert [p[:2] for p in fresh.metric_history(old, "loss")] == [(0, 1.0), (5, value)]
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    batches=st.lists(
+        st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=4), min_size=1, max_size=4
+    ),
+    slow=st.integers(0, 4),
+)
+def test_a_republished_segment_is_counted_once(batches: list[list[float]], slow: int) -> None:
+    """A segment whose PUT took longer than half the margin is created again under a later
+    time; readers count its points once (same writer and seq)."""
+    url = f"memory://republish-{uuid.uuid4().hex[:8]}"
+    writer = _backend(url, margin=0.2)
+    real = writer.files.create
+    left = [slow]
+
+    def late_create(path: str, data: bytes) -> None:
+        real(path, data)
+        if left[0] > 0 and "/segments/" in path:
+            left[0] -= 1
+            time.sleep(0.11)  # the PUT "returned" after half the margin: published again
+
+    writer.files.create = late_create  # type: ignore[method-assign]
+    run_id = _new_run(writer, "r", 0.0)
+    expected = [(0, 0.0)]
+    step = 1
+    for batch in batches:
+        points = [("loss", v, step + i, time.time()) for i, v in enumerate(batch)]
+        writer.log_metrics(run_id, points)
+        expected += [(step + i, v) for i, v in enumerate(batch)]
+        step += len(batch)
+    names = [
+        parsed
+        for p in writer.files.find(writer.files.path("experiments", "exp", "segments"))
+        if (parsed := parse_segment_name(p.rpartition("/")[2])) is not None
+    ]
+    copies = len(names) - len({(n[1], n[2]) for n in names})
+    assert copies >= slow  # (a loaded machine may make an ordinary PUT slow too)
+    reader = _backend(url)
+    assert [p[:2] for p in reader.metric_history(run_id, "loss")] == expected
+    assert reader.get_run(run_id).metrics == {"loss": expected[-1][1]}
+    compactor = _backend(url)
+    compactor.compact()
+    (rec,) = _backend(url).list_runs(["exp"])
+    assert rec.metrics == {"loss": expected[-1][1]} and rec.status == "FINISHED"
+
+
+def test_a_purged_run_stays_gone_from_searches_that_use_an_older_index(tmp_path: Path) -> None:
+    """gc after compaction: a search with the index that still holds the run leaves it out,
+    and so does every later index."""
+    root = str(tmp_path / "ws")
+    tracker = Tracker(root, _backend(root))
+    keep = _new_run(tracker.backend, "keep", 1.0)  # type: ignore[arg-type]
+    gone = _new_run(tracker.backend, "gone", 2.0)  # type: ignore[arg-type]
+    tracker.backend.compact()  # type: ignore[attr-defined]
+    tracker.delete_run(gone)
+    report = tracker.gc(older_than=timedelta(0), dry_run=False)
+    assert report.purged_runs == [gone]
+    assert set(_by_id(_backend(root))) == {keep}
+    _backend(root).compact()
+    assert set(_by_id(_backend(root))) == {keep}
+
+
+def _to_older_layout(root: Path) -> None:
+    """Move every run's files to the per-run layout of earlier versions (and drop the
+    identity's ``created``), as an earlier version would have written them."""
+    tracking = root / "tracking"
+    for path in sorted((tracking / "experiments" / "exp" / "segments").iterdir()):
+        parsed = parse_segment_name(path.name)
+        assert parsed is not None
+        time_ns, writer, seq, run_id, kind = parsed
+        folder = tracking / "experiments" / "exp" / run_id
+        if kind == "json":
+            folder = folder / "lifecycle"
+        folder.mkdir(parents=True, exist_ok=True)
+        path.rename(folder / f"{time_ns:020d}-{writer}-{seq:08d}.{kind}")
+    (tracking / "experiments" / "exp" / "segments").rmdir()
+    for ident in (tracking / "runs").iterdir():
+        data = json.loads(ident.read_text())
+        data.pop("created")
+        ident.write_text(json.dumps(data))
+
+
+def test_an_older_layout_is_still_read_and_mixes_with_new_files(tmp_path: Path) -> None:
+    """Runs an earlier version wrote (per-run folders, no creation time) read as before,
+    alongside runs and points this version adds, before and after compaction."""
+    root = tmp_path / "ws"
+    first = _backend(str(root))
+    old_a = _new_run(first, "a", 1.0)
+    old_b = _new_run(first, "b", 2.0)
+    tracker = Tracker(str(root), first)
+    tracker.delete_run(old_b)
+    _to_older_layout(root)
+    assert not (root / "tracking" / "experiments" / "exp" / "segments").exists()
+    writer = _backend(str(root))
+    new = _new_run(writer, "n", 3.0)
+    writer.log_metrics(old_a, [("loss", 4.0, 9, time.time())])
+    for _ in range(2):  # before and after an index
+        reader = _backend(str(root))
+        runs = _by_id(reader)
+        assert set(runs) == {old_a, old_b, new}
+        assert runs[old_a].metrics == {"loss": 4.0} and runs[new].metrics == {"loss": 3.0}
+        assert runs[old_b].lifecycle == "deleted" and runs[old_a].lifecycle == "active"
+        assert _backend(str(root)).get_run(old_a).metrics == {"loss": 4.0}
+        assert [p[:2] for p in _backend(str(root)).metric_history(old_a, "loss")] == [
+            (0, 1.0),
+            (9, 4.0),
+        ]
+        _backend(str(root)).compact()
+    assert os.path.isdir(root / "tracking" / "experiments" / "exp" / old_a)
+
+
+def test_files_written_while_compacting_are_folded_into_the_index() -> None:
+    """A run written while the compactor reads is in the index it publishes (its
+    watermark is the second listing's), and every search finds it."""
+    from mlopskit.tracking._index import index_name, read_index
+
+    url = f"memory://catchup-{uuid.uuid4().hex[:8]}"
+    compactor = _backend(url)
+    first = _new_run(compactor, "a", 1.0)
+    other = _backend(url)
+    real = compactor.files.read_many
+    made: list[str] = []
+
+    def reading(paths: list[str], **kw: bool) -> dict[str, bytes]:
+        if not made:
+            made.append(_new_run(other, "b", 2.0))
+        return real(paths, **kw)
+
+    compactor.files.read_many = reading  # type: ignore[method-assign]
+    started = time.time()
+    (path,) = compactor.compact()
+    assert path.endswith(index_name(1))
+    rows, watermark = read_index(path, compactor.files.read(path), "exp")
+    assert set(rows) == {first, made[0]}
+    assert watermark is not None and watermark >= started
+    runs = _by_id(_backend(url))
+    assert runs[first].metrics == {"loss": 1.0} and runs[made[0]].metrics == {"loss": 2.0}
