@@ -7,6 +7,7 @@ PyPI is an unrelated, empty placeholder, so every install hint names :data:`DIST
 from __future__ import annotations
 
 import importlib
+import os
 from types import ModuleType
 from typing import Any
 
@@ -87,3 +88,55 @@ def open_fsspec_url(
             extra=extra,
         ) from exc
     return fs, protocol, path
+
+
+class FilesystemRoot:
+    """A filesystem and a root path in it, resolved from a URL or a plain path.
+
+    The one URL-to-root rule of the store's ``Location`` and tracking's
+    ``SegmentFiles`` (both subclass it): a plain path or ``file://`` is local (an
+    absolute, ``/``-separated root; the fsspec filesystem is created only when first
+    used), anything else opens through :func:`open_fsspec_url` (``memory://`` roots
+    start with ``/``).
+    """
+
+    protocol: str
+    root: str
+    url: str
+
+    def _open_root(
+        self, url: str | os.PathLike[str], storage_options: dict[str, Any] | None
+    ) -> None:
+        raw = os.fspath(url)
+        self._fs: Any = None
+        if "://" not in raw or raw.startswith("file://"):
+            path = raw[len("file://") :] if raw.startswith("file://") else raw
+            self.protocol = "file"
+            self.root = os.path.abspath(os.path.expanduser(path)).replace(os.sep, "/")
+            self.url = self.root
+            return
+        fs, protocol, path = open_fsspec_url(raw, storage_options)
+        self._fs = fs
+        self.protocol = protocol
+        self.root = path.rstrip("/") or ("/" if protocol == "memory" else path)
+        if protocol == "memory" and not self.root.startswith("/"):
+            self.root = "/" + self.root
+        self.url = raw
+
+    @property
+    def fs(self) -> Any:
+        """The fsspec filesystem (created on first use for local paths)."""
+        if self._fs is None:
+            from fsspec.implementations.local import LocalFileSystem
+
+            self._fs = LocalFileSystem()
+        return self._fs
+
+    @fs.setter
+    def fs(self, value: Any) -> None:
+        self._fs = value  # e.g. a wrapper that injects faults, in tests
+
+    @property
+    def is_local(self) -> bool:
+        """True for the local filesystem (where os-level atomic operations are used)."""
+        return self.protocol == "file"

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from mlopskit._config import make_local_root
 from mlopskit._log import get_logger
-from mlopskit._optional import open_fsspec_url
+from mlopskit._optional import FilesystemRoot
 from mlopskit._retry import RetryPolicy, memory_fs_race, retry
 from mlopskit.errors import (
     StorageError,
@@ -37,7 +37,7 @@ _CREATE_ONLY = {"file", "local", "memory", "s3", "s3a", "gs", "gcs"}
 _memory_lock = threading.Lock()
 
 
-class Location:
+class Location(FilesystemRoot):
     """A filesystem and a root path in it, resolved from a URL or a plain path.
 
     The storage boundary of the store: its methods
@@ -58,43 +58,10 @@ class Location:
         *,
         policy: RetryPolicy | None = None,
     ):
-        raw = os.fspath(url)
-        options = dict(storage_options or {})
         self.policy = policy or RetryPolicy()
-        self._fs: Any = None
-        if "://" not in raw or raw.startswith("file://"):
-            # Local: the hot paths use os directly; fsspec loads when first needed.
-            path = raw[len("file://") :] if raw.startswith("file://") else raw
-            self.protocol = "file"
-            self.root = os.path.abspath(os.path.expanduser(path)).replace(os.sep, "/")
-            self._root_made = False
-            self.url = self.root
-            return
-        fs, protocol, path = open_fsspec_url(raw, options)
-        self._fs = fs
-        self.protocol = protocol
-        self.root = path.rstrip("/") or ("/" if protocol == "memory" else path)
-        if protocol == "memory" and not self.root.startswith("/"):
-            self.root = "/" + self.root
-        self.url = raw
-
-    @property
-    def fs(self) -> Any:
-        """The fsspec filesystem (created on first use for local paths)."""
-        if self._fs is None:
-            from fsspec.implementations.local import LocalFileSystem
-
-            self._fs = LocalFileSystem()
-        return self._fs
-
-    @fs.setter
-    def fs(self, value: Any) -> None:
-        self._fs = value  # e.g. a wrapper that injects faults in tests
-
-    @property
-    def is_local(self) -> bool:
-        """True for the local filesystem (where os-level atomic operations are used)."""
-        return self.protocol == "file"
+        self._root_made = False
+        # Local: the hot paths use os directly; fsspec loads when first needed.
+        self._open_root(url, dict(storage_options or {}))
 
     @property
     def is_memory(self) -> bool:

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from mlopskit._optional import open_fsspec_url
+from mlopskit._optional import FilesystemRoot
 from mlopskit._retry import RetryPolicy, memory_fs_race, retry
 from mlopskit.errors import (
     UnsupportedOperationError,
@@ -33,7 +33,7 @@ _CREATE_ONLY = {"memory", "s3", "s3a", "gs", "gcs"}
 _memory_lock = threading.Lock()
 
 
-class SegmentFiles:
+class SegmentFiles(FilesystemRoot):
     """Files under ``<root>/tracking/`` on one filesystem, with one retry policy.
 
     Args:
@@ -50,40 +50,8 @@ class SegmentFiles:
         *,
         policy: RetryPolicy,
     ) -> None:
-        raw = os.fspath(url)
         self.policy = policy
-        self._fs: Any = None
-        if "://" not in raw or raw.startswith("file://"):
-            path = raw[len("file://") :] if raw.startswith("file://") else raw
-            self.protocol = "file"
-            self.root = os.path.abspath(os.path.expanduser(path)).replace(os.sep, "/")
-            self.url = self.root
-            return
-        fs, protocol, path = open_fsspec_url(raw, storage_options)
-        self._fs = fs
-        self.protocol = protocol
-        self.root = path.rstrip("/") or "/"
-        if protocol == "memory" and not self.root.startswith("/"):
-            self.root = "/" + self.root
-        self.url = raw
-
-    @property
-    def fs(self) -> Any:
-        """The fsspec filesystem (created on first use for local paths)."""
-        if self._fs is None:
-            from fsspec.implementations.local import LocalFileSystem
-
-            self._fs = LocalFileSystem()
-        return self._fs
-
-    @fs.setter
-    def fs(self, value: Any) -> None:
-        self._fs = value  # a wrapper that injects faults, in tests
-
-    @property
-    def is_local(self) -> bool:
-        """True for the local filesystem."""
-        return self.protocol == "file"
+        self._open_root(url, storage_options)
 
     def path(self, *parts: str) -> str:
         """``<root>/tracking/<parts…>``."""
