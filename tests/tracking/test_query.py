@@ -380,6 +380,10 @@ class TestMlflowForms:
             ("param.lr = '0.1'", "params.lr = '0.1'"),
             ("metric.acc > 0.5", "metrics.acc > 0.5"),
             ("tag.team = 'x'", "tags.team = 'x'"),
+            ("tags.mlflow.runName = 'a'", "name = 'a'"),
+            ("tags.`mlflow.runName` LIKE 'a%'", "name like 'a%'"),
+            ("tags.mlflow.user = 'ann'", "user = 'ann'"),
+            ("tags.mlflow.parentRunId IS NULL", "parent_id IS NULL"),
         ],
     )
     def test_mlflow_spelling_parses_as_ours(self, mlflow: str, ours: str) -> None:
@@ -422,6 +426,8 @@ class TestMlflowForms:
         assert found["name"].tolist() == ["alpha"]
         found = mk.search_runs(experiment="forms", filter="attributes.created > 0")
         assert sorted(found["name"]) == ["alpha", "beta"]
+        found = mk.search_runs(experiment="forms", filter="tags.mlflow.runName = 'beta'")
+        assert found["name"].tolist() == ["beta"]
 
 
 _SPELLINGS = {
@@ -430,7 +436,14 @@ _SPELLINGS = {
     "tags": ["tags", "tag"],
 }
 _ATTR_SPELLINGS = {
-    "name": ["name", "run_name", "attributes.run_name", "attr.name", "run.run_name"],
+    "name": [
+        "name",
+        "run_name",
+        "attributes.run_name",
+        "attr.name",
+        "run.run_name",
+        "tags.mlflow.runName",
+    ],
     "user": ["user", "user_id", "attributes.user_id", "attribute.user"],
     "start_time": ["start_time", "created", "attributes.created", "run.start_time"],
     "status": ["status", "run.status", "attributes.status"],

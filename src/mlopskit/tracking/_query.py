@@ -86,6 +86,13 @@ ATTRIBUTE_ALIASES = {
     "user_id": "user",
     "created": "start_time",
 }
+#: The tags MLflow keeps its attributes in (``tags.mlflow.runName = 'x'``), read as
+#: those attributes.
+MLFLOW_ATTRIBUTE_TAGS = {
+    "mlflow.runName": "name",
+    "mlflow.user": "user",
+    "mlflow.parentRunId": "parent_id",
+}
 #: Every prefix of a field, MLflow's included, and the kind it names.
 PREFIXES = {
     "params": "params",
@@ -348,6 +355,8 @@ class _Parser:
                     raise _error(self.text, name_tok.pos, f"unknown attribute {name!r}{hint}")
             if not name:
                 raise _error(self.text, name_tok.pos, "empty field name")
+            if kind == "tags" and name in MLFLOW_ATTRIBUTE_TAGS:
+                return Field("attributes", MLFLOW_ATTRIBUTE_TAGS[name])
             return Field(kind, name)
         if head in ATTRIBUTES or head in ATTRIBUTE_ALIASES:
             return Field("attributes", ATTRIBUTE_ALIASES.get(head, head))
