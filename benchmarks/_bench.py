@@ -71,11 +71,12 @@ LIBS = (
     "uvicorn",
     "bentoml",
 )
-_GOAL = re.compile(r"^\s*(<=|>=|<|>)\s*([-+0-9.eE_,]+)\s*([^\s\d]*)\s*$")
+_GOAL = re.compile(r"^\s*(<=|>=|<|>)\s*([-+0-9.eE_,]+)\s*([^\s\d(]*)\s*(\(.*\))?\s*$")
 
 
 def parse_goal(goal: str) -> tuple[str, float]:
-    """``"<= 0.5"`` -> ``("<=", 0.5)`` (a trailing unit, ``"<= 0.15 s"``, is allowed)."""
+    """``"<= 0.5"`` -> ``("<=", 0.5)`` (a trailing unit, ``"<= 0.15 s"``, and a note in
+    parentheses, ``"<= 20 (nothing written after the index)"``, are allowed)."""
     m = _GOAL.match(goal)
     if not m:
         raise ValueError(f"a goal is '<= x', '>= x', '< x' or '> x'; found {goal!r}")
