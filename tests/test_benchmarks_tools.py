@@ -142,7 +142,7 @@ def test_goal_operators() -> None:
     assert bench.goal_met(29.9, "> 30") is False
     assert bench.goal_met(1.0, None) is None
     assert bench.parse_goal("<= 0.15 s") == ("<=", 0.15)  # bench_cli writes a unit
-    # bench_s3 writes a note in parentheses; render.py read it as no goal at all before
+    # bench_s3 writes a note in parentheses (render.py failed on it before)
     assert bench.parse_goal("<= 20 (nothing written after the index)") == ("<=", 20.0)
 
 
