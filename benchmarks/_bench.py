@@ -143,6 +143,31 @@ def make_row(
     }
 
 
+def row_problems(row: dict[str, Any]) -> list[str]:
+    """What is wrong with a row as a record holds it (empty when it is well formed).
+
+    The ratio, ``min`` and ``max`` must be the same quantity (per-pair ratios), so the
+    ratio lies within its own spread: a row whose spread is in seconds while its ratio is
+    against an anchor reads as a spread it does not have.
+    """
+    problems: list[str] = []
+    missing = [k for k in ROW_KEYS if k not in row]
+    if missing:
+        problems.append(f"missing keys {missing}")
+        return problems
+    if row["mode"] not in MODES:
+        problems.append(f"mode {row['mode']!r} is not one of {MODES}")
+    ratio, lo, hi = row["ratio"], row["min"], row["max"]
+    if ratio is not None:
+        if lo is None or hi is None:
+            problems.append("a ratio without its spread (min, max)")
+        elif not (lo * (1 - 1e-6) - 1e-12 <= ratio <= hi * (1 + 1e-6) + 1e-12):
+            problems.append(f"ratio {ratio:.4g} outside its own spread {lo:.4g}–{hi:.4g}")
+        if not isinstance(row["n"], int) or row["n"] < 1:
+            problems.append(f"n must count the pairs (>= 1); found {row['n']!r}")
+    return problems
+
+
 def absolute_row(
     row: str, *, mode: str, values: list[float], unit: str, goal: str
 ) -> dict[str, Any]:
@@ -270,7 +295,9 @@ class Bench:
 
     def add(self, row: dict[str, Any]) -> dict[str, Any]:
         """Keep and print a row."""
-        assert tuple(row) == ROW_KEYS, row
+        problems = row_problems(row)
+        if problems:
+            raise ValueError(f"row {row.get('row')!r}: {'; '.join(problems)}")
         self.rows.append(row)
         print_row(row)
         return row

@@ -24,17 +24,41 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _bench import _loadavg, commit, write_record  # noqa: E402
+from _bench import _loadavg, commit, row_problems, write_record  # noqa: E402
 
 
 def gather(path: Path, name: str) -> list[dict[str, Any]]:
-    """The bench entries of one bench's JSON (a record, a bench entry or a list of rows)."""
+    """The bench entries of one bench's JSON (a record, a bench entry or a list of rows).
+
+    A malformed row (see ``row_problems``) is left out of the record and named in the
+    bench's notes, so no table states a spread the row does not have.
+    """
     data = json.loads(path.read_text(encoding="utf-8"))
     if isinstance(data, list):
-        return [{"bench": name, "rows": data}]
-    if "benches" in data:
-        return list(data["benches"])
-    return [{"bench": data.get("bench", name), "rows": data["rows"], **_notes(data)}]
+        entries = [{"bench": name, "rows": data}]
+    elif "benches" in data:
+        entries = list(data["benches"])
+    else:
+        entries = [{"bench": data.get("bench", name), "rows": data["rows"], **_notes(data)}]
+    for entry in entries:
+        kept = []
+        for row in entry["rows"]:
+            problems = row_problems(row)
+            if problems:
+                entry.setdefault("notes", []).append(
+                    f"left out, malformed row {row.get('row')!r}: {'; '.join(problems)}"
+                )
+            else:
+                kept.append(row)
+        entry["rows"] = kept
+    return entries
+
+
+def malformed(entries: list[dict[str, Any]]) -> int:
+    """How many rows ``gather`` left out of these entries."""
+    return sum(
+        note.startswith("left out, malformed row") for e in entries for note in e.get("notes", [])
+    )
 
 
 def _notes(data: dict[str, Any]) -> dict[str, Any]:
@@ -70,9 +94,13 @@ def main(argv: list[str] | None = None) -> int:
             took = time.perf_counter() - t0
             print(f"=== {name}: exit {proc.returncode} after {took:.0f} s", flush=True)
             entries = gather(out, name) if out.exists() else []
-            if proc.returncode != 0:
+            if proc.returncode != 0 or malformed(entries):
                 failed += 1
-                note = f"failed: exit status {proc.returncode}"
+                note = (
+                    f"failed: exit status {proc.returncode}"
+                    if proc.returncode
+                    else f"failed: {malformed(entries)} malformed row(s)"
+                )
                 if entries:
                     entries[0].setdefault("notes", []).append(note)
                 else:

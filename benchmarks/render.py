@@ -2,6 +2,13 @@
 
     python benchmarks/render.py benchmarks/records/2026-12-01.json            # print them
     python benchmarks/render.py RECORD --docs docs/performance.md             # update the page
+    python benchmarks/render.py RECORD --with EARLIER.json --docs docs/performance.md
+
+With ``--with`` (records of the same code, measured in separate runs), each row's spread
+covers every run: the smallest and largest per-pair ratio of all of them, the pairs
+counted over all runs, and each run's median ratio listed — so the spread a reader sees
+includes the run-to-run variation, not only the pair-to-pair one. The ratio, the figures
+and the verdict are the main record's.
 
 In the page, each bench's table lives between ``<!-- bench:NAME -->`` and
 ``<!-- /bench:NAME -->`` (``NAME`` as in the record, e.g. ``store``) and the machine line
@@ -15,6 +22,7 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +68,29 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def table(bench: dict[str, Any]) -> str:
-    """The markdown table of one bench's rows."""
+def _key(bench: str, row: dict[str, Any]) -> tuple[str, str, str]:
+    return (bench, row["row"], row["mode"])
+
+
+def spread(row: dict[str, Any], earlier: Sequence[dict[str, Any]] = ()) -> str:
+    """``min–max, n=N`` of one run, or over several runs with each run's ratio listed."""
+    if row["min"] is None or row["max"] is None:
+        return "—"
+    runs = [row, *(e for e in earlier if e.get("ratio") is not None and e.get("min") is not None)]
+    if len(runs) == 1 or row["ratio"] is None:
+        return f"{_num(row['min'])}–{_num(row['max'])}, n={row['n']}"
+    lo = min(r["min"] for r in runs)
+    hi = max(r["max"] for r in runs)
+    pairs = sum(int(r["n"]) for r in runs)
+    each = "; ".join(_num(r["ratio"]) for r in runs)
+    return f"{_num(lo)}–{_num(hi)}, n={pairs} in {len(runs)} runs ({each})"
+
+
+def table(
+    bench: dict[str, Any], earlier: dict[tuple[str, str, str], list[dict[str, Any]]] | None = None
+) -> str:
+    """The markdown table of one bench's rows (``earlier``: the same rows of other runs)."""
+    earlier = earlier or {}
     lines = [
         "| case | mode | mlopskit | anchor (same run) | ratio | spread (min–max, pairs) "
         "| reads as | goal | |",
@@ -78,7 +107,7 @@ def table(bench: dict[str, Any]) -> str:
                     fmt_value(r["mlopskit"], r["unit"]),
                     f"{r['anchor'] or '—'} {fmt_value(r['anchor_value'], r['unit'])}",
                     f"**{_num(r['ratio'])}×**" if r["ratio"] is not None else "—",
-                    f"{_num(r['min'])}–{_num(r['max'])}, n={r['n']}",
+                    spread(r, earlier.get(_key(bench["bench"], r), [])),
                     reads_as(r),
                     r["goal"] or "—",
                     verdict(r),
@@ -104,7 +133,7 @@ def machine_line(record: dict[str, Any], source: str | None = None) -> str:
         else "load average not recorded"
     )
     cores = m.get("cores") or 1
-    loaded = max([*(start[:1] or [0]), *(end[:1] or [0])]) > 0.5 * cores
+    loaded = max([*(start[:1] or [0]), *(end[:1] or [0])]) > cores  # more work than cores
     versions = ", ".join(f"{k} {v}" for k, v in sorted(record.get("versions", {}).items()))
     text = (
         f"Record written {record['created']} on {m['cpu']} ({cores} cores; SHA-NI "
@@ -123,12 +152,51 @@ def machine_line(record: dict[str, Any], source: str | None = None) -> str:
     return text
 
 
-def render(record: dict[str, Any], source: str | None = None) -> dict[str, str]:
-    """Block name -> markdown, for ``machine`` and every bench of the record."""
-    out = {"machine": machine_line(record, source)}
+def render(
+    record: dict[str, Any],
+    source: str | None = None,
+    others: Sequence[dict[str, Any]] = (),
+    other_sources: Sequence[str] = (),
+) -> dict[str, str]:
+    """Block name -> markdown, for ``machine`` and every bench of the record.
+
+    ``others``: earlier records of the same code whose rows widen each row's spread.
+    """
+    earlier: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for other in others:
+        for bench in other["benches"]:
+            for row in bench["rows"]:
+                earlier.setdefault(_key(bench["bench"], row), []).append(row)
+    machine = machine_line(record, source)
+    if others:
+        listed = ", ".join(f"`{s}`" for s in other_sources) or f"{len(others)} more"
+        commits = sorted({(o.get("commit") or "unknown")[:12] for o in others})
+        machine += (
+            f" Spreads also cover the earlier run(s) {listed} (commit "
+            f"{', '.join(f'`{c}`' for c in commits)}): each row's spread is the smallest and "
+            "largest per-pair ratio over all runs, with every run's median ratio in brackets."
+        )
+    out = {"machine": machine}
+    where = provenance(record, source)
     for bench in record["benches"]:
-        out[bench["bench"]] = table(bench)
+        out[bench["bench"]] = f"{where}\n\n{table(bench, earlier)}"
     return out
+
+
+def provenance(record: dict[str, Any], source: str | None = None) -> str:
+    """One line above each table: which record, commit, time and load it comes from.
+
+    Blocks of a page may come from different records (a bench re-run on its own), so each
+    table says where its figures were measured.
+    """
+    m = record.get("machine", {})
+    start, end = m.get("load_start") or [], m.get("load_end") or []
+    load = f", load average {start[0]:.1f} → {end[0]:.1f}" if start and end else ""
+    src = f" (`{source}`)" if source else ""
+    return (
+        f"*Measured {record.get('created', '?')} at commit "
+        f"`{(record.get('commit') or 'unknown')[:12]}`{src}{load}.*"
+    )
 
 
 _BLOCK = re.compile(r"(<!-- bench:([\w-]+) -->\n)(.*?)(<!-- /bench:\2 -->)", re.S)
@@ -152,9 +220,20 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("record", help="a record written by a bench's --json or by nox -s bench_all")
     ap.add_argument("--docs", help="update the marked blocks of this page in place")
+    ap.add_argument(
+        "--with",
+        dest="others",
+        action="append",
+        default=[],
+        metavar="EARLIER",
+        help="an earlier record of the same code; its rows widen each spread (repeatable)",
+    )
     args = ap.parse_args(argv)
     record = json.loads(Path(args.record).read_text(encoding="utf-8"))
-    blocks = render(record, Path(args.record).as_posix())
+    others = [json.loads(Path(p).read_text(encoding="utf-8")) for p in args.others]
+    blocks = render(
+        record, Path(args.record).as_posix(), others, [Path(p).as_posix() for p in args.others]
+    )
     if not args.docs:
         for name, text in blocks.items():
             print(f"## {name}\n\n{text}\n")

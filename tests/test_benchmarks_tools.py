@@ -209,6 +209,7 @@ def test_machine_line_says_loaded_and_names_flags() -> None:
     assert "AMD EPYC 7B13" in quiet and "AVX-512: none" in quiet and "SHA-NI yes" in quiet
     assert "loaded" not in quiet and "nox -s bench_all" in quiet
     assert "loaded by other work" in render.machine_line(_record(load=3.5))
+    assert "loaded" not in render.machine_line(_record(load=1.2))  # the bench itself: <= cores
 
 
 def test_update_page_replaces_only_marked_blocks() -> None:
@@ -311,6 +312,65 @@ def test_gather_accepts_every_bench_output_shape(tmp_path: Path) -> None:
     assert got["full"] == [{"bench": "store", "rows": rows}]
     assert got["entry"] == [{"bench": "serve", "rows": rows}]
     assert got["list"] == [{"bench": "list", "rows": rows}]
+
+
+def test_gather_leaves_out_a_row_whose_ratio_is_outside_its_spread(tmp_path: Path) -> None:
+    """A bench row whose spread is another quantity than its ratio is dropped and named."""
+    good = _row("a", 0.4)
+    bad = _row("b", 1.08, min=1.88, max=2.01)  # spread in seconds, ratio against an anchor
+    p = tmp_path / "s3.json"
+    p.write_text(json.dumps({"bench": "s3", "rows": [good, bad]}), encoding="utf-8")
+    (entry,) = record.gather(p, "s3")
+    assert entry["rows"] == [good]
+    assert "'b'" in entry["notes"][0] and "outside its own spread" in entry["notes"][0]
+    assert record.malformed([entry]) == 1
+
+
+def test_row_problems_names_what_is_wrong() -> None:
+    """Missing keys, an unknown mode, a ratio without a spread and n < 1 are each named."""
+    assert bench.row_problems(_row("ok", 0.4)) == []
+    assert bench.row_problems(_row("ok", 0.4, load=1.2)) == []  # extra keys are allowed
+    assert "missing keys" in bench.row_problems({"row": "x"})[0]
+    assert "mode" in bench.row_problems(_row("x", 0.4, mode="headless chromium"))[0]
+    assert "spread" in bench.row_problems(_row("x", 0.4, min=None))[0]
+    assert "n must" in bench.row_problems(_row("x", 0.4, n=0))[0]
+    b = bench.Bench("t")
+    with pytest.raises(ValueError, match="outside its own spread"):
+        b.add(_row("x", 0.4, min=0.5, max=0.6))
+    assert b.rows == []
+
+
+def test_spread_over_several_runs_covers_them_all() -> None:
+    """With earlier runs, the spread is the widest min–max, pairs summed, each run's ratio listed."""
+    now = _row("put_file", 0.36)
+    before = _row("put_file", 0.5, min=0.45, max=0.6)
+    other_mode = _row("put_file", 0.9, mode="process", min=0.1, max=2.0)
+    blocks = render.render(
+        _record(("store", [now])),
+        "new.json",
+        [_record(("store", [before, other_mode]))],
+        ["old.json"],
+    )
+    assert "0.324–0.6, n=10 in 2 runs (0.36; 0.5)" in blocks["store"]
+    assert "**0.36×**" in blocks["store"] and "`old.json`" in blocks["machine"]
+    alone = render.render(_record(("store", [now])), "r.json")
+    assert "0.324–0.396, n=5 |" in alone["store"]
+    first = alone["store"].splitlines()[0]  # each table says which record it comes from
+    assert "`0123456789ab`" in first and "`r.json`" in first and "2026-12-01T19:00:00Z" in first
+
+
+def test_render_main_takes_earlier_records(tmp_path: Path) -> None:
+    """``--with EARLIER`` widens the spreads of the page it writes."""
+    new, old = tmp_path / "new.json", tmp_path / "old.json"
+    new.write_text(json.dumps(_record(("store", [_row("put_file", 0.36)]))), encoding="utf-8")
+    old.write_text(json.dumps(_record(("store", [_row("put_file", 0.5)]))), encoding="utf-8")
+    page = tmp_path / "p.md"
+    page.write_text(
+        "<!-- bench:machine -->\n<!-- /bench:machine -->\n<!-- bench:store -->\n<!-- /bench:store -->\n",
+        encoding="utf-8",
+    )
+    assert render.main([str(new), "--with", str(old), "--docs", str(page)]) == 0
+    assert "n=10 in 2 runs (0.36; 0.5)" in page.read_text(encoding="utf-8")
 
 
 # -- side effects -----------------------------------------------------------------------------
