@@ -28,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _bench import fmt_value, higher_is_better, is_rate
+from _bench import fmt_value, higher_is_better, is_rate, row_problems
 
 
 def _num(x: float | None) -> str:
@@ -96,7 +96,13 @@ def table(
         "| reads as | goal | |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+    left_out = []
     for r in bench["rows"]:
+        if row_problems(r):  # a record written before rows were checked
+            left_out.append(
+                f"left out, malformed row {r.get('row')!r}: {'; '.join(row_problems(r))}"
+            )
+            continue
         lines.append(
             "| "
             + " | ".join(
@@ -115,7 +121,7 @@ def table(
             )
             + " |"
         )
-    for note in bench.get("notes", []):
+    for note in [*bench.get("notes", []), *left_out]:
         lines.append("")
         lines.append(f"*{_cell(note)}*")
     return "\n".join(lines)
