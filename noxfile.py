@@ -96,6 +96,36 @@ def bench(session: nox.Session) -> None:
         session.run("python", f"benchmarks/bench_{name}.py", env={"DO_NOT_TRACK": "1"})
 
 
+def serve_anchor_pythons(session: nox.Session) -> dict[str, str]:
+    """The pythons of the serving anchors' own venvs (MLflow, MLServer), built beside this one.
+
+    Each holds its engine and the scikit-learn of ``session``, so every server loads the
+    same pickled model.
+    """
+    import pathlib
+
+    sklearn = session.run(
+        "python", "-c", "import sklearn; print(sklearn.__version__)", silent=True
+    ).strip()
+    anchors = {
+        "mlflow": ["mlflow==3.17.2"],
+        # MLServer 1.7.1's worker dies with uvloop 0.22 (SeldonIO/MLServer#2286)
+        "mlserver": ["mlserver==1.7.1", "mlserver-sklearn==1.7.1", "uvloop<0.22"],
+    }
+    pythons = {}
+    for name, pins in anchors.items():
+        venv = pathlib.Path(session.virtualenv.location).parent / f"bench_serve_{name}"
+        python = venv / "bin" / "python"
+        if not python.exists():
+            session.run("python", "-m", "venv", str(venv))
+        session.run(
+            str(python), "-m", "pip", "install", "-q", *pins, f"scikit-learn=={sklearn}",
+            external=True,
+        )  # fmt: skip
+        pythons[name] = str(python)
+    return pythons
+
+
 @nox.session
 def bench_all(session: nox.Session) -> None:
     """Every benchmarks/bench_*.py -> ONE record, benchmarks/records/<UTC date>.json.
@@ -107,7 +137,12 @@ def bench_all(session: nox.Session) -> None:
     import datetime
 
     session.install("-e", ".[test,fast]", *BENCH_ANCHORS)
+    serve = serve_anchor_pythons(session)
     args = list(session.posargs)
+    args += [
+        "--args",
+        f"serve=--mlflow-python {serve['mlflow']} --mlserver-python {serve['mlserver']}",
+    ]
     if "--out" not in args:
         day = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
         args += ["--out", f"benchmarks/records/{day}.json"]

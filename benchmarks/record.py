@@ -1,6 +1,7 @@
 """Run every benchmarks/bench_*.py and write ONE record (what ``nox -s bench_all`` runs).
 
     python benchmarks/record.py --out benchmarks/records/2026-12-01.json [--quick] [--only store,drift]
+        [--args "serve=--mlflow-python VENV/bin/python --mlserver-python VENV/bin/python"]
 
 Each bench runs as its own process with ``--json <tmp file>`` (and ``--quick`` when
 given, to the benches that take it); their rows are gathered with the machine (CPU model,
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -70,7 +72,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, help="the record to write")
     ap.add_argument("--quick", action="store_true", help="pass --quick to every bench")
     ap.add_argument("--only", default="", help="comma-separated bench names (default: all)")
+    ap.add_argument(
+        "--args",
+        dest="extra",
+        action="append",
+        default=[],
+        metavar="NAME=ARGS",
+        help="more arguments for one bench, e.g. 'serve=--mlflow-python P' (repeatable)",
+    )
     args = ap.parse_args(argv)
+    extra: dict[str, list[str]] = {}
+    for item in args.extra:
+        name, sep, rest = item.partition("=")
+        if not sep or not name:
+            ap.error(f"--args takes NAME=ARGS; found {item!r}")
+        extra.setdefault(name.strip(), []).extend(shlex.split(rest))
     only = {s.strip() for s in args.only.split(",") if s.strip()}
     scripts = [
         p
@@ -88,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             cmd = [sys.executable, str(script), "--json", str(out)]
             if args.quick and "--quick" in script.read_text(encoding="utf-8"):
                 cmd.append("--quick")
+            cmd += extra.get(name, [])
             print(f"\n=== {name}: {' '.join(cmd[1:])}", flush=True)
             t0 = time.perf_counter()
             proc = subprocess.run(cmd, env=os.environ.copy())

@@ -427,3 +427,25 @@ def test_every_bench_takes_the_record_options(script: str) -> None:
         if isinstance(arg, ast.Constant) and isinstance(arg.value, str)
     }
     assert {"--json", "--quick"} <= options, f"{script} declares {sorted(options)}"
+
+
+def test_record_passes_per_bench_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--args NAME=ARGS`` reaches that bench's command line and no other bench's."""
+    script = """
+import json, sys
+out = sys.argv[sys.argv.index("--json") + 1]
+row = {"row": " ".join(sys.argv[1:]), "mode": "in-process", "anchor": "x", "ratio": 1.0,
+       "min": 1.0, "max": 1.0, "n": 1, "goal": None, "met": None, "mlopskit": 1.0,
+       "anchor_value": 1.0, "unit": "s"}
+json.dump([row], open(out, "w"))
+"""
+    for name in ("echo", "other"):
+        (tmp_path / f"bench_{name}.py").write_text(script, encoding="utf-8")
+    monkeypatch.setattr(record, "HERE", tmp_path)
+    out = tmp_path / "rec.json"
+    assert record.main(["--out", str(out), "--args", "echo=--mlflow-python '/a b/python'"]) == 0
+    rows = {b["bench"]: b["rows"][0]["row"] for b in json.loads(out.read_text())["benches"]}
+    assert rows["echo"].endswith("--mlflow-python /a b/python")
+    assert "--mlflow-python" not in rows["other"]
+    with pytest.raises(SystemExit):
+        record.main(["--out", str(out), "--args", "no-equals-sign"])
