@@ -1,13 +1,16 @@
 """Compare two benchmark records and flag every ratio that got more than 20% worse.
 
-    python benchmarks/compare.py OLD.json NEW.json [--threshold 0.2]
+    python benchmarks/compare.py OLD.json NEW.json [--threshold 0.2] [--with EARLIER.json ...]
 
 Rows are matched by (bench, row, mode). A ratio is a cost ratio (mlopskit / anchor for
 times, anchor / mlopskit for rates), so lower is better, unless a row's goal says ``>=``.
 The change is ``new / old`` (``old / new`` for a ``>=`` goal), so 1.25 means 25% worse
 whichever the direction; rows without a ratio are skipped. Exit status: 1 when any matched row is worse by more than
 the threshold, else 0. Rows present in only one record are listed, not flagged. The
-"in spread" column says whether the new ratio lies within the old run's min-max.
+"in spread" column says whether the new ratio lies within the old run's min-max; with
+``--with`` (earlier records of the same code, as ``render.py --with`` renders them) the
+spread is the one the page states: the smallest and largest per-pair ratio over OLD and
+every EARLIER record.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,14 +49,24 @@ def worse_by(old: dict[str, Any], new: dict[str, Any]) -> float:
 
 
 def compare(
-    old: dict[str, Any], new: dict[str, Any], threshold: float = 0.2
+    old: dict[str, Any],
+    new: dict[str, Any],
+    threshold: float = 0.2,
+    earlier: Sequence[dict[str, Any]] = (),
 ) -> tuple[list[dict[str, Any]], list[Key], list[Key]]:
-    """Per matched row: key, old and new ratio, change, flagged, in_spread; then only-old, only-new."""
+    """Per matched row: key, old and new ratio, change, flagged, in_spread; then only-old, only-new.
+
+    ``earlier``: more records of the old code; they widen the spread ``in_spread`` checks.
+    """
     a, b = rows_by_key(old), rows_by_key(new)
+    more = [rows_by_key(e) for e in earlier]
     out = []
     for key in [k for k in a if k in b]:
         ro, rn = a[key], b[key]
         change = worse_by(ro, rn)
+        runs = [ro, *(m[key] for m in more if key in m)]
+        lows = [r["min"] for r in runs if r.get("min") is not None]
+        highs = [r["max"] for r in runs if r.get("max") is not None]
         out.append(
             {
                 "key": key,
@@ -60,9 +74,8 @@ def compare(
                 "new": rn["ratio"],
                 "change": change,
                 "flagged": change > 1 + threshold,
-                "in_spread": ro.get("min") is not None
-                and ro.get("max") is not None
-                and ro["min"] * (1 - _TOL) <= rn["ratio"] <= ro["max"] * (1 + _TOL),
+                "in_spread": bool(lows and highs)
+                and min(lows) * (1 - _TOL) <= rn["ratio"] <= max(highs) * (1 + _TOL),
                 "goal_lost": ro.get("met") is True and rn.get("met") is False,
             }
         )
@@ -74,10 +87,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("old")
     ap.add_argument("new")
     ap.add_argument("--threshold", type=float, default=0.2, help="0.2 = flag >20%% worse")
+    ap.add_argument(
+        "--with",
+        dest="earlier",
+        action="append",
+        default=[],
+        metavar="EARLIER",
+        help="an earlier record of the old code; widens the old spread (repeatable)",
+    )
     args = ap.parse_args(argv)
     old = json.loads(Path(args.old).read_text(encoding="utf-8"))
     new = json.loads(Path(args.new).read_text(encoding="utf-8"))
-    rows, only_old, only_new = compare(old, new, args.threshold)
+    earlier = [json.loads(Path(p).read_text(encoding="utf-8")) for p in args.earlier]
+    rows, only_old, only_new = compare(old, new, args.threshold, earlier)
     print(f"{'bench / row [mode]':<70} {'old':>9} {'new':>9} {'change':>8}  in spread")
     for r in rows:
         bench, name, mode = r["key"]

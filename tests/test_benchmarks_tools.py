@@ -449,3 +449,14 @@ json.dump([row], open(out, "w"))
     assert "--mlflow-python" not in rows["other"]
     with pytest.raises(SystemExit):
         record.main(["--out", str(out), "--args", "no-equals-sign"])
+
+
+def test_compare_with_earlier_records_checks_the_stated_spread() -> None:
+    """With earlier runs, "in spread" means within the spread the page states (all runs)."""
+    old = _record(("store", [_row("put_file", 0.36)]))  # 0.324–0.396
+    earlier = _record(("store", [_row("put_file", 0.5, min=0.45, max=0.6)]))
+    new = _record(("store", [_row("put_file", 0.55)]))
+    (alone,), _, _ = compare.compare(old, new)
+    (both,), _, _ = compare.compare(old, new, 0.2, [earlier])
+    assert alone["in_spread"] is False and both["in_spread"] is True
+    assert both["flagged"] is True  # the 20% rule still compares with OLD's ratio
