@@ -30,38 +30,22 @@ import zlib
 from array import array
 from collections.abc import Callable, Collection, Sequence
 from operator import itemgetter
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from mlopskit._config import make_local_root
+from mlopskit._config import make_local_root, setting
 from mlopskit._log import get_logger
 from mlopskit._retry import RetryPolicy, retry
 from mlopskit.errors import IntegrityError, MlopskitError, NotFoundError, StorageError
-from mlopskit.store import ArtifactRef
-from mlopskit.tracking._backend import new_writer_id
-from mlopskit.tracking._buffer import column_bytes, metric_columns
-from mlopskit.tracking._deletion import apply_lifecycle, event_from
-from mlopskit.tracking._model import (
-    PAUSED_TAG,
-    PREVIOUS_NAME_TAG,
-    STATUSES,
-    LifecycleEvent,
-    MetricPoint,
-    RunInput,
-    RunRecord,
-    WriterInfo,
-    stored_record,
-)
-from mlopskit.tracking._query import And, Compare, In, Node
-from mlopskit.tracking._validate import (
-    MAX_TIME,
-    MIN_TIME,
-    check_experiment,
-    check_param_conflicts,
-    is_experiment,
-    is_run_id,
-)
 
-__all__ = ["SCHEMA_VERSION", "SQLiteBackend"]
+if TYPE_CHECKING:
+    from mlopskit.store import ArtifactRef
+    from mlopskit.tracking._model import LifecycleEvent, MetricPoint, RunInput, RunRecord
+    from mlopskit.tracking._query import Node
+
+# The records, validators, filters and lifecycle code (and with them pydantic) are imported
+# where they are used: `mlopskit runs ls` lists well-formed runs without them (run_rows).
+
+__all__ = ["SCHEMA_VERSION", "RunRows", "SQLiteBackend"]
 
 log = get_logger("mlopskit.tracking")
 T = TypeVar("T")
@@ -182,13 +166,37 @@ class SQLiteBackend:
         self.retry_delay = retry_delay
         self.policy = RetryPolicy(attempts=attempts, delay=retry_delay)
         self.damaged: dict[str, str] = {}
-        self.writer_id = new_writer_id()
+        self._writer_id: str | None = None  # made on first write (writer_id)
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
 
     def __repr__(self) -> str:
         return f"SQLiteBackend({self.path!r})"
+
+    @classmethod
+    def of_workspace(cls, uri: str) -> SQLiteBackend | None:
+        """The backend a tracker of the workspace at ``uri`` uses when that is SQLite
+        (a local root, or ``MLOPSKIT_TRACKING_BACKEND=sqlite``); None otherwise, and for
+        an invalid setting (the tracker reports it). The rule of ``backend_for``, without
+        loading the tracker (tests/cli/test_runs_ls_rows.py holds the two to one answer).
+        """
+        choice = str(setting("tracking_backend", default="auto")).lower()
+        local = "://" not in uri or uri.startswith("file://")
+        if not (choice == "sqlite" or (choice == "auto" and local)):
+            return None
+        path = uri[len("file://") :] if uri.startswith("file://") else uri
+        root = os.path.abspath(os.path.expanduser(path))
+        return cls(os.path.join(root, "tracking.sqlite"))
+
+    @property
+    def writer_id(self) -> str:
+        """This process's writer id (host, pid and randomness), made on first use."""
+        if self._writer_id is None:
+            from mlopskit.tracking._backend import new_writer_id
+
+            self._writer_id = new_writer_id()
+        return self._writer_id
 
     # -- connection ------------------------------------------------------------------
 
@@ -201,7 +209,7 @@ class SQLiteBackend:
             return self._conn
         if self._pid != os.getpid():  # forked: never reuse the parent's connection
             self._pid = os.getpid()
-            self.writer_id = new_writer_id()
+            self._writer_id = None
             self._conn = None
         make_local_root(os.path.dirname(self.path))
         conn = sqlite3.connect(
@@ -402,6 +410,7 @@ class SQLiteBackend:
 
     def rename(self, run_id: str, name: str) -> None:
         """Set the run's name; the one it replaces is kept as a tag (``mlopskit.previous_name``)."""
+        from mlopskit.tracking._model import PREVIOUS_NAME_TAG
 
         def tx(conn: sqlite3.Connection) -> None:
             self._require(conn, run_id)
@@ -420,6 +429,7 @@ class SQLiteBackend:
         """Insert params; a different value for an existing key raises InvalidInputError."""
         if not params:
             return
+        from mlopskit.tracking._validate import check_param_conflicts
 
         def tx(conn: sqlite3.Connection) -> None:
             self._require(conn, run_id)
@@ -456,6 +466,8 @@ class SQLiteBackend:
         transaction."""
         if not points:
             return
+        from mlopskit.tracking._buffer import column_bytes, metric_columns
+
         blocks = []
         tops = []
         for key, (steps, vals, times) in metric_columns(points).items():
@@ -543,6 +555,9 @@ class SQLiteBackend:
                     path=self.path,
                 )
             raise NotFoundError(f"no run {run_id!r} in {self.path}", run_id=run_id)
+        from mlopskit.store import ArtifactRef
+        from mlopskit.tracking._model import RunInput
+
         rec = records[0]
         for name, digest, size, kind, media in self._read(
             "SELECT name, digest, size, kind, media_type FROM artifacts WHERE run_id = ? "
@@ -598,6 +613,9 @@ class SQLiteBackend:
         keys: Collection[str] | None = None,
     ) -> list[RunRecord]:
         """Runs with params, latest metrics and tags (only ``keys`` when given)."""
+        from mlopskit.tracking._deletion import apply_lifecycle
+        from mlopskit.tracking._model import WriterInfo, stored_record
+
         if run_ids is not None:
             scope = "SELECT value FROM json_each(?)"
             arg: str = json.dumps(list(run_ids))
@@ -620,9 +638,10 @@ class SQLiteBackend:
             f"SELECT {columns}, {aggregates} FROM runs r WHERE r.run_id IN ({scope})", [arg]
         )
         loads = json.loads
+        checks = _row_checks()
         records: dict[str, RunRecord] = {}
         for row in rows:
-            why = _invalid_row(row)
+            why = _invalid_row(row, checks)
             if why is not None:
                 self._report(str(row[0]), why)
                 continue
@@ -704,6 +723,76 @@ class SQLiteBackend:
             if rec is not None:
                 getattr(rec, table)[key] = value
 
+    def run_rows(
+        self, experiments: Collection[str] | None = None, *, documents: bool = True
+    ) -> RunRows | None:
+        """Every run as plain values, checked in SQL: the listing path without records.
+
+        The rows hold what :meth:`list_runs` builds records from, checked in SQL with
+        ``_invalid_row``'s rules (or stricter ones) and the ``user``/``host`` fallbacks
+        applied; with ``documents``, params and tags come as JSON object text built by
+        SQLite (never decoded here) and latest metrics as floats (NULL, a NaN, as None).
+        None when the record path must answer: a row fails the checks (list_runs skips
+        and reports it) or some run has lifecycle events (deleted or restored runs).
+        tests/cli/test_runs_ls_rows.py holds both paths to one listing.
+        """
+        if experiments is not None:
+            scope = "r.experiment IN (SELECT value FROM json_each(?))"
+            args: list[Any] = [json.dumps(list(experiments))]
+        else:
+            scope, args = "1", []
+        documents_sql = (
+            ", ".join(
+                f"(SELECT json_group_object(key, value) FROM {table} t WHERE t.run_id = r.run_id)"
+                for table in ("params", "tags")
+            )
+            if documents
+            else "NULL, NULL"
+        )
+
+        def read(conn: sqlite3.Connection) -> RunRows | None:
+            if conn.execute("SELECT 1 FROM lifecycle WHERE kind = 'run' LIMIT 1").fetchone():
+                return None
+            rows = conn.execute(
+                f"SELECT r.run_id, r.experiment, r.name, r.status, r.start_time, r.end_time, "
+                "r.parent_id, CASE WHEN typeof(r.user) = 'text' THEN r.user ELSE '' END, "
+                "CASE WHEN typeof(r.host) = 'text' THEN r.host ELSE '' END, "
+                "(SELECT value FROM tags t WHERE t.run_id = r.run_id AND t.key = ?), "
+                f"{documents_sql}, {_ROW_CHECK} FROM runs r WHERE {scope}",
+                [_PAUSED_TAG, *args],
+            ).fetchall()
+            if not all(map(_LAST, rows)):
+                return None
+            metrics: dict[str, dict[str, float | None]] = {}
+            if documents and rows:
+                if conn.execute(  # text or a blob where a number belongs: the record path
+                    "SELECT 1 FROM latest_metrics WHERE typeof(value) NOT IN ('real', 'null') "
+                    "LIMIT 1"
+                ).fetchone():
+                    return None
+                sql = "SELECT run_id, key, value FROM latest_metrics"
+                if experiments is not None:
+                    sql += f" WHERE run_id IN (SELECT r.run_id FROM runs r WHERE {scope})"
+                for run_id, key, value in conn.execute(sql, args):
+                    got = metrics.get(run_id)
+                    if got is None:
+                        metrics[run_id] = {key: value}
+                    else:
+                        got[key] = value
+            return RunRows(rows, metrics)
+
+        def attempt() -> RunRows | None:
+            with self._lock:
+                conn = self._connect()
+                conn.execute("BEGIN")  # one snapshot for the rows and their metrics
+                try:
+                    return read(conn)
+                finally:
+                    if conn.in_transaction:
+                        conn.execute("COMMIT")
+
+        return self._call("list runs", attempt)
+
     # -- lifecycle (deleting and restoring) ---------------------------------------------
 
     def set_lifecycle(self, event: LifecycleEvent) -> None:
@@ -743,6 +832,8 @@ class SQLiteBackend:
         if name is not None:
             sql += " AND name = ?"
             args.append(name)
+        from mlopskit.tracking._deletion import event_from
+
         out = []
         for seq, *values in self._read(sql + " ORDER BY seq", args):
             fields = dict(zip(("kind", "name", "state", "time", "user", "reason", "via"), values))
@@ -796,6 +887,8 @@ class SQLiteBackend:
         in SQLite: the same order), and ``params.k IN ('a', 'b')`` (tags too).
         tests/tracking/test_sql_candidates.py holds SQL and Python to one answer.
         """
+        from mlopskit.tracking._query import And, Compare, In
+
         items = node.items if isinstance(node, And) else (node,)
         where: list[str] = []
         args: list[Any] = []
@@ -847,6 +940,8 @@ class SQLiteBackend:
 
     def experiments(self) -> list[str]:
         """Experiment names, sorted (invalid stored names are skipped)."""
+        from mlopskit.tracking._validate import check_experiment
+
         out = []
         for (name,) in self._read("SELECT name FROM experiments ORDER BY name"):
             try:
@@ -864,6 +959,55 @@ class SQLiteBackend:
             )
 
 
+class RunRows(NamedTuple):
+    """Runs as plain values (:meth:`SQLiteBackend.run_rows`).
+
+    ``rows`` are ``(run_id, experiment, name, status, start_time, end_time, parent_id,
+    user, host, paused, params_json, tags_json, 1)`` with times in epoch seconds,
+    ``paused`` the value of the ``mlopskit.paused`` tag (or None) and the JSON columns
+    None without ``documents``; ``metrics`` maps run id to latest values.
+    """
+
+    rows: list[tuple[Any, ...]]
+    metrics: dict[str, dict[str, float | None]]
+
+
+#: ``PAUSED_TAG`` and ``_validate``'s time range and name rules, as SQL (the records
+#: module is not imported on the listing path; tests/cli/test_runs_ls_rows.py pins them).
+_PAUSED_TAG = "mlopskit.paused"
+_MIN_TIME, _MAX_TIME = -62135596800.0, 253402300799.0
+_STATUSES_SQL = "('RUNNING', 'FINISHED', 'FAILED', 'KILLED')"
+
+
+def _segment_sql(column: str, longest: int) -> str:
+    """SQL true when ``column`` is text that ``_validate``'s segment rule accepts.
+
+    GLOB and ``length`` of text stop at a NUL character; its length in bytes does not:
+    the two lengths are equal only for text without one (ASCII, once GLOB accepted it).
+    """
+    return (
+        f"(typeof({column}) = 'text' AND length({column}) BETWEEN 1 AND {longest} "
+        f"AND length(CAST({column} AS BLOB)) = length({column}) "
+        f"AND {column} GLOB '[A-Za-z0-9_]*' AND NOT {column} GLOB '*[^A-Za-z0-9._@+=,-]*')"
+    )
+
+
+def _time_sql(column: str) -> str:
+    return (
+        f"(typeof({column}) IN ('integer', 'real') "
+        f"AND {column} BETWEEN {_MIN_TIME!r} AND {_MAX_TIME!r})"
+    )
+
+
+#: 1 when a ``runs`` row passes every check of ``_invalid_row`` (a row it accepts may
+#: still fail here, never the other way round: such a row takes the record path).
+_ROW_CHECK = (
+    f"({_segment_sql('r.run_id', 64)} AND {_segment_sql('r.experiment', 200)} "
+    f"AND r.status IN {_STATUSES_SQL} AND typeof(r.name) = 'text' "
+    f"AND (r.parent_id IS NULL OR {_segment_sql('r.parent_id', 64)}) "
+    f"AND {_time_sql('r.start_time')} AND (r.end_time IS NULL OR {_time_sql('r.end_time')}))"
+)
+_LAST = itemgetter(-1)
 _STEP_THEN_TIME = itemgetter(0, 2)
 #: The comparisons ``candidates`` translates to SQL (the same operator in both).
 _SQL_OPS = frozenset({"=", "!=", "<", "<=", ">", ">="})
@@ -878,19 +1022,37 @@ def _unpack(code: str, data: bytes) -> array[Any]:
     return arr
 
 
-def _invalid_row(row: Sequence[Any]) -> str | None:
+class _RowChecks(NamedTuple):
+    is_run_id: Callable[[object], bool]
+    is_experiment: Callable[[object], bool]
+    statuses: tuple[str, ...]
+    min_time: float
+    max_time: float
+
+
+def _row_checks() -> _RowChecks:
+    """What ``_invalid_row`` checks with (imported on first use: a listing of well-formed
+    rows never needs the validators or the records)."""
+    from mlopskit.tracking._model import STATUSES
+    from mlopskit.tracking._validate import MAX_TIME, MIN_TIME, is_experiment, is_run_id
+
+    return _RowChecks(is_run_id, is_experiment, STATUSES, MIN_TIME, MAX_TIME)
+
+
+def _invalid_row(row: Sequence[Any], checks: _RowChecks) -> str | None:
     """Why a stored ``runs`` row (with its params and tags JSON) cannot be trusted."""
+    is_run_id, is_experiment, statuses, low, high = checks
     run_id, experiment, name, status, start, end, parent = row[:7]
     if not is_run_id(run_id) or not (parent is None or is_run_id(parent)):
         return f"run {run_id!r}: an invalid run id (or parent id {parent!r})"
     if not is_experiment(experiment):
         return f"run {run_id!r}: an invalid experiment name {experiment!r}"
-    if status not in STATUSES:
+    if status not in statuses:
         return f"run {run_id!r}: invalid status {status!r}"
     if not isinstance(name, str):
         return f"run {run_id!r}: the name is not text"
     for value in (start, end) if end is not None else (start,):
-        if not (isinstance(value, (int, float)) and MIN_TIME <= value <= MAX_TIME):
+        if not (isinstance(value, (int, float)) and low <= value <= high):
             return f"run {run_id!r}: a start or end time is not a time ({value!r})"
     return None
 
@@ -898,6 +1060,8 @@ def _invalid_row(row: Sequence[Any]) -> str | None:
 def _split_keys(keys: Collection[str] | None) -> dict[str, set[str]] | None:
     if keys is None:
         return None
+    from mlopskit.tracking._model import PAUSED_TAG
+
     # the pause a resumed run's duration leaves out is read whatever was asked
     out: dict[str, set[str]] = {"params": set(), "metrics": set(), "tags": {PAUSED_TAG}}
     for key in keys:
