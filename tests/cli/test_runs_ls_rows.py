@@ -204,8 +204,9 @@ VALUE = (
 def test_the_sql_row_check_never_accepts_a_row_python_refuses(
     row: tuple[Any, ...], fields: list[int]
 ) -> None:
-    """Any stored run row the SQL check accepts, ``_invalid_row`` accepts too (so a damaged
-    row never reaches the rows path); a well-formed row passes both."""
+    """Any stored run row the rows path's checks accept (SQL, then the names' regular
+    expression), ``_invalid_row`` accepts too: a damaged row never reaches the rows path;
+    a well-formed row passes both."""
     good = [uuid.uuid4().hex, "exp-1", "name", "FINISHED", 1e9, 1e9 + 5, None]
     values = [row[i] if i in fields else good[i] for i in range(7)]
     conn = sqlite3.connect(":memory:")
@@ -213,8 +214,9 @@ def test_the_sql_row_check_never_accepts_a_row_python_refuses(
         "CREATE TABLE runs (run_id, experiment, name, status, start_time, end_time, parent_id)"
     )
     conn.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)", values)
-    (accepted,) = conn.execute(f"SELECT {_sqlite._ROW_CHECK} FROM runs r").fetchone()
+    (check,) = conn.execute(f"SELECT {_sqlite._ROW_CHECK} FROM runs r").fetchone()
     stored = conn.execute("SELECT * FROM runs").fetchone()
+    accepted = check and _sqlite._names_ok([(*stored, "", "", check)])
     python_ok = _sqlite._invalid_row(stored, _sqlite._row_checks()) is None
     if accepted:
         assert python_ok
@@ -227,6 +229,16 @@ def test_the_sql_rules_are_the_validators_rules() -> None:
     assert _sqlite._PAUSED_TAG == _model.PAUSED_TAG
     assert (_sqlite._MIN_TIME, _sqlite._MAX_TIME) == (_validate.MIN_TIME, _validate.MAX_TIME)
     assert "(" + ", ".join(f"'{s}'" for s in _model.STATUSES) + ")" == _sqlite._STATUSES_SQL
+    rule = f"^{_sqlite._SEGMENT_HEAD}{_sqlite._SEGMENT_TAIL}{{0,199}}$"
+    assert rule == _validate._SEGMENT.pattern
+
+
+@given(names=st.lists(st.text(st.sampled_from("ab_.-@\n\x00é"), max_size=5), max_size=4))
+def test_many_names_match_as_each_does(names: list[str]) -> None:
+    """One regular expression over many names accepts them exactly when each run id is
+    accepted alone (a newline inside a name cannot split it into two good ones)."""
+    each = all(_validate.is_run_id(n) and "\n" not in n for n in names)
+    assert _sqlite._all_match(_sqlite._RUN_IDS, names) == each
 
 
 @pytest.mark.parametrize("setting", [None, "auto", "sqlite", "objectstore", "SQLite", "bogus"])

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
+from itertools import groupby
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -136,8 +137,8 @@ def _runs_table(records: list[RunRecord], extra: list[str]) -> None:
 
 
 _ROW_TIME = itemgetter(1)
+_RUN_OF = itemgetter(0)
 _encode_text = json.encoder.encode_basestring_ascii  # json.dumps of a str, without the call
-_encode_metrics = json.JSONEncoder(allow_nan=False).encode
 
 
 def _active_seconds(start: datetime, end: datetime | None, paused: Any) -> float | None:
@@ -154,17 +155,21 @@ def _active_seconds(start: datetime, end: datetime | None, paused: Any) -> float
     return total - pause
 
 
-def _metrics_text(values: dict[str, float | None] | None) -> str:
-    """Latest metrics as a JSON object, NaN (None) and ±inf as null."""
-    if not values:
-        return "{}"
-    try:
-        finite = math.isfinite(sum(values.values()))  # type: ignore[arg-type]
-    except TypeError:  # a None (a NaN latest value)
-        finite = False
-    if not finite:
-        values = {k: v if v is not None and math.isfinite(v) else None for k, v in values.items()}
-    return _encode_metrics(values)
+def _metrics_texts(rows: list[tuple[str, str, float | None]]) -> dict[str, str]:
+    """Each run's latest metrics as JSON object text, from ``(run_id, key, value)`` rows in
+    run id order; NaN (None) and ±inf as null, a float as json.dumps writes it."""
+    out: dict[str, str] = {}
+    text, finite = _encode_text, math.isfinite
+    for run_id, group in groupby(rows, _RUN_OF):
+        out[run_id] = (
+            "{"
+            + ", ".join(
+                f"{text(key)}: {'null' if value is None or not finite(value) else repr(value)}"
+                for _, key, value in group
+            )
+            + "}"
+        )
+    return out
 
 
 def _live_statuses(backend: SQLiteBackend, run_ids: list[str]) -> dict[str, str]:
@@ -221,24 +226,24 @@ def _listed_from_rows(
     if limit is not None:
         items = items[:limit]
     if not as_json:
-        _rows_table(items, lifecycle=view != "active")
+        _rows_table(items, got.paused, lifecycle=view != "active")
         return True
-    text, metrics = _encode_text, got.metrics
+    text, paused, metrics = _encode_text, got.paused, _metrics_texts(got.metrics)
+    params, tags = got.params, got.tags
     parts = []
     for row, start, end in items:
-        run_id, experiment, name, state, _, _, parent, user, host, paused, params, tags, _ = row
-        seconds = _active_seconds(start, end, paused)
+        run_id, experiment, name, state, _, _, parent, user, host, _ = row
+        seconds = _active_seconds(start, end, paused.get(run_id))
         ended = "null" if end is None else f'"{end.isoformat()}"'
         parts.append(
             f'{{"run_id": {text(run_id)}, "experiment": {text(experiment)}, '
             f'"name": {text(name)}, "status": {text(state)}, '
-            f'"start_time": "{start.isoformat()}", '
-            f'"end_time": {ended}, '
+            f'"start_time": "{start.isoformat()}", "end_time": {ended}, '
             f'"duration": {"null" if seconds is None else repr(seconds)}, '
             f'"parent_id": {"null" if parent is None else text(parent)}, '
             f'"user": {text(user)}, "host": {text(host)}, '
-            f'"lifecycle": "active", "deletion": null, "params": {params}, '
-            f'"metrics": {_metrics_text(metrics.get(run_id))}, "tags": {tags}}}'
+            f'"lifecycle": "active", "deletion": null, "params": {params.get(run_id, "{}")}, '
+            f'"metrics": {metrics.get(run_id, "{}")}, "tags": {tags.get(run_id, "{}")}}}'
         )
     data = ("[" + ", ".join(parts) + "]\n").encode()
     out = getattr(sys.stdout, "buffer", None)
@@ -252,7 +257,10 @@ def _listed_from_rows(
 
 
 def _rows_table(
-    items: list[tuple[tuple[Any, ...], datetime, datetime | None]], *, lifecycle: bool
+    items: list[tuple[tuple[Any, ...], datetime, datetime | None]],
+    paused: dict[str, Any],
+    *,
+    lifecycle: bool,
 ) -> None:
     """The runs table from plain rows (as ``_runs_table`` prints records)."""
     cols: dict[str, list[str]] = {
@@ -261,7 +269,9 @@ def _rows_table(
         "name": [row[2] for row, _, _ in items],
         "status": [row[3] for row, _, _ in items],
         "start_time": [start.isoformat(" ")[:19] for _, start, _ in items],
-        "duration": [cell(_active_seconds(start, end, row[9])) for row, start, end in items],
+        "duration": [
+            cell(_active_seconds(start, end, paused.get(row[0]))) for row, start, end in items
+        ],
     }
     if lifecycle:
         cols["lifecycle"] = ["active"] * len(items)

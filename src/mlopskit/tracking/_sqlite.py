@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import sqlite3
 import sys
@@ -726,29 +727,36 @@ class SQLiteBackend:
     def run_rows(
         self, experiments: Collection[str] | None = None, *, documents: bool = True
     ) -> RunRows | None:
-        """Every run as plain values, checked in SQL: the listing path without records.
+        """Every run as plain values, checked: the listing path without records.
 
-        The rows hold what :meth:`list_runs` builds records from, checked in SQL with
-        ``_invalid_row``'s rules (or stricter ones) and the ``user``/``host`` fallbacks
-        applied; with ``documents``, params and tags come as JSON object text built by
-        SQLite (never decoded here) and latest metrics as floats (NULL, a NaN, as None).
-        None when the record path must answer: a row fails the checks (list_runs skips
-        and reports it) or some run has lifecycle events (deleted or restored runs).
-        tests/cli/test_runs_ls_rows.py holds both paths to one listing.
+        The rows hold what :meth:`list_runs` builds records from, checked with
+        ``_invalid_row``'s rules (or stricter ones: the types, statuses and times in SQL,
+        the names with one regular expression over them all) and the ``user``/``host``
+        fallbacks applied. With ``documents``, each run's params and tags come as the
+        JSON object text SQLite builds (never decoded here) and the latest metrics as
+        ``(run_id, key, value)`` rows in run id order (NULL, a NaN, as None).
+
+        Returns None when the record path must answer: a row fails the checks (list_runs
+        skips and reports it), some run has lifecycle events (deleted or restored runs),
+        or a latest metric value is not a number. tests/cli/test_runs_ls_rows.py holds
+        both paths to one listing.
         """
         if experiments is not None:
             scope = "r.experiment IN (SELECT value FROM json_each(?))"
             args: list[Any] = [json.dumps(list(experiments))]
+            in_scope = f"run_id IN (SELECT r.run_id FROM runs r WHERE {scope})"
         else:
-            scope, args = "1", []
-        documents_sql = (
-            ", ".join(
-                f"(SELECT json_group_object(key, value) FROM {table} t WHERE t.run_id = r.run_id)"
-                for table in ("params", "tags")
+            scope, args, in_scope = "1", [], "1"
+
+        def documents_of(conn: sqlite3.Connection, table: str) -> dict[str, str]:
+            # grouped in primary-key order: one pass over the table, no lookup per run
+            return dict(
+                conn.execute(
+                    f"SELECT run_id, json_group_object(key, value) FROM {table} "
+                    f"WHERE {in_scope} GROUP BY run_id",
+                    args,
+                ).fetchall()
             )
-            if documents
-            else "NULL, NULL"
-        )
 
         def read(conn: sqlite3.Connection) -> RunRows | None:
             if conn.execute("SELECT 1 FROM lifecycle WHERE kind = 'run' LIMIT 1").fetchone():
@@ -757,34 +765,36 @@ class SQLiteBackend:
                 f"SELECT r.run_id, r.experiment, r.name, r.status, r.start_time, r.end_time, "
                 "r.parent_id, CASE WHEN typeof(r.user) = 'text' THEN r.user ELSE '' END, "
                 "CASE WHEN typeof(r.host) = 'text' THEN r.host ELSE '' END, "
-                "(SELECT value FROM tags t WHERE t.run_id = r.run_id AND t.key = ?), "
-                f"{documents_sql}, {_ROW_CHECK} FROM runs r WHERE {scope}",
-                [_PAUSED_TAG, *args],
+                f"{_ROW_CHECK} FROM runs r WHERE {scope}",
+                args,
             ).fetchall()
-            if not all(map(_LAST, rows)):
+            if not (all(map(_LAST, rows)) and _names_ok(rows)):
                 return None
-            metrics: dict[str, dict[str, float | None]] = {}
-            if documents and rows:
-                if conn.execute(  # text or a blob where a number belongs: the record path
-                    "SELECT 1 FROM latest_metrics WHERE typeof(value) NOT IN ('real', 'null') "
-                    "LIMIT 1"
-                ).fetchone():
-                    return None
-                sql = "SELECT run_id, key, value FROM latest_metrics"
-                if experiments is not None:
-                    sql += f" WHERE run_id IN (SELECT r.run_id FROM runs r WHERE {scope})"
-                for run_id, key, value in conn.execute(sql, args):
-                    got = metrics.get(run_id)
-                    if got is None:
-                        metrics[run_id] = {key: value}
-                    else:
-                        got[key] = value
-            return RunRows(rows, metrics)
+            paused = dict(
+                conn.execute(
+                    f"SELECT run_id, value FROM tags WHERE key = ? AND {in_scope}",
+                    [_PAUSED_TAG, *args],
+                ).fetchall()
+            )
+            if not (documents and rows):
+                return RunRows(rows, paused, {}, {}, [])
+            if conn.execute(  # text or a blob where a number belongs: the record path
+                "SELECT 1 FROM latest_metrics WHERE typeof(value) NOT IN ('real', 'null') LIMIT 1"
+            ).fetchone():
+                return None
+            metrics = conn.execute(
+                f"SELECT run_id, key, value FROM latest_metrics WHERE {in_scope} "
+                "ORDER BY run_id, key",
+                args,
+            ).fetchall()
+            return RunRows(
+                rows, paused, documents_of(conn, "params"), documents_of(conn, "tags"), metrics
+            )
 
         def attempt() -> RunRows | None:
             with self._lock:
                 conn = self._connect()
-                conn.execute("BEGIN")  # one snapshot for the rows and their metrics
+                conn.execute("BEGIN")  # one snapshot for the rows and their documents
                 try:
                     return read(conn)
                 finally:
@@ -963,32 +973,48 @@ class RunRows(NamedTuple):
     """Runs as plain values (:meth:`SQLiteBackend.run_rows`).
 
     ``rows`` are ``(run_id, experiment, name, status, start_time, end_time, parent_id,
-    user, host, paused, params_json, tags_json, 1)`` with times in epoch seconds,
-    ``paused`` the value of the ``mlopskit.paused`` tag (or None) and the JSON columns
-    None without ``documents``; ``metrics`` maps run id to latest values.
+    user, host, 1)``, times in epoch seconds; ``paused`` maps run id to the value of its
+    ``mlopskit.paused`` tag; with ``documents``, ``params`` and ``tags`` map run id to a
+    JSON object's text (a run without any is missing) and ``metrics`` are
+    ``(run_id, key, latest value)`` rows sorted by run id.
     """
 
     rows: list[tuple[Any, ...]]
-    metrics: dict[str, dict[str, float | None]]
+    paused: dict[str, Any]
+    params: dict[str, str]
+    tags: dict[str, str]
+    metrics: list[tuple[str, str, float | None]]
 
 
-#: ``PAUSED_TAG`` and ``_validate``'s time range and name rules, as SQL (the records
-#: module is not imported on the listing path; tests/cli/test_runs_ls_rows.py pins them).
+#: ``PAUSED_TAG`` and ``_validate``'s time range, statuses and name rule (the records and
+#: validators are not imported on the listing path; tests/cli/test_runs_ls_rows.py pins
+#: them to theirs).
 _PAUSED_TAG = "mlopskit.paused"
 _MIN_TIME, _MAX_TIME = -62135596800.0, 253402300799.0
 _STATUSES_SQL = "('RUNNING', 'FINISHED', 'FAILED', 'KILLED')"
+_SEGMENT_HEAD, _SEGMENT_TAIL = "[A-Za-z0-9_]", "[A-Za-z0-9._@+=,-]"
+#: Many names at once: each followed by a newline, which no name may hold.
+_RUN_IDS = re.compile(f"(?:{_SEGMENT_HEAD}{_SEGMENT_TAIL}{{0,63}}\n)*")
+_NAMES = re.compile(f"(?:{_SEGMENT_HEAD}{_SEGMENT_TAIL}{{0,199}}\n)*")
 
 
-def _segment_sql(column: str, longest: int) -> str:
-    """SQL true when ``column`` is text that ``_validate``'s segment rule accepts.
+def _all_match(pattern: re.Pattern[str], names: Collection[str]) -> bool:
+    """Whether every name (text) matches ``pattern`` (one pass over them all)."""
+    if not names:
+        return True
+    text = "\n".join(names) + "\n"
+    # a name holding a newline would split in two: the count of newlines catches it
+    return text.count("\n") == len(names) and pattern.fullmatch(text) is not None
 
-    GLOB and ``length`` of text stop at a NUL character; its length in bytes does not:
-    the two lengths are equal only for text without one (ASCII, once GLOB accepted it).
-    """
+
+def _names_ok(rows: list[tuple[Any, ...]]) -> bool:
+    """Whether the run ids, parent ids and experiment names of ``rows`` (text, as the SQL
+    check made sure) are names ``_validate`` accepts."""
+    parents = [row[6] for row in rows if row[6] is not None]
     return (
-        f"(typeof({column}) = 'text' AND length({column}) BETWEEN 1 AND {longest} "
-        f"AND length(CAST({column} AS BLOB)) = length({column}) "
-        f"AND {column} GLOB '[A-Za-z0-9_]*' AND NOT {column} GLOB '*[^A-Za-z0-9._@+=,-]*')"
+        _all_match(_RUN_IDS, [row[0] for row in rows])
+        and _all_match(_RUN_IDS, parents)
+        and _all_match(_NAMES, list({row[1] for row in rows}))
     )
 
 
@@ -999,12 +1025,12 @@ def _time_sql(column: str) -> str:
     )
 
 
-#: 1 when a ``runs`` row passes every check of ``_invalid_row`` (a row it accepts may
-#: still fail here, never the other way round: such a row takes the record path).
+#: 1 when the types, status and times of a ``runs`` row pass ``_invalid_row``'s checks
+#: (the names are checked by ``_names_ok``).
 _ROW_CHECK = (
-    f"({_segment_sql('r.run_id', 64)} AND {_segment_sql('r.experiment', 200)} "
+    f"(typeof(r.run_id) = 'text' AND typeof(r.experiment) = 'text' "
     f"AND r.status IN {_STATUSES_SQL} AND typeof(r.name) = 'text' "
-    f"AND (r.parent_id IS NULL OR {_segment_sql('r.parent_id', 64)}) "
+    f"AND (r.parent_id IS NULL OR typeof(r.parent_id) = 'text') "
     f"AND {_time_sql('r.start_time')} AND (r.end_time IS NULL OR {_time_sql('r.end_time')}))"
 )
 _LAST = itemgetter(-1)
