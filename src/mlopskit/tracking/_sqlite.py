@@ -199,6 +199,10 @@ class SQLiteBackend:
             self._writer_id = new_writer_id()
         return self._writer_id
 
+    @writer_id.setter
+    def writer_id(self, value: str) -> None:
+        self._writer_id = value
+
     # -- connection ------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
