@@ -112,7 +112,7 @@ class TestWorkspace:
         def boom(*args: Any, **kwargs: Any) -> None:
             raise ZeroDivisionError("boom")
 
-        monkeypatch.setattr(_tracking, "_runs_table", boom)
+        monkeypatch.setattr(_tracking, "columns_table", boom)  # every runs ls table
         result = mk_cli("runs", "ls")
         assert result.exit_code == EXIT_FAILED
         assert "MLOPSKIT_DEBUG=1" in one_line_error(result)

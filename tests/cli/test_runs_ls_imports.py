@@ -14,8 +14,13 @@ import mlopskit as mk
 import mlopskit.tracking as tracking
 
 #: Modules a plain listing never needs: autologging, the MLflow importer, the object-store
-#: backend, the report and the search frame (and with them pandas, NumPy and pyarrow).
+#: backend, the report and the search frame (and with them pandas, NumPy and pyarrow); of
+#: well-formed runs, not the records either (and with them pydantic), nor the filter parser.
 NOT_NEEDED = (
+    "pydantic",
+    "mlopskit.tracking._model",
+    "mlopskit.tracking._query",
+    "mlopskit.tracking._tracker",
     "mlopskit.tracking._autolog",
     "mlopskit.tracking._mlflow_import",
     "mlopskit.tracking._objectstore",
@@ -53,8 +58,9 @@ def _listing_modules(workspace: Path, *args: str) -> tuple[str, list[str]]:
 
 
 def test_runs_ls_imports_no_search_report_or_object_store_code(tmp_path: Path) -> None:
-    """A listing (table or --json) of a local workspace loads neither pandas nor the
-    object-store, autolog, MLflow-import or report modules, and still lists every run."""
+    """A listing (table or --json) of a local workspace loads neither pandas nor pydantic,
+    the records, the tracker, the object-store, autolog, MLflow-import or report modules,
+    and still lists every run."""
     with mk.Workspace(tmp_path / "ws"):
         ids = []
         for lr in (0.1, 0.2):

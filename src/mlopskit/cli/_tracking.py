@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import gc as _gc  # `gc` is the name of the `mlopskit gc` command below
+import json
 import math
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
+from itertools import groupby
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -27,7 +31,7 @@ from mlopskit.cli._app import (
 )
 
 if TYPE_CHECKING:
-    from mlopskit.tracking import LifecycleEvent, RunRecord
+    from mlopskit.tracking import LifecycleEvent, RunRecord, SQLiteBackend
 
 STATUSES = ("RUNNING", "FINISHED", "FAILED", "KILLED")
 
@@ -115,7 +119,7 @@ def _runs_table(records: list[RunRecord], extra: list[str]) -> None:
         "experiment": [r.experiment for r in records],
         "name": [r.name for r in records],
         "status": [r.status for r in records],
-        "start_time": [r.start_time.strftime("%Y-%m-%d %H:%M:%S") for r in records],
+        "start_time": [r.start_time.isoformat(" ")[:19] for r in records],
         "duration": [cell(r.duration) for r in records],
     }
     for col in extra:
@@ -129,6 +133,148 @@ def _runs_table(records: list[RunRecord], extra: list[str]) -> None:
                 param_hint="--columns",
             )
         cols[col] = [cell(getattr(r, attr).get(key)) for r in records]
+    columns_table(cols)
+
+
+_ROW_TIME = itemgetter(1)
+_RUN_OF = itemgetter(0)
+_encode_text = json.encoder.encode_basestring_ascii  # json.dumps of a str, without the call
+
+
+def _active_seconds(start: datetime, end: datetime | None, paused: Any) -> float | None:
+    """``RunRecord.duration`` from a row's values (``paused``: the mlopskit.paused tag)."""
+    if end is None:
+        return None
+    total = (end - start).total_seconds()
+    try:
+        pause = 0.0 if paused is None else float(paused)
+    except ValueError:  # a tag set by hand: read as no pause
+        pause = 0.0
+    if not 0.0 < pause < total:  # NaN, negative, or more than the whole span
+        pause = 0.0
+    return total - pause
+
+
+def _metrics_texts(rows: list[tuple[str, str, float | None]]) -> dict[str, str]:
+    """Each run's latest metrics as JSON object text, from ``(run_id, key, value)`` rows in
+    run id order; NaN (None) and ±inf as null, a float as json.dumps writes it."""
+    out: dict[str, str] = {}
+    text, finite = _encode_text, math.isfinite
+    for run_id, group in groupby(rows, _RUN_OF):
+        out[run_id] = (
+            "{"
+            + ", ".join(
+                f"{text(key)}: {'null' if value is None or not finite(value) else repr(value)}"
+                for _, key, value in group
+            )
+            + "}"
+        )
+    return out
+
+
+def _live_statuses(backend: SQLiteBackend, run_ids: list[str]) -> dict[str, str]:
+    """The effective status of RUNNING runs (a run whose writers are gone is KILLED)."""
+    from mlopskit.tracking import effective_status
+
+    now = time.time()
+    return {r.run_id: effective_status(r, now=now) for r in backend.list_runs(run_ids=run_ids)}
+
+
+def _listed_from_rows(
+    uri: str,
+    experiments: list[str] | None,
+    *,
+    view: str,
+    wanted: set[str],
+    limit: int | None,
+    as_json: bool,
+) -> bool:
+    """Print ``runs ls`` from plain rows (``SQLiteBackend.run_rows``): no records, no
+    pydantic, params and tags passed through as the JSON text SQLite builds.
+
+    Returns False, having printed nothing, where the record path must answer: not a
+    SQLite workspace, indented JSON for a terminal, or rows run_rows leaves to the records
+    (a damaged row, deleted or restored runs). tests/cli/test_runs_ls_rows.py holds the
+    two paths to one output.
+    """
+    from mlopskit.tracking import SQLiteBackend
+
+    if as_json and sys.stdout.isatty():
+        return False
+    backend = SQLiteBackend.of_workspace(uri)
+    if backend is None:
+        return False
+    try:
+        got = backend.run_rows(experiments, documents=as_json)
+        if got is None:
+            return False
+        utc, stamp = timezone.utc, datetime.fromtimestamp
+        items = [
+            (row, stamp(row[4], utc), None if row[5] is None else stamp(row[5], utc))
+            for row in (got.rows if view != "deleted" else ())
+        ]
+        running = [row[0] for row, _, _ in items if row[3] == "RUNNING"]
+        live = _live_statuses(backend, running) if running else {}
+    finally:
+        backend.close()
+    if live:
+        items = [((*row[:3], live.get(row[0], row[3]), *row[4:]), a, b) for row, a, b in items]
+    if wanted:
+        items = [item for item in items if item[0][3] in wanted]
+    items.sort(key=lambda item: item[0][0])  # ties in start time: by run id
+    items.sort(key=_ROW_TIME, reverse=True)
+    if limit is not None:
+        items = items[:limit]
+    if not as_json:
+        _rows_table(items, got.paused, lifecycle=view != "active")
+        return True
+    text, paused, metrics = _encode_text, got.paused, _metrics_texts(got.metrics)
+    params, tags = got.params, got.tags
+    parts = []
+    for row, start, end in items:
+        run_id, experiment, name, state, _, _, parent, user, host, _ = row
+        seconds = _active_seconds(start, end, paused.get(run_id))
+        ended = "null" if end is None else f'"{end.isoformat()}"'
+        parts.append(
+            f'{{"run_id": {text(run_id)}, "experiment": {text(experiment)}, '
+            f'"name": {text(name)}, "status": {text(state)}, '
+            f'"start_time": "{start.isoformat()}", "end_time": {ended}, '
+            f'"duration": {"null" if seconds is None else repr(seconds)}, '
+            f'"parent_id": {"null" if parent is None else text(parent)}, '
+            f'"user": {text(user)}, "host": {text(host)}, '
+            f'"lifecycle": "active", "deletion": null, "params": {params.get(run_id, "{}")}, '
+            f'"metrics": {metrics.get(run_id, "{}")}, "tags": {tags.get(run_id, "{}")}}}'
+        )
+    data = ("[" + ", ".join(parts) + "]\n").encode()
+    out = getattr(sys.stdout, "buffer", None)
+    sys.stdout.flush()
+    if out is None:  # pragma: no cover - a text-only stdout
+        sys.stdout.write(data.decode())
+    else:
+        out.write(data)
+        out.flush()
+    return True
+
+
+def _rows_table(
+    items: list[tuple[tuple[Any, ...], datetime, datetime | None]],
+    paused: dict[str, Any],
+    *,
+    lifecycle: bool,
+) -> None:
+    """The runs table from plain rows (as ``_runs_table`` prints records)."""
+    cols: dict[str, list[str]] = {
+        "run_id": [row[0] for row, _, _ in items],
+        "experiment": [row[1] for row, _, _ in items],
+        "name": [row[2] for row, _, _ in items],
+        "status": [row[3] for row, _, _ in items],
+        "start_time": [start.isoformat(" ")[:19] for _, start, _ in items],
+        "duration": [
+            cell(_active_seconds(start, end, paused.get(row[0]))) for row, start, end in items
+        ],
+    }
+    if lifecycle:
+        cols["lifecycle"] = ["active"] * len(items)
     columns_table(cols)
 
 
@@ -187,12 +333,21 @@ def runs_ls(
     Example:
       mlopskit runs ls -e mnist -s FINISHED -n 10 --columns metrics.acc,params.lr
     """
-    from mlopskit.tracking import effective_status
-
-    tracker = state.workspace().tracker
-    backend = tracker.backend
+    ws = state.workspace()
     exps = list(experiment) or None
     extra = [c.strip() for c in columns.split(",") if c.strip()] if columns else []
+    wanted = {s.upper() for s in status}
+    if not (filter_ or order_by or extra):
+        with _collector_paused():
+            listed = _listed_from_rows(
+                ws.uri, exps, view=view.lower(), wanted=wanted, limit=limit, as_json=as_json
+            )
+        if listed:
+            return
+    from mlopskit.tracking import effective_status
+
+    tracker = ws.tracker
+    backend = tracker.backend
     if filter_ or order_by:
         frame = tracker.search_runs(
             exps,
@@ -220,10 +375,10 @@ def runs_ls(
         now = time.time()
         for rec in records:
             rec.status = effective_status(rec, now=now)
-        if status:
-            wanted = {s.upper() for s in status}
+        if wanted:
             records = [r for r in records if r.status in wanted]
-        records.sort(key=lambda r: r.start_time, reverse=True)
+        records.sort(key=lambda r: r.run_id)  # ties in start time: by run id, as in
+        records.sort(key=lambda r: r.start_time, reverse=True)  # _listed_from_rows
         if limit is not None:
             records = records[:limit]
     if as_json:

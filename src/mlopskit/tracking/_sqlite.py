@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import sqlite3
 import sys
@@ -30,38 +31,22 @@ import zlib
 from array import array
 from collections.abc import Callable, Collection, Sequence
 from operator import itemgetter
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from mlopskit._config import make_local_root
+from mlopskit._config import make_local_root, setting
 from mlopskit._log import get_logger
 from mlopskit._retry import RetryPolicy, retry
 from mlopskit.errors import IntegrityError, MlopskitError, NotFoundError, StorageError
-from mlopskit.store import ArtifactRef
-from mlopskit.tracking._backend import new_writer_id
-from mlopskit.tracking._buffer import column_bytes, metric_columns
-from mlopskit.tracking._deletion import apply_lifecycle, event_from
-from mlopskit.tracking._model import (
-    PAUSED_TAG,
-    PREVIOUS_NAME_TAG,
-    STATUSES,
-    LifecycleEvent,
-    MetricPoint,
-    RunInput,
-    RunRecord,
-    WriterInfo,
-    stored_record,
-)
-from mlopskit.tracking._query import And, Compare, In, Node
-from mlopskit.tracking._validate import (
-    MAX_TIME,
-    MIN_TIME,
-    check_experiment,
-    check_param_conflicts,
-    is_experiment,
-    is_run_id,
-)
 
-__all__ = ["SCHEMA_VERSION", "SQLiteBackend"]
+if TYPE_CHECKING:
+    from mlopskit.store import ArtifactRef
+    from mlopskit.tracking._model import LifecycleEvent, MetricPoint, RunInput, RunRecord
+    from mlopskit.tracking._query import Node
+
+# The records, validators, filters and lifecycle code (and with them pydantic) are imported
+# where they are used: `mlopskit runs ls` lists well-formed runs without them (run_rows).
+
+__all__ = ["SCHEMA_VERSION", "RunRows", "SQLiteBackend"]
 
 log = get_logger("mlopskit.tracking")
 T = TypeVar("T")
@@ -182,13 +167,41 @@ class SQLiteBackend:
         self.retry_delay = retry_delay
         self.policy = RetryPolicy(attempts=attempts, delay=retry_delay)
         self.damaged: dict[str, str] = {}
-        self.writer_id = new_writer_id()
+        self._writer_id: str | None = None  # made on first write (writer_id)
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
 
     def __repr__(self) -> str:
         return f"SQLiteBackend({self.path!r})"
+
+    @classmethod
+    def of_workspace(cls, uri: str) -> SQLiteBackend | None:
+        """The backend a tracker of the workspace at ``uri`` uses when that is SQLite
+        (a local root, or ``MLOPSKIT_TRACKING_BACKEND=sqlite``); None otherwise, and for
+        an invalid setting (the tracker reports it). The rule of ``backend_for``, without
+        loading the tracker (tests/cli/test_runs_ls_rows.py holds the two to one answer).
+        """
+        choice = str(setting("tracking_backend", default="auto")).lower()
+        local = "://" not in uri or uri.startswith("file://")
+        if not (choice == "sqlite" or (choice == "auto" and local)):
+            return None
+        path = uri[len("file://") :] if uri.startswith("file://") else uri
+        root = os.path.abspath(os.path.expanduser(path))
+        return cls(os.path.join(root, "tracking.sqlite"))
+
+    @property
+    def writer_id(self) -> str:
+        """This process's writer id (host, pid and randomness), made on first use."""
+        if self._writer_id is None:
+            from mlopskit.tracking._backend import new_writer_id
+
+            self._writer_id = new_writer_id()
+        return self._writer_id
+
+    @writer_id.setter
+    def writer_id(self, value: str) -> None:
+        self._writer_id = value
 
     # -- connection ------------------------------------------------------------------
 
@@ -201,7 +214,7 @@ class SQLiteBackend:
             return self._conn
         if self._pid != os.getpid():  # forked: never reuse the parent's connection
             self._pid = os.getpid()
-            self.writer_id = new_writer_id()
+            self._writer_id = None
             self._conn = None
         make_local_root(os.path.dirname(self.path))
         conn = sqlite3.connect(
@@ -402,6 +415,7 @@ class SQLiteBackend:
 
     def rename(self, run_id: str, name: str) -> None:
         """Set the run's name; the one it replaces is kept as a tag (``mlopskit.previous_name``)."""
+        from mlopskit.tracking._model import PREVIOUS_NAME_TAG
 
         def tx(conn: sqlite3.Connection) -> None:
             self._require(conn, run_id)
@@ -420,6 +434,7 @@ class SQLiteBackend:
         """Insert params; a different value for an existing key raises InvalidInputError."""
         if not params:
             return
+        from mlopskit.tracking._validate import check_param_conflicts
 
         def tx(conn: sqlite3.Connection) -> None:
             self._require(conn, run_id)
@@ -456,6 +471,8 @@ class SQLiteBackend:
         transaction."""
         if not points:
             return
+        from mlopskit.tracking._buffer import column_bytes, metric_columns
+
         blocks = []
         tops = []
         for key, (steps, vals, times) in metric_columns(points).items():
@@ -543,6 +560,9 @@ class SQLiteBackend:
                     path=self.path,
                 )
             raise NotFoundError(f"no run {run_id!r} in {self.path}", run_id=run_id)
+        from mlopskit.store import ArtifactRef
+        from mlopskit.tracking._model import RunInput
+
         rec = records[0]
         for name, digest, size, kind, media in self._read(
             "SELECT name, digest, size, kind, media_type FROM artifacts WHERE run_id = ? "
@@ -598,6 +618,9 @@ class SQLiteBackend:
         keys: Collection[str] | None = None,
     ) -> list[RunRecord]:
         """Runs with params, latest metrics and tags (only ``keys`` when given)."""
+        from mlopskit.tracking._deletion import apply_lifecycle
+        from mlopskit.tracking._model import WriterInfo, stored_record
+
         if run_ids is not None:
             scope = "SELECT value FROM json_each(?)"
             arg: str = json.dumps(list(run_ids))
@@ -620,9 +643,10 @@ class SQLiteBackend:
             f"SELECT {columns}, {aggregates} FROM runs r WHERE r.run_id IN ({scope})", [arg]
         )
         loads = json.loads
+        checks = _row_checks()
         records: dict[str, RunRecord] = {}
         for row in rows:
-            why = _invalid_row(row)
+            why = _invalid_row(row, checks)
             if why is not None:
                 self._report(str(row[0]), why)
                 continue
@@ -704,6 +728,85 @@ class SQLiteBackend:
             if rec is not None:
                 getattr(rec, table)[key] = value
 
+    def run_rows(
+        self, experiments: Collection[str] | None = None, *, documents: bool = True
+    ) -> RunRows | None:
+        """Every run as plain values, checked: the listing path without records.
+
+        The rows hold what :meth:`list_runs` builds records from, checked with
+        ``_invalid_row``'s rules (or stricter ones: the types, statuses and times in SQL,
+        the names with one regular expression over them all) and the ``user``/``host``
+        fallbacks applied. With ``documents``, each run's params and tags come as the
+        JSON object text SQLite builds (never decoded here) and the latest metrics as
+        ``(run_id, key, value)`` rows in run id order (NULL, a NaN, as None).
+
+        Returns None when the record path must answer: a row fails the checks (list_runs
+        skips and reports it), some run has lifecycle events (deleted or restored runs),
+        or a latest metric value is not a number. tests/cli/test_runs_ls_rows.py holds
+        both paths to one listing.
+        """
+        if experiments is not None:
+            scope = "r.experiment IN (SELECT value FROM json_each(?))"
+            args: list[Any] = [json.dumps(list(experiments))]
+            in_scope = f"run_id IN (SELECT r.run_id FROM runs r WHERE {scope})"
+        else:
+            scope, args, in_scope = "1", [], "1"
+
+        def documents_of(conn: sqlite3.Connection, table: str) -> dict[str, str]:
+            # grouped in primary-key order: one pass over the table, no lookup per run
+            return dict(
+                conn.execute(
+                    f"SELECT run_id, json_group_object(key, value) FROM {table} "
+                    f"WHERE {in_scope} GROUP BY run_id",
+                    args,
+                ).fetchall()
+            )
+
+        def read(conn: sqlite3.Connection) -> RunRows | None:
+            if conn.execute("SELECT 1 FROM lifecycle WHERE kind = 'run' LIMIT 1").fetchone():
+                return None
+            rows = conn.execute(
+                f"SELECT r.run_id, r.experiment, r.name, r.status, r.start_time, r.end_time, "
+                "r.parent_id, CASE WHEN typeof(r.user) = 'text' THEN r.user ELSE '' END, "
+                "CASE WHEN typeof(r.host) = 'text' THEN r.host ELSE '' END, "
+                f"{_ROW_CHECK} FROM runs r WHERE {scope}",
+                args,
+            ).fetchall()
+            if not (all(map(_LAST, rows)) and _names_ok(rows)):
+                return None
+            paused = dict(
+                conn.execute(
+                    f"SELECT run_id, value FROM tags WHERE key = ? AND {in_scope}",
+                    [_PAUSED_TAG, *args],
+                ).fetchall()
+            )
+            if not (documents and rows):
+                return RunRows(rows, paused, {}, {}, [])
+            if conn.execute(  # text or a blob where a number belongs: the record path
+                "SELECT 1 FROM latest_metrics WHERE typeof(value) NOT IN ('real', 'null') LIMIT 1"
+            ).fetchone():
+                return None
+            metrics = conn.execute(
+                f"SELECT run_id, key, value FROM latest_metrics WHERE {in_scope} "
+                "ORDER BY run_id, key",
+                args,
+            ).fetchall()
+            return RunRows(
+                rows, paused, documents_of(conn, "params"), documents_of(conn, "tags"), metrics
+            )
+
+        def attempt() -> RunRows | None:
+            with self._lock:
+                conn = self._connect()
+                conn.execute("BEGIN")  # one snapshot for the rows and their documents
+                try:
+                    return read(conn)
+                finally:
+                    if conn.in_transaction:
+                        conn.execute("COMMIT")
+
+        return self._call("list runs", attempt)
+
     # -- lifecycle (deleting and restoring) ---------------------------------------------
 
     def set_lifecycle(self, event: LifecycleEvent) -> None:
@@ -743,6 +846,8 @@ class SQLiteBackend:
         if name is not None:
             sql += " AND name = ?"
             args.append(name)
+        from mlopskit.tracking._deletion import event_from
+
         out = []
         for seq, *values in self._read(sql + " ORDER BY seq", args):
             fields = dict(zip(("kind", "name", "state", "time", "user", "reason", "via"), values))
@@ -796,6 +901,8 @@ class SQLiteBackend:
         in SQLite: the same order), and ``params.k IN ('a', 'b')`` (tags too).
         tests/tracking/test_sql_candidates.py holds SQL and Python to one answer.
         """
+        from mlopskit.tracking._query import And, Compare, In
+
         items = node.items if isinstance(node, And) else (node,)
         where: list[str] = []
         args: list[Any] = []
@@ -847,6 +954,8 @@ class SQLiteBackend:
 
     def experiments(self) -> list[str]:
         """Experiment names, sorted (invalid stored names are skipped)."""
+        from mlopskit.tracking._validate import check_experiment
+
         out = []
         for (name,) in self._read("SELECT name FROM experiments ORDER BY name"):
             try:
@@ -864,6 +973,71 @@ class SQLiteBackend:
             )
 
 
+class RunRows(NamedTuple):
+    """Runs as plain values (:meth:`SQLiteBackend.run_rows`).
+
+    ``rows`` are ``(run_id, experiment, name, status, start_time, end_time, parent_id,
+    user, host, 1)``, times in epoch seconds; ``paused`` maps run id to the value of its
+    ``mlopskit.paused`` tag; with ``documents``, ``params`` and ``tags`` map run id to a
+    JSON object's text (a run without any is missing) and ``metrics`` are
+    ``(run_id, key, latest value)`` rows sorted by run id.
+    """
+
+    rows: list[tuple[Any, ...]]
+    paused: dict[str, Any]
+    params: dict[str, str]
+    tags: dict[str, str]
+    metrics: list[tuple[str, str, float | None]]
+
+
+#: ``PAUSED_TAG`` and ``_validate``'s time range, statuses and name rule (the records and
+#: validators are not imported on the listing path; tests/cli/test_runs_ls_rows.py pins
+#: them to theirs).
+_PAUSED_TAG = "mlopskit.paused"
+_MIN_TIME, _MAX_TIME = -62135596800.0, 253402300799.0
+_STATUSES_SQL = "('RUNNING', 'FINISHED', 'FAILED', 'KILLED')"
+_SEGMENT_HEAD, _SEGMENT_TAIL = "[A-Za-z0-9_]", "[A-Za-z0-9._@+=,-]"
+#: Many names at once: each followed by a newline, which no name may hold.
+_RUN_IDS = re.compile(f"(?:{_SEGMENT_HEAD}{_SEGMENT_TAIL}{{0,63}}\n)*")
+_NAMES = re.compile(f"(?:{_SEGMENT_HEAD}{_SEGMENT_TAIL}{{0,199}}\n)*")
+
+
+def _all_match(pattern: re.Pattern[str], names: Collection[str]) -> bool:
+    """Whether every name (text) matches ``pattern`` (one pass over them all)."""
+    if not names:
+        return True
+    text = "\n".join(names) + "\n"
+    # a name holding a newline would split in two: the count of newlines catches it
+    return text.count("\n") == len(names) and pattern.fullmatch(text) is not None
+
+
+def _names_ok(rows: list[tuple[Any, ...]]) -> bool:
+    """Whether the run ids, parent ids and experiment names of ``rows`` (text, as the SQL
+    check made sure) are names ``_validate`` accepts."""
+    parents = [row[6] for row in rows if row[6] is not None]
+    return (
+        _all_match(_RUN_IDS, [row[0] for row in rows])
+        and _all_match(_RUN_IDS, parents)
+        and _all_match(_NAMES, list({row[1] for row in rows}))
+    )
+
+
+def _time_sql(column: str) -> str:
+    return (
+        f"(typeof({column}) IN ('integer', 'real') "
+        f"AND {column} BETWEEN {_MIN_TIME!r} AND {_MAX_TIME!r})"
+    )
+
+
+#: 1 when the types, status and times of a ``runs`` row pass ``_invalid_row``'s checks
+#: (the names are checked by ``_names_ok``).
+_ROW_CHECK = (
+    f"(typeof(r.run_id) = 'text' AND typeof(r.experiment) = 'text' "
+    f"AND r.status IN {_STATUSES_SQL} AND typeof(r.name) = 'text' "
+    f"AND (r.parent_id IS NULL OR typeof(r.parent_id) = 'text') "
+    f"AND {_time_sql('r.start_time')} AND (r.end_time IS NULL OR {_time_sql('r.end_time')}))"
+)
+_LAST = itemgetter(-1)
 _STEP_THEN_TIME = itemgetter(0, 2)
 #: The comparisons ``candidates`` translates to SQL (the same operator in both).
 _SQL_OPS = frozenset({"=", "!=", "<", "<=", ">", ">="})
@@ -878,19 +1052,37 @@ def _unpack(code: str, data: bytes) -> array[Any]:
     return arr
 
 
-def _invalid_row(row: Sequence[Any]) -> str | None:
+class _RowChecks(NamedTuple):
+    is_run_id: Callable[[object], bool]
+    is_experiment: Callable[[object], bool]
+    statuses: tuple[str, ...]
+    min_time: float
+    max_time: float
+
+
+def _row_checks() -> _RowChecks:
+    """What ``_invalid_row`` checks with (imported on first use: a listing of well-formed
+    rows never needs the validators or the records)."""
+    from mlopskit.tracking._model import STATUSES
+    from mlopskit.tracking._validate import MAX_TIME, MIN_TIME, is_experiment, is_run_id
+
+    return _RowChecks(is_run_id, is_experiment, STATUSES, MIN_TIME, MAX_TIME)
+
+
+def _invalid_row(row: Sequence[Any], checks: _RowChecks) -> str | None:
     """Why a stored ``runs`` row (with its params and tags JSON) cannot be trusted."""
+    is_run_id, is_experiment, statuses, low, high = checks
     run_id, experiment, name, status, start, end, parent = row[:7]
     if not is_run_id(run_id) or not (parent is None or is_run_id(parent)):
         return f"run {run_id!r}: an invalid run id (or parent id {parent!r})"
     if not is_experiment(experiment):
         return f"run {run_id!r}: an invalid experiment name {experiment!r}"
-    if status not in STATUSES:
+    if status not in statuses:
         return f"run {run_id!r}: invalid status {status!r}"
     if not isinstance(name, str):
         return f"run {run_id!r}: the name is not text"
     for value in (start, end) if end is not None else (start,):
-        if not (isinstance(value, (int, float)) and MIN_TIME <= value <= MAX_TIME):
+        if not (isinstance(value, (int, float)) and low <= value <= high):
             return f"run {run_id!r}: a start or end time is not a time ({value!r})"
     return None
 
@@ -898,6 +1090,8 @@ def _invalid_row(row: Sequence[Any]) -> str | None:
 def _split_keys(keys: Collection[str] | None) -> dict[str, set[str]] | None:
     if keys is None:
         return None
+    from mlopskit.tracking._model import PAUSED_TAG
+
     # the pause a resumed run's duration leaves out is read whatever was asked
     out: dict[str, set[str]] = {"params": set(), "metrics": set(), "tags": {PAUSED_TAG}}
     for key in keys:
