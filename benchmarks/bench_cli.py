@@ -11,8 +11,8 @@ tracking backend's public protocol, in a temporary directory removed afterwards,
 figure never comes from a workspace an older commit wrote) and is measured against its
 goal only.
 
-Rows written with ``--json``: ``{"row", "mode": "process", "anchor", "ratio", "min",
-"max", "n", "goal", "met", "mlopskit", "anchor_value", "unit"}`` (seconds).
+Rows written with ``--json`` are the record's rows (``_bench.absolute_row``: each time
+against the goal's budget; ``_bench.make_row``: ``--help`` paired with ``mlflow --help``).
 """
 
 from __future__ import annotations
@@ -34,6 +34,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 SRC = str(HERE.parent / "src")
 sys.path.insert(0, SRC)
+sys.path.insert(0, str(HERE))
+
+from _bench import absolute_row, make_row  # noqa: E402
 
 HELP_GOAL = 0.15
 RUNS_LS_GOAL = 0.5
@@ -102,31 +105,22 @@ def row(
     anchor: str | None = None,
     theirs: list[float] | None = None,
     theirs_cpu: list[float] | None = None,
-) -> dict[str, Any]:
+) -> list[dict[str, Any]]:
+    """The goal's row (each time against the budget) and, with an anchor, the paired row."""
     med = statistics.median(ours)
-    anchor_value = statistics.median(theirs) if theirs else None
-    out = {
-        "row": name,
-        "mode": "process",
-        "anchor": anchor,
-        "ratio": round(med / anchor_value, 3) if anchor_value else None,
-        "min": round(min(ours), 4),
-        "max": round(max(ours), 4),
-        "n": len(ours),
-        "goal": f"<= {goal} s",
-        "met": med <= goal,
-        "mlopskit": round(med, 4),
-        "anchor_value": round(anchor_value, 4) if anchor_value else None,
-        "unit": "s",
-    }
+    out = [absolute_row(name, mode="process", values=ours, unit="s", goal=f"<= {goal}")]
     ratio = ""
-    if anchor_value:
-        ratio = f"  {out['ratio']}x {anchor} ({anchor_value:.3f} s"
+    if anchor and theirs:
+        paired = make_row(
+            f"{name} vs {anchor}", mode="process", anchor=anchor, a=ours, b=theirs, unit="s"
+        )
+        out.append(paired)
+        ratio = f"  {paired['ratio']:.3g}x {anchor} ({statistics.median(theirs):.3f} s"
         ratio += f"; CPU {statistics.median(theirs_cpu):.3f} s)" if theirs_cpu else ")"
     print(
         f"{name:<38} median {med:.3f} s (min {min(ours):.3f}, max {max(ours):.3f}, n={len(ours)};"
-        f" CPU {statistics.median(cpu):.3f} s)  goal {out['goal']}: "
-        f"{'met' if out['met'] else 'NOT met'}{ratio}",
+        f" CPU {statistics.median(cpu):.3f} s)  goal <= {goal} s: "
+        f"{'met' if out[0]['met'] else 'NOT met'}{ratio}",
         flush=True,
     )
     return out
@@ -189,7 +183,7 @@ def main() -> None:
     else:
         print("(mlflow not found: --help measured without its anchor)")
     times, cpus = timed(cmds, n)
-    rows.append(
+    rows.extend(
         row(
             "mlopskit --help",
             times["mlopskit"],
@@ -208,7 +202,7 @@ def main() -> None:
         for fmt in ([], ["--json"]):
             name = f"mlopskit runs ls{' --json' if fmt else ''} ({args.runs:,} runs)"
             times, cpus = timed({"mlopskit": [*ours, "-w", str(root), "runs", "ls", *fmt]}, n)
-            rows.append(row(name, times["mlopskit"], RUNS_LS_GOAL, cpus["mlopskit"]))
+            rows.extend(row(name, times["mlopskit"], RUNS_LS_GOAL, cpus["mlopskit"]))
 
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
