@@ -679,8 +679,9 @@ class TestWorkers:
     def test_workers_share_keep_alive_connections_evenly(
         self, workspace: Path, tmp_path: Path
     ) -> None:
-        """Eight keep-alive clients of serve(workers=2) are held four by each worker, so
-        no worker's clients queue behind twice as many requests as the other's."""
+        """Eight keep-alive clients of serve(workers=2) are shared out evenly (four each;
+        five and three at worst, when a loaded machine delays a worker past the 100 ms
+        it is given to take its share), never six or seven on one worker."""
         import http.client
 
         spec = {"workspace": str(workspace), "target": {"uri": "w@champion"}, "workers": 2}
@@ -700,7 +701,8 @@ class TestWorkers:
                 assert json.loads(answer.read()) == {"predictions": EXPECTED}
                 conns.append(conn)
             held = sorted(connections_of(pid, port) for pid in workers)
-            assert held == [4, 4]
+            assert sum(held) == 8
+            assert held[1] - held[0] <= 2, held
         finally:
             for conn in conns:
                 conn.close()
