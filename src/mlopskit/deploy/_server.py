@@ -63,9 +63,14 @@ _JSON = "application/json"
 # Errors a model raises when it is handed input it cannot use: the caller's fault (4xx),
 # as MLflow's scoring server treats them, never a 500 (MLflow #4897).
 _INPUT_ERRORS = (ValueError, TypeError, KeyError, IndexError)
-# A request is predicted on the event loop only while predictions take at most this long
-# (on average): a slower model goes to a thread, so health checks never wait behind it.
+# A request is predicted on the event loop only while predictions take at most this much
+# CPU time (on average) and at most _INLINE_WALL_SECONDS of wall-clock time: a slower
+# model, or one that waits (on I/O, a lock), goes to a thread, so health checks never
+# wait behind it. CPU time, because the wall-clock time of the same prediction grows
+# several times over on a machine loaded by other work, and that would send every
+# request to threads exactly when their wait for the interpreter lock costs most.
 _INLINE_SECONDS = 0.002
+_INLINE_WALL_SECONDS = 0.02
 
 
 def _dumps(payload: Any) -> bytes:
@@ -143,7 +148,8 @@ class _State:
     context: contextvars.Context
     inline_bytes: int = 0
     freeze_gc: bool = False
-    cost: float | None = None  # seconds a prediction takes (moving average); None: unknown
+    cost: float | None = None  # CPU seconds a prediction takes (moving average); None: unknown
+    wall: float = 0.0  # wall-clock seconds a prediction takes (moving average)
     ready: bool = False
     error: str | None = None
     loaded: threading.Event = field(default_factory=threading.Event)
@@ -243,7 +249,7 @@ class _Handler:
         predictor: Any = None
         frame: Any = None
         rid = request_id or ""
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         try:
             if protocol == "v2":
                 variant, predictor = self.pick(model or "", version, key)
@@ -263,8 +269,11 @@ class _Handler:
             run = getattr(predictor, "predict_prepared", None) or predictor.predict
             outputs = run(frame)  # the codec conformed it to the signature already
             seconds = time.perf_counter() - t0
-            cost = self.state.cost
-            self.state.cost = seconds if cost is None else cost + 0.2 * (seconds - cost)
+            cpu = time.thread_time() - c0
+            state = self.state
+            cost = state.cost
+            state.cost = cpu if cost is None else cost + 0.2 * (cpu - cost)
+            state.wall = seconds if cost is None else state.wall + 0.2 * (seconds - state.wall)
             if protocol == "v2":
                 payload = self.codec.encode_v2(
                     outputs,
@@ -533,6 +542,7 @@ def build_app(
                     len(body) <= state.inline_bytes
                     and cost is not None
                     and cost <= _INLINE_SECONDS
+                    and state.wall <= _INLINE_WALL_SECONDS
                     and not (backlogged is not None and backlogged())
                 ):
                     # A small, fast request costs less than the hand-off to a thread, and
@@ -885,9 +895,10 @@ def serve(
         inline_bytes: requests with a body of at most this many bytes (1 MiB: about
             2,500 rows of 20 numbers) are predicted on the event loop (no thread
             hand-off, no wait for the interpreter lock behind other threads) while the
-            model's predictions take at most 2 ms on average; larger or slower ones on a
-            worker thread (the first request always), so health checks never wait
-            behind a slow model. 0 sends every request to a thread.
+            model's predictions take at most 2 ms of CPU (and 20 ms of wall-clock time)
+            on average; larger or slower ones on a worker thread (the first request
+            always), so health checks never wait behind a slow model. 0 sends every
+            request to a thread.
 
     Raises:
         MissingExtraError: ``pymlopskit[serve]`` is not installed.
