@@ -699,7 +699,12 @@ _DEFER_STEP = 0.0005
 
 
 def _balanced_server(
-    uvicorn: Any, config: Any, sock: socket.socket, counts: Any, index: int
+    uvicorn: Any,
+    config: Any,
+    sock: socket.socket,
+    counts: Any,
+    index: int,
+    loaded: threading.Event | None = None,
 ) -> Any:
     """A uvicorn server for worker ``index`` that accepts on the shared ``sock`` itself,
     leaving a new connection to a worker that holds fewer (``counts``: open connections
@@ -708,13 +713,16 @@ def _balanced_server(
     Without it the kernel wakes every worker for each new connection and the first to
     run takes it, often several at once: 8 keep-alive clients were split 6/2 or 5/3
     between two workers in most trials, and the slowest requests queued behind three
-    times as many on the busier one.
+    times as many on the busier one. A worker accepts nothing before its app has
+    loaded the model (``loaded``), so no client of a ready server is answered 503.
     """
     import asyncio
 
     class BalancedServer(uvicorn.Server):  # type: ignore[misc]
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets=[])  # the app's lifespan; no listener of uvicorn's
+            while loaded is not None and not loaded.is_set() and not self.should_exit:
+                await asyncio.sleep(0.005)  # connections wait in the queue, or go to another
             loop = asyncio.get_running_loop()
             base = self.config.http_protocol_class
 
@@ -818,9 +826,11 @@ def _serve_workers(
         if pid == 0:  # a worker: its own app and metrics, the shared socket
             code = 1
             try:
-                config.app = make_app()
+                app = make_app()
+                config.app = app
                 config.loaded = False
-                _balanced_server(uvicorn, config, sock, counts, index).run()
+                loaded = app.state.mlopskit.loaded
+                _balanced_server(uvicorn, config, sock, counts, index, loaded).run()
                 code = 0
             finally:
                 os._exit(code)
