@@ -55,7 +55,7 @@ SRC = str(HERE.parent / "src")
 sys.path.insert(0, SRC)
 
 ROWS: list[dict[str, Any]] = []
-WORKERS = [1]  # workers of every server in the HTTP rows (--workers)
+WORKERS = [1]  # workers of both servers in the HTTP rows against MLflow (--workers)
 FEATURES = [f"f{i}" for i in range(20)]
 
 
@@ -789,8 +789,8 @@ def main() -> None:
         "--workers",
         type=int,
         default=1,
-        help="workers of every server in the HTTP rows (serve(workers=N), mlflow --workers N, "
-        "MLServer parallel_workers=N)",
+        help="workers of both servers in the HTTP rows against MLflow (serve(workers=N), "
+        "mlflow --workers N); MLServer's pairings are --mlserver-modes",
     )
     ap.add_argument(
         "--rounds", type=int, default=0, help="pairs per HTTP row (default 5; --quick 3)"
