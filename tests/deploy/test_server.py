@@ -600,6 +600,31 @@ def children_of(pid: int) -> set[int]:
     return {int(c) for c in text.split()}
 
 
+def connections_of(pid: int, port: int) -> int:
+    """How many established TCP connections to local ``port`` process ``pid`` holds
+    (Linux /proc: its socket descriptors matched against the kernel's TCP table)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = str(fd.readlink())
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    held = 0
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == "01" and fields[9] in inodes:
+                held += 1
+    return held
+
+
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
 class TestWorkers:
     def test_workers_share_the_socket_metrics_and_log(
@@ -650,6 +675,39 @@ class TestWorkers:
 
             frame = PredictionLogger(mk.current_workspace().store, name=name).read()
         assert sorted(set(frame["request_id"])) == sorted(ids)
+
+    def test_workers_share_keep_alive_connections_evenly(
+        self, workspace: Path, tmp_path: Path
+    ) -> None:
+        """Eight keep-alive clients of serve(workers=2) are shared out evenly (four each;
+        five and three at worst, when a loaded machine delays a worker past the 100 ms
+        it is given to take its share), never six or seven on one worker."""
+        import http.client
+
+        spec = {"workspace": str(workspace), "target": {"uri": "w@champion"}, "workers": 2}
+        proc = start_server(spec, tmp_path / "log")
+        conns: list[http.client.HTTPConnection] = []
+        try:
+            workers = sorted(children_of(proc.pid))
+            assert len(workers) == 2
+            port = int(proc.url.rsplit(":", 1)[1])
+            body = json.dumps(MLFLOW_BODIES["inputs"])
+            for _ in range(8):  # one after another, each answered (so accepted) in turn
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                conn.request(
+                    "POST", "/invocations", body=body, headers={"Content-Type": "application/json"}
+                )
+                answer = conn.getresponse()
+                assert json.loads(answer.read()) == {"predictions": EXPECTED}
+                conns.append(conn)
+            held = sorted(connections_of(pid, port) for pid in workers)
+            assert sum(held) == 8
+            assert held[1] - held[0] <= 2, held
+        finally:
+            for conn in conns:
+                conn.close()
+            code = proc.stop()
+        assert code == 0, proc.stderr()
 
     def test_workers_need_the_blocking_serve(self) -> None:
         """workers > 1 with background=True is refused before anything starts."""

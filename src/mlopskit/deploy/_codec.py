@@ -1160,7 +1160,7 @@ def _fast_floats(flat: list[Any], dtype: str) -> np.ndarray | None:
         return None
     if arr.ndim != 1 or arr.dtype.kind not in "if":
         return None
-    arr = arr.astype(dtype)
+    arr = arr.astype(dtype, copy=False)  # FP64 data is float64 already: no copy
     return arr if np.isfinite(arr.sum()) else None
 
 
