@@ -116,6 +116,7 @@ class DirIngest:
         odb.packs.load()
         self.now = _now()
         self.fresh = FRESHEN_AFTER.total_seconds()
+        self.fresh_packs: dict[str, bool] = {}
 
     def run(self, tree: _Dir) -> ArtifactRef:
         total = _count(tree)
@@ -138,13 +139,23 @@ class DirIngest:
         entry = self.odb.packs.lookup(digest)
         if entry is None:
             return False
-        return self.now - self.odb.packs.mtime(entry.pack) < self.fresh
+        fresh = self.fresh_packs.get(entry.pack)
+        if fresh is None:
+            fresh = self.now - self.odb.packs.mtime(entry.pack) < self.fresh
+            self.fresh_packs[entry.pack] = fresh
+        return fresh
 
     def _blob(self, f: _File) -> Row:
         st = f.st
         st_key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         cached = self.known.get(f.path)
-        if cached is not None and tuple(cached[0]) == st_key and self._has(cached[1]):
+        if (  # the snapshot is untrusted: a hit is the same stat and a digest stored here
+            type(cached) is tuple
+            and len(cached) == 2
+            and cached[0] == st_key
+            and type(cached[1]) is str
+            and self._has(cached[1])
+        ):
             digest = cached[1]
         elif st.st_size <= self.pack_threshold:
             with open(f.path, "rb") as fh:
@@ -168,7 +179,7 @@ class DirIngest:
         for sub in node.dirs:
             ref = self._put(sub)
             entries.append(Row(sub.name, ref.digest, ref.size, "tree", 0o755))
-        top, shards = encode_tree(entries)
+        top, shards = encode_tree(entries, names_checked=True)  # walk() checked them
         for shard in shards:
             digest = _digest_of(shard, DEFAULT_ALGORITHM)
             if not self._has(digest):
