@@ -22,6 +22,7 @@ copy); the ``process`` row "vs the same loop + fsync" compares the same work.
 
     nox -s bench_store                     # or nox -s bench_all for the whole record
     python benchmarks/bench_store.py [--quick] [--size-mib 1024 --files 10000 --reps 5] [--json PATH]
+                                     [--only file|dir|reput]
 """
 
 from __future__ import annotations
@@ -140,6 +141,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="64 MiB, 500 files, 3 pairs")
     parser.add_argument("--json", help="write this bench's record here")
     parser.add_argument("--no-dvc", action="store_true", help="only the rows against the loop")
+    parser.add_argument(
+        "--only",
+        choices=["file", "dir", "reput"],
+        help="only the put_file rows, the cold put_dir rows, or the re-put rows",
+    )
     args = parser.parse_args()
     if args.quick:
         args.size_mib, args.files, args.reps = 64, 500, 3
@@ -162,7 +168,7 @@ def main() -> None:
         repo_root.mkdir(parents=True, exist_ok=True)
         big = repo_root / "big.bin"
         with open(big, "wb") as f:
-            for _ in range(args.size_mib):
+            for _ in range(args.size_mib if args.only in (None, "file") else 0):
                 f.write(os.urandom(1 << 20))
         data = repo_root / "data"
         data.mkdir()
@@ -222,7 +228,8 @@ def main() -> None:
         size = f"{args.size_mib} MiB" if args.size_mib < 1024 else f"{args.size_mib // 1024} GiB"
         a_file = {"process": mk_put_file_proc, "in-process": mk_put_file_api}
         a_dir = {"process": mk_put_dir_proc, "in-process": mk_put_dir_api}
-        for mode, how in modes if dvc else []:
+        files = args.only in (None, "file")
+        for mode, how in modes if dvc and files else []:
             add(
                 bench,
                 f"put_file {size}, cold, vs dvc add",
@@ -233,7 +240,7 @@ def main() -> None:
                 args.reps,
                 "<= 0.5",
             )
-        for mode, b in (("process", floor_proc), ("in-process", floor_api)):
+        for mode, b in (("process", floor_proc), ("in-process", floor_api)) if files else ():
             add(
                 bench,
                 f"put_file {size}, cold, vs a sha256-while-copy loop",
@@ -244,17 +251,18 @@ def main() -> None:
                 args.reps,
                 "<= 1.25",
             )
-        add(
-            bench,
-            f"put_file {size}, cold, vs the same loop + fsync (a durable copy)",
-            "process",
-            "8 MiB readinto+sha256+write loop, then fsync",
-            a_file["process"],
-            floor_durable_proc,
-            args.reps,
-            None,
-        )
-        for mode, how in modes if dvc else []:
+        if files:
+            add(
+                bench,
+                f"put_file {size}, cold, vs the same loop + fsync (a durable copy)",
+                "process",
+                "8 MiB readinto+sha256+write loop, then fsync",
+                a_file["process"],
+                floor_durable_proc,
+                args.reps,
+                None,
+            )
+        for mode, how in modes if dvc and args.only in (None, "dir") else []:
             add(
                 bench,
                 f"put_dir {args.files:,} x 4 KiB, cold, vs dvc add",
@@ -272,7 +280,7 @@ def main() -> None:
             victim.unlink()
             victim.write_bytes(os.urandom(4096))
 
-        for mode, how in modes if dvc else []:
+        for mode, how in modes if dvc and args.only in (None, "reput") else []:
             assert dvc is not None
             fresh()
             ArtifactStore(mk).put_dir(data)

@@ -444,8 +444,13 @@ def bench_artifact(bench: Bench, reps: int, size_mb: int) -> None:
         for _ in range(size_mb):
             f.write(os.urandom(1024 * 1024))
 
+    # Each side starts with no dirty pages left by the other (os.sync outside the timed
+    # region): the loop returns with its copy unwritten, and the store's fsync would
+    # otherwise wait for that writeback too. 9 pairs after a warm-up of each: a 200 MB
+    # copy's time swings with the disk, 3 pairs spread 0.5x-3.9x.
     def baseline() -> float:
         dst = os.path.join(work, f"copy-{uuid.uuid4().hex}")
+        os.sync()
         t = timed(lambda: one_pass_copy(src, dst))
         os.unlink(dst)
         return t
@@ -454,6 +459,7 @@ def bench_artifact(bench: Bench, reps: int, size_mb: int) -> None:
         root = tmpdir()
         tracker = Tracker(root)
         run = tracker.start_run("e", capture_env=False)
+        os.sync()
         t = timed(lambda: run.log_artifact(src, name="blob.bin"))
         run.end()
         tracker.backend.close()
@@ -513,7 +519,7 @@ def main() -> None:
                 "runs": lambda: bench_runs(bench, reps),
                 "log_metric": lambda: bench_log_metric(bench, reps, args.quick),
                 "search": lambda: bench_search(bench, reps, args.quick),
-                "artifact": lambda: bench_artifact(bench, 3, 50 if args.quick else 200),
+                "artifact": lambda: bench_artifact(bench, 9, 50 if args.quick else 200),
             }
             for name, run in groups.items():
                 if args.only in (None, name):

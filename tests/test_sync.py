@@ -16,6 +16,7 @@ from mlopskit import _context
 from mlopskit.errors import IntegrityError, RefConflictError, UntrustedObjectError
 from mlopskit.store import ArtifactStore
 from mlopskit.sync import SyncReport, pull, push, sync
+from mlopskit.testing import corrupt_object
 
 
 @pytest.fixture(autouse=True)
@@ -84,8 +85,10 @@ class TestObjects:
         ref = src.put_dir(data)
         src.refs.set("data/main", ref)
         lookups: list[str] = []
-        real = dst.exists
-        monkeypatch.setattr(dst, "exists", lambda d: lookups.append(str(d)) or real(d))
+        real = dst.exists_many
+        monkeypatch.setattr(
+            dst, "exists_many", lambda ds, **kw: lookups.extend(map(str, ds)) or real(ds, **kw)
+        )
         report = sync(src, dst)
         assert len(lookups) <= sync_module.FIRST_SAMPLE + 5, len(lookups)
         assert report.objects_copied == report.objects_missing == 1 + 100 + 100
@@ -93,7 +96,7 @@ class TestObjects:
         assert same_files(data, tmp_path / "out")
         assert not list((tmp_path / "b").glob("objects/*/*/*"))
 
-    def test_tree_with_unusual_modes_falls_back_to_objects(self, tmp_path: Path) -> None:
+    def test_tree_with_unusual_modes_arrives_whole(self, tmp_path: Path) -> None:
         """A tree a checkout cannot rebuild bit for bit (a setuid file) still arrives whole."""
         src, dst = ArtifactStore(tmp_path / "a"), ArtifactStore(tmp_path / "b")
         data = tree(tmp_path / "data", 100)
@@ -153,6 +156,56 @@ class TestObjects:
         with pytest.raises(IntegrityError):
             sync(src, dst)
         assert dst.refs.list() == []
+
+    def test_damaged_packed_source_object_moves_no_ref(self, tmp_path: Path) -> None:
+        """A file of a new tree damaged in the source's pack stops the push with
+        IntegrityError naming it, before the tree's manifests or any ref are written."""
+        src, dst = ArtifactStore(tmp_path / "a"), ArtifactStore(tmp_path / "b")
+        ref = src.put_dir(tree(tmp_path / "data", 300))
+        src.refs.set("data/main", ref)
+        victim = next(e for _, e in src.walk(ref) if e.kind == "blob")
+        assert src.stat(victim.digest).location == "pack"
+        corrupt_object(src, victim.digest)
+        with pytest.raises(IntegrityError, match=victim.digest):
+            sync(src, dst)
+        assert dst.refs.list() == [] and not dst.exists(ref)
+
+    def test_a_push_stopped_between_packs_leaves_no_dangling_manifest(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Packs are written children first: a push that fails after its first pack leaves
+        no manifest on the target naming an object the target lacks, and the next push
+        completes the tree."""
+        from mlopskit import sync as sync_module
+
+        monkeypatch.setattr(sync_module, "BATCH", 2000)  # a pack per ~2 KB
+        src, dst = ArtifactStore(tmp_path / "a"), ArtifactStore(tmp_path / "b")
+        data = tmp_path / "data"
+        for d in range(6):
+            tree(data / f"d{d}", 40)
+        ref = src.put_dir(data)
+        src.refs.set("data/main", ref)
+        calls = []
+        real = dst.put_many
+
+        def failing(datas: Any) -> list[str]:
+            calls.append(1)
+            if len(calls) == 3:
+                raise OSError("disk full")
+            return real(datas)
+
+        monkeypatch.setattr(dst, "put_many", failing)
+        with pytest.raises(OSError, match="disk full"):
+            sync(src, dst)
+        monkeypatch.setattr(dst, "put_many", real)
+        assert len(calls) == 3 and not dst.exists(ref)
+        for _, entry in src.walk(ref):
+            if entry.kind == "tree" and dst.exists(entry.digest):
+                assert all(dst.exists(e.digest) for e in dst.read_tree(entry.digest))
+        sync(src, dst)
+        dst.checkout(dst.refs.get("data/main"), tmp_path / "out")
+        assert same_files(data, tmp_path / "out")
+        assert dst.verify().ok
 
     def test_large_objects_go_through_a_file(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

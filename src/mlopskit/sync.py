@@ -8,9 +8,10 @@ URL), so pushing is store-to-store, in three steps, in this order:
    records) is walked in the source; a subtree whose root the target already holds is not
    walked further (content addressing: the same digest is the same bytes, and objects are
    written children first, so a present object's closure is present). The missing set is
-   copied children first, verified on read, many objects at a time. A missing directory
-   tree of mostly new files goes whole through ``checkout`` + ``put_dir`` (its small files
-   packed: one request per pack instead of one per file).
+   copied children first, verified on read, many objects at a time; small objects go
+   packed (a pack and its index: two requests per 64 MiB instead of one per file, read
+   from the source one pack at a time). A missing directory tree of mostly new files is
+   recognised from a sample and sent whole, without a lookup per file.
 2. **Refs** — each ref's append-only history is compared with the target's: if the
    target's history is a prefix of the source's, the new records are appended with
    compare-and-swap (a *fast-forward*); if it already holds them (or more) nothing is
@@ -88,6 +89,10 @@ SAMPLE = 32
 #: when most are missing, the tree is new there and is sent whole (a lookup of a missing
 #: object costs up to four requests on S3, so the first look is kept small).
 FIRST_SAMPLE = 8
+#: Small objects sent in one pack are read from the source this many bytes at a time.
+BATCH = 64 * 1024 * 1024
+#: Fewer small objects than this are sent loose (a pack and its index are two writes).
+PACK_MIN = 4
 _CONTAINERS = ("tree", "record", "shard")
 
 
@@ -532,6 +537,7 @@ class _Transfer:
     """What the target lacks: whole directory trees, and single objects (records, blobs)."""
 
     trees: list[_Obj] = field(default_factory=list)
+    closures: dict[str, list[_Obj]] = field(default_factory=dict)  # of trees, when known
     singles: dict[str, _Obj] = field(default_factory=dict)
     count: int = 0
     nbytes: int = 0
@@ -557,7 +563,7 @@ def _missing(
     while frontier:
         level = [o for o in _unique(frontier) if o.digest not in seen]
         seen.update(o.digest for o in level)
-        present = _pmap(lambda o: dst.exists(o.digest), level, workers)
+        present = dst.exists_many([o.digest for o in level], refresh=False)
         frontier = []
         for obj, here in zip(level, present):
             if here:
@@ -585,10 +591,11 @@ def _plan_tree(
     first = _unique(_first_level(src, root, workers))
     if len(first) > FIRST_SAMPLE:
         sample = sorted(first, key=lambda o: o.digest)[:FIRST_SAMPLE]
-        present = _pmap(lambda o: dst.exists(o.digest), sample, workers)
+        present = dst.exists_many([o.digest for o in sample], refresh=False)
         if present.count(False) * 2 > len(sample):
             everything = _closure(src, root, workers)
             out.trees.append(root)
+            out.closures[root.digest] = everything
             out.count += len(everything)
             out.nbytes += sum(o.size or 0 for o in everything)
             return
@@ -599,8 +606,13 @@ def _plan_tree(
     while frontier:
         level = [o for o in _unique(frontier) if o.digest not in seen]
         seen.update(o.digest for o in level)
-        present = _pmap(lambda o: o is not root and dst.exists(o.digest), level, workers)
-        level = [o for o, here in zip(level, present) if not here]
+        others = [o for o in level if o is not root]
+        here = {
+            o.digest
+            for o, yes in zip(others, dst.exists_many([o.digest for o in others], refresh=False))
+            if yes
+        }
+        level = [o for o in level if o.digest not in here]
         frontier = []
         for obj, (kids, size) in zip(
             level, _pmap(lambda o: _read_children(src, o), level, workers)
@@ -613,7 +625,7 @@ def _plan_tree(
                     frontier.append(kid)
     candidates = sorted(blobs.values(), key=lambda b: b.digest)
     sample = candidates[:SAMPLE]  # digests are uniformly random: a fair sample
-    present = _pmap(lambda o: dst.exists(o.digest), sample, workers)
+    present = dst.exists_many([o.digest for o in sample], refresh=False)
     if len(candidates) > SAMPLE and present.count(False) * 2 > len(sample):
         # mostly new files: send the tree whole rather than look each file up
         out.trees.append(root)
@@ -622,7 +634,7 @@ def _plan_tree(
         out.nbytes += sum(b.size or 0 for b in blobs.values())
         return
     rest = candidates[len(sample) :]
-    present += _pmap(lambda o: dst.exists(o.digest), rest, workers)
+    present += dst.exists_many([o.digest for o in rest], refresh=False)
     for obj in [*manifests.values(), *(b for b, here in zip(candidates, present) if not here)]:
         out.add(obj)
 
@@ -632,14 +644,18 @@ def _read_children(store: ArtifactStore, obj: _Obj) -> tuple[list[_Obj], int]:
     if obj.kind not in _CONTAINERS:
         size = obj.size if obj.size is not None else store.stat(obj.digest).size
         return [], size
-    return _children(store, obj), len(store.get_bytes(obj.digest))
+    data = store.get_bytes(obj.digest)
+    return _parse_children(store, obj, data), len(data)
 
 
 def _children(store: ArtifactStore, obj: _Obj) -> list[_Obj]:
     """The objects ``obj`` names: a manifest's entries and shards, a record's links."""
     if obj.kind not in _CONTAINERS:
         return []
-    data = store.get_bytes(obj.digest)
+    return _parse_children(store, obj, store.get_bytes(obj.digest))
+
+
+def _parse_children(store: ArtifactStore, obj: _Obj, data: bytes) -> list[_Obj]:
     try:
         body = json.loads(data)
         if not isinstance(body, dict):
@@ -699,37 +715,67 @@ def _copy_all(
     bar = _progress_bar(todo.nbytes, f"{src.url} → {dst.url}", progress)
     try:
         for tree in todo.trees:
-            _send_tree(src, dst, tree, workers, bar)
+            _send_tree(src, dst, tree, workers, bar, todo.closures.get(tree.digest))
         for wave in _order(src, todo.singles, workers):
-            _copy_objects(src, dst, wave, workers, bar)
+            _send(src, dst, wave, workers, bar)
     finally:
         bar.close()
 
 
-def _send_tree(src: ArtifactStore, dst: ArtifactStore, tree: _Obj, workers: int, bar: Any) -> None:
-    """Send a directory tree as ``put_dir`` does: its small files in a few pack files.
+def _send_tree(
+    src: ArtifactStore,
+    dst: ArtifactStore,
+    tree: _Obj,
+    workers: int,
+    bar: Any,
+    closure: list[_Obj] | None = None,
+) -> None:
+    """Send a whole directory tree: every object under it, children first, its small
+    ones packed (one request per pack instead of one per file)."""
+    everything = closure if closure is not None else _closure(src, tree, workers)
+    _send(src, dst, everything, workers, bar)
 
-    The tree is checked out (every file verified) and put again on the target, which
-    rebuilds the same manifests — the same digest — with one request per pack instead
-    of one per file. Should the digest differ (a file mode the checkout cannot
-    reproduce), the tree is copied object by object instead.
-    """
-    with tempfile.TemporaryDirectory(prefix="mlopskit-sync-") as tmp:
-        where = os.path.join(tmp, "tree")
-        src.checkout(tree.digest, where, progress=False)
-        ref = dst.put_dir(where, progress=False)
-    if ref.digest == tree.digest:
-        bar.update(ref.size)
+
+def _send(src: ArtifactStore, dst: ArtifactStore, objs: list[_Obj], workers: int, bar: Any) -> None:
+    """Copy ``objs`` (given children first), verified, each after what it names: the
+    large files first, many at a time, then the rest in order, the small ones read in
+    batches of :data:`BATCH` bytes (one read per source pack) and written packed
+    (:meth:`ArtifactStore.put_many`)."""
+
+    def packable(o: _Obj) -> bool:
+        return o.size is not None and o.size <= dst.pack_threshold
+
+    big = [o for o in objs if o.kind not in _CONTAINERS and not packable(o)]
+    _copy_objects(src, dst, big, workers, bar)  # leaves: they name nothing
+    rest = [o for o in objs if o.kind in _CONTAINERS or packable(o)]
+    if sum(map(packable, rest)) < PACK_MIN:
+        for obj in rest:
+            bar.update(_copy_one(src, dst, obj))
         return
-    log.warning("sync_tree_fallback", digest=tree.digest, rebuilt=ref.digest)
-    rest = _Transfer()
-    _plan_tree(src, dst, tree, workers, rest)
-    if rest.trees:  # too many files to look up: send them all, one by one
-        rest = _Transfer()
-        for obj in _closure(src, tree, workers):
-            rest.add(obj)
-    for wave in _order(src, rest.singles, workers):
-        _copy_objects(src, dst, wave, workers, bar)
+    batch: list[_Obj] = []
+    nbytes = 0
+    for obj in rest:
+        if not packable(obj):  # a large manifest or record: after what came before it
+            _send_packed(src, dst, batch, bar)
+            batch, nbytes = [], 0
+            bar.update(_copy_one(src, dst, obj))
+            continue
+        batch.append(obj)
+        nbytes += obj.size or 0
+        if nbytes >= BATCH:
+            _send_packed(src, dst, batch, bar)
+            batch, nbytes = [], 0
+    _send_packed(src, dst, batch, bar)
+
+
+def _send_packed(src: ArtifactStore, dst: ArtifactStore, objs: list[_Obj], bar: Any) -> None:
+    if not objs:
+        return
+    data = src.get_many([o.digest for o in objs])  # verified
+    stored = dst.put_many([data[o.digest] for o in objs])
+    for obj, digest in zip(objs, stored):
+        _check_same(dst, obj.digest, digest)
+    bar.update(sum(len(data[o.digest]) for o in objs))
 
 
 def _copy_objects(
@@ -753,14 +799,18 @@ def _copy_one(src: ArtifactStore, dst: ArtifactStore, obj: _Obj) -> int:
             os.unlink(tmp)
     else:
         ref = dst.put_bytes(src.get_bytes(obj.digest))
-    if ref.digest != obj.digest:
-        raise IntegrityError(
-            f"copying {obj.digest} to {dst.url} stored it as {ref.digest}: the two stores "
-            "hash differently; sync only stores of the same hash algorithm",
-            digest=obj.digest,
-            found=ref.digest,
-        )
+    _check_same(dst, obj.digest, ref.digest)
     return ref.size
+
+
+def _check_same(dst: ArtifactStore, digest: str, stored: str) -> None:
+    if stored != digest:
+        raise IntegrityError(
+            f"copying {digest} to {dst.url} stored it as {stored}: the two stores "
+            "hash differently; sync only stores of the same hash algorithm",
+            digest=digest,
+            found=stored,
+        )
 
 
 def _first_level(src: ArtifactStore, root: _Obj, workers: int) -> list[_Obj]:
@@ -772,18 +822,37 @@ def _first_level(src: ArtifactStore, root: _Obj, workers: int) -> list[_Obj]:
 
 
 def _closure(src: ArtifactStore, root: _Obj, workers: int) -> list[_Obj]:
-    """``root`` and every object under it, with their sizes (a level at a time)."""
-    out: dict[str, _Obj] = {}
+    """``root`` and every object under it, with their sizes, each after the objects it
+    names (children first). Containers are read a level at a time, many at once; a file's
+    size comes from its manifest."""
+    sized: dict[str, _Obj] = {}
+    kids_of: dict[str, list[str]] = {}
     frontier = [root]
     while frontier:
-        level = [o for o in _unique(frontier) if o.digest not in out]
+        level = [o for o in _unique(frontier) if o.digest not in sized]
         frontier = []
-        for obj, (kids, size) in zip(
-            level, _pmap(lambda o: _read_children(src, o), level, workers)
-        ):
-            out[obj.digest] = _Obj(obj.digest, obj.kind, size)
+        for obj in level:
+            if obj.kind not in _CONTAINERS and obj.size is not None:
+                sized[obj.digest] = obj
+        rest = [o for o in level if o.digest not in sized]
+        for obj, (kids, size) in zip(rest, _pmap(lambda o: _read_children(src, o), rest, workers)):
+            sized[obj.digest] = _Obj(obj.digest, obj.kind, size)
+            kids_of[obj.digest] = [k.digest for k in kids]
             frontier.extend(kids)
-    return list(out.values())
+    order: list[_Obj] = []  # depth-first post-order (the objects form a DAG)
+    seen: set[str] = set()
+    stack = [(root.digest, False)]
+    while stack:
+        digest, expanded = stack.pop()
+        if expanded:
+            order.append(sized[digest])
+            continue
+        if digest in seen:
+            continue
+        seen.add(digest)
+        stack.append((digest, True))
+        stack.extend((k, False) for k in kids_of.get(digest, ()) if k not in seen)
+    return order
 
 
 # -- helpers --------------------------------------------------------------------------------

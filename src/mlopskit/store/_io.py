@@ -39,7 +39,7 @@ def _mtime(info: dict[str, Any]) -> float:
     return _now()
 
 
-def _digest_of(data: bytes, like: str) -> str:
+def _digest_of(data: bytes | bytearray | memoryview, like: str) -> str:
     h = digester_for(like)
     h.update(data)
     return h.digest()

@@ -18,19 +18,21 @@ from __future__ import annotations
 import io
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from mlopskit._log import get_logger
 from mlopskit.errors import IntegrityError, InvalidInputError, NotFoundError, StorageError
-from mlopskit.hashing import check_digest, digester_for, new_digester
+from mlopskit.hashing import DEFAULT_ALGORITHM, check_digest, digester_for, new_digester
 from mlopskit.store._cache import ReadCache
 from mlopskit.store._fs import Buffer, Location, _mkstemp, _quietly, publish
 from mlopskit.store._io import (
     FRESHEN_AFTER,
     _check_unchanged,
     _copy_hashing,
+    _digest_of,
     _mtime,
     _now,
     _VerifyingReader,
@@ -38,7 +40,7 @@ from mlopskit.store._io import (
     _Writeback,
     spare_core,
 )
-from mlopskit.store._pack import PackEntry
+from mlopskit.store._pack import PackBuilder, PackEntry
 from mlopskit.store._packindex import PackIndex
 
 if TYPE_CHECKING:
@@ -111,6 +113,31 @@ class ObjectDB:
             return True
         return self.packs.lookup(digest, refresh=True) is not None
 
+    def exists_many(
+        self, digests: list[str], *, refresh: bool = True, workers: int = 16
+    ) -> list[bool]:
+        """:meth:`exists` of several digests at once: the pack list is read once (and,
+        with ``refresh``, listed again once if something is missing), the loose copies of
+        the rest are looked up concurrently (one HEAD each on S3, ``workers`` at a time)."""
+        unique = list(dict.fromkeys(digests))
+        found = {d for d in unique if self._is_recent(d) or self.packs.lookup(d) is not None}
+        rest = [d for d in unique if d not in found]
+        if len(rest) > 1 and not self.loc.is_local and workers > 1:
+            with ThreadPoolExecutor(max_workers=min(workers, len(rest))) as pool:
+                loose = list(pool.map(self.loose_mtime, rest))
+        else:
+            loose = [self.loose_mtime(d) for d in rest]
+        missing = [d for d, mtime in zip(rest, loose) if mtime is None]
+        found.update(d for d, mtime in zip(rest, loose) if mtime is not None)
+        if missing and refresh:
+            self.packs.refresh()  # packed by another writer since the list was read
+            found.update(d for d in missing if self.packs.lookup(d) is not None)
+        return [d in found for d in digests]
+
+    def _is_recent(self, digest: str) -> bool:
+        written = self._recent.get(digest)
+        return written is not None and _now() - written < FRESHEN_AFTER.total_seconds()
+
     def needs_write(self, digest: str) -> bool:
         """False if ``digest`` is stored and fresh (an old local copy is freshened)."""
         age = self.age(digest)
@@ -134,6 +161,33 @@ class ObjectDB:
         digest = h.digest()
         self.write(digest, chunks)
         return digest, total
+
+    def put_packed(self, datas: Iterable[Buffer]) -> list[str]:
+        """Hash several objects and publish them in packs (one pack and one index per
+        :data:`~mlopskit.store._pack.PackBuilder` size limit, in the order given, so
+        objects given children first are published children first); returns their
+        digests in order. An object already in a fresh pack, or written by this process
+        lately, is not written again; loose copies are not looked for (a lookup per
+        object costs more than the rare duplicate)."""
+        builder = PackBuilder()
+        digests: list[str] = []
+        now = _now()
+        fresh = FRESHEN_AFTER.total_seconds()
+        for data in datas:
+            digest = _digest_of(data, DEFAULT_ALGORITHM)
+            digests.append(digest)
+            if digest in builder or self._is_recent(digest):
+                continue
+            entry = self.packs.lookup(digest)
+            if entry is not None and now - self.packs.mtime(entry.pack) < fresh:
+                continue
+            builder.add(digest, bytes(data))
+            if builder.full:
+                self.packs.write(builder.entries, builder.chunks)
+                builder.reset()
+        if len(builder):
+            self.packs.write(builder.entries, builder.chunks)
+        return digests
 
     def write_file(self, src: str, st: os.stat_result, bar: Any) -> str:
         """Store the local file ``src`` (stat ``st``); returns its digest.
@@ -566,9 +620,3 @@ def open_odb(loc: Location, cache: ReadCache | None, chunk_size: int) -> ObjectD
     """The object database for ``loc``: the local subclass on a local disk."""
     cls = LocalObjectDB if loc.is_local else ObjectDB
     return cls(loc, cache, chunk_size)
-
-
-def _digest_of(data: bytes, like: str) -> str:
-    h = digester_for(like)
-    h.update(data)
-    return h.digest()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from mlopskit.errors import IntegrityError
 from mlopskit.hashing import new_digester
@@ -27,9 +27,9 @@ _ENTRY = struct.Struct("<32sQQ")
 Entry = tuple[str, int, int]  # (hex digest, offset, size)
 
 
-@dataclass
-class PackEntry:
-    """Where a packed object lives: pack name, offset, size."""
+class PackEntry(NamedTuple):
+    """Where a packed object lives: pack name, offset, size (a tuple: a pack index
+    loads one per object)."""
 
     pack: str
     offset: int

@@ -67,7 +67,8 @@ class PackIndex:
 
     def mtime(self, name: str) -> float:
         """When pack ``name`` was written (now, if unknown)."""
-        return self._mtime.get(name, _now())
+        written = self._mtime.get(name)
+        return _now() if written is None else written
 
     def names(self) -> list[str]:
         """The packs known after the last load or refresh, sorted."""

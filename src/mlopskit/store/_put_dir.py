@@ -18,14 +18,14 @@ from mlopskit.store._statcache import StatCache
 from mlopskit.store._tree import MAX_DEPTH, Row, check_entry_name, encode_tree
 
 
-@dataclass
+@dataclass(slots=True)
 class _File:
     name: str
     path: str
     st: os.stat_result
 
 
-@dataclass
+@dataclass(slots=True)
 class _Dir:
     name: str
     files: list[_File]
@@ -116,6 +116,7 @@ class DirIngest:
         odb.packs.load()
         self.now = _now()
         self.fresh = FRESHEN_AFTER.total_seconds()
+        self.fresh_packs: dict[str, bool] = {}
 
     def run(self, tree: _Dir) -> ArtifactRef:
         total = _count(tree)
@@ -138,25 +139,46 @@ class DirIngest:
         entry = self.odb.packs.lookup(digest)
         if entry is None:
             return False
-        return self.now - self.odb.packs.mtime(entry.pack) < self.fresh
+        fresh = self.fresh_packs.get(entry.pack)
+        if fresh is None:
+            fresh = self.now - self.odb.packs.mtime(entry.pack) < self.fresh
+            self.fresh_packs[entry.pack] = fresh
+        return fresh
 
-    def _blob(self, f: _File) -> Row:
-        st = f.st
-        st_key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-        cached = self.known.get(f.path)
-        if cached is not None and tuple(cached[0]) == st_key and self._has(cached[1]):
-            digest = cached[1]
-        elif st.st_size <= self.pack_threshold:
+    def _blobs(self, files: list[_File]) -> list[Row]:
+        """The rows of a directory's files: an unchanged file (same stat as in the
+        snapshot, its digest stored here) is not read; the others are hashed and stored.
+        The loop is written for the 10,000 unchanged files of a re-put."""
+        known, has, snapshot = self.known, self._has, self.snapshot
+        rows = []
+        for f in files:
+            st = f.st
+            st_key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            cached = known.get(f.path)
+            if (  # the snapshot is untrusted: a hit is the same stat and a digest stored here
+                type(cached) is tuple
+                and len(cached) == 2
+                and cached[0] == st_key
+                and type(cached[1]) is str
+                and has(cached[1])
+            ):
+                digest = cached[1]
+            else:
+                digest = self._store_file(f)
+            snapshot[f.path] = (st_key, digest)
+            rows.append(Row(f.name, digest, st.st_size, "blob", stat_mod.S_IMODE(st.st_mode)))
+        self.bar.update(len(files))
+        return rows
+
+    def _store_file(self, f: _File) -> str:
+        if f.st.st_size <= self.pack_threshold:
             with open(f.path, "rb") as fh:
                 data = fh.read()
             digest = _digest_of(data, DEFAULT_ALGORITHM)
             if not self._has(digest):
                 self._add(digest, data)
-        else:
-            digest = self.odb.write_file(f.path, st, _NO_BAR)
-        self.snapshot[f.path] = (st_key, digest)
-        self.bar.update(1)
-        return Row(f.name, digest, st.st_size, "blob", stat_mod.S_IMODE(st.st_mode))
+            return digest
+        return self.odb.write_file(f.path, f.st, _NO_BAR)
 
     def _add(self, digest: str, data: bytes) -> None:
         self.pack.add(digest, data)
@@ -164,11 +186,11 @@ class DirIngest:
             self._flush()
 
     def _put(self, node: _Dir) -> ArtifactRef:
-        entries = [self._blob(f) for f in node.files]
+        entries = self._blobs(node.files)
         for sub in node.dirs:
             ref = self._put(sub)
             entries.append(Row(sub.name, ref.digest, ref.size, "tree", 0o755))
-        top, shards = encode_tree(entries)
+        top, shards = encode_tree(entries, names_checked=True)  # walk() checked them
         for shard in shards:
             digest = _digest_of(shard, DEFAULT_ALGORITHM)
             if not self._has(digest):

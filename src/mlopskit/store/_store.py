@@ -153,6 +153,17 @@ class ArtifactStore:
         """Whether the object is in the store (loose or packed)."""
         return self._odb.exists(self._digest(ref))
 
+    def exists_many(self, refs: Iterable[RefLike], *, refresh: bool = True) -> list[bool]:
+        """:meth:`exists` of several objects, in order: the pack list is read once and
+        the loose copies are looked up concurrently (on S3 a HEAD each, where as many
+        :meth:`exists` calls would also list the packs again for every missing one).
+
+        ``refresh=False`` does not list the packs again when something is missing (an
+        object another writer packed meanwhile then reads as missing: right for a
+        caller that only copies what is missing, since copying it again is harmless).
+        """
+        return self._odb.exists_many([self._digest(r) for r in refs], refresh=refresh)
+
     # -- writing --------------------------------------------------------------------------
 
     def put_bytes(
@@ -175,6 +186,30 @@ class ArtifactStore:
             kind=kind,  # type: ignore[arg-type]
             media_type=media_type,
         )
+
+    def put_many(self, datas: Iterable[bytes | bytearray | memoryview]) -> list[str]:
+        """Store several byte strings, packed together: one pack (two writes: the pack,
+        then its index, the commit point) per 64 MiB instead of one object each.
+
+        Returns their digests, in order. Objects are published in the order given (give
+        children before the records or manifests that name them). Objects larger than
+        ``pack_threshold`` are stored loose, before the pack. An object already in a
+        fresh pack is not written again; loose copies are not looked for.
+        """
+        items = list(datas)
+        for data in items:
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise InvalidInputError(
+                    f"put_many takes bytes, found {type(data).__name__}; use put(obj) for objects"
+                )
+        big = {
+            i: self._odb.put_chunks([d])[0]
+            for i, d in enumerate(items)
+            if memoryview(d).nbytes > self.pack_threshold
+        }
+        small = self._odb.put_packed([d for i, d in enumerate(items) if i not in big])
+        packed = iter(small)
+        return [big[i] if i in big else next(packed) for i in range(len(items))]
 
     def put(self, obj: Any) -> ArtifactRef:
         """Store a Python object with the first codec that takes it (see ``serialize``).
@@ -282,6 +317,12 @@ class ArtifactStore:
     def get_bytes(self, ref: RefLike) -> bytes:
         """The object's bytes, verified against its digest (IntegrityError if not)."""
         return self._verified(self._digest(ref))
+
+    def get_many(self, refs: Iterable[RefLike]) -> dict[str, bytes]:
+        """The verified bytes of several objects, by digest: packed ones read one pack at
+        a time, loose ones concurrently on remote stores (IntegrityError if any is
+        damaged, NotFoundError if any is missing). Ask for a bounded batch at a time."""
+        return self._odb.read_many([self._digest(r) for r in refs])
 
     def get(self, ref: RefLike, *, trusted: bool | None = None) -> Any:
         """Load an object written by :meth:`put` (or any object, decoded by sniffing).

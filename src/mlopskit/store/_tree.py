@@ -17,13 +17,15 @@ entries and a top manifest of about 40 lines, never a 10,000-line listing.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 from collections.abc import Iterable
 from json.encoder import encode_basestring as _quote  # C-accelerated, as json.dumps uses
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from mlopskit.errors import IntegrityError, InvalidNameError
-from mlopskit.hashing import check_digest, digest_bytes, new_digester
+from mlopskit.hashing import check_digest, digest_bytes
 from mlopskit.serialize import canonical_json
 from mlopskit.store._ref import TREE_FORMAT
 
@@ -42,22 +44,19 @@ _FORBIDDEN = {"", ".", ".."}
 
 def check_entry_name(name: str) -> str:
     """A manifest entry name must be one plain path segment, valid UTF-8, <= 255 bytes."""
-    if (
-        not isinstance(name, str)
-        or name in _FORBIDDEN
-        or "/" in name
-        or "\\" in name
-        or "\x00" in name
-        or not _utf8(name)
-    ):
+    try:
+        size = len(name.encode("utf-8")) if isinstance(name, str) else -1
+    except UnicodeEncodeError:  # e.g. undecodable bytes of a file name (surrogateescape)
+        size = -1
+    if size < 0 or name in _FORBIDDEN or "/" in name or "\\" in name or "\x00" in name:
         raise InvalidNameError(
             f"unsafe name {name!r} in a directory manifest: names must be a single path "
             "segment, not empty, '.', '..', and without '/', '\\\\' or NUL",
             found=name,
         )
-    if len(name.encode("utf-8")) > NAME_MAX:
+    if size > NAME_MAX:
         raise InvalidNameError(
-            f"name {name[:40]!r}… in a directory manifest is {len(name.encode('utf-8'))} bytes "
+            f"name {name[:40]!r}… in a directory manifest is {size} bytes "
             f"long; names are at most {NAME_MAX} bytes (the limit of common filesystems)",
             found=name,
         )
@@ -89,14 +88,6 @@ class Row(NamedTuple):
     mode: int
 
 
-def _utf8(name: str) -> bool:
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:  # e.g. undecodable bytes of a file name (surrogateescape)
-        return False
-    return True
-
-
 def _listing(rows: list[EntryLike], fmt: str) -> bytes:
     """The canonical JSON of ``{"entries": rows, "format": fmt}``, written directly.
 
@@ -111,21 +102,27 @@ def _listing(rows: list[EntryLike], fmt: str) -> bytes:
     return f'{{"entries":[{body}],"format":"{fmt}"}}'.encode()
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _boundary(name: str) -> bool:
-    h = new_digester("sha256")  # the boundary rule is part of the format: always sha256
-    h.update(name.encode("utf-8", "surrogateescape"))
-    return h.raw()[0] == 0
+    """Whether a shard ends after ``name``: its sha256 starts with a zero byte (a rule of
+    the format, so always sha256, whatever the store's object hash). Remembered per
+    name: a re-put of a large directory asks again for the same names."""
+    return hashlib.sha256(name.encode("utf-8", "surrogateescape")).digest()[0] == 0
 
 
-def encode_tree(entries: Iterable[EntryLike]) -> tuple[bytes, list[bytes]]:
+def encode_tree(
+    entries: Iterable[EntryLike], *, names_checked: bool = False
+) -> tuple[bytes, list[bytes]]:
     """Manifest bytes for ``entries`` (input order does not matter), plus shard objects.
 
     Returns ``(top manifest, [shard manifests])``; the shard list is empty for
-    directories of at most :data:`SHARD_MIN` entries.
+    directories of at most :data:`SHARD_MIN` entries. ``names_checked``: every name
+    already passed :func:`check_entry_name` (put_dir's walk checks each once).
     """
     rows = sorted(entries, key=lambda e: e.name)
     for i, e in enumerate(rows):
-        check_entry_name(e.name)
+        if not names_checked:
+            check_entry_name(e.name)
         if i and rows[i - 1].name == e.name:
             raise InvalidNameError(
                 f"duplicate name {e.name!r} in a directory manifest", found=e.name
