@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 # The records, validators, filters and lifecycle code (and with them pydantic) are imported
 # where they are used: `mlopskit runs ls` lists well-formed runs without them (run_rows).
 
-__all__ = ["SCHEMA_VERSION", "RunRows", "SQLiteBackend"]
+__all__ = ["SCHEMA_VERSION", "RunRows", "RunValues", "SQLiteBackend"]
 
 log = get_logger("mlopskit.tracking")
 T = TypeVar("T")
@@ -807,6 +807,75 @@ class SQLiteBackend:
 
         return self._call("list runs", attempt)
 
+    def run_values(
+        self,
+        experiments: Collection[str] | None = None,
+        *,
+        run_ids: Collection[str] | None = None,
+    ) -> RunValues | None:
+        """Runs as plain values for a search's frame: no records, no JSON documents.
+
+        The rows are :meth:`run_rows`' (checked the same way, ``user``/``host`` fallbacks
+        applied), scoped to ``run_ids`` when given, else to ``experiments``; params, tags
+        and latest metrics come as ``(run_id, key, value)`` rows (a NaN latest value,
+        stored as NULL, as None), all read in one snapshot.
+
+        Returns None when the record path must answer: :meth:`run_rows`' reasons, or a
+        param, tag or metric key or value of the wrong type (text for params and tags and
+        keys, a REAL or NULL for metrics). tests/tracking/test_sql_frame.py holds both
+        paths to one frame.
+        """
+        if run_ids is not None:
+            scope = "r.run_id IN (SELECT value FROM json_each(?))"
+            in_scope = "run_id IN (SELECT value FROM json_each(?))"
+            args: list[Any] = [json.dumps(list(run_ids))]
+        elif experiments is not None:
+            scope = "r.experiment IN (SELECT value FROM json_each(?))"
+            in_scope = f"run_id IN (SELECT r.run_id FROM runs r WHERE {scope})"
+            args = [json.dumps(list(experiments))]
+        else:
+            scope, in_scope, args = "1", "1", []
+
+        def triples(conn: sqlite3.Connection, table: str) -> list[tuple[Any, Any, Any]]:
+            return conn.execute(
+                f"SELECT run_id, key, value FROM {table} WHERE {in_scope}", args
+            ).fetchall()
+
+        def read(conn: sqlite3.Connection) -> RunValues | None:
+            if conn.execute("SELECT 1 FROM lifecycle WHERE kind = 'run' LIMIT 1").fetchone():
+                return None
+            rows = conn.execute(
+                f"SELECT r.run_id, r.experiment, r.name, r.status, r.start_time, r.end_time, "
+                "r.parent_id, CASE WHEN typeof(r.user) = 'text' THEN r.user ELSE '' END, "
+                "CASE WHEN typeof(r.host) = 'text' THEN r.host ELSE '' END, "
+                f"{_ROW_CHECK} FROM runs r WHERE {scope}",
+                args,
+            ).fetchall()
+            if not (all(map(_LAST, rows)) and _names_ok(rows)):
+                return None
+            if not rows:
+                return RunValues(rows, [], [], [])
+            params, tags = triples(conn, "params"), triples(conn, "tags")
+            metrics = triples(conn, "latest_metrics")
+            for items in (params, tags):
+                if not all(type(k) is str and type(v) is str for _, k, v in items):
+                    return None
+            if not all(type(k) is str and (v is None or type(v) is float) for _, k, v in metrics):
+                return None
+            return RunValues(rows, params, tags, metrics)
+
+        def attempt() -> RunValues | None:
+            with self._lock:
+                conn = self._connect()
+                conn.execute("BEGIN")  # one snapshot for the rows and their values
+                try:
+                    return read(conn)
+                finally:
+                    if conn.in_transaction:
+                        conn.execute("COMMIT")
+
+        return self._call("list runs", attempt)
+
     # -- lifecycle (deleting and restoring) ---------------------------------------------
 
     def set_lifecycle(self, event: LifecycleEvent) -> None:
@@ -987,6 +1056,19 @@ class RunRows(NamedTuple):
     paused: dict[str, Any]
     params: dict[str, str]
     tags: dict[str, str]
+    metrics: list[tuple[str, str, float | None]]
+
+
+class RunValues(NamedTuple):
+    """Runs as plain values (:meth:`SQLiteBackend.run_values`).
+
+    ``rows`` are :class:`RunRows`' rows; ``params``, ``tags`` and ``metrics`` are
+    ``(run_id, key, value)`` rows in no particular order (a NaN latest metric as None).
+    """
+
+    rows: list[tuple[Any, ...]]
+    params: list[tuple[str, str, str]]
+    tags: list[tuple[str, str, str]]
     metrics: list[tuple[str, str, float | None]]
 
 
