@@ -371,7 +371,6 @@ class _Columns:
         at = datetime.fromtimestamp
         (run_id, experiment, name, status, start, end, parent, user, host, _) = zip(*rows)
         self.n = n = len(rows)
-        pos = {r: i for i, r in enumerate(run_id)}
         self.starts_at = [at(t, utc) for t in start]
         self.ends_at = [None if t is None else at(t, utc) for t in end]
         self.times: dict[str, list[Any]] = {  # seconds, as a record's datetimes give them back
@@ -381,6 +380,7 @@ class _Columns:
         statuses = list(status)
         running = [r for r, s in zip(run_id, status) if s == "RUNNING"]
         if running:  # a dead writer's run reads KILLED: its writers decide (the records')
+            pos = {r: i for i, r in enumerate(run_id)}
             for rec in backend.list_runs(run_ids=running):
                 if rec.run_id in pos:
                     statuses[pos[rec.run_id]] = effective_status(rec, now=now)
@@ -402,10 +402,7 @@ class _Columns:
         ):
             columns: dict[str, list[Any]] = {}
             nan = kind == "metrics"
-            for rid, key, value in triples:
-                i = pos.get(rid)
-                if i is None:
-                    continue
+            for i, key, value in triples:
                 column = columns.get(key)
                 if column is None:
                     column = columns[key] = [None] * n
@@ -444,16 +441,24 @@ class _Columns:
     def frame(self, keep: list[int]) -> pd.DataFrame:
         """The frame of runs ``keep``, in that order, as :func:`to_frame` builds it."""
         nan = math.nan
-        info = {name: [column[i] for i in keep] for name, column in self.info.items()}
-        starts = [self.times["start_time"][i] for i in keep]
-        ends = [nan if t is None else t for t in (self.times["end_time"][i] for i in keep)]
+        every = keep == list(range(self.n))  # the rows as read (SQL's order): no copies
+
+        def pick(column: list[Any]) -> list[Any]:
+            return column if every else [column[i] for i in keep]
+
+        info = {name: pick(column) for name, column in self.info.items()}
+        starts = pick(self.times["start_time"])
+        ends = [nan if t is None else t for t in pick(self.times["end_time"])]
         durations = [self.duration(i) for i in keep]
         kinds: dict[str, dict[str, list[Any]]] = {}
         for kind in ("params", "metrics", "tags"):
             out: dict[str, list[Any]] = {}
             columns = self.kinds[kind]
             for name in sorted(columns):
-                values = [columns[name][i] for i in keep]
+                values = pick(columns[name])
+                if None not in values:
+                    out[name] = values
+                    continue
                 if all(v is None for v in values):
                     continue  # no kept run has it: no column
                 if kind == "metrics":

@@ -816,9 +816,10 @@ class SQLiteBackend:
         """Runs as plain values for a search's frame: no records, no JSON documents.
 
         The rows are :meth:`run_rows`' (checked the same way, ``user``/``host`` fallbacks
-        applied), scoped to ``run_ids`` when given, else to ``experiments``; params, tags
-        and latest metrics come as ``(run_id, key, value)`` rows (a NaN latest value,
-        stored as NULL, as None), all read in one snapshot.
+        applied), newest first (then by run id), scoped to ``run_ids`` when given, else to
+        ``experiments``; params, tags and latest metrics come as ``(i, key, value)`` rows,
+        ``i`` the position of the run in ``rows`` (a NaN latest value, stored as NULL, as
+        None), all read in one snapshot.
 
         Returns None when the record path must answer: :meth:`run_rows`' reasons, or a
         param, tag or metric key or value of the wrong type (text for params and tags and
@@ -827,18 +828,19 @@ class SQLiteBackend:
         """
         if run_ids is not None:
             scope = "r.run_id IN (SELECT value FROM json_each(?))"
-            in_scope = "run_id IN (SELECT value FROM json_each(?))"
             args: list[Any] = [json.dumps(list(run_ids))]
         elif experiments is not None:
             scope = "r.experiment IN (SELECT value FROM json_each(?))"
-            in_scope = f"run_id IN (SELECT r.run_id FROM runs r WHERE {scope})"
             args = [json.dumps(list(experiments))]
         else:
-            scope, in_scope, args = "1", "1", []
+            scope, args = "1", []
 
-        def triples(conn: sqlite3.Connection, table: str) -> list[tuple[Any, Any, Any]]:
+        def triples(conn: sqlite3.Connection, table: str, ids: str) -> list[Any]:
+            # the run's position in `rows` (a small integer), not its id: no string per row
             return conn.execute(
-                f"SELECT run_id, key, value FROM {table} WHERE {in_scope}", args
+                f"SELECT CAST(j.key AS INTEGER), t.key, t.value FROM json_each(?) j "
+                f"JOIN {table} t ON t.run_id = j.value",
+                [ids],
             ).fetchall()
 
         def read(conn: sqlite3.Connection) -> RunValues | None:
@@ -848,20 +850,21 @@ class SQLiteBackend:
                 f"SELECT r.run_id, r.experiment, r.name, r.status, r.start_time, r.end_time, "
                 "r.parent_id, CASE WHEN typeof(r.user) = 'text' THEN r.user ELSE '' END, "
                 "CASE WHEN typeof(r.host) = 'text' THEN r.host ELSE '' END, "
-                f"{_ROW_CHECK} FROM runs r WHERE {scope}",
+                f"{_ROW_CHECK} FROM runs r WHERE {scope} ORDER BY r.start_time DESC, r.run_id",
                 args,
             ).fetchall()
             if not (all(map(_LAST, rows)) and _names_ok(rows)):
                 return None
             if not rows:
                 return RunValues(rows, [], [], [])
-            params, tags = triples(conn, "params"), triples(conn, "tags")
-            metrics = triples(conn, "latest_metrics")
-            for items in (params, tags):
-                if not all(type(k) is str and type(v) is str for _, k, v in items):
-                    return None
-            if not all(type(k) is str and (v is None or type(v) is float) for _, k, v in metrics):
-                return None
+            ids = json.dumps([row[0] for row in rows])
+            params, tags = triples(conn, "params", ids), triples(conn, "tags", ids)
+            metrics = triples(conn, "latest_metrics", ids)
+            for items, kinds in ((params, _TEXT), (tags, _TEXT), (metrics, _REAL)):
+                if items:
+                    _, keys, values = zip(*items)
+                    if not (set(map(type, keys)) <= _TEXT and set(map(type, values)) <= kinds):
+                        return None
             return RunValues(rows, params, tags, metrics)
 
         def attempt() -> RunValues | None:
@@ -1062,14 +1065,15 @@ class RunRows(NamedTuple):
 class RunValues(NamedTuple):
     """Runs as plain values (:meth:`SQLiteBackend.run_values`).
 
-    ``rows`` are :class:`RunRows`' rows; ``params``, ``tags`` and ``metrics`` are
-    ``(run_id, key, value)`` rows in no particular order (a NaN latest metric as None).
+    ``rows`` are :class:`RunRows`' rows, newest first; ``params``, ``tags`` and
+    ``metrics`` are ``(i, key, value)`` rows in no particular order, ``i`` the run's
+    index in ``rows`` (a NaN latest metric as None).
     """
 
     rows: list[tuple[Any, ...]]
-    params: list[tuple[str, str, str]]
-    tags: list[tuple[str, str, str]]
-    metrics: list[tuple[str, str, float | None]]
+    params: list[tuple[int, str, str]]
+    tags: list[tuple[int, str, str]]
+    metrics: list[tuple[int, str, float | None]]
 
 
 #: ``PAUSED_TAG`` and ``_validate``'s time range, statuses and name rule (the records and
@@ -1124,6 +1128,8 @@ _STEP_THEN_TIME = itemgetter(0, 2)
 #: The comparisons ``candidates`` translates to SQL (the same operator in both).
 _SQL_OPS = frozenset({"=", "!=", "<", "<=", ">", ">="})
 _NAN = float("nan")
+#: The Python types a text column, and a latest metric value (REAL or NULL), come as.
+_TEXT, _REAL = frozenset({str}), frozenset({float, type(None)})
 
 
 def _unpack(code: str, data: bytes) -> array[Any]:
