@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from mlopskit.errors import IntegrityError, NotFoundError
 from mlopskit.tracking import RunRecord, SQLiteBackend, Tracker
-from mlopskit.tracking._search import _search_columns, _search_records
+from mlopskit.tracking._search import _search_columns, _search_records, _text, select_runs
 
 TEXTS = ["", "a", "B", "é", "10", "9.5", "1e3", "a'b"]
 NUMBERS = [-math.inf, -1.5, 0.0, 0.5, 1.0, 1e300, math.inf]
@@ -151,6 +151,13 @@ def test_frame_from_rows_equals_frame_from_records(
         assert public == old
         return
     pd.testing.assert_frame_equal(public, old)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        records = select_runs(tracker, experiment, **_kw(args))
+    before = _frame_as_before(records)
+    if run_view != "active":
+        before.insert(10, "lifecycle", [r.lifecycle for r in records])
+    pd.testing.assert_frame_equal(old, before)
     if new is None:  # the rows path declines only for deleted runs, no runs or a view
         assert (
             any(r["deleted"] for r in runs)
@@ -227,3 +234,40 @@ def _plain() -> dict[str, Any]:
         "deleted": False,
         "parent": False,
     }
+
+
+def _frame_as_before(records: list[RunRecord]) -> pd.DataFrame:
+    """The frame as ``to_frame`` built it from records before the rows path (verbatim)."""
+    import numpy as np
+
+    n = len(records)
+    nan = math.nan
+    starts = np.fromiter((r.start_time.timestamp() for r in records), np.float64, n)
+    ends = np.fromiter(
+        (nan if r.end_time is None else r.end_time.timestamp() for r in records), np.float64, n
+    )
+    durations = (r.duration for r in records)
+    columns: dict[str, Any] = {
+        "run_id": _text([r.run_id for r in records]),
+        "experiment": _text([r.experiment for r in records]),
+        "name": _text([r.name for r in records]),
+        "status": _text([r.status for r in records]),
+        "start_time": pd.to_datetime(starts, unit="s", utc=True),
+        "end_time": pd.to_datetime(ends, unit="s", utc=True),
+        "duration": np.fromiter((nan if d is None else d for d in durations), np.float64, n),
+        "parent_id": [r.parent_id for r in records],
+        "user": _text([r.user for r in records]),
+        "host": _text([r.host for r in records]),
+    }
+    for attr in ("params", "metrics", "tags"):
+        maps = [getattr(r, attr) for r in records]
+        names = sorted({k for m in maps for k in m})
+        if attr == "metrics":
+            for name in names:
+                values = [m.get(name, nan) for m in maps]
+                exact = all(type(v) is float for v in values)
+                columns[f"metrics.{name}"] = np.array(values, np.float64) if exact else values
+        else:
+            for name in names:
+                columns[f"{attr}.{name}"] = _text([m.get(name) for m in maps])
+    return pd.DataFrame(columns)

@@ -456,6 +456,8 @@ class _Columns:
             columns = self.kinds[kind]
             for name in sorted(columns):
                 values = pick(columns[name])
+                if not values:
+                    break  # no run kept: no column
                 if None not in values:
                     out[name] = values
                     continue
