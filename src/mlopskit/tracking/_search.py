@@ -393,23 +393,22 @@ class _Columns:
             "user": list(user),
             "host": list(host),
         }
-        self.paused: dict[int, str] = {}
         self.kinds: dict[str, dict[str, list[Any]]] = {}
+        nan = math.nan
         for kind, triples in (
             ("params", values.params),
             ("tags", values.tags),
             ("metrics", values.metrics),
         ):
             columns: dict[str, list[Any]] = {}
-            nan = kind == "metrics"
+            metric = kind == "metrics"
             for i, key, value in triples:
                 column = columns.get(key)
                 if column is None:
                     column = columns[key] = [None] * n
-                column[i] = math.nan if nan and value is None else value  # NULL: a NaN
+                column[i] = nan if metric and value is None else value  # NULL: a NaN
             self.kinds[kind] = columns
-        paused = self.kinds["tags"].get(PAUSED_TAG)
-        self.paused_of = paused
+        self.paused_of = self.kinds["tags"].get(PAUSED_TAG)
         self._durations: dict[int, float | None] = {}
 
     def duration(self, i: int) -> float | None:
@@ -486,8 +485,7 @@ def _search_columns(
     backend = tracker.backend
     if not isinstance(backend, SQLiteBackend) or view != "active":
         return None
-    ids = backend.candidates(exps, node) if node is not None else None
-    values = backend.run_values(exps, run_ids=ids)
+    values = backend.run_values(exps, node=node)  # narrowed in SQL where it can be
     if values is None or not values.rows:
         return None
     cols = _Columns(values, backend, time.time())

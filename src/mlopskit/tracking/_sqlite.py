@@ -812,12 +812,14 @@ class SQLiteBackend:
         experiments: Collection[str] | None = None,
         *,
         run_ids: Collection[str] | None = None,
+        node: Node | None = None,
     ) -> RunValues | None:
         """Runs as plain values for a search's frame: no records, no JSON documents.
 
         The rows are :meth:`run_rows`' (checked the same way, ``user``/``host`` fallbacks
         applied), newest first (then by run id), scoped to ``run_ids`` when given, else to
-        ``experiments``; params, tags and latest metrics come as ``(i, key, value)`` rows,
+        ``experiments`` (and to the runs that may match ``node``, as :meth:`candidates`
+        narrows them); params, tags and latest metrics come as ``(i, key, value)`` rows,
         ``i`` the position of the run in ``rows`` (a NaN latest value, stored as NULL, as
         None), all read in one snapshot.
 
@@ -826,9 +828,12 @@ class SQLiteBackend:
         keys, a REAL or NULL for metrics). tests/tracking/test_sql_frame.py holds both
         paths to one frame.
         """
+        narrowing = self._narrowing(experiments, node) if node is not None else None
         if run_ids is not None:
             scope = "r.run_id IN (SELECT value FROM json_each(?))"
             args: list[Any] = [json.dumps(list(run_ids))]
+        elif narrowing is not None:
+            scope, args = narrowing
         elif experiments is not None:
             scope = "r.experiment IN (SELECT value FROM json_each(?))"
             args = [json.dumps(list(experiments))]
@@ -960,10 +965,11 @@ class SQLiteBackend:
             ),
         )
 
-    def candidates(
+    def _narrowing(
         self, experiments: Collection[str] | None, node: Node | None
-    ) -> list[str] | None:
-        """Run ids that may match ``node``, narrowed in SQL; None when SQL cannot narrow.
+    ) -> tuple[str, list[Any]] | None:
+        """The SQL condition on ``runs r`` (and its arguments) that keeps the runs of
+        ``experiments`` that may match ``node``; None when SQL cannot narrow.
 
         Only conjuncts SQL answers exactly as the Python filter does are translated, so
         the result is a superset of the matches (the caller still applies the whole
@@ -1021,7 +1027,21 @@ class SQLiteBackend:
         if experiments is not None:
             where.insert(0, "r.experiment IN (SELECT value FROM json_each(?))")
             args.insert(0, json.dumps(list(experiments)))
-        rows = self._read(f"SELECT r.run_id FROM runs r WHERE {' AND '.join(where)}", args)
+        return " AND ".join(where), args
+
+    def candidates(
+        self, experiments: Collection[str] | None, node: Node | None
+    ) -> list[str] | None:
+        """Run ids that may match ``node``, narrowed in SQL; None when SQL cannot narrow.
+
+        The result is a superset of the matches (the caller still applies the whole
+        filter to these runs); :meth:`_narrowing` says which conjuncts SQL answers.
+        """
+        narrowing = self._narrowing(experiments, node)
+        if narrowing is None:
+            return None
+        where, args = narrowing
+        rows = self._read(f"SELECT r.run_id FROM runs r WHERE {where}", args)
         return [str(row[0]) for row in rows]
 
     def experiments(self) -> list[str]:
