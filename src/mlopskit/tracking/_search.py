@@ -342,7 +342,8 @@ def _frame(
                 columns[f"metrics.{name}"] = np.array(values, np.float64) if exact else values
             else:
                 columns[f"{attr}.{name}"] = _text(values)
-    frame: pd.DataFrame = pd.DataFrame(columns)
+    # copy=False: the arrays are this frame's alone; no copy into consolidated blocks
+    frame: pd.DataFrame = pd.DataFrame(columns, copy=False)
     return frame
 
 

@@ -849,13 +849,14 @@ class SQLiteBackend:
             ).fetchall()
 
         def read(conn: sqlite3.Connection) -> RunValues | None:
-            if conn.execute("SELECT 1 FROM lifecycle WHERE kind = 'run' LIMIT 1").fetchone():
-                return None
+            # the last column is 0 for a row that fails the checks, or when some run has
+            # lifecycle events (asked once: the subquery does not depend on the row)
             rows = conn.execute(
                 f"SELECT r.run_id, r.experiment, r.name, r.status, r.start_time, r.end_time, "
                 "r.parent_id, CASE WHEN typeof(r.user) = 'text' THEN r.user ELSE '' END, "
                 "CASE WHEN typeof(r.host) = 'text' THEN r.host ELSE '' END, "
-                f"{_ROW_CHECK} FROM runs r WHERE {scope} ORDER BY r.start_time DESC, r.run_id",
+                f"{_ROW_CHECK} AND NOT EXISTS (SELECT 1 FROM lifecycle WHERE kind = 'run') "
+                f"FROM runs r WHERE {scope} ORDER BY r.start_time DESC, r.run_id",
                 args,
             ).fetchall()
             if not (all(map(_LAST, rows)) and _names_ok(rows)):
