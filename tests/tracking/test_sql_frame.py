@@ -271,3 +271,14 @@ def _frame_as_before(records: list[RunRecord]) -> pd.DataFrame:
             for name in names:
                 columns[f"{attr}.{name}"] = _text([m.get(name) for m in maps])
     return pd.DataFrame(columns)
+
+
+def test_more_runs_than_most_take_the_record_path(tmp_path: Path) -> None:
+    """Past ``most`` runs, run_values declines (the record path then reads only the
+    fields a filter needs); at or below it, it answers."""
+    tracker = _fill(tmp_path, [_plain(), _plain(), _plain()])
+    backend = tracker.backend
+    assert isinstance(backend, SQLiteBackend)
+    assert backend.run_values(["a"], most=2) is None
+    got = backend.run_values(["a"], most=3)
+    assert got is not None and len(got.rows) == 3

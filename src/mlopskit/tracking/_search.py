@@ -480,13 +480,16 @@ def _search_columns(
     run_view: str,
 ) -> pd.DataFrame | None:
     """``search_runs`` from plain SQL rows (SQLite); None when the records must answer:
-    another backend, a view other than active, no run, or rows ``run_values`` leaves to
-    the records (damaged, deleted or restored runs)."""
+    another backend, a view other than active, no run, more than 1,000 runs to narrow,
+    or rows ``run_values`` leaves to the records (damaged, deleted or restored runs)."""
     view, node, keys, statuses, exps = _plan(experiment, filter, order_by, limit, status, run_view)
     backend = tracker.backend
     if not isinstance(backend, SQLiteBackend) or view != "active":
         return None
-    values = backend.run_values(exps, node=node)  # narrowed in SQL where it can be
+    # narrowed in SQL where it can be; past 1,000 runs a filter, a status or a limit is
+    # answered as select_runs does: the needed fields first, then the kept runs whole
+    most = 1000 if node is not None or limit is not None or statuses is not None else None
+    values = backend.run_values(exps, node=node, most=most)
     if values is None or not values.rows:
         return None
     cols = _Columns(values, backend, time.time())

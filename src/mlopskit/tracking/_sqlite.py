@@ -813,6 +813,7 @@ class SQLiteBackend:
         *,
         run_ids: Collection[str] | None = None,
         node: Node | None = None,
+        most: int | None = None,
     ) -> RunValues | None:
         """Runs as plain values for a search's frame: no records, no JSON documents.
 
@@ -823,7 +824,8 @@ class SQLiteBackend:
         ``i`` the position of the run in ``rows`` (a NaN latest value, stored as NULL, as
         None), all read in one snapshot.
 
-        Returns None when the record path must answer: :meth:`run_rows`' reasons, or a
+        Returns None when the record path must answer: more than ``most`` runs (where it
+        reads only the fields a filter or order needs), :meth:`run_rows`' reasons, or a
         param, tag or metric key or value of the wrong type (text for params and tags and
         keys, a REAL or NULL for metrics). tests/tracking/test_sql_frame.py holds both
         paths to one frame.
@@ -859,6 +861,8 @@ class SQLiteBackend:
                 f"FROM runs r WHERE {scope} ORDER BY r.start_time DESC, r.run_id",
                 args,
             ).fetchall()
+            if most is not None and len(rows) > most:
+                return None
             if not (all(map(_LAST, rows)) and _names_ok(rows)):
                 return None
             if not rows:
