@@ -5,18 +5,19 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Iterable
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlopskit._suggest import did_you_mean, not_found
 from mlopskit.errors import InvalidInputError, NotFoundError
 from mlopskit.tracking._deletion import check_view
-from mlopskit.tracking._model import RunRecord
+from mlopskit.tracking._model import PAUSED_TAG, RunRecord
 from mlopskit.tracking._query import (
     ATTRIBUTES,
     Compare,
     Field,
+    Node,
     OrderKey,
     compile_filter,
     fields_of,
@@ -24,6 +25,7 @@ from mlopskit.tracking._query import (
     parse_order_by,
 )
 from mlopskit.tracking._run import Run
+from mlopskit.tracking._sqlite import RunValues, SQLiteBackend
 from mlopskit.tracking._status import effective_status
 from mlopskit.tracking._validate import check_status
 
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
     from mlopskit.tracking._tracker import Tracker
 
 __all__ = ["RUN_INFO_COLUMNS", "compare_runs", "get_value", "search_runs", "select_runs"]
+
+T = TypeVar("T")
 
 #: The columns ``search_runs`` starts each row with, in order (then params, metrics, tags).
 #: The columns of a run's summary: the attributes a filter can name, in one definition.
@@ -67,15 +71,27 @@ def _sort_key(value: Any) -> tuple[int, Any]:
         return (1, str(value))
 
 
-def _order(records: list[RunRecord], keys: list[OrderKey]) -> list[RunRecord]:
-    out = sorted(records, key=lambda r: (-r.start_time.timestamp(), r.run_id))
+def _newest_first(rec: RunRecord) -> tuple[float, str]:
+    return (-rec.start_time.timestamp(), rec.run_id)
+
+
+def _order(
+    items: list[T],
+    keys: list[OrderKey],
+    get: Callable[[Field, T], Any],
+    first: Callable[[T], Any],
+) -> list[T]:
+    """``items`` in ``keys``' order; ``first`` is the default order (newest first)."""
+    out = sorted(items, key=first)
     for key in reversed(keys):
-        values = [get_value(key.field, r) for r in out]
-        present = [r for r, v in zip(out, values) if v is not None and v == v]
+        values = [get(key.field, r) for r in out]
+        present = [(r, v) for r, v in zip(out, values) if v is not None and v == v]
         nan = [r for r, v in zip(out, values) if v is not None and v != v]
         missing = [r for r, v in zip(out, values) if v is None]
-        present.sort(key=lambda r: _sort_key(get_value(key.field, r)), reverse=key.descending)
-        out = present + nan + missing  # as MLflow: NaN after every number, missing last
+        present.sort(key=lambda rv: _sort_key(rv[1]), reverse=key.descending)
+        out = (
+            [r for r, _ in present] + nan + missing
+        )  # as MLflow: NaN after every number, missing last
     return out
 
 
@@ -92,6 +108,25 @@ def _experiments(experiment: str | Iterable[str] | None) -> list[str] | None:
     return [experiment] if isinstance(experiment, str) else list(experiment)
 
 
+def _plan(
+    experiment: str | Iterable[str] | None,
+    filter: str | None,
+    order_by: str | Iterable[str] | None,
+    limit: int | None,
+    status: str | Iterable[str] | None,
+    run_view: str,
+) -> tuple[str, Node | None, list[OrderKey], set[str] | None, list[str] | None]:
+    """A search's arguments checked and parsed: view, filter, order, statuses, experiments."""
+    view = check_view(run_view)
+    if limit is not None and (not isinstance(limit, int) or limit < 0):
+        raise InvalidInputError(f"limit must be a non-negative integer, found {limit!r}")
+    node = parse_filter(filter) if filter else None
+    keys = parse_order_by(
+        order_by if order_by is None or isinstance(order_by, str) else list(order_by)
+    )
+    return view, node, keys, _statuses(status), _experiments(experiment)
+
+
 def select_runs(
     tracker: Tracker,
     experiment: str | Iterable[str] | None = None,
@@ -103,15 +138,7 @@ def select_runs(
     run_view: str = "active",
 ) -> list[RunRecord]:
     """The matching records, ordered and limited (the engine of ``search_runs``)."""
-    view = check_view(run_view)
-    if limit is not None and (not isinstance(limit, int) or limit < 0):
-        raise InvalidInputError(f"limit must be a non-negative integer, found {limit!r}")
-    node = parse_filter(filter) if filter else None
-    keys = parse_order_by(
-        order_by if order_by is None or isinstance(order_by, str) else list(order_by)
-    )
-    statuses = _statuses(status)
-    exps = _experiments(experiment)
+    view, node, keys, statuses, exps = _plan(experiment, filter, order_by, limit, status, run_view)
     wanted = {f.key for f in fields_of(node) | {k.field for k in keys} if f.kind != "attributes"}
     backend = tracker.backend
     # Load only the filtered fields, then re-read the kept runs whole: a saving where
@@ -138,8 +165,8 @@ def select_runs(
     if node is not None:
         test = compile_filter(node, get_value)
         records = [r for r in records if test(r)]
-    records = _order(records, keys)
-    _check_names(tracker, exps, node, keys, records)
+    records = _order(records, keys, get_value, _newest_first)
+    _check_names(tracker, exps, node, keys, records, get_value)
     if limit is not None:
         records = records[:limit]
     if narrow and records:
@@ -151,6 +178,7 @@ def select_runs(
     return records
 
 
+_EXPERIMENT = Field("attributes", "experiment")
 _KIND_WORD = {"metrics": "metric", "params": "param", "tags": "tag"}
 
 
@@ -159,7 +187,8 @@ def _check_names(
     exps: list[str] | None,
     node: Any,
     keys: list[OrderKey],
-    records: list[RunRecord],
+    records: list[T],
+    get: Callable[[Field, T], Any],
 ) -> None:
     """NotFoundError for an experiment, or a key in the filter or ``order_by``, that no run
     in scope has, with the closest names: a typo is an error, not an empty answer.
@@ -175,14 +204,14 @@ def _check_names(
         )
 
     order = {k.field for k in keys if typed(k.field)}
-    answered = {r.experiment for r in records}
+    answered = {get(_EXPERIMENT, r) for r in records}
     if exps and not answered.issuperset(exps):  # an experiment no run came from
         known = tracker.experiments()
         for name in exps:
             if name not in known:
                 raise not_found("experiment", name, known, noun="experiments")
     if records:
-        suspects = {f for f in order if all(get_value(f, r) is None for r in records)}
+        suspects = {f for f in order if all(get(f, r) is None for r in records)}
     else:
         suspects = {f for f in fields_of(node) if typed(f)} | order
     if not suspects:
@@ -256,7 +285,34 @@ def _text(values: list[Any]) -> Any:
 
 
 def to_frame(records: list[RunRecord]) -> pd.DataFrame:
-    """One row per run: info columns, then ``params.*``, ``metrics.*``, ``tags.*``.
+    """One row per run: info columns, then ``params.*``, ``metrics.*``, ``tags.*``."""
+    nan = math.nan
+    info = {
+        name: [getattr(r, name) for r in records]
+        for name in ("run_id", "experiment", "name", "status", "parent_id", "user", "host")
+    }
+    starts = [r.start_time.timestamp() for r in records]
+    ends = [nan if r.end_time is None else r.end_time.timestamp() for r in records]
+    durations = [r.duration for r in records]
+    kinds: dict[str, dict[str, list[Any]]] = {}
+    for attr in ("params", "metrics", "tags"):
+        maps = [getattr(r, attr) for r in records]
+        names = sorted({k for m in maps for k in m})
+        missing = nan if attr == "metrics" else None
+        kinds[attr] = {name: [m.get(name, missing) for m in maps] for name in names}
+    return _frame(info, starts, ends, durations, kinds)
+
+
+def _frame(
+    info: dict[str, list[Any]],
+    starts: list[float],
+    ends: list[float],
+    durations: list[float | None],
+    kinds: dict[str, dict[str, list[Any]]],
+) -> pd.DataFrame:
+    """The frame of ``search_runs`` from its columns: ``info`` the text attributes,
+    ``kinds`` each of params, metrics, tags as name → values in name order (None where a
+    run has no such param or tag, NaN where it has no such metric).
 
     Built column by column with the float columns (times, duration, metrics) as typed
     NumPy arrays and the text columns as text arrays (see :func:`_text`), so pandas
@@ -265,39 +321,190 @@ def to_frame(records: list[RunRecord]) -> pd.DataFrame:
     import numpy as np
     import pandas as pd
 
-    n = len(records)
     nan = math.nan
-    starts = np.fromiter((r.start_time.timestamp() for r in records), np.float64, n)
-    ends = np.fromiter(
-        (nan if r.end_time is None else r.end_time.timestamp() for r in records), np.float64, n
-    )
-    durations = (r.duration for r in records)
     columns: dict[str, Any] = {
-        "run_id": _text([r.run_id for r in records]),
-        "experiment": _text([r.experiment for r in records]),
-        "name": _text([r.name for r in records]),
-        "status": _text([r.status for r in records]),
-        "start_time": pd.to_datetime(starts, unit="s", utc=True),
-        "end_time": pd.to_datetime(ends, unit="s", utc=True),
-        "duration": np.fromiter((nan if d is None else d for d in durations), np.float64, n),
-        "parent_id": [r.parent_id for r in records],
-        "user": _text([r.user for r in records]),
-        "host": _text([r.host for r in records]),
+        "run_id": _text(info["run_id"]),
+        "experiment": _text(info["experiment"]),
+        "name": _text(info["name"]),
+        "status": _text(info["status"]),
+        "start_time": pd.to_datetime(np.array(starts, np.float64), unit="s", utc=True),
+        "end_time": pd.to_datetime(np.array(ends, np.float64), unit="s", utc=True),
+        "duration": np.array([nan if d is None else d for d in durations], np.float64),
+        "parent_id": info["parent_id"],
+        "user": _text(info["user"]),
+        "host": _text(info["host"]),
     }
     for attr in ("params", "metrics", "tags"):
-        maps = [getattr(r, attr) for r in records]
-        names = sorted({k for m in maps for k in m})
-        if attr == "metrics":
-            for name in names:
-                values = [m.get(name, nan) for m in maps]
+        for name, values in kinds[attr].items():
+            if attr == "metrics":
                 # stored metric values are floats; anything else keeps pandas' inference
                 exact = all(type(v) is float for v in values)
                 columns[f"metrics.{name}"] = np.array(values, np.float64) if exact else values
-        else:
-            for name in names:
-                columns[f"{attr}.{name}"] = _text([m.get(name) for m in maps])
-    frame: pd.DataFrame = pd.DataFrame(columns)
+            else:
+                columns[f"{attr}.{name}"] = _text(values)
+    # copy=False: the arrays are this frame's alone; no copy into consolidated blocks
+    frame: pd.DataFrame = pd.DataFrame(columns, copy=False)
     return frame
+
+
+_DURATION = vars(RunRecord)["duration"].fget  # a run's duration, from its times and pause
+
+
+class _Span:
+    """What a run's ``duration`` is computed from (:data:`_DURATION` reads these)."""
+
+    __slots__ = ("end_time", "start_time", "tags")
+
+    def __init__(self, start: datetime, end: datetime | None, paused: str | None) -> None:
+        self.start_time, self.end_time = start, end
+        self.tags = {} if paused is None else {PAUSED_TAG: paused}
+
+
+class _Columns:
+    """A search's runs as columns built from SQL rows (``SQLiteBackend.run_values``):
+    row ``i`` of every column is one run, read by :meth:`get` as ``get_value`` reads a
+    record (the filter, the order and the name check use it), never a record per run.
+    """
+
+    def __init__(self, values: RunValues, backend: SQLiteBackend, now: float) -> None:
+        rows = values.rows
+        utc = timezone.utc
+        at = datetime.fromtimestamp
+        (run_id, experiment, name, status, start, end, parent, user, host, _) = zip(*rows)
+        self.n = n = len(rows)
+        self.starts_at = [at(t, utc) for t in start]
+        self.ends_at = [None if t is None else at(t, utc) for t in end]
+        self.times: dict[str, list[Any]] = {  # seconds, as a record's datetimes give them back
+            "start_time": [t.timestamp() for t in self.starts_at],
+            "end_time": [None if t is None else t.timestamp() for t in self.ends_at],
+        }
+        statuses = list(status)
+        running = [r for r, s in zip(run_id, status) if s == "RUNNING"]
+        if running:  # a dead writer's run reads KILLED: its writers decide (the records')
+            pos = {r: i for i, r in enumerate(run_id)}
+            for rec in backend.list_runs(run_ids=running):
+                if rec.run_id in pos:
+                    statuses[pos[rec.run_id]] = effective_status(rec, now=now)
+        self.info: dict[str, list[Any]] = {
+            "run_id": list(run_id),
+            "experiment": list(experiment),
+            "name": list(name),
+            "status": statuses,
+            "parent_id": list(parent),
+            "user": list(user),
+            "host": list(host),
+        }
+        self.kinds: dict[str, dict[str, list[Any]]] = {}
+        nan = math.nan
+        for kind, triples in (
+            ("params", values.params),
+            ("tags", values.tags),
+            ("metrics", values.metrics),
+        ):
+            columns: dict[str, list[Any]] = {}
+            metric = kind == "metrics"
+            for i, key, value in triples:
+                column = columns.get(key)
+                if column is None:
+                    column = columns[key] = [None] * n
+                column[i] = nan if metric and value is None else value  # NULL: a NaN
+            self.kinds[kind] = columns
+        self.paused_of = self.kinds["tags"].get(PAUSED_TAG)
+        self._durations: dict[int, float | None] = {}
+
+    def duration(self, i: int) -> float | None:
+        """Run ``i``'s duration, as its record's ``duration`` gives it."""
+        if i not in self._durations:
+            paused = None if self.paused_of is None else self.paused_of[i]
+            span = _Span(self.starts_at[i], self.ends_at[i], paused)
+            self._durations[i] = _DURATION(span)
+        return self._durations[i]
+
+    def get(self, field: Field, i: int) -> Any:
+        """The value of ``field`` in run ``i``, or None when the run does not have it."""
+        kind = field.kind
+        if kind != "attributes":
+            column = self.kinds[kind].get(field.name)
+            return None if column is None else column[i]
+        name = field.name
+        if name == "duration":
+            return self.duration(i)
+        if name in self.times:
+            return self.times[name][i]
+        value = self.info[name][i]
+        return None if value == "" and name in ("user", "host") else value
+
+    def first(self, i: int) -> tuple[float, str]:
+        """The default order: newest first, then by run id."""
+        return (-self.times["start_time"][i], self.info["run_id"][i])
+
+    def frame(self, keep: list[int]) -> pd.DataFrame:
+        """The frame of runs ``keep``, in that order, as :func:`to_frame` builds it."""
+        nan = math.nan
+        every = keep == list(range(self.n))  # the rows as read (SQL's order): no copies
+
+        def pick(column: list[Any]) -> list[Any]:
+            return column if every else [column[i] for i in keep]
+
+        info = {name: pick(column) for name, column in self.info.items()}
+        starts = pick(self.times["start_time"])
+        ends = [nan if t is None else t for t in pick(self.times["end_time"])]
+        durations = [self.duration(i) for i in keep]
+        kinds: dict[str, dict[str, list[Any]]] = {}
+        for kind in ("params", "metrics", "tags"):
+            out: dict[str, list[Any]] = {}
+            columns = self.kinds[kind]
+            for name in sorted(columns):
+                values = pick(columns[name])
+                if not values:
+                    break  # no run kept: no column
+                if None not in values:
+                    out[name] = values
+                    continue
+                if all(v is None for v in values):
+                    continue  # no kept run has it: no column
+                if kind == "metrics":
+                    values = [nan if v is None else v for v in values]
+                out[name] = values
+            kinds[kind] = out
+        return _frame(info, starts, ends, durations, kinds)
+
+
+def _search_columns(
+    tracker: Tracker,
+    experiment: str | Iterable[str] | None,
+    filter: str | None,
+    order_by: str | Iterable[str] | None,
+    limit: int | None,
+    status: str | Iterable[str] | None,
+    run_view: str,
+) -> pd.DataFrame | None:
+    """``search_runs`` from plain SQL rows (SQLite); None when the records must answer:
+    another backend, a view other than active, no run, more than 1,000 runs to narrow,
+    or rows ``run_values`` leaves to the records (damaged, deleted or restored runs)."""
+    view, node, keys, statuses, exps = _plan(experiment, filter, order_by, limit, status, run_view)
+    backend = tracker.backend
+    if not isinstance(backend, SQLiteBackend) or view != "active":
+        return None
+    # narrowed in SQL where it can be; past 1,000 runs a filter, a status or a limit is
+    # answered as select_runs does: the needed fields first, then the kept runs whole
+    most = 1000 if node is not None or limit is not None or statuses is not None else None
+    values = backend.run_values(exps, node=node, most=most)
+    if values is None or not values.rows:
+        return None
+    cols = _Columns(values, backend, time.time())
+    keep = list(range(cols.n))
+    if statuses is not None:
+        status_of = cols.info["status"]
+        keep = [i for i in keep if status_of[i] in statuses]
+    if node is not None:
+        test = compile_filter(node, cols.get)
+        keep = [i for i in keep if test(i)]
+    keep = _order(keep, keys, cols.get, cols.first)
+    _check_names(tracker, exps, node, keys, keep, cols.get)
+    if limit is not None:
+        keep = keep[:limit]
+    return cols.frame(keep)
 
 
 def search_runs(
@@ -330,6 +537,21 @@ def search_runs(
         ``params.*`` (strings), ``metrics.*`` (latest values), ``tags.*``; with
         ``run_view`` other than ``"active"`` also ``lifecycle`` (after ``host``).
     """
+    args = (tracker, experiment, filter, order_by, limit, status, run_view)
+    frame = _search_columns(*args)
+    return _search_records(*args) if frame is None else frame
+
+
+def _search_records(
+    tracker: Tracker,
+    experiment: str | Iterable[str] | None,
+    filter: str | None,
+    order_by: str | Iterable[str] | None,
+    limit: int | None,
+    status: str | Iterable[str] | None,
+    run_view: str,
+) -> pd.DataFrame:
+    """``search_runs`` from records (every backend; any run, damaged or deleted)."""
     records = select_runs(
         tracker,
         experiment,

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 # The records, validators, filters and lifecycle code (and with them pydantic) are imported
 # where they are used: `mlopskit runs ls` lists well-formed runs without them (run_rows).
 
-__all__ = ["SCHEMA_VERSION", "RunRows", "SQLiteBackend"]
+__all__ = ["SCHEMA_VERSION", "RunRows", "RunValues", "SQLiteBackend"]
 
 log = get_logger("mlopskit.tracking")
 T = TypeVar("T")
@@ -807,6 +807,88 @@ class SQLiteBackend:
 
         return self._call("list runs", attempt)
 
+    def run_values(
+        self,
+        experiments: Collection[str] | None = None,
+        *,
+        run_ids: Collection[str] | None = None,
+        node: Node | None = None,
+        most: int | None = None,
+    ) -> RunValues | None:
+        """Runs as plain values for a search's frame: no records, no JSON documents.
+
+        The rows are :meth:`run_rows`' (checked the same way, ``user``/``host`` fallbacks
+        applied), newest first (then by run id), scoped to ``run_ids`` when given, else to
+        ``experiments`` (and to the runs that may match ``node``, as :meth:`candidates`
+        narrows them); params, tags and latest metrics come as ``(i, key, value)`` rows,
+        ``i`` the position of the run in ``rows`` (a NaN latest value, stored as NULL, as
+        None), all read in one snapshot.
+
+        Returns None when the record path must answer: more than ``most`` runs (where it
+        reads only the fields a filter or order needs), :meth:`run_rows`' reasons, or a
+        param, tag or metric key or value of the wrong type (text for params and tags and
+        keys, a REAL or NULL for metrics). tests/tracking/test_sql_frame.py holds both
+        paths to one frame.
+        """
+        narrowing = self._narrowing(experiments, node) if node is not None else None
+        if run_ids is not None:
+            scope = "r.run_id IN (SELECT value FROM json_each(?))"
+            args: list[Any] = [json.dumps(list(run_ids))]
+        elif narrowing is not None:
+            scope, args = narrowing
+        elif experiments is not None:
+            scope = "r.experiment IN (SELECT value FROM json_each(?))"
+            args = [json.dumps(list(experiments))]
+        else:
+            scope, args = "1", []
+
+        def triples(conn: sqlite3.Connection, table: str, ids: str) -> list[Any]:
+            # the run's position in `rows` (a small integer), not its id: no string per row
+            return conn.execute(
+                f"SELECT CAST(j.key AS INTEGER), t.key, t.value FROM json_each(?) j "
+                f"JOIN {table} t ON t.run_id = j.value",
+                [ids],
+            ).fetchall()
+
+        def read(conn: sqlite3.Connection) -> RunValues | None:
+            # the last column is 0 for a row that fails the checks, or when some run has
+            # lifecycle events (asked once: the subquery does not depend on the row)
+            rows = conn.execute(
+                f"SELECT r.run_id, r.experiment, r.name, r.status, r.start_time, r.end_time, "
+                "r.parent_id, CASE WHEN typeof(r.user) = 'text' THEN r.user ELSE '' END, "
+                "CASE WHEN typeof(r.host) = 'text' THEN r.host ELSE '' END, "
+                f"{_ROW_CHECK} AND NOT EXISTS (SELECT 1 FROM lifecycle WHERE kind = 'run') "
+                f"FROM runs r WHERE {scope} ORDER BY r.start_time DESC, r.run_id",
+                args,
+            ).fetchall()
+            if most is not None and len(rows) > most:
+                return None
+            if not (all(map(_LAST, rows)) and _names_ok(rows)):
+                return None
+            if not rows:
+                return RunValues(rows, [], [], [])
+            ids = json.dumps([row[0] for row in rows])
+            params, tags = triples(conn, "params", ids), triples(conn, "tags", ids)
+            metrics = triples(conn, "latest_metrics", ids)
+            for items, kinds in ((params, _TEXT), (tags, _TEXT), (metrics, _REAL)):
+                if items:
+                    _, keys, values = zip(*items)
+                    if not (set(map(type, keys)) <= _TEXT and set(map(type, values)) <= kinds):
+                        return None
+            return RunValues(rows, params, tags, metrics)
+
+        def attempt() -> RunValues | None:
+            with self._lock:
+                conn = self._connect()
+                conn.execute("BEGIN")  # one snapshot for the rows and their values
+                try:
+                    return read(conn)
+                finally:
+                    if conn.in_transaction:
+                        conn.execute("COMMIT")
+
+        return self._call("list runs", attempt)
+
     # -- lifecycle (deleting and restoring) ---------------------------------------------
 
     def set_lifecycle(self, event: LifecycleEvent) -> None:
@@ -888,10 +970,11 @@ class SQLiteBackend:
             ),
         )
 
-    def candidates(
+    def _narrowing(
         self, experiments: Collection[str] | None, node: Node | None
-    ) -> list[str] | None:
-        """Run ids that may match ``node``, narrowed in SQL; None when SQL cannot narrow.
+    ) -> tuple[str, list[Any]] | None:
+        """The SQL condition on ``runs r`` (and its arguments) that keeps the runs of
+        ``experiments`` that may match ``node``; None when SQL cannot narrow.
 
         Only conjuncts SQL answers exactly as the Python filter does are translated, so
         the result is a superset of the matches (the caller still applies the whole
@@ -949,7 +1032,21 @@ class SQLiteBackend:
         if experiments is not None:
             where.insert(0, "r.experiment IN (SELECT value FROM json_each(?))")
             args.insert(0, json.dumps(list(experiments)))
-        rows = self._read(f"SELECT r.run_id FROM runs r WHERE {' AND '.join(where)}", args)
+        return " AND ".join(where), args
+
+    def candidates(
+        self, experiments: Collection[str] | None, node: Node | None
+    ) -> list[str] | None:
+        """Run ids that may match ``node``, narrowed in SQL; None when SQL cannot narrow.
+
+        The result is a superset of the matches (the caller still applies the whole
+        filter to these runs); :meth:`_narrowing` says which conjuncts SQL answers.
+        """
+        narrowing = self._narrowing(experiments, node)
+        if narrowing is None:
+            return None
+        where, args = narrowing
+        rows = self._read(f"SELECT r.run_id FROM runs r WHERE {where}", args)
         return [str(row[0]) for row in rows]
 
     def experiments(self) -> list[str]:
@@ -988,6 +1085,20 @@ class RunRows(NamedTuple):
     params: dict[str, str]
     tags: dict[str, str]
     metrics: list[tuple[str, str, float | None]]
+
+
+class RunValues(NamedTuple):
+    """Runs as plain values (:meth:`SQLiteBackend.run_values`).
+
+    ``rows`` are :class:`RunRows`' rows, newest first; ``params``, ``tags`` and
+    ``metrics`` are ``(i, key, value)`` rows in no particular order, ``i`` the run's
+    index in ``rows`` (a NaN latest metric as None).
+    """
+
+    rows: list[tuple[Any, ...]]
+    params: list[tuple[int, str, str]]
+    tags: list[tuple[int, str, str]]
+    metrics: list[tuple[int, str, float | None]]
 
 
 #: ``PAUSED_TAG`` and ``_validate``'s time range, statuses and name rule (the records and
@@ -1042,6 +1153,8 @@ _STEP_THEN_TIME = itemgetter(0, 2)
 #: The comparisons ``candidates`` translates to SQL (the same operator in both).
 _SQL_OPS = frozenset({"=", "!=", "<", "<=", ">", ">="})
 _NAN = float("nan")
+#: The Python types a text column, and a latest metric value (REAL or NULL), come as.
+_TEXT, _REAL = frozenset({str}), frozenset({float, type(None)})
 
 
 def _unpack(code: str, data: bytes) -> array[Any]:

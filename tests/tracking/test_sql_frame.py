@@ -1,0 +1,284 @@
+"""A SQLite search builds its frame from plain SQL rows exactly as from records."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import uuid
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mlopskit.errors import IntegrityError, NotFoundError
+from mlopskit.tracking import RunRecord, SQLiteBackend, Tracker
+from mlopskit.tracking._search import _search_columns, _search_records, _text, select_runs
+
+TEXTS = ["", "a", "B", "é", "10", "9.5", "1e3", "a'b"]
+NUMBERS = [-math.inf, -1.5, 0.0, 0.5, 1.0, 1e300, math.inf]
+PAUSES = ["2.5", "abc", "-1", "1e12", "nan"]
+#: start times with bits below the microsecond a datetime keeps
+STARTS = [1.7e9 + 0.1234567, 1.7e9 + 10.9999996, 1.7e9 + 5.5, 0.3333333]
+
+RUN = st.fixed_dictionaries(
+    {
+        "experiment": st.sampled_from(["a", "b"]),
+        "name": st.sampled_from(["", "r", "é"]),
+        "user": st.sampled_from(["", "u"]),
+        "start": st.sampled_from(STARTS),
+        "length": st.one_of(st.none(), st.sampled_from([0.0, 1.0000003, 3600.5])),
+        "status": st.sampled_from(["FINISHED", "FAILED", "KILLED"]),
+        "p": st.one_of(st.none(), st.sampled_from(TEXTS)),
+        "q": st.one_of(st.none(), st.sampled_from(TEXTS)),
+        "t": st.one_of(st.none(), st.sampled_from(TEXTS)),
+        "paused": st.one_of(st.none(), st.sampled_from(PAUSES)),
+        "m": st.one_of(st.none(), st.just(math.nan), st.sampled_from(NUMBERS)),
+        "n": st.one_of(st.none(), st.sampled_from(NUMBERS)),
+        "deleted": st.booleans(),
+        "parent": st.booleans(),
+    }
+)
+FILTERS = st.sampled_from(
+    [
+        None,
+        "metrics.m > 0.5 and params.p = 'a'",
+        "metrics.m != 0.5",
+        "metrics.m >= -1e999 or tags.t = 'B'",
+        "params.p < 'b' and params.q IN ('a', '10')",
+        "params.p > 9 and metrics.n is null",
+        "params.q like '%a%' or not metrics.m < 1",
+        "tags.t is not null and tags.mlopskit.paused != 'abc'",
+        "duration > 1 and status != 'FAILED'",
+        "end_time is null or start_time < 1e9",
+        "user = 'u' and host is not null and name != ''",
+        "parent_id is not null",
+        "experiment = 'b' and run_id like '%'",
+        "metrics.nosuch > 1",
+    ]
+)
+ORDERS = st.sampled_from(
+    [None, "metrics.m DESC", ["params.p", "metrics.n"], "duration", "start_time", "user"]
+)
+
+
+def _fill(root: Path, runs: list[dict[str, Any]]) -> Tracker:
+    """A SQLite workspace holding ``runs`` (RUNNING where ``length`` is None)."""
+    backend = SQLiteBackend(root / "tracking.sqlite")
+    tracker = Tracker(str(root), backend)
+    parent = None
+    for spec in runs:
+        run_id = uuid.uuid4().hex
+        tags = {} if spec["t"] is None else {"t": spec["t"]}
+        if spec["paused"] is not None:
+            tags["mlopskit.paused"] = spec["paused"]
+        params = {k: spec[k] for k in ("p", "q") if spec[k] is not None}
+        backend.create_run(
+            RunRecord(
+                run_id=run_id,
+                experiment=spec["experiment"],
+                name=spec["name"],
+                status="RUNNING",
+                start_time=spec["start"],
+                user=spec["user"],
+                host="h",
+                parent_id=parent if spec["parent"] else None,
+                params=params,
+                tags=tags,
+            )
+        )
+        points = [(k, spec[k], 0, time.time()) for k in ("m", "n") if spec[k] is not None]
+        backend.log_metrics(run_id, points)
+        if spec["length"] is not None:
+            backend.finish(run_id, spec["status"], spec["start"] + spec["length"])
+        if spec["deleted"]:
+            tracker.delete_run(run_id)
+        parent = run_id
+    return tracker
+
+
+def _answer(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except NotFoundError as exc:
+        return ("NotFoundError", str(exc))
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    runs=st.lists(RUN, max_size=6),
+    experiment=st.sampled_from([None, "a", ["a", "b"]]),
+    filter=FILTERS,
+    order_by=ORDERS,
+    limit=st.sampled_from([None, 0, 2]),
+    status=st.sampled_from([None, "FINISHED", ["RUNNING", "KILLED"]]),
+    run_view=st.sampled_from(["active", "active", "all", "deleted"]),
+    deletes=st.booleans(),
+)
+def test_frame_from_rows_equals_frame_from_records(
+    tmp_path_factory: pytest.TempPathFactory,
+    runs: list[dict[str, Any]],
+    experiment: Any,
+    filter: str | None,
+    order_by: Any,
+    limit: int | None,
+    status: Any,
+    run_view: str,
+    deletes: bool,
+) -> None:
+    """Whatever the runs (NaN, missing keys, deleted, RUNNING, sub-microsecond times)
+    and the search, the frame a user gets has the same rows, columns, values and dtypes
+    as the record path's, and a typo in a filter is the same error."""
+    if not deletes:
+        runs = [{**r, "deleted": False} for r in runs]
+    tracker = _fill(tmp_path_factory.mktemp("frame"), runs)
+    args = (tracker, experiment, filter, order_by, limit, status, run_view)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        old = _answer(_search_records, *args)
+        new = _answer(_search_columns, *args)
+        public = _answer(tracker.search_runs, experiment, **_kw(args))
+    if isinstance(old, tuple):
+        assert new == old or new is None
+        assert public == old
+        return
+    pd.testing.assert_frame_equal(public, old)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        records = select_runs(tracker, experiment, **_kw(args))
+    before = _frame_as_before(records)
+    if run_view != "active":
+        before.insert(10, "lifecycle", [r.lifecycle for r in records])
+    pd.testing.assert_frame_equal(old, before)
+    if new is None:  # the rows path declines only for deleted runs, no runs or a view
+        assert (
+            any(r["deleted"] for r in runs)
+            or run_view != "active"
+            or not any(experiment is None or r["experiment"] in experiment for r in runs)
+            or filter is not None
+        )
+        return
+    pd.testing.assert_frame_equal(new, old)
+
+
+def _kw(args: tuple[Any, ...]) -> dict[str, Any]:
+    _, _, filter, order_by, limit, status, run_view = args
+    return {
+        "filter": filter,
+        "order_by": order_by,
+        "limit": limit,
+        "status": status,
+        "run_view": run_view,
+    }
+
+
+def test_running_run_of_a_dead_writer_reads_killed(tmp_path: Path) -> None:
+    """A RUNNING run whose writer is gone is KILLED in the rows path's frame too."""
+    tracker = _fill(tmp_path, [])
+    backend = tracker.backend
+    assert isinstance(backend, SQLiteBackend)
+    run_id = uuid.uuid4().hex
+    backend.create_run(
+        RunRecord(run_id=run_id, experiment="e", name="r", status="RUNNING", start_time=1.0)
+    )
+    conn = backend._connect()
+    conn.execute("UPDATE writers SET heartbeat = 0, pid = ?", (2**22 + os.getpid(),))
+    frame = _search_columns(tracker, "e", "status = 'KILLED'", None, None, None, "active")
+    assert frame is not None and list(frame["status"]) == ["KILLED"]
+
+
+def test_damaged_row_takes_the_record_path(tmp_path: Path) -> None:
+    """A planted row with a wrong-typed value is not passed through the rows path:
+    the record path answers (and a damaged metric block still names its run)."""
+    tracker = _fill(tmp_path, [dict(_plain(), p="a")])
+    backend = tracker.backend
+    assert isinstance(backend, SQLiteBackend)
+    conn = backend._connect()
+    conn.execute("UPDATE params SET value = x'ff'")
+    assert backend.run_values(["a"]) is None
+    conn.execute("UPDATE params SET value = 'a'")
+    conn.execute("UPDATE latest_metrics SET value = 'text'")
+    assert backend.run_values(["a"]) is None
+    conn.execute("UPDATE runs SET start_time = 'yesterday'")
+    assert backend.run_values(["a"]) is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        frame = tracker.search_runs("a")
+    assert frame.empty and len(backend.damaged) == 1
+    with pytest.raises(IntegrityError, match=next(iter(backend.damaged))):
+        tracker.record(next(iter(backend.damaged)))
+
+
+def _plain() -> dict[str, Any]:
+    return {
+        "experiment": "a",
+        "name": "r",
+        "user": "u",
+        "start": 1.7e9,
+        "length": 1.0,
+        "status": "FINISHED",
+        "p": None,
+        "q": None,
+        "t": None,
+        "paused": None,
+        "m": 0.5,
+        "n": None,
+        "deleted": False,
+        "parent": False,
+    }
+
+
+def _frame_as_before(records: list[RunRecord]) -> pd.DataFrame:
+    """The frame as ``to_frame`` built it from records before the rows path (verbatim)."""
+    import numpy as np
+
+    n = len(records)
+    nan = math.nan
+    starts = np.fromiter((r.start_time.timestamp() for r in records), np.float64, n)
+    ends = np.fromiter(
+        (nan if r.end_time is None else r.end_time.timestamp() for r in records), np.float64, n
+    )
+    durations = (r.duration for r in records)
+    columns: dict[str, Any] = {
+        "run_id": _text([r.run_id for r in records]),
+        "experiment": _text([r.experiment for r in records]),
+        "name": _text([r.name for r in records]),
+        "status": _text([r.status for r in records]),
+        "start_time": pd.to_datetime(starts, unit="s", utc=True),
+        "end_time": pd.to_datetime(ends, unit="s", utc=True),
+        "duration": np.fromiter((nan if d is None else d for d in durations), np.float64, n),
+        "parent_id": [r.parent_id for r in records],
+        "user": _text([r.user for r in records]),
+        "host": _text([r.host for r in records]),
+    }
+    for attr in ("params", "metrics", "tags"):
+        maps = [getattr(r, attr) for r in records]
+        names = sorted({k for m in maps for k in m})
+        if attr == "metrics":
+            for name in names:
+                values = [m.get(name, nan) for m in maps]
+                exact = all(type(v) is float for v in values)
+                columns[f"metrics.{name}"] = np.array(values, np.float64) if exact else values
+        else:
+            for name in names:
+                columns[f"{attr}.{name}"] = _text([m.get(name) for m in maps])
+    return pd.DataFrame(columns)
+
+
+def test_more_runs_than_most_take_the_record_path(tmp_path: Path) -> None:
+    """Past ``most`` runs, run_values declines (the record path then reads only the
+    fields a filter needs); at or below it, it answers."""
+    tracker = _fill(tmp_path, [_plain(), _plain(), _plain()])
+    backend = tracker.backend
+    assert isinstance(backend, SQLiteBackend)
+    assert backend.run_values(["a"], most=2) is None
+    got = backend.run_values(["a"], most=3)
+    assert got is not None and len(got.rows) == 3
