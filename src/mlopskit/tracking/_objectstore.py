@@ -787,8 +787,22 @@ class ObjectStoreBackend:
         unfolded: dict[str, _RunFiles] = {}  # runs with files but no record (yet)
         outside = 0
         for run_id in sorted(set(held) | set(listed)):
-            files = listed.get(run_id) or _RunFiles()
             row = held.get(run_id)
+            if row is not None and run_id not in listed:  # the common case: the row as is
+                if row.lifecycle:
+                    self._lifecycle_files[run_id] = [f"{base}/{n}" for n in sorted(row.lifecycle)]
+                else:
+                    self._lifecycle_files.pop(run_id, None)
+                if wanted is not None and run_id not in wanted:
+                    continue
+                rows[run_id] = row
+                rec = row.record(inputs=())
+                self._experiment_of[run_id] = experiment
+                if keys is not None:
+                    _narrow(rec, keys)
+                records.append(rec)
+                continue
+            files = listed.get(run_id) or _RunFiles()
             new_names = frozenset(files.segments)
             if row is not None:
                 files.add_row(row, base)
