@@ -285,6 +285,8 @@ def test_an_index_of_the_first_format_is_still_read() -> None:
     for run_id in ids:
         assert old[run_id].segments == new[run_id].segments
         assert old[run_id].record().model_dump() == new[run_id].record().model_dump()
+        assert old[run_id].writers == new[run_id].writers  # validated == built from columns
+        assert new[run_id].writers[0].model_fields_set == old[run_id].writers[0].model_fields_set
 
 
 _COMPACT = """

@@ -72,6 +72,7 @@ from mlopskit.tracking._deletion import apply_lifecycle, encode_event, parse_eve
 from mlopskit.tracking._files import SegmentFiles
 from mlopskit.tracking._index import (
     IndexRow,
+    collector_paused,
     encode_index,
     index_generation,
     index_name,
@@ -750,8 +751,9 @@ class ObjectStoreBackend:
             else:
                 exps = {check_experiment(e) for e in experiments}
         records: list[RunRecord] = []
-        for exp in sorted(exps):
-            records.extend(self._list_experiment(exp, wanted, keys)[0])
+        with collector_paused():
+            for exp in sorted(exps):
+                records.extend(self._list_experiment(exp, wanted, keys)[0])
         self._writers([r for r in records if r.status == "RUNNING"])
         self._apply_lifecycle(records)
         return records
