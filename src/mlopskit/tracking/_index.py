@@ -57,6 +57,7 @@ __all__ = [
     "encode_index",
     "index_generation",
     "index_name",
+    "index_watermark",
     "read_index",
     "record_of",
     "summary_of",
@@ -377,6 +378,23 @@ def _names_of_run(names: list[str], run_id: str, kinds: tuple[str, ...]) -> bool
         if parsed is None or parsed[3] != run_id or parsed[4] not in kinds:
             return False
     return True
+
+
+def index_watermark(blob: bytes) -> float | None:
+    """The watermark an index object's footer names, read without decoding its rows.
+
+    Only a hint (None when absent or unreadable): a reader may start its listing with
+    it while :func:`read_index` checks the rows, and uses that listing only if the
+    checked index has the same watermark.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(io.BytesIO(blob)).schema_arrow.metadata or {}
+        return float(meta[b"watermark"].decode("ascii")) if b"watermark" in meta else None
+    except (ValueError, TypeError, OSError, pa.ArrowException):
+        return None
 
 
 def read_index(path: str, blob: bytes, experiment: str) -> tuple[dict[str, IndexRow], float | None]:

@@ -59,6 +59,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Collection, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -76,6 +77,7 @@ from mlopskit.tracking._index import (
     encode_index,
     index_generation,
     index_name,
+    index_watermark,
     read_index,
     summary_of,
 )
@@ -773,13 +775,28 @@ class ObjectStoreBackend:
         older per-run layout present, the whole experiment is listed (as before).
         Also returns the index object this call created (when it compacted), or None.
         """
-        generation, index, watermark = self._newest_index(experiment)
-        started = self.clock()  # before the listing: the next index's watermark
+        started = self.clock()  # before any listing: the next index's watermark
         base = self._segments_dir(experiment)
-        timed = self._timed_layout(experiment)
+        with ThreadPoolExecutor(2) as pool:  # the requests of a search, overlapped
+            layout = pool.submit(self._timed_layout, experiment)
+            early: dict[float, Future[list[str]]] = {}
+
+            def list_early(mark: float | None) -> None:
+                """Start listing after the newest index's watermark while it is checked."""
+                if mark is not None and math.isfinite(mark):
+                    early[mark] = pool.submit(
+                        self.files.list_after, base, _after(mark - self.margin)
+                    )
+
+            generation, index, watermark = self._newest_index(experiment, list_early)
+            timed = layout.result()
+            if timed and watermark in early:  # the listing the checked index asks for
+                paths = early[watermark].result()
+            elif timed:
+                after = None if watermark is None else _after(watermark - self.margin)
+                paths = self.files.list_after(base, after)
         if timed:
-            after = None if watermark is None else _after(watermark - self.margin)
-            listed = self._collect(self.files.list_after(base, after))
+            listed = self._collect(paths)
             held = index if watermark is not None else {}
         else:
             listed = self._collect(self.files.find(self._path("experiments", experiment)))
@@ -909,11 +926,14 @@ class ObjectStoreBackend:
 
     # -- the compacted index -----------------------------------------------------------
 
-    def _newest_index(self, experiment: str) -> tuple[int, dict[str, IndexRow], float | None]:
+    def _newest_index(
+        self, experiment: str, early: Callable[[float | None], None] | None = None
+    ) -> tuple[int, dict[str, IndexRow], float | None]:
         """The newest index generation of ``experiment``, its rows and its watermark.
 
         (0, {}, None) when there is none; a damaged generation is skipped for the one
-        before it.
+        before it. ``early`` is called with the watermark the first index object read
+        names (unchecked: :func:`index_watermark`) before its rows are checked.
         """
         base = self._path("index", experiment)
         generations = sorted(
@@ -929,6 +949,9 @@ class ObjectStoreBackend:
             if path not in self._indexes:
                 try:
                     blob = self.files.read(path)
+                    if early is not None:
+                        early(index_watermark(blob))
+                        early = None
                     self._indexes[path] = read_index(path, blob, experiment)
                 except FileNotFoundError:
                     continue
