@@ -581,3 +581,26 @@ class TestPruning:
         names = backend.files.children(backend.files.path("index", "exp"))
         assert names == ["000000000002.parquet"]
         assert sorted(r.run_id for r in backend.list_runs(["exp"])) == sorted(ids)
+
+
+def test_a_damaged_newest_index_with_a_later_watermark_falls_back_to_the_older_ones(
+    tmp_path: Path,
+) -> None:
+    """The newest index names a later watermark but holds a damaged row: the search
+    uses the older generation and lists after its watermark (not the damaged one's), so
+    the runs written between the two compactions are found."""
+    root = str(tmp_path / "ws")
+    tracker = _tracker(root, compact_after=None)
+    _fill(tracker, 2)
+    tracker.backend.compact()  # type: ignore[attr-defined]
+    time.sleep(0.05)
+    _fill(tracker, 2)
+    tracker.backend.compact()  # type: ignore[attr-defined]
+    expected = _dump(_tracker(root, compact_after=None))
+    newest = Path(root) / "tracking" / "index" / "exp" / "000000000002.parquet"
+    newest.write_bytes(_tampered(newest.read_bytes(), _set("status", "DONE")))
+    reader = _tracker(root, compact_after=None)
+    reader.backend.margin = 0.0  # type: ignore[attr-defined]
+    with pytest.warns(RuntimeWarning, match=r"000000000002\.parquet.*invalid status"):
+        assert _dump(reader) == expected
+    assert len(expected) == 4
