@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -232,6 +233,7 @@ def main() -> None:
     from _s3counting import RequestLog
 
     server = RequestLog.start()
+    base = None
     try:
         import s3fs
 
@@ -289,6 +291,8 @@ def main() -> None:
             Path(args.json).write_text(json.dumps(rows, indent=1))
     finally:
         server.stop()
+        if base is not None:  # the exported merge-base tree
+            shutil.rmtree(Path(base).parent, ignore_errors=True)
 
 
 if __name__ == "__main__":

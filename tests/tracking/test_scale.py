@@ -133,8 +133,8 @@ def test_a_damaged_index_is_reported_and_the_segments_answer(tmp_path: Path) -> 
     assert reader.backend.compact()[0].endswith("000000000003.parquet")  # type: ignore[attr-defined]
 
 
-def test_an_index_row_for_another_run_is_an_integrity_error(tmp_path: Path) -> None:
-    """An index whose row names a run other than its key is rejected, naming the object."""
+def test_an_index_row_for_another_run_is_refused_when_encoding(tmp_path: Path) -> None:
+    """encode_index refuses a row whose summary names a run other than its key."""
     root = str(tmp_path / "ws")
     tracker = _tracker(root, compact_after=None)
     ids = _fill(tracker, 2)
@@ -142,8 +142,151 @@ def test_an_index_row_for_another_run_is_an_integrity_error(tmp_path: Path) -> N
     from mlopskit.tracking._index import IndexRow
 
     forged = {ids[0]: IndexRow(summary_of(rows[ids[1]]), frozenset())}
-    with pytest.raises(IntegrityError, match=r"forged\.parquet"):
-        decode_index("forged.parquet", encode_index(forged), "exp")
+    with pytest.raises(ValueError, match="holds run"):
+        encode_index(forged)
+
+
+def _index_rows(n: int = 3) -> dict[str, Any]:
+    """``n`` index rows of runs in ``exp``, each with a segment and a writer."""
+    from mlopskit.tracking._index import IndexRow
+    from mlopskit.tracking._model import WriterInfo, stored_record
+    from mlopskit.tracking._segments import segment_name
+
+    rows = {}
+    for i in range(n):
+        run_id = f"{i:032x}"
+        rec = stored_record(
+            run_id=run_id,
+            experiment="exp",
+            name=f"r{i}",
+            status="FINISHED",
+            start_time=1_700_000_000.0 + i,
+            end_time=1_700_000_100.0 + i,
+            parent_id=None,
+            user="u",
+            host="h",
+            params={"lr": str(i)},
+            tags={"k": "v"},
+        )
+        rec.metrics = {"acc": i / 4}
+        rec.writers = [WriterInfo(writer_id="w1", host="h", pid=7, heartbeat=1_700_000_050.0)]
+        name = segment_name(1_700_000_000_000_000_000 + i, "w1", i + 1, run_id, "jsonl")
+        rows[run_id] = IndexRow(summary_of(rec), frozenset({name}))
+    return rows
+
+
+def _tampered(blob: bytes, change: Any) -> bytes:
+    """The index ``blob`` with its rows (as dicts) passed through ``change``."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(io.BytesIO(blob))
+    rows = table.to_pylist()
+    changed = change(rows)
+    if isinstance(changed, pa.Table):
+        out = changed.replace_schema_metadata(table.schema.metadata)
+    else:
+        out = pa.Table.from_pylist(rows, schema=table.schema)
+    sink = io.BytesIO()
+    pq.write_table(out, sink)
+    return sink.getvalue()
+
+
+def _set(name: str, value: Any) -> Any:
+    def change(rows: list[dict[str, Any]]) -> None:
+        rows[1][name] = value
+
+    return change
+
+
+def _other_runs_segment(rows: list[dict[str, Any]]) -> None:
+    rows[1]["segments"] = rows[0]["segments"]
+
+
+def _heartbeat(rows: list[dict[str, Any]]) -> None:
+    rows[1]["writers"][0]["heartbeat"] = -1e30
+
+
+def _params_as_text(rows: list[dict[str, Any]]) -> Any:
+    import pyarrow as pa
+
+    from mlopskit.tracking._index import _schema
+
+    schema = _schema()
+    schema = schema.set(schema.get_field_index("params"), pa.field("params", pa.string()))
+    for row in rows:
+        row["params"] = json.dumps(dict(row["params"]))
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (_set("status", "DONE"), "invalid status"),
+        (_set("start_time", float("nan")), "start_time is not a time"),
+        (_set("end_time", 1e300), "end_time is not a time"),
+        (_set("experiment", "other"), "not in 'exp'"),
+        (_set("parent_id", "../up"), "parent_id is not a run id"),
+        (_set("params", [("lr", None)]), "params: a value is missing"),
+        (_set("metrics", None), "metrics are missing"),
+        (_other_runs_segment, "not one of this run's"),
+        (_heartbeat, "bad writer heartbeat"),
+    ],
+)
+def test_a_damaged_index_row_is_an_integrity_error_naming_the_index_and_run(
+    change: Any, why: str
+) -> None:
+    """A damaged value in one row of an index: IntegrityError naming the object and the run."""
+    rows = _index_rows()
+    blob = _tampered(encode_index(rows, watermark=1_700_000_500.0), change)
+    second = sorted(rows)[1]
+    with pytest.raises(IntegrityError, match=rf"bad\.parquet.*{second}.*{why}") as info:
+        decode_index("bad.parquet", blob, "exp")
+    assert info.value.path == "bad.parquet"
+
+
+def test_a_row_with_an_invalid_run_id_or_a_column_of_another_type_is_an_integrity_error() -> None:
+    """A run id that is not one, or a column of the wrong type: IntegrityError naming it."""
+    blob = encode_index(_index_rows(), watermark=1_700_000_500.0)
+    with pytest.raises(IntegrityError, match=r"bad\.parquet.*'\.\./x'.*not a valid run id"):
+        decode_index("bad.parquet", _tampered(blob, _set("run_id", "../x")), "exp")
+    with pytest.raises(IntegrityError, match=r"bad\.parquet.*column 'params'"):
+        decode_index("bad.parquet", _tampered(blob, _params_as_text), "exp")
+
+
+def test_an_index_of_the_first_format_is_still_read() -> None:
+    """An index written by an earlier version (a JSON summary per row) decodes to the same
+    rows as this version's index."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = _index_rows()
+    ids = sorted(rows)
+    table = pa.table(
+        {
+            "run_id": ids,
+            "status": [rows[i].summary["status"] for i in ids],
+            "start_time": [rows[i].summary["run"]["start_time"] for i in ids],
+            "end_time": [rows[i].summary["end_time"] for i in ids],
+            "summary": [json.dumps(rows[i].summary) for i in ids],
+            "segments": [sorted(rows[i].segments) for i in ids],
+            "lifecycle": [[] for _ in ids],
+        }
+    ).replace_schema_metadata({"format": "mlopskit.tracking.index/1", "watermark": "1700000500.0"})
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    old = decode_index("old.parquet", sink.getvalue(), "exp")
+    new = decode_index("new.parquet", encode_index(rows, watermark=1_700_000_500.0), "exp")
+    assert sorted(old) == sorted(new) == ids
+    for run_id in ids:
+        assert old[run_id].segments == new[run_id].segments
+        assert old[run_id].record().model_dump() == new[run_id].record().model_dump()
+        assert old[run_id].writers == new[run_id].writers  # validated == built from columns
+        assert new[run_id].writers[0].model_fields_set == old[run_id].writers[0].model_fields_set
 
 
 _COMPACT = """
@@ -438,3 +581,26 @@ class TestPruning:
         names = backend.files.children(backend.files.path("index", "exp"))
         assert names == ["000000000002.parquet"]
         assert sorted(r.run_id for r in backend.list_runs(["exp"])) == sorted(ids)
+
+
+def test_a_damaged_newest_index_with_a_later_watermark_falls_back_to_the_older_ones(
+    tmp_path: Path,
+) -> None:
+    """The newest index names a later watermark but holds a damaged row: the search
+    uses the older generation and lists after its watermark (not the damaged one's), so
+    the runs written between the two compactions are found."""
+    root = str(tmp_path / "ws")
+    tracker = _tracker(root, compact_after=None)
+    _fill(tracker, 2)
+    tracker.backend.compact()  # type: ignore[attr-defined]
+    time.sleep(0.05)
+    _fill(tracker, 2)
+    tracker.backend.compact()  # type: ignore[attr-defined]
+    expected = _dump(_tracker(root, compact_after=None))
+    newest = Path(root) / "tracking" / "index" / "exp" / "000000000002.parquet"
+    newest.write_bytes(_tampered(newest.read_bytes(), _set("status", "DONE")))
+    reader = _tracker(root, compact_after=None)
+    reader.backend.margin = 0.0  # type: ignore[attr-defined]
+    with pytest.warns(RuntimeWarning, match=r"000000000002\.parquet.*invalid status"):
+        assert _dump(reader) == expected
+    assert len(expected) == 4

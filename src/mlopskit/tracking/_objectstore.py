@@ -59,6 +59,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Collection, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -72,9 +73,11 @@ from mlopskit.tracking._deletion import apply_lifecycle, encode_event, parse_eve
 from mlopskit.tracking._files import SegmentFiles
 from mlopskit.tracking._index import (
     IndexRow,
+    collector_paused,
     encode_index,
     index_generation,
     index_name,
+    index_watermark,
     read_index,
     summary_of,
 )
@@ -750,8 +753,9 @@ class ObjectStoreBackend:
             else:
                 exps = {check_experiment(e) for e in experiments}
         records: list[RunRecord] = []
-        for exp in sorted(exps):
-            records.extend(self._list_experiment(exp, wanted, keys)[0])
+        with collector_paused():
+            for exp in sorted(exps):
+                records.extend(self._list_experiment(exp, wanted, keys)[0])
         self._writers([r for r in records if r.status == "RUNNING"])
         self._apply_lifecycle(records)
         return records
@@ -771,13 +775,28 @@ class ObjectStoreBackend:
         older per-run layout present, the whole experiment is listed (as before).
         Also returns the index object this call created (when it compacted), or None.
         """
-        generation, index, watermark = self._newest_index(experiment)
-        started = self.clock()  # before the listing: the next index's watermark
+        started = self.clock()  # before any listing: the next index's watermark
         base = self._segments_dir(experiment)
-        timed = self._timed_layout(experiment)
+        with ThreadPoolExecutor(2) as pool:  # the requests of a search, overlapped
+            layout = pool.submit(self._timed_layout, experiment)
+            early: dict[float, Future[list[str]]] = {}
+
+            def list_early(mark: float | None) -> None:
+                """Start listing after the newest index's watermark while it is checked."""
+                if mark is not None and math.isfinite(mark):
+                    early[mark] = pool.submit(
+                        self.files.list_after, base, _after(mark - self.margin)
+                    )
+
+            generation, index, watermark = self._newest_index(experiment, list_early)
+            timed = layout.result()
+            if timed and watermark in early:  # the listing the checked index asks for
+                paths = early[watermark].result()
+            elif timed:
+                after = None if watermark is None else _after(watermark - self.margin)
+                paths = self.files.list_after(base, after)
         if timed:
-            after = None if watermark is None else _after(watermark - self.margin)
-            listed = self._collect(self.files.list_after(base, after))
+            listed = self._collect(paths)
             held = index if watermark is not None else {}
         else:
             listed = self._collect(self.files.find(self._path("experiments", experiment)))
@@ -787,8 +806,22 @@ class ObjectStoreBackend:
         unfolded: dict[str, _RunFiles] = {}  # runs with files but no record (yet)
         outside = 0
         for run_id in sorted(set(held) | set(listed)):
-            files = listed.get(run_id) or _RunFiles()
             row = held.get(run_id)
+            if row is not None and run_id not in listed:  # the common case: the row as is
+                if row.lifecycle:
+                    self._lifecycle_files[run_id] = [f"{base}/{n}" for n in sorted(row.lifecycle)]
+                else:
+                    self._lifecycle_files.pop(run_id, None)
+                if wanted is not None and run_id not in wanted:
+                    continue
+                rows[run_id] = row
+                rec = row.record(inputs=())
+                self._experiment_of[run_id] = experiment
+                if keys is not None:
+                    _narrow(rec, keys)
+                records.append(rec)
+                continue
+            files = listed.get(run_id) or _RunFiles()
             new_names = frozenset(files.segments)
             if row is not None:
                 files.add_row(row, base)
@@ -893,11 +926,14 @@ class ObjectStoreBackend:
 
     # -- the compacted index -----------------------------------------------------------
 
-    def _newest_index(self, experiment: str) -> tuple[int, dict[str, IndexRow], float | None]:
+    def _newest_index(
+        self, experiment: str, early: Callable[[float | None], None] | None = None
+    ) -> tuple[int, dict[str, IndexRow], float | None]:
         """The newest index generation of ``experiment``, its rows and its watermark.
 
         (0, {}, None) when there is none; a damaged generation is skipped for the one
-        before it.
+        before it. ``early`` is called with the watermark the first index object read
+        names (unchecked: :func:`index_watermark`) before its rows are checked.
         """
         base = self._path("index", experiment)
         generations = sorted(
@@ -913,6 +949,9 @@ class ObjectStoreBackend:
             if path not in self._indexes:
                 try:
                     blob = self.files.read(path)
+                    if early is not None:
+                        early(index_watermark(blob))
+                        early = None
                     self._indexes[path] = read_index(path, blob, experiment)
                 except FileNotFoundError:
                     continue
