@@ -216,9 +216,15 @@ def main() -> None:
     parser.add_argument("--json", help="write {'bench': 'autolog', 'rows': [...]} here")
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}; mlflow: {have('mlflow')}")
-    bench_fits(3 if args.quick else 5)
-    if have("psutil"):
-        bench_system(30.0 if args.quick else 90.0)
+    # Every workspace and MLflow store of this run goes under one directory removed at the end.
+    with tempfile.TemporaryDirectory(prefix="bench-autolog-run-") as work:
+        tempfile.tempdir = work
+        try:
+            bench_fits(3 if args.quick else 5)
+            if have("psutil"):
+                bench_system(30.0 if args.quick else 90.0)
+        finally:
+            tempfile.tempdir = None
     if args.json:
         Path(args.json).write_text(json.dumps({"bench": "autolog", "rows": ROWS}, indent=1))
 
