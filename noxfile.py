@@ -275,34 +275,8 @@ def fuzz(session: nox.Session) -> None:
 @nox.session
 def bench_serve(session: nox.Session) -> None:
     """serve()/Predictor vs `mlflow models serve` 3.17.2 and MLServer 1.7.1, each in its own venv."""
-    import pathlib
-
     session.install("-e", ".[serve,sklearn]")
-    sklearn = session.run(
-        "python", "-c", "import sklearn; print(sklearn.__version__)", silent=True
-    ).strip()  # the anchors load the same pickled model: same scikit-learn
-    anchors = {
-        "mlflow": ["mlflow==3.17.2"],
-        # MLServer 1.7.1's worker dies with uvloop 0.22 (SeldonIO/MLServer#2286)
-        "mlserver": ["mlserver==1.7.1", "mlserver-sklearn==1.7.1", "uvloop<0.22"],
-    }
-    pythons = {}
-    for name, pins in anchors.items():
-        venv = pathlib.Path(session.virtualenv.location).parent / f"bench_serve_{name}"
-        python = venv / "bin" / "python"
-        if not python.exists():
-            session.run("python", "-m", "venv", str(venv))
-        session.run(
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            *pins,
-            f"scikit-learn=={sklearn}",
-            external=True,
-        )
-        pythons[name] = str(python)
+    pythons = serve_anchor_pythons(session)
     session.run(
         "python",
         "benchmarks/bench_serve.py",

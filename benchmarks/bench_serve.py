@@ -467,13 +467,19 @@ def v2_body(x: Any) -> bytes:
     ).encode()
 
 
+def _no_paths(cmd: str) -> str:
+    """A command line with each absolute path cut to its last part (no machine's paths in a
+    record): ``/venv/bin/mlserver start`` -> ``mlserver start``."""
+    return " ".join(os.path.basename(w) if w.startswith("/") else w for w in cmd.split(" "))
+
+
 def busy_processes(server: Server, before: dict[int, float]) -> str:
     """The processes of ``server`` that used CPU since ``before`` (pid -> CPU s), with
     their share: what the server really ran while a row was measured."""
     now = server.processes()
     used = [(cmd, cpu - before.get(pid, 0.0)) for pid, cmd, cpu in now]
     total = sum(c for _, c in used) or 1.0
-    shown = [f"{cmd} {c / total:.0%}" for cmd, c in used if c / total >= 0.02]
+    shown = [f"{_no_paths(cmd)} {c / total:.0%}" for cmd, c in used if c / total >= 0.02]
     return f"{len(shown)} busy of {len(now)} process(es): " + "; ".join(shown)
 
 
