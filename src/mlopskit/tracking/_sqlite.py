@@ -795,10 +795,16 @@ class SQLiteBackend:
                 rows, paused, documents_of(conn, "params"), documents_of(conn, "tags"), metrics
             )
 
-        def attempt() -> RunRows | None:
+        return self._snapshot(read)
+
+    def _snapshot(self, read: Callable[[sqlite3.Connection], T]) -> T:
+        """``read(conn)`` inside one read transaction (one snapshot of every table it
+        reads), with the backend's retries."""
+
+        def attempt() -> T:
             with self._lock:
                 conn = self._connect()
-                conn.execute("BEGIN")  # one snapshot for the rows and their documents
+                conn.execute("BEGIN")
                 try:
                     return read(conn)
                 finally:
@@ -877,17 +883,7 @@ class SQLiteBackend:
                         return None
             return RunValues(rows, params, tags, metrics)
 
-        def attempt() -> RunValues | None:
-            with self._lock:
-                conn = self._connect()
-                conn.execute("BEGIN")  # one snapshot for the rows and their values
-                try:
-                    return read(conn)
-                finally:
-                    if conn.in_transaction:
-                        conn.execute("COMMIT")
-
-        return self._call("list runs", attempt)
+        return self._snapshot(read)
 
     # -- lifecycle (deleting and restoring) ---------------------------------------------
 
