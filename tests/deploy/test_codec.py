@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from deploy_strategies import numeric_frames, typed_frames
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mlopskit.deploy._codec import (
@@ -56,6 +56,8 @@ class TestRoundTrips:
 
     @settings(max_examples=150, deadline=None)
     @given(typed_frames())
+    @example(pd.DataFrame({"c0_str": pd.Series([" "], dtype="str")}))
+    @example(pd.DataFrame({"s": pd.Series(["  ", "x", " "], dtype="str")}))
     def test_csv_round_trips_with_the_same_dtypes_as_json(self, frame: pd.DataFrame) -> None:
         """CSV decodes to exactly what JSON decodes to: the signature types both (MLflow #5525)."""
         sig = infer_signature(frame)
@@ -267,6 +269,15 @@ class TestBadBodies:
         with pytest.raises(InvalidInputError, match="text/csv") as err:
             decode_mlflow(b"x", "application/xml")
         assert err.value.found == "application/xml"
+
+    def test_csv_blank_lines_are_rows_only_in_one_column(self) -> None:
+        """One column: a blank line is an empty field (a row). Several: it is no record."""
+        one = infer_signature(pd.DataFrame({"s": pd.array(["a"], dtype="string")}))
+        got = decode_mlflow(b"s\na\n\n b\n", "text/csv", signature=one).frame
+        assert got["s"].tolist() == ["a", pd.NA, " b"]
+        two = infer_signature(pd.DataFrame({"x": [1.0], "s": ["a"]}))
+        got = decode_mlflow(b"x,s\n1,a\n\n2,b\n", "text/csv", signature=two).frame
+        assert got.to_dict("list") == {"x": [1.0, 2.0], "s": ["a", "b"]}
 
     def test_empty_csv(self) -> None:
         """An empty CSV body is an InvalidInputError, not an empty prediction."""

@@ -25,6 +25,7 @@ so errors never leak request data: MLflow #16537).
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import math
@@ -852,18 +853,27 @@ def decode_csv(
     if not raw.strip():
         raise _bad("the CSV body is empty; send a header row and data rows", found="empty")
     try:
-        frame = pd.read_csv(
-            io.BytesIO(raw),
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-            skipinitialspace=False,
+        frame = _read_csv(
+            raw, dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=False
         )
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise _bad(f"the CSV body does not parse: {type(exc).__name__}", found="bad CSV") from None
     if signature is None:
         # Without a signature, let pandas infer the types (the best that can be done).
-        return pd.read_csv(io.BytesIO(raw))
+        return _read_csv(raw)
+    return frame
+
+
+def _read_csv(raw: bytes, **options: Any) -> pd.DataFrame:
+    """``pd.read_csv`` of a request body, every line a row when there is one column.
+
+    pandas skips blank and whitespace-only lines. In a one-column body such a line is a
+    row (RFC 4180): ``" "`` is a value and an empty line an empty field, so they are
+    kept there; with several columns a blank line is no record and is skipped.
+    """
+    first = raw.split(b"\n", 1)[0].decode("utf-8", "replace")
+    one_column = len(next(csv.reader([first]), [])) == 1
+    frame: pd.DataFrame = pd.read_csv(io.BytesIO(raw), skip_blank_lines=not one_column, **options)
     return frame
 
 
@@ -881,9 +891,7 @@ def _numeric_csv(raw: bytes, signature: ModelSignature | None) -> Any:
     if header.split(",") != conformer.names:
         return None
     try:
-        arr = pd.read_csv(
-            io.BytesIO(raw), dtype=np.float64, keep_default_na=False, na_values=[""]
-        ).to_numpy()
+        arr = _read_csv(raw, dtype=np.float64, keep_default_na=False, na_values=[""]).to_numpy()
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError):
         return None
     return _typed_block(arr, conformer) if arr.ndim == 2 else None
