@@ -399,3 +399,100 @@ class TestBooleanScan:
         ).encode()
         with pytest.raises(SchemaError, match="bool"):
             decode_v2(body)
+
+
+# Values a client may put in a V2 tensor's data: numbers of every JSON form, and the odd
+# ones (text, null) the careful path must still see and report.
+_V2_VALUES = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.sampled_from([None, "1.5", "x", 0, -0.0, 1e308, 5e-324]),
+)
+
+
+def _reference_v2(body: bytes, signature: object) -> object:
+    """What decode_v2 gives through the ordinary parse (stdlib JSON), or the error raised."""
+    from mlopskit.deploy._codec import _decode_v2_object
+
+    try:
+        with np.errstate(over="ignore"):  # a float beyond FP32: both paths give inf
+            return _decode_v2_object(json.loads(body), signature, 0, _has_json_bool(body))  # type: ignore[arg-type]
+    except (InvalidInputError, SchemaError) as exc:
+        return exc
+
+
+def _decoded_v2(body: bytes, signature: object) -> object:
+    try:
+        with np.errstate(over="ignore"):
+            return decode_v2(body, signature=signature)  # type: ignore[arg-type]
+    except (InvalidInputError, SchemaError) as exc:
+        return exc
+
+
+def _assert_same_decoding(got: object, want: object) -> None:
+    if isinstance(want, Exception):
+        assert type(got) is type(want) and str(got) == str(want)
+        return
+    assert not isinstance(got, Exception), got
+    assert got.id == want.id and got.parameters == want.parameters  # type: ignore[attr-defined]
+    assert got.outputs == want.outputs  # type: ignore[attr-defined]
+    pd.testing.assert_frame_equal(got.frame, want.frame, check_exact=True)  # type: ignore[attr-defined]
+
+
+class TestV2LargeBodies:
+    """Bodies of 4 KiB and more are parsed by simdjson (when installed), numbers straight
+    into arrays; whatever the data holds, the answer is the ordinary parse's."""
+
+    @settings(max_examples=120, deadline=None)
+    @given(
+        rows=st.integers(min_value=10, max_value=60),
+        datatype=st.sampled_from(["FP64", "FP32", "INT64", "BYTES"]),
+        odd=st.lists(st.tuples(st.integers(0, 10**6), _V2_VALUES), max_size=3),
+        nested=st.booleans(),
+        wrong_count=st.booleans(),
+    )
+    def test_matrix_tensor_decodes_as_the_ordinary_parse(
+        self,
+        rows: int,
+        datatype: str,
+        odd: list[tuple[int, object]],
+        nested: bool,
+        wrong_count: bool,
+    ) -> None:
+        """One [n, 20] tensor, flat or nested, with odd values anywhere: the same frame, or
+        the same error, as the stdlib JSON parse gives."""
+        rng = np.random.default_rng(rows)
+        flat: list[object] = rng.normal(size=rows * 20).tolist()
+        for where, value in odd:
+            flat[where % len(flat)] = value
+        if wrong_count:
+            flat = flat[:-1]
+        data: object = [flat[i : i + 20] for i in range(0, len(flat), 20)] if nested else flat
+        body = json.dumps(
+            {
+                "id": "big",
+                "inputs": [{"name": "x", "shape": [rows, 20], "datatype": datatype, "data": data}],
+            }
+        ).encode()
+        assert len(body) >= 4096
+        _assert_same_decoding(_decoded_v2(body, None), _reference_v2(body, None))
+
+    @settings(max_examples=60, deadline=None)
+    @given(numeric_frames())
+    def test_column_tensors_decode_as_the_ordinary_parse(self, frame: pd.DataFrame) -> None:
+        """One tensor per column, padded past 4 KiB, decodes to the frame the stdlib parse gives."""
+        frame = pd.concat([frame] * max(1, 4096 // max(1, 8 * frame.size)), ignore_index=True)
+        sig = infer_signature(frame)
+        body = encode_v2_request(frame, id="cols")
+        _assert_same_decoding(_decoded_v2(body, sig), _reference_v2(body, sig))
+
+    def test_repeated_keys_keep_the_last_one(self) -> None:
+        """A key given twice counts once, the last one, as in every JSON parser's dict."""
+        data = ",".join(["1.5"] * 2000)
+        body = (
+            '{"inputs": [{"name": "x", "shape": [2, 1000], "datatype": "FP64", '
+            f'"data": [{data}], "shape": [100, 20]}}], "id": "a", "id": "b"}}'
+        ).encode()
+        got = decode_v2(body)
+        assert got.id == "b"
+        assert got.frame.shape == (100, 20)

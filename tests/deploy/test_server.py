@@ -183,6 +183,35 @@ class TestV2Contract:
         assert r.status_code == 200
         assert r.json()["outputs"] == []
 
+    def test_any_id_is_echoed_in_the_body_and_safely_in_the_header(self, client: Any) -> None:
+        """An id HTTP headers cannot carry (non-latin-1 text, a line break) still gets a
+        200 with the id exact in the body, and a header with no line break in it."""
+        rid = "r\u20ac-1\r\nset-cookie: x=1"
+        r = client.post("/v2/models/w/infer", json=v2_body(ROWS, id=rid))
+        assert r.status_code == 200, r.text
+        assert r.json()["id"] == rid
+        header = r.headers["x-request-id"]
+        assert header.startswith("r") and "\n" not in header and "\r" not in header
+        assert "set-cookie" not in r.headers
+
+    def test_unknown_model_paths_and_methods(self, client: Any) -> None:
+        """Prediction paths answer 404 for a model or version not served, a 4xx for a
+        malformed version path and 405 for GET, each with the protocol's JSON error."""
+        r = client.post("/v2/models/nope/infer", json=v2_body(ROWS))
+        assert r.status_code == 404
+        assert "nope" in r.json()["error"]
+        r = client.post("/v2/models/w/versions/9/infer", json=v2_body(ROWS))
+        assert r.status_code == 404
+        r = client.post("/v2/models/w/versions/infer", json=v2_body(ROWS))
+        assert 400 <= r.status_code < 500  # the metadata path of version "infer": 405
+        assert set(r.json()) == {"error"}
+        r = client.get("/invocations")
+        assert r.status_code == 405
+        assert r.json()["error_code"] == "ENDPOINT_NOT_FOUND"
+        r = client.get("/v2/models/w/infer")
+        assert r.status_code == 405
+        assert set(r.json()) == {"error"}
+
 
 BAD_MLFLOW = {
     "missing column": ({"dataframe_records": [{"a": 1.0}]}, "application/json"),
@@ -540,6 +569,40 @@ class TestBackground:
             assert "error" in r.json()
             r = httpx.post(f"{handle.url}/invocations", json=MLFLOW_BODIES["inputs"])
             assert r.status_code == 200
+
+    def test_behind_a_path_prefix_answers_as_at_the_root(self, workspace: Path) -> None:
+        """Served under a path prefix (uvicorn's ``root_path``, as behind a proxy), the app
+        answers predictions, bad input and wrong methods as it does at the root."""
+        import uvicorn
+
+        from mlopskit.deploy._server import build_app
+
+        with mk.Workspace(workspace):
+            predictor = Predictor("w@champion")
+        app = build_app(predictor)
+        config = uvicorn.Config(app, port=0, log_level="warning", root_path="/api")
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not (server.started and app.state.mlopskit.ready):
+                assert time.monotonic() < deadline and thread.is_alive()
+                time.sleep(0.01)
+            port = server.servers[0].sockets[0].getsockname()[1]
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
+                r = c.post("/invocations", json=MLFLOW_BODIES["inputs"])
+                assert r.json() == {"predictions": EXPECTED}
+                assert r.headers["x-mlopskit-variant"] == "default"
+                r = c.post("/v2/models/w/versions/1/infer", json=v2_body(ROWS, id="p-1"))
+                assert r.json()["id"] == "p-1"
+                assert r.json()["outputs"][0]["data"] == EXPECTED
+                assert c.post("/v2/models/w/infer", json={"bad": 1}).status_code == 400
+                assert c.get("/invocations").status_code == 405
+        finally:
+            server.should_exit = True
+            thread.join(30)
+        assert not thread.is_alive()
 
     def test_failed_load_raises(self, workspace: Path) -> None:
         """A model that cannot load makes serve(background=True) raise, naming why."""

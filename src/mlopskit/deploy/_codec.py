@@ -29,6 +29,7 @@ import csv
 import io
 import json
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -1144,7 +1145,7 @@ def _decode_tensor(
             found=str(shape)[:40],
             name=name,
         )
-    flat = _flatten(data)
+    flat = data if isinstance(data, np.ndarray) else _flatten(data)
     size = math.prod(shape) if shape else 1
     if len(flat) != size:
         raise _bad(
@@ -1157,19 +1158,27 @@ def _decode_tensor(
         fast = _fast_floats(flat, V2_DATATYPES[datatype])
         if fast is not None:
             return name, fast, shape
+    if isinstance(flat, np.ndarray):
+        flat = flat.tolist()
     return name, _typed(flat, datatype, name, echo), shape
 
 
-def _fast_floats(flat: list[Any], dtype: str) -> np.ndarray | None:
-    """Float tensor data in one numpy conversion; None (the careful path) for anything odd."""
-    try:
-        arr = np.array(flat)  # numbers only: text, nulls and nesting give other kinds
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if arr.ndim != 1 or arr.dtype.kind not in "if":
-        return None
-    arr = arr.astype(dtype, copy=False)  # FP64 data is float64 already: no copy
-    return arr if np.isfinite(arr.sum()) else None
+def _fast_floats(flat: Any, dtype: str) -> np.ndarray | None:
+    """Float tensor data in one numpy conversion; None (the careful path) for anything odd
+    (a value a narrower float overflows to infinity included: the careful path decides)."""
+    if isinstance(flat, np.ndarray):  # read by simdjson: float64 numbers already
+        arr = flat
+    else:
+        try:
+            arr = np.array(flat)  # numbers only: text, nulls and nesting give other kinds
+        except (TypeError, ValueError, OverflowError):
+            return None
+        if arr.ndim != 1 or arr.dtype.kind not in "if":
+            return None
+    with np.errstate(over="ignore"):
+        arr = arr.astype(dtype, copy=False)  # FP64 data is float64 already: no copy
+        finite = np.isfinite(arr.sum())
+    return arr if finite else None
 
 
 def _flatten(data: Any) -> list[Any]:
@@ -1258,7 +1267,89 @@ def decode_v2(
         SchemaError: the data does not fit the signature.
     """
     maybe_bool = _has_json_bool(bytes(body))
-    return _decode_v2_object(_load_json(body, "inference request"), signature, echo, maybe_bool)
+    data = None if maybe_bool or len(body) < _SIMD_MIN_BYTES else _simd_v2(body)
+    if data is None:
+        data = _load_json(body, "inference request")
+    return _decode_v2_object(data, signature, echo, maybe_bool)
+
+
+_SIMD: list[Any] = []  # [the simdjson module or None] once looked up
+# Below this many bytes (about 10 rows of 20 numbers) orjson's parse is the faster one.
+_SIMD_MIN_BYTES = 4096
+_SIMD_PARSERS = threading.local()  # a simdjson parser holds one document: one per thread
+
+
+def _simd_v2(body: bytes) -> dict[str, Any] | None:
+    """An OIP V2 request as :func:`json.loads` reads it, except that each ``FP*`` tensor's
+    numeric ``data`` is a float64 array read by simdjson straight from the text (no
+    Python float per value: a third of the time of a 1,000 x 20 request); None when
+    pysimdjson is not installed or the body is anything but a JSON object (then the
+    caller's ordinary parse decides, with its errors).
+
+    Data that is not all numbers (text, nulls) stays a list, as ``json.loads`` gives it.
+    """
+    if not _SIMD:
+        try:
+            import simdjson
+        except ImportError:
+            _SIMD.append(None)
+        else:
+            _SIMD.append(simdjson)
+    simdjson = _SIMD[0]
+    if simdjson is None:
+        return None
+    parser = getattr(_SIMD_PARSERS, "parser", None)
+    if parser is None:
+        parser = _SIMD_PARSERS.parser = simdjson.Parser()
+    try:
+        doc = parser.parse(bytes(body))
+    except (ValueError, TypeError, RuntimeError):
+        return None
+    if not isinstance(doc, simdjson.Object):
+        return None
+    array = simdjson.Array
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, simdjson.Object):
+            return value.as_dict()
+        if isinstance(value, array):
+            return value.as_list()
+        return value
+
+    keys = list(doc.keys())
+    if len(set(keys)) != len(keys):
+        return None  # a repeated key: json.loads keeps the last one, simdjson the first
+    out: dict[str, Any] = {}
+    for key in keys:
+        value = doc[key]  # containers stay simdjson proxies until asked for
+        if key != "inputs" or not isinstance(value, array):
+            out[key] = plain(value)
+            continue
+        tensors: list[Any] = []
+        for item in value:
+            if not isinstance(item, simdjson.Object):
+                tensors.append(plain(item))
+                continue
+            names = list(item.keys())
+            if len(set(names)) != len(names):
+                return None
+            tensor: dict[str, Any] = {}
+            for k in names:
+                v = item[k]
+                tensor[k] = v if k == "data" and isinstance(v, array) else plain(v)
+            data = tensor.get("data")
+            if isinstance(data, array):
+                datatype = tensor.get("datatype")
+                values: Any = None
+                if isinstance(datatype, str) and datatype.startswith("FP"):
+                    try:  # numbers only (nested lists flattened); else TypeError
+                        values = np.frombuffer(data.as_buffer(of_type="d"), dtype=np.float64)
+                    except (TypeError, ValueError):
+                        values = None
+                tensor["data"] = data.as_list() if values is None else values
+            tensors.append(tensor)
+        out[key] = tensors
+    return out
 
 
 def _decode_v2_object(

@@ -32,6 +32,7 @@ import gc
 import itertools
 import json
 import os
+import re
 import socket
 import sys
 import threading
@@ -377,18 +378,175 @@ def _error_body(protocol: str, message: str, code: str, exc: BaseException | Non
     return _dumps(body)
 
 
-async def _read_body(request: Request, limit: int) -> bytes | None:
-    """The request body, or None as soon as it exceeds ``limit`` bytes (declared or sent)."""
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
+_DISCONNECTED = object()  # what _receive_body returns when the client went away
+
+
+async def _receive_body(receive: Callable[[], Any], declared: int | None, limit: int) -> Any:
+    """The request body in one loop over ASGI ``http.request`` messages: bytes, None as
+    soon as it exceeds ``limit`` bytes (declared or sent), or ``_DISCONNECTED``."""
+    if declared is not None and declared > limit:
         return None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+    first: bytes | None = None
+    chunks: list[bytes] | None = None
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # http.disconnect
+            return _DISCONNECTED
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                return None
+            if first is None:
+                first = chunk
+            else:
+                if chunks is None:
+                    chunks = [first]
+                chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    if chunks is not None:
+        return b"".join(chunks)
+    return b"" if first is None else bytes(first)
+
+
+# Header values a response may echo (a request id the client chose): uvicorn refuses
+# control characters, and HTTP headers are latin-1.
+_UNSAFE_HEADER = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _header_value(value: str) -> bytes:
+    try:
+        raw = value.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = value.encode("ascii", "backslashreplace")
+    return _UNSAFE_HEADER.sub(b"?", raw) if _UNSAFE_HEADER.search(raw) else raw
+
+
+_JSON_HEADER = (b"content-type", b"application/json")
+
+
+class _Predictions:
+    """The prediction endpoint of one protocol (``v2`` or ``mlflow``) as a plain ASGI app.
+
+    It reads the request's headers and body straight from the ASGI messages and answers
+    with two messages and one precomputed header list: Starlette's request and response
+    objects cost more than the rest of a 1-row prediction. The app built by
+    :func:`build_app` calls it before Starlette's routing for the exact prediction paths;
+    Starlette's routes (a prefixed mount, say) call the same object.
+    """
+
+    def __init__(
+        self,
+        protocol: str,
+        state: _State,
+        handler: _Handler,
+        backlogged: Callable[[], bool] | None,
+        to_thread: Callable[..., Any],
+    ) -> None:
+        self.protocol = protocol
+        self.state = state
+        self.handler = handler
+        self.backlogged = backlogged
+        self.to_thread = to_thread
+        self._variant_headers: dict[str, tuple[bytes, bytes]] = {}
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        params = scope.get("path_params") or {}
+        await self.answer(scope, receive, send, params.get("model"), params.get("version"))
+
+    async def answer(
+        self, scope: Any, receive: Any, send: Any, model: str | None, version: str | None
+    ) -> None:
+        """Answer one prediction request for ``model`` (and ``version``; V2 only)."""
+        t0 = time.perf_counter()
+        state = self.state
+        protocol = self.protocol
+        metrics = state.metrics
+        metrics.in_flight.inc()
+        answer: _Answer | None = None
+        try:
+            if not state.ready:
+                why = state.error or "the model is still loading"
+                answer = _Answer(
+                    503, _error_body(protocol, f"not ready: {why}", "TEMPORARILY_UNAVAILABLE")
+                )
+            else:
+                content_type = key = rid = None
+                declared: int | None = None
+                for name, value in scope["headers"]:  # the first of each, as Starlette's
+                    if name == b"content-type":
+                        if content_type is None:
+                            content_type = value.decode("latin-1")
+                    elif name == b"content-length":
+                        if declared is None and value.isdigit():
+                            declared = int(value)
+                    elif name == b"x-mlopskit-key":
+                        if key is None:
+                            key = value.decode("latin-1")
+                    elif name == b"x-request-id" and rid is None:
+                        rid = value.decode("latin-1")
+                body = await _receive_body(receive, declared, state.max_body)
+                if body is _DISCONNECTED:
+                    return  # nobody to answer; counted with status 500, as Starlette's path did
+                if body is None:
+                    answer = _Answer(
+                        413,
+                        _error_body(
+                            protocol,
+                            f"the request body is larger than the limit of {state.max_body} bytes",
+                            "BAD_REQUEST",
+                        ),
+                    )
+                else:
+                    args = (protocol, body, content_type or _JSON, model, version, key, rid)
+                    cost = state.cost
+                    backlogged = self.backlogged
+                    if (
+                        len(body) <= state.inline_bytes
+                        and cost is not None
+                        and cost <= _INLINE_SECONDS
+                        and state.wall <= _INLINE_WALL_SECONDS
+                        and not (backlogged is not None and backlogged())
+                    ):
+                        # A small, fast request costs less than the hand-off to a thread,
+                        # and the event loop and a worker thread would contend for the GIL
+                        # for it. (Not while the logger's writer is behind: logging would
+                        # wait for it.)
+                        answer = self.handler.predict(*args)
+                    else:
+                        answer = await self.to_thread(self.handler.predict, *args)
+            headers = [_JSON_HEADER, (b"content-length", str(len(answer.body)).encode())]
+            for name, text in answer.headers.items():
+                headers.append((name.encode("latin-1"), _header_value(text)))
+            if answer.variant:
+                pair = self._variant_headers.get(answer.variant)
+                if pair is None:
+                    pair = (VARIANT_HEADER.encode(), _header_value(answer.variant))
+                    self._variant_headers[answer.variant] = pair
+                headers.append(pair)
+            await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+            await send({"type": "http.response.body", "body": answer.body})
+        finally:
+            metrics.in_flight.dec()
+            status = answer.status if answer is not None else 500
+            variant = answer.variant if answer is not None else ""
+            metrics.observe(state.name or "", variant, status, time.perf_counter() - t0)
+
+
+def _prediction_path(path: str) -> tuple[str, str | None, str | None] | None:
+    """``(protocol, model, version)`` of a prediction path, None for any other path
+    (the same paths, and path parameters, as the app's Starlette routes)."""
+    if path == "/invocations":
+        return "mlflow", None, None
+    if path.startswith("/v2/models/") and path.endswith("/infer"):
+        parts = path[11:-6].split("/")
+        if len(parts) == 1 and parts[0]:
+            return "v2", parts[0], None
+        if len(parts) == 3 and parts[1] == "versions" and parts[0] and parts[2]:
+            return "v2", parts[0], parts[2]
+    return None
 
 
 def build_app(
@@ -507,65 +665,9 @@ def build_app(
 
     # -- predictions --------------------------------------------------------------------
 
-    async def predict(request: Request, protocol: str) -> Response:
-        t0 = time.perf_counter()
-        model, ver = (None, None) if protocol == "mlflow" else params(request)
-        metrics.in_flight.inc()
-        answer: _Answer | None = None
-        try:
-            if not state.ready:
-                response = not_ready(protocol)
-                answer = _Answer(response.status_code, bytes(response.body))
-                return response
-            body = await _read_body(request, state.max_body)
-            if body is None:
-                answer = _Answer(
-                    413,
-                    _error_body(
-                        protocol,
-                        f"the request body is larger than the limit of {state.max_body} bytes",
-                        "BAD_REQUEST",
-                    ),
-                )
-            else:
-                args = (
-                    protocol,
-                    body,
-                    request.headers.get("content-type", _JSON),
-                    model,
-                    ver,
-                    request.headers.get(KEY_HEADER),
-                    request.headers.get(REQUEST_ID_HEADER),
-                )
-                cost = state.cost
-                if (
-                    len(body) <= state.inline_bytes
-                    and cost is not None
-                    and cost <= _INLINE_SECONDS
-                    and state.wall <= _INLINE_WALL_SECONDS
-                    and not (backlogged is not None and backlogged())
-                ):
-                    # A small, fast request costs less than the hand-off to a thread, and
-                    # the event loop and a worker thread would contend for the GIL for it.
-                    # (Not while the logger's writer is behind: logging would wait for it.)
-                    answer = handler.predict(*args)
-                else:
-                    answer = await run_in_threadpool(handler.predict, *args)
-            headers = dict(answer.headers)
-            if answer.variant:
-                headers[VARIANT_HEADER] = answer.variant
-            return Response(answer.body, answer.status, headers=headers, media_type=_JSON)
-        finally:
-            metrics.in_flight.dec()
-            status = answer.status if answer is not None else 500
-            variant = answer.variant if answer is not None else ""
-            metrics.observe(state.name or "", variant, status, time.perf_counter() - t0)
-
-    async def infer(request: Request) -> Response:
-        return await predict(request, "v2")
-
-    async def invocations(request: Request) -> Response:
-        return await predict(request, "mlflow")
+    infer = _Predictions("v2", state, handler, backlogged, run_in_threadpool)
+    invocations = _Predictions("mlflow", state, handler, backlogged, run_in_threadpool)
+    fast = {"v2": infer, "mlflow": invocations}
 
     async def scrape(request: Request) -> Response:
         body, content_type = metrics.render(request.headers.get("accept"))
@@ -615,7 +717,20 @@ def build_app(
         Route("/version", version, methods=["GET"]),
         Route("/metrics", scrape, methods=["GET"]),
     ]
-    app = Starlette(
+
+    class ServingApp(Starlette):
+        """Starlette, with the two prediction paths answered before its routing."""
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
+                hit = _prediction_path(scope["path"])
+                if hit is not None:
+                    scope["app"] = self
+                    await fast[hit[0]].answer(scope, receive, send, hit[1], hit[2])
+                    return
+            await super().__call__(scope, receive, send)
+
+    app = ServingApp(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error},
