@@ -282,3 +282,70 @@ def test_more_runs_than_most_take_the_record_path(tmp_path: Path) -> None:
     assert backend.run_values(["a"], most=2) is None
     got = backend.run_values(["a"], most=3)
     assert got is not None and len(got.rows) == 3
+
+
+def _complete(i: int) -> dict[str, Any]:
+    """A finished run with every param, tag and metric set (no missing value anywhere)."""
+    return {
+        **_plain(),
+        "name": f"r{i}",
+        "start": 1.7e9 + i + 0.1234567,
+        "p": TEXTS[i % len(TEXTS)],
+        "q": "x",
+        "t": "é",
+        "m": NUMBERS[i % len(NUMBERS)],
+        "n": 0.25,
+    }
+
+
+def test_complete_runs_frame_equals_the_constructors_frame(tmp_path: Path) -> None:
+    """Runs with no missing value (every column typed: the frame is assembled from its
+    arrays as they are) give the frame the DataFrame constructor builds, column for
+    column, dtype for dtype, filtered and not."""
+    from mlopskit.tracking._search import _TEXT
+
+    tracker = _fill(tmp_path, [_complete(i) for i in range(7)])
+    for filter in (None, "metrics.m > 0 and params.q = 'x'", "params.p IN ('a', 'B')"):
+        args = (tracker, "a", filter, None, None, None, "active")
+        new = _search_columns(*args)
+        assert new is not None and len(new) > 0, filter
+        assert _TEXT["assemble"] is not None  # this pandas builds frames from the arrays
+        pd.testing.assert_frame_equal(new, _search_records(*args))
+        before = _frame_as_before(select_runs(tracker, "a", filter=filter))
+        pd.testing.assert_frame_equal(new, before)
+        new.columns.name = "renamed"  # one frame's labels are its own
+        assert _search_columns(*args).columns.name is None
+
+
+def test_sql_answers_a_fully_translated_filter(tmp_path: Path) -> None:
+    """A filter SQL translates conjunct by conjunct is answered by SQL alone (its rows
+    are the matches), one with a conjunct left to Python is not; both give the record
+    path's answer."""
+    from mlopskit.tracking._query import parse_filter
+
+    tracker = _fill(tmp_path, [_complete(i) for i in range(9)])
+    backend = tracker.backend
+    assert isinstance(backend, SQLiteBackend)
+    for filter, whole in (
+        ("metrics.m >= 0 and params.p != 'a'", True),
+        ("params.p IN ('a', 'é') and tags.t = 'é'", True),
+        ("metrics.m >= 0 and params.p like '%a%'", False),
+        ("metrics.m > 0 or params.p = 'a'", False),
+    ):
+        values = backend.run_values(["a"], node=parse_filter(filter))
+        assert values is not None and values.matched is whole, filter
+        args = (tracker, "a", filter, None, None, None, "active")
+        pd.testing.assert_frame_equal(_search_columns(*args), _search_records(*args))
+
+
+def test_a_filter_parsed_again_is_the_same_tree_and_a_bad_one_fails_each_time() -> None:
+    """Parsing a filter twice gives equal trees (the second from the parse cache), and a
+    syntax error is raised on every attempt, never remembered as a tree."""
+    from mlopskit.errors import FilterSyntaxError
+    from mlopskit.tracking._query import parse_filter
+
+    text = "metrics.m > 0.5 and params.p = 'a'"
+    assert parse_filter(text) == parse_filter(text) is not None
+    for _ in range(2):
+        with pytest.raises(FilterSyntaxError):
+            parse_filter("metrics.m >")

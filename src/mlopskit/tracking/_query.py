@@ -33,6 +33,7 @@ pattern (no backtracking on many ``%``).
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -456,9 +457,20 @@ def _flatten(items: list[Node], cls: type[And] | type[Or]) -> tuple[Node, ...]:
 
 
 def parse_filter(text: str) -> Node | None:
-    """Parse a filter; None for an empty one. FilterSyntaxError points at the bad token."""
+    """Parse a filter; None for an empty one. FilterSyntaxError points at the bad token.
+
+    The trees are immutable, so the last few hundred filters parsed are kept by their
+    text (a search repeated with one filter parses it once).
+    """
     if text is None or not text.strip():
         return None
+    if type(text) is str:
+        return _parse_text(text)
+    return _Parser(text).parse()
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_text(text: str) -> Node:
     return _Parser(text).parse()
 
 

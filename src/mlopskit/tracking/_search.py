@@ -240,42 +240,97 @@ def _check_names(
 
 
 _TEXT: dict[str, Any] = {}
+_STR, _FLOAT = {str}, {float}
 
 
 def _text_probe() -> None:
-    """Learn once how this pandas builds a text column (see :func:`_text`)."""
+    """Learn once how this pandas builds a text column (see :func:`_text`), a column of
+    only None, and whether a frame can be assembled from such arrays as they are."""
+    import numpy as np
     import pandas
-    import pyarrow as pa
 
     pd: Any = pandas  # the stubs do not know ArrowStringArray's dtype argument
     dtype = pd.Series(["x"]).dtype
-    _TEXT.update(dtype=dtype, text=isinstance(dtype, pd.StringDtype), arrow=None)
-    if not _TEXT["text"]:
-        return
-    sample = pd.array(["x"], dtype=dtype)
-    if type(sample) is pd.arrays.ArrowStringArray:
-        try:  # wrapping a pyarrow array of the type pandas uses: half pd.array's cost
-            wrapped = pd.arrays.ArrowStringArray(
-                pa.array(["x"], sample._pa_array.type), dtype=dtype
-            )
-        except TypeError:  # a pandas whose constructor takes no dtype
-            return
-        if wrapped.dtype == dtype:
-            _TEXT["arrow"] = (pd.arrays.ArrowStringArray, sample._pa_array.type, pa.array)
+    _TEXT.update(dtype=dtype, text=isinstance(dtype, pd.StringDtype), arrow=None, none=None)
+    _TEXT["assemble"] = None
+    if _TEXT["text"]:
+        sample = pd.array(["x"], dtype=dtype)
+        if type(sample) is pd.arrays.ArrowStringArray:
+            import pyarrow as pa
+
+            try:  # wrapping a pyarrow array of the type pandas uses: half pd.array's cost
+                wrapped = pd.arrays.ArrowStringArray(
+                    pa.array(["x"], sample._pa_array.type), dtype=dtype
+                )
+            except TypeError:  # a pandas whose constructor takes no dtype
+                wrapped = None
+            if wrapped is not None and wrapped.dtype == dtype:
+                _TEXT["arrow"] = (pd.arrays.ArrowStringArray, sample._pa_array.type, pa.array)
+    # pandas 2 turns float seconds into nanoseconds one value at a time, whatever the
+    # others are; pandas 3 picks one resolution per call from all the values (seconds
+    # when every one is whole), so there each time column is converted by itself
+    _TEXT["one_conversion"] = int(pd.__version__.split(".")[0]) < 3
+    nones = pd.Series([None, None], dtype=None)
+    if nones.dtype == object and nones.tolist() == [None, None]:
+        _TEXT["none"] = lambda n: np.full(n, None, dtype=object)
+    _TEXT["assemble"] = _assembler()
+
+
+def _assembler() -> Callable[..., Any] | None:
+    """``DataFrame._from_arrays`` without its checks (the arrays are final), when this
+    pandas has it and it builds, from the arrays a search makes, the frame the
+    constructor builds; None otherwise (the constructor then builds every frame)."""
+    import numpy as np
+    import pandas as pd
+
+    from_arrays = getattr(pd.DataFrame, "_from_arrays", None)
+    if from_arrays is None:  # pragma: no cover - every pandas this supports has it
+        return None
+
+    def make(arrays: list[Any], columns: Any, index: Any) -> Any:
+        return from_arrays(arrays, columns, index, verify_integrity=False)
+
+    times = pd.to_datetime(np.array([1.5, math.nan, 2.25, 3.0]), unit="s", utc=True)
+    sample: dict[str, Any] = {
+        "t": _text(["a", "é"]),
+        "s": times[:2],
+        "e": times[2:],
+        "f": np.array([0.5, math.nan]),
+        "p": np.full(2, None, dtype=object) if _TEXT["none"] else _text(["x", "y"]),
+    }
+    try:
+        fast = make(list(sample.values()), pd.Index(list(sample)), pd.RangeIndex(2))
+    except (TypeError, ValueError, AttributeError):  # pragma: no cover - a changed pandas
+        return None
+    slow = pd.DataFrame(sample, copy=False)
+    same = (
+        fast.dtypes.equals(slow.dtypes)
+        and fast.columns.equals(slow.columns)
+        and fast.columns.dtype == slow.columns.dtype
+        and type(fast.index) is type(slow.index)
+        and fast.index.equals(slow.index)
+        and fast.equals(slow)
+    )
+    return make if same else None
 
 
 def _text(values: list[Any]) -> Any:
     """A column of ``values`` as pandas would infer it, built directly when all are text.
 
     A column of ``str`` values gets the dtype pandas infers for text (``str``, Arrow
-    backed, on pandas 3; ``object`` before), made in one call instead of inferred by the
-    DataFrame constructor (half the cost of a search's frame); any other column (a
-    missing value, a number in a damaged record) is left to pandas' inference as before.
+    backed, on pandas 3; an ``object`` array before), made in one call instead of
+    inferred by the DataFrame constructor (half the cost of a search's frame); any other
+    column (a missing value, a number in a damaged record) is left to pandas' inference
+    as before (the list is returned as it is).
     """
     if not _TEXT:
         _text_probe()
-    if not (_TEXT["text"] and values and all(type(v) is str for v in values)):
+    if not values or set(map(type, values)) != _STR:  # one pass in C, no generator
         return values
+    if not _TEXT["text"]:  # text is object: the array pandas would make of the list
+        import numpy as np
+
+        return np.array(values, dtype=object)
     if _TEXT["arrow"] is not None:
         cls, type_, array = _TEXT["arrow"]
         return cls(array(values, type_), dtype=_TEXT["dtype"])
@@ -316,35 +371,79 @@ def _frame(
 
     Built column by column with the float columns (times, duration, metrics) as typed
     NumPy arrays and the text columns as text arrays (see :func:`_text`), so pandas
-    infers a dtype only for the columns with missing values.
+    infers a dtype only for the columns with missing values; when no column is left to
+    infer, the frame is assembled from the arrays as they are (see :func:`_assemble`).
     """
     import numpy as np
     import pandas as pd
 
     nan = math.nan
-    columns: dict[str, Any] = {
-        "run_id": _text(info["run_id"]),
-        "experiment": _text(info["experiment"]),
-        "name": _text(info["name"]),
-        "status": _text(info["status"]),
-        "start_time": pd.to_datetime(np.array(starts, np.float64), unit="s", utc=True),
-        "end_time": pd.to_datetime(np.array(ends, np.float64), unit="s", utc=True),
-        "duration": np.array([nan if d is None else d for d in durations], np.float64),
-        "parent_id": info["parent_id"],
-        "user": _text(info["user"]),
-        "host": _text(info["host"]),
-    }
+    n = len(starts)
+    columns: dict[str, Any] = {}
+    typed = True  # every column holds the array pandas would infer for it
+
+    def text(key: str, values: list[Any]) -> None:
+        nonlocal typed
+        column = columns[key] = _text(values)
+        typed = typed and column is not values
+
+    for key in ("run_id", "experiment", "name", "status"):
+        text(key, info[key])
+    if _TEXT["one_conversion"]:  # both time columns in one call (its fixed cost once)
+        times = pd.to_datetime(np.array(starts + ends, np.float64), unit="s", utc=True)
+        columns["start_time"], columns["end_time"] = times[:n], times[n:]
+    else:
+        columns["start_time"] = pd.to_datetime(np.array(starts, np.float64), unit="s", utc=True)
+        columns["end_time"] = pd.to_datetime(np.array(ends, np.float64), unit="s", utc=True)
+    columns["duration"] = np.array([nan if d is None else d for d in durations], np.float64)
+    parents = info["parent_id"]
+    if parents and parents.count(None) == n and _TEXT["none"] is not None:
+        columns["parent_id"] = _TEXT["none"](n)  # no run has a parent: as pandas infers it
+    else:
+        columns["parent_id"] = parents
+        typed = False
+    text("user", info["user"])
+    text("host", info["host"])
     for attr in ("params", "metrics", "tags"):
         for name, values in kinds[attr].items():
             if attr == "metrics":
                 # stored metric values are floats; anything else keeps pandas' inference
-                exact = all(type(v) is float for v in values)
+                exact = not values or set(map(type, values)) == _FLOAT
                 columns[f"metrics.{name}"] = np.array(values, np.float64) if exact else values
+                typed = typed and exact
             else:
-                columns[f"{attr}.{name}"] = _text(values)
+                text(f"{attr}.{name}", values)
+    if typed and n:
+        return _assemble(columns, n)
     # copy=False: the arrays are this frame's alone; no copy into consolidated blocks
     frame: pd.DataFrame = pd.DataFrame(columns, copy=False)
     return frame
+
+
+def _assemble(columns: dict[str, Any], n: int) -> pd.DataFrame:
+    """``pd.DataFrame(columns)`` for columns that are already the arrays pandas infers
+    (the probe in :func:`_text_probe` checked that they are, on this pandas): the arrays
+    are put together as they are, not inferred again column by column (the constructor's
+    checks cost more than the rest of a small frame)."""
+    import pandas as pd
+
+    make = _TEXT["assemble"]
+    if make is None:
+        frame: pd.DataFrame = pd.DataFrame(columns, copy=False)
+        return frame
+    names = tuple(columns)
+    labels = _LABELS.get(names)
+    if labels is None:  # the constructor's Index of the names, made once per set of names
+        if len(_LABELS) >= 64:
+            _LABELS.clear()
+        labels = _LABELS[names] = pd.Index(list(names))
+    # a copy: a name set on one frame's columns stays on that frame
+    out: pd.DataFrame = make(list(columns.values()), labels.copy(), pd.RangeIndex(n))
+    return out
+
+
+#: Column labels by their names (:func:`_assemble`): searches repeat their columns.
+_LABELS: dict[tuple[str, ...], Any] = {}
 
 
 _DURATION = vars(RunRecord)["duration"].fget  # a run's duration, from its times and pause
@@ -395,20 +494,19 @@ class _Columns:
             "host": list(host),
         }
         self.kinds: dict[str, dict[str, list[Any]]] = {}
+        for kind, maps in (("params", values.params), ("tags", values.tags)):
+            names: set[str] = set()
+            for one in maps:
+                names.update(one)
+            self.kinds[kind] = {name: [m.get(name) for m in maps] for name in names}
         nan = math.nan
-        for kind, triples in (
-            ("params", values.params),
-            ("tags", values.tags),
-            ("metrics", values.metrics),
-        ):
-            columns: dict[str, list[Any]] = {}
-            metric = kind == "metrics"
-            for i, key, value in triples:
-                column = columns.get(key)
-                if column is None:
-                    column = columns[key] = [None] * n
-                column[i] = nan if metric and value is None else value  # NULL: a NaN
-            self.kinds[kind] = columns
+        metrics: dict[str, list[Any]] = {}
+        for i, key, value in values.metrics:
+            column = metrics.get(key)
+            if column is None:
+                column = metrics[key] = [None] * n
+            column[i] = nan if value is None else value  # NULL: a NaN
+        self.kinds["metrics"] = metrics
         self.paused_of = self.kinds["tags"].get(PAUSED_TAG)
         self._durations: dict[int, float | None] = {}
 
@@ -497,7 +595,7 @@ def _search_columns(
     if statuses is not None:
         status_of = cols.info["status"]
         keep = [i for i in keep if status_of[i] in statuses]
-    if node is not None:
+    if node is not None and not values.matched:  # SQL left part of the filter to Python
         test = compile_filter(node, cols.get)
         keep = [i for i in keep if test(i)]
     keep = _order(keep, keys, cols.get, cols.first)

@@ -826,35 +826,48 @@ class SQLiteBackend:
         The rows are :meth:`run_rows`' (checked the same way, ``user``/``host`` fallbacks
         applied), newest first (then by run id), scoped to ``run_ids`` when given, else to
         ``experiments`` (and to the runs that may match ``node``, as :meth:`candidates`
-        narrows them); params, tags and latest metrics come as ``(i, key, value)`` rows,
-        ``i`` the position of the run in ``rows`` (a NaN latest value, stored as NULL, as
-        None), all read in one snapshot.
+        narrows them; ``matched`` when SQL answered all of ``node``); params and tags
+        come as one dict per run (decoded from the JSON object SQLite builds of them),
+        latest metrics as ``(i, key, value)`` rows, ``i`` the position of the run in
+        ``rows`` (a NaN latest value, stored as NULL, as None), all read in one snapshot.
 
         Returns None when the record path must answer: more than ``most`` runs (where it
         reads only the fields a filter or order needs), :meth:`run_rows`' reasons, or a
         param, tag or metric key or value of the wrong type (text for params and tags and
-        keys, a REAL or NULL for metrics). tests/tracking/test_sql_frame.py holds both
-        paths to one frame.
+        keys, a REAL or NULL for metrics; params and tags are TEXT columns, which hold
+        any value but a BLOB as text). tests/tracking/test_sql_frame.py holds both paths
+        to one frame.
         """
-        narrowing = self._narrowing(experiments, node) if node is not None else None
+        narrowing = self._narrow(experiments, node) if node is not None else None
+        matched = False
         if run_ids is not None:
             scope = "r.run_id IN (SELECT value FROM json_each(?))"
             args: list[Any] = [json.dumps(list(run_ids))]
         elif narrowing is not None:
-            scope, args = narrowing
+            scope, args, matched = narrowing
         elif experiments is not None:
             scope = "r.experiment IN (SELECT value FROM json_each(?))"
             args = [json.dumps(list(experiments))]
         else:
             scope, args = "1", []
 
-        def triples(conn: sqlite3.Connection, table: str, ids: str) -> list[Any]:
-            # the run's position in `rows` (a small integer), not its id: no string per row
-            return conn.execute(
-                f"SELECT CAST(j.key AS INTEGER), t.key, t.value FROM json_each(?) j "
-                f"JOIN {table} t ON t.run_id = j.value",
-                [ids],
-            ).fetchall()
+        def documents(conn: sqlite3.Connection, ids: str, n: int) -> list[Any] | None:
+            # each run's params and tags as one JSON object (SQLite's JSON text keeps any
+            # text exactly, as list_runs reads them): two values per run, not two per key
+            params: list[Any] = [None] * n
+            tags: list[Any] = [None] * n
+            try:
+                found = conn.execute(_DOCUMENTS, [ids]).fetchall()
+            except sqlite3.OperationalError as exc:
+                if _BLOB_IN_JSON in str(exc).lower():  # a damaged value: the record path
+                    return None
+                raise
+            # every object decoded in one call (a JSON array of them), not two per run
+            texts = (text or "{}" for row in found for text in row[1:])
+            decoded = json.loads("[" + ",".join(texts) + "]")
+            for k, row in enumerate(found):
+                params[row[0]], tags[row[0]] = decoded[2 * k], decoded[2 * k + 1]
+            return [params, tags]
 
         def read(conn: sqlite3.Connection) -> RunValues | None:
             # the last column is 0 for a row that fails the checks, or when some run has
@@ -872,16 +885,22 @@ class SQLiteBackend:
             if not (all(map(_LAST, rows)) and _names_ok(rows)):
                 return None
             if not rows:
-                return RunValues(rows, [], [], [])
+                return RunValues(rows, [], [], [], matched)
             ids = json.dumps([row[0] for row in rows])
-            params, tags = triples(conn, "params", ids), triples(conn, "tags", ids)
-            metrics = triples(conn, "latest_metrics", ids)
-            for items, kinds in ((params, _TEXT), (tags, _TEXT), (metrics, _REAL)):
-                if items:
-                    _, keys, values = zip(*items)
-                    if not (set(map(type, keys)) <= _TEXT and set(map(type, values)) <= kinds):
-                        return None
-            return RunValues(rows, params, tags, metrics)
+            docs = documents(conn, ids, len(rows))
+            if docs is None:
+                return None
+            # the run's position in `rows` (a small integer), not its id: no string per row
+            metrics = conn.execute(
+                "SELECT j.key, t.key, t.value FROM json_each(?) j "
+                "JOIN latest_metrics t ON t.run_id = j.value",
+                [ids],
+            ).fetchall()
+            if metrics:
+                _, keys, values = zip(*metrics)
+                if not (set(map(type, keys)) <= _TEXT and set(map(type, values)) <= _REAL):
+                    return None
+            return RunValues(rows, docs[0], docs[1], metrics, matched)
 
         return self._snapshot(read)
 
@@ -970,14 +989,24 @@ class SQLiteBackend:
         self, experiments: Collection[str] | None, node: Node | None
     ) -> tuple[str, list[Any]] | None:
         """The SQL condition on ``runs r`` (and its arguments) that keeps the runs of
-        ``experiments`` that may match ``node``; None when SQL cannot narrow.
+        ``experiments`` that may match ``node``; None when SQL cannot narrow
+        (:meth:`_narrow` says which conjuncts it translates)."""
+        narrowing = self._narrow(experiments, node)
+        return None if narrowing is None else narrowing[:2]
+
+    def _narrow(
+        self, experiments: Collection[str] | None, node: Node | None
+    ) -> tuple[str, list[Any], bool] | None:
+        """:meth:`_narrowing`'s condition and arguments, and whether SQL answers the
+        whole filter (every conjunct translated: the runs kept are exactly the matches).
 
         Only conjuncts SQL answers exactly as the Python filter does are translated, so
         the result is a superset of the matches (the caller still applies the whole
-        filter to these runs): ``metrics.k <op> number`` (a NaN latest value, stored as
-        NULL, matches only ``!=``), ``params.k <op> 'text'`` and ``tags.k <op> 'text'``
-        for ``= != < <= > >=`` (text compares by code point in Python and by UTF-8 bytes
-        in SQLite: the same order), and ``params.k IN ('a', 'b')`` (tags too).
+        filter to these runs, unless every conjunct was translated): ``metrics.k <op>
+        number`` (a NaN latest value, stored as NULL, matches only ``!=``), ``params.k
+        <op> 'text'`` and ``tags.k <op> 'text'`` for ``= != < <= > >=`` (text compares
+        by code point in Python and by UTF-8 bytes in SQLite: the same order), and
+        ``params.k IN ('a', 'b')`` (tags too).
         tests/tracking/test_sql_candidates.py holds SQL and Python to one answer.
         """
         from mlopskit.tracking._query import And, Compare, In
@@ -1021,6 +1050,7 @@ class SQLiteBackend:
                 args[0:0] = [item.field.name, value]
         if not where:
             return None
+        whole = len(where) == len(items)  # one condition per conjunct translated
         # a metric conjunct is one primary-key probe per run left (as `run_id IN
         # (subquery)` it scanned every run's metrics); a comparison on a param or tag reads
         # the runs holding such a value from its (key, value) index (databases created
@@ -1028,7 +1058,7 @@ class SQLiteBackend:
         if experiments is not None:
             where.insert(0, "r.experiment IN (SELECT value FROM json_each(?))")
             args.insert(0, json.dumps(list(experiments)))
-        return " AND ".join(where), args
+        return " AND ".join(where), args, whole
 
     def candidates(
         self, experiments: Collection[str] | None, node: Node | None
@@ -1086,15 +1116,18 @@ class RunRows(NamedTuple):
 class RunValues(NamedTuple):
     """Runs as plain values (:meth:`SQLiteBackend.run_values`).
 
-    ``rows`` are :class:`RunRows`' rows, newest first; ``params``, ``tags`` and
-    ``metrics`` are ``(i, key, value)`` rows in no particular order, ``i`` the run's
-    index in ``rows`` (a NaN latest metric as None).
+    ``rows`` are :class:`RunRows`' rows, newest first; ``params`` and ``tags`` hold
+    each run's params and tags as a dict, in the order of ``rows``; ``metrics`` are
+    ``(i, key, value)`` rows in no particular order, ``i`` the run's index in ``rows``
+    (a NaN latest metric as None); ``matched`` is True when SQL answered the whole
+    filter (the rows are exactly the runs that match it).
     """
 
     rows: list[tuple[Any, ...]]
-    params: list[tuple[int, str, str]]
-    tags: list[tuple[int, str, str]]
+    params: list[dict[str, str]]
+    tags: list[dict[str, str]]
     metrics: list[tuple[int, str, float | None]]
+    matched: bool = False
 
 
 #: ``PAUSED_TAG`` and ``_validate``'s time range, statuses and name rule (the records and
@@ -1146,6 +1179,16 @@ _ROW_CHECK = (
 )
 _LAST = itemgetter(-1)
 _STEP_THEN_TIME = itemgetter(0, 2)
+#: Each run of a JSON array of run ids (``run_values``): its position, then its params
+#: and its tags as JSON objects. The columns are TEXT: any value but a BLOB is stored as
+#: text, and a BLOB value, which JSON cannot hold, fails the statement (_BLOB_IN_JSON).
+_DOCUMENTS = (
+    "SELECT j.key, "
+    "(SELECT json_group_object(key, value) FROM params t WHERE t.run_id = j.value), "
+    "(SELECT json_group_object(key, value) FROM tags t WHERE t.run_id = j.value) "
+    "FROM json_each(?) j"
+)
+_BLOB_IN_JSON = "json cannot hold blob values"
 #: The comparisons ``candidates`` translates to SQL (the same operator in both).
 _SQL_OPS = frozenset({"=", "!=", "<", "<=", ">", ">="})
 _NAN = float("nan")
