@@ -3,6 +3,7 @@
     python benchmarks/render.py benchmarks/records/2026-12-01.json            # print them
     python benchmarks/render.py RECORD --docs docs/performance.md             # update the page
     python benchmarks/render.py RECORD --with EARLIER.json --docs docs/performance.md
+    python benchmarks/render.py RECORD --only store,sync --with EARLIER.json --docs …
 
 With ``--with`` (records of the same code, measured in separate runs), each row's spread
 covers every run: the smallest and largest per-pair ratio of all of them, the pairs
@@ -234,12 +235,26 @@ def main(argv: list[str] | None = None) -> int:
         metavar="EARLIER",
         help="an earlier record of the same code; its rows widen each spread (repeatable)",
     )
+    ap.add_argument(
+        "--only",
+        help="comma-separated bench names: render only these tables (and not the machine "
+        "line), e.g. the benches whose code the --with records share",
+    )
     args = ap.parse_args(argv)
     record = json.loads(Path(args.record).read_text(encoding="utf-8"))
     others = [json.loads(Path(p).read_text(encoding="utf-8")) for p in args.others]
+    if args.only:
+        keep = set(args.only.split(","))
+        unknown = keep - {b["bench"] for b in record.get("benches", [])}
+        if unknown:
+            ap.error(f"--only names benches the record does not have: {sorted(unknown)}")
+        for rec in (record, *others):
+            rec["benches"] = [b for b in rec.get("benches", []) if b["bench"] in keep]
     blocks = render(
         record, Path(args.record).as_posix(), others, [Path(p).as_posix() for p in args.others]
     )
+    if args.only:
+        blocks.pop("machine", None)
     if not args.docs:
         for name, text in blocks.items():
             print(f"## {name}\n\n{text}\n")

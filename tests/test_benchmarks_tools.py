@@ -373,6 +373,26 @@ def test_render_main_takes_earlier_records(tmp_path: Path) -> None:
     assert "n=10 in 2 runs (0.36; 0.5)" in page.read_text(encoding="utf-8")
 
 
+def test_render_main_only_renders_the_named_benches(tmp_path: Path) -> None:
+    """``--only`` rewrites the named tables and leaves the machine line and other tables be."""
+    new, old = tmp_path / "new.json", tmp_path / "old.json"
+    both = (("store", [_row("put_file", 0.36)]), ("drift", [_row("psi", 0.2)]))
+    new.write_text(json.dumps(_record(*both)), encoding="utf-8")
+    old.write_text(json.dumps(_record(("store", [_row("put_file", 0.5)]))), encoding="utf-8")
+    page = tmp_path / "p.md"
+    blank = "<!-- bench:machine -->\nkept\n<!-- /bench:machine -->\n"
+    blank += "<!-- bench:store -->\n<!-- /bench:store -->\n<!-- bench:drift -->\nold\n<!-- /bench:drift -->\n"
+    page.write_text(blank, encoding="utf-8")
+    args = [str(new), "--only", "store", "--with", str(old), "--docs", str(page)]
+    assert render.main(args) == 0
+    text = page.read_text(encoding="utf-8")
+    assert "n=10 in 2 runs (0.36; 0.5)" in text and "psi" not in text
+    assert "kept" in text and "\nold\n" in text
+    with pytest.raises(SystemExit):  # a bench the record does not have is an error
+        render.main([str(new), "--only", "sync", "--docs", str(page)])
+    assert page.read_text(encoding="utf-8") == text
+
+
 # -- side effects -----------------------------------------------------------------------------
 
 
