@@ -19,8 +19,12 @@ encodes, and an inference process — where ``serve()`` is one: "1 process each"
 (``serve(workers=1)`` vs ``parallel_workers=0``, inference in MLServer's front process)
 and "2 processes each" (``serve(workers=2)`` vs ``parallel_workers=1``) hold the goals;
 "each default" (one process vs two) is published without a goal, as what a user who
-changes nothing meets. The 1,000-row x 8-client rows note which processes of each side
-used the CPU (``ps`` of each server's session).
+changes nothing meets. In "1 process each" (on a machine with 2 or more cores, unless
+``--no-pin``) each server runs on core 0 and the client on the others, so the two cores
+are not shared by whichever server and client the scheduler places together: the same
+resources for both servers, and figures of the server rather than of the scheduler.
+The 1,000-row x 8-client rows note which processes of each side used the CPU (``ps`` of
+each server's session).
 Each HTTP row also reports the server's CPU seconds per request (every process of its
 session, read from /proc): the capacity behind the throughput goal, which the other
 work on a shared machine moves far less than it moves wall-clock figures. Ratios are "lower is better": mlopskit/anchor
@@ -32,6 +36,7 @@ rows need only mlopskit (plus mlflow's venv for their anchors).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import http.client
 import json
@@ -47,6 +52,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -316,6 +322,40 @@ logger = PredictionLogger(ws.store, name="bench") if sys.argv[3] == "log" else N
 serve("bench@champion", port=int(sys.argv[2]), logger=logger, log_level="warning",
       workers=int(sys.argv[4]))
 """
+
+
+def set_cpus(pids: list[int], cpus: set[int]) -> None:
+    """Every thread of ``pids`` (and so the threads they start later) on ``cpus``."""
+    for pid in pids:
+        try:
+            tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                os.sched_setaffinity(tid, cpus)
+            except OSError:  # a thread that just ended
+                continue
+
+
+@contextlib.contextmanager
+def pinned(*servers: Server) -> Iterator[None]:
+    """Servers on core 0 and this process's client threads on the other cores, for the
+    block; everything back on every core after it."""
+    every = set(range(os.cpu_count() or 1))
+    if len(every) < 2 or not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    mine = os.sched_getaffinity(0)
+    for server in servers:
+        set_cpus([pid for pid, _, _ in server.processes()], {0})
+    os.sched_setaffinity(0, every - {0})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, mine)
+        for server in servers:
+            set_cpus([pid for pid, _, _ in server.processes()], every)
 
 
 def start_mlopskit(root: Path, ws: str, log: bool = False, workers: int = 1) -> Server:
@@ -808,6 +848,11 @@ def main() -> None:
         + "; ".join(f"{k} = {v[0]}" for k, v in MLSERVER_MODES.items()),
     )
     ap.add_argument("--http-only", action="store_true", help="only the HTTP rows")
+    ap.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="in '1 process each', leave servers and client wherever the scheduler puts them",
+    )
     args = ap.parse_args()
     WORKERS[0] = args.workers
     rounds = args.rounds or (3 if args.quick else 5)
@@ -879,18 +924,22 @@ def run(args: argparse.Namespace, root: Path, rounds: int, seconds: float) -> No
                 )
                 repo, ports = package_mlserver(root, args.mlserver_python, parallel_workers)
                 anchor = start_mlserver(root, args.mlserver_python, repo, ports)
+                pin = key == "1" and not args.no_pin and (os.cpu_count() or 1) >= 2
+                if pin:
+                    note(f"mlserver mode {key!r}: each server on core 0, the client on the others")
                 try:
-                    bench_http(
-                        ours(our_workers),
-                        anchor,
-                        "mlserver 1.7.1",
-                        ("/v2/models/bench/infer", "/v2/models/bench/infer"),
-                        bodies_v2,
-                        rounds,
-                        seconds,
-                        (1 / 1.5, 0.5) if held else None,
-                        mode=label,
-                    )
+                    with pinned(ours(our_workers), anchor) if pin else contextlib.nullcontext():
+                        bench_http(
+                            ours(our_workers),
+                            anchor,
+                            "mlserver 1.7.1",
+                            ("/v2/models/bench/infer", "/v2/models/bench/infer"),
+                            bodies_v2,
+                            rounds,
+                            seconds,
+                            (1 / 1.5, 0.5) if held else None,
+                            mode=label + (", pinned" if pin else ""),
+                        )
                 finally:
                     anchor.stop()
         else:
