@@ -86,6 +86,10 @@ class PredictionRecord:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+# A buffered request: its record, its request id and its time (filled in by ``log()``).
+_Entry = tuple[PredictionRecord, str, float]
+
+
 def _as_record(record: PredictionRecord | Mapping[str, Any]) -> PredictionRecord:
     if isinstance(record, PredictionRecord):
         return record
@@ -169,7 +173,7 @@ class PredictionLogger:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
-        self._buffer: list[PredictionRecord] = []
+        self._buffer: list[_Entry] = []
         self._buffered_rows = 0
         self._buffered_bytes = 0
         self._last_write = time.monotonic()
@@ -179,7 +183,7 @@ class PredictionLogger:
         self.dropped = 0
         self.failed_rows = 0  # rows of segments the writer thread could not store
         self.max_pending = max(1, int(max_pending))
-        self._queue: queue.Queue[list[PredictionRecord] | None] | None = None
+        self._queue: queue.Queue[list[_Entry] | None] | None = None
         self._writer: threading.Thread | None = None
         self._writer_pid = 0
         self._writer_lock = threading.Lock()
@@ -202,20 +206,15 @@ class PredictionLogger:
             InvalidInputError: the logger is closed, or the record has no ``inputs``.
         """
         rec = _as_record(record)
-        if rec.time is None or not rec.request_id:
-            rec = PredictionRecord(
-                inputs=rec.inputs,
-                outputs=rec.outputs,
-                model=rec.model,
-                variant=rec.variant,
-                latency_ms=rec.latency_ms,
-                request_id=rec.request_id or uuid.uuid4().hex,
-                time=time.time() if rec.time is None else rec.time,
-                error=rec.error,
-                extra=rec.extra,
-            )
-        rows = _rows(rec.inputs)
-        size = rows * 8 * max(len(getattr(rec.inputs, "columns", ())), 1)  # a cheap estimate
+        # The record as it is, with its id and time filled in (not a copy of it).
+        entry = (
+            rec,
+            rec.request_id or uuid.uuid4().hex,
+            time.time() if rec.time is None else rec.time,
+        )
+        inputs = rec.inputs
+        rows = _rows(inputs)
+        size = rows * 8 * max(len(getattr(inputs, "columns", ())), 1)  # a cheap estimate
         with self._lock:
             if self._closed:
                 raise InvalidInputError(
@@ -224,7 +223,7 @@ class PredictionLogger:
             if self.sample < 1.0 and self._rng.random() >= self.sample:
                 self.dropped += 1
                 return False
-            self._buffer.append(rec)
+            self._buffer.append(entry)
             self._buffered_rows += rows
             self._buffered_bytes += size
             full = self._buffered_rows >= self.max_rows or self._buffered_bytes >= self.max_bytes
@@ -237,7 +236,7 @@ class PredictionLogger:
             self._submit(batch)
         return True
 
-    def _take(self) -> list[PredictionRecord]:
+    def _take(self) -> list[_Entry]:
         batch, self._buffer = self._buffer, []
         self._buffered_rows = self._buffered_bytes = 0
         self._last_write = time.monotonic()
@@ -245,7 +244,7 @@ class PredictionLogger:
 
     # -- the writer thread -------------------------------------------------------------------
 
-    def _submit(self, batch: list[PredictionRecord]) -> None:
+    def _submit(self, batch: list[_Entry]) -> None:
         """Hand a full buffer to the writer thread (waits while ``max_pending`` wait)."""
         with self._writer_lock:
             if self._writer is None or self._writer_pid != os.getpid():
@@ -270,7 +269,7 @@ class PredictionLogger:
         pending = self._queue
         return pending is not None and pending.full()
 
-    def _run_writer(self, pending: queue.Queue[list[PredictionRecord] | None]) -> None:
+    def _run_writer(self, pending: queue.Queue[list[_Entry] | None]) -> None:
         while True:
             batch = pending.get()
             try:
@@ -278,7 +277,7 @@ class PredictionLogger:
                     return
                 self._write(batch)
             except Exception as exc:  # never kills the writer; the rows are reported lost
-                self.failed_rows += sum(_rows(r.inputs) for r in batch or [])
+                self.failed_rows += sum(_rows(e[0].inputs) for e in batch or [])
                 log.error(
                     "prediction_segment_not_written",
                     log=self.name,
@@ -330,8 +329,8 @@ class PredictionLogger:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _write(self, batch: list[PredictionRecord]) -> int:
-        frame = _to_frame(batch)
+    def _write(self, batch: list[_Entry]) -> int:
+        frame, sizes = _frame_of(batch)
         data = _parquet(frame)
         with self._write_lock:
             ref = self.store.put_bytes(data, media_type=PARQUET)
@@ -345,35 +344,49 @@ class PredictionLogger:
                     continue
             self.rows_written += len(frame)
             self.segments_written += 1
-        self._record_lineage(ref, frame)
+        self._record_lineage(ref, batch, sizes)
         log.debug("prediction_segment", log=self.name, rows=len(frame), digest=ref.digest)
         return len(frame)
 
-    def _record_lineage(self, ref: ArtifactRef, frame: pd.DataFrame) -> None:
-        """One edge per package in the segment: package → prediction segment."""
+    def _record_lineage(self, ref: ArtifactRef, batch: list[_Entry], sizes: list[int]) -> None:
+        """One edge per package in the segment (package → prediction segment), and the
+        segment's request index."""
+        from mlopskit._edges import record_requests
         from mlopskit.versioning import Endpoint, LineageEdge, record_edge
 
+        # Each entry is one request: its rows share its id, time and model (a request
+        # logged twice — by two variants, or retried — has one entry: first time, every
+        # package). Requests with no rows are not in the segment, so not indexed.
+        times: dict[str, float | None] = {}
+        packages: dict[str, set[str]] = {}
+        for (rec, rid, when), n in zip(batch, sizes):
+            if not n:
+                continue
+            key = str(rid)
+            models = packages.get(key)
+            if models is None:
+                models = packages[key] = set()
+                times[key] = None
+            model = rec.model
+            if model is not None and model == model and ":" in str(model):  # not None/NaN
+                models.add(str(model))
+            t = float(when)
+            if t == t:  # NaN: no time
+                old = times[key]
+                times[key] = t if old is None or t < old else old
         segment = Endpoint(digest=ref.digest, kind="prediction", label=self.name)
-        for digest in sorted({m for m in frame["model"].dropna().unique() if ":" in str(m)}):
+        for digest in sorted(set().union(*packages.values()) if packages else ()):
             record_edge(
                 self.store,
                 LineageEdge(
                     relation="served",
-                    inputs={"package": Endpoint(digest=str(digest), kind="package")},
+                    inputs={"package": Endpoint(digest=digest, kind="package")},
                     output=segment,
                     function="mlopskit.deploy.PredictionLogger",
                 ),
             )
-        self._index_requests(segment, frame)
-
-    def _index_requests(self, segment: Any, frame: pd.DataFrame) -> None:
-        """The segment's request ids, so ``mk.lineage(<request id>)`` finds what served each."""
-        from mlopskit._edges import RequestEntry, record_requests
-
-        entries = {}
-        for rid, rows in frame.groupby("request_id", sort=False)[["time", "model"]]:
-            models = sorted({str(m) for m in rows["model"].dropna() if ":" in str(m)})
-            entries[str(rid)] = RequestEntry(time=float(rows["time"].min()), packages=models)
+        # So ``mk.lineage(<request id>)`` finds the segment and what served each request.
+        entries = {rid: (times[rid], sorted(models)) for rid, models in packages.items()}
         record_requests(self.store, segment, entries)
 
     # -- reading -----------------------------------------------------------------------------
@@ -594,36 +607,53 @@ def _output_columns(outputs: Any, n: int) -> dict[str, list[Any]]:
     return {"output": values}
 
 
-def _to_frame(batch: list[PredictionRecord]) -> pd.DataFrame:
+def _to_frame(batch: list[_Entry]) -> pd.DataFrame:
+    """The segment frame of ``batch`` (see :func:`_frame_of`)."""
+    return _frame_of(batch)[0]
+
+
+def _frame_of(batch: list[_Entry]) -> tuple[pd.DataFrame, list[int]]:
+    """The segment frame of ``batch``, and the number of rows each request gave."""
     import numpy as np
     import pandas as pd
 
-    inputs = [_input_frame(rec.inputs) for rec in batch]
+    records = [e[0] for e in batch]
+    inputs = [_input_frame(rec.inputs) for rec in records]
     sizes = [len(f) for f in inputs]
     total = sum(sizes)
     meta: dict[str, Any] = {
-        "request_id": np.repeat(np.array([r.request_id for r in batch], dtype=object), sizes),
-        "time": np.repeat(np.array([r.time for r in batch], dtype="float64"), sizes),
-        "model": np.repeat(np.array([r.model for r in batch], dtype=object), sizes),
-        "variant": np.repeat(np.array([r.variant for r in batch], dtype=object), sizes),
-        "latency_ms": np.repeat(np.array([r.latency_ms for r in batch], dtype="float64"), sizes),
-        "row": np.concatenate([np.arange(n) for n in sizes]) if sizes else np.array([], int),
-        "error": np.repeat(np.array([r.error for r in batch], dtype=object), sizes),
+        "request_id": np.repeat(np.array([e[1] for e in batch], dtype=object), sizes),
+        "time": np.repeat(np.array([e[2] for e in batch], dtype="float64"), sizes),
+        "model": np.repeat(np.array([r.model for r in records], dtype=object), sizes),
+        "variant": np.repeat(np.array([r.variant for r in records], dtype=object), sizes),
+        "latency_ms": np.repeat(np.array([r.latency_ms for r in records], dtype="float64"), sizes),
+        "row": _positions(sizes, total),
+        "error": np.repeat(np.array([r.error for r in records], dtype=object), sizes),
     }
     frame = pd.DataFrame(meta)
     block = _inputs_block(inputs) if total else pd.DataFrame()
-    outputs = _outputs_block([r.outputs for r in batch], sizes)
+    outputs = _outputs_block([r.outputs for r in records], sizes)
     extras: dict[str, list[Any]] = {}
-    if any(r.extra for r in batch):
-        keys = sorted({k for r in batch for k in r.extra})
+    if any(r.extra for r in records):
+        keys = sorted({k for r in records for k in r.extra})
         for key in keys:
             extras[f"extra.{key}"] = [
-                r.extra.get(key) for r, n in zip(batch, sizes) for _ in range(n)
+                r.extra.get(key) for r, n in zip(records, sizes) for _ in range(n)
             ]
     pieces = [frame, block.reset_index(drop=True), pd.DataFrame(outputs, index=frame.index)]
     if extras:
         pieces.append(pd.DataFrame({k: _column(v) for k, v in extras.items()}))
     out: pd.DataFrame = pd.concat(pieces, axis=1)
+    return out, sizes
+
+
+def _positions(sizes: list[int], total: int) -> Any:
+    """Each row's position in its request: 0..n-1 for a request of n rows."""
+    import numpy as np
+
+    counts = np.asarray(sizes, dtype=np.int64)
+    starts = np.cumsum(counts) - counts
+    out: Any = np.arange(total, dtype=np.int64) - np.repeat(starts, counts)
     return out
 
 
