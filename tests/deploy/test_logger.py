@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -232,6 +233,48 @@ class TestRecords:
         assert [e for _, e in find_request(file_store, "r2")] == [RequestEntry(time=5.0)]
         assert find_request(file_store, "r3") == []
         assert len(plog.read()) == 4
+
+    @pytest.mark.parametrize(
+        "frames",
+        [
+            [{"x": [1, 2]}, {"x": [3]}],
+            [{"x": [1, 2]}, {"x": [0.5]}],
+            [{"x": [True]}, {"x": [False, True]}],
+            [{"x": [True]}, {"x": [3]}],
+            [{"x": [1], "s": ["a"]}, {"x": [2], "s": ["b"]}],
+            [{"x": [1.5]}, {"z": [2.5]}, {"z": [np.nan]}],
+            [{"x": np.array([1, 2], dtype="int32")}, {"x": np.array([3], dtype="int64")}],
+        ],
+    )
+    def test_inputs_keep_their_column_types(
+        self, file_store: ArtifactStore, frames: list[dict[str, Any]]
+    ) -> None:
+        """Requests with the same columns are stacked as pandas concatenates them: each
+        numeric column reads back with the dtype and values of ``pd.concat`` of the
+        logged frames (ints stay ints, ints with floats become floats), text stays text."""
+        with PredictionLogger(file_store, name="m") as plog:
+            for i, cols in enumerate(frames):
+                plog.log({"inputs": pd.DataFrame(cols), "request_id": f"r{i}"})
+        got = plog.read()
+        want = pd.concat([pd.DataFrame(c) for c in frames], ignore_index=True)
+        for col in want.columns:
+            logged = got[f"input.{col}"]
+            if want[col].dtype.kind in "biuf":
+                assert logged.dtype == want[col].dtype, col
+            assert logged.isna().tolist() == want[col].isna().tolist()
+            assert logged.dropna().tolist() == want[col].dropna().tolist()
+
+    def test_a_frame_of_ints_and_floats_is_logged_as_floats(
+        self, file_store: ArtifactStore
+    ) -> None:
+        """Requests whose numeric columns differ in type are stacked as one float array
+        (what a model given the frame's values sees), their values kept."""
+        with PredictionLogger(file_store, name="m") as plog:
+            for i in range(3):
+                plog.log({"inputs": pd.DataFrame({"x": [i], "y": [i + 0.5]})})
+        got = plog.read()
+        assert [str(got[c].dtype) for c in ("input.x", "input.y")] == ["float64", "float64"]
+        assert got["input.x"].tolist() == [0.0, 1.0, 2.0]
 
     def test_many_requests_in_one_segment(self, file_store: ArtifactStore) -> None:
         """A segment of thousands of one-row requests reads back in order, and every one
