@@ -39,7 +39,7 @@ import hashlib
 import json
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -423,18 +423,37 @@ class RequestIndex(BaseModel):
 
 
 def record_requests(
-    store: ArtifactStore, segment: Endpoint, requests: dict[str, RequestEntry]
+    store: ArtifactStore,
+    segment: Endpoint,
+    requests: Mapping[str, RequestEntry | tuple[float | None, Sequence[str]]],
 ) -> None:
     """Index the request ids of the prediction ``segment``: one create-only record per
     segment (``lineage/request/<segment id>``), so a served response's request id leads
-    to the segment and the packages that answered it."""
+    to the segment and the packages that answered it.
+
+    ``requests`` maps each request id to its :class:`RequestEntry`, or to the same as
+    ``(time, packages)`` (a segment holds thousands of requests: no model is made per
+    request; the record is the one :class:`RequestIndex` reads).
+    """
     if not requests:
         return
     name = f"lineage/request/{node_segment(segment.id)}"
     if name in store.refs:
         return
-    index = RequestIndex(segment=segment, requests=requests)
-    _create(store, name, store.put_record(index.model_dump(mode="json")))
+    table: dict[str, dict[str, Any]] = {}
+    for rid, entry in requests.items():
+        when: float | None
+        packages: Sequence[str]
+        if isinstance(entry, RequestEntry):
+            when, packages = entry.time, entry.packages
+        else:
+            when, packages = entry
+        table[str(rid)] = {
+            "time": None if when is None else float(when),
+            "packages": list(map(str, packages)),
+        }
+    payload = {"schema_version": 1, "segment": segment.model_dump(mode="json"), "requests": table}
+    _create(store, name, store.put_record(payload))
 
 
 def find_request(store: ArtifactStore, request_id: str) -> list[tuple[Endpoint, RequestEntry]]:

@@ -6,13 +6,19 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
+from mlopskit._edges import Endpoint, RequestEntry, RequestIndex, find_request, record_requests
+from mlopskit._records import read_record_as
 from mlopskit.deploy import PredictionLogger, PredictionRecord
 from mlopskit.errors import IntegrityError, InvalidInputError, InvalidNameError
 from mlopskit.store import ArtifactStore
@@ -188,6 +194,137 @@ class TestBuffering:
         )
         subprocess.run([sys.executable, "-c", script, url], check=True, timeout=120)
         assert len(PredictionLogger(ArtifactStore(url), name="m").read()) == 2
+
+
+class TestRecords:
+    def test_log_stamps_id_and_time_and_leaves_the_record_alone(
+        self, file_store: ArtifactStore
+    ) -> None:
+        """A record without id or time gets a fresh id and the time of log() in the
+        segment; the caller's record object is not changed."""
+        rec = PredictionRecord(inputs=_batch(0, 1))
+        before = time.time()
+        with PredictionLogger(file_store, name="m") as plog:
+            plog.log(rec)
+            plog.log(rec)
+        after = time.time()
+        frame = plog.read()
+        assert before <= frame["time"].min() <= frame["time"].max() <= after
+        assert frame["request_id"].nunique() == 2
+        assert all(len(r) == 32 for r in frame["request_id"])
+        assert rec.request_id == "" and rec.time is None
+
+    def test_each_request_is_indexed_once(self, file_store: ArtifactStore) -> None:
+        """A request logged twice in one segment (a shadow variant, a retry) is one entry
+        of the request index: its earliest time and every package digest that answered
+        (names without a digest are left out); a request with no rows is not indexed."""
+        a, b = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+        with PredictionLogger(file_store, name="m") as plog:
+            plog.log({"inputs": _batch(0, 2), "model": a, "request_id": "r1", "time": 20.0})
+            plog.log(
+                {"inputs": _batch(1, 1), "model": b, "request_id": "r1", "time": 10.0},
+            )
+            plog.log({"inputs": _batch(2, 1), "model": "local", "request_id": "r2", "time": 5.0})
+            plog.log({"inputs": _batch(3, 0), "model": a, "request_id": "r3", "time": 1.0})
+        (segment_ref,) = plog.segments()
+        ((segment, entry),) = find_request(file_store, "r1")
+        assert segment.digest == file_store.refs.get(segment_ref).digest
+        assert entry == RequestEntry(time=10.0, packages=[a, b])
+        assert [e for _, e in find_request(file_store, "r2")] == [RequestEntry(time=5.0)]
+        assert find_request(file_store, "r3") == []
+        assert len(plog.read()) == 4
+
+    @pytest.mark.parametrize(
+        "frames",
+        [
+            [{"x": [1, 2]}, {"x": [3]}],
+            [{"x": [1, 2]}, {"x": [0.5]}],
+            [{"x": [True]}, {"x": [False, True]}],
+            [{"x": [True]}, {"x": [3]}],
+            [{"x": [1], "s": ["a"]}, {"x": [2], "s": ["b"]}],
+            [{"x": [1.5]}, {"z": [2.5]}, {"z": [np.nan]}],
+            [{"x": np.array([1, 2], dtype="int32")}, {"x": np.array([3], dtype="int64")}],
+        ],
+    )
+    def test_inputs_keep_their_column_types(
+        self, file_store: ArtifactStore, frames: list[dict[str, Any]]
+    ) -> None:
+        """Requests with the same columns are stacked as pandas concatenates them: each
+        numeric column reads back with the dtype and values of ``pd.concat`` of the
+        logged frames (ints stay ints, ints with floats become floats), text stays text."""
+        with PredictionLogger(file_store, name="m") as plog:
+            for i, cols in enumerate(frames):
+                plog.log({"inputs": pd.DataFrame(cols), "request_id": f"r{i}"})
+        got = plog.read()
+        want = pd.concat([pd.DataFrame(c) for c in frames], ignore_index=True)
+        for col in want.columns:
+            logged = got[f"input.{col}"]
+            if want[col].dtype.kind in "biuf":
+                assert logged.dtype == want[col].dtype, col
+            assert logged.isna().tolist() == want[col].isna().tolist()
+            assert logged.dropna().tolist() == want[col].dropna().tolist()
+
+    def test_a_frame_of_ints_and_floats_is_logged_as_floats(
+        self, file_store: ArtifactStore
+    ) -> None:
+        """Requests whose numeric columns differ in type are stacked as one float array
+        (what a model given the frame's values sees), their values kept."""
+        with PredictionLogger(file_store, name="m") as plog:
+            for i in range(3):
+                plog.log({"inputs": pd.DataFrame({"x": [i], "y": [i + 0.5]})})
+        got = plog.read()
+        assert [str(got[c].dtype) for c in ("input.x", "input.y")] == ["float64", "float64"]
+        assert got["input.x"].tolist() == [0.0, 1.0, 2.0]
+
+    def test_many_requests_in_one_segment(self, file_store: ArtifactStore) -> None:
+        """A segment of thousands of one-row requests reads back in order, and every one
+        of its request ids is indexed with its own time and package."""
+        pkg = "sha256:" + "c" * 64
+        frames = [pd.DataFrame({"x": [float(i)], "y": [i * 2.0]}) for i in range(3000)]
+        with PredictionLogger(file_store, name="many") as plog:
+            for i, frame in enumerate(frames):
+                plog.log(
+                    PredictionRecord(
+                        frame, np.array([i % 2]), pkg, request_id=f"q{i}", time=100.0 + i
+                    )
+                )
+        got = plog.read()
+        assert got["request_id"].tolist() == [f"q{i}" for i in range(3000)]
+        assert got["input.y"].tolist() == [i * 2.0 for i in range(3000)]
+        assert got["output"].tolist() == [i % 2 for i in range(3000)]
+        ((_, entry),) = find_request(file_store, "q2999")
+        assert entry == RequestEntry(time=3099.0, packages=[pkg])
+
+
+_DIGESTS = st.sampled_from(["sha256:" + c * 64 for c in "abc"])
+_ENTRIES = st.dictionaries(
+    st.text(min_size=1, max_size=12),
+    st.tuples(
+        st.none() | st.floats(0, 4e9, allow_nan=False),
+        st.lists(_DIGESTS, unique=True).map(sorted),
+    ),
+    min_size=1,
+    max_size=20,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(entries=_ENTRIES)
+def test_request_index_reads_back_as_written(entries: dict[str, tuple]) -> None:
+    """The request index record written from (time, packages) pairs is the RequestIndex
+    the lineage walk reads: every id with its time and packages, and find_request finds
+    each id."""
+    store = ArtifactStore(f"memory://request-index-{uuid.uuid4().hex}")
+    segment = Endpoint(digest="sha256:" + "d" * 64, kind="prediction", label="m")
+    record_requests(store, segment, entries)
+    (name,) = store.refs.list("lineage/request/")
+    index = read_record_as(store, RequestIndex, store.refs.get(name), name)
+    assert index.segment == segment
+    assert index.requests == {
+        rid: RequestEntry(time=t, packages=p) for rid, (t, p) in entries.items()
+    }
+    rid = next(iter(entries))
+    assert [e for _, e in find_request(store, rid)] == [index.requests[rid]]
 
 
 class TestSampling:

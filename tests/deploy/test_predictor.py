@@ -125,6 +125,50 @@ class TestModels:
         with pytest.raises(ValueError, match="infinity"):
             pred.predict_prepared(with_inf)
 
+    def test_one_row_is_checked_as_a_large_batch(
+        self, churn_pkg: ModelPackage, sk_model: Any, churn_data: Any
+    ) -> None:
+        """One row answers what the model answers; a null in it is a SchemaError naming
+        the column and an infinity the model's own error, by predict and predict_prepared."""
+        X, _ = churn_data
+        pred = Predictor(churn_pkg)
+        for i in range(5):
+            row = X.iloc[[i]]
+            assert np.array_equal(pred.predict(row), sk_model.predict(row))
+            assert np.array_equal(pred.predict_prepared(row), sk_model.predict(row))
+        with pytest.raises(SchemaError) as err:
+            pred.predict(X.head(1).assign(f3=np.nan))
+        assert err.value.column == "f3"
+        for call in (pred.predict, pred.predict_prepared):
+            with pytest.raises(ValueError, match="infinity"):
+                call(X.head(1).assign(f1=np.inf))
+
+    @pytest.mark.parametrize(
+        "dtypes",
+        [
+            {"f0": "int64"},
+            {"f1": "float32"},
+            {"f2": "object"},
+            {"f0": "int64", "f3": "int64"},
+            {"f1": "Float64"},
+        ],
+    )
+    def test_other_column_dtypes_take_the_careful_path(
+        self, churn_pkg: ModelPackage, sk_model: Any, churn_data: Any, dtypes: dict[str, str]
+    ) -> None:
+        """A frame whose columns are not all the signature's float64 (ints, float32,
+        objects, nullable floats) is never taken for one: the conformer sees the same
+        dtypes pandas reports, and the answer is the careful path's."""
+        from mlopskit.deploy._codec import Conformer, _dtypes_of
+
+        X, _ = churn_data
+        rows = X.head(7).round().astype(dtypes)
+        assert _dtypes_of(rows) == rows.dtypes.tolist()
+        pred = Predictor(churn_pkg)
+        assert Conformer(pred.signature).checked_array(rows) == (None, False)
+        want = sk_model.predict(rows.astype("float64"))
+        assert np.array_equal(pred.predict(rows), want)
+
     def test_column_transformer_gets_a_dataframe(self, file_store: ArtifactStore) -> None:
         """A pipeline selecting columns by name (strings, nullable ints) is given a typed DataFrame."""
         from sklearn.compose import make_column_transformer
