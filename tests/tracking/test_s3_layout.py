@@ -9,7 +9,7 @@ import json
 import os
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -313,3 +313,41 @@ def test_an_index_footer_hint_that_is_not_a_list_of_segment_names_is_dropped() -
         pq.write_table(table.replace_schema_metadata(meta), sink)
         assert index_hints(sink.getvalue()) == (1.7e9, ())
     assert index_hints(b"not parquet") == (None, ())
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    when=st.datetimes(datetime(1970, 1, 2), datetime(9999, 12, 30)),
+    form=st.sampled_from(
+        ["%Y-%m-%dT%H:%M:%S.{ms}Z", "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"]
+    ),
+    other=st.one_of(
+        st.text(max_size=30),
+        st.sampled_from(
+            ["Wed, 02 Dec 2026 05:59:38 GMT", "1796156531", "2026-12-02T05:59:38+01:00"]
+        ),
+    ),
+)
+def test_listing_timestamps_parse_to_what_botocore_parses(
+    when: datetime, form: str, other: str
+) -> None:
+    """The LastModified parser a listing installs on its S3 session gives botocore's own
+    value for S3's format (the same instant, in UTC), and defers on anything else."""
+    from botocore.utils import parse_timestamp
+    from dateutil.tz import tzutc
+
+    from mlopskit.tracking._files import s3_timestamp
+
+    text = when.strftime(form.replace("{ms}", f"{when.microsecond // 1000:03d}"))
+    ours, theirs = s3_timestamp(text), parse_timestamp(text)
+    assert ours == theirs and ours.timestamp() == theirs.timestamp()
+    assert ours.utcoffset() == timedelta(0) and type(ours.tzinfo) is tzutc
+    try:
+        expected: object = parse_timestamp(other)
+    except Exception as exc:  # botocore's own error: ours must raise the same
+        expected = type(exc)
+    try:
+        found: object = s3_timestamp(other)
+    except Exception as exc:
+        found = type(exc)
+    assert found == expected

@@ -13,7 +13,9 @@ replacement is a temporary file renamed over the old one; readers never see a to
 from __future__ import annotations
 
 import asyncio
+import datetime
 import os
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -25,7 +27,7 @@ from mlopskit.errors import (
     UnsupportedOperationError,
 )
 
-__all__ = ["LIST_CONCURRENCY", "MAX_SPLITS", "SegmentFiles"]
+__all__ = ["LIST_CONCURRENCY", "MAX_SPLITS", "SegmentFiles", "s3_timestamp"]
 
 T = TypeVar("T")
 
@@ -38,6 +40,27 @@ LIST_CONCURRENCY = 8
 #: Splits a listing uses at most (an index's hint is untrusted: it cannot make a
 #: listing send more than this many requests beyond its pages).
 MAX_SPLITS = 64
+#: A LastModified as S3 writes it in a listing (``2026-12-02T05:59:38.000Z``).
+_S3_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{3}|\.\d{6})?Z\Z")
+
+
+def s3_timestamp(value: Any) -> Any:
+    """botocore's timestamp parser, fast for the one format S3 listings use.
+
+    botocore parses each key's ``LastModified`` with ``dateutil.parser.parse``, about
+    90 µs a key: three quarters of the client's time to read a LIST page of 1,000 keys
+    (0.12 s). This gives the same instant through ``datetime.fromisoformat`` for that
+    format, in UTC (dateutil's ``tzutc``; dateutil itself answers ``tzlocal()`` where the
+    local zone is named UTC, the same instant), and hands every other value to
+    botocore's own parser.
+    """
+    if value.__class__ is str and _S3_TIME.match(value):
+        from dateutil.tz import tzutc
+
+        return datetime.datetime.fromisoformat(value[:-1]).replace(tzinfo=tzutc())
+    from botocore.utils import parse_timestamp
+
+    return parse_timestamp(value)
 
 
 class SegmentFiles(FilesystemRoot):
@@ -185,6 +208,11 @@ class SegmentFiles(FilesystemRoot):
                     kwargs["ContinuationToken"] = token
 
         async def all_ranges() -> list[str]:
+            await fs.set_session()
+            session = getattr(fs, "session", None)
+            if session is not None:  # the session's parsers: same values, without dateutil
+                factory = session.get_component("response_parser_factory")
+                factory.set_parser_defaults(timestamp_parser=s3_timestamp)
             gate = asyncio.Semaphore(LIST_CONCURRENCY)
             parts = await asyncio.gather(*(one_range(lo, hi, gate) for lo, hi in ranges))
             return [f"{bucket}/{k}" for part in parts for k in part]
