@@ -1,6 +1,7 @@
 """Object-store tracking on S3: search over N runs, new process, requests and time, vs today.
 
-    python benchmarks/bench_s3.py [--runs 2000] [--n 3] [--quick] [--json out.json]
+    python benchmarks/bench_s3.py [--runs 2000] [--n 3] [--quick] [--anchor main]
+                                  [--latency 0.03] [--json out.json]
     python benchmarks/bench_s3.py --sqlite 10000   # SQLite filtered search, SQL narrowing
 
 A moto S3 server on 127.0.0.1 that counts requests (tests/_s3counting.py) holds one
@@ -11,7 +12,11 @@ pyarrow.parquet``): each figure against its budget (issue 15: <= 1 s, filter + o
 <= 1.5 s, <= 20 requests). With ``--anchor REF``, also the same search by the code of git
 ref REF (exported to a temporary directory) over a second workspace of the same runs
 written and compacted by that code (each version reads the layout it writes), the two
-alternating (ABAB). Rows written with ``--json`` are the record's rows
+alternating (ABAB), each workspace in its own bucket (moto, unlike S3, answers a LIST by
+going through every key of the bucket). ``--latency S`` adds S seconds to every request
+of the searches, concurrent ones overlapping: a model of a real object store, where a
+request's round trip dominates (filling stays at loopback speed). Rows written with
+``--json`` are the record's rows
 (``_bench.absolute_row`` / ``_bench.make_row``).
 """
 
@@ -236,6 +241,14 @@ def main() -> None:
         "alternating; without it each figure is measured against its budget",
     )
     parser.add_argument("--no-anchor", action="store_true", help="(the default; kept for scripts)")
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="add this round trip to every S3 request, concurrent ones overlapping (a model "
+        "of a real object store, e.g. 0.03; the rows name it); default 0: moto on loopback",
+    )
     parser.add_argument("--json", help="write the rows to this file")
     parser.add_argument(
         "--sqlite", type=int, metavar="RUNS", help="only the SQLite filtered search, RUNS runs"
@@ -255,10 +268,14 @@ def main() -> None:
     try:
         import s3fs
 
+        # one bucket each: moto answers a LIST by going through every key of the bucket
+        # (real S3 does not), so the anchor's keys would slow down mlopskit's listings
+        fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": server.endpoint})
         bucket = f"bench-{uuid.uuid4().hex[:8]}"
-        s3fs.S3FileSystem(client_kwargs={"endpoint_url": server.endpoint}).mkdir(bucket)
+        fs.mkdir(bucket)
+        fs.mkdir(f"{bucket}-anchor")
         url = f"s3://{bucket}/ws"
-        anchor_url = f"s3://{bucket}/anchor"
+        anchor_url = f"s3://{bucket}-anchor/ws"
         start = time.perf_counter()
         fill(SRC, url, server.endpoint, runs)
         print(f"{runs} runs written and compacted in {time.perf_counter() - start:.1f} s")
@@ -270,6 +287,7 @@ def main() -> None:
             start = time.perf_counter()
             fill(base, anchor_url, server.endpoint, runs)
             print(f"the anchor's {runs} runs written in {time.perf_counter() - start:.1f} s")
+        server.set_latency(args.latency)  # the searches only: filling stays fast
         rows = []
         for filtered in (False, True):
             ours_t: list[float] = []
@@ -287,6 +305,8 @@ def main() -> None:
                 if base is not None:
                     assert n == n_ours, f"the anchor found {n} rows, mlopskit {n_ours}"
             what = "filter + order" if filtered else "search_runs(experiment)"
+            if args.latency:
+                what += f" ({args.latency * 1000:g} ms a request)"
             goal_t = 1.5 if filtered else 1.0
             rows += row(f"{what}, {runs} runs, new process", "s", ours_t, base_t, f"<= {goal_t}")
             rows += row(f"{what}, {runs} runs: requests", "requests", ours_r, base_r, "<= 20")

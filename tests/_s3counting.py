@@ -2,8 +2,12 @@
 
 It serves moto's application exactly as ``tests/_s3server.py`` does (bodies read in
 full, one request at a time) and records every S3 request it answers as
-``[method, path, query]``. Two extra routes, never counted: ``GET /_requests`` returns
-the log as JSON, ``POST /_requests`` clears it.
+``[method, path, query]``. Three extra routes, never counted: ``GET /_requests`` returns
+the log as JSON, ``POST /_requests`` clears it, ``POST /_latency`` (body: seconds) adds
+that latency to every S3 request from then on, outside the one-at-a-time lock: requests
+in flight together wait together, as on a real object store, where a small request's
+round trip (tens of milliseconds) dominates and many are answered at once (moto alone
+answers on loopback in about a millisecond plus its own work, one request at a time).
 
 Usage: ``python tests/_s3counting.py <port>`` (binds 127.0.0.1); in tests, the
 :class:`RequestLog` helper reads and clears the log over HTTP.
@@ -28,10 +32,12 @@ from typing import Any
 
 _log: list[list[str]] = []
 _log_lock = threading.Lock()
+_latency = [0.0]
 
 
 def counting(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
-    """Wrap a WSGI app: record each request, answer the two log routes itself."""
+    """Wrap a WSGI app: record each request (then wait the latency set), answer the log
+    and latency routes itself."""
 
     def wrapper(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -44,9 +50,16 @@ def counting(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[byte
                     body = b"[]"
             start_response("200 OK", [("Content-Type", "application/json")])
             return [body]
+        if path == "/_latency" and method == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            _latency[0] = float(environ["wsgi.input"].read(length) or 0)
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [b"{}"]
         if not path.startswith("/moto-api"):
             with _log_lock:
                 _log.append([method, path, environ.get("QUERY_STRING", "")])
+            if _latency[0]:
+                time.sleep(_latency[0])
         return app(environ, start_response)
 
     return wrapper
@@ -120,6 +133,13 @@ class RequestLog:
     def reset(self) -> None:
         """Forget the requests logged so far."""
         req = urllib.request.Request(f"{self.endpoint}/_requests", data=b"", method="POST")
+        urllib.request.urlopen(req, timeout=10).close()
+
+    def set_latency(self, seconds: float) -> None:
+        """Add ``seconds`` to every S3 request from now on (0: none); concurrent ones overlap."""
+        req = urllib.request.Request(
+            f"{self.endpoint}/_latency", data=repr(float(seconds)).encode(), method="POST"
+        )
         urllib.request.urlopen(req, timeout=10).close()
 
     def counts(self) -> Counter[str]:

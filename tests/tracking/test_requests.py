@@ -149,3 +149,30 @@ def test_search_reads_only_segments_written_after_the_index(counted: RequestLog,
     assert len(frame) == N_RUNS + 1
     assert set(frame.loc[frame["run_id"] == run.run_id, "status"]) == {"FINISHED"}
     assert counted.counts() == Counter({"LIST": 3, "GET": 1 + 2})  # index + 2 new segments
+
+
+def test_a_fresh_index_lists_its_window_in_concurrent_ranges(counted: RequestLog, url: str) -> None:
+    """When the files after an index's watermark minus the margin are many (a fresh
+    index), a new process lists them in ranges the index names (on S3, concurrently):
+    one LIST per range, each starting after its own name, and the same runs."""
+    tracker = _tracker(url, counted)
+    ids = _fill(tracker)  # 12 runs, 3 segments each: 36 names in the window
+    tracker.backend.range_names = 10  # type: ignore[attr-defined]
+    tracker.backend.compact()  # type: ignore[attr-defined]
+    code = textwrap.dedent(
+        f"""
+        from mlopskit.tracking import ObjectStoreBackend, Tracker
+        b = ObjectStoreBackend({url!r}, storage_options={_options(counted)!r})
+        frame = Tracker({url!r}, b).search_runs("exp")
+        print(",".join(sorted(frame["run_id"])))
+        """
+    )
+    counted.reset()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == ",".join(sorted(ids))
+    segment_lists = [q for m, _p, q in counted.requests() if "segments" in q]
+    assert len(segment_lists) == 4  # cut after the 10th, 20th and 30th name
+    assert all("start-after=" in q for q in segment_lists)
+    assert counted.counts() == Counter({"LIST": 2 + 4, "GET": 1})

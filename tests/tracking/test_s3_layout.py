@@ -9,14 +9,16 @@ import json
 import os
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlopskit.tracking import ObjectStoreBackend, RunRecord, Tracker
-from mlopskit.tracking._segments import parse_segment_name
+from mlopskit.tracking._index import encode_index, index_hints
+from mlopskit.tracking._segments import parse_segment_name, segment_name
 
 MARGIN = 30.0  # seconds; the behaviour is the same at the default 300
 
@@ -211,3 +213,141 @@ def test_files_written_while_compacting_are_folded_into_the_index() -> None:
     assert watermark is not None and watermark >= started
     runs = _by_id(_backend(url))
     assert runs[first].metrics == {"loss": 1.0} and runs[made[0]].metrics == {"loss": 2.0}
+
+
+# -- a listing cut into ranges (S3: listed concurrently) --------------------------------
+
+_RUN = "ab" * 16
+_NAMES = sorted(
+    segment_name(t, "w-1", seq, _RUN, kind)
+    for seq, (t, kind) in enumerate(
+        [(10**18 + i * 7_919_000_000, "jsonl") for i in range(24)]
+        + [(10**18 + 5, "json"), (2 * 10**18, "purged"), (0, "jsonl")],
+        start=1,
+    )
+)
+_SPLIT = st.one_of(
+    st.sampled_from(_NAMES),
+    st.from_regex(r"\A[0-9]{1,20}\Z"),
+    st.text(st.characters(exclude_categories=("C",)), max_size=30),
+)
+
+
+@pytest.fixture(scope="module")
+def listed_bucket(s3_endpoint: str) -> str:
+    """A segments directory on the S3 server holding ``_NAMES``, a nested key and keys
+    under neighbouring prefixes (none of which a listing of the directory returns)."""
+    import s3fs
+
+    fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": s3_endpoint})
+    bucket = f"ranges-{uuid.uuid4().hex[:8]}"
+    fs.mkdir(bucket)
+    base = f"{bucket}/ws/tracking/experiments/exp/segments"
+    others = [f"{base}/nested/{_NAMES[3]}", f"{base}x/{_NAMES[4]}", f"{bucket}/ws/z"]
+    fs.pipe({**{f"{base}/{n}": b"" for n in _NAMES}, **dict.fromkeys(others, b"")})
+    return f"s3://{base}"
+
+
+@pytest.mark.s3
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    after=st.one_of(st.none(), _SPLIT),
+    splits=st.lists(_SPLIT, max_size=8),
+    page=st.sampled_from([None, 1, 2, 5]),
+)
+def test_a_listing_cut_into_ranges_finds_exactly_what_one_listing_finds(
+    listed_bucket: str, after: str | None, splits: list[str], page: int | None
+) -> None:
+    """Whatever the splits (an index's hint, untrusted) and the page size, a listing after
+    a name returns each file after it once, in order, and nothing under another prefix."""
+    backend = ObjectStoreBackend(listed_bucket.rpartition("/ws/")[0] + "/ws")
+    backend.files.page_keys = page
+    found = backend.files.list_after(listed_bucket, after, splits)
+    assert [p.rpartition("/")[2] for p in found] == [
+        n for n in _NAMES if after is None or n > after
+    ]
+
+
+@pytest.mark.s3
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(lag=st.floats(0.0, MARGIN * 0.95), value=st.floats(-1e6, 1e6))
+def test_a_lagging_writer_is_found_inside_a_range_of_a_fresh_index_listing(
+    s3_url: str, lag: float, value: float
+) -> None:
+    """On S3, an index whose window holds many files cuts a search's listing into ranges;
+    a file a lagging writer creates between two of them (a new run, a point of a run the
+    index holds) is still found, by a search and by get_run."""
+    url = f"{s3_url}-{uuid.uuid4().hex[:8]}"
+    compactor = _backend(url)
+    compactor.range_names = 2
+    old = [_new_run(compactor, f"old{i}", 1.0) for i in range(3)]
+    (path,) = compactor.compact()
+    assert len(index_hints(compactor.files.read(path))[1]) >= 3  # 9 names: ranges of 2
+    late = _backend(url, lag=lag)
+    new = _new_run(late, "new", value)
+    late.log_metrics(old[0], [("loss", value, 5, time.time())])
+    runs = _by_id(_backend(url))
+    assert set(runs) == {*old, new}
+    assert runs[new].metrics == {"loss": value} and runs[new].status == "FINISHED"
+    assert runs[old[0]].metrics == {"loss": value} and runs[old[1]].metrics == {"loss": 1.0}
+    assert _backend(url).get_run(old[0]).metrics == {"loss": value}
+
+
+def test_an_index_footer_hint_that_is_not_a_list_of_segment_names_is_dropped() -> None:
+    """Listing splits in an index footer are untrusted hints: anything but a list of
+    segment names is ignored (the watermark still reads), so it cannot steer a listing."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    good = encode_index({}, 1.7e9, [_NAMES[2], _NAMES[9]])
+    assert index_hints(good) == (1.7e9, (_NAMES[2], _NAMES[9]))
+    table = pq.ParquetFile(io.BytesIO(good)).read()
+    for bad in (b"{", b'"x"', b"[1, 2]", b'["../../etc"]', json.dumps([_NAMES[1], "x"]).encode()):
+        meta = {**(table.schema.metadata or {}), b"splits": bad}
+        sink = io.BytesIO()
+        pq.write_table(table.replace_schema_metadata(meta), sink)
+        assert index_hints(sink.getvalue()) == (1.7e9, ())
+    assert index_hints(b"not parquet") == (None, ())
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    when=st.datetimes(datetime(1970, 1, 2), datetime(9999, 12, 30)),
+    form=st.sampled_from(
+        ["%Y-%m-%dT%H:%M:%S.{ms}Z", "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"]
+    ),
+    other=st.one_of(
+        st.text(max_size=30),
+        st.sampled_from(
+            ["Wed, 02 Dec 2026 05:59:38 GMT", "1796156531", "2026-12-02T05:59:38+01:00"]
+        ),
+    ),
+)
+def test_listing_timestamps_parse_to_what_botocore_parses(
+    when: datetime, form: str, other: str
+) -> None:
+    """The LastModified parser a listing installs on its S3 session gives botocore's own
+    value for S3's format (the same instant, in UTC), and defers on anything else."""
+    from botocore.utils import parse_timestamp
+    from dateutil.tz import tzutc
+
+    from mlopskit.tracking._files import s3_timestamp
+
+    text = when.strftime(form.replace("{ms}", f"{when.microsecond // 1000:03d}"))
+    ours, theirs = s3_timestamp(text), parse_timestamp(text)
+    assert ours == theirs and ours.timestamp() == theirs.timestamp()
+    assert ours.utcoffset() == timedelta(0) and type(ours.tzinfo) is tzutc
+    try:
+        expected: object = parse_timestamp(other)
+    except Exception as exc:  # botocore's own error: ours must raise the same
+        expected = type(exc)
+    try:
+        found: object = s3_timestamp(other)
+    except Exception as exc:
+        found = type(exc)
+    assert found == expected

@@ -30,7 +30,7 @@ import gc
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -56,8 +56,8 @@ __all__ = [
     "decode_index",
     "encode_index",
     "index_generation",
+    "index_hints",
     "index_name",
-    "index_watermark",
     "read_index",
     "record_of",
     "summary_of",
@@ -267,12 +267,18 @@ def _schema() -> Any:
     )
 
 
-def encode_index(rows: dict[str, IndexRow], watermark: float | None = None) -> bytes:
+def encode_index(
+    rows: dict[str, IndexRow],
+    watermark: float | None = None,
+    splits: Sequence[str] = (),
+) -> bytes:
     """The Parquet bytes of an index holding ``rows`` (run id → row).
 
     ``watermark`` (epoch seconds) marks an index of the time-ordered layout: every
     file of the experiment that existed when the compactor's clock read ``watermark``
-    is folded into a row (see docs/layout-tracking.md). A row whose summary names
+    is folded into a row (see docs/layout-tracking.md). ``splits`` (file names) tell a
+    reader where to cut its listing after the watermark into ranges listed at once
+    (a hint: they change its speed, never its answer). A row whose summary names
     another run than its key is a ValueError (nothing is encoded).
     """
     import pyarrow as pa
@@ -305,6 +311,8 @@ def encode_index(rows: dict[str, IndexRow], watermark: float | None = None) -> b
     meta = {"format": INDEX_FORMAT}
     if watermark is not None:
         meta["watermark"] = repr(float(watermark))
+    if splits:
+        meta["splits"] = json.dumps(list(splits), separators=(",", ":"))
     table = pa.Table.from_pydict(columns, schema=_schema().with_metadata(meta))
     sink = io.BytesIO()
     pq.write_table(table, sink, compression=COMPRESSION)
@@ -380,21 +388,31 @@ def _names_of_run(names: list[str], run_id: str, kinds: tuple[str, ...]) -> bool
     return True
 
 
-def index_watermark(blob: bytes) -> float | None:
-    """The watermark an index object's footer names, read without decoding its rows.
+def index_hints(blob: bytes) -> tuple[float | None, tuple[str, ...]]:
+    """The watermark and listing splits an index object's footer names, rows not decoded.
 
-    Only a hint (None when absent or unreadable): a reader may start its listing with
-    it while :func:`read_index` checks the rows, and uses that listing only if the
-    checked index has the same watermark.
+    Only hints ((None, ()) when absent or unreadable; splits that are not a list of
+    segment names are dropped): a reader may start its listing with them while
+    :func:`read_index` checks the rows, and uses that listing only if the checked
+    index has the same watermark. Splits never change what a listing finds.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
         meta = pq.ParquetFile(io.BytesIO(blob)).schema_arrow.metadata or {}
-        return float(meta[b"watermark"].decode("ascii")) if b"watermark" in meta else None
+        mark = float(meta[b"watermark"].decode("ascii")) if b"watermark" in meta else None
     except (ValueError, TypeError, OSError, pa.ArrowException):
-        return None
+        return None, ()
+    try:
+        found = json.loads(meta.get(b"splits", b"[]"))
+    except ValueError:
+        return mark, ()
+    if not isinstance(found, list) or not all(
+        isinstance(n, str) and parse_segment_name(n) is not None for n in found
+    ):
+        return mark, ()
+    return mark, tuple(found)
 
 
 def read_index(path: str, blob: bytes, experiment: str) -> tuple[dict[str, IndexRow], float | None]:

@@ -70,14 +70,14 @@ from mlopskit.store import ArtifactRef
 from mlopskit.tracking._backend import new_writer_id
 from mlopskit.tracking._buffer import metric_columns
 from mlopskit.tracking._deletion import apply_lifecycle, encode_event, parse_event
-from mlopskit.tracking._files import SegmentFiles
+from mlopskit.tracking._files import MAX_SPLITS, SegmentFiles
 from mlopskit.tracking._index import (
     IndexRow,
     collector_paused,
     encode_index,
     index_generation,
+    index_hints,
     index_name,
-    index_watermark,
     read_index,
     summary_of,
 )
@@ -120,11 +120,21 @@ PRUNE_GRACE = 3600.0  # seconds an index generation stays after a newer one appe
 #: file whose PUT took longer than the other half; docs/layout-tracking.md).
 SKEW_MARGIN = 300.0
 _REPUBLISH_LIMIT = 5
+#: Names an index already holds per range of a search's listing after its watermark
+#: (an S3 LIST page holds 1,000: the rest is room for files the index lacks).
+RANGE_NAMES = 900
 
 
 def _after(seconds: float) -> str:
     """The StartAfter name for files written at ``seconds`` or later."""
     return f"{max(int(seconds * 1e9), 0):020d}"
+
+
+def _splits(rows: Iterable[IndexRow], after: str, every: int = RANGE_NAMES) -> list[str]:
+    """Every ``every``-th name after ``after`` that ``rows`` hold: where a listing after
+    ``after`` is cut into ranges of about ``every`` known names, listed at once."""
+    names = sorted(n for row in rows for n in (*row.segments, *row.lifecycle) if n > after)
+    return names[every - 1 : -1 : every][:MAX_SPLITS]
 
 
 @dataclass
@@ -209,6 +219,10 @@ class ObjectStoreBackend:
         self._events: dict[str, LifecycleEvent | None] = {}  # parsed (they never change)
         self._created: dict[str, float | None] = {}  # run id -> when its identity was made
         self._known: dict[str, tuple[int, dict[str, IndexRow], float | None]] = {}
+        self._hints: dict[str, tuple[str, ...]] = {}  # index path -> its listing splits
+        #: Known names per range of a listing after an index's watermark (the splits a
+        #: compactor writes into the index; see :meth:`SegmentFiles.list_after`).
+        self.range_names = RANGE_NAMES
         self.margin = SKEW_MARGIN
         self.clock: Callable[[], float] = time.time
 
@@ -518,10 +532,11 @@ class ObjectStoreBackend:
             known = self._known.get(experiment)
             if known is None:
                 known = self._newest_index(experiment)
-            _generation, index, watermark = known
+            generation, index, watermark = known
             row = index.get(run_id) if watermark is not None else None
             since = created if watermark is None else max(created, watermark)
-            listed = self.files.list_after(base, _after(since - self.margin))
+            splits = self._hints.get(self._path("index", experiment, index_name(generation)), ())
+            listed = self.files.list_after(base, _after(since - self.margin), splits)
             files = self._collect(listed).get(run_id)
             if row is not None:
                 files = files or _RunFiles()
@@ -781,11 +796,11 @@ class ObjectStoreBackend:
             layout = pool.submit(self._timed_layout, experiment)
             early: dict[float, Future[list[str]]] = {}
 
-            def list_early(mark: float | None) -> None:
+            def list_early(mark: float | None, splits: tuple[str, ...]) -> None:
                 """Start listing after the newest index's watermark while it is checked."""
                 if mark is not None and math.isfinite(mark):
                     early[mark] = pool.submit(
-                        self.files.list_after, base, _after(mark - self.margin)
+                        self.files.list_after, base, _after(mark - self.margin), splits
                     )
 
             generation, index, watermark = self._newest_index(experiment, list_early)
@@ -794,7 +809,8 @@ class ObjectStoreBackend:
                 paths = early[watermark].result()
             elif timed:
                 after = None if watermark is None else _after(watermark - self.margin)
-                paths = self.files.list_after(base, after)
+                splits = _splits(index.values(), after, self.range_names) if after else []
+                paths = self.files.list_after(base, after, splits)
         if timed:
             listed = self._collect(paths)
             held = index if watermark is not None else {}
@@ -890,9 +906,9 @@ class ObjectStoreBackend:
         """
         mark = self.clock()
         base = self._segments_dir(experiment)
-        for run_id, files in self._collect(
-            self.files.list_after(base, _after(started - self.margin))
-        ).items():
+        after = _after(started - self.margin)
+        listed = self.files.list_after(base, after, _splits(rows.values(), after, self.range_names))
+        for run_id, files in self._collect(listed).items():
             row = rows.get(run_id)
             if files.purged:
                 rows.pop(run_id, None)
@@ -927,13 +943,16 @@ class ObjectStoreBackend:
     # -- the compacted index -----------------------------------------------------------
 
     def _newest_index(
-        self, experiment: str, early: Callable[[float | None], None] | None = None
+        self,
+        experiment: str,
+        early: Callable[[float | None, tuple[str, ...]], None] | None = None,
     ) -> tuple[int, dict[str, IndexRow], float | None]:
         """The newest index generation of ``experiment``, its rows and its watermark.
 
         (0, {}, None) when there is none; a damaged generation is skipped for the one
-        before it. ``early`` is called with the watermark the first index object read
-        names (unchecked: :func:`index_watermark`) before its rows are checked.
+        before it. ``early`` is called with the watermark and listing splits the first
+        index object read names (unchecked: :func:`index_hints`) before its rows are
+        checked.
         """
         base = self._path("index", experiment)
         generations = sorted(
@@ -949,8 +968,9 @@ class ObjectStoreBackend:
             if path not in self._indexes:
                 try:
                     blob = self.files.read(path)
+                    mark, self._hints[path] = index_hints(blob)
                     if early is not None:
-                        early(index_watermark(blob))
+                        early(mark, self._hints[path])
                         early = None
                     self._indexes[path] = read_index(path, blob, experiment)
                 except FileNotFoundError:
@@ -974,12 +994,16 @@ class ObjectStoreBackend:
     ) -> str | None:
         """Create index ``generation + 1``; None when another compactor created it first."""
         path = self._path("index", experiment, index_name(generation + 1))
+        splits: list[str] = []
+        if watermark is not None:
+            splits = _splits(rows.values(), _after(watermark - self.margin), self.range_names)
         try:
-            self.files.create(path, encode_index(rows, watermark))
+            self.files.create(path, encode_index(rows, watermark, splits))
         except FileExistsError:
             log.info("compaction_lost_race", experiment=experiment, path=path)
             return None
         self._indexes[path] = (rows, watermark)
+        self._hints[path] = tuple(splits)
         self._known[experiment] = (generation + 1, rows, watermark)
         log.info("compacted", experiment=experiment, path=path, runs=len(rows))
         return path
