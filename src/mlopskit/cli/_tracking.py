@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc as _gc  # `gc` is the name of the `mlopskit gc` command below
 import json
 import math
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from itertools import groupby
 from operator import itemgetter
@@ -16,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from mlopskit._gc import collector_paused
 from mlopskit.cli._app import (
     State,
     cell,
@@ -70,23 +69,6 @@ def _row(rec: RunRecord) -> dict[str, Any]:
         "metrics": _finite(rec.metrics),
         "tags": rec.tags,
     }
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a listing builds its objects.
-
-    10,000 runs are ~200,000 new containers and none is garbage: left on, the collector
-    walks them all several times over, a third of the time ``runs ls --json`` spends
-    reading and building them. It runs again (if it was on) when the block ends.
-    """
-    was_on = _gc.isenabled()
-    _gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            _gc.enable()
 
 
 def _event(event: LifecycleEvent) -> dict[str, Any]:
@@ -338,7 +320,7 @@ def runs_ls(
     extra = [c.strip() for c in columns.split(",") if c.strip()] if columns else []
     wanted = {s.upper() for s in status}
     if not (filter_ or order_by or extra):
-        with _collector_paused():
+        with collector_paused():
             listed = _listed_from_rows(
                 ws.uri, exps, view=view.lower(), wanted=wanted, limit=limit, as_json=as_json
             )
@@ -368,7 +350,7 @@ def runs_ls(
             if as_json
             else {c for c in extra if c.split(".", 1)[0] in ("params", "metrics", "tags")}
         )
-        with _collector_paused():
+        with collector_paused():
             records = backend.list_runs(exps, keys=keys)
         if view.lower() != "all":
             records = [r for r in records if r.lifecycle == view.lower()]
@@ -382,7 +364,7 @@ def runs_ls(
         if limit is not None:
             records = records[:limit]
     if as_json:
-        with _collector_paused():
+        with collector_paused():
             rows = [_row(r) for r in records]
         emit(True, rows, lambda: None, plain=True)
     else:

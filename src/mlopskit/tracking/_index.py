@@ -25,12 +25,10 @@ checked row by row.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import io
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -52,7 +50,6 @@ __all__ = [
     "INDEX_FORMAT",
     "INDEX_FORMAT_1",
     "IndexRow",
-    "collector_paused",
     "decode_index",
     "encode_index",
     "index_generation",
@@ -81,23 +78,6 @@ def index_generation(name: str) -> int | None:
     """The generation an index object's name holds, or None for any other name."""
     match = _NAME.match(name)
     return int(match.group(1)) if match else None
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a search builds its objects.
-
-    10,000 runs are hundreds of thousands of new containers and none is garbage: left
-    on, the collector walks them all several times over (in a search of 10,000 runs,
-    more time than decoding them). It runs again (if it was on) when the block ends.
-    """
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
 
 
 _WRITER_FIELDS = frozenset(("writer_id", "host", "pid", "heartbeat", "active"))

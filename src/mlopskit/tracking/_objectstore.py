@@ -63,6 +63,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from mlopskit._gc import collector_paused
 from mlopskit._log import get_logger
 from mlopskit._retry import RetryPolicy, retry
 from mlopskit.errors import IntegrityError, InvalidInputError, NotFoundError
@@ -73,7 +74,6 @@ from mlopskit.tracking._deletion import apply_lifecycle, encode_event, parse_eve
 from mlopskit.tracking._files import MAX_SPLITS, SegmentFiles
 from mlopskit.tracking._index import (
     IndexRow,
-    collector_paused,
     encode_index,
     index_generation,
     index_hints,
