@@ -424,7 +424,9 @@ def mlflow_search_setup() -> tuple[Any, str]:
 # -- artifacts --------------------------------------------------------------------------
 
 
-def one_pass_copy(src: str, dst: str) -> None:
+def one_pass_copy(src: str, dst: str, durable: bool = False) -> None:
+    """Read, sha256 and write ``src`` to ``dst`` in one pass; ``durable``: fsync the copy
+    before returning, as the store does with every object it writes."""
     h = hashlib.sha256()
     buf = bytearray(8 * 1024 * 1024)
     view = memoryview(buf)
@@ -432,6 +434,8 @@ def one_pass_copy(src: str, dst: str) -> None:
         while n := f.readinto(buf):
             h.update(view[:n])
             out.write(view[:n])
+        if durable:
+            os.fsync(out.fileno())
     h.hexdigest()
 
 
@@ -448,10 +452,10 @@ def bench_artifact(bench: Bench, reps: int, size_mb: int) -> None:
     # region): the loop returns with its copy unwritten, and the store's fsync would
     # otherwise wait for that writeback too. 9 pairs after a warm-up of each: a 200 MB
     # copy's time swings with the disk, 3 pairs spread 0.5x-3.9x.
-    def baseline() -> float:
+    def copy(durable: bool) -> float:
         dst = os.path.join(work, f"copy-{uuid.uuid4().hex}")
         os.sync()
-        t = timed(lambda: one_pass_copy(src, dst))
+        t = timed(lambda: one_pass_copy(src, dst, durable))
         os.unlink(dst)
         return t
 
@@ -466,18 +470,24 @@ def bench_artifact(bench: Bench, reps: int, size_mb: int) -> None:
         shutil.rmtree(root)
         return t
 
-    xs, ys = abab(ours, baseline, reps)
-    bench.add(
-        make_row(
-            f"{size_mb} MB artifact via run.log_artifact, vs a hashed copy",
-            mode="in-process",
-            anchor="one-pass read+sha256+write loop (8 MiB)",
-            a=xs,
-            b=ys,
-            unit="s",
-            goal="<= 1.11",  # >= 0.9x the loop's speed
+    # The store returns with its object on disk (fsync); the plain loop returns with its
+    # copy in the page cache. The goal (>= 0.9x the loop's speed) is held on the loop that
+    # also makes its copy durable, the same guarantee on both sides; the plain loop's row
+    # is published beside it.
+    for durable in (True, False):
+        xs, ys = abab(ours, lambda d=durable: copy(d), reps)
+        bench.add(
+            make_row(
+                f"{size_mb} MB artifact via run.log_artifact, vs a "
+                + ("durable hashed copy (+ fsync)" if durable else "hashed copy"),
+                mode="in-process",
+                anchor="one-pass read+sha256+write loop (8 MiB)" + (" + fsync" if durable else ""),
+                a=xs,
+                b=ys,
+                unit="s",
+                goal="<= 1.11" if durable else None,
+            )
         )
-    )
     tracker = Tracker(tmpdir())
     with tracker.start_run("e", capture_env=False) as run:
         run.log_artifact(src, name="blob.bin")
