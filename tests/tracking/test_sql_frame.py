@@ -317,6 +317,39 @@ def test_complete_runs_frame_equals_the_constructors_frame(tmp_path: Path) -> No
         assert _search_columns(*args).columns.name is None
 
 
+SECONDS = st.one_of(
+    st.floats(min_value=0, max_value=4_102_444_800),  # stored times: 1970 to 2100
+    st.integers(0, 4_102_444_800).map(float),  # whole seconds
+    st.just(math.nan),  # a run not ended
+    st.floats(allow_nan=False),  # damaged: out of range, inf, negative
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(seconds=st.lists(SECONDS, max_size=8), pad=st.sampled_from([[], [0.5], [math.nan]]))
+def test_time_columns_equal_pandas_to_datetime(seconds: list[float], pad: list[float]) -> None:
+    """A search's start/end times are exactly what ``pd.to_datetime(unit="s",
+    utc=True)`` makes of the stored seconds: same instants to the nanosecond, NaT where
+    a run has no end, same dtype, and the same error for a value out of range."""
+    import numpy as np
+
+    from mlopskit.tracking._search import utc_times
+
+    values = np.array(seconds + pad, np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            want = pd.to_datetime(values, unit="s", utc=True)
+        except Exception as exc:  # the fast path must raise the same
+            with pytest.raises(type(exc)):
+                utc_times(values)
+            return
+        got = utc_times(values)
+    assert got.dtype == want.dtype
+    assert got.asi8.tolist() == want.asi8.tolist()
+    pd.testing.assert_index_equal(pd.DatetimeIndex(got), want)
+
+
 def test_sql_answers_a_fully_translated_filter(tmp_path: Path) -> None:
     """A filter SQL translates conjunct by conjunct is answered by SQL alone (its rows
     are the matches), one with a conjunct left to Python is not; both give the record

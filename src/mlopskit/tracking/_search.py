@@ -240,6 +240,7 @@ def _check_names(
 
 
 _TEXT: dict[str, Any] = {}
+_TIMES: list[Any] = []  # [what utc_times converts with, or None], learnt once
 _STR, _FLOAT = {str}, {float}
 
 
@@ -290,7 +291,7 @@ def _assembler() -> Callable[..., Any] | None:
     def make(arrays: list[Any], columns: Any, index: Any) -> Any:
         return from_arrays(arrays, columns, index, verify_integrity=False)
 
-    times = pd.to_datetime(np.array([1.5, math.nan, 2.25, 3.0]), unit="s", utc=True)
+    times = utc_times(np.array([1.5, math.nan, 2.25, 3.0]))
     sample: dict[str, Any] = {
         "t": _text(["a", "é"]),
         "s": times[:2],
@@ -312,6 +313,65 @@ def _assembler() -> Callable[..., Any] | None:
         and fast.equals(slow)
     )
     return make if same else None
+
+
+def _times_probe() -> Any:
+    """``(cast, dtype, make)`` when this pandas converts fractional float seconds as
+    :func:`utc_times` assumes (checked on a sample), None otherwise."""
+    import importlib
+
+    import numpy as np
+    import pandas
+
+    pd: Any = pandas  # the stubs know neither of the two names below
+    try:
+        conversion: Any = importlib.import_module("pandas._libs.tslibs.conversion")
+        cast = conversion.cast_from_unit_vectorized
+        make = pd.arrays.DatetimeArray._simple_new
+    except (ImportError, AttributeError):  # pragma: no cover - a changed pandas
+        return None
+    sample = np.array([1.5, math.nan, 1_764_000_000.123456, -0.25, 2.0**32 + 0.5])
+    slow = pd.to_datetime(sample, unit="s", utc=True)
+    try:
+        with np.errstate(over="raise"):
+            fast = make(cast(sample, unit="s").view("M8[ns]"), dtype=slow.dtype)
+    except Exception:  # pragma: no cover - a changed pandas
+        return None
+    same = fast.dtype == slow.dtype and pd.DatetimeIndex(fast).equals(slow)
+    return (cast, slow.dtype, make) if same else None
+
+
+def utc_times(seconds: Any) -> Any:
+    """``pd.to_datetime(seconds, unit="s", utc=True)`` for a float64 array, its values
+    and dtype exactly, without the call's fixed cost (the time columns of a search).
+
+    When some value has a fraction of a second, pandas converts the array with
+    ``cast_from_unit_vectorized`` into nanoseconds and localizes the result to UTC;
+    this does the same conversion (under the same overflow check) and wraps the
+    nanoseconds with the dtype pandas gave a sample. Any other array (every value whole
+    or NaN: pandas 3 then keeps whole seconds; a value out of range) goes to
+    ``pd.to_datetime`` itself, so its answer and its errors are pandas'.
+    """
+    import numpy as np
+
+    if not _TIMES:
+        _TIMES.append(_times_probe())
+    fast = _TIMES[0]
+    if fast is not None and seconds.dtype == np.float64:
+        with np.errstate(invalid="ignore"):
+            whole = seconds == seconds.astype(np.int64)
+        if not (whole | np.isnan(seconds)).all():  # pandas' own test for a whole array
+            cast, dtype, make = fast
+            try:
+                with np.errstate(over="raise"):
+                    nanoseconds = cast(seconds, unit="s")
+            except Exception:  # out of range: pandas raises its own error below
+                pass
+            else:
+                return make(nanoseconds.view("M8[ns]"), dtype=dtype)
+    import pandas as pd
+
+    return pd.to_datetime(seconds, unit="s", utc=True)
 
 
 def _text(values: list[Any]) -> Any:
@@ -390,11 +450,11 @@ def _frame(
     for key in ("run_id", "experiment", "name", "status"):
         text(key, info[key])
     if _TEXT["one_conversion"]:  # both time columns in one call (its fixed cost once)
-        times = pd.to_datetime(np.array(starts + ends, np.float64), unit="s", utc=True)
+        times = utc_times(np.array(starts + ends, np.float64))
         columns["start_time"], columns["end_time"] = times[:n], times[n:]
     else:
-        columns["start_time"] = pd.to_datetime(np.array(starts, np.float64), unit="s", utc=True)
-        columns["end_time"] = pd.to_datetime(np.array(ends, np.float64), unit="s", utc=True)
+        columns["start_time"] = utc_times(np.array(starts, np.float64))
+        columns["end_time"] = utc_times(np.array(ends, np.float64))
     columns["duration"] = np.array([nan if d is None else d for d in durations], np.float64)
     parents = info["parent_id"]
     if parents and parents.count(None) == n and _TEXT["none"] is not None:
