@@ -65,6 +65,7 @@ __all__ = [
     "node_ids_of",
     "node_segment",
     "record_edge",
+    "record_request_columns",
     "record_requests",
     "record_use",
     "ref_segment",
@@ -413,7 +414,9 @@ class RequestEntry(BaseModel):
 
 
 class RequestIndex(BaseModel):
-    """The request ids of one prediction segment (``segment``), each with its entry."""
+    """The request ids of one prediction segment (``segment``), each with its entry: the
+    first layout of the index record (``schema_version`` 1), still read. Records are now
+    written by :func:`record_request_columns` (``schema_version`` 2, columns)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -432,15 +435,12 @@ def record_requests(
     to the segment and the packages that answered it.
 
     ``requests`` maps each request id to its :class:`RequestEntry`, or to the same as
-    ``(time, packages)`` (a segment holds thousands of requests: no model is made per
-    request; the record is the one :class:`RequestIndex` reads).
+    ``(time, packages)``; the record is written as :func:`record_request_columns` writes it.
     """
-    if not requests:
-        return
-    name = f"lineage/request/{node_segment(segment.id)}"
-    if name in store.refs:
-        return
-    table: dict[str, dict[str, Any]] = {}
+    ids: list[str] = []
+    times: list[float | None] = []
+    sets: dict[tuple[str, ...], int] = {}
+    package_of: list[int] = []
     for rid, entry in requests.items():
         when: float | None
         packages: Sequence[str]
@@ -448,12 +448,81 @@ def record_requests(
             when, packages = entry.time, entry.packages
         else:
             when, packages = entry
-        table[str(rid)] = {
-            "time": None if when is None else float(when),
-            "packages": list(map(str, packages)),
-        }
-    payload = {"schema_version": 1, "segment": segment.model_dump(mode="json"), "requests": table}
+        ids.append(str(rid))
+        times.append(None if when is None else float(when))
+        package_of.append(sets.setdefault(tuple(map(str, packages)), len(sets)))
+    record_request_columns(store, segment, ids, times, [list(p) for p in sets], package_of)
+
+
+def record_request_columns(
+    store: ArtifactStore,
+    segment: Endpoint,
+    ids: list[str],
+    times: list[float | None],
+    packages: list[list[str]],
+    package_of: list[int],
+) -> None:
+    """Index the request ids of the prediction ``segment`` as columns: request ``ids[i]``
+    was answered at ``times[i]`` (epoch seconds, or None) by the package digests
+    ``packages[package_of[i]]``. One create-only record per segment
+    (``lineage/request/<segment id>``, ``schema_version`` 2): a segment holds thousands
+    of requests, and columns cost a tenth of a table of one object per request to
+    encode and to read.
+    """
+    if not ids:
+        return
+    name = f"lineage/request/{node_segment(segment.id)}"
+    if name in store.refs:
+        return
+    payload = {
+        "schema_version": 2,
+        "segment": segment.model_dump(mode="json"),
+        "ids": ids,
+        "times": times,
+        "packages": packages,
+        "package_of": package_of,
+    }
     _create(store, name, store.put_record(payload))
+
+
+def _request_entry(
+    payload: dict[str, Any], request_id: str, name: str, digest: str
+) -> RequestEntry | None:
+    """``request_id``'s entry in an index record of either layout (None: not there)."""
+
+    def damaged(what: str) -> IntegrityError:
+        return IntegrityError(
+            f"request index {name!r} ({digest}) is damaged: {what}", path=name, digest=digest
+        )
+
+    ids = payload.get("ids")
+    if ids is None:  # the first layout: a table of request id -> entry
+        requests = payload.get("requests")
+        if not isinstance(requests, dict):
+            raise damaged("no request table")
+        if request_id not in requests:
+            return None
+        index = RequestIndex.model_validate(payload)  # the caller names a ValidationError
+        return index.requests[request_id]
+    times, packages, package_of = (payload.get(k) for k in ("times", "packages", "package_of"))
+    if not (
+        isinstance(ids, list)
+        and isinstance(times, list)
+        and isinstance(package_of, list)
+        and isinstance(packages, list)
+        and len(times) == len(ids) == len(package_of)
+    ):
+        raise damaged("its request columns are missing or of different lengths")
+    if request_id not in ids:
+        return None
+    i = ids.index(request_id)
+    k = package_of[i]
+    if type(k) is not int or not 0 <= k < len(packages):
+        raise damaged(f"request {request_id!r} names no package set")
+    try:
+        return RequestEntry.model_validate({"time": times[i], "packages": packages[k]})
+    except ValueError:
+        raise damaged(f"request {request_id!r} has no valid time or packages") from None
 
 
 def find_request(store: ArtifactStore, request_id: str) -> list[tuple[Endpoint, RequestEntry]]:
@@ -474,22 +543,23 @@ def find_request(store: ArtifactStore, request_id: str) -> list[tuple[Endpoint, 
             raise IntegrityError(
                 f"record {name!r} is damaged: {exc.message}", path=name, digest=ref.digest
             ) from None
-        requests = payload.get("requests")
-        if not isinstance(requests, dict):
+        try:
+            entry = _request_entry(payload, request_id, name, ref.digest)
+            if entry is None:
+                continue
+            segment = Endpoint.model_validate(payload.get("segment"))
+        except (ValueError, TypeError) as exc:  # pydantic's ValidationError
             raise IntegrityError(
-                f"request index {name!r} ({ref.digest}) is damaged: no request table",
+                f"request index {name!r} ({ref.digest}) is damaged: {exc}",
                 path=name,
                 digest=ref.digest,
-            )
-        if request_id not in requests:
-            continue
-        index = read_record_as(store, RequestIndex, ref, name)
-        if name.rsplit("/", 1)[-1] != node_segment(index.segment.id):
+            ) from None
+        if name.rsplit("/", 1)[-1] != node_segment(segment.id):
             raise IntegrityError(
                 f"request index {name!r} ({ref.digest}) describes segment "
-                f"{index.segment.id!r}: it was copied or planted under another name",
+                f"{segment.id!r}: it was copied or planted under another name",
                 path=name,
                 digest=ref.digest,
             )
-        out.append((index.segment, index.requests[request_id]))
+        out.append((segment, entry))
     return out

@@ -17,8 +17,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from mlopskit._edges import Endpoint, RequestEntry, RequestIndex, find_request, record_requests
-from mlopskit._records import read_record_as
+from mlopskit._edges import (
+    Endpoint,
+    RequestEntry,
+    RequestIndex,
+    find_request,
+    node_segment,
+    record_requests,
+)
 from mlopskit.deploy import PredictionLogger, PredictionRecord
 from mlopskit.errors import IntegrityError, InvalidInputError, InvalidNameError
 from mlopskit.store import ArtifactStore
@@ -264,6 +270,31 @@ class TestRecords:
             assert logged.isna().tolist() == want[col].isna().tolist()
             assert logged.dropna().tolist() == want[col].dropna().tolist()
 
+    def test_reordered_sliced_and_transposed_frames_log_what_they_show(
+        self, file_store: ArtifactStore
+    ) -> None:
+        """A frame whose columns were reordered, a row slice of a frame and a transposed
+        frame each log the values the frame shows, under its own column names."""
+        base = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [10.0, 20.0, 30.0]})
+        with PredictionLogger(file_store, name="m") as plog:
+            plog.log({"inputs": base[["b", "a"]], "request_id": "swap"})
+            plog.log({"inputs": base.iloc[1:], "request_id": "slice"})
+            plog.log({"inputs": base.T.reset_index(drop=True), "request_id": "t"})
+        got = plog.read().set_index(["request_id", "row"])
+        assert got.loc["swap"][["input.b", "input.a"]].values.tolist() == [
+            [10.0, 1.0],
+            [20.0, 2.0],
+            [30.0, 3.0],
+        ]
+        assert got.loc["slice"][["input.a", "input.b"]].values.tolist() == [
+            [2.0, 20.0],
+            [3.0, 30.0],
+        ]
+        assert got.loc["t"][["input.0", "input.1", "input.2"]].values.tolist() == [
+            [1.0, 2.0, 3.0],
+            [10.0, 20.0, 30.0],
+        ]
+
     def test_a_frame_of_ints_and_floats_is_logged_as_floats(
         self, file_store: ArtifactStore
     ) -> None:
@@ -311,20 +342,62 @@ _ENTRIES = st.dictionaries(
 @settings(max_examples=60, deadline=None)
 @given(entries=_ENTRIES)
 def test_request_index_reads_back_as_written(entries: dict[str, tuple]) -> None:
-    """The request index record written from (time, packages) pairs is the RequestIndex
-    the lineage walk reads: every id with its time and packages, and find_request finds
-    each id."""
+    """The request index record written from (time, packages) pairs gives find_request
+    every id with its own time and packages, and no id it was not given."""
     store = ArtifactStore(f"memory://request-index-{uuid.uuid4().hex}")
     segment = Endpoint(digest="sha256:" + "d" * 64, kind="prediction", label="m")
     record_requests(store, segment, entries)
-    (name,) = store.refs.list("lineage/request/")
-    index = read_record_as(store, RequestIndex, store.refs.get(name), name)
-    assert index.segment == segment
-    assert index.requests == {
-        rid: RequestEntry(time=t, packages=p) for rid, (t, p) in entries.items()
+    for rid, (when, packages) in entries.items():
+        assert find_request(store, rid) == [(segment, RequestEntry(time=when, packages=packages))]
+    assert find_request(store, "\x00not-a-logged-id") == []
+
+
+def test_an_index_of_the_first_layout_still_reads() -> None:
+    """A request index written as a table of entries (schema_version 1, before the
+    columns) still leads each of its ids to its segment and packages."""
+    store = ArtifactStore(f"memory://request-index-{uuid.uuid4().hex}")
+    segment = Endpoint(digest="sha256:" + "e" * 64, kind="prediction", label="m")
+    pkg = "sha256:" + "a" * 64
+    old = RequestIndex(
+        segment=segment,
+        requests={"r1": RequestEntry(time=3.0, packages=[pkg]), "r2": RequestEntry()},
+    )
+    name = f"lineage/request/{node_segment(segment.id)}"
+    store.refs.set(name, store.put_record(old.model_dump(mode="json")), expected=None)
+    assert find_request(store, "r1") == [(segment, RequestEntry(time=3.0, packages=[pkg]))]
+    assert find_request(store, "r2") == [(segment, RequestEntry())]
+    assert find_request(store, "r3") == []
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"times": []},
+        {"package_of": [5]},
+        {"package_of": ["0"]},
+        {"packages": [[3]]},
+        {"ids": "r1"},
+        {"segment": {"kind": "prediction"}},
+    ],
+)
+def test_a_damaged_request_index_is_an_integrity_error(damage: dict[str, Any]) -> None:
+    """An index record whose columns disagree, name a missing package set or hold the
+    wrong types is an IntegrityError naming the ref, never a wrong answer."""
+    store = ArtifactStore(f"memory://request-index-{uuid.uuid4().hex}")
+    segment = Endpoint(digest="sha256:" + "f" * 64, kind="prediction", label="m")
+    name = f"lineage/request/{node_segment(segment.id)}"
+    payload = {
+        "schema_version": 2,
+        "segment": segment.model_dump(mode="json"),
+        "ids": ["r1"],
+        "times": [1.0],
+        "packages": [["sha256:" + "a" * 64]],
+        "package_of": [0],
     }
-    rid = next(iter(entries))
-    assert [e for _, e in find_request(store, rid)] == [index.requests[rid]]
+    store.refs.set(name, store.put_record({**payload, **damage}), expected=None)
+    with pytest.raises(IntegrityError) as err:
+        find_request(store, "r1")
+    assert err.value.path == name
 
 
 class TestSampling:

@@ -227,8 +227,12 @@ class PredictionLogger:
             rec.error,
             rec.extra,
         )
-        rows = _rows(inputs)
-        size = rows * 8 * max(len(getattr(inputs, "columns", ())), 1)  # a cheap estimate
+        if block:
+            rows = len(block[1])
+            size = rows * 8 * max(len(block[0]), 1)  # a cheap estimate
+        else:
+            rows = _rows(inputs)
+            size = rows * 8 * max(len(getattr(inputs, "columns", ())), 1)
         with self._lock:
             if self._closed:
                 raise InvalidInputError(
@@ -261,6 +265,16 @@ class PredictionLogger:
             frame_type = _TYPES["frame"]
         if type(inputs) is not frame_type:
             return None
+        values = _single_block(inputs)
+        if values is not None:  # one numpy block: one numeric dtype, no dtypes to read
+            cols = inputs.columns
+            known = self._names
+            if known[0] is cols:
+                return known[1], values
+            names = tuple(cols)
+            if len(names) == values.shape[1]:
+                self._names = (cols, names)
+                return names, values
         dtypes = _TYPES["dtypes_of"](inputs)
         first = dtypes[0] if dtypes else None
         if not isinstance(first, _TYPES["dtype"]) or first.kind not in "biuf":
@@ -391,31 +405,51 @@ class PredictionLogger:
     def _record_lineage(self, ref: ArtifactRef, batch: list[_Entry], sizes: list[int]) -> None:
         """One edge per package in the segment (package → prediction segment), and the
         segment's request index."""
-        from mlopskit._edges import record_requests
+        from mlopskit._edges import record_request_columns
         from mlopskit.versioning import Endpoint, LineageEdge, record_edge
 
         # Each entry is one request: its rows share its id, time and model (a request
         # logged twice — by two variants, or retried — has one entry: first time, every
-        # package). Requests with no rows are not in the segment, so not indexed.
-        times: dict[str, float | None] = {}
-        packages: dict[str, set[str]] = {}
+        # package). Requests with no rows are not in the segment, so not indexed. One
+        # pass builds the index's columns; requests of one model share its package set.
+        ids: list[str] = []
+        times: list[float | None] = []
+        package_of: list[int] = []
+        where: dict[str, int] = {}
+        labels: dict[str, int] = {}  # a model's label -> its package set
+        sets: dict[tuple[str, ...], int] = {}  # a package set -> its position
+        order: list[tuple[str, ...]] = []  # the package sets by position
+
+        def position(found: tuple[str, ...]) -> int:
+            k = sets.get(found)
+            if k is None:
+                k = sets[found] = len(order)
+                order.append(found)
+            return k
+
         for entry, n in zip(batch, sizes):
             if not n:
                 continue
-            rid, when, model = entry[4], entry[5], entry[6]
-            key = str(rid)
-            models = packages.get(key)
-            if models is None:
-                models = packages[key] = set()
-                times[key] = None
-            if model is not None and model == model and ":" in str(model):  # not None/NaN
-                models.add(str(model))
-            t = float(when)
-            if t == t:  # NaN: no time
-                old = times[key]
-                times[key] = t if old is None or t < old else old
+            model = entry[6]
+            label = model if type(model) is str else str(model)  # None, NaN: no ':'
+            k = labels.get(label)
+            if k is None:
+                k = labels[label] = position((label,) if ":" in label else ())
+            t = float(entry[5])
+            key = entry[4] if type(entry[4]) is str else str(entry[4])
+            i = where.setdefault(key, len(ids))
+            if i == len(ids):
+                ids.append(key)
+                times.append(t if t == t else None)  # NaN: no time
+                package_of.append(k)
+                continue
+            first = times[i]
+            if t == t and (first is None or t < first):
+                times[i] = t
+            package_of[i] = position(tuple(sorted({*order[package_of[i]], *order[k]})))
+        packages = [list(p) for p in order]
         segment = Endpoint(digest=ref.digest, kind="prediction", label=self.name)
-        for digest in sorted(set().union(*packages.values()) if packages else ()):
+        for digest in sorted({d for p in order for d in p}):
             record_edge(
                 self.store,
                 LineageEdge(
@@ -426,8 +460,7 @@ class PredictionLogger:
                 ),
             )
         # So ``mk.lineage(<request id>)`` finds the segment and what served each request.
-        entries = {rid: (times[rid], sorted(models)) for rid, models in packages.items()}
-        record_requests(self.store, segment, entries)
+        record_request_columns(self.store, segment, ids, times, packages, package_of)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -576,7 +609,20 @@ def _load_types() -> None:
 
     from mlopskit.deploy._codec import _dtypes_of
 
-    _TYPES.update(dtype=np.dtype, dtypes_of=_dtypes_of, frame=pd.DataFrame)
+    _TYPES.update(dtype=np.dtype, dtypes_of=_dtypes_of, frame=pd.DataFrame, ndarray=np.ndarray)
+
+
+def _single_block(frame: Any) -> Any:
+    """What ``frame.to_numpy()`` gives when pandas holds the frame as one numeric numpy
+    block (the frames the server's codec makes), read from the block manager as
+    ``to_numpy`` does (a view, rows first); None otherwise (then the public way)."""
+    blocks = getattr(getattr(frame, "_mgr", None), "blocks", None)
+    if blocks is None or len(blocks) != 1:
+        return None
+    values: Any = getattr(blocks[0], "values", None)
+    if type(values) is not _TYPES["ndarray"] or values.ndim != 2 or values.dtype.kind not in "biuf":
+        return None
+    return values.T
 
 
 def _entry_rows(entry: _Entry) -> int:
