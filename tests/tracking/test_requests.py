@@ -53,6 +53,22 @@ def _tracker(url: str, server: RequestLog, **kw: Any) -> Tracker:
     return Tracker(url, ObjectStoreBackend(url, storage_options=_options(server), **kw))
 
 
+def _search_in_new_process(url: str, counted: RequestLog) -> list[str]:
+    """The run ids ``search_runs("exp")`` returns in a fresh Python process."""
+    code = textwrap.dedent(
+        f"""
+        from mlopskit.tracking import ObjectStoreBackend, Tracker
+        b = ObjectStoreBackend({url!r}, storage_options={_options(counted)!r})
+        frame = Tracker({url!r}, b).search_runs("exp")
+        print(",".join(sorted(frame["run_id"])))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    return out.stdout.strip().split(",")
+
+
 def _fill(tracker: Tracker, n: int = N_RUNS) -> list[str]:
     ids = []
     for i in range(n):
@@ -101,19 +117,8 @@ def test_search_after_compaction_costs_three_requests_in_a_new_process(
     ids = _fill(tracker)
     written = tracker.backend.compact()  # type: ignore[attr-defined]
     assert len(written) == 1
-    code = textwrap.dedent(
-        f"""
-        from mlopskit.tracking import ObjectStoreBackend, Tracker
-        b = ObjectStoreBackend({url!r}, storage_options={_options(counted)!r})
-        frame = Tracker({url!r}, b).search_runs("exp")
-        print(",".join(sorted(frame["run_id"])))
-        """
-    )
     counted.reset()
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
-    )
-    assert out.stdout.strip() == ",".join(sorted(ids))
+    assert _search_in_new_process(url, counted) == sorted(ids)
     assert counted.counts() == Counter({"LIST": 3, "GET": 1})
     segment_lists = [q for m, _p, q in counted.requests() if "segments" in q]
     assert len(segment_lists) == 1 and "start-after=" in segment_lists[0]
@@ -159,19 +164,8 @@ def test_a_fresh_index_lists_its_window_in_concurrent_ranges(counted: RequestLog
     ids = _fill(tracker)  # 12 runs, 3 segments each: 36 names in the window
     tracker.backend.range_names = 10  # type: ignore[attr-defined]
     tracker.backend.compact()  # type: ignore[attr-defined]
-    code = textwrap.dedent(
-        f"""
-        from mlopskit.tracking import ObjectStoreBackend, Tracker
-        b = ObjectStoreBackend({url!r}, storage_options={_options(counted)!r})
-        frame = Tracker({url!r}, b).search_runs("exp")
-        print(",".join(sorted(frame["run_id"])))
-        """
-    )
     counted.reset()
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
-    )
-    assert out.stdout.strip() == ",".join(sorted(ids))
+    assert _search_in_new_process(url, counted) == sorted(ids)
     segment_lists = [q for m, _p, q in counted.requests() if "segments" in q]
     assert len(segment_lists) == 4  # cut after the 10th, 20th and 30th name
     assert all("start-after=" in q for q in segment_lists)
