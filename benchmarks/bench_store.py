@@ -17,8 +17,15 @@ Every measurement starts with the page cache written back (``os.sync()``, outsid
 timed region): the hashed-copy loop and ``dvc add`` return with their copy still dirty in
 memory, and without the sync the next side's ``fsync`` (mlopskit publishes an object
 only once it is on disk) would wait for the previous side's writes as well as its own.
-The loop itself never fsyncs, so against it mlopskit still does more work (a durable
-copy); the ``process`` row "vs the same loop + fsync" compares the same work.
+Same guarantee on both sides: ``put_file`` returns with the object on disk (fsync of the
+file, then of its directory), while the plain loop and ``dvc add`` return with their copy
+still in the page cache. On a disk where fsync of 1 GiB costs seconds that difference
+decides the row, so every ``put_file`` row is published twice: against the anchor as a
+user meets it, and against the same anchor made durable (the loop fsyncs its copy; DVC's
+cached object is fsynced after ``dvc add``, its time added). The loop is the physical
+limit of a hashed copy, so its goal (<= 1.25) is held on the durable loop, the same
+work; DVC's goal (<= 0.5) is held on ``dvc add`` as a user meets it, and the durable DVC
+row is published beside it.
 
     nox -s bench_store                     # or nox -s bench_all for the whole record
     python benchmarks/bench_store.py [--quick] [--size-mib 1024 --files 10000 --reps 5] [--json PATH]
@@ -69,8 +76,9 @@ PUT_FILE = "import sys; from mlopskit import ArtifactStore; ArtifactStore(sys.ar
 PUT_DIR = "import sys; from mlopskit import ArtifactStore; ArtifactStore(sys.argv[1]).put_dir(sys.argv[2])"
 
 
-def floor_copy(src: str, dst: str) -> str:
-    """One pass: read 8 MiB, hash it, write it (the physical limit of a hashed copy)."""
+def floor_copy(src: str, dst: str, durable: bool = False) -> str:
+    """One pass: read 8 MiB, hash it, write it (the physical limit of a hashed copy);
+    with ``durable``, fsync the copy before returning, as ``put_file`` does."""
     buf = bytearray(8 << 20)
     view = memoryview(buf)
     h = hashlib.sha256()
@@ -78,7 +86,22 @@ def floor_copy(src: str, dst: str) -> str:
         while n := f.readinto(buf):
             h.update(view[:n])
             out.write(view[:n])
+        if durable:
+            os.fsync(out.fileno())
     return h.hexdigest()
+
+
+def fsync_tree(root: Path) -> float:
+    """fsync every file under ``root`` (DVC's cache after an add): the seconds it took."""
+    t0 = time.perf_counter()
+    for path in root.rglob("*"):
+        if path.is_file():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    return time.perf_counter() - t0
 
 
 def dvc_exe() -> str | None:
@@ -210,12 +233,19 @@ def main() -> None:
             (work / "floor.bin").unlink(missing_ok=True)
             return timed(lambda: floor_copy(str(big), str(work / "floor.bin")))
 
-        def dvc_cold(target: str, how: str) -> Callable[[], float]:
+        def floor_durable_api() -> float:
+            (work / "floor.bin").unlink(missing_ok=True)
+            return timed(lambda: floor_copy(str(big), str(work / "floor.bin"), durable=True))
+
+        def dvc_cold(target: str, how: str, durable: bool = False) -> Callable[[], float]:
             assert dvc is not None
 
             def go() -> float:
                 dvc.wipe(target)
-                return dvc.add_cli(target) if how == "cli" else dvc.add_api(target)
+                took = dvc.add_cli(target) if how == "cli" else dvc.add_api(target)
+                if durable:  # the object DVC cached, on disk as put_file leaves its own
+                    took += fsync_tree(repo_root / ".dvc" / "cache")
+                return took
 
             return go
 
@@ -240,27 +270,40 @@ def main() -> None:
                 args.reps,
                 "<= 0.5",
             )
-        for mode, b in (("process", floor_proc), ("in-process", floor_api)) if files else ():
+            add(
+                bench,
+                f"put_file {size}, cold, vs dvc add + fsync of what it cached (both durable)",
+                mode,
+                f"{dvc_label} add" + (" (CLI)" if how == "cli" else " (Repo.add)") + ", then fsync",
+                a_file[mode],
+                dvc_cold("big.bin", how, durable=True),
+                args.reps,
+                None,
+            )
+        loops = (
+            ("process", floor_proc, floor_durable_proc),
+            ("in-process", floor_api, floor_durable_api),
+        )
+        for mode, plain, durable in loops if files else ():
             add(
                 bench,
                 f"put_file {size}, cold, vs a sha256-while-copy loop",
                 mode,
                 "8 MiB readinto+sha256+write loop",
                 a_file[mode],
-                b,
+                plain,
                 args.reps,
-                "<= 1.25",
+                None,
             )
-        if files:
             add(
                 bench,
                 f"put_file {size}, cold, vs the same loop + fsync (a durable copy)",
-                "process",
+                mode,
                 "8 MiB readinto+sha256+write loop, then fsync",
-                a_file["process"],
-                floor_durable_proc,
+                a_file[mode],
+                durable,
                 args.reps,
-                None,
+                "<= 1.25",
             )
         for mode, how in modes if dvc and args.only in (None, "dir") else []:
             add(
