@@ -1190,7 +1190,8 @@ def _fast_floats(flat: Any, dtype: str) -> np.ndarray | None:
             return None
         if arr.ndim != 1 or arr.dtype.kind not in "if":
             return None
-    with np.errstate(over="ignore"):
+    # +inf and -inf (a float32 overflow both ways) sum to nan: "invalid", not an error
+    with np.errstate(over="ignore", invalid="ignore"):
         arr = arr.astype(dtype, copy=False)  # FP64 data is float64 already: no copy
         finite = np.isfinite(arr.sum())
     return arr if finite else None
