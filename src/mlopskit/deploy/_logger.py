@@ -697,7 +697,9 @@ def _outputs_block(outputs: list[Any], sizes: list[int]) -> dict[str, Any]:
     return {k: _column(v) if not isinstance(v, pd.Series) else v for k, v in cols.items()}
 
 
-def _numeric_outputs(outputs: list[Any] | tuple[Any, ...], sizes: list[int]) -> Any:
+def _numeric_outputs(
+    outputs: list[Any] | tuple[Any, ...], sizes: list[int]
+) -> dict[str, Any] | None:
     """``output`` (or ``output.<i>``) arrays when every request's outputs are a numeric
     array of one row per input row (1-D, or 2-D of one width); None otherwise."""
     import numpy as np
