@@ -1,7 +1,7 @@
 """Serving benchmark: mlopskit's serve()/Predictor against MLflow and MLServer, same run.
 
     nox -s bench_serve                       # builds the MLflow and MLServer venvs itself
-    python benchmarks/bench_serve.py [--quick] [--json PATH]
+    python benchmarks/bench_serve.py [--quick] [--json PATH] [--only-logger]
         [--mlflow-python VENV/bin/python] [--mlserver-python VENV/bin/python]
 
 One small scikit-learn model (LogisticRegression, 20 float features, 10k training rows)
@@ -849,6 +849,11 @@ def main() -> None:
     )
     ap.add_argument("--http-only", action="store_true", help="only the HTTP rows")
     ap.add_argument(
+        "--only-logger",
+        action="store_true",
+        help="only the prediction logger rows (mlopskit with and without a logger; no anchor)",
+    )
+    ap.add_argument(
         "--no-pin",
         action="store_true",
         help="in '1 process each', leave servers and client wherever the scheduler puts them",
@@ -865,12 +870,17 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, root: Path, rounds: int, seconds: float) -> None:
-    """Every row (HTTP only with ``--http-only``), in ``root``."""
+    """Every row (HTTP only with ``--http-only``, the logger's only with
+    ``--only-logger``), in ``root``."""
     os.environ.setdefault("MLOPSKIT_CACHE_DIR", str(root / "cache"))
     print(f"bench_serve: work dir {root}", flush=True)
     model, x = make_model(root)
     ws = package_mlopskit(root, model, x)
     x.head(100).to_parquet(root / "x.parquet")
+    if args.only_logger:
+        bench_logger(root, ws, x, rounds, seconds)
+        finish(args)
+        return
     model_dir = package_mlflow(root, args.mlflow_python, x) if args.mlflow_python else None
 
     if not args.http_only:
@@ -949,7 +959,11 @@ def run(args: argparse.Namespace, root: Path, rounds: int, seconds: float) -> No
             server.stop()
     if not args.http_only:
         bench_logger(root, ws, x, rounds, seconds)
+    finish(args)
 
+
+def finish(args: argparse.Namespace) -> None:
+    """Print the goals met, and write the JSON file if one was asked for."""
     held = [r for r in ROWS if r["met"] is not None]
     met = sum(r["met"] for r in held)
     print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 import threading
@@ -25,7 +26,7 @@ from mlopskit._edges import (
     node_segment,
     record_requests,
 )
-from mlopskit.deploy import PredictionLogger, PredictionRecord
+from mlopskit.deploy import PredictionLogger, PredictionRecord, _logger
 from mlopskit.errors import IntegrityError, InvalidInputError, InvalidNameError
 from mlopskit.store import ArtifactStore
 from mlopskit.versioning import edges_into
@@ -325,6 +326,106 @@ class TestRecords:
         assert got["output"].tolist() == [i % 2 for i in range(3000)]
         ((_, entry),) = find_request(file_store, "q2999")
         assert entry == RequestEntry(time=3099.0, packages=[pkg])
+
+
+_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=4)
+_COLUMN_SETS = [("f0", "f1"), ("a",), (0, 1, 2)]
+_NUMBERS = st.sampled_from(["float64", "float32", "int64", "int32", "bool"])
+
+
+@st.composite
+def _requests(draw: st.DrawFn) -> dict[str, Any]:
+    """One request's record: mostly the server's case (a numeric frame of shared columns,
+    a numeric array out), otherwise mixed dtypes, text, NaN/None, arrays, dict outputs,
+    failed requests and extras."""
+    n = draw(st.integers(0, 3))
+    kind = draw(st.sampled_from(["numeric"] * 4 + ["mixed", "array"]))
+    cols = draw(st.sampled_from(_COLUMN_SETS))
+    if kind == "numeric":
+        dtype = draw(_NUMBERS)
+        values = np.array(
+            draw(
+                st.lists(
+                    st.floats(-5, 5) | st.just(np.nan),
+                    min_size=n * len(cols),
+                    max_size=n * len(cols),
+                )
+            )
+        )
+        if dtype == "bool":
+            data = np.nan_to_num(values).reshape(n, len(cols)) > 0
+        elif dtype.startswith("int"):
+            data = np.nan_to_num(values).reshape(n, len(cols)).astype(dtype)
+        else:
+            data = values.reshape(n, len(cols)).astype(dtype)
+        inputs: Any = pd.DataFrame(data, columns=pd.Index(cols))
+    elif kind == "mixed":
+        inputs = pd.DataFrame(
+            {
+                "a": draw(st.lists(st.integers(-3, 3), min_size=n, max_size=n)),
+                "s": draw(st.lists(st.none() | _TEXT, min_size=n, max_size=n)),
+            }
+        )
+    else:
+        inputs = np.array(draw(st.lists(st.floats(-5, 5), min_size=n * 2, max_size=n * 2))).reshape(
+            n, 2
+        )
+    out = draw(st.sampled_from(["1d", "1d", "2d", "float", "none", "dict", "list", "short"]))
+    outputs: Any = {
+        "1d": np.arange(n),
+        "2d": np.arange(n * 2, dtype=float).reshape(n, 2),
+        "float": np.linspace(0, 1, n),
+        "none": None,
+        "dict": {"p": np.arange(n) / 2, "label": [f"l{i}" for i in range(n)]},
+        "list": list(range(n)),
+        "short": np.arange(max(n - 1, 0)),
+    }[out]
+    record: dict[str, Any] = {
+        "inputs": inputs,
+        "outputs": outputs,
+        "request_id": draw(st.sampled_from(["", "r1", "r2"]) | _TEXT),
+        "model": draw(st.sampled_from(["", "sha256:" + "a" * 64, "local"])),
+        "variant": draw(st.sampled_from(["", "champion", "canary"])),
+        "latency_ms": draw(st.floats(0, 100) | st.just(np.nan)),
+        "time": draw(st.none() | st.floats(0, 4e9) | st.just(np.nan)),
+        "error": draw(st.none() | st.none() | _TEXT),
+    }
+    if draw(st.integers(0, 5)) == 0:
+        record["extra"] = {"k": draw(st.none() | st.integers(0, 3) | _TEXT)}
+    return record
+
+
+def _read(data: bytes) -> pd.DataFrame:
+    return pd.read_parquet(io.BytesIO(data))
+
+
+@settings(max_examples=150, deadline=None)
+@given(records=st.lists(_requests(), min_size=1, max_size=8))
+def test_segments_read_back_as_the_frame_path_writes_them(records: list[dict[str, Any]]) -> None:
+    """A segment written from a batch's arrays (the server's case, without pandas) reads
+    back as the same frame — columns, dtypes, values, None and NaN — as the segment the
+    frame path writes; batches it does not take go through the frame path."""
+    plog = PredictionLogger(ArtifactStore(f"memory://segments-{uuid.uuid4().hex}"), name="m")
+    for record in records:
+        plog.log(record)
+    batch = plog._buffer
+    data, sizes = _logger._segment(batch)
+    frame, want_sizes = _logger._frame_of(batch)
+    assert sizes == want_sizes
+    pd.testing.assert_frame_equal(_read(data), _read(_logger._parquet(frame)))
+
+
+def test_the_servers_batches_skip_the_frame() -> None:
+    """One-row numeric frames with numeric outputs (what serve() logs) take the array path."""
+    plog = PredictionLogger(ArtifactStore(f"memory://segments-{uuid.uuid4().hex}"), name="m")
+    cols = pd.Index([f"f{i}" for i in range(20)])
+    for i in range(5):
+        plog.log(
+            PredictionRecord(
+                pd.DataFrame(np.full((1, 20), float(i)), columns=cols), np.array([i % 2]), "m"
+            )
+        )
+    assert _logger._arrow_table(plog._buffer) is not None
 
 
 _DIGESTS = st.sampled_from(["sha256:" + c * 64 for c in "abc"])

@@ -384,8 +384,8 @@ class PredictionLogger:
         self.close()
 
     def _write(self, batch: list[_Entry]) -> int:
-        frame, sizes = _frame_of(batch)
-        data = _parquet(frame)
+        data, sizes = _segment(batch)
+        rows = sum(sizes)
         with self._write_lock:
             ref = self.store.put_bytes(data, media_type=PARQUET)
             stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
@@ -396,11 +396,11 @@ class PredictionLogger:
                     break
                 except RefConflictError:  # pragma: no cover - a 32-bit random collision
                     continue
-            self.rows_written += len(frame)
+            self.rows_written += rows
             self.segments_written += 1
         self._record_lineage(ref, batch, sizes)
-        log.debug("prediction_segment", log=self.name, rows=len(frame), digest=ref.digest)
-        return len(frame)
+        log.debug("prediction_segment", log=self.name, rows=rows, digest=ref.digest)
+        return rows
 
     def _record_lineage(self, ref: ArtifactRef, batch: list[_Entry], sizes: list[int]) -> None:
         """One edge per package in the segment (package → prediction segment), and the
@@ -677,17 +677,11 @@ def _inputs_block(items: list[Any]) -> pd.DataFrame:
 
 def _outputs_block(outputs: list[Any], sizes: list[int]) -> dict[str, Any]:
     """The outputs of many requests as ``output`` / ``output.<name>`` columns."""
-    import numpy as np
     import pandas as pd
 
-    if all(isinstance(o, np.ndarray) and o.dtype.kind in "biuf" for o in outputs):
-        dims = {o.ndim for o in outputs}
-        if dims == {1} and [len(o) for o in outputs] == sizes:
-            return {"output": np.concatenate(outputs)}
-        widths = {o.shape[1] for o in outputs if o.ndim == 2}
-        if dims == {2} and len(widths) == 1 and [len(o) for o in outputs] == sizes:
-            stacked = np.concatenate(outputs)
-            return {f"output.{i}": stacked[:, i] for i in range(stacked.shape[1])}
+    numeric = _numeric_outputs(outputs, sizes)
+    if numeric is not None:
+        return numeric
     cols: dict[str, list[Any]] = {}
     total = 0
     for out, n in zip(outputs, sizes):
@@ -701,6 +695,25 @@ def _outputs_block(outputs: list[Any], sizes: list[int]) -> dict[str, Any]:
             if len(col) < total:
                 col.extend([None] * (total - len(col)))
     return {k: _column(v) if not isinstance(v, pd.Series) else v for k, v in cols.items()}
+
+
+def _numeric_outputs(
+    outputs: list[Any] | tuple[Any, ...], sizes: list[int]
+) -> dict[str, Any] | None:
+    """``output`` (or ``output.<i>``) arrays when every request's outputs are a numeric
+    array of one row per input row (1-D, or 2-D of one width); None otherwise."""
+    import numpy as np
+
+    if not all(isinstance(o, np.ndarray) and o.dtype.kind in "biuf" for o in outputs):
+        return None
+    dims = {o.ndim for o in outputs}
+    if dims == {1} and [len(o) for o in outputs] == sizes:
+        return {"output": np.concatenate(outputs)}
+    widths = {o.shape[1] for o in outputs if o.ndim == 2}
+    if dims == {2} and len(widths) == 1 and [len(o) for o in outputs] == sizes:
+        stacked = np.concatenate(outputs)
+        return {f"output.{i}": stacked[:, i] for i in range(stacked.shape[1])}
+    return None
 
 
 def _output_columns(outputs: Any, n: int) -> dict[str, list[Any]]:
@@ -801,3 +814,80 @@ def _parquet(frame: pd.DataFrame) -> bytes:
         buf = io.BytesIO()
         frame.to_parquet(buf, index=False)
     return buf.getvalue()
+
+
+# -- records -> one Arrow table, the server's common case without pandas --------------------------
+
+
+def _segment(batch: list[_Entry]) -> tuple[bytes, list[int]]:
+    """The Parquet file of ``batch``'s segment, and the number of rows each request gave.
+
+    A batch of the server's common case goes straight to an Arrow table (see
+    :func:`_arrow_table`); any other through the segment frame (:func:`_frame_of`).
+    Both read back as the same frame.
+    """
+    fast = _arrow_table(batch)
+    if fast is not None:
+        import pyarrow.parquet as pq
+
+        table, sizes = fast
+        buf = io.BytesIO()
+        pq.write_table(table, buf, compression="snappy")  # what DataFrame.to_parquet does
+        return buf.getvalue(), sizes
+    frame, sizes = _frame_of(batch)
+    return _parquet(frame), sizes
+
+
+def _arrow_table(batch: list[_Entry]) -> tuple[Any, list[int]] | None:
+    """The segment of ``batch`` as a ``pyarrow.Table`` built from its arrays, with no
+    pandas frame on the way: when every request's inputs are one numeric block of the
+    same columns and dtype, its outputs numeric arrays (:func:`_numeric_outputs`), its
+    id, model and variant text, its error text or None, and no request has extras.
+    None for any other batch (then :func:`_frame_of`, which handles every case).
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    if not batch:
+        return None
+    (_, names, values, outs, rids, times, models, variants, latencies, errors, extra) = zip(*batch)
+    cols = names[0]
+    if cols is None or any(extra) or any(n is not cols and n != cols for n in names):
+        return None
+    dtype = values[0].dtype
+    if dtype.kind not in "biuf" or any(v.dtype != dtype for v in values):
+        return None
+    if any(type(r) is not str for r in rids) or any(type(m) is not str for m in models):
+        return None
+    if any(type(v) is not str for v in variants):
+        return None
+    if any(e is not None and type(e) is not str for e in errors):
+        return None
+    sizes = [len(v) for v in values]
+    total = sum(sizes)
+    outputs = _numeric_outputs(outs, sizes) if total else None
+    if outputs is None:
+        return None
+    labels = [*META_COLUMNS, *(f"input.{c}" for c in cols), *outputs]
+    if len(set(labels)) != len(labels):
+        return None  # duplicate input columns: the frame path says what is wrong
+    # One row per request (the server's case) needs no repeat of the request's fields.
+    take = None if total == len(batch) else pa.array(np.repeat(np.arange(len(batch)), sizes))
+
+    def per_row(items: Any, kind: Any = None) -> Any:
+        arr = pa.array(items, type=kind, from_pandas=True)
+        return arr if take is None else arr.take(take)
+
+    stacked = np.concatenate(values) if len(values) > 1 else values[0]
+    arrays = [
+        per_row(rids, pa.string()),
+        per_row(np.array(times, dtype="float64")),
+        per_row(models, pa.string()),
+        per_row(variants, pa.string()),
+        per_row(np.array(latencies, dtype="float64")),
+        pa.array(_positions(sizes, total)),
+        per_row(errors),  # null when no request failed, as pandas writes a column of None
+        *(pa.array(column, from_pandas=True) for column in np.ascontiguousarray(stacked.T)),
+        *(pa.array(column, from_pandas=True) for column in outputs.values()),
+    ]
+    return pa.Table.from_arrays(arrays, names=labels), sizes
