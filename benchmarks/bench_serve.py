@@ -633,13 +633,15 @@ def lean_loop(
                     status, at, need = answer_size(received)
             check_answer(url + path, status, received[at:need], key)
             sock.setblocking(False)
-        return _drive(conns, request, key, url + path, per_client, seconds, server)
+        with selectors.DefaultSelector() as sel:
+            return _drive(sel, conns, request, key, url + path, per_client, seconds, server)
     finally:
         for conn in conns:
             conn.sock.close()
 
 
 def _drive(
+    sel: selectors.BaseSelector,
     conns: list[_Conn],
     request: bytes,
     key: bytes,
@@ -650,7 +652,6 @@ def _drive(
 ) -> Load:
     """:func:`lean_loop`'s measured part: every connection sends ``request`` and, once
     it is answered, the next, until ``seconds`` or ``per_client`` answers."""
-    sel = selectors.DefaultSelector()
     size = len(request)
     view = memoryview(request)
     latencies: list[float] = []
@@ -676,7 +677,8 @@ def _drive(
         for ready, mask in sel.select():
             conn = ready.data
             if mask & selectors.EVENT_WRITE:
-                conn.sent += conn.sock.send(view[conn.sent :])
+                with contextlib.suppress(BlockingIOError):
+                    conn.sent += conn.sock.send(view[conn.sent :])
                 if conn.sent >= size:
                     sel.modify(conn.sock, selectors.EVENT_READ, conn)
             if not mask & selectors.EVENT_READ:
@@ -706,7 +708,6 @@ def _drive(
     wall = time.perf_counter() - start
     client_cpu = time.thread_time() - c0
     cpu = server.cpu_seconds() - cpu0 if server is not None else 0.0
-    sel.close()
     return summary(latencies, wall, cpu, client_cpu)
 
 
