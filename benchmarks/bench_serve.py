@@ -6,9 +6,19 @@
 
 One small scikit-learn model (LogisticRegression, 20 float features, 10k training rows)
 served by each server from its own venv, on 127.0.0.1, called by the same client: a
-bounded loop of keep-alive requests from 1 or 8 client threads, 1-row and 1,000-row
-payloads (``/invocations`` JSON ``dataframe_split`` against MLflow, OIP V2 ``/infer``
-against MLServer). mlopskit and the anchor alternate, each pair in the other order
+bounded loop of keep-alive requests on 1 or 8 connections, each sending its next request
+once the last is answered, 1-row and 1,000-row payloads (``/invocations`` JSON
+``dataframe_split`` against MLflow, OIP V2 ``/infer`` against MLServer). The client
+(``--client``) is by default ``http.client``: a thread and an ``http.client`` connection
+per client, ~100 us or more of the client's CPU per request (each pairing's note says
+how many); with 8 threads on one core an answered thread waits for the others'
+interpreter lock, which moves every ratio towards 1 and puts the client's scheduling
+into the p99. ``--client lean`` drives raw keep-alive sockets from one ``selectors``
+loop in one thread, sending pre-encoded request bytes and reading each answer's status,
+Content-Length and body: about a third of that cost. The recorded runs use the default,
+so every record compares the same instrument; the lean client is there to measure how
+much of a p99 is the client's (not yet shown on a quiet machine). Either way every answer is checked (status 200, a prediction in
+the body) and counted. mlopskit and the anchor alternate, each pair in the other order
 than the last (AB BA AB ...); each figure is the median of the per-pair ratios, with
 min and max, and the machine's load average while the row ran (``uptime``'s 1-minute
 figure, before and after). Against MLflow every server runs ``--workers`` workers
@@ -42,6 +52,7 @@ import http.client
 import json
 import os
 import pickle
+import selectors
 import shutil
 import signal
 import socket
@@ -54,7 +65,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 HERE = Path(__file__).resolve().parent
 SRC = str(HERE.parent / "src")
@@ -433,6 +444,31 @@ def start_mlserver(root: Path, python: str, repo: Path, ports: dict[str, int]) -
 
 # -- the client ---------------------------------------------------------------------------------
 
+# The client (--client): "http.client" (default) or "lean". Both run on the cores the
+# servers leave free (pinned modes) and are the same for both servers of a row.
+CLIENT = ["http.client"]
+
+
+class Load(NamedTuple):
+    """What one load loop measured."""
+
+    rate: float  # requests per second
+    p99: float  # seconds, from the request's first byte sent to its answer's last received
+    cpu: float  # the server's CPU seconds per request (every process of its session)
+    client_cpu: float  # the client's own CPU seconds per request
+    answers: int  # answers checked: status 200 and a prediction in the body
+
+
+def prediction_key(path: str) -> bytes:
+    """The JSON key every prediction answer to ``path`` carries (V2 or MLflow's)."""
+    return b'"predictions"' if path == "/invocations" else b'"outputs"'
+
+
+def check_answer(url: str, status: int, body: bytes, key: bytes) -> None:
+    """Refuse an answer that is not a 200 carrying a prediction."""
+    if status != 200 or key not in body:
+        raise RuntimeError(f"{url} answered {status}: {body[:300]!r}")
+
 
 def load_loop(
     url: str,
@@ -442,48 +478,237 @@ def load_loop(
     seconds: float,
     max_requests: int,
     server: Server | None = None,
-) -> tuple[float, float, float]:
-    """Keep-alive requests from ``clients`` threads for ``seconds`` (or ``max_requests``):
-    returns (requests per second, p99 latency in seconds, the server's CPU seconds per
-    request — what the server spends, whatever else the machine runs)."""
+) -> Load:
+    """Keep-alive requests on ``clients`` connections for ``seconds`` (or ``max_requests``),
+    each connection sending its next request once the last is answered, with the client
+    ``--client`` chose (:func:`lean_loop` or :func:`http_client_loop`)."""
+    run = lean_loop if CLIENT[0] == "lean" else http_client_loop
+    return run(url, path, body, clients, seconds, max_requests, server)
+
+
+def summary(latencies: list[float], wall: float, cpu: float, client_cpu: float) -> Load:
+    flat = sorted(latencies)
+    n = max(len(flat), 1)
+    p99 = flat[min(len(flat) - 1, int(0.99 * len(flat)))]
+    return Load(len(flat) / wall, p99, cpu / n, client_cpu / n, len(flat))
+
+
+def http_client_loop(
+    url: str,
+    path: str,
+    body: bytes,
+    clients: int,
+    seconds: float,
+    max_requests: int,
+    server: Server | None = None,
+) -> Load:
+    """The ``http.client`` client: one thread and one ``HTTPConnection`` per client.
+
+    Each request costs the client ~100 us or more of Python (headers built and parsed
+    by the standard library), and with 8 threads on one core a thread whose answer has
+    arrived waits for the interpreter lock behind the others: the figures of both servers
+    carry that."""
     host, port = url.split("//")[1].split(":")
     latencies: list[list[float]] = [[] for _ in range(clients)]
     start = threading.Barrier(clients + 1)
     per_client = max(1, max_requests // clients)
     headers = {"Content-Type": "application/json"}
+    key = prediction_key(path)
+
+    errors: list[BaseException] = []
 
     def run(k: int) -> None:
         conn = http.client.HTTPConnection(host, int(port), timeout=120)
-        conn.request("POST", path, body=body, headers=headers)  # warm the connection
-        warm = conn.getresponse()
-        assert warm.status == 200, warm.read()[:300]
-        warm.read()
-        mine = latencies[k]
-        start.wait()
-        deadline = time.perf_counter() + seconds
-        while len(mine) < per_client and time.perf_counter() < deadline:
-            t0 = time.perf_counter()
-            conn.request("POST", path, body=body, headers=headers)
-            r = conn.getresponse()
-            r.read()
-            mine.append(time.perf_counter() - t0)
-            if r.status != 200:
-                raise RuntimeError(f"{url}{path} answered {r.status}")
-        conn.close()
+        try:
+            conn.request("POST", path, body=body, headers=headers)  # warm the connection
+            warm = conn.getresponse()
+            check_answer(url + path, warm.status, warm.read(), key)
+            mine = latencies[k]
+            start.wait()
+            deadline = time.perf_counter() + seconds
+            while len(mine) < per_client and time.perf_counter() < deadline:
+                t0 = time.perf_counter()
+                conn.request("POST", path, body=body, headers=headers)
+                r = conn.getresponse()
+                answer = r.read()
+                mine.append(time.perf_counter() - t0)
+                check_answer(url + path, r.status, answer, key)
+        except BaseException as exc:  # raised again by the caller's thread
+            errors.append(exc)
+            start.abort()
+        finally:
+            conn.close()
 
     threads = [threading.Thread(target=run, args=(k,)) for k in range(clients)]
     for t in threads:
         t.start()
-    start.wait()
+    with contextlib.suppress(threading.BrokenBarrierError):
+        start.wait()
     cpu0 = server.cpu_seconds() if server is not None else 0.0
+    c0 = time.process_time()
     t0 = time.perf_counter()
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
+    client_cpu = time.process_time() - c0
     cpu = server.cpu_seconds() - cpu0 if server is not None else 0.0
-    flat = sorted(v for lat in latencies for v in lat)
-    p99 = flat[min(len(flat) - 1, int(0.99 * len(flat)))]
-    return len(flat) / wall, p99, cpu / max(len(flat), 1)
+    for exc in errors:
+        if not isinstance(exc, threading.BrokenBarrierError):
+            raise exc
+    return summary([v for lat in latencies for v in lat], wall, cpu, client_cpu)
+
+
+class _Conn:
+    """One keep-alive connection of :func:`lean_loop`: what it has left to send, what it
+    has received of the answer in flight, and its latencies."""
+
+    __slots__ = ("body_at", "done", "need", "received", "sent", "sock", "status", "t0")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.sent = 0  # bytes of the request in flight sent so far
+        self.received = b""
+        self.need = -1  # bytes of the whole answer (head and body) once its head is in
+        self.status = 0
+        self.body_at = 0  # where the answer's body starts in ``received``
+        self.t0 = 0.0
+        self.done = 0
+
+
+def answer_size(received: bytes) -> tuple[int, int, int]:
+    """``(status, where the body starts, bytes of the whole answer)`` once the answer's
+    head is in ``received``, else ``(0, 0, -1)``. The answer must say its Content-Length
+    (the JSON answers of every server here do)."""
+    end = received.find(b"\r\n\r\n")
+    if end < 0:
+        return 0, 0, -1
+    head = received[:end].lower()
+    at = head.find(b"\r\ncontent-length:")
+    if at < 0:
+        raise RuntimeError(f"an answer without Content-Length: {received[:300]!r}")
+    stop = head.find(b"\r\n", at + 2)
+    length = int(head[at + 17 : stop if stop >= 0 else len(head)])
+    return int(head[9:12]), end + 4, end + 4 + length
+
+
+def lean_loop(
+    url: str,
+    path: str,
+    body: bytes,
+    clients: int,
+    seconds: float,
+    max_requests: int,
+    server: Server | None = None,
+) -> Load:
+    """The lean client: ``clients`` raw keep-alive sockets driven by one ``selectors`` loop
+    in one thread, each sending the same pre-encoded request bytes (head and body in one
+    buffer, TCP_NODELAY) and reading its answer's status, Content-Length and body.
+
+    No interpreter lock is shared between clients and no headers are built or parsed
+    beyond those two fields: the client's own cost per request is a few tens of
+    microseconds (each row's note says it), where ``http.client`` costs ~100 us or more.
+    Every answer is checked: status 200 and a prediction in its body."""
+    host, port = url.split("//")[1].split(":")
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode("ascii") + body
+    key = prediction_key(path)
+    per_client = max(1, max_requests // clients)
+    conns = []
+    try:
+        for _ in range(clients):
+            sock = socket.create_connection((host, int(port)), timeout=120)
+            conns.append(_Conn(sock))
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.sendall(request)  # warm the connection
+            received = b""
+            status, at, need = 0, 0, -1
+            while need < 0 or len(received) < need:
+                chunk = sock.recv(1 << 18)
+                if not chunk:
+                    raise RuntimeError(f"{url}{path} closed the connection")
+                received += chunk
+                if need < 0:
+                    status, at, need = answer_size(received)
+            check_answer(url + path, status, received[at:need], key)
+            sock.setblocking(False)
+        with selectors.DefaultSelector() as sel:
+            return _drive(sel, conns, request, key, url + path, per_client, seconds, server)
+    finally:
+        for conn in conns:
+            conn.sock.close()
+
+
+def _drive(
+    sel: selectors.BaseSelector,
+    conns: list[_Conn],
+    request: bytes,
+    key: bytes,
+    where: str,
+    per_client: int,
+    seconds: float,
+    server: Server | None,
+) -> Load:
+    """:func:`lean_loop`'s measured part: every connection sends ``request`` and, once
+    it is answered, the next, until ``seconds`` or ``per_client`` answers."""
+    size = len(request)
+    view = memoryview(request)
+    latencies: list[float] = []
+
+    def send(conn: _Conn) -> None:
+        conn.t0 = time.perf_counter()
+        try:
+            conn.sent = conn.sock.send(request)
+        except BlockingIOError:
+            conn.sent = 0
+        if conn.sent < size:  # a large body: the rest as the socket takes it
+            sel.modify(conn.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, conn)
+
+    cpu0 = server.cpu_seconds() if server is not None else 0.0
+    c0 = time.thread_time()
+    start = time.perf_counter()
+    deadline = start + seconds
+    for conn in conns:
+        sel.register(conn.sock, selectors.EVENT_READ, conn)
+        send(conn)
+    running = len(conns)
+    while running:
+        for ready, mask in sel.select():
+            conn = ready.data
+            if mask & selectors.EVENT_WRITE:
+                with contextlib.suppress(BlockingIOError):
+                    conn.sent += conn.sock.send(view[conn.sent :])
+                if conn.sent >= size:
+                    sel.modify(conn.sock, selectors.EVENT_READ, conn)
+            if not mask & selectors.EVENT_READ:
+                continue
+            chunk = conn.sock.recv(1 << 18)
+            if not chunk:
+                raise RuntimeError(f"{where}: the server closed the connection")
+            conn.received += chunk
+            if conn.need < 0:
+                conn.status, conn.body_at, conn.need = answer_size(conn.received)
+                if conn.need < 0:
+                    continue
+            if len(conn.received) < conn.need:
+                continue
+            now = time.perf_counter()
+            latencies.append(now - conn.t0)
+            if len(conn.received) > conn.need:
+                raise RuntimeError(f"{where}: more bytes than one answer: {conn.received[:300]!r}")
+            check_answer(where, conn.status, conn.received[conn.body_at :], key)
+            conn.received, conn.need = b"", -1
+            conn.done += 1
+            if conn.done < per_client and now < deadline:
+                send(conn)
+            else:
+                sel.unregister(conn.sock)
+                running -= 1
+    wall = time.perf_counter() - start
+    client_cpu = time.thread_time() - c0
+    cpu = server.cpu_seconds() - cpu0 if server is not None else 0.0
+    return summary(latencies, wall, cpu, client_cpu)
 
 
 def mlflow_body(x: Any) -> bytes:
@@ -536,11 +761,14 @@ def bench_http(
 ) -> None:
     """The HTTP rows of one pairing; ``mode`` names the pairing in each row's name,
     ``goals=None`` publishes the rows without holding a goal on them."""
+    client_costs: list[str] = []  # the client's own CPU per request, row by row
+    answers = 0
     for rows, (our_body, anchor_body) in bodies.items():
         for clients in (1, 8):
             tp: list[tuple[float, float]] = []
             p99: list[tuple[float, float]] = []
             cpu: list[tuple[float, float]] = []
+            client: list[tuple[float, float]] = []
             cap = 4000 if rows == 1 else 800
             mark_load()
             ours_before = {pid: c for pid, _, c in ours.processes()}
@@ -555,11 +783,17 @@ def bench_http(
                         load_loop, anchor.url, paths[1], anchor_body, clients, seconds, cap, anchor
                     ),
                 )
-                tp.append((m[0], a[0]))
-                p99.append((m[1], a[1]))
-                cpu.append((m[2], a[2]))
+                tp.append((m.rate, a.rate))
+                p99.append((m.p99, a.p99))
+                cpu.append((m.cpu, a.cpu))
+                client.append((m.client_cpu, a.client_cpu))
+                answers += m.answers + a.answers
             label = (
                 f"{rows} row{'s' if rows > 1 else ''}, {clients} client{'s' if clients > 1 else ''}"
+            )
+            client_costs.append(
+                f"{label.split(' [')[0]} {statistics.median(c for c, _ in client) * 1e6:.0f}"
+                f"/{statistics.median(c for _, c in client) * 1e6:.0f} us"
             )
             if mode:
                 label += f" [{mode}]"
@@ -600,6 +834,13 @@ def bench_http(
                     goal=None if goals is None else goals[0],
                     higher_is_better=False,
                 )
+    note(
+        f"client {CLIENT[0]!r} against {anchor_name}"
+        + (f" [{mode}]" if mode else "")
+        + f": {answers} answers checked (status 200, a prediction in the body); the "
+        "client's own CPU per request (mlopskit's rows/the anchor's): " + ", ".join(client_costs),
+        record=True,
+    )
 
 
 # -- in-process and load ----------------------------------------------------------------------
@@ -797,8 +1038,8 @@ def bench_logger(root: Path, ws: str, x: Any, rounds: int, seconds: float) -> No
                 lambda: load_loop(logged.url, "/invocations", body, 8, seconds, 4000, logged),
                 lambda: load_loop(plain.url, "/invocations", body, 8, seconds, 4000, plain),
             )
-            pairs.append((m[0], a[0]))
-            cpu.append((m[2], a[2]))
+            pairs.append((m.rate, a.rate))
+            cpu.append((m.cpu, a.cpu))
         add_row(
             "http throughput with the prediction logger at 100% (1 row, 8 clients)",
             "http",
@@ -854,12 +1095,20 @@ def main() -> None:
         help="only the prediction logger rows (mlopskit with and without a logger; no anchor)",
     )
     ap.add_argument(
+        "--client",
+        choices=("lean", "http.client"),
+        default="http.client",
+        help="the HTTP client of every HTTP row, the same for both servers: 'lean' (raw "
+        "keep-alive sockets, one selectors loop) or 'http.client' (a thread per client)",
+    )
+    ap.add_argument(
         "--no-pin",
         action="store_true",
         help="in '1 process each', leave servers and client wherever the scheduler puts them",
     )
     args = ap.parse_args()
     WORKERS[0] = args.workers
+    CLIENT[0] = args.client
     rounds = args.rounds or (3 if args.quick else 5)
     seconds = 1.5 if args.quick else 2.0
     root = Path(tempfile.mkdtemp(prefix="bench-serve-"))  # removed at the end ($TMPDIR)

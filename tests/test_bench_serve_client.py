@@ -1,0 +1,143 @@
+"""bench_serve's HTTP clients: every answer counted and checked, whole bodies sent and read."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_serve.py"
+
+
+def _load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("_bench_serve_client", BENCH)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+bench_serve = _load()
+CLIENTS = {"lean": bench_serve.lean_loop, "http.client": bench_serve.http_client_loop}
+
+
+class _Answers(BaseHTTPRequestHandler):
+    """Keep-alive answers: the body the test set, after checking the request's body."""
+
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        ok = body == self.server.expect
+        self.server.bodies.append(len(body))
+        answer = self.server.answer if ok else b'{"error": "wrong body"}'
+        self.send_response(self.server.status if ok else 400)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()  # the head, then the body: two writes
+        self.wfile.write(answer)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    expect = b""
+    answer = b""
+    status = 200
+    bodies: list[int]
+
+
+@pytest.fixture
+def server() -> Iterator[_Server]:
+    srv = _Server(("127.0.0.1", 0), _Answers)
+    srv.bodies = []
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(10)
+
+
+def _url(srv: _Server) -> str:
+    return f"http://127.0.0.1:{srv.server_address[1]}"
+
+
+class TestClients:
+    @pytest.mark.parametrize("client", sorted(CLIENTS))
+    @pytest.mark.parametrize("path", ["/v2/models/m/infer", "/invocations"])
+    def test_every_answer_is_counted(self, server: _Server, client: str, path: str) -> None:
+        """Each connection sends max_requests // clients requests after one warm-up."""
+        server.expect = b'{"inputs": []}'
+        key = "outputs" if path != "/invocations" else "predictions"
+        server.answer = json.dumps({key: [1]}).encode()
+        load = CLIENTS[client](_url(server), path, server.expect, 3, 60.0, 30)
+        assert load.answers == 30
+        assert len(server.bodies) == 30 + 3
+        assert load.rate > 0 and load.p99 > 0 and load.client_cpu >= 0
+
+    @pytest.mark.parametrize("client", sorted(CLIENTS))
+    def test_large_bodies_are_sent_and_read_whole(self, server: _Server, client: str) -> None:
+        """A body larger than the socket buffers arrives whole; a large answer is read whole."""
+        server.expect = b"[" + b"1.0," * 1_000_000 + b"1.0]"
+        server.answer = b'{"outputs": [' + b"0," * 300_000 + b"0]}"
+        load = CLIENTS[client](_url(server), "/infer", server.expect, 2, 60.0, 4)
+        assert load.answers == 4
+        assert server.bodies == [len(server.expect)] * 6
+
+    @pytest.mark.parametrize("client", sorted(CLIENTS))
+    @pytest.mark.parametrize(
+        ("status", "answer"), [(500, b'{"outputs": []}'), (200, b'{"error": "no"}')]
+    )
+    def test_an_answer_that_is_not_a_prediction_fails_the_loop(
+        self, server: _Server, client: str, status: int, answer: bytes
+    ) -> None:
+        """A non-200 status, or a 200 without a prediction in its body, is refused."""
+        server.expect, server.answer, server.status = b"{}", answer, status
+        with pytest.raises(RuntimeError, match="answered"):
+            CLIENTS[client](_url(server), "/infer", b"{}", 2, 60.0, 10)
+
+
+class TestAnswerSize:
+    @given(
+        status=st.integers(100, 599),
+        body=st.binary(max_size=300),
+        headers=st.lists(
+            st.tuples(
+                st.sampled_from(["Server", "Date", "X-Request-Id", "content-type"]),
+                st.text("abc 123;=", max_size=20),
+            ),
+            max_size=4,
+        ),
+        spelling=st.sampled_from(["Content-Length", "content-length", "CONTENT-LENGTH"]),
+    )
+    def test_finds_status_and_body(
+        self, status: int, body: bytes, headers: list[tuple[str, str]], spelling: str
+    ) -> None:
+        """Whatever the headers around Content-Length, the body is where it says; a
+        head not yet whole is (0, 0, -1)."""
+        lines = [*(f"{k}: {v}" for k, v in headers), f"{spelling}: {len(body)}"]
+        lines.insert(len(lines) // 2, lines.pop())  # not always the last header
+        head = (f"HTTP/1.1 {status} Whatever\r\n" + "\r\n".join(lines) + "\r\n\r\n").encode()
+        got = bench_serve.answer_size(head + body)
+        assert got == (status, len(head), len(head) + len(body))
+        assert bench_serve.answer_size(head[:-1]) == (0, 0, -1)
+
+    def test_an_answer_without_content_length_is_refused(self) -> None:
+        """A chunked answer (no Content-Length) cannot be measured: an error says so."""
+        with pytest.raises(RuntimeError, match="Content-Length"):
+            bench_serve.answer_size(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
