@@ -297,6 +297,82 @@ def test_a_lagging_writer_is_found_inside_a_range_of_a_fresh_index_listing(
     assert _backend(url).get_run(old[0]).metrics == {"loss": value}
 
 
+@pytest.mark.s3
+def test_a_listing_reads_keys_only_and_leaves_other_listings_whole(listed_bucket: str) -> None:
+    """list_after's pages are read for their keys alone; a listing made afterwards
+    through the same client (fsspec's ls) still gets each key's size and time."""
+    backend = ObjectStoreBackend(listed_bucket.rpartition("/ws/")[0] + "/ws")
+    backend.files.page_keys = 5
+    found = backend.files.list_after(listed_bucket, None, [_NAMES[10]])
+    assert [p.rpartition("/")[2] for p in found] == _NAMES
+    entries = backend.files.fs.ls(listed_bucket, detail=True)
+    files = [e for e in entries if e["type"] == "file"]
+    assert len(files) == len(_NAMES)
+    assert all(e["size"] == 0 and e["LastModified"] is not None for e in files)
+
+
+def _page(keys: list[str], truncated: bool) -> bytes:
+    from xml.sax.saxutils import escape
+
+    contents = "".join(
+        f"<Contents><Key>{escape(k)}</Key><LastModified>2026-12-02T05:59:38.000Z</LastModified>"
+        "<ETag>&quot;d41d8&quot;</ETag><Size>3</Size><StorageClass>STANDARD</StorageClass>"
+        "</Contents>"
+        for k in keys
+    )
+    token = "<NextContinuationToken>t&amp;1</NextContinuationToken>" if truncated else ""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        f"<Name>b</Name><Prefix>p/</Prefix><KeyCount>{len(keys)}</KeyCount>"
+        f"<MaxKeys>1000</MaxKeys><IsTruncated>{str(truncated).lower()}</IsTruncated>"
+        f"{contents}{token}</ListBucketResult>"
+    ).encode()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    keys=st.lists(
+        st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Cn")), min_size=1),
+        max_size=6,
+    ),
+    truncated=st.booleans(),
+)
+def test_a_keys_only_page_gives_the_keys_botocore_parses(keys: list[str], truncated: bool) -> None:
+    """A ListObjectsV2 page read for its keys alone (the listing hook) gives exactly the
+    keys, truncation and continuation token botocore's full parse gives."""
+    import botocore.session
+    from botocore.parsers import RestXMLParser
+
+    from mlopskit.tracking._files import _KEYS_ONLY, _keys_only
+
+    shape = (
+        botocore.session.get_session()
+        .get_service_model("s3")
+        .operation_model("ListObjectsV2")
+        .output_shape
+    )
+    body = _page(keys, truncated)
+
+    def parse(keys_only: bool) -> dict[str, object]:
+        response: dict[str, object] = {"status_code": 200, "headers": {}, "body": body}
+        custom: dict[str, object] = {}
+        token = _KEYS_ONLY.set(keys_only)
+        try:
+            _keys_only(response_dict=response, customized_response_dict=custom)
+        finally:
+            _KEYS_ONLY.reset(token)
+        parsed: dict[str, object] = RestXMLParser().parse(response, shape)
+        parsed.update(custom)
+        return parsed
+
+    full, fast = parse(False), parse(True)
+    assert [c["Key"] for c in fast.get("Contents", [])] == keys  # type: ignore[attr-defined]
+    assert [c["Key"] for c in full.get("Contents", [])] == keys  # type: ignore[attr-defined]
+    for name in ("IsTruncated", "NextContinuationToken", "KeyCount", "Prefix"):
+        assert fast.get(name) == full.get(name)
+
+
 def test_an_index_footer_hint_that_is_not_a_list_of_segment_names_is_dropped() -> None:
     """Listing splits in an index footer are untrusted hints: anything but a list of
     segment names is ignored (the watermark still reads), so it cannot steer a listing."""

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import html
 import os
 import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from mlopskit._optional import FilesystemRoot
@@ -42,6 +44,39 @@ LIST_CONCURRENCY = 8
 MAX_SPLITS = 64
 #: A LastModified as S3 writes it in a listing (``2026-12-02T05:59:38.000Z``).
 _S3_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{3}|\.\d{6})?Z\Z")
+#: Set inside :meth:`SegmentFiles.list_after`'s listing tasks: their pages are read for
+#: the keys alone (see :func:`_keys_only`); any other listing on the client is untouched.
+_KEYS_ONLY: ContextVar[bool] = ContextVar("mlopskit_list_keys_only", default=False)
+_CONTENTS = re.compile(rb"<Contents>(.*?)</Contents>", re.S)
+_KEY = re.compile(rb"<Key>([^<]*)</Key>")
+
+
+def _keys_only(
+    response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any
+) -> None:
+    """A botocore ``before-parse`` hook: a ListObjectsV2 page of a :meth:`SegmentFiles.list_after`
+    listing gives its keys only (``Contents: [{"Key": …}]``), read by one regular
+    expression instead of botocore's parse of every element of every key (size, ETag,
+    time, storage class: most of the client's time per page). The page's other elements
+    (``IsTruncated``, ``NextContinuationToken`` …) are parsed by botocore as before; a
+    page whose ``Contents`` do not each hold one ``Key`` is left to botocore whole.
+    """
+    if not _KEYS_ONLY.get() or response_dict.get("status_code") != 200:
+        return
+    body = response_dict.get("body")
+    if not isinstance(body, bytes):
+        return
+    keys = []
+    for item in _CONTENTS.findall(body):
+        found = _KEY.findall(item)
+        if len(found) != 1:
+            return
+        key = found[0].decode("utf-8")
+        keys.append(html.unescape(key) if "&" in key else key)
+    if not keys:
+        return
+    response_dict["body"] = _CONTENTS.sub(b"", body)
+    customized_response_dict["Contents"] = [{"Key": k} for k in keys]
 
 
 def s3_timestamp(value: Any) -> Any:
@@ -185,6 +220,7 @@ class SegmentFiles(FilesystemRoot):
         page_keys = self.page_keys
 
         async def one_range(lo: str | None, hi: str | None, gate: asyncio.Semaphore) -> list[str]:
+            _KEYS_ONLY.set(True)  # this task's pages: keys only (_keys_only)
             # every name between lo and hi starts with the characters they share
             narrow = os.path.commonprefix([lo, hi]) if lo and hi else ""  # noqa: RUF071
             kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix + narrow}
@@ -213,6 +249,11 @@ class SegmentFiles(FilesystemRoot):
             if session is not None:  # the session's parsers: same values, without dateutil
                 factory = session.get_component("response_parser_factory")
                 factory.set_parser_defaults(timestamp_parser=s3_timestamp)
+            client = await fs.get_s3(bucket)  # the client this listing's calls use
+            if client is not None:
+                client.meta.events.register(
+                    "before-parse.s3.ListObjectsV2", _keys_only, unique_id="mlopskit-keys-only"
+                )
             gate = asyncio.Semaphore(LIST_CONCURRENCY)
             parts = await asyncio.gather(*(one_range(lo, hi, gate) for lo, hi in ranges))
             return [f"{bucket}/{k}" for part in parts for k in part]
