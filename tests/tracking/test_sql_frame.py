@@ -382,3 +382,66 @@ def test_a_filter_parsed_again_is_the_same_tree_and_a_bad_one_fails_each_time() 
     for _ in range(2):
         with pytest.raises(FilterSyntaxError):
             parse_filter("metrics.m >")
+
+
+#: Stored times: any in the range a record accepts, and ones half a microsecond off a
+#: whole one (where the rounding goes to even) or at the edge of float64's exact range.
+STORED = st.one_of(
+    st.floats(min_value=-62135596800.0, max_value=253402300799.0),
+    st.builds(
+        lambda us, half: us / 1e6 + half,
+        st.integers(-(2**53), 2**53),
+        st.sampled_from([5e-7, -5e-7, 0.0]),
+    ).filter(lambda t: -62135596800.0 <= t <= 253402300799.0),
+    st.sampled_from([0.9999995, -0.9999995, 4503599627.370496, -4503599627.370497, 0.0]),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    runs=st.lists(
+        st.tuples(STORED, st.none() | STORED, st.none() | st.sampled_from([*PAUSES, "0.25"])),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_run_times_are_the_records_times(runs: list[tuple[float, float | None, Any]]) -> None:
+    """The times and durations a search computes as whole columns are, bit for bit, the
+    seconds a record's datetimes give back and its ``duration`` (NaN where a run has no
+    end), whatever the rounding to the microsecond and the pause."""
+    import numpy as np
+
+    from mlopskit.tracking._model import stored_record
+    from mlopskit.tracking._search import _run_times
+
+    starts = tuple(r[0] for r in runs)
+    ends = tuple(r[1] for r in runs)
+    paused = [r[2] for r in runs]
+    pauses = None if all(p is None for p in paused) else paused
+    want = []
+    for start, end, pause in runs:
+        try:
+            rec = stored_record(
+                run_id="r",
+                experiment="e",
+                name="n",
+                status="FINISHED",
+                start_time=start,
+                end_time=end,
+                parent_id=None,
+                user="",
+                host="",
+                params={},
+                tags={} if pause is None else {"mlopskit.paused": pause},
+            )
+        except (ValueError, OverflowError) as exc:  # beyond year 9999 once rounded
+            with pytest.raises(type(exc)):
+                _run_times(starts, ends, pauses)
+            return
+        end_s = math.nan if rec.end_time is None else rec.end_time.timestamp()
+        duration = math.nan if rec.duration is None else rec.duration
+        want.append((rec.start_time.timestamp(), end_s, duration))
+    got = _run_times(starts, ends, pauses)
+    for column, expected in zip(got, zip(*want)):
+        assert column.dtype == np.float64
+        np.testing.assert_array_equal(column, np.array(expected, np.float64), strict=True)

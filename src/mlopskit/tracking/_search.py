@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
+from itertools import chain
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlopskit._suggest import did_you_mean, not_found
@@ -79,10 +80,11 @@ def _order(
     items: list[T],
     keys: list[OrderKey],
     get: Callable[[Field, T], Any],
-    first: Callable[[T], Any],
+    first: Callable[[T], Any] | None,
 ) -> list[T]:
-    """``items`` in ``keys``' order; ``first`` is the default order (newest first)."""
-    out = sorted(items, key=first)
+    """``items`` in ``keys``' order; ``first`` is the default order (newest first),
+    None when ``items`` are in it already."""
+    out = list(items) if first is None else sorted(items, key=first)
     for key in reversed(keys):
         values = [get(key.field, r) for r in out]
         present = [(r, v) for r, v in zip(out, values) if v is not None and v == v]
@@ -204,8 +206,8 @@ def _check_names(
         )
 
     order = {k.field for k in keys if typed(k.field)}
-    answered = {get(_EXPERIMENT, r) for r in records}
-    if exps and not answered.issuperset(exps):  # an experiment no run came from
+    if exps and not {get(_EXPERIMENT, r) for r in records}.issuperset(exps):
+        # an experiment no run came from
         known = tracker.experiments()
         for name in exps:
             if name not in known:
@@ -399,16 +401,43 @@ def _text(values: list[Any]) -> Any:
     return pd.array(values, dtype=_TEXT["dtype"])
 
 
+def _texts(columns: list[list[Any]]) -> list[Any]:
+    """:func:`_text` of each of ``columns``; where pandas wraps a pyarrow array, the
+    all-text columns are slices of one array of all their values (one conversion for
+    the frame, not one per column)."""
+    if not _TEXT:
+        _text_probe()
+    if _TEXT["arrow"] is None:
+        return [_text(values) for values in columns]
+    cls, type_, array = _TEXT["arrow"]
+    dtype = _TEXT["dtype"]
+    text = [bool(values) and set(map(type, values)) == _STR for values in columns]
+    whole = array(list(chain.from_iterable(c for c, t in zip(columns, text) if t)), type_)
+    out: list[Any] = []
+    at = 0
+    for values, is_text in zip(columns, text):
+        if is_text:
+            out.append(cls(whole.slice(at, len(values)), dtype=dtype))
+            at += len(values)
+        else:
+            out.append(values)
+    return out
+
+
 def to_frame(records: list[RunRecord]) -> pd.DataFrame:
     """One row per run: info columns, then ``params.*``, ``metrics.*``, ``tags.*``."""
+    import numpy as np
+
     nan = math.nan
     info = {
         name: [getattr(r, name) for r in records]
         for name in ("run_id", "experiment", "name", "status", "parent_id", "user", "host")
     }
-    starts = [r.start_time.timestamp() for r in records]
-    ends = [nan if r.end_time is None else r.end_time.timestamp() for r in records]
-    durations = [r.duration for r in records]
+    starts = np.array([r.start_time.timestamp() for r in records], np.float64)
+    ends = np.array(
+        [nan if r.end_time is None else r.end_time.timestamp() for r in records], np.float64
+    )
+    durations = np.array([nan if (d := r.duration) is None else d for r in records], np.float64)
     kinds: dict[str, dict[str, list[Any]]] = {}
     for attr in ("params", "metrics", "tags"):
         maps = [getattr(r, attr) for r in records]
@@ -420,14 +449,15 @@ def to_frame(records: list[RunRecord]) -> pd.DataFrame:
 
 def _frame(
     info: dict[str, list[Any]],
-    starts: list[float],
-    ends: list[float],
-    durations: list[float | None],
-    kinds: dict[str, dict[str, list[Any]]],
+    starts: Any,
+    ends: Any,
+    durations: Any,
+    kinds: dict[str, dict[str, Any]],
 ) -> pd.DataFrame:
     """The frame of ``search_runs`` from its columns: ``info`` the text attributes,
-    ``kinds`` each of params, metrics, tags as name → values in name order (None where a
-    run has no such param or tag, NaN where it has no such metric).
+    ``starts``, ``ends`` and ``durations`` float64 arrays (NaN: none), ``kinds`` each of
+    params, metrics, tags as name → values in name order (None where a run has no such
+    param or tag; a metric's a list, or a float64 array, with NaN where a run has none).
 
     Built column by column with the float columns (times, duration, metrics) as typed
     NumPy arrays and the text columns as text arrays (see :func:`_text`), so pandas
@@ -437,25 +467,26 @@ def _frame(
     import numpy as np
     import pandas as pd
 
-    nan = math.nan
+    if not _TEXT:
+        _text_probe()
     n = len(starts)
     columns: dict[str, Any] = {}
     typed = True  # every column holds the array pandas would infer for it
+    texts: list[str] = []  # the text columns, converted together at the end
 
     def text(key: str, values: list[Any]) -> None:
-        nonlocal typed
-        column = columns[key] = _text(values)
-        typed = typed and column is not values
+        columns[key] = values
+        texts.append(key)
 
     for key in ("run_id", "experiment", "name", "status"):
         text(key, info[key])
     if _TEXT["one_conversion"]:  # both time columns in one call (its fixed cost once)
-        times = utc_times(np.array(starts + ends, np.float64))
+        times = utc_times(np.concatenate([starts, ends]))
         columns["start_time"], columns["end_time"] = times[:n], times[n:]
     else:
-        columns["start_time"] = utc_times(np.array(starts, np.float64))
-        columns["end_time"] = utc_times(np.array(ends, np.float64))
-    columns["duration"] = np.array([nan if d is None else d for d in durations], np.float64)
+        columns["start_time"] = utc_times(starts)
+        columns["end_time"] = utc_times(ends)
+    columns["duration"] = durations
     parents = info["parent_id"]
     if parents and parents.count(None) == n and _TEXT["none"] is not None:
         columns["parent_id"] = _TEXT["none"](n)  # no run has a parent: as pandas infers it
@@ -467,12 +498,18 @@ def _frame(
     for attr in ("params", "metrics", "tags"):
         for name, values in kinds[attr].items():
             if attr == "metrics":
+                if type(values) is np.ndarray:  # float64, from SQL rows
+                    columns[f"metrics.{name}"] = values
+                    continue
                 # stored metric values are floats; anything else keeps pandas' inference
                 exact = not values or set(map(type, values)) == _FLOAT
                 columns[f"metrics.{name}"] = np.array(values, np.float64) if exact else values
                 typed = typed and exact
             else:
                 text(f"{attr}.{name}", values)
+    for key, column in zip(texts, _texts([columns[key] for key in texts])):
+        typed = typed and column is not columns[key]
+        columns[key] = column
     if typed and n:
         return _assemble(columns, n)
     # copy=False: the arrays are this frame's alone; no copy into consolidated blocks
@@ -519,24 +556,71 @@ class _Span:
         self.tags = {} if paused is None else {PAUSED_TAG: paused}
 
 
+#: Within this many microseconds of the epoch (the years 1827 to 2112), a count of
+#: microseconds, and the difference of two, is exact in a float64 (:func:`_run_times`).
+_EXACT_MICROSECONDS = 2.0**52
+
+
+def _run_times(
+    start: tuple[float, ...], end: tuple[float | None, ...], paused: list[Any] | None
+) -> tuple[Any, Any, Any]:
+    """Each run's start and end (NaN: not ended) in epoch seconds as its record's
+    datetimes give them back, and its ``duration`` (NaN: not ended), as float64 arrays.
+
+    A record holds a time as a UTC datetime: the stored seconds rounded to the
+    microsecond, half to even (``datetime.fromtimestamp``); its seconds are that count
+    of microseconds over 10**6 (``datetime.timestamp``), its duration the difference of
+    two counts over 10**6 (``timedelta.total_seconds``), each division correctly
+    rounded. Within :data:`_EXACT_MICROSECONDS` every step is exact in float64, so the
+    columns are computed whole with the same roundings; a run with a pause (``paused``:
+    each run's ``mlopskit.paused`` tag or None), and every run when some time is beyond,
+    goes through the datetimes and the record's own ``duration``.
+    """
+    import numpy as np
+
+    n = len(start)
+    seconds = np.array(start + end, np.float64)  # an end of None is NaN
+    with np.errstate(invalid="ignore", over="ignore"):
+        fraction, whole = np.modf(seconds)
+        micro = np.rint(fraction * 1e6)  # as CPython rounds: half to even
+        over, under = micro >= 1e6, micro < 0
+        count = (whole + over - under) * 1e6 + (micro - 1e6 * over + 1e6 * under)
+        exact = not (np.abs(count) >= _EXACT_MICROSECONDS).any()
+        times = count / 1e6
+        durations = (count[n:] - count[:n]) / 1e6
+    if exact:
+        slow: Iterable[int] = (
+            () if paused is None else [i for i, p in enumerate(paused) if p is not None]
+        )
+    else:
+        slow = range(n)
+    utc, at = timezone.utc, datetime.fromtimestamp
+    for i in slow:
+        started, ended = at(start[i], utc), end[i]
+        stopped = None if ended is None else at(ended, utc)
+        span = _Span(started, stopped, None if paused is None else paused[i])
+        duration = _DURATION(span)
+        durations[i] = math.nan if duration is None else duration
+        if not exact:
+            times[i] = started.timestamp()
+            times[n + i] = math.nan if stopped is None else stopped.timestamp()
+    return times[:n], times[n:], durations
+
+
 class _Columns:
     """A search's runs as columns built from SQL rows (``SQLiteBackend.run_values``):
     row ``i`` of every column is one run, read by :meth:`get` as ``get_value`` reads a
     record (the filter, the order and the name check use it), never a record per run.
+
+    The times, durations and latest metrics are float64 arrays (NaN: no end, or a NaN
+    metric; ``present`` says which runs have a metric when not all do); the lists
+    :meth:`get` reads are made from them on first use.
     """
 
     def __init__(self, values: RunValues, backend: SQLiteBackend, now: float) -> None:
         rows = values.rows
-        utc = timezone.utc
-        at = datetime.fromtimestamp
         (run_id, experiment, name, status, start, end, parent, user, host, _) = zip(*rows)
         self.n = n = len(rows)
-        self.starts_at = [at(t, utc) for t in start]
-        self.ends_at = [None if t is None else at(t, utc) for t in end]
-        self.times: dict[str, list[Any]] = {  # seconds, as a record's datetimes give them back
-            "start_time": [t.timestamp() for t in self.starts_at],
-            "end_time": [None if t is None else t.timestamp() for t in self.ends_at],
-        }
         statuses = list(status)
         running = [r for r, s in zip(run_id, status) if s == "RUNNING"]
         if running:  # a dead writer's run reads KILLED: its writers decide (the records')
@@ -559,35 +643,46 @@ class _Columns:
             for one in maps:
                 names.update(one)
             self.kinds[kind] = {name: [m.get(name) for m in maps] for name in names}
-        nan = math.nan
-        metrics: dict[str, list[Any]] = {}
-        for i, key, value in values.metrics:
-            column = metrics.get(key)
-            if column is None:
-                column = metrics[key] = [None] * n
-            column[i] = nan if value is None else value  # NULL: a NaN
-        self.kinds["metrics"] = metrics
-        self.paused_of = self.kinds["tags"].get(PAUSED_TAG)
-        self._durations: dict[int, float | None] = {}
+        paused = self.kinds["tags"].get(PAUSED_TAG)
+        self.starts, self.ends, self.durations = _run_times(start, end, paused)
+        self.metrics = _metric_arrays(values.metrics, n)
+        self.kinds["metrics"] = {}  # lists made from the arrays by get()
+        self._times: dict[str, list[Any]] | None = None
 
-    def duration(self, i: int) -> float | None:
-        """Run ``i``'s duration, as its record's ``duration`` gives it."""
-        if i not in self._durations:
-            paused = None if self.paused_of is None else self.paused_of[i]
-            span = _Span(self.starts_at[i], self.ends_at[i], paused)
-            self._durations[i] = _DURATION(span)
-        return self._durations[i]
+    @property
+    def times(self) -> dict[str, list[Any]]:
+        """``start_time``, ``end_time`` and ``duration`` per run, None where a run has
+        none, as its record gives them."""
+        if self._times is None:
+            ends, durations = self.ends.tolist(), self.durations.tolist()
+            self._times = {
+                "start_time": self.starts.tolist(),
+                "end_time": [None if t != t else t for t in ends],
+                "duration": [None if d != d else d for d in durations],
+            }
+        return self._times
+
+    def _metric(self, name: str) -> list[Any] | None:
+        column = self.kinds["metrics"].get(name)
+        if column is None and name in self.metrics:
+            array, present = self.metrics[name]
+            column = array.tolist()
+            if present is not None:
+                column = [v if p else None for v, p in zip(column, present.tolist())]
+            self.kinds["metrics"][name] = column
+        return column
 
     def get(self, field: Field, i: int) -> Any:
         """The value of ``field`` in run ``i``, or None when the run does not have it."""
         kind = field.kind
         if kind != "attributes":
-            column = self.kinds[kind].get(field.name)
+            if kind == "metrics":
+                column = self._metric(field.name)
+            else:
+                column = self.kinds[kind].get(field.name)
             return None if column is None else column[i]
         name = field.name
-        if name == "duration":
-            return self.duration(i)
-        if name in self.times:
+        if name in _TIME_FIELDS:
             return self.times[name][i]
         value = self.info[name][i]
         return None if value == "" and name in ("user", "host") else value
@@ -596,36 +691,72 @@ class _Columns:
         """The default order: newest first, then by run id."""
         return (-self.times["start_time"][i], self.info["run_id"][i])
 
+    def in_first_order(self) -> bool:
+        """Whether the rows (SQL's order: stored start time, newest first) are already in
+        :meth:`first`'s order: no two runs start in the same microsecond."""
+        starts = self.starts
+        return bool((starts[:-1] > starts[1:]).all())
+
     def frame(self, keep: list[int]) -> pd.DataFrame:
         """The frame of runs ``keep``, in that order, as :func:`to_frame` builds it."""
-        nan = math.nan
+        import numpy as np
+
         every = keep == list(range(self.n))  # the rows as read (SQL's order): no copies
+        at = None if every else np.array(keep, np.intp)
 
         def pick(column: list[Any]) -> list[Any]:
             return column if every else [column[i] for i in keep]
 
+        def take(array: Any) -> Any:
+            return array if at is None else array[at]
+
         info = {name: pick(column) for name, column in self.info.items()}
-        starts = pick(self.times["start_time"])
-        ends = [nan if t is None else t for t in pick(self.times["end_time"])]
-        durations = [self.duration(i) for i in keep]
-        kinds: dict[str, dict[str, list[Any]]] = {}
-        for kind in ("params", "metrics", "tags"):
-            out: dict[str, list[Any]] = {}
+        kinds: dict[str, dict[str, Any]] = {}
+        for kind in ("params", "tags"):
+            out: dict[str, Any] = {}
             columns = self.kinds[kind]
             for name in sorted(columns):
                 values = pick(columns[name])
                 if not values:
                     break  # no run kept: no column
-                if None not in values:
-                    out[name] = values
-                    continue
-                if all(v is None for v in values):
+                if None in values and all(v is None for v in values):
                     continue  # no kept run has it: no column
-                if kind == "metrics":
-                    values = [nan if v is None else v for v in values]
                 out[name] = values
             kinds[kind] = out
-        return _frame(info, starts, ends, durations, kinds)
+        metrics: dict[str, Any] = {}
+        for name in sorted(self.metrics) if keep else ():
+            array, present = self.metrics[name]
+            if present is not None and not take(present).any():
+                continue  # no kept run has it: no column
+            metrics[name] = take(array)
+        kinds["metrics"] = metrics
+        return _frame(info, take(self.starts), take(self.ends), take(self.durations), kinds)
+
+
+_TIME_FIELDS = frozenset({"start_time", "end_time", "duration"})
+
+
+def _metric_arrays(
+    metrics: tuple[tuple[int, ...], tuple[str, ...], tuple[float | None, ...]], n: int
+) -> dict[str, Any]:
+    """Latest metrics as columns ``(i, key, value)`` (``RunValues.metrics``) as key →
+    ``(values, present)``: ``values`` a float64 array over the ``n`` runs (NaN: a NaN
+    value, or none), ``present`` None when every run has the key, else which do (a bool
+    array)."""
+    import numpy as np
+
+    positions, keys, values = metrics
+    if not keys:
+        return {}
+    names = sorted(set(keys))
+    index = {name: k for k, name in enumerate(names)}
+    at = (np.array([index[key] for key in keys], np.intp), np.array(positions, np.intp))
+    grid = np.full((len(names), n), math.nan)
+    grid[at] = np.array(values, np.float64)  # a NaN latest value, read as None, is NaN
+    present = np.zeros((len(names), n), np.bool_)
+    present[at] = True
+    whole: Any = present.all(axis=1)  # one bool per key: every run has it
+    return {name: (grid[k], None if whole[k] else present[k]) for k, name in enumerate(names)}
 
 
 def _search_columns(
@@ -658,7 +789,8 @@ def _search_columns(
     if node is not None and not values.matched:  # SQL left part of the filter to Python
         test = compile_filter(node, cols.get)
         keep = [i for i in keep if test(i)]
-    keep = _order(keep, keys, cols.get, cols.first)
+    # SQL reads the runs newest first: sorted again only where two start in one microsecond
+    keep = _order(keep, keys, cols.get, None if cols.in_first_order() else cols.first)
     _check_names(tracker, exps, node, keys, keep, cols.get)
     if limit is not None:
         keep = keep[:limit]

@@ -885,21 +885,21 @@ class SQLiteBackend:
             if not (all(map(_LAST, rows)) and _names_ok(rows)):
                 return None
             if not rows:
-                return RunValues(rows, [], [], [], matched)
+                return RunValues(rows, [], [], ((), (), ()), matched)
             ids = json.dumps([row[0] for row in rows])
             docs = documents(conn, ids, len(rows))
             if docs is None:
                 return None
             # the run's position in `rows` (a small integer), not its id: no string per row
-            metrics = conn.execute(
+            found = conn.execute(
                 "SELECT j.key, t.key, t.value FROM json_each(?) j "
                 "JOIN latest_metrics t ON t.run_id = j.value",
                 [ids],
             ).fetchall()
-            if metrics:
-                _, keys, values = zip(*metrics)
-                if not (set(map(type, keys)) <= _TEXT and set(map(type, values)) <= _REAL):
-                    return None
+            metrics: Any = tuple(zip(*found)) if found else ((), (), ())
+            _, keys, values = metrics
+            if not (set(map(type, keys)) <= _TEXT and set(map(type, values)) <= _REAL):
+                return None
             return RunValues(rows, docs[0], docs[1], metrics, matched)
 
         return self._snapshot(read)
@@ -1117,16 +1117,17 @@ class RunValues(NamedTuple):
     """Runs as plain values (:meth:`SQLiteBackend.run_values`).
 
     ``rows`` are :class:`RunRows`' rows, newest first; ``params`` and ``tags`` hold
-    each run's params and tags as a dict, in the order of ``rows``; ``metrics`` are
-    ``(i, key, value)`` rows in no particular order, ``i`` the run's index in ``rows``
-    (a NaN latest metric as None); ``matched`` is True when SQL answered the whole
-    filter (the rows are exactly the runs that match it).
+    each run's params and tags as a dict, in the order of ``rows``; ``metrics`` are the
+    latest metrics as three columns ``(i, key, value)`` in no particular row order, ``i``
+    the run's index in ``rows`` (a NaN latest metric as None; three empty columns when
+    there is none); ``matched`` is True when SQL answered the whole filter (the rows are
+    exactly the runs that match it).
     """
 
     rows: list[tuple[Any, ...]]
     params: list[dict[str, str]]
     tags: list[dict[str, str]]
-    metrics: list[tuple[int, str, float | None]]
+    metrics: tuple[tuple[int, ...], tuple[str, ...], tuple[float | None, ...]]
     matched: bool = False
 
 
