@@ -75,10 +75,13 @@ class TestCompareAndSwapRace:
         _race(str(tmp_path / "store"), 8, 25)
 
     @pytest.mark.s3
-    @pytest.mark.slow  # 60-90 s on two shared cores
-    def test_eight_processes_s3(self, s3_bucket: str) -> None:
-        """8 processes × 25 CAS increments on one ref on the S3 server end at exactly 200."""
-        _race(f"s3://{s3_bucket}/race", 8, 25)
+    @pytest.mark.slow  # 15-25 s on two shared cores (8 processes took 50-90 s)
+    def test_four_processes_s3(self, s3_bucket: str) -> None:
+        """4 processes × 25 CAS increments on one ref on the S3 server end at exactly 100.
+
+        Four contenders already lose most of their attempts to one another; eight made
+        every increment cost ~8 conflicting round trips (the local test keeps eight)."""
+        _race(f"s3://{s3_bucket}/race", 4, 25)
 
     def test_threads_on_memory(self) -> None:
         """Threads racing on a memory:// ref lose no increment either."""
