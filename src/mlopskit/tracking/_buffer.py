@@ -232,10 +232,17 @@ class MetricBuffer:
 
 
 class _Worker:
-    """One daemon thread per process: age-based flushes and heartbeats."""
+    """One daemon thread per process: age-based flushes and heartbeats.
+
+    Each round (the flushes and heartbeats after a wait) holds ``_busy`` and reads the
+    watched buffers only once it holds it, so once :meth:`unregister` returns the thread
+    neither flushes that buffer nor heartbeats its backend: a run that ended, whose
+    backend was then closed and its workspace deleted, is not written to again.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._busy = threading.Lock()
         self._buffers: dict[int, tuple[MetricBuffer, Any]] = {}
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
@@ -253,8 +260,12 @@ class _Worker:
                 self._thread.start()
 
     def unregister(self, buffer: MetricBuffer) -> None:
-        """Stop watching ``buffer``."""
-        with self._lock:
+        """Stop watching ``buffer``; waits for a round in flight to finish."""
+        if threading.current_thread() is self._thread:  # from inside a round
+            with self._lock:
+                self._buffers.pop(id(buffer), None)
+            return
+        with self._busy, self._lock:
             self._buffers.pop(id(buffer), None)
 
     def buffers(self) -> list[MetricBuffer]:
@@ -282,17 +293,20 @@ class _Worker:
             tick = min([0.25, *(b.max_age / 4 for b, _ in items)])
             self._wake.wait(max(tick, 0.01))
             self._wake.clear()
-            now = time.monotonic()
-            for buffer, _ in items:
-                if buffer.due(now):
-                    buffer.flush(raise_errors=False)
-            if now - last_beat >= interval:
-                last_beat = now
-                for backend in {id(b): b for _, b in items}.values():
-                    try:
-                        backend.heartbeat()
-                    except Exception as exc:
-                        log.warning("heartbeat_failed", backend=repr(backend), error=str(exc))
+            with self._busy:
+                with self._lock:  # what is watched now, not before the wait
+                    items = list(self._buffers.values())
+                now = time.monotonic()
+                for buffer, _ in items:
+                    if buffer.due(now):
+                        buffer.flush(raise_errors=False)
+                if now - last_beat >= interval:
+                    last_beat = now
+                    for backend in {id(b): b for _, b in items}.values():
+                        try:
+                            backend.heartbeat()
+                        except Exception as exc:
+                            log.warning("heartbeat_failed", backend=repr(backend), error=str(exc))
 
 
 def _heartbeat_interval() -> float:
@@ -305,6 +319,7 @@ worker = _Worker()
 def _after_fork() -> None:  # pragma: no cover - exercised in forked children
     worker._thread = None
     worker._lock = threading.Lock()
+    worker._busy = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
