@@ -45,13 +45,13 @@ def test_end_waits_for_a_heartbeat_in_flight_and_none_follows(
     run = Tracker(str(root), backend).start_run("e", capture_env=False)
     assert backend.entered.wait(10), "the worker never sent a heartbeat"
 
-    ender = threading.Thread(target=run.end)
-    ender.start()
-    time.sleep(0.3)
-    assert ender.is_alive(), "end() returned while a heartbeat was still writing"
-    backend.release.set()
-    ender.join(10)
-    assert not ender.is_alive()
+    opened = threading.Timer(0.5, backend.release.set)  # the heartbeat ends in 0.5 s
+    opened.start()
+    started = time.monotonic()
+    run.end()
+    took = time.monotonic() - started
+    opened.join()
+    assert took >= 0.45, f"end() returned after {took:.3f} s, while a heartbeat was writing"
 
     beats = backend.beats
     backend.close()
