@@ -1,7 +1,7 @@
 """Object-store tracking on S3: search over N runs, new process, requests and time, vs today.
 
     python benchmarks/bench_s3.py [--runs 2000] [--n 3] [--quick] [--anchor main]
-                                  [--latency 0.03] [--json out.json]
+                                  [--latency 0.03] [--index fresh|settled|both] [--json out.json]
     python benchmarks/bench_s3.py --sqlite 10000   # SQLite filtered search, SQL narrowing
 
 A moto S3 server on 127.0.0.1 that counts requests (tests/_s3counting.py) holds two
@@ -271,6 +271,12 @@ def main() -> None:
     )
     parser.add_argument("--json", help="write the rows to this file")
     parser.add_argument(
+        "--index",
+        choices=["fresh", "settled", "both"],
+        default="both",
+        help="which workspace to fill and search (default both)",
+    )
+    parser.add_argument(
         "--sqlite", type=int, metavar="RUNS", help="only the SQLite filtered search, RUNS runs"
     )
     args = parser.parse_args()
@@ -299,9 +305,12 @@ def main() -> None:
         anchor_url = f"s3://{bucket}-anchor/ws"
         settled_url = f"s3://{bucket}-settled/ws"
         start = time.perf_counter()
-        fill(SRC, url, server.endpoint, runs)
+        kinds = ("fresh", "settled") if args.index == "both" else (args.index,)
+        if "fresh" in kinds:
+            fill(SRC, url, server.endpoint, runs)
+        if "settled" in kinds:
+            fill(SRC, settled_url, server.endpoint, runs, age=SETTLED_AGE)
         print(f"{runs} runs written and compacted in {time.perf_counter() - start:.1f} s")
-        fill(SRC, settled_url, server.endpoint, runs, age=SETTLED_AGE)
         base = base_tree(args.anchor) if args.anchor else None
         if args.anchor and base is None:
             raise SystemExit(f"bench_s3: cannot export git ref {args.anchor!r}")
@@ -313,6 +322,8 @@ def main() -> None:
         server.set_latency(args.latency)  # the searches only: filling stays fast
         rows = []
         for index, where in (("fresh", url), ("settled", settled_url)):
+            if index not in kinds:
+                continue
             for filtered in (False, True):
                 anchor = base if index == "fresh" else None  # the anchor fills one bucket
                 ours_t: list[float] = []
