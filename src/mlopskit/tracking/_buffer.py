@@ -242,7 +242,7 @@ class _Worker:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._busy = threading.Lock()
+        self._busy = threading.RLock()  # re-entrant: a round may unregister
         self._buffers: dict[int, tuple[MetricBuffer, Any]] = {}
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
@@ -261,10 +261,6 @@ class _Worker:
 
     def unregister(self, buffer: MetricBuffer) -> None:
         """Stop watching ``buffer``; waits for a round in flight to finish."""
-        if threading.current_thread() is self._thread:  # from inside a round
-            with self._lock:
-                self._buffers.pop(id(buffer), None)
-            return
         with self._busy, self._lock:
             self._buffers.pop(id(buffer), None)
 
@@ -319,7 +315,7 @@ worker = _Worker()
 def _after_fork() -> None:  # pragma: no cover - exercised in forked children
     worker._thread = None
     worker._lock = threading.Lock()
-    worker._busy = threading.Lock()
+    worker._busy = threading.RLock()
 
 
 if hasattr(os, "register_at_fork"):
