@@ -1127,7 +1127,8 @@ class RunValues(NamedTuple):
     rows: list[tuple[Any, ...]]
     params: list[dict[str, str]]
     tags: list[dict[str, str]]
-    metrics: tuple[tuple[int, ...], tuple[str, ...], tuple[float | None, ...]]
+    #: ``(i, key, value)``: sequences (or NumPy arrays, from an object store's index)
+    metrics: tuple[Any, Any, Any]
     matched: bool = False
 
 
