@@ -46,7 +46,7 @@ from mlopskit.tracking._segments import check_identity, parse_segment_name
 from mlopskit.tracking._validate import MAX_TIME, MIN_TIME
 
 if TYPE_CHECKING:
-    from mlopskit.tracking._sqlite import RunValues
+    from mlopskit.tracking._values import RunValues
 
 __all__ = [
     "COMPRESSION",
@@ -680,7 +680,7 @@ class IndexRows(Mapping[str, IndexRow]):
 
 def index_values(indexes: Sequence[IndexRows]) -> RunValues:
     """The runs of ``indexes`` as the plain values a search's frame is built from
-    (:class:`~mlopskit.tracking._sqlite.RunValues`, as SQLite reads them): rows newest
+    (:class:`~mlopskit.tracking._values.RunValues`, as SQLite reads them): rows newest
     first (then by run id), straight from the checked Arrow columns, no record per run.
 
     The caller answers only with runs the index holds whole (none RUNNING, none with
@@ -690,7 +690,7 @@ def index_values(indexes: Sequence[IndexRows]) -> RunValues:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from mlopskit.tracking._sqlite import RunValues
+    from mlopskit.tracking._values import RunValues
 
     names = (
         *("run_id", "experiment", "name", "status", "start_time", "end_time", "parent_id"),

@@ -111,7 +111,7 @@ from mlopskit.tracking._validate import (
 )
 
 if TYPE_CHECKING:
-    from mlopskit.tracking._sqlite import RunValues
+    from mlopskit.tracking._values import RunValues
 
 __all__ = ["SEGMENT_FORMAT", "ObjectStoreBackend"]
 

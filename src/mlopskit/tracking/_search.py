@@ -26,9 +26,9 @@ from mlopskit.tracking._query import (
     parse_order_by,
 )
 from mlopskit.tracking._run import Run
-from mlopskit.tracking._sqlite import RunValues, SQLiteBackend
 from mlopskit.tracking._status import effective_status
 from mlopskit.tracking._validate import check_status
+from mlopskit.tracking._values import RunValues
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -784,19 +784,22 @@ def _search_columns(
     backend = tracker.backend
     if view != "active":
         return None
+    # by their methods, not their classes: an object-store search imports no SQLite module
+    run_values = getattr(backend, "run_values", None)
     index_values = getattr(backend, "index_values", None)
-    values: RunValues | list[RunRecord] | None
-    if isinstance(backend, SQLiteBackend):
+    found: RunValues | list[RunRecord] | None
+    if run_values is not None:
         # narrowed in SQL where it can be; past 1,000 runs a filter, a status or a limit
         # is answered as select_runs does: the needed fields first, then the kept runs whole
         most = 1000 if node is not None or limit is not None or statuses is not None else None
-        values = backend.run_values(exps, node=node, most=most)
+        found = run_values(exps, node=node, most=most)
     elif index_values is not None:
-        values = index_values(exps)
-        if isinstance(values, list):
-            return values
+        found = index_values(exps)
     else:
         return None
+    if isinstance(found, list):
+        return found
+    values = found
     if values is None or not values.rows:
         return None
     cols = _Columns(values, backend, time.time())
