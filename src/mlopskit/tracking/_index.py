@@ -28,10 +28,10 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlopskit.errors import IntegrityError
 from mlopskit.tracking._model import (
@@ -45,16 +45,21 @@ from mlopskit.tracking._model import (
 from mlopskit.tracking._segments import check_identity, parse_segment_name
 from mlopskit.tracking._validate import MAX_TIME, MIN_TIME
 
+if TYPE_CHECKING:
+    from mlopskit.tracking._values import RunValues
+
 __all__ = [
     "COMPRESSION",
     "INDEX_FORMAT",
     "INDEX_FORMAT_1",
     "IndexRow",
+    "IndexRows",
     "decode_index",
     "encode_index",
     "index_generation",
     "index_hints",
     "index_name",
+    "index_values",
     "read_index",
     "record_of",
     "summary_of",
@@ -355,7 +360,7 @@ def _check_summary(
     return summary, tuple(checked_writers), checked_inputs
 
 
-def decode_index(path: str, blob: bytes, experiment: str) -> dict[str, IndexRow]:
+def decode_index(path: str, blob: bytes, experiment: str) -> Mapping[str, IndexRow]:
     """The rows of the index object at ``path``, each checked; IntegrityError naming it."""
     return read_index(path, blob, experiment)[0]
 
@@ -395,7 +400,9 @@ def index_hints(blob: bytes) -> tuple[float | None, tuple[str, ...]]:
     return mark, tuple(found)
 
 
-def read_index(path: str, blob: bytes, experiment: str) -> tuple[dict[str, IndexRow], float | None]:
+def read_index(
+    path: str, blob: bytes, experiment: str
+) -> tuple[Mapping[str, IndexRow], float | None]:
     """The checked rows of an index object and its watermark (None: an older index).
 
     In an index with a watermark every segment and lifecycle name must be a
@@ -415,6 +422,7 @@ def read_index(path: str, blob: bytes, experiment: str) -> tuple[dict[str, Index
         if b"watermark" in meta:
             watermark = float(meta[b"watermark"].decode("ascii"))
             _need(_is_time(watermark), f"the watermark {watermark!r} is not a time")
+        rows: Mapping[str, IndexRow]
         if found == INDEX_FORMAT:
             rows = _rows(table, experiment, watermark)
         else:
@@ -629,14 +637,99 @@ _INPUT = ("digest", "name", "context")
 _WRITER = ("writer_id", "host", "pid", "heartbeat", "active")
 
 
-def _rows(table: Any, experiment: str, watermark: float | None) -> dict[str, IndexRow]:
+class IndexRows(Mapping[str, IndexRow]):
+    """The checked rows of an index object of :data:`INDEX_FORMAT` (run id → row).
+
+    Every value is checked when the object is read (:func:`read_index`); the
+    :class:`IndexRow` objects are built from the columns on first use of a row, all at
+    once (the run ids alone answer ``in``, ``len`` and iteration). ``columns`` are the
+    checked Arrow arrays by column name: a search's frame reads them as they are
+    (:func:`index_values`), never building a row.
+    """
+
+    def __init__(self, columns: dict[str, Any], ids: list[str], experiment: str) -> None:
+        self.columns = columns
+        self.experiment = experiment
+        self._ids = ids
+        self._known = frozenset(ids)
+        self._rows: dict[str, IndexRow] | None = None
+
+    def _built(self) -> dict[str, IndexRow]:
+        if self._rows is None:
+            self._rows = _build_rows(self.columns, self._ids, self.experiment)
+        return self._rows
+
+    def __getitem__(self, run_id: str) -> IndexRow:
+        if run_id not in self._known:
+            raise KeyError(run_id)
+        return self._built()[run_id]
+
+    def __contains__(self, run_id: object) -> bool:
+        return run_id in self._known
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def get(self, run_id: str, default: Any = None) -> Any:
+        """The row of ``run_id`` (all rows built on first use), or ``default``."""
+        return self._built()[run_id] if run_id in self._known else default
+
+
+def index_values(indexes: Sequence[IndexRows]) -> RunValues:
+    """The runs of ``indexes`` as the plain values a search's frame is built from
+    (:class:`~mlopskit.tracking._values.RunValues`, as SQLite reads them): rows newest
+    first (then by run id), straight from the checked Arrow columns, no record per run.
+
+    The caller answers only with runs the index holds whole (none RUNNING, none with
+    lifecycle events, no file after the index): then these are the records' values.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from mlopskit.tracking._values import RunValues
+
+    names = (
+        *("run_id", "experiment", "name", "status", "start_time", "end_time", "parent_id"),
+        *("user", "host", "params", "tags", "metrics"),
+    )
+    tables = [pa.table({n: index.columns[n] for n in names}) for index in indexes]
+    table = pa.concat_tables(tables) if len(tables) != 1 else tables[0]
+    order = pc.sort_indices(table, [("start_time", "descending"), ("run_id", "ascending")])
+    table = table.take(order)
+    col = {n: _whole(table.column(n)) for n in names}
+    texts = [col[n].to_pylist() for n in names[:4]]
+    times = [col[n].to_pylist() for n in names[4:6]]
+    parents = col["parent_id"].to_pylist()
+    user, host = (pc.fill_null(col[n], "").to_pylist() for n in ("user", "host"))
+    n = len(table)
+    rows = list(zip(*texts, *times, parents, user, host, [True] * n))
+    metrics = col["metrics"]
+    offsets = metrics.offsets.to_numpy()
+    positions = np.repeat(np.arange(n, dtype=np.intp), np.diff(offsets))
+    entries = metrics.values.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
+    keys = entries.field(0).to_pylist()
+    values = entries.field(1).to_numpy(zero_copy_only=False)
+    return RunValues(
+        rows, _maps(col["params"]), _maps(col["tags"]), (positions, keys, values), matched=False
+    )
+
+
+def _rows(table: Any, experiment: str, watermark: float | None) -> IndexRows:
     """The rows of an index of :data:`INDEX_FORMAT`: checked column by column (no value
-    is looked at twice in Python), then built from whole columns."""
+    is looked at twice in Python); built from whole columns when first used."""
     cols = _Columns(table)
     _check_columns(cols, experiment, watermark)
-    col = cols.col
     ids = cols.ids.to_pylist()
     _need(len(set(ids)) == len(ids), "a run has two rows")
+    return IndexRows(cols.col, ids, experiment)
+
+
+def _build_rows(col: dict[str, Any], ids: list[str], experiment: str) -> dict[str, IndexRow]:
+    """The :class:`IndexRow` of each run of checked columns ``col``."""
     inputs = _structs(col["inputs"], _INPUT)
     writers = _structs(col["writers"], _WRITER)
     construct_input = RunInput.model_construct

@@ -58,10 +58,10 @@ import socket
 import threading
 import time
 import warnings
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mlopskit._gc import collector_paused
 from mlopskit._log import get_logger
@@ -74,10 +74,12 @@ from mlopskit.tracking._deletion import apply_lifecycle, encode_event, parse_eve
 from mlopskit.tracking._files import MAX_SPLITS, SegmentFiles
 from mlopskit.tracking._index import (
     IndexRow,
+    IndexRows,
     encode_index,
     index_generation,
     index_hints,
     index_name,
+    index_values,
     read_index,
     summary_of,
 )
@@ -108,6 +110,9 @@ from mlopskit.tracking._validate import (
     is_run_id,
 )
 
+if TYPE_CHECKING:
+    from mlopskit.tracking._values import RunValues
+
 __all__ = ["SEGMENT_FORMAT", "ObjectStoreBackend"]
 
 log = get_logger("mlopskit.tracking")
@@ -135,6 +140,17 @@ def _splits(rows: Iterable[IndexRow], after: str, every: int = RANGE_NAMES) -> l
     ``after`` is cut into ranges of about ``every`` known names, listed at once."""
     names = sorted(n for row in rows for n in (*row.segments, *row.lifecycle) if n > after)
     return names[every - 1 : -1 : every][:MAX_SPLITS]
+
+
+class _Listing(NamedTuple):
+    """What a search of one experiment reads first (``ObjectStoreBackend._listing``)."""
+
+    started: float  # the clock before any listing: the next index's watermark
+    generation: int
+    rows: Mapping[str, IndexRow]  # the newest index's rows ({} when there is none)
+    watermark: float | None
+    timed: bool  # only the time-ordered layout: ``paths`` are the files after the index
+    paths: list[str]
 
 
 @dataclass
@@ -214,11 +230,11 @@ class ObjectStoreBackend:
         self._experiment_of: dict[str, str] = {}
         self.damaged: dict[str, str] = {}
         self.compact_after = compact_after
-        self._indexes: dict[str, tuple[dict[str, IndexRow], float | None] | None] = {}
+        self._indexes: dict[str, tuple[Mapping[str, IndexRow], float | None] | None] = {}
         self._lifecycle_files: dict[str, list[str]] = {}  # run id -> its lifecycle events
         self._events: dict[str, LifecycleEvent | None] = {}  # parsed (they never change)
         self._created: dict[str, float | None] = {}  # run id -> when its identity was made
-        self._known: dict[str, tuple[int, dict[str, IndexRow], float | None]] = {}
+        self._known: dict[str, tuple[int, Mapping[str, IndexRow], float | None]] = {}
         self._hints: dict[str, tuple[str, ...]] = {}  # index path -> its listing splits
         #: Known names per range of a listing after an index's watermark (the splits a
         #: compactor writes into the index; see :meth:`SegmentFiles.list_after`).
@@ -763,32 +779,71 @@ class ObjectStoreBackend:
                     self._report(exc.path or rid, str(exc))
         else:
             wanted = None
-            if experiments is None:
-                exps = set(self.experiments())
-            else:
-                exps = {check_experiment(e) for e in experiments}
+            exps = self._scope(experiments)
         records: list[RunRecord] = []
         with collector_paused():
             for exp in sorted(exps):
                 records.extend(self._list_experiment(exp, wanted, keys)[0])
+        return self._finish(records)
+
+    def _scope(self, experiments: Collection[str] | None) -> set[str]:
+        """The experiments a listing of ``experiments`` (all when None) reads."""
+        if experiments is None:
+            return set(self.experiments())
+        return {check_experiment(e) for e in experiments}
+
+    def _finish(self, records: list[RunRecord]) -> list[RunRecord]:
+        """Listed records with their writers' heartbeats and lifecycle applied."""
         self._writers([r for r in records if r.status == "RUNNING"])
         self._apply_lifecycle(records)
         return records
 
-    def _list_experiment(
-        self,
-        experiment: str,
-        wanted: set[str] | None,
-        keys: Collection[str] | None,
-        *,
-        force: bool = False,
-    ) -> tuple[list[RunRecord], str | None]:
-        """The runs of one experiment: index rows where they are current, else segments.
+    def index_values(
+        self, experiments: Collection[str] | None = None
+    ) -> RunValues | list[RunRecord]:
+        """The runs of ``experiments`` (all when None) for a search's frame, with the
+        requests of :meth:`list_runs`: the index's columns as plain values when the
+        newest index of each experiment holds every run whole (a settled index: no file
+        listed after it, no run RUNNING or with lifecycle events), else the records
+        ``list_runs`` returns (from the same listing: no request made twice).
+        """
+        records: list[RunRecord] = []
+        with collector_paused():
+            listings = [(exp, self._listing(exp)) for exp in sorted(self._scope(experiments))]
+            whole = [self._whole_index(exp, listing) for exp, listing in listings]
+            if all(index is not None for index in whole):
+                return index_values([index for index in whole if index is not None])
+            for exp, listing in listings:
+                records.extend(self._merge(exp, listing, None, None)[0])
+        return self._finish(records)
+
+    def _whole_index(self, experiment: str, listing: _Listing) -> IndexRows | None:
+        """The newest index of ``experiment`` when its rows are the runs whole (see
+        :meth:`index_values`), its runs noted as :meth:`_merge` notes them; else None."""
+        index = listing.rows
+        if not (listing.timed and listing.watermark is not None and isinstance(index, IndexRows)):
+            return None
+        if listing.paths:  # files after the index: the records merge them
+            return None
+        import pyarrow.compute as pc
+
+        cols = index.columns
+        running = pc.any(pc.equal(cols["status"], "RUNNING")).as_py()
+        events = pc.max(pc.list_value_length(cols["lifecycle"])).as_py()
+        if running or (events or 0) > 0:
+            return None
+        if self._lifecycle_files:
+            for run_id in index:
+                self._lifecycle_files.pop(run_id, None)
+        self._experiment_of.update(dict.fromkeys(index, experiment))
+        return index
+
+    def _listing(self, experiment: str) -> _Listing:
+        """The newest index of ``experiment`` and the files a search lists besides it.
 
         In the time-ordered layout a listing after the index's watermark (minus
         :attr:`margin`) finds every file the index does not hold; with files of the
         older per-run layout present, the whole experiment is listed (as before).
-        Also returns the index object this call created (when it compacted), or None.
         """
         started = self.clock()  # before any listing: the next index's watermark
         base = self._segments_dir(experiment)
@@ -811,12 +866,39 @@ class ObjectStoreBackend:
                 after = None if watermark is None else _after(watermark - self.margin)
                 splits = _splits(index.values(), after, self.range_names) if after else []
                 paths = self.files.list_after(base, after, splits)
-        if timed:
-            listed = self._collect(paths)
-            held = index if watermark is not None else {}
-        else:
-            listed = self._collect(self.files.find(self._path("experiments", experiment)))
-            held = {}
+        if not timed:
+            paths = self.files.find(self._path("experiments", experiment))
+        return _Listing(started, generation, index, watermark, timed, paths)
+
+    def _list_experiment(
+        self,
+        experiment: str,
+        wanted: set[str] | None,
+        keys: Collection[str] | None,
+        *,
+        force: bool = False,
+    ) -> tuple[list[RunRecord], str | None]:
+        """The runs of one experiment: index rows where they are current, else segments.
+
+        Also returns the index object this call created (when it compacted), or None.
+        """
+        return self._merge(experiment, self._listing(experiment), wanted, keys, force=force)
+
+    def _merge(
+        self,
+        experiment: str,
+        listing: _Listing,
+        wanted: set[str] | None,
+        keys: Collection[str] | None,
+        *,
+        force: bool = False,
+    ) -> tuple[list[RunRecord], str | None]:
+        """The runs of :meth:`_listing`'s ``listing``: index rows where they are current,
+        else segments; and the index object this call created (when it compacted)."""
+        started, generation, index, watermark, timed, paths = listing
+        base = self._segments_dir(experiment)
+        listed = self._collect(paths)
+        held: Mapping[str, IndexRow] = index if timed and watermark is not None else {}
         records: list[RunRecord] = []
         rows: dict[str, IndexRow] = {}
         unfolded: dict[str, _RunFiles] = {}  # runs with files but no record (yet)
@@ -946,7 +1028,7 @@ class ObjectStoreBackend:
         self,
         experiment: str,
         early: Callable[[float | None, tuple[str, ...]], None] | None = None,
-    ) -> tuple[int, dict[str, IndexRow], float | None]:
+    ) -> tuple[int, Mapping[str, IndexRow], float | None]:
         """The newest index generation of ``experiment``, its rows and its watermark.
 
         (0, {}, None) when there is none; a damaged generation is skipped for the one
@@ -958,7 +1040,7 @@ class ObjectStoreBackend:
         generations = sorted(
             g for name in self.files.children(base) if (g := index_generation(name)) is not None
         )
-        result: tuple[int, dict[str, IndexRow], float | None] = (
+        result: tuple[int, Mapping[str, IndexRow], float | None] = (
             generations[-1] if generations else 0,
             {},
             None,

@@ -26,9 +26,9 @@ from mlopskit.tracking._query import (
     parse_order_by,
 )
 from mlopskit.tracking._run import Run
-from mlopskit.tracking._sqlite import RunValues, SQLiteBackend
 from mlopskit.tracking._status import effective_status
 from mlopskit.tracking._validate import check_status
+from mlopskit.tracking._values import RunValues
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -138,8 +138,12 @@ def select_runs(
     limit: int | None = None,
     status: str | Iterable[str] | None = None,
     run_view: str = "active",
+    listed: list[RunRecord] | None = None,
 ) -> list[RunRecord]:
-    """The matching records, ordered and limited (the engine of ``search_runs``)."""
+    """The matching records, ordered and limited (the engine of ``search_runs``).
+
+    ``listed``: the whole records of ``experiment`` already listed (not listed again).
+    """
     view, node, keys, statuses, exps = _plan(experiment, filter, order_by, limit, status, run_view)
     wanted = {f.key for f in fields_of(node) | {k.field for k in keys} if f.kind != "attributes"}
     backend = tracker.backend
@@ -152,7 +156,9 @@ def select_runs(
     ids = narrowing(exps, node) if node is not None and narrowing is not None else None
     if ids is not None and len(ids) <= 1000:
         narrow = False  # few SQL candidates: read whole once, not narrowed then re-read
-    if ids is not None:
+    if listed is not None:
+        records, narrow = listed, False
+    elif ids is not None:
         records = backend.list_runs(run_ids=ids, keys=wanted if narrow else None)
     else:
         records = backend.list_runs(exps, keys=wanted if narrow else None)
@@ -617,7 +623,7 @@ class _Columns:
     :meth:`get` reads are made from them on first use.
     """
 
-    def __init__(self, values: RunValues, backend: SQLiteBackend, now: float) -> None:
+    def __init__(self, values: RunValues, backend: Any, now: float) -> None:
         rows = values.rows
         (run_id, experiment, name, status, start, end, parent, user, host, _) = zip(*rows)
         self.n = n = len(rows)
@@ -767,18 +773,33 @@ def _search_columns(
     limit: int | None,
     status: str | Iterable[str] | None,
     run_view: str,
-) -> pd.DataFrame | None:
-    """``search_runs`` from plain SQL rows (SQLite); None when the records must answer:
+) -> pd.DataFrame | list[RunRecord] | None:
+    """``search_runs`` from plain values: SQL rows (SQLite) or the columns of a settled
+    run index (object store, ``index_values``). None when the records must answer:
     another backend, a view other than active, no run, more than 1,000 runs to narrow,
-    or rows ``run_values`` leaves to the records (damaged, deleted or restored runs)."""
+    or rows ``run_values`` leaves to the records (damaged, deleted or restored runs);
+    the records themselves when the object store listed them instead (runs the index
+    does not hold whole: :func:`_search_records` then lists nothing again)."""
     view, node, keys, statuses, exps = _plan(experiment, filter, order_by, limit, status, run_view)
     backend = tracker.backend
-    if not isinstance(backend, SQLiteBackend) or view != "active":
+    if view != "active":
         return None
-    # narrowed in SQL where it can be; past 1,000 runs a filter, a status or a limit is
-    # answered as select_runs does: the needed fields first, then the kept runs whole
-    most = 1000 if node is not None or limit is not None or statuses is not None else None
-    values = backend.run_values(exps, node=node, most=most)
+    # by their methods, not their classes: an object-store search imports no SQLite module
+    run_values = getattr(backend, "run_values", None)
+    index_values = getattr(backend, "index_values", None)
+    found: RunValues | list[RunRecord] | None
+    if run_values is not None:
+        # narrowed in SQL where it can be; past 1,000 runs a filter, a status or a limit
+        # is answered as select_runs does: the needed fields first, then the kept runs whole
+        most = 1000 if node is not None or limit is not None or statuses is not None else None
+        found = run_values(exps, node=node, most=most)
+    elif index_values is not None:
+        found = index_values(exps)
+    else:
+        return None
+    if isinstance(found, list):
+        return found
+    values = found
     if values is None or not values.rows:
         return None
     cols = _Columns(values, backend, time.time())
@@ -829,7 +850,9 @@ def search_runs(
     """
     args = (tracker, experiment, filter, order_by, limit, status, run_view)
     frame = _search_columns(*args)
-    return _search_records(*args) if frame is None else frame
+    if frame is None or isinstance(frame, list):
+        return _search_records(*args, listed=frame)
+    return frame
 
 
 def _search_records(
@@ -840,8 +863,10 @@ def _search_records(
     limit: int | None,
     status: str | Iterable[str] | None,
     run_view: str,
+    listed: list[RunRecord] | None = None,
 ) -> pd.DataFrame:
-    """``search_runs`` from records (every backend; any run, damaged or deleted)."""
+    """``search_runs`` from records (every backend; any run, damaged or deleted);
+    ``listed``: the records of ``experiment`` already listed."""
     records = select_runs(
         tracker,
         experiment,
@@ -850,6 +875,7 @@ def _search_records(
         limit=limit,
         status=status,
         run_view=run_view,
+        listed=listed,
     )
     frame = to_frame(records)
     if check_view(run_view) != "active":

@@ -37,6 +37,7 @@ from mlopskit._config import make_local_root, setting
 from mlopskit._log import get_logger
 from mlopskit._retry import RetryPolicy, retry
 from mlopskit.errors import IntegrityError, MlopskitError, NotFoundError, StorageError
+from mlopskit.tracking._values import RunValues
 
 if TYPE_CHECKING:
     from mlopskit.store import ArtifactRef
@@ -1111,24 +1112,6 @@ class RunRows(NamedTuple):
     params: dict[str, str]
     tags: dict[str, str]
     metrics: list[tuple[str, str, float | None]]
-
-
-class RunValues(NamedTuple):
-    """Runs as plain values (:meth:`SQLiteBackend.run_values`).
-
-    ``rows`` are :class:`RunRows`' rows, newest first; ``params`` and ``tags`` hold
-    each run's params and tags as a dict, in the order of ``rows``; ``metrics`` are the
-    latest metrics as three columns ``(i, key, value)`` in no particular row order, ``i``
-    the run's index in ``rows`` (a NaN latest metric as None; three empty columns when
-    there is none); ``matched`` is True when SQL answered the whole filter (the rows are
-    exactly the runs that match it).
-    """
-
-    rows: list[tuple[Any, ...]]
-    params: list[dict[str, str]]
-    tags: list[dict[str, str]]
-    metrics: tuple[tuple[int, ...], tuple[str, ...], tuple[float | None, ...]]
-    matched: bool = False
 
 
 #: ``PAUSED_TAG`` and ``_validate``'s time range, statuses and name rule (the records and
