@@ -142,6 +142,8 @@ def bench_all(session: nox.Session) -> None:
     args += [
         "--args",
         f"serve=--mlflow-python {serve['mlflow']} --mlserver-python {serve['mlserver']}",
+        "--args",
+        "s3=--settled-runs 10000",  # issue 15's size for the index-covered search
     ]
     if "--out" not in args:
         day = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")

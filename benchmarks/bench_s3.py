@@ -1,7 +1,8 @@
 """Object-store tracking on S3: search over N runs, new process, requests and time, vs today.
 
-    python benchmarks/bench_s3.py [--runs 2000] [--n 3] [--quick] [--anchor main]
-                                  [--latency 0.03] [--index fresh|settled|both] [--json out.json]
+    python benchmarks/bench_s3.py [--runs 2000] [--settled-runs 10000] [--n 3] [--quick]
+                                  [--anchor main] [--latency 0.03]
+                                  [--index fresh|settled|both] [--json out.json]
     python benchmarks/bench_s3.py --sqlite 10000   # SQLite filtered search, SQL narrowing
 
 A moto S3 server on 127.0.0.1 that counts requests (tests/_s3counting.py) holds two
@@ -13,8 +14,13 @@ them all); in the *settled* one the writers' clock was set an hour back, so the 
 was compacted after the margin had passed (what a search meets once the runs it reads
 are more than five minutes older than the newest index). Each figure
 is one fresh process doing one ``search_runs`` (timed after ``import pandas,
-pyarrow.parquet``): each figure against its budget (issue 15: <= 1 s, filter + order
-<= 1.5 s, <= 20 requests). With ``--anchor REF``, also the same search by the code of git
+pyarrow.parquet``): each figure against its budget. The settled workspace holds
+``--settled-runs`` runs (default ``--runs``; ``bench_all`` uses 10,000, the size issue 15
+names) and carries the issue's goals for runs an index covers: <= 1 s, filter + order
+<= 1.5 s, <= 20 requests. The fresh workspace carries <= 20 requests and the issue's
+"10x faster than the object-store search before the index" (101 s at 2,000 runs in the
+issue, so <= 10.1 s): every one of its files is newer than what an index can vouch for,
+the case the issue's "plus one request per segment newer than the index" allows for. With ``--anchor REF``, also the same search by the code of git
 ref REF (exported to a temporary directory) over a second workspace of the same runs
 written and compacted by that code (each version reads the layout it writes), the two
 alternating (ABAB), each workspace in its own bucket (moto, unlike S3, answers a LIST by
@@ -252,6 +258,12 @@ def _bench_sqlite(tracker: Any, runs: int, n: int) -> list[dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=2000)
+    parser.add_argument(
+        "--settled-runs",
+        type=int,
+        metavar="RUNS",
+        help="runs in the settled workspace (default: --runs; bench_all: 10000)",
+    )
     parser.add_argument("--n", type=int, default=3, help="repetitions of each figure")
     parser.add_argument("--quick", action="store_true", help="300 runs, n=3")
     parser.add_argument(
@@ -281,6 +293,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     runs = 300 if args.quick else args.runs
+    settled_runs = runs if args.quick or not args.settled_runs else args.settled_runs
     if args.sqlite:
         rows = bench_sqlite(args.sqlite, max(args.n, 5))
         if args.json:
@@ -309,8 +322,8 @@ def main() -> None:
         if "fresh" in kinds:
             fill(SRC, url, server.endpoint, runs)
         if "settled" in kinds:
-            fill(SRC, settled_url, server.endpoint, runs, age=SETTLED_AGE)
-        print(f"{runs} runs written and compacted in {time.perf_counter() - start:.1f} s")
+            fill(SRC, settled_url, server.endpoint, settled_runs, age=SETTLED_AGE)
+        print(f"runs written and compacted in {time.perf_counter() - start:.1f} s")
         base = base_tree(args.anchor) if args.anchor else None
         if args.anchor and base is None:
             raise SystemExit(f"bench_s3: cannot export git ref {args.anchor!r}")
@@ -321,7 +334,7 @@ def main() -> None:
             print(f"the anchor's {runs} runs written in {time.perf_counter() - start:.1f} s")
         server.set_latency(args.latency)  # the searches only: filling stays fast
         rows = []
-        for index, where in (("fresh", url), ("settled", settled_url)):
+        for index, where, size in (("fresh", url, runs), ("settled", settled_url, settled_runs)):
             if index not in kinds:
                 continue
             for filtered in (False, True):
@@ -337,16 +350,16 @@ def main() -> None:
                         base_r.append(r)
                     t, r, n_ours = search(SRC, where, server, filtered)
                     if not filtered:
-                        assert n_ours == runs, f"the search found {n_ours} of {runs} runs"
+                        assert n_ours == size, f"the search found {n_ours} of {size} runs"
                     ours_t.append(t)
                     ours_r.append(r)
                     if anchor is not None:
                         assert n == n_ours, f"the anchor found {n} rows, mlopskit {n_ours}"
                 what = "filter + order" if filtered else "search_runs(experiment)"
-                what += f", {runs} runs{INDEX[index]}"
+                what += f", {size} runs{INDEX[index]}"
                 if args.latency:
                     what += f" ({args.latency * 1000:g} ms a request)"
-                goal_t = 1.5 if filtered else 1.0
+                goal_t = (1.5 if filtered else 1.0) if index == "settled" else 10.1
                 rows += row(f"{what}, new process", "s", ours_t, base_t, f"<= {goal_t}")
                 rows += row(f"{what}: requests", "requests", ours_r, base_r, "<= 20")
         if args.json:
