@@ -12,7 +12,8 @@ request), ``error`` (None when the prediction succeeded), ``input.<column>`` and
 so any number of processes — on any machine sharing an S3 bucket — log to one store
 with no contention and no lost record.
 
-``log()`` only appends to an in-memory list under a lock. The buffer becomes a
+``log()`` only appends to an in-memory list under a lock (``log_request()`` takes the
+record's fields, so the server makes no record object per request). The buffer becomes a
 segment when it holds ``max_rows`` rows or about ``max_bytes`` of inputs, or when
 ``flush_every`` seconds have passed since the last write: ``log()`` hands the full
 buffer to the logger's writer thread, which builds the frame, encodes the Parquet file
