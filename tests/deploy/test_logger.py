@@ -70,6 +70,31 @@ class TestRoundTrip:
         assert frame["error"].isna().tolist() == [True, True, False]
         assert frame["error"].iloc[2] == "boom"
 
+    def test_log_request_reads_back_as_log_of_a_record(self, file_store: ArtifactStore) -> None:
+        """A request logged by its fields (what serve() does) reads back as the same
+        request logged as a PredictionRecord, and is sampled and buffered the same way."""
+        fields: dict[str, Any] = {
+            "outputs": np.array([0.25, 0.75]),
+            "model": "sha256:abc",
+            "variant": "canary",
+            "latency_ms": 1.5,
+            "request_id": "r1",
+            "time": 10.0,
+            "error": None,
+        }
+        numeric = pd.DataFrame(np.arange(4.0).reshape(2, 2), columns=["a", "b"])
+        with PredictionLogger(file_store, name="records") as by_record:
+            assert by_record.log(PredictionRecord(inputs=numeric, **fields))
+            assert by_record.log(PredictionRecord(inputs=_batch(1, 2), **fields, extra={"k": 1}))
+        with PredictionLogger(file_store, name="fields") as by_fields:
+            assert by_fields.log_request(numeric, **fields)
+            assert by_fields.log_request(_batch(1, 2), **fields, extra={"k": 1})
+            assert by_fields.segments() == []  # buffered until close
+        pd.testing.assert_frame_equal(by_fields.read(), by_record.read())
+        with PredictionLogger(file_store, name="none", sample=0.0) as sampled:
+            assert not sampled.log_request(numeric, **fields)
+        assert sampled.dropped == 1 and len(sampled.read()) == 0
+
     def test_filters(self, file_store: ArtifactStore) -> None:
         """read() filters by time window, model digest and variant."""
         with PredictionLogger(file_store, name="m") as plog:

@@ -12,7 +12,8 @@ request), ``error`` (None when the prediction succeeded), ``input.<column>`` and
 so any number of processes — on any machine sharing an S3 bucket — log to one store
 with no contention and no lost record.
 
-``log()`` only appends to an in-memory list under a lock. The buffer becomes a
+``log()`` only appends to an in-memory list under a lock (``log_request()`` takes the
+record's fields, so the server makes no record object per request). The buffer becomes a
 segment when it holds ``max_rows`` rows or about ``max_bytes`` of inputs, or when
 ``flush_every`` seconds have passed since the last write: ``log()`` hands the full
 buffer to the logger's writer thread, which builds the frame, encodes the Parquet file
@@ -58,6 +59,9 @@ log = get_logger("mlopskit.deploy.logger")
 PARQUET = "application/vnd.apache.parquet"
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._@+=,-]*$")
 META_COLUMNS = ("request_id", "time", "model", "variant", "latency_ms", "row", "error")
+_NO_EXTRA: dict[str, Any] = {}  # the extras of a request logged without any (never written to)
+_now = time.time
+_monotonic = time.monotonic
 
 
 @dataclass(frozen=True)
@@ -213,26 +217,72 @@ class PredictionLogger:
             InvalidInputError: the logger is closed, or the record has no ``inputs``.
         """
         rec = _as_record(record)
-        inputs = rec.inputs
-        block = self._block(inputs)
-        entry = (
-            None if block else inputs,
-            *(block or (None, None)),
+        return self.log_request(
+            rec.inputs,
             rec.outputs,
-            rec.request_id or uuid.uuid4().hex,
-            time.time() if rec.time is None else rec.time,
-            rec.model,
-            rec.variant,
-            rec.latency_ms,
-            rec.error,
-            rec.extra,
+            model=rec.model,
+            variant=rec.variant,
+            latency_ms=rec.latency_ms,
+            request_id=rec.request_id,
+            time=rec.time,
+            error=rec.error,
+            extra=rec.extra,
         )
-        if block:
-            rows = len(block[1])
-            size = rows * 8 * max(len(block[0]), 1)  # a cheap estimate
+
+    def log_request(
+        self,
+        inputs: Any,
+        outputs: Any = None,
+        *,
+        model: str = "",
+        variant: str = "",
+        latency_ms: float = 0.0,
+        request_id: str = "",
+        time: float | None = None,
+        error: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> bool:
+        """:meth:`log` of a record given as its fields (what ``serve()`` calls for each
+        request: no :class:`PredictionRecord` is made); returns whether it was kept.
+
+        Raises:
+            InvalidInputError: the logger is closed.
+        """
+        block = self._block(inputs)
+        entry: _Entry
+        if block is not None:
+            names, values = block
+            rows = len(values)
+            size = rows * 8 * (len(names) or 1)  # a cheap estimate
+            entry = (
+                None,
+                names,
+                values,
+                outputs,
+                request_id or uuid.uuid4().hex,
+                _now() if time is None else time,
+                model,
+                variant,
+                latency_ms,
+                error,
+                _NO_EXTRA if extra is None else extra,
+            )
         else:
             rows = _rows(inputs)
             size = rows * 8 * max(len(getattr(inputs, "columns", ())), 1)
+            entry = (
+                inputs,
+                None,
+                None,
+                outputs,
+                request_id or uuid.uuid4().hex,
+                _now() if time is None else time,
+                model,
+                variant,
+                latency_ms,
+                error,
+                _NO_EXTRA if extra is None else extra,
+            )
         with self._lock:
             if self._closed:
                 raise InvalidInputError(
@@ -244,12 +294,16 @@ class PredictionLogger:
             self._buffer.append(entry)
             self._buffered_rows += rows
             self._buffered_bytes += size
-            full = self._buffered_rows >= self.max_rows or self._buffered_bytes >= self.max_bytes
-            due = (
-                self.flush_every is not None
-                and time.monotonic() - self._last_write >= self.flush_every
+            batch = (
+                self._take()
+                if self._buffered_rows >= self.max_rows
+                or self._buffered_bytes >= self.max_bytes
+                or (
+                    self.flush_every is not None
+                    and _monotonic() - self._last_write >= self.flush_every
+                )
+                else None
             )
-            batch = self._take() if full or due else None
         if batch:
             self._submit(batch)
         return True
@@ -320,8 +374,8 @@ class PredictionLogger:
         """Whether the writer thread is behind: ``max_pending`` buffers wait for it, so
         the next full buffer would wait too (``serve()`` then logs from a worker thread,
         never from its event loop)."""
-        pending = self._queue
-        return pending is not None and pending.full()
+        pending = self._queue  # the deque's length, read without the queue's lock
+        return pending is not None and len(pending.queue) >= self.max_pending
 
     def _run_writer(self, pending: queue.Queue[list[_Entry] | None]) -> None:
         while True:
@@ -616,10 +670,13 @@ def _single_block(frame: Any) -> Any:
     """What ``frame.to_numpy()`` gives when pandas holds the frame as one numeric numpy
     block (the frames the server's codec makes), read from the block manager as
     ``to_numpy`` does (a view, rows first); None otherwise (then the public way)."""
-    blocks = getattr(getattr(frame, "_mgr", None), "blocks", None)
-    if blocks is None or len(blocks) != 1:
+    try:
+        blocks = frame._mgr.blocks
+        if len(blocks) != 1:
+            return None
+        values: Any = blocks[0].values
+    except (AttributeError, TypeError):  # another pandas' internals: the public way
         return None
-    values: Any = getattr(blocks[0], "values", None)
     if type(values) is not _TYPES["ndarray"] or values.ndim != 2 or values.dtype.kind not in "biuf":
         return None
     return values.T

@@ -315,18 +315,15 @@ class _Handler:
             return
         error = None if answer.status == 200 else answer.body.decode("utf-8", "replace")
         try:
-            from mlopskit.deploy._logger import PredictionRecord
-
-            logger.log(
-                PredictionRecord(
-                    inputs=frame,
-                    outputs=outputs,
-                    model=str(getattr(predictor, "digest", "")),
-                    variant=variant,
-                    latency_ms=seconds * 1e3,
-                    request_id=rid,
-                    error=error,
-                )
+            # The record's fields, not a PredictionRecord: this runs for every request.
+            logger.log_request(
+                frame,
+                outputs,
+                model=str(getattr(predictor, "digest", "")),
+                variant=variant,
+                latency_ms=seconds * 1e3,
+                request_id=rid,
+                error=error,
             )
         except Exception as exc:  # logging never fails a prediction that succeeded
             log.warning("prediction_log_failed", error=repr(exc))
