@@ -141,7 +141,10 @@ def bench_all(session: nox.Session) -> None:
     args = list(session.posargs)
     args += [
         "--args",
-        f"serve=--mlflow-python {serve['mlflow']} --mlserver-python {serve['mlserver']}",
+        # the lean client (one selectors loop, pre-encoded requests) since run13: a third of
+        # http.client's CPU per request, so less of each p99 is the client's own
+        f"serve=--mlflow-python {serve['mlflow']} --mlserver-python {serve['mlserver']} "
+        "--client lean",
         "--args",
         "s3=--settled-runs 10000",  # issue 15's size for the index-covered search
     ]
