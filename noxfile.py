@@ -104,9 +104,10 @@ def serve_anchor_pythons(session: nox.Session) -> dict[str, str]:
     """
     import pathlib
 
-    sklearn = session.run(
-        "python", "-c", "import sklearn; print(sklearn.__version__)", silent=True
-    ).strip()
+    out = session.run("python", "-c", "import sklearn; print(sklearn.__version__)", silent=True)
+    if out is None:  # `nox --install-only`: commands do not run, nothing to pin against
+        return {"mlflow": "", "mlserver": ""}
+    sklearn = out.strip()
     anchors = {
         "mlflow": ["mlflow==3.17.2"],
         # MLServer 1.7.1's worker dies with uvloop 0.22 (SeldonIO/MLServer#2286)
