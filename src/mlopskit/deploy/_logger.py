@@ -249,40 +249,27 @@ class PredictionLogger:
             InvalidInputError: the logger is closed.
         """
         block = self._block(inputs)
-        entry: _Entry
-        if block is not None:
-            names, values = block
+        if block is not None:  # one numeric block: kept as its names and values
+            frame, (names, values) = None, block
             rows = len(values)
             size = rows * 8 * (len(names) or 1)  # a cheap estimate
-            entry = (
-                None,
-                names,
-                values,
-                outputs,
-                request_id or uuid.uuid4().hex,
-                _now() if time is None else time,
-                model,
-                variant,
-                latency_ms,
-                error,
-                _NO_EXTRA if extra is None else extra,
-            )
         else:
+            frame, names, values = inputs, None, None
             rows = _rows(inputs)
             size = rows * 8 * max(len(getattr(inputs, "columns", ())), 1)
-            entry = (
-                inputs,
-                None,
-                None,
-                outputs,
-                request_id or uuid.uuid4().hex,
-                _now() if time is None else time,
-                model,
-                variant,
-                latency_ms,
-                error,
-                _NO_EXTRA if extra is None else extra,
-            )
+        entry: _Entry = (
+            frame,
+            names,
+            values,
+            outputs,
+            request_id or uuid.uuid4().hex,
+            _now() if time is None else time,
+            model,
+            variant,
+            latency_ms,
+            error,
+            _NO_EXTRA if extra is None else extra,
+        )
         with self._lock:
             if self._closed:
                 raise InvalidInputError(
