@@ -1,13 +1,19 @@
-"""Fixtures for the tracker tests: a fresh workspace per test, made current."""
+"""Fixtures for the tracker tests: a fresh workspace per test, made current; this directory
+on sys.path (``run_specs``)."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from mlopskit import _context
+
+_HERE = str(Path(__file__).parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
 
 
 @pytest.fixture

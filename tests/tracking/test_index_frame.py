@@ -14,9 +14,10 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from run_specs import write_runs
 
 from mlopskit.errors import NotFoundError
-from mlopskit.tracking import ObjectStoreBackend, RunRecord, Tracker
+from mlopskit.tracking import ObjectStoreBackend, Tracker
 from mlopskit.tracking._search import _search_columns
 
 MARGIN = 30.0  # seconds a search lists before the watermark (300 by default)
@@ -77,34 +78,7 @@ def _backend(url: str, lag: float = 0.0) -> ObjectStoreBackend:
 
 def _fill(url: str, runs: list[dict[str, Any]]) -> None:
     """``runs`` written by writers whose clock lags (RUNNING where ``length`` is None)."""
-    tracker = Tracker(url, _backend(url, LAG))
-    backend = tracker.backend
-    parent = None
-    for spec in runs:
-        run_id = uuid.uuid4().hex
-        tags = {} if spec["t"] is None else {"t": spec["t"]}
-        if spec["paused"] is not None:
-            tags["mlopskit.paused"] = spec["paused"]
-        backend.create_run(
-            RunRecord(
-                run_id=run_id,
-                experiment=spec["experiment"],
-                name=spec["name"],
-                status="RUNNING",
-                start_time=spec["start"],
-                host="h",
-                parent_id=parent if spec["parent"] else None,
-                params={k: spec[k] for k in ("p", "q") if spec[k] is not None},
-                tags=tags,
-            )
-        )
-        points = [(k, spec[k], 0, time.time()) for k in ("m", "n") if spec[k] is not None]
-        backend.log_metrics(run_id, points)
-        if spec["length"] is not None:
-            backend.finish(run_id, spec["status"], spec["start"] + spec["length"])
-        if spec["deleted"]:
-            tracker.delete_run(run_id)
-        parent = run_id
+    write_runs(Tracker(url, _backend(url, LAG)), runs)
 
 
 def _search(url: str, search: dict[str, Any]) -> Any:

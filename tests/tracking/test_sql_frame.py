@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
 import uuid
 import warnings
 from pathlib import Path
@@ -14,6 +13,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from run_specs import write_runs
 
 from mlopskit.errors import IntegrityError, NotFoundError
 from mlopskit.tracking import RunRecord, SQLiteBackend, Tracker
@@ -68,36 +68,8 @@ ORDERS = st.sampled_from(
 
 def _fill(root: Path, runs: list[dict[str, Any]]) -> Tracker:
     """A SQLite workspace holding ``runs`` (RUNNING where ``length`` is None)."""
-    backend = SQLiteBackend(root / "tracking.sqlite")
-    tracker = Tracker(str(root), backend)
-    parent = None
-    for spec in runs:
-        run_id = uuid.uuid4().hex
-        tags = {} if spec["t"] is None else {"t": spec["t"]}
-        if spec["paused"] is not None:
-            tags["mlopskit.paused"] = spec["paused"]
-        params = {k: spec[k] for k in ("p", "q") if spec[k] is not None}
-        backend.create_run(
-            RunRecord(
-                run_id=run_id,
-                experiment=spec["experiment"],
-                name=spec["name"],
-                status="RUNNING",
-                start_time=spec["start"],
-                user=spec["user"],
-                host="h",
-                parent_id=parent if spec["parent"] else None,
-                params=params,
-                tags=tags,
-            )
-        )
-        points = [(k, spec[k], 0, time.time()) for k in ("m", "n") if spec[k] is not None]
-        backend.log_metrics(run_id, points)
-        if spec["length"] is not None:
-            backend.finish(run_id, spec["status"], spec["start"] + spec["length"])
-        if spec["deleted"]:
-            tracker.delete_run(run_id)
-        parent = run_id
+    tracker = Tracker(str(root), SQLiteBackend(root / "tracking.sqlite"))
+    write_runs(tracker, runs)
     return tracker
 
 
