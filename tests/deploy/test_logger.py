@@ -440,6 +440,31 @@ def test_segments_read_back_as_the_frame_path_writes_them(records: list[dict[str
     pd.testing.assert_frame_equal(_read(data), _read(_logger._parquet(frame)))
 
 
+@pytest.mark.parametrize("sizes", [[2, 0], [0, 1, 1], [1, 0, 0, 2]])
+def test_a_request_of_no_rows_logs_no_row(sizes: list[int]) -> None:
+    """A request whose inputs have no rows logs nothing, and every other request's rows
+    keep their own id on both paths, even when the totals make one row per request."""
+    plog = PredictionLogger(ArtifactStore(f"memory://segments-{uuid.uuid4().hex}"), name="m")
+    cols = pd.Index(["a", "b"])
+    for i, n in enumerate(sizes):
+        plog.log(
+            PredictionRecord(
+                pd.DataFrame(np.full((n, 2), float(i)), columns=cols),
+                np.arange(n),
+                "m",
+                request_id=f"r{i}",
+            )
+        )
+    batch = plog._buffer
+    data, got_sizes = _logger._segment(batch)
+    assert got_sizes == sizes
+    want = [f"r{i}" for i, n in enumerate(sizes) for _ in range(n)]
+    assert _read(data)["request_id"].tolist() == want
+    assert _read(data)["input.a"].tolist() == [float(int(r[1:])) for r in want]
+    frame, _ = _logger._frame_of(batch)
+    pd.testing.assert_frame_equal(_read(data), _read(_logger._parquet(frame)))
+
+
 def test_the_servers_batches_skip_the_frame() -> None:
     """One-row numeric frames with numeric outputs (what serve() logs) take the array path."""
     plog = PredictionLogger(ArtifactStore(f"memory://segments-{uuid.uuid4().hex}"), name="m")
