@@ -916,8 +916,8 @@ def _arrow_table(batch: list[_Entry]) -> tuple[Any, list[int]] | None:
     if len(set(labels)) != len(labels):
         return None  # duplicate input columns: the frame path says what is wrong
     # One row per request (the server's case) needs no repeat of the request's fields; a
-    # request of no rows logs none (so equal totals are not enough: sizes [2, 0] repeat).
-    one_each = total == len(batch) and all(n == 1 for n in sizes)
+    # request of no rows logs none (equal totals are not enough: sizes [2, 0] repeat).
+    one_each = sizes.count(1) == len(sizes)
     take = None if one_each else pa.array(np.repeat(np.arange(len(batch)), sizes))
 
     def per_row(items: Any, kind: Any = None) -> Any:
