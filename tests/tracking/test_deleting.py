@@ -17,7 +17,7 @@ import mlopskit as mk
 from mlopskit.registry import Registry
 from mlopskit.tracking import ObjectStoreBackend, SQLiteBackend, Tracker
 from mlopskit.tracking._report import build_report
-from mlopskit.tracking._sqlite import SCHEMA
+from mlopskit.tracking._sqlite import SCHEMA, SCHEMA_VERSION
 
 # Hypothesis examples cannot use tmp_path: their workspaces go here, removed at exit.
 _SCRATCH = tempfile.TemporaryDirectory(prefix="mlopskit-test-")
@@ -109,7 +109,7 @@ def test_a_schema_2_database_gains_the_lifecycle_table(tmp_path: Path) -> None:
     tracker.delete_run("r1", reason="migrated")
     assert tracker.search_runs("old").empty
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 4  # migrated to the newest
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION  # the newest
 
 
 _OPS = st.lists(st.sampled_from(["delete", "restore"]), min_size=1, max_size=8)

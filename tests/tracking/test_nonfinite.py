@@ -97,7 +97,7 @@ def test_schema_3_file_migrates_and_then_stores_nan(tmp_path: Path) -> None:
     assert math.isnan(tracker.get_run("r1").metrics["loss"])
     assert tracker.get_run("r1").metrics["acc"] == 0.75
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
         (notnull,) = [
             r[3] for r in conn.execute("PRAGMA table_info(latest_metrics)") if r[1] == "value"
         ]

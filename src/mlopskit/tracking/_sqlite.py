@@ -3,13 +3,16 @@
 One file, ``<workspace>/tracking.sqlite``, in WAL mode, written in short
 ``BEGIN IMMEDIATE`` transactions with a long busy timeout, so several processes on one
 machine log at once without "database is locked" errors. The schema (``PRAGMA
-user_version`` 4) is created or migrated inside a write transaction, so processes that
+user_version`` 5) is created or migrated inside a write transaction, so processes that
 cold-start one fresh file at the same time never race (docs/layout-tracking.md specifies
 the tables). Deleting or restoring a run or an experiment appends a row to ``lifecycle``
 (schema 3); nothing is updated in place. Every metric block carries a CRC-32 checked on read.
 A latest value that is NaN is stored as NULL (SQLite turns a NaN REAL into NULL anyway;
 schema 4 lets ``latest_metrics.value`` hold it), so SQL comparisons with it are false,
 as the Python filter's are; ±infinity are REAL values SQLite keeps as they are.
+Each run's row also holds its latest metrics packed in one value (``runs.latest``,
+schema 5), rewritten from ``latest_metrics`` in the transaction that changes them: a
+search reads one value per run instead of one row per run and key.
 
 Every database call is one :func:`mlopskit._retry.retry` (busy/locked is transient);
 a damaged file raises :class:`~mlopskit.errors.IntegrityError`, any other SQLite
@@ -30,6 +33,7 @@ import warnings
 import zlib
 from array import array
 from collections.abc import Callable, Collection, Sequence
+from itertools import pairwise
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
@@ -47,12 +51,19 @@ if TYPE_CHECKING:
 # The records, validators, filters and lifecycle code (and with them pydantic) are imported
 # where they are used: `mlopskit runs ls` lists well-formed runs without them (run_rows).
 
-__all__ = ["SCHEMA_VERSION", "RunRows", "RunValues", "SQLiteBackend"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "RunRows",
+    "RunValues",
+    "SQLiteBackend",
+    "pack_latest",
+    "unpack_latest",
+]
 
 log = get_logger("mlopskit.tracking")
 T = TypeVar("T")
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 LIFECYCLE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS lifecycle (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, name TEXT NOT NULL,
@@ -111,6 +122,12 @@ DROP TABLE latest_metrics;
 ALTER TABLE latest_metrics_v4 RENAME TO latest_metrics
 """
 
+#: 4 -> 5 (and every new file): each run's latest metrics packed in one value
+#: (:func:`pack_latest`), filled for the runs already stored.
+ADD_PACKED_LATEST = "ALTER TABLE runs ADD COLUMN latest BLOB"
+_LATEST_MAGIC = b"ML1\0"
+_LATEST_HEAD = 8  # the magic, then the length of the keys' JSON text (uint32, little-endian)
+
 _UPSERT_LATEST = (
     "INSERT INTO latest_metrics VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id, key) DO UPDATE SET "
     "step = excluded.step, value = excluded.value, timestamp = excluded.timestamp "
@@ -120,6 +137,69 @@ _UPSERT_LATEST = (
 _RUN_COLUMNS = "run_id, experiment, name, status, start_time, end_time, parent_id, user, host"
 _TRANSIENT = ("locked", "busy", "disk i/o")
 _DAMAGED = ("not a database", "malformed", "corrupt", "decode")
+
+
+def pack_latest(pairs: Sequence[tuple[Any, Any]]) -> bytes | None:
+    """A run's latest metrics, ``(key, value)`` pairs as ``latest_metrics`` holds them, as
+    the one value ``runs.latest`` stores: the magic ``ML1\\0``, the length of the keys'
+    JSON text (uint32, little-endian), that text (the keys, sorted, as a JSON array), then
+    one little-endian float64 per key in that order (NaN for a NaN value, which the table
+    stores as NULL). None for no pairs, or when a key is not text or a value not a REAL
+    (a damaged row: a reader then reads the table, and its checks decide)."""
+    if not pairs or not all(type(k) is str and (v is None or type(v) is float) for k, v in pairs):
+        return None
+    ordered = sorted(pairs, key=itemgetter(0))
+    head = json.dumps([k for k, _ in ordered], ensure_ascii=False).encode()
+    values = array("d", [_NAN if v is None else v for _, v in ordered])
+    if sys.byteorder == "big":  # pragma: no cover - big-endian hosts
+        values.byteswap()
+    return _LATEST_MAGIC + len(head).to_bytes(4, "little") + head + values.tobytes()
+
+
+def _latest_keys(head: bytes) -> tuple[str, ...] | None:
+    """The keys of a packed value's JSON text; None unless it is a sorted array of
+    distinct strings (what :func:`pack_latest` writes)."""
+    try:
+        keys = json.loads(head)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not (isinstance(keys, list) and all(type(k) is str for k in keys)):
+        return None
+    if any(a >= b for a, b in pairwise(keys)):
+        return None
+    return tuple(keys)
+
+
+def unpack_latest(blobs: Sequence[Any]) -> tuple[list[int], list[int], list[str], bytes, list[int]]:
+    """The packed latest metrics of runs ``blobs`` (``runs.latest``, in row order):
+    ``(runs, counts, keys, values, missing)`` — the positions of the runs read from
+    their value, how many keys each has, all their keys in order, all their float64
+    values (little-endian bytes), and the positions whose value is missing or is not
+    what :func:`pack_latest` writes (their metrics are read from the table)."""
+    runs: list[int] = []
+    counts: list[int] = []
+    keys: list[str] = []
+    parts: list[bytes] = []
+    missing: list[int] = []
+    seen: dict[bytes, tuple[str, ...] | None] = {}
+    for i, blob in enumerate(blobs):
+        if type(blob) is not bytes or blob[:4] != _LATEST_MAGIC or len(blob) < _LATEST_HEAD:
+            missing.append(i)
+            continue
+        end = _LATEST_HEAD + int.from_bytes(blob[4:_LATEST_HEAD], "little")
+        head = blob[_LATEST_HEAD:end]
+        if head in seen:
+            names = seen[head]
+        else:
+            names = seen[head] = _latest_keys(head)
+        if names is None or len(blob) - end != 8 * len(names):
+            missing.append(i)
+            continue
+        runs.append(i)
+        counts.append(len(names))
+        keys.extend(names)
+        parts.append(blob[end:])
+    return runs, counts, keys, b"".join(parts), missing
 
 
 def block_crc(run_id: str, key: str, steps: bytes, vals: bytes, times: bytes) -> int:
@@ -262,6 +342,18 @@ class SQLiteBackend:
                 for statement in MIGRATE_LATEST_NULLABLE.split(";"):
                     if statement.strip():
                         conn.execute(statement)
+            if version < 5:  # 4 -> 5: the latest metrics of each run in one value
+                conn.execute(ADD_PACKED_LATEST)
+                found = conn.execute(
+                    "SELECT run_id, key, value FROM latest_metrics ORDER BY run_id"
+                ).fetchall()
+                by_run: dict[Any, list[tuple[Any, Any]]] = {}
+                for run_id, key, value in found:
+                    by_run.setdefault(run_id, []).append((key, value))
+                conn.executemany(
+                    "UPDATE runs SET latest = ? WHERE run_id = ?",
+                    [(pack_latest(pairs), run_id) for run_id, pairs in by_run.items()],
+                )
             if version < SCHEMA_VERSION:
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
@@ -496,6 +588,13 @@ class SQLiteBackend:
         def tx(conn: sqlite3.Connection) -> None:
             conn.executemany("INSERT INTO metric_blocks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", blocks)
             conn.executemany(_UPSERT_LATEST, tops)
+            # the run's packed latest metrics, from the table, in the same transaction
+            pairs = conn.execute(
+                "SELECT key, value FROM latest_metrics WHERE run_id = ?", (run_id,)
+            ).fetchall()
+            conn.execute(
+                "UPDATE runs SET latest = ? WHERE run_id = ?", (pack_latest(pairs), run_id)
+            )
 
         self._write("log metrics", tx)
 
@@ -870,19 +969,54 @@ class SQLiteBackend:
                 params[row[0]], tags[row[0]] = decoded[2 * k], decoded[2 * k + 1]
             return [params, tags]
 
+        def latest(
+            conn: sqlite3.Connection, rows: list[Any], packed: list[Any], ids: str
+        ) -> tuple[Any, Any, Any] | None:
+            # each run's packed value (one per run, not one row per run and key); the
+            # table for runs without a readable one (metrics logged before the run's row,
+            # a damaged value). A wrong-typed row in the table is still the record path's
+            # to report, as when the table was read whole: looked for in SQL, no row read.
+            import numpy as np
+
+            if conn.execute(_WRONG_TYPED_LATEST, [ids]).fetchone() is not None:
+                return None
+            runs, counts, keys, values, missing = unpack_latest(packed)
+            positions = np.repeat(np.array(runs, np.intp), counts)
+            floats = np.frombuffer(values, "<f8")
+            if not missing:
+                return positions, keys, floats
+            # the run's position among `missing` (a small integer), not its id
+            found = conn.execute(
+                "SELECT j.key, t.key, t.value FROM json_each(?) j "
+                "JOIN latest_metrics t ON t.run_id = j.value",
+                [json.dumps([rows[i][0] for i in missing])],
+            ).fetchall()
+            if not found:
+                return positions, keys, floats
+            at, more_keys, more_values = zip(*found)
+            if not (set(map(type, more_keys)) <= _TEXT and set(map(type, more_values)) <= _REAL):
+                return None
+            return (
+                np.concatenate([positions, np.array(missing, np.intp)[list(at)]]),
+                keys + list(more_keys),
+                np.concatenate([floats, np.array(more_values, np.float64)]),
+            )
+
         def read(conn: sqlite3.Connection) -> RunValues | None:
             # the last column is 0 for a row that fails the checks, or when some run has
             # lifecycle events (asked once: the subquery does not depend on the row)
-            rows = conn.execute(
+            found_rows = conn.execute(
                 f"SELECT r.run_id, r.experiment, r.name, r.status, r.start_time, r.end_time, "
                 "r.parent_id, CASE WHEN typeof(r.user) = 'text' THEN r.user ELSE '' END, "
                 "CASE WHEN typeof(r.host) = 'text' THEN r.host ELSE '' END, "
-                f"{_ROW_CHECK} AND NOT EXISTS (SELECT 1 FROM lifecycle WHERE kind = 'run') "
-                f"FROM runs r WHERE {scope} ORDER BY r.start_time DESC, r.run_id",
+                f"{_ROW_CHECK} AND NOT EXISTS (SELECT 1 FROM lifecycle WHERE kind = 'run'), "
+                f"r.latest FROM runs r WHERE {scope} ORDER BY r.start_time DESC, r.run_id",
                 args,
             ).fetchall()
-            if most is not None and len(rows) > most:
+            if most is not None and len(found_rows) > most:
                 return None
+            packed = [row[-1] for row in found_rows]
+            rows = [row[:-1] for row in found_rows]
             if not (all(map(_LAST, rows)) and _names_ok(rows)):
                 return None
             if not rows:
@@ -891,15 +1025,8 @@ class SQLiteBackend:
             docs = documents(conn, ids, len(rows))
             if docs is None:
                 return None
-            # the run's position in `rows` (a small integer), not its id: no string per row
-            found = conn.execute(
-                "SELECT j.key, t.key, t.value FROM json_each(?) j "
-                "JOIN latest_metrics t ON t.run_id = j.value",
-                [ids],
-            ).fetchall()
-            metrics: Any = tuple(zip(*found)) if found else ((), (), ())
-            _, keys, values = metrics
-            if not (set(map(type, keys)) <= _TEXT and set(map(type, values)) <= _REAL):
+            metrics = latest(conn, rows, packed, ids)
+            if metrics is None:
                 return None
             return RunValues(rows, docs[0], docs[1], metrics, matched)
 
@@ -1173,6 +1300,12 @@ _DOCUMENTS = (
     "FROM json_each(?) j"
 )
 _BLOB_IN_JSON = "json cannot hold blob values"
+#: A latest_metrics row of the runs in a JSON array of ids whose key is not text or value
+#: not a REAL or NULL (a planted or damaged row).
+_WRONG_TYPED_LATEST = (
+    "SELECT 1 FROM json_each(?) j JOIN latest_metrics t ON t.run_id = j.value "
+    "WHERE typeof(t.key) != 'text' OR typeof(t.value) NOT IN ('real', 'null') LIMIT 1"
+)
 #: The comparisons ``candidates`` translates to SQL (the same operator in both).
 _SQL_OPS = frozenset({"=", "!=", "<", "<=", ">", ">="})
 _NAN = float("nan")
