@@ -1010,7 +1010,9 @@ class SQLiteBackend:
                 "r.parent_id, CASE WHEN typeof(r.user) = 'text' THEN r.user ELSE '' END, "
                 "CASE WHEN typeof(r.host) = 'text' THEN r.host ELSE '' END, "
                 f"{_ROW_CHECK} AND NOT EXISTS (SELECT 1 FROM lifecycle WHERE kind = 'run'), "
-                f"r.latest FROM runs r WHERE {scope} ORDER BY r.start_time DESC, r.run_id",
+                f"r.latest FROM runs r WHERE {scope} ORDER BY r.start_time DESC, r.run_id"
+                # one row past `most` tells that there are more: the others are not read
+                + ("" if most is None else f" LIMIT {int(most) + 1}"),
                 args,
             ).fetchall()
             if most is not None and len(found_rows) > most:
