@@ -4,6 +4,7 @@ path prints, and leaves every row it cannot vouch for to the record path."""
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import uuid
 from pathlib import Path
@@ -276,3 +277,31 @@ def test_non_finite_duration_pause_reads_as_no_pause() -> None:
     for pause in ("nan", "inf", "-1", "10", "x", None):
         assert cli_tracking._active_seconds(start, end, pause) == 10.0
     assert cli_tracking._active_seconds(start, None, "4") is None
+
+
+@pytest.mark.parametrize("planted", [None, b"garbage", b"ML1\0\x02\x00\x00\x00[]\x00", "text"])
+def test_runs_without_a_readable_packed_value_list_their_metrics_from_the_table(
+    tmp_path: Path, planted: Any
+) -> None:
+    """``runs ls --json`` reads each run's packed latest metrics (``runs.latest``); for a
+    run whose value is missing or malformed it reads ``latest_metrics``: the listing is
+    the same as before, and as the record path's."""
+    specs = [
+        _spec(name=f"r{i}", start=1e9 + i, metrics={"acc": i / 4, "loss": math.nan})
+        for i in range(4)
+    ]
+    ids = _write(tmp_path, specs)
+    before, used = _listing(tmp_path, "--json", rows=True)
+    assert used
+    conn = sqlite3.connect(tmp_path / "tracking.sqlite")
+    conn.executemany(
+        "UPDATE runs SET latest = ? WHERE run_id = ?", [(planted, ids[0]), (planted, ids[2])]
+    )
+    conn.commit()
+    conn.close()
+    after, used = _listing(tmp_path, "--json", rows=True)
+    assert used
+    assert json.loads(after) == json.loads(before)
+    assert json.loads(after) == json.loads(_listing(tmp_path, "--json", rows=False)[0])
+    listed = {r["name"]: r["metrics"] for r in json.loads(after)}
+    assert listed == {f"r{i}": {"acc": i / 4, "loss": None} for i in range(4)}

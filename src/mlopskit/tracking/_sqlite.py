@@ -862,16 +862,43 @@ class SQLiteBackend:
                 ).fetchall()
             )
 
+        def latest_rows(
+            conn: sqlite3.Connection, rows: list[Any], packed: list[Any]
+        ) -> list[tuple[Any, Any, Any]]:
+            # `(run_id, key, value)` in run id then key order, from each run's packed
+            # value (one per run, not one row per run and key); the table for the runs
+            # without a readable one
+            runs, counts, keys, values, missing = unpack_latest(packed)
+            floats = _unpack("d", values)
+            out: list[tuple[Any, Any, Any]] = []
+            at = 0
+            for i, n in zip(runs, counts):
+                run_id = rows[i][0]
+                out += [
+                    (run_id, key, v if v == v else None)  # NaN as None, as the table has it
+                    for key, v in zip(keys[at : at + n], floats[at : at + n])
+                ]
+                at += n
+            if missing:
+                out += conn.execute(
+                    "SELECT run_id, key, value FROM latest_metrics WHERE run_id IN "
+                    "(SELECT value FROM json_each(?)) ORDER BY run_id, key",
+                    [json.dumps([rows[i][0] for i in missing])],
+                ).fetchall()
+            out.sort(key=_FIRST)  # stable: each run's keys stay in order
+            return out
+
         def read(conn: sqlite3.Connection) -> RunRows | None:
             if conn.execute("SELECT 1 FROM lifecycle WHERE kind = 'run' LIMIT 1").fetchone():
                 return None
-            rows = conn.execute(
+            found = conn.execute(
                 f"SELECT r.run_id, r.experiment, r.name, r.status, r.start_time, r.end_time, "
                 "r.parent_id, CASE WHEN typeof(r.user) = 'text' THEN r.user ELSE '' END, "
                 "CASE WHEN typeof(r.host) = 'text' THEN r.host ELSE '' END, "
-                f"{_ROW_CHECK} FROM runs r WHERE {scope}",
+                f"{_ROW_CHECK}{', r.latest' if documents else ''} FROM runs r WHERE {scope}",
                 args,
             ).fetchall()
+            rows = [row[:-1] for row in found] if documents else found
             if not (all(map(_LAST, rows)) and _names_ok(rows)):
                 return None
             paused = dict(
@@ -886,11 +913,7 @@ class SQLiteBackend:
                 "SELECT 1 FROM latest_metrics WHERE typeof(value) NOT IN ('real', 'null') LIMIT 1"
             ).fetchone():
                 return None
-            metrics = conn.execute(
-                f"SELECT run_id, key, value FROM latest_metrics WHERE {in_scope} "
-                "ORDER BY run_id, key",
-                args,
-            ).fetchall()
+            metrics = latest_rows(conn, rows, [row[-1] for row in found])
             return RunRows(
                 rows, paused, documents_of(conn, "params"), documents_of(conn, "tags"), metrics
             )
@@ -1291,6 +1314,7 @@ _ROW_CHECK = (
     f"AND {_time_sql('r.start_time')} AND (r.end_time IS NULL OR {_time_sql('r.end_time')}))"
 )
 _LAST = itemgetter(-1)
+_FIRST = itemgetter(0)
 _STEP_THEN_TIME = itemgetter(0, 2)
 #: Each run of a JSON array of run ids (``run_values``): its position, then its params
 #: and its tags as JSON objects. The columns are TEXT: any value but a BLOB is stored as
