@@ -280,12 +280,10 @@ def test_non_finite_duration_pause_reads_as_no_pause() -> None:
 
 
 @pytest.mark.parametrize("planted", [None, b"garbage", b"ML1\0\x02\x00\x00\x00[]\x00", "text"])
-def test_runs_without_a_readable_packed_value_list_their_metrics_from_the_table(
-    tmp_path: Path, planted: Any
-) -> None:
-    """``runs ls --json`` reads each run's packed latest metrics (``runs.latest``); for a
-    run whose value is missing or malformed it reads ``latest_metrics``: the listing is
-    the same as before, and as the record path's."""
+def test_a_planted_packed_value_changes_no_listed_metric(tmp_path: Path, planted: Any) -> None:
+    """``runs ls --json`` lists the latest metrics ``latest_metrics`` holds: whatever sits
+    in a run's packed value (``runs.latest``: nothing, bytes of another form, text), the
+    listing is the same as before, and as the record path's."""
     specs = [
         _spec(name=f"r{i}", start=1e9 + i, metrics={"acc": i / 4, "loss": math.nan})
         for i in range(4)

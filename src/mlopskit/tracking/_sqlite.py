@@ -182,7 +182,17 @@ def unpack_latest(blobs: Sequence[Any]) -> tuple[list[int], list[int], list[str]
     parts: list[bytes] = []
     missing: list[int] = []
     seen: dict[bytes, tuple[str, ...] | None] = {}
+    # runs mostly share their keys: a value that starts as the last one did (magic,
+    # length and keys) and is as long is read without parsing its keys again
+    prefix, size, cut = b"\xff", -1, 0
+    last: tuple[str, ...] = ()
     for i, blob in enumerate(blobs):
+        if type(blob) is bytes and len(blob) == size and blob.startswith(prefix):
+            runs.append(i)
+            counts.append(len(last))
+            keys.extend(last)
+            parts.append(blob[cut:])
+            continue
         if type(blob) is not bytes or blob[:4] != _LATEST_MAGIC or len(blob) < _LATEST_HEAD:
             missing.append(i)
             continue
@@ -199,6 +209,7 @@ def unpack_latest(blobs: Sequence[Any]) -> tuple[list[int], list[int], list[str]
         counts.append(len(names))
         keys.extend(names)
         parts.append(blob[end:])
+        prefix, size, cut, last = blob[:end], len(blob), end, names
     return runs, counts, keys, b"".join(parts), missing
 
 
@@ -862,43 +873,16 @@ class SQLiteBackend:
                 ).fetchall()
             )
 
-        def latest_rows(
-            conn: sqlite3.Connection, rows: list[Any], packed: list[Any]
-        ) -> list[tuple[Any, Any, Any]]:
-            # `(run_id, key, value)` in run id then key order, from each run's packed
-            # value (one per run, not one row per run and key); the table for the runs
-            # without a readable one
-            runs, counts, keys, values, missing = unpack_latest(packed)
-            floats = _unpack("d", values)
-            out: list[tuple[Any, Any, Any]] = []
-            at = 0
-            for i, n in zip(runs, counts):
-                run_id = rows[i][0]
-                out += [
-                    (run_id, key, v if v == v else None)  # NaN as None, as the table has it
-                    for key, v in zip(keys[at : at + n], floats[at : at + n])
-                ]
-                at += n
-            if missing:
-                out += conn.execute(
-                    "SELECT run_id, key, value FROM latest_metrics WHERE run_id IN "
-                    "(SELECT value FROM json_each(?)) ORDER BY run_id, key",
-                    [json.dumps([rows[i][0] for i in missing])],
-                ).fetchall()
-            out.sort(key=_FIRST)  # stable: each run's keys stay in order
-            return out
-
         def read(conn: sqlite3.Connection) -> RunRows | None:
             if conn.execute("SELECT 1 FROM lifecycle WHERE kind = 'run' LIMIT 1").fetchone():
                 return None
-            found = conn.execute(
+            rows = conn.execute(
                 f"SELECT r.run_id, r.experiment, r.name, r.status, r.start_time, r.end_time, "
                 "r.parent_id, CASE WHEN typeof(r.user) = 'text' THEN r.user ELSE '' END, "
                 "CASE WHEN typeof(r.host) = 'text' THEN r.host ELSE '' END, "
-                f"{_ROW_CHECK}{', r.latest' if documents else ''} FROM runs r WHERE {scope}",
+                f"{_ROW_CHECK} FROM runs r WHERE {scope}",
                 args,
             ).fetchall()
-            rows = [row[:-1] for row in found] if documents else found
             if not (all(map(_LAST, rows)) and _names_ok(rows)):
                 return None
             paused = dict(
@@ -913,7 +897,13 @@ class SQLiteBackend:
                 "SELECT 1 FROM latest_metrics WHERE typeof(value) NOT IN ('real', 'null') LIMIT 1"
             ).fetchone():
                 return None
-            metrics = latest_rows(conn, rows, [row[-1] for row in found])
+            # the table's rows, not the packed values: with a few metrics per run (two in
+            # bench_cli) parsing a value per run costs what the rows it saves cost
+            metrics = conn.execute(
+                f"SELECT run_id, key, value FROM latest_metrics WHERE {in_scope} "
+                "ORDER BY run_id, key",
+                args,
+            ).fetchall()
             return RunRows(
                 rows, paused, documents_of(conn, "params"), documents_of(conn, "tags"), metrics
             )
@@ -1314,7 +1304,6 @@ _ROW_CHECK = (
     f"AND {_time_sql('r.start_time')} AND (r.end_time IS NULL OR {_time_sql('r.end_time')}))"
 )
 _LAST = itemgetter(-1)
-_FIRST = itemgetter(0)
 _STEP_THEN_TIME = itemgetter(0, 2)
 #: Each run of a JSON array of run ids (``run_values``): its position, then its params
 #: and its tags as JSON objects. The columns are TEXT: any value but a BLOB is stored as
