@@ -33,6 +33,8 @@ changes nothing meets. In "1 process each" (on a machine with 2 or more cores, u
 ``--no-pin``) each server runs on core 0 and the client on the others, so the two cores
 are not shared by whichever server and client the scheduler places together: the same
 resources for both servers, and figures of the server rather than of the scheduler.
+The prediction logger's rows (one server with a logger at 100%, one without) are pinned
+the same way since run18: both servers, the logger's writer thread included, on core 0.
 The 1,000-row x 8-client rows note which processes of each side used the CPU (``ps`` of
 each server's session).
 Each HTTP row also reports the server's CPU seconds per request (every process of its
@@ -1025,24 +1027,32 @@ def bench_router(rounds: int) -> None:
     )
 
 
-def bench_logger(root: Path, ws: str, x: Any, rounds: int, seconds: float) -> None:
+def bench_logger(
+    root: Path, ws: str, x: Any, rounds: int, seconds: float, pin: bool = False
+) -> None:
+    """The prediction logger at 100%: one server with it, one without, alternating. With
+    ``pin`` both servers run on core 0 (the logger's writer thread too) and the client on
+    the others, as in "1 process each": the logged server pays its writer's CPU on the
+    core it answers on, and the scheduler's placement is out of the ratio."""
     plain = start_mlopskit(root, ws)
     logged = start_mlopskit(root, ws, log=True)
+    mode = "http, pinned" if pin else "http"
     try:
         body = mlflow_body(x.head(1))
         pairs, cpu = [], []
         mark_load()
-        for k in range(rounds * 2):
-            m, a = alternate(
-                k,
-                lambda: load_loop(logged.url, "/invocations", body, 8, seconds, 4000, logged),
-                lambda: load_loop(plain.url, "/invocations", body, 8, seconds, 4000, plain),
-            )
-            pairs.append((m.rate, a.rate))
-            cpu.append((m.cpu, a.cpu))
+        with pinned(plain, logged) if pin else contextlib.nullcontext():
+            for k in range(rounds * 2):
+                m, a = alternate(
+                    k,
+                    lambda: load_loop(logged.url, "/invocations", body, 8, seconds, 4000, logged),
+                    lambda: load_loop(plain.url, "/invocations", body, 8, seconds, 4000, plain),
+                )
+                pairs.append((m.rate, a.rate))
+                cpu.append((m.cpu, a.cpu))
         add_row(
             "http throughput with the prediction logger at 100% (1 row, 8 clients)",
-            "http",
+            mode,
             "mlopskit without logger",
             pairs,
             unit="req/s",
@@ -1052,7 +1062,7 @@ def bench_logger(root: Path, ws: str, x: Any, rounds: int, seconds: float) -> No
         if all(a > 0 for _, a in cpu):  # the writer thread's work included
             add_row(
                 "server CPU per request with the prediction logger at 100% (1 row, 8 clients)",
-                "http",
+                mode,
                 "mlopskit without logger",
                 cpu,
                 unit="CPU s/request",
@@ -1104,7 +1114,8 @@ def main() -> None:
     ap.add_argument(
         "--no-pin",
         action="store_true",
-        help="in '1 process each', leave servers and client wherever the scheduler puts them",
+        help="in '1 process each' and the logger rows, leave servers and client wherever "
+        "the scheduler puts them",
     )
     args = ap.parse_args()
     WORKERS[0] = args.workers
@@ -1127,7 +1138,7 @@ def run(args: argparse.Namespace, root: Path, rounds: int, seconds: float) -> No
     ws = package_mlopskit(root, model, x)
     x.head(100).to_parquet(root / "x.parquet")
     if args.only_logger:
-        bench_logger(root, ws, x, rounds, seconds)
+        bench_logger(root, ws, x, rounds, seconds, pin=can_pin(args))
         finish(args)
         return
     model_dir = package_mlflow(root, args.mlflow_python, x) if args.mlflow_python else None
@@ -1183,7 +1194,7 @@ def run(args: argparse.Namespace, root: Path, rounds: int, seconds: float) -> No
                 )
                 repo, ports = package_mlserver(root, args.mlserver_python, parallel_workers)
                 anchor = start_mlserver(root, args.mlserver_python, repo, ports)
-                pin = key == "1" and not args.no_pin and (os.cpu_count() or 1) >= 2
+                pin = key == "1" and can_pin(args)
                 if pin:
                     note(f"mlserver mode {key!r}: each server on core 0, the client on the others")
                 try:
@@ -1207,8 +1218,13 @@ def run(args: argparse.Namespace, root: Path, rounds: int, seconds: float) -> No
         for server in servers.values():
             server.stop()
     if not args.http_only:
-        bench_logger(root, ws, x, rounds, seconds)
+        bench_logger(root, ws, x, rounds, seconds, pin=can_pin(args))
     finish(args)
+
+
+def can_pin(args: argparse.Namespace) -> bool:
+    """Whether pinned rows pin: 2 or more cores, and not ``--no-pin``."""
+    return not args.no_pin and (os.cpu_count() or 1) >= 2
 
 
 def finish(args: argparse.Namespace) -> None:
