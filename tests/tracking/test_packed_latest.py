@@ -230,3 +230,31 @@ def test_a_schema_4_file_gains_the_packed_values_when_opened(tmp_path: Path) -> 
     assert by_id.loc["r1", "metrics.acc"] == 0.75 and math.isnan(by_id.loc["r1", "metrics.loss"])
     assert by_id.loc["r2", "metrics.acc"] == 0.125 and math.isnan(by_id.loc["r3", "metrics.acc"])
     pd.testing.assert_frame_equal(frame, _records_frame(tracker))
+
+
+def test_a_writer_that_does_not_pack_leaves_no_stale_value(tmp_path: Path) -> None:
+    """A write to ``latest_metrics`` by anything that does not pack (an older mlopskit
+    still attached to the file, a hand-made fix) clears the run's packed value, by a
+    trigger in the file: the search shows the table's new value, never the old one."""
+    tracker, ids = _filled(tmp_path)
+    path = tmp_path / "tracking.sqlite"
+    assert tracker.search_runs("e").set_index("run_id").loc[ids[1], "metrics.acc"] == 0.25
+    with sqlite3.connect(path) as conn:  # schema 4's upsert, as mlopskit 4 ran it
+        conn.execute(
+            "INSERT INTO latest_metrics VALUES (?, 'acc', 9, 0.875, 1.8e9) ON CONFLICT "
+            "(run_id, key) DO UPDATE SET step = excluded.step, value = excluded.value, "
+            "timestamp = excluded.timestamp",
+            (ids[1],),
+        )
+        conn.execute("INSERT INTO latest_metrics VALUES (?, 'new', 0, 2.5, 1.8e9)", (ids[3],))
+        conn.execute("DELETE FROM latest_metrics WHERE run_id = ? AND key = 'loss'", (ids[0],))
+    conn.close()
+    assert _stored(path, ids[1]) is None and _stored(path, ids[3]) is None
+    assert _stored(path, ids[0]) is None
+    frame = tracker.search_runs("e").set_index("run_id")
+    assert frame.loc[ids[1], "metrics.acc"] == 0.875
+    assert frame.loc[ids[3], "metrics.new"] == 2.5
+    assert math.isnan(frame.loc[ids[0], "metrics.loss"]) and frame.loc[ids[0], "metrics.acc"] == 0.5
+    pd.testing.assert_frame_equal(tracker.search_runs("e"), _records_frame(tracker))
+    tracker.backend.log_metrics(ids[1], [("acc", 0.5, 10, 1.9e9)])  # this version packs again
+    assert _stored(path, ids[1]) == pack_latest(_table(path, ids[1]))

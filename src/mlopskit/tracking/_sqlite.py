@@ -123,8 +123,21 @@ ALTER TABLE latest_metrics_v4 RENAME TO latest_metrics
 """
 
 #: 4 -> 5 (and every new file): each run's latest metrics packed in one value
-#: (:func:`pack_latest`), filled for the runs already stored.
-ADD_PACKED_LATEST = "ALTER TABLE runs ADD COLUMN latest BLOB"
+#: (:func:`pack_latest`), filled for the runs already stored; any change to a run's rows
+#: of ``latest_metrics`` clears it (triggers, which run whoever writes: an older
+#: mlopskit still attached to the file, or a hand-made fix), so a value that is there
+#: was packed after the run's last change; this version packs it again in the same
+#: transaction, after the triggers ran.
+ADD_PACKED_LATEST = """
+ALTER TABLE runs ADD COLUMN latest BLOB;
+CREATE TRIGGER latest_metrics_inserted AFTER INSERT ON latest_metrics BEGIN
+    UPDATE runs SET latest = NULL WHERE run_id = NEW.run_id AND latest IS NOT NULL; END;
+CREATE TRIGGER latest_metrics_updated AFTER UPDATE ON latest_metrics BEGIN
+    UPDATE runs SET latest = NULL WHERE run_id IN (OLD.run_id, NEW.run_id)
+        AND latest IS NOT NULL; END;
+CREATE TRIGGER latest_metrics_deleted AFTER DELETE ON latest_metrics BEGIN
+    UPDATE runs SET latest = NULL WHERE run_id = OLD.run_id AND latest IS NOT NULL; END
+"""
 _LATEST_MAGIC = b"ML1\0"
 _LATEST_HEAD = 8  # the magic, then the length of the keys' JSON text (uint32, little-endian)
 
@@ -137,6 +150,21 @@ _UPSERT_LATEST = (
 _RUN_COLUMNS = "run_id, experiment, name, status, start_time, end_time, parent_id, user, host"
 _TRANSIENT = ("locked", "busy", "disk i/o")
 _DAMAGED = ("not a database", "malformed", "corrupt", "decode")
+
+
+def _statements(script: str) -> list[str]:
+    """The SQL statements of ``script`` (a trigger's body holds ``;`` too), to run one by
+    one inside a transaction (``executescript`` would commit it)."""
+    out, buf = [], ""
+    for part in script.split(";"):
+        buf += part + ";"
+        if sqlite3.complete_statement(buf):
+            if buf.strip(" \n;"):
+                out.append(buf.strip())
+            buf = ""
+    if buf.strip(" \n;"):
+        out.append(buf.strip())
+    return out
 
 
 def pack_latest(pairs: Sequence[tuple[Any, Any]]) -> bytes | None:
@@ -354,7 +382,8 @@ class SQLiteBackend:
                     if statement.strip():
                         conn.execute(statement)
             if version < 5:  # 4 -> 5: the latest metrics of each run in one value
-                conn.execute(ADD_PACKED_LATEST)
+                for statement in _statements(ADD_PACKED_LATEST):
+                    conn.execute(statement)
                 found = conn.execute(
                     "SELECT run_id, key, value FROM latest_metrics ORDER BY run_id"
                 ).fetchall()
