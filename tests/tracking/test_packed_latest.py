@@ -20,7 +20,13 @@ from hypothesis import strategies as st
 
 from mlopskit.tracking import RunRecord, SQLiteBackend, Tracker
 from mlopskit.tracking._search import _search_records
-from mlopskit.tracking._sqlite import SCHEMA, SCHEMA_VERSION, pack_latest, unpack_latest
+from mlopskit.tracking._sqlite import (
+    LIFECYCLE_SCHEMA,
+    SCHEMA,
+    SCHEMA_VERSION,
+    pack_latest,
+    unpack_latest,
+)
 
 KEYS = st.text(min_size=1, max_size=8)
 VALUES = st.one_of(
@@ -198,14 +204,7 @@ def test_a_schema_4_file_gains_the_packed_values_when_opened(tmp_path: Path) -> 
     run's metrics packed, and a search shows the values it stored."""
     path = tmp_path / "tracking.sqlite"
     with sqlite3.connect(path) as conn:
-        for statement in SCHEMA.split(";"):
-            if statement.strip():
-                conn.execute(statement)
-        conn.execute(
-            "CREATE TABLE lifecycle (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, "
-            "name TEXT NOT NULL, state TEXT NOT NULL, time REAL NOT NULL, user TEXT NOT NULL, "
-            "reason TEXT NOT NULL, via TEXT NOT NULL DEFAULT '')"
-        )
+        conn.executescript(SCHEMA + ";" + LIFECYCLE_SCHEMA)  # schema 4's tables
         conn.execute("INSERT INTO experiments VALUES ('e', 1700000000)")
         for i, run_id in enumerate(("r1", "r2", "r3")):
             conn.execute(

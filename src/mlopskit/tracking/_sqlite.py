@@ -33,7 +33,7 @@ import warnings
 import zlib
 from array import array
 from collections.abc import Callable, Collection, Sequence
-from itertools import pairwise
+from itertools import groupby, pairwise
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
@@ -152,19 +152,16 @@ _TRANSIENT = ("locked", "busy", "disk i/o")
 _DAMAGED = ("not a database", "malformed", "corrupt", "decode")
 
 
-def _statements(script: str) -> list[str]:
-    """The SQL statements of ``script`` (a trigger's body holds ``;`` too), to run one by
-    one inside a transaction (``executescript`` would commit it)."""
-    out, buf = [], ""
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Every SQL statement of ``script``, one by one, inside the open transaction
+    (``executescript`` would commit it); a trigger's body holds ``;`` too."""
+    buf = ""
     for part in script.split(";"):
         buf += part + ";"
         if sqlite3.complete_statement(buf):
             if buf.strip(" \n;"):
-                out.append(buf.strip())
+                conn.execute(buf)
             buf = ""
-    if buf.strip(" \n;"):
-        out.append(buf.strip())
-    return out
 
 
 def pack_latest(pairs: Sequence[tuple[Any, Any]]) -> bytes | None:
@@ -358,9 +355,7 @@ class SQLiteBackend:
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version == 0:
-                for statement in SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                _run_script(conn, SCHEMA)
             if version == 1:  # 1 -> 2: a CRC per metric block, computed for old blocks
                 conn.create_function("mlopskit_block_crc", 5, block_crc, deterministic=True)
                 conn.execute("ALTER TABLE metric_blocks ADD COLUMN crc INTEGER")
@@ -374,25 +369,20 @@ class SQLiteBackend:
                     f"understands ({SCHEMA_VERSION}); upgrade mlopskit"
                 )
             if version < 3:  # 2 -> 3: lifecycle events (deleting and restoring)
-                for statement in LIFECYCLE_SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                _run_script(conn, LIFECYCLE_SCHEMA)
             if 0 < version < 4:  # 3 -> 4: a NaN latest value (NULL) can be stored
-                for statement in MIGRATE_LATEST_NULLABLE.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                _run_script(conn, MIGRATE_LATEST_NULLABLE)
             if version < 5:  # 4 -> 5: the latest metrics of each run in one value
-                for statement in _statements(ADD_PACKED_LATEST):
-                    conn.execute(statement)
+                _run_script(conn, ADD_PACKED_LATEST)
                 found = conn.execute(
                     "SELECT run_id, key, value FROM latest_metrics ORDER BY run_id"
                 ).fetchall()
-                by_run: dict[Any, list[tuple[Any, Any]]] = {}
-                for run_id, key, value in found:
-                    by_run.setdefault(run_id, []).append((key, value))
                 conn.executemany(
                     "UPDATE runs SET latest = ? WHERE run_id = ?",
-                    [(pack_latest(pairs), run_id) for run_id, pairs in by_run.items()],
+                    [
+                        (pack_latest([row[1:] for row in rows]), run_id)
+                        for run_id, rows in groupby(found, itemgetter(0))
+                    ],
                 )
             if version < SCHEMA_VERSION:
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
