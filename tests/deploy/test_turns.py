@@ -53,7 +53,7 @@ def new_app(predictor: Predictor) -> Any:
     return app
 
 
-async def call(app: Any, client: tuple[str, int], answered: list[Any]) -> None:
+async def call(app: Any, client: Any, answered: list[Any]) -> None:
     """One POST /invocations from connection ``client``; its status goes to ``answered``
     when the app starts its response."""
     scope = {
@@ -91,7 +91,7 @@ async def call(app: Any, client: tuple[str, int], answered: list[Any]) -> None:
     await app(scope, receive, send)
 
 
-async def alone(app: Any, client: tuple[str, int], answered: list[Any]) -> None:
+async def alone(app: Any, client: Any, answered: list[Any]) -> None:
     """One request in its own task, as uvicorn runs each: it starts in a loop iteration of
     its own, so nothing else is ready with it."""
     await asyncio.ensure_future(call(app, client, answered))
@@ -199,6 +199,22 @@ def test_a_request_cancelled_waiting_its_turn_holds_up_no_other(predictor: Predi
         await alone(app, conn(2), later)
         assert later == [conn(2)]
         assert app.state.mlopskit.turns.batch is None
+
+    asyncio.run(scenario())
+
+
+def test_any_asgi_client_value_is_served(predictor: Predictor) -> None:
+    """ASGI lets a server give the client as a list, or not at all: both are answered,
+    a list taking its turn as the same connection as the tuple."""
+
+    async def scenario() -> None:
+        app = new_app(predictor)
+        await warm(app)
+        got: list[Any] = []
+        await alone(app, ["127.0.0.1", 50_001], got)
+        await alone(app, None, got)
+        assert got == [["127.0.0.1", 50_001], None]
+        assert app.state.mlopskit.turns.answered.keys() >= {("127.0.0.1", 50_001), None}
 
     asyncio.run(scenario())
 

@@ -568,7 +568,8 @@ class _Predictions:
                         ),
                     )
                 else:
-                    connection = scope.get("client")
+                    client = scope.get("client")  # ASGI allows a list: not hashable
+                    connection = tuple(client) if client else None
                     turn = state.turns.take(connection)
                     taken = True
                     if turn is not None:
