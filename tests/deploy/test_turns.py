@@ -203,6 +203,35 @@ def test_a_request_cancelled_waiting_its_turn_holds_up_no_other(predictor: Predi
     asyncio.run(scenario())
 
 
+def test_an_app_served_by_a_new_loop_is_not_held_by_the_old_one(predictor: Predictor) -> None:
+    """A loop that stopped with requests waiting for their turn (the server stopped) leaves
+    nothing behind: the same app served by a new loop answers at once."""
+    app = new_app(predictor)
+
+    async def two_waiting() -> None:
+        await warm(app)
+        turns = app.state.mlopskit.turns
+        asyncio.get_running_loop().stop()  # after this iteration: what it schedules never runs
+        assert turns.take(("127.0.0.1", 1)) is None
+        assert turns.take(("127.0.0.1", 2)) is not None  # waits for a release never run
+
+    old = asyncio.new_event_loop()
+    try:
+        old.run_until_complete(two_waiting())
+    finally:
+        old.close()
+    assert app.state.mlopskit.turns.batch  # left behind by the stopped loop
+
+    async def later() -> list[Any]:
+        got: list[Any] = []
+        await asyncio.wait_for(
+            asyncio.gather(*(call(app, conn(i), got) for i in (1, 2, 3))), timeout=30
+        )
+        return got
+
+    assert sorted(asyncio.run(later())) == [conn(1), conn(2), conn(3)]
+
+
 def test_any_asgi_client_value_is_served(predictor: Predictor) -> None:
     """ASGI lets a server give the client as a list, or not at all: both are answered,
     a list taking its turn as the same connection as the tuple."""

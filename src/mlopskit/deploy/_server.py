@@ -153,7 +153,7 @@ class _Turns:
     complete in one iteration and stops when a round holds one.
     """
 
-    __slots__ = ("answered", "batch", "count", "marked", "ordering", "switched")
+    __slots__ = ("answered", "batch", "count", "loop", "marked", "ordering", "switched")
 
     _MAX_CONNECTIONS = 4096  # connections remembered; more and the memory starts again
 
@@ -164,10 +164,13 @@ class _Turns:
         self.marked = False  # a request went at once in this loop iteration
         self.ordering = False
         self.switched = False  # the batch being made follows a request that went at once
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     def take(self, connection: Any) -> asyncio.Future[None] | None:
         """None: this request goes now; otherwise await the future, then go."""
         loop = asyncio.get_running_loop()
+        if loop is not self.loop:  # an app served again by a new loop: nothing carries over
+            self.loop, self.batch, self.marked, self.ordering = loop, None, False, False
         if not self.ordering:
             if not self.marked:
                 self.marked = True
