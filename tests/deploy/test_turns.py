@@ -207,9 +207,9 @@ def test_an_app_served_by_a_new_loop_is_not_held_by_the_old_one(predictor: Predi
     """A loop that stopped with requests waiting for their turn (the server stopped) leaves
     nothing behind: the same app served by a new loop answers at once."""
     app = new_app(predictor)
+    asyncio.run(warm(app))  # its thread ends with that loop; the loop below starts none
 
     async def two_waiting() -> None:
-        await warm(app)
         turns = app.state.mlopskit.turns
         asyncio.get_running_loop().stop()  # after this iteration: what it schedules never runs
         assert turns.take(("127.0.0.1", 1)) is None

@@ -150,7 +150,8 @@ class _Turns:
     Requests whose bodies completed in the same loop iteration are therefore released in
     the order their connections were last answered (never answered first, then arrival).
     With one request at a time nothing waits for a turn: ordering starts when two requests
-    complete in one iteration and stops when a round holds one.
+    complete in one iteration and stops when a round holds one. One event loop at a time
+    (as any ASGI app): served by a new loop, the turns start afresh.
     """
 
     __slots__ = ("answered", "batch", "count", "loop", "marked", "ordering", "switched")
@@ -169,8 +170,9 @@ class _Turns:
     def take(self, connection: Any) -> asyncio.Future[None] | None:
         """None: this request goes now; otherwise await the future, then go."""
         loop = asyncio.get_running_loop()
-        if loop is not self.loop:  # an app served again by a new loop: nothing carries over
-            self.loop, self.batch, self.marked, self.ordering = loop, None, False, False
+        if loop is not self.loop:  # an app served by another loop: nothing carries over
+            self.loop, self.batch = loop, None
+            self.marked = self.ordering = self.switched = False
         if not self.ordering:
             if not self.marked:
                 self.marked = True
@@ -180,7 +182,7 @@ class _Turns:
         batch = self.batch
         if batch is None:
             batch = self.batch = []
-            loop.call_soon(self._release)
+            loop.call_soon(self._release, batch)  # its own batch, whatever comes after
         turn: asyncio.Future[None] = loop.create_future()
         batch.append((self.answered.get(connection, -1), len(batch), turn))
         return turn
@@ -196,8 +198,9 @@ class _Turns:
     def _unmark(self) -> None:
         self.marked = False
 
-    def _release(self) -> None:
-        batch, self.batch = self.batch or [], None
+    def _release(self, batch: list[tuple[int, int, asyncio.Future[None]]]) -> None:
+        if self.batch is batch:
+            self.batch = None
         if len(batch) <= 1 and not self.switched:  # a round of one: nothing to order
             self.ordering = False
         self.switched = False
