@@ -453,6 +453,10 @@ class TestV2LargeBodies:
     )
     # FP32 overflowing to +inf and to -inf in one tensor: their sum is nan ("invalid")
     @example(rows=10, datatype="FP32", odd=[(0, 1e39), (1, -1e39)], nested=False, wrong_count=False)
+    # 2**63 in an INT64 tensor with a null: a SchemaError, not pandas' raw OverflowError
+    @example(
+        rows=10, datatype="INT64", odd=[(0, 2.0**63), (1, None)], nested=False, wrong_count=False
+    )
     def test_matrix_tensor_decodes_as_the_ordinary_parse(
         self,
         rows: int,

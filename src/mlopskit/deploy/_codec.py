@@ -1244,7 +1244,7 @@ def _typed(flat: list[Any], datatype: str, name: str, echo: int) -> Any:
             nullable = "Float32"
         try:
             return pd.array(flat, dtype=nullable)
-        except (TypeError, ValueError) as exc:
+        except (OverflowError, TypeError, ValueError) as exc:  # 2**63 as INT64, say
             raise SchemaError(
                 f"input {name!r}: values do not fit {datatype} ({exc})",
                 column=name,
