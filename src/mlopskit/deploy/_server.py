@@ -32,6 +32,7 @@ import contextvars
 import gc
 import itertools
 import json
+import operator
 import os
 import re
 import socket
@@ -161,7 +162,7 @@ class _Turns:
     def __init__(self) -> None:
         self.answered: dict[Any, int] = {}  # connection -> number of its last answer
         self.count = 0
-        self.batch: list[tuple[int, int, asyncio.Future[None]]] | None = None
+        self.batch: list[tuple[int, asyncio.Future[None]]] | None = None
         self.marked = False  # a request went at once in this loop iteration
         self.ordering = False
         self.switched = False  # the batch being made follows a request that went at once
@@ -184,7 +185,7 @@ class _Turns:
             batch = self.batch = []
             loop.call_soon(self._release, batch)  # its own batch, whatever comes after
         turn: asyncio.Future[None] = loop.create_future()
-        batch.append((self.answered.get(connection, -1), len(batch), turn))
+        batch.append((self.answered.get(connection, -1), turn))
         return turn
 
     def done(self, connection: Any) -> None:
@@ -198,14 +199,14 @@ class _Turns:
     def _unmark(self) -> None:
         self.marked = False
 
-    def _release(self, batch: list[tuple[int, int, asyncio.Future[None]]]) -> None:
+    def _release(self, batch: list[tuple[int, asyncio.Future[None]]]) -> None:
         if self.batch is batch:
             self.batch = None
         if len(batch) <= 1 and not self.switched:  # a round of one: nothing to order
             self.ordering = False
         self.switched = False
-        batch.sort(key=lambda t: (t[0], t[1]))
-        for _, _, turn in batch:
+        batch.sort(key=operator.itemgetter(0))  # stable: ties keep their arrival order
+        for _, turn in batch:
             if not turn.done():  # cancelled: the client went away
                 turn.set_result(None)
 
