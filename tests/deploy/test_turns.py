@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -248,15 +247,9 @@ def test_any_asgi_client_value_is_served(predictor: Predictor) -> None:
     asyncio.run(scenario())
 
 
-def test_memory_of_connections_is_bounded(predictor: Predictor, tmp_path: Path) -> None:
+def test_memory_of_connections_is_bounded(predictor: Predictor) -> None:
     """A server that sees many connections remembers at most a bounded number of them."""
-
-    async def scenario() -> None:
-        app = new_app(predictor)
-        await warm(app)
-        turns = app.state.mlopskit.turns
-        for i in range(turns._MAX_CONNECTIONS + 10):
-            turns.done(("10.0.0.1", i))
-        assert len(turns.answered) <= turns._MAX_CONNECTIONS
-
-    asyncio.run(scenario())
+    turns = new_app(predictor).state.mlopskit.turns
+    for i in range(turns._MAX_CONNECTIONS + 10):
+        turns.done(("10.0.0.1", i))
+    assert len(turns.answered) <= turns._MAX_CONNECTIONS
