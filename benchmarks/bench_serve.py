@@ -15,10 +15,9 @@ how many); with 8 threads on one core an answered thread waits for the others'
 interpreter lock, which moves every ratio towards 1 and puts the client's scheduling
 into the p99. ``--client lean`` drives raw keep-alive sockets from one ``selectors``
 loop in one thread, sending pre-encoded request bytes and reading each answer's status,
-Content-Length and body: about a third of that cost. The recorded runs use the default,
-so every record compares the same instrument; the lean client is there to measure how
-much of a p99 is the client's (not yet shown on a quiet machine). Either way every answer is checked (status 200, a prediction in
-the body) and counted. mlopskit and the anchor alternate, each pair in the other order
+Content-Length and body: about a third of that cost. The recorded runs (``nox -s
+bench_all``) use the lean client since run13, so less of each p99 is the client's own.
+Either way every answer is checked (status 200, a prediction in the body) and counted. mlopskit and the anchor alternate, each pair in the other order
 than the last (AB BA AB ...); each figure is the median of the per-pair ratios, with
 min and max, and the machine's load average while the row ran (``uptime``'s 1-minute
 figure, before and after). Against MLflow every server runs ``--workers`` workers
@@ -72,6 +71,9 @@ from typing import Any, NamedTuple
 HERE = Path(__file__).resolve().parent
 SRC = str(HERE.parent / "src")
 sys.path.insert(0, SRC)
+sys.path.insert(0, str(HERE))
+
+from _bench import row_problems  # noqa: E402
 
 ROWS: list[dict[str, Any]] = []
 WORKERS = [1]  # workers of both servers in the HTTP rows against MLflow (--workers)
@@ -127,6 +129,9 @@ def add_row(
         "unit": unit,
         "load": [before, after],
     }
+    problems = row_problems(entry)
+    if problems:  # refused now, not left out of the record after a whole run
+        raise ValueError(f"malformed row {row!r}: {'; '.join(problems)}")
     ROWS.append(entry)
     verdict = (
         "no goal (modes differ)"
@@ -1036,7 +1041,7 @@ def bench_logger(
     core it answers on, and the scheduler's placement is out of the ratio."""
     plain = start_mlopskit(root, ws)
     logged = start_mlopskit(root, ws, log=True)
-    mode = "http, pinned" if pin else "http"
+    where = " [pinned: both servers on core 0]" if pin else ""
     try:
         body = mlflow_body(x.head(1))
         pairs, cpu = [], []
@@ -1051,8 +1056,8 @@ def bench_logger(
                 pairs.append((m.rate, a.rate))
                 cpu.append((m.cpu, a.cpu))
         add_row(
-            "http throughput with the prediction logger at 100% (1 row, 8 clients)",
-            mode,
+            f"http throughput with the prediction logger at 100% (1 row, 8 clients){where}",
+            "http",
             "mlopskit without logger",
             pairs,
             unit="req/s",
@@ -1061,8 +1066,9 @@ def bench_logger(
         )
         if all(a > 0 for _, a in cpu):  # the writer thread's work included
             add_row(
-                "server CPU per request with the prediction logger at 100% (1 row, 8 clients)",
-                mode,
+                "server CPU per request with the prediction logger at 100% "
+                f"(1 row, 8 clients){where}",
+                "http",
                 "mlopskit without logger",
                 cpu,
                 unit="CPU s/request",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,6 +30,7 @@ def _load() -> ModuleType:
 
 
 bench_serve = _load()
+bench_tools = sys.modules["_bench"]  # the record's row checks, as bench_serve imported them
 CLIENTS = {"lean": bench_serve.lean_loop, "http.client": bench_serve.http_client_loop}
 
 
@@ -141,3 +145,61 @@ class TestAnswerSize:
         """A chunked answer (no Content-Length) cannot be measured: an error says so."""
         with pytest.raises(RuntimeError, match="Content-Length"):
             bench_serve.answer_size(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+
+
+class _Stand:
+    """A stand-in for one of bench_logger's two servers: the test's HTTP server."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.stopped = False
+
+    def cpu_seconds(self) -> float:
+        return time.perf_counter()
+
+    def processes(self) -> list[tuple[int, str, str]]:
+        return []
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+@pytest.mark.parametrize("pin", [False, True])
+def test_logger_rows_are_rows_the_record_keeps(
+    server: _Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, pin: bool
+) -> None:
+    """Both prediction-logger rows, pinned or not, are well formed (the record left the
+    pinned ones out of run18-run21 as malformed) and say when they were pinned."""
+    import pandas as pd
+
+    x = pd.DataFrame({f"f{i}": [0.5, 1.5] for i in range(3)})
+    server.expect = bench_serve.mlflow_body(x.head(1))
+    server.answer = b'{"predictions": [1]}'
+    stands: list[_Stand] = []
+
+    def start(root: Path, ws: str, log: bool = False, workers: int = 1) -> _Stand:
+        stands.append(_Stand(_url(server)))
+        return stands[-1]
+
+    monkeypatch.setattr(bench_serve, "start_mlopskit", start)
+    monkeypatch.setattr(bench_serve, "pinned", lambda *s: contextlib.nullcontext())
+    monkeypatch.setattr(bench_serve, "ROWS", [])
+    bench_serve.bench_logger(tmp_path, "ws", x, 1, 0.05, pin=pin)
+    rows = bench_serve.ROWS
+    assert [r["row"].split(" with ")[0] for r in rows] == [
+        "http throughput",
+        "server CPU per request",
+    ]
+    assert all(bench_tools.row_problems(r) == [] for r in rows)
+    assert all(("pinned" in r["row"]) == pin for r in rows)
+    assert all(s.stopped for s in stands) and len(stands) == 2
+
+
+def test_a_malformed_row_is_refused_when_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A row the record would leave out fails the bench at once, not after the run."""
+    monkeypatch.setattr(bench_serve, "ROWS", [])
+    with pytest.raises(ValueError, match="mode 'http, pinned'"):
+        bench_serve.add_row(
+            "r", "http, pinned", "a", [(1.0, 2.0)], unit="s", goal=None, higher_is_better=False
+        )
+    assert bench_serve.ROWS == []
