@@ -250,6 +250,21 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"--only names benches the record does not have: {sorted(unknown)}")
         for rec in (record, *others):
             rec["benches"] = [b for b in rec.get("benches", []) if b["bench"] in keep]
+    failed = {
+        path: [
+            f"{path}: {b['bench']}: {note}"
+            for b in rec.get("benches", [])
+            for note in b.get("notes", [])
+            if note.startswith(("failed:", "left out"))
+        ]
+        for path, rec in zip([args.record, *args.others], [record, *others])
+    }
+    if failed[args.record] and args.docs:  # a page never shows a run that failed
+        ap.error(
+            "a bench of the record failed; fix it and run again:\n" + "\n".join(failed[args.record])
+        )
+    for line in (line for lines in failed.values() for line in lines):
+        print(f"render: {line}", file=sys.stderr)  # an earlier record's rows still widen
     blocks = render(
         record, Path(args.record).as_posix(), others, [Path(p).as_posix() for p in args.others]
     )

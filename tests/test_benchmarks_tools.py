@@ -245,6 +245,42 @@ def test_render_main_writes_the_page(tmp_path: Path) -> None:
     assert "put_file" in text and "AMD EPYC 7B13" in text
 
 
+def test_render_refuses_to_write_a_page_from_a_failed_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A record whose bench failed (left a row out, exited non-zero) never reaches the
+    page; printing it, or rendering only the benches that did not fail, works and names
+    the failure."""
+    bad = _record(("serve", [_row("rps", 0.4)]), ("store", [_row("put_file", 0.36)]))
+    bad["benches"][0]["notes"] = [
+        "left out, malformed row 'x': mode 'http, pinned' is not one of (...)",
+        "failed: 1 malformed row(s)",
+    ]
+    rec = tmp_path / "r.json"
+    rec.write_text(json.dumps(bad), encoding="utf-8")
+    page = tmp_path / "p.md"
+    blank = "<!-- bench:machine -->\n<!-- /bench:machine -->\n"
+    blank += (
+        "<!-- bench:store -->\n<!-- /bench:store -->\n<!-- bench:serve -->\n<!-- /bench:serve -->\n"
+    )
+    page.write_text(blank, encoding="utf-8")
+    with pytest.raises(SystemExit) as exc:
+        render.main([str(rec), "--docs", str(page)])
+    assert exc.value.code == 2
+    assert "serve: failed: 1 malformed row(s)" in capsys.readouterr().err
+    assert page.read_text(encoding="utf-8") == blank
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(_record(("store", [_row("put_file", 0.4)]))), encoding="utf-8")
+    # an earlier record's failed bench is named; its other rows still widen the spreads
+    assert render.main([str(good), "--with", str(rec), "--docs", str(page)]) == 0
+    assert "serve: failed" in capsys.readouterr().err
+    assert "n=10 in 2 runs (0.4; 0.36)" in page.read_text(encoding="utf-8")
+    assert render.main([str(rec)]) == 0
+    assert "render: " in capsys.readouterr().err
+    assert render.main([str(rec), "--only", "store", "--docs", str(page)]) == 0
+    assert "put_file" in page.read_text(encoding="utf-8")
+
+
 # -- compare ----------------------------------------------------------------------------------
 
 
