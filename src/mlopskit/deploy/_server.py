@@ -896,6 +896,73 @@ _DEFER_MAX = 0.1
 _DEFER_STEP = 0.0005
 
 
+class _HeadWithBody:
+    """A connection's transport that sends a response's head and body in one write.
+
+    uvicorn writes the status line and headers at ``http.response.start`` and the body
+    at ``http.response.body``: two ``send`` calls, two TCP segments, and the client may
+    wake for each. Here a write is held until the end of the event loop's current step:
+    the body written in the same step goes out with it in one ``writelines`` (one
+    ``writev``), a write alone goes out when the step ends (``call_soon``), before the
+    loop waits for I/O again. Everything else is the transport's own.
+    """
+
+    __slots__ = ("_held", "_loop", "_transport")
+
+    def __init__(self, transport: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is None:
+            self._held = data
+            self._loop.call_soon(self._flush)
+        else:
+            self._held = None
+            self._transport.writelines((held, data))
+
+    def writelines(self, items: Any) -> None:
+        self.write(b"".join(items))
+
+    def _flush(self) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._transport.write(held)
+
+    def is_closing(self) -> bool:
+        return bool(self._transport.is_closing())
+
+    def write_eof(self) -> None:
+        self._flush()
+        self._transport.write_eof()
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+def _http_protocol() -> Any:
+    """uvicorn's own HTTP protocol (``http="auto"``: httptools when installed, else h11),
+    each connection's transport wrapped in :class:`_HeadWithBody`; ``"auto"`` itself
+    should a uvicorn release move the class."""
+    try:
+        from uvicorn.protocols.http.auto import AutoHTTPProtocol
+    except ImportError:  # pragma: no cover - a uvicorn without the module
+        return "auto"
+
+    class OneWriteHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc,valid-type]
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(_HeadWithBody(transport, asyncio.get_running_loop()))
+
+    return OneWriteHTTPProtocol
+
+
 def _balanced_server(
     uvicorn: Any,
     config: Any,
@@ -1135,6 +1202,7 @@ def serve(
     url = f"http://{shown}:{bound_port}"
     config = uvicorn.Config(
         app,
+        http=_http_protocol(),
         log_level=log_level or ("warning" if background else "info"),
         log_config=None if background else uvicorn.config.LOGGING_CONFIG,
         lifespan="on",
