@@ -143,6 +143,16 @@ def make_row(
     }
 
 
+# The notes record.py writes into a bench's entry when it left rows out or the bench failed.
+LEFT_OUT = "left out, malformed row"
+FAILED = "failed: "
+
+
+def failure_notes(bench: dict[str, Any]) -> list[str]:
+    """The notes of a bench entry that say it failed or left a row out (empty: it ran clean)."""
+    return [n for n in bench.get("notes", []) if n.startswith((LEFT_OUT, FAILED))]
+
+
 def row_problems(row: dict[str, Any]) -> list[str]:
     """What is wrong with a row as a record holds it (empty when it is well formed).
 

@@ -26,7 +26,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _bench import _loadavg, commit, row_problems, write_record  # noqa: E402
+from _bench import FAILED, LEFT_OUT, _loadavg, commit, row_problems, write_record  # noqa: E402
 
 
 def gather(path: Path, name: str) -> list[dict[str, Any]]:
@@ -48,7 +48,7 @@ def gather(path: Path, name: str) -> list[dict[str, Any]]:
             problems = row_problems(row)
             if problems:
                 entry.setdefault("notes", []).append(
-                    f"left out, malformed row {row.get('row')!r}: {'; '.join(problems)}"
+                    f"{LEFT_OUT} {row.get('row')!r}: {'; '.join(problems)}"
                 )
             else:
                 kept.append(row)
@@ -58,9 +58,7 @@ def gather(path: Path, name: str) -> list[dict[str, Any]]:
 
 def malformed(entries: list[dict[str, Any]]) -> int:
     """How many rows ``gather`` left out of these entries."""
-    return sum(
-        note.startswith("left out, malformed row") for e in entries for note in e.get("notes", [])
-    )
+    return sum(note.startswith(LEFT_OUT) for e in entries for note in e.get("notes", []))
 
 
 def _notes(data: dict[str, Any]) -> dict[str, Any]:
@@ -114,9 +112,9 @@ def main(argv: list[str] | None = None) -> int:
             if proc.returncode != 0 or malformed(entries):
                 failed += 1
                 note = (
-                    f"failed: exit status {proc.returncode}"
+                    f"{FAILED}exit status {proc.returncode}"
                     if proc.returncode
-                    else f"failed: {malformed(entries)} malformed row(s)"
+                    else f"{FAILED}{malformed(entries)} malformed row(s)"
                 )
                 if entries:
                     entries[0].setdefault("notes", []).append(note)

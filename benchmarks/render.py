@@ -29,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _bench import fmt_value, higher_is_better, is_rate, row_problems
+from _bench import failure_notes, fmt_value, higher_is_better, is_rate, row_problems
 
 
 def _num(x: float | None) -> str:
@@ -254,8 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         path: [
             f"{path}: {b['bench']}: {note}"
             for b in rec.get("benches", [])
-            for note in b.get("notes", [])
-            if note.startswith(("failed:", "left out"))
+            for note in failure_notes(b)
         ]
         for path, rec in zip([args.record, *args.others], [record, *others])
     }

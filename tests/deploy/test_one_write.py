@@ -58,18 +58,17 @@ class TestHeadWithBody:
         """Two writes in one loop step reach the transport as one writelines; nothing is
         left to send after the step."""
 
+        head = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n"
+
         async def main() -> list[tuple[str, Any]]:
             rec = _Recorder()
             t = _HeadWithBody(rec, asyncio.get_running_loop())
-            t.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
+            t.write(head)
             t.write(b"{}")
-            assert rec.calls == [("writelines", [rec_head(), b"{}"])]
+            assert rec.calls == [("writelines", [head, b"{}"])]
             await asyncio.sleep(0)
             await asyncio.sleep(0)
             return rec.calls
-
-        def rec_head() -> bytes:
-            return b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n"
 
         calls = asyncio.run(main())
         assert len(calls) == 1
