@@ -34,8 +34,13 @@ are not shared by whichever server and client the scheduler places together: the
 resources for both servers, and figures of the server rather than of the scheduler.
 The prediction logger's rows (one server with a logger at 100%, one without) are pinned
 the same way since run18: both servers, the logger's writer thread included, on core 0.
+Every pair of a row comes from a different pair of server processes: each round of a
+pairing starts both servers afresh, warms them, measures every case once on each and
+stops them (the logger's rows restart both for every pair), because one server process
+differs from the next (where its memory and threads land) and, when one pair served a
+whole pairing, that difference moved whole runs while each run's spread stayed narrow.
 The 1,000-row x 8-client rows note which processes of each side used the CPU (``ps`` of
-each server's session).
+each server's session, in the last round).
 Each HTTP row also reports the server's CPU seconds per request (every process of its
 session, read from /proc): the capacity behind the throughput goal, which the other
 work on a shared machine moves far less than it moves wall-clock figures. Ratios are "lower is better": mlopskit/anchor
@@ -64,7 +69,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -222,9 +227,10 @@ def package_mlflow(root: Path, python: str, x: Any) -> Path:
     return out
 
 
-def package_mlserver(root: Path, python: str, parallel_workers: int) -> tuple[Path, dict[str, int]]:
+def package_mlserver(root: Path, python: str, parallel_workers: int) -> Path:
     """A model repository for ``mlserver start`` with ``parallel_workers`` in its settings
-    (0: inference in the HTTP process itself; N >= 1: N inference processes behind it)."""
+    (0: inference in the HTTP process itself; N >= 1: N inference processes behind it);
+    :func:`start_mlserver` gives it fresh ports at each start."""
     repo = root / f"mlserver_repo_pw{parallel_workers}"
     (repo / "bench").mkdir(parents=True, exist_ok=True)  # two modes may share a setting
     subprocess.run(
@@ -237,8 +243,7 @@ def package_mlserver(root: Path, python: str, parallel_workers: int) -> tuple[Pa
         ],
         check=True,
     )
-    ports = {"http_port": free_port(), "grpc_port": free_port(), "metrics_port": free_port()}
-    settings = {"host": "127.0.0.1", "parallel_workers": parallel_workers, **ports}
+    settings = {"host": "127.0.0.1", "parallel_workers": parallel_workers}
     (repo / "settings.json").write_text(json.dumps(settings))
     (repo / "bench" / "model-settings.json").write_text(
         json.dumps(
@@ -249,7 +254,7 @@ def package_mlserver(root: Path, python: str, parallel_workers: int) -> tuple[Pa
             }
         )
     )
-    return repo, ports
+    return repo
 
 
 # -- servers ----------------------------------------------------------------------------------
@@ -415,7 +420,7 @@ def start_mlflow(root: Path, python: str, model_dir: Path) -> Server:
         ],
         f"http://127.0.0.1:{port}",
         "/ping",
-        root / "mlflow.log",
+        root / f"mlflow-{port}.log",
         env=env,
     )
 
@@ -436,14 +441,18 @@ MLSERVER_MODES: dict[str, tuple[str, int, int, bool]] = {
 }
 
 
-def start_mlserver(root: Path, python: str, repo: Path, ports: dict[str, int]) -> Server:
+def start_mlserver(root: Path, python: str, repo: Path) -> Server:
+    """``mlserver start`` of ``repo`` (from :func:`package_mlserver`) on fresh ports."""
     bindir = os.path.dirname(os.path.abspath(python))  # MLServer runs in its repo dir
+    ports = {"http_port": free_port(), "grpc_port": free_port(), "metrics_port": free_port()}
+    settings = json.loads((repo / "settings.json").read_text())
+    (repo / "settings.json").write_text(json.dumps({**settings, **ports}))
     return Server(
         "mlserver",
         [f"{bindir}/mlserver", "start", str(repo)],
         f"http://127.0.0.1:{ports['http_port']}",
         "/v2/health/ready",
-        root / "mlserver.log",
+        root / f"mlserver-{ports['http_port']}.log",
         env={**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}"},
         cwd=str(repo),
     )
@@ -755,9 +764,16 @@ def busy_processes(server: Server, before: dict[int, float]) -> str:
     return f"{len(shown)} busy of {len(now)} process(es): " + "; ".join(shown)
 
 
+def warm(server: Server, path: str, bodies: Iterable[bytes]) -> None:
+    """A short load of every body on a just-started server, on 8 connections (each of
+    its workers gets some), not measured: first requests pay lazy imports and caches."""
+    for body in bodies:
+        load_loop(server.url, path, body, 8, 0.3, 400, server)
+
+
 def bench_http(
-    ours: Server,
-    anchor: Server,
+    start_ours: Callable[[], Server],
+    start_anchor: Callable[[], Server],
     anchor_name: str,
     paths: tuple[str, str],
     bodies: dict[int, tuple[bytes, bytes]],
@@ -765,87 +781,115 @@ def bench_http(
     seconds: float,
     goals: tuple[float, float] | None,
     mode: str = "",
+    pin: bool = False,
 ) -> None:
     """The HTTP rows of one pairing; ``mode`` names the pairing in each row's name,
-    ``goals=None`` publishes the rows without holding a goal on them."""
-    client_costs: list[str] = []  # the client's own CPU per request, row by row
+    ``goals=None`` publishes the rows without holding a goal on them.
+
+    Each round starts both servers afresh (``start_ours``, ``start_anchor``), warms them,
+    measures every (rows, clients) case once on each, alternating, and stops them: a row's
+    pairs come from ``rounds`` different pairs of server processes, so the variation
+    between one server process and the next (where its memory and threads land), which
+    moved whole runs when one pair served a whole pairing, is inside a run's spread.
+    With ``pin`` both servers run on core 0 and the client on the other cores."""
+    cases = [(rows, clients) for rows in bodies for clients in (1, 8)]
+    tp: dict[tuple[int, int], list[tuple[float, float]]] = {c: [] for c in cases}
+    p99: dict[tuple[int, int], list[tuple[float, float]]] = {c: [] for c in cases}
+    cpu: dict[tuple[int, int], list[tuple[float, float]]] = {c: [] for c in cases}
+    client: dict[tuple[int, int], list[tuple[float, float]]] = {c: [] for c in cases}
+    busy: dict[tuple[int, int], str] = {}
     answers = 0
-    for rows, (our_body, anchor_body) in bodies.items():
-        for clients in (1, 8):
-            tp: list[tuple[float, float]] = []
-            p99: list[tuple[float, float]] = []
-            cpu: list[tuple[float, float]] = []
-            client: list[tuple[float, float]] = []
-            cap = 4000 if rows == 1 else 800
-            mark_load()
-            ours_before = {pid: c for pid, _, c in ours.processes()}
-            anchor_before = {pid: c for pid, _, c in anchor.processes()}
-            for k in range(rounds):
-                m, a = alternate(
-                    k,
-                    functools.partial(
-                        load_loop, ours.url, paths[0], our_body, clients, seconds, cap, ours
-                    ),
-                    functools.partial(
-                        load_loop, anchor.url, paths[1], anchor_body, clients, seconds, cap, anchor
-                    ),
-                )
-                tp.append((m.rate, a.rate))
-                p99.append((m.p99, a.p99))
-                cpu.append((m.cpu, a.cpu))
-                client.append((m.client_cpu, a.client_cpu))
-                answers += m.answers + a.answers
-            label = (
-                f"{rows} row{'s' if rows > 1 else ''}, {clients} client{'s' if clients > 1 else ''}"
-            )
-            client_costs.append(
-                f"{label.split(' [')[0]} {statistics.median(c for c, _ in client) * 1e6:.0f}"
-                f"/{statistics.median(c for _, c in client) * 1e6:.0f} us"
-            )
-            if mode:
-                label += f" [{mode}]"
-            elif WORKERS[0] > 1:
-                label += f" ({WORKERS[0]} workers each)"
-            if rows > 1 and clients > 1:  # what each side ran under the heaviest load (ps)
-                note(
-                    f"{label}: mlopskit ran {busy_processes(ours, ours_before)}; "
-                    f"{anchor_name} ran {busy_processes(anchor, anchor_before)}",
-                    record=True,
-                )
+    mark_load()
+    for k in range(rounds):
+        ours, anchor = alternate(k, start_ours, start_anchor)
+        try:
+            with pinned(ours, anchor) if pin else contextlib.nullcontext():
+                warm(ours, paths[0], [b for b, _ in bodies.values()])
+                warm(anchor, paths[1], [b for _, b in bodies.values()])
+                for rows, clients in cases:
+                    our_body, anchor_body = bodies[rows]
+                    cap = 4000 if rows == 1 else 800
+                    ours_before = {pid: c for pid, _, c in ours.processes()}
+                    anchor_before = {pid: c for pid, _, c in anchor.processes()}
+                    m, a = alternate(
+                        k,
+                        functools.partial(
+                            load_loop, ours.url, paths[0], our_body, clients, seconds, cap, ours
+                        ),
+                        functools.partial(
+                            load_loop,
+                            anchor.url,
+                            paths[1],
+                            anchor_body,
+                            clients,
+                            seconds,
+                            cap,
+                            anchor,
+                        ),
+                    )
+                    case = (rows, clients)
+                    tp[case].append((m.rate, a.rate))
+                    p99[case].append((m.p99, a.p99))
+                    cpu[case].append((m.cpu, a.cpu))
+                    client[case].append((m.client_cpu, a.client_cpu))
+                    answers += m.answers + a.answers
+                    if rows > 1 and clients > 1:  # what each side ran (ps), last round's
+                        busy[case] = (
+                            f"mlopskit ran {busy_processes(ours, ours_before)}; "
+                            f"{anchor_name} ran {busy_processes(anchor, anchor_before)}"
+                        )
+        finally:
+            ours.stop()
+            anchor.stop()
+    client_costs: list[str] = []  # the client's own CPU per request, row by row
+    for case in cases:
+        rows, clients = case
+        label = f"{rows} row{'s' if rows > 1 else ''}, {clients} client{'s' if clients > 1 else ''}"
+        client_costs.append(
+            f"{label} {statistics.median(c for c, _ in client[case]) * 1e6:.0f}"
+            f"/{statistics.median(c for _, c in client[case]) * 1e6:.0f} us"
+        )
+        if mode:
+            label += f" [{mode}]"
+        elif WORKERS[0] > 1:
+            label += f" ({WORKERS[0]} workers each)"
+        if case in busy:
+            note(f"{label}: {busy[case]}", record=True)
+        add_row(
+            f"http throughput vs {anchor_name}: {label}",
+            "http",
+            anchor_name,
+            tp[case],
+            unit="req/s",
+            goal=None if goals is None else goals[0],
+            higher_is_better=True,
+            load=(LOAD_AT_START[0], os.getloadavg()[0]),
+        )
+        add_row(
+            f"http p99 latency vs {anchor_name}: {label}",
+            "http",
+            anchor_name,
+            p99[case],
+            unit="s",
+            goal=None if goals is None else goals[1],
+            higher_is_better=False,
+        )
+        if all(a > 0 for _, a in cpu[case]):  # the throughput goal as capacity: CPU/request
             add_row(
-                f"http throughput vs {anchor_name}: {label}",
+                f"server CPU per request vs {anchor_name}: {label}",
                 "http",
                 anchor_name,
-                tp,
-                unit="req/s",
+                cpu[case],
+                unit="CPU s/request",
                 goal=None if goals is None else goals[0],
-                higher_is_better=True,
-                load=(LOAD_AT_START[0], os.getloadavg()[0]),
-            )
-            add_row(
-                f"http p99 latency vs {anchor_name}: {label}",
-                "http",
-                anchor_name,
-                p99,
-                unit="s",
-                goal=None if goals is None else goals[1],
                 higher_is_better=False,
             )
-            if all(a > 0 for _, a in cpu):  # the throughput goal as capacity: CPU per request
-                add_row(
-                    f"server CPU per request vs {anchor_name}: {label}",
-                    "http",
-                    anchor_name,
-                    cpu,
-                    unit="CPU s/request",
-                    goal=None if goals is None else goals[0],
-                    higher_is_better=False,
-                )
     note(
         f"client {CLIENT[0]!r} against {anchor_name}"
         + (f" [{mode}]" if mode else "")
-        + f": {answers} answers checked (status 200, a prediction in the body); the "
-        "client's own CPU per request (mlopskit's rows/the anchor's): " + ", ".join(client_costs),
+        + f": {rounds} rounds, each with both servers started afresh; {answers} answers "
+        "checked (status 200, a prediction in the body); the client's own CPU per request "
+        "(mlopskit's rows/the anchor's): " + ", ".join(client_costs),
         record=True,
     )
 
@@ -1035,49 +1079,59 @@ def bench_router(rounds: int) -> None:
 def bench_logger(
     root: Path, ws: str, x: Any, rounds: int, seconds: float, pin: bool = False
 ) -> None:
-    """The prediction logger at 100%: one server with it, one without, alternating. With
-    ``pin`` both servers run on core 0 (the logger's writer thread too) and the client on
-    the others, as in "1 process each": the logged server pays its writer's CPU on the
-    core it answers on, and the scheduler's placement is out of the ratio."""
-    plain = start_mlopskit(root, ws)
-    logged = start_mlopskit(root, ws, log=True)
+    """The prediction logger at 100%: one server with it, one without, alternating, both
+    started afresh for every pair (the variation between server processes inside the
+    row's spread, as in :func:`bench_http`). With ``pin`` both servers run on core 0 (the
+    logger's writer thread too) and the client on the others, as in "1 process each": the
+    logged server pays its writer's CPU on the core it answers on, and the scheduler's
+    placement is out of the ratio."""
     where = " [pinned: both servers on core 0]" if pin else ""
-    try:
-        body = mlflow_body(x.head(1))
-        pairs, cpu = [], []
-        mark_load()
-        with pinned(plain, logged) if pin else contextlib.nullcontext():
-            for k in range(rounds * 2):
+    body = mlflow_body(x.head(1))
+    pairs, cpu = [], []
+    mark_load()
+    for k in range(rounds * 2):
+        logged, plain = alternate(
+            k,
+            functools.partial(start_mlopskit, root, ws, log=True),
+            functools.partial(start_mlopskit, root, ws),
+        )
+        try:
+            with pinned(plain, logged) if pin else contextlib.nullcontext():
+                warm(logged, "/invocations", [body])
+                warm(plain, "/invocations", [body])
                 m, a = alternate(
                     k,
-                    lambda: load_loop(logged.url, "/invocations", body, 8, seconds, 4000, logged),
-                    lambda: load_loop(plain.url, "/invocations", body, 8, seconds, 4000, plain),
+                    functools.partial(
+                        load_loop, logged.url, "/invocations", body, 8, seconds, 4000, logged
+                    ),
+                    functools.partial(
+                        load_loop, plain.url, "/invocations", body, 8, seconds, 4000, plain
+                    ),
                 )
-                pairs.append((m.rate, a.rate))
-                cpu.append((m.cpu, a.cpu))
+            pairs.append((m.rate, a.rate))
+            cpu.append((m.cpu, a.cpu))
+        finally:
+            plain.stop()
+            logged.stop()
+    add_row(
+        f"http throughput with the prediction logger at 100% (1 row, 8 clients){where}",
+        "http",
+        "mlopskit without logger",
+        pairs,
+        unit="req/s",
+        goal=1.05,
+        higher_is_better=True,
+    )
+    if all(a > 0 for _, a in cpu):  # the writer thread's work included
         add_row(
-            f"http throughput with the prediction logger at 100% (1 row, 8 clients){where}",
+            f"server CPU per request with the prediction logger at 100% (1 row, 8 clients){where}",
             "http",
             "mlopskit without logger",
-            pairs,
-            unit="req/s",
+            cpu,
+            unit="CPU s/request",
             goal=1.05,
-            higher_is_better=True,
+            higher_is_better=False,
         )
-        if all(a > 0 for _, a in cpu):  # the writer thread's work included
-            add_row(
-                "server CPU per request with the prediction logger at 100% "
-                f"(1 row, 8 clients){where}",
-                "http",
-                "mlopskit without logger",
-                cpu,
-                unit="CPU s/request",
-                goal=1.05,
-                higher_is_better=False,
-            )
-    finally:
-        plain.stop()
-        logged.stop()
 
 
 def main() -> None:
@@ -1163,66 +1217,47 @@ def run(args: argparse.Namespace, root: Path, rounds: int, seconds: float) -> No
     )
     note(f"mlflow: `mlflow models serve --env-manager local --workers {w}`")
     note(f"load average now {os.getloadavg()[0]:.1f}")
-    servers: dict[int, Server] = {}
-
-    def ours(workers: int) -> Server:
-        if workers not in servers:
-            servers[workers] = start_mlopskit(root, ws, workers=workers)
-        return servers[workers]
-
-    try:
-        bodies_mlflow = {n: (mlflow_body(x.head(n)), mlflow_body(x.head(n))) for n in (1, 1000)}
-        bodies_v2 = {n: (v2_body(x.head(n)), v2_body(x.head(n))) for n in (1, 1000)}
-        if args.mlflow_python and model_dir is not None:
-            anchor = start_mlflow(root, args.mlflow_python, model_dir)
-            try:
-                bench_http(
-                    ours(w),
-                    anchor,
-                    "mlflow 3.17.2",
-                    ("/invocations", "/invocations"),
-                    bodies_mlflow,
-                    rounds,
-                    seconds,
-                    (1 / 3, 0.5),
-                )
-            finally:
-                anchor.stop()
-        else:
-            note("mlflow venv not given: HTTP rows against `mlflow models serve` skipped")
-        if args.mlserver_python:
-            for key in [m.strip() for m in args.mlserver_modes.split(",") if m.strip()]:
-                label, our_workers, parallel_workers, held = MLSERVER_MODES[key]
-                note(
-                    f"mlserver mode {key!r}: serve(workers={our_workers}) vs MLServer "
-                    f"parallel_workers={parallel_workers}"
-                    + ("" if held else " (modes differ: published, no goal held)")
-                )
-                repo, ports = package_mlserver(root, args.mlserver_python, parallel_workers)
-                anchor = start_mlserver(root, args.mlserver_python, repo, ports)
-                pin = key == "1" and can_pin(args)
-                if pin:
-                    note(f"mlserver mode {key!r}: each server on core 0, the client on the others")
-                try:
-                    with pinned(ours(our_workers), anchor) if pin else contextlib.nullcontext():
-                        bench_http(
-                            ours(our_workers),
-                            anchor,
-                            "mlserver 1.7.1",
-                            ("/v2/models/bench/infer", "/v2/models/bench/infer"),
-                            bodies_v2,
-                            rounds,
-                            seconds,
-                            (1 / 1.5, 0.5) if held else None,
-                            mode=label + (", pinned" if pin else ""),
-                        )
-                finally:
-                    anchor.stop()
-        else:
-            note("mlserver venv not given: HTTP rows against MLServer skipped")
-    finally:
-        for server in servers.values():
-            server.stop()
+    bodies_mlflow = {n: (mlflow_body(x.head(n)), mlflow_body(x.head(n))) for n in (1, 1000)}
+    bodies_v2 = {n: (v2_body(x.head(n)), v2_body(x.head(n))) for n in (1, 1000)}
+    if args.mlflow_python and model_dir is not None:
+        bench_http(
+            functools.partial(start_mlopskit, root, ws, workers=w),
+            functools.partial(start_mlflow, root, args.mlflow_python, model_dir),
+            "mlflow 3.17.2",
+            ("/invocations", "/invocations"),
+            bodies_mlflow,
+            rounds,
+            seconds,
+            (1 / 3, 0.5),
+        )
+    else:
+        note("mlflow venv not given: HTTP rows against `mlflow models serve` skipped")
+    if args.mlserver_python:
+        for key in [m.strip() for m in args.mlserver_modes.split(",") if m.strip()]:
+            label, our_workers, parallel_workers, held = MLSERVER_MODES[key]
+            note(
+                f"mlserver mode {key!r}: serve(workers={our_workers}) vs MLServer "
+                f"parallel_workers={parallel_workers}"
+                + ("" if held else " (modes differ: published, no goal held)")
+            )
+            repo = package_mlserver(root, args.mlserver_python, parallel_workers)
+            pin = key == "1" and can_pin(args)
+            if pin:
+                note(f"mlserver mode {key!r}: each server on core 0, the client on the others")
+            bench_http(
+                functools.partial(start_mlopskit, root, ws, workers=our_workers),
+                functools.partial(start_mlserver, root, args.mlserver_python, repo),
+                "mlserver 1.7.1",
+                ("/v2/models/bench/infer", "/v2/models/bench/infer"),
+                bodies_v2,
+                rounds,
+                seconds,
+                (1 / 1.5, 0.5) if held else None,
+                mode=label + (", pinned" if pin else ""),
+                pin=pin,
+            )
+    else:
+        note("mlserver venv not given: HTTP rows against MLServer skipped")
     if not args.http_only:
         bench_logger(root, ws, x, rounds, seconds, pin=can_pin(args))
     finish(args)

@@ -192,7 +192,51 @@ def test_logger_rows_are_rows_the_record_keeps(
     ]
     assert all(bench_tools.row_problems(r) == [] for r in rows)
     assert all(("pinned" in r["row"]) == pin for r in rows)
-    assert all(s.stopped for s in stands) and len(stands) == 2
+    assert all(s.stopped for s in stands) and len(stands) == 4  # fresh servers every pair
+
+
+@pytest.mark.parametrize("pin", [False, True])
+def test_every_round_of_a_pairing_starts_and_stops_its_own_servers(
+    server: _Server, monkeypatch: pytest.MonkeyPatch, pin: bool
+) -> None:
+    """Each round measures a new pair of server processes (so a row's spread holds the
+    variation between processes), pinned only when asked, and leaves none running."""
+    import pandas as pd
+
+    x = pd.DataFrame({f"f{i}": [0.5, 1.5] for i in range(3)})
+    server.expect = bench_serve.v2_body(x.head(1))
+    server.answer = b'{"outputs": [1]}'
+    started: list[_Stand] = []
+    pinned_with: list[tuple[Any, ...]] = []
+
+    def start() -> _Stand:
+        if len(started) % 2 == 0:  # a round's first start: the last round's pair stopped
+            assert all(s.stopped for s in started)
+        started.append(_Stand(_url(server)))
+        return started[-1]
+
+    @contextlib.contextmanager
+    def pinned(*servers: Any) -> Iterator[None]:
+        pinned_with.append(servers)
+        yield
+
+    monkeypatch.setattr(bench_serve, "pinned", pinned)
+    monkeypatch.setattr(bench_serve, "ROWS", [])
+    monkeypatch.setattr(bench_serve, "NOTES", [])
+    bodies = {1: (server.expect, server.expect)}
+    path = "/v2/models/bench/infer"
+    bench_serve.bench_http(start, start, "anchor", (path, path), bodies, 3, 0.05, (1, 1), pin=pin)
+    assert len(started) == 6 and all(s.stopped for s in started)
+    assert len({id(s) for s in started}) == 6
+    rounds = [{started[i], started[i + 1]} for i in (0, 2, 4)]  # each round's two servers
+    assert [set(p) for p in pinned_with] == (rounds if pin else [])
+    rows = bench_serve.ROWS
+    assert all(bench_tools.row_problems(r) == [] and r["n"] == 3 for r in rows)
+    assert sorted({r["row"].split(": ")[1] for r in rows}) == [
+        "1 row, 1 client",
+        "1 row, 8 clients",
+    ]
+    assert "3 rounds, each with both servers started afresh" in bench_serve.NOTES[-1]
 
 
 def test_a_malformed_row_is_refused_when_made(monkeypatch: pytest.MonkeyPatch) -> None:
