@@ -265,6 +265,21 @@ def abab(
     return xs, ys
 
 
+def stated(x: float) -> str:
+    """A ratio as docs/performance.md states it: three significant digits (whole numbers
+    from 100 up). ``compare.py`` checks a re-run against the spread at this precision."""
+    if x == 0:
+        return "0"
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    return f"{x:.3g}"
+
+
+def as_stated(x: float) -> float:
+    """``x`` rounded as :func:`stated` writes it (0.12638 -> 0.126)."""
+    return float(stated(x).replace(",", ""))
+
+
 def fmt_value(v: float | None, unit: str) -> str:
     """A value with its unit, readable (``0.274 s``, ``12.5 ms``, ``345,760 points/s``)."""
     if v is None:

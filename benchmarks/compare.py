@@ -7,7 +7,8 @@ times, anchor / mlopskit for rates), so lower is better, unless a row's goal say
 The change is ``new / old`` (``old / new`` for a ``>=`` goal), so 1.25 means 25% worse
 whichever the direction; rows without a ratio are skipped. Exit status: 1 when any matched row is worse by more than
 the threshold, else 0. Rows present in only one record are listed, not flagged. The
-"in spread" column says whether the new ratio lies within the old run's min-max; with
+"in spread" column says whether the new ratio lies within the old run's min-max, as
+docs/performance.md states them (three significant digits, ``_bench.stated``); with
 ``--with`` (earlier records of the same code, as ``render.py --with`` renders them) the
 spread is the one the page states: the smallest and largest per-pair ratio over OLD and
 every EARLIER record.
@@ -24,10 +25,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _bench import higher_is_better
+from _bench import as_stated, higher_is_better
 
 Key = tuple[str, str, str]
-_TOL = 1e-3  # a single-sample row (n=1) whose value moved by a few bytes is still "in spread"
 
 
 def rows_by_key(record: dict[str, Any]) -> dict[Key, dict[str, Any]]:
@@ -75,7 +75,7 @@ def compare(
                 "change": change,
                 "flagged": change > 1 + threshold,
                 "in_spread": bool(lows and highs)
-                and min(lows) * (1 - _TOL) <= rn["ratio"] <= max(highs) * (1 + _TOL),
+                and as_stated(min(lows)) <= as_stated(rn["ratio"]) <= as_stated(max(highs)),
                 "goal_lost": ro.get("met") is True and rn.get("met") is False,
             }
         )

@@ -29,18 +29,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _bench import failure_notes, fmt_value, higher_is_better, is_rate, row_problems
+from _bench import failure_notes, fmt_value, higher_is_better, is_rate, row_problems, stated
 
 
 def _num(x: float | None) -> str:
     """A ratio, three significant digits."""
-    if x is None:
-        return "—"
-    if x == 0:
-        return "0"
-    if abs(x) >= 100:
-        return f"{x:,.0f}"
-    return f"{x:.3g}"
+    return "—" if x is None else stated(x)
 
 
 def reads_as(row: dict[str, Any]) -> str:

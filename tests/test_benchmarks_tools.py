@@ -301,12 +301,25 @@ def test_compare_flags_more_than_twenty_percent_worse() -> None:
     assert not any(r["in_spread"] for r in rows)  # all moved outside 0.9x-1.1x
 
 
-def test_single_sample_rows_allow_a_tiny_tolerance() -> None:
-    """A memory row (n=1, min = max) that moved by a few bytes still counts as within its spread."""
-    row = _row("mem", 0.0284, min=0.0284, max=0.0284, n=1)
-    moved = _row("mem", 0.028401, min=0.028401, max=0.028401, n=1)
-    rows, _, _ = compare.compare(_record(("d", [row])), _record(("d", [moved])))
-    assert rows[0]["in_spread"] and not rows[0]["flagged"]
+def test_in_spread_is_checked_at_the_precision_the_page_states() -> None:
+    """A spread is stated with three significant digits: a memory row whose ratio moved
+    within that precision (0.1253-0.1262 stated "0.125-0.126", then 0.1264) is within
+    it; one that moved past it (0.1266, stated 0.127) is not."""
+    row = _row("mem", 0.1258, min=0.1253, max=0.1262, n=10)
+    for new, inside in ((0.1264, True), (0.1266, False), (0.1246, True), (0.1244, False)):
+        moved = _row("mem", new, min=new, max=new, n=10)
+        (r,), _, _ = compare.compare(_record(("d", [row])), _record(("d", [moved])))
+        assert r["in_spread"] is inside, new
+    big = _row("rate", 402.4, min=401.6, max=402.4, n=3)  # stated "402-402"
+    (r,), _, _ = compare.compare(_record(("d", [big])), _record(("d", [_row("rate", 402.3)])))
+    assert r["in_spread"]
+
+
+@given(st.floats(min_value=1e-6, max_value=1e6, allow_nan=False))
+def test_as_stated_is_the_number_the_page_prints(x: float) -> None:
+    """What compare.py checks is the number render.py writes, for every magnitude."""
+    assert compare.as_stated(x) == float(render._num(x).replace(",", ""))
+    assert abs(compare.as_stated(x) - x) <= 0.005 * x + 0.5  # 3 digits, or whole from 100
 
 
 def test_compare_matches_rows_by_bench_row_and_mode() -> None:
