@@ -764,6 +764,23 @@ def busy_processes(server: Server, before: dict[int, float]) -> str:
     return f"{len(shown)} busy of {len(now)} process(es): " + "; ".join(shown)
 
 
+@contextlib.contextmanager
+def started_pair(
+    k: int, first: Callable[[], Server], second: Callable[[], Server]
+) -> Iterator[tuple[Server, Server]]:
+    """Two servers started in pair ``k``'s order (as :func:`alternate`), yielded as
+    (``first``'s, ``second``'s) and stopped after the block, or as soon as the other
+    fails to start: no server outlives a failed round."""
+    up: list[Server] = []
+    try:
+        for start in (first, second) if k % 2 == 0 else (second, first):
+            up.append(start())
+        yield (up[0], up[1]) if k % 2 == 0 else (up[1], up[0])
+    finally:
+        for server in up:
+            server.stop()
+
+
 def warm(server: Server, path: str, bodies: Iterable[bytes]) -> None:
     """A short load of every body on a just-started server, on 8 connections (each of
     its workers gets some), not measured: first requests pay lazy imports and caches."""
@@ -801,46 +818,44 @@ def bench_http(
     answers = 0
     mark_load()
     for k in range(rounds):
-        ours, anchor = alternate(k, start_ours, start_anchor)
-        try:
-            with pinned(ours, anchor) if pin else contextlib.nullcontext():
-                warm(ours, paths[0], [b for b, _ in bodies.values()])
-                warm(anchor, paths[1], [b for _, b in bodies.values()])
-                for rows, clients in cases:
-                    our_body, anchor_body = bodies[rows]
-                    cap = 4000 if rows == 1 else 800
-                    ours_before = {pid: c for pid, _, c in ours.processes()}
-                    anchor_before = {pid: c for pid, _, c in anchor.processes()}
-                    m, a = alternate(
-                        k,
-                        functools.partial(
-                            load_loop, ours.url, paths[0], our_body, clients, seconds, cap, ours
-                        ),
-                        functools.partial(
-                            load_loop,
-                            anchor.url,
-                            paths[1],
-                            anchor_body,
-                            clients,
-                            seconds,
-                            cap,
-                            anchor,
-                        ),
+        with (
+            started_pair(k, start_ours, start_anchor) as (ours, anchor),
+            pinned(ours, anchor) if pin else contextlib.nullcontext(),
+        ):
+            warm(ours, paths[0], [b for b, _ in bodies.values()])
+            warm(anchor, paths[1], [b for _, b in bodies.values()])
+            for rows, clients in cases:
+                our_body, anchor_body = bodies[rows]
+                cap = 4000 if rows == 1 else 800
+                ours_before = {pid: c for pid, _, c in ours.processes()}
+                anchor_before = {pid: c for pid, _, c in anchor.processes()}
+                m, a = alternate(
+                    k,
+                    functools.partial(
+                        load_loop, ours.url, paths[0], our_body, clients, seconds, cap, ours
+                    ),
+                    functools.partial(
+                        load_loop,
+                        anchor.url,
+                        paths[1],
+                        anchor_body,
+                        clients,
+                        seconds,
+                        cap,
+                        anchor,
+                    ),
+                )
+                case = (rows, clients)
+                tp[case].append((m.rate, a.rate))
+                p99[case].append((m.p99, a.p99))
+                cpu[case].append((m.cpu, a.cpu))
+                client[case].append((m.client_cpu, a.client_cpu))
+                answers += m.answers + a.answers
+                if rows > 1 and clients > 1:  # what each side ran (ps), last round's
+                    busy[case] = (
+                        f"mlopskit ran {busy_processes(ours, ours_before)}; "
+                        f"{anchor_name} ran {busy_processes(anchor, anchor_before)}"
                     )
-                    case = (rows, clients)
-                    tp[case].append((m.rate, a.rate))
-                    p99[case].append((m.p99, a.p99))
-                    cpu[case].append((m.cpu, a.cpu))
-                    client[case].append((m.client_cpu, a.client_cpu))
-                    answers += m.answers + a.answers
-                    if rows > 1 and clients > 1:  # what each side ran (ps), last round's
-                        busy[case] = (
-                            f"mlopskit ran {busy_processes(ours, ours_before)}; "
-                            f"{anchor_name} ran {busy_processes(anchor, anchor_before)}"
-                        )
-        finally:
-            ours.stop()
-            anchor.stop()
     client_costs: list[str] = []  # the client's own CPU per request, row by row
     for case in cases:
         rows, clients = case
@@ -1090,12 +1105,11 @@ def bench_logger(
     pairs, cpu = [], []
     mark_load()
     for k in range(rounds * 2):
-        logged, plain = alternate(
+        with started_pair(
             k,
             functools.partial(start_mlopskit, root, ws, log=True),
             functools.partial(start_mlopskit, root, ws),
-        )
-        try:
+        ) as (logged, plain):
             with pinned(plain, logged) if pin else contextlib.nullcontext():
                 warm(logged, "/invocations", [body])
                 warm(plain, "/invocations", [body])
@@ -1110,9 +1124,6 @@ def bench_logger(
                 )
             pairs.append((m.rate, a.rate))
             cpu.append((m.cpu, a.cpu))
-        finally:
-            plain.stop()
-            logged.stop()
     add_row(
         f"http throughput with the prediction logger at 100% (1 row, 8 clients){where}",
         "http",

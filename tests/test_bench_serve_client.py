@@ -247,3 +247,44 @@ def test_a_malformed_row_is_refused_when_made(monkeypatch: pytest.MonkeyPatch) -
             "r", "http, pinned", "a", [(1.0, 2.0)], unit="s", goal=None, higher_is_better=False
         )
     assert bench_serve.ROWS == []
+
+
+@pytest.mark.parametrize("k", [0, 1])
+@pytest.mark.parametrize("failing", ["first", "second"])
+def test_a_server_that_fails_to_start_stops_the_one_already_started(k: int, failing: str) -> None:
+    """No server outlives a failed round, whichever of the pair starts first or fails."""
+    up: list[_Stand] = []
+
+    def ok() -> _Stand:
+        up.append(_Stand("http://127.0.0.1:1"))
+        return up[-1]
+
+    def fails() -> _Stand:
+        raise RuntimeError("anchor did not start")
+
+    first, second = (fails, ok) if failing == "first" else (ok, fails)
+    with (
+        pytest.raises(RuntimeError, match="did not start"),
+        bench_serve.started_pair(k, first, second),
+    ):
+        pytest.fail("the block ran without both servers")
+    assert all(s.stopped for s in up)
+    assert len(up) == (1 if (k == 0) == (failing == "second") else 0)
+
+
+def test_started_pair_yields_in_the_callers_order_and_stops_both() -> None:
+    """Pair k's start order alternates, but the block always gets (first's, second's)."""
+    order: list[str] = []
+
+    def make(name: str) -> Any:
+        def start() -> _Stand:
+            order.append(name)
+            return _Stand(name)
+
+        return start
+
+    for k, expect in ((0, ["a", "b"]), (1, ["b", "a"])):
+        order.clear()
+        with bench_serve.started_pair(k, make("a"), make("b")) as (x, y):
+            assert (x.url, y.url) == ("a", "b") and not (x.stopped or y.stopped)
+        assert order == expect and x.stopped and y.stopped
