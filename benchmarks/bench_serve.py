@@ -810,10 +810,7 @@ def bench_http(
     moved whole runs when one pair served a whole pairing, is inside a run's spread.
     With ``pin`` both servers run on core 0 and the client on the other cores."""
     cases = [(rows, clients) for rows in bodies for clients in (1, 8)]
-    tp: dict[tuple[int, int], list[tuple[float, float]]] = {c: [] for c in cases}
-    p99: dict[tuple[int, int], list[tuple[float, float]]] = {c: [] for c in cases}
-    cpu: dict[tuple[int, int], list[tuple[float, float]]] = {c: [] for c in cases}
-    client: dict[tuple[int, int], list[tuple[float, float]]] = {c: [] for c in cases}
+    measured: dict[tuple[int, int], list[tuple[Load, Load]]] = {c: [] for c in cases}
     busy: dict[tuple[int, int], str] = {}
     answers = 0
     mark_load()
@@ -845,24 +842,26 @@ def bench_http(
                         anchor,
                     ),
                 )
-                case = (rows, clients)
-                tp[case].append((m.rate, a.rate))
-                p99[case].append((m.p99, a.p99))
-                cpu[case].append((m.cpu, a.cpu))
-                client[case].append((m.client_cpu, a.client_cpu))
+                measured[rows, clients].append((m, a))
                 answers += m.answers + a.answers
                 if rows > 1 and clients > 1:  # what each side ran (ps), last round's
-                    busy[case] = (
+                    busy[rows, clients] = (
                         f"mlopskit ran {busy_processes(ours, ours_before)}; "
                         f"{anchor_name} ran {busy_processes(anchor, anchor_before)}"
                     )
     client_costs: list[str] = []  # the client's own CPU per request, row by row
     for case in cases:
         rows, clients = case
+
+        def of(field: str, case: tuple[int, int] = case) -> list[tuple[float, float]]:
+            """(mlopskit's, the anchor's) ``field`` of every pair of ``case``."""
+            return [(getattr(m, field), getattr(a, field)) for m, a in measured[case]]
+
         label = f"{rows} row{'s' if rows > 1 else ''}, {clients} client{'s' if clients > 1 else ''}"
+        client_cpu = of("client_cpu")
         client_costs.append(
-            f"{label} {statistics.median(c for c, _ in client[case]) * 1e6:.0f}"
-            f"/{statistics.median(c for _, c in client[case]) * 1e6:.0f} us"
+            f"{label} {statistics.median(c for c, _ in client_cpu) * 1e6:.0f}"
+            f"/{statistics.median(c for _, c in client_cpu) * 1e6:.0f} us"
         )
         if mode:
             label += f" [{mode}]"
@@ -870,34 +869,23 @@ def bench_http(
             label += f" ({WORKERS[0]} workers each)"
         if case in busy:
             note(f"{label}: {busy[case]}", record=True)
-        add_row(
-            f"http throughput vs {anchor_name}: {label}",
-            "http",
-            anchor_name,
-            tp[case],
-            unit="req/s",
-            goal=None if goals is None else goals[0],
-            higher_is_better=True,
-            load=(LOAD_AT_START[0], os.getloadavg()[0]),
-        )
-        add_row(
-            f"http p99 latency vs {anchor_name}: {label}",
-            "http",
-            anchor_name,
-            p99[case],
-            unit="s",
-            goal=None if goals is None else goals[1],
-            higher_is_better=False,
-        )
-        if all(a > 0 for _, a in cpu[case]):  # the throughput goal as capacity: CPU/request
+        for what, field, unit, goal, higher in (
+            ("http throughput", "rate", "req/s", 0, True),
+            ("http p99 latency", "p99", "s", 1, False),
+            # the throughput goal as capacity: CPU per request (where /proc gives it)
+            ("server CPU per request", "cpu", "CPU s/request", 0, False),
+        ):
+            values = of(field)
+            if field == "cpu" and not all(a > 0 for _, a in values):
+                continue
             add_row(
-                f"server CPU per request vs {anchor_name}: {label}",
+                f"{what} vs {anchor_name}: {label}",
                 "http",
                 anchor_name,
-                cpu[case],
-                unit="CPU s/request",
-                goal=None if goals is None else goals[0],
-                higher_is_better=False,
+                values,
+                unit=unit,
+                goal=None if goals is None else goals[goal],
+                higher_is_better=higher,
             )
     note(
         f"client {CLIENT[0]!r} against {anchor_name}"
