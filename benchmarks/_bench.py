@@ -70,6 +70,17 @@ LIBS = (
     "fastapi",
     "uvicorn",
     "bentoml",
+    # what a served request runs through (the serve bench's model is scikit-learn's)
+    "scikit-learn",
+    "starlette",
+    "uvloop",
+    "httptools",
+    "orjson",
+    "pysimdjson",
+    "prometheus_client",
+    # the S3 rows' client and server
+    "s3fs",
+    "moto",
 )
 _GOAL = re.compile(r"^\s*(<=|>=|<|>)\s*([-+0-9.eE_,]+)\s*([^\s\d(]*)\s*(\(.*\))?\s*$")
 

@@ -180,6 +180,18 @@ def test_write_record_holds_every_field(tmp_path: Path) -> None:
     assert rec["benches"][0]["rows"][0]["ratio"] == 0.3
 
 
+def test_record_names_the_serving_stack_versions() -> None:
+    """The record says which scikit-learn, pandas and serving stack a served request ran
+    through (the serve rows' model and codec), as importlib.metadata reports them."""
+    from importlib.metadata import version
+
+    pytest.importorskip("sklearn")
+    got = bench.versions()
+    assert got["scikit-learn"] == version("scikit-learn")
+    assert got["pandas"] == version("pandas")
+    assert "not-a-library" not in bench.versions(["not-a-library", "pandas"])
+
+
 # -- render -----------------------------------------------------------------------------------
 
 
