@@ -772,10 +772,16 @@ def started_pair(
     (``first``'s, ``second``'s) and stopped after the block, or as soon as the other
     fails to start: no server outlives a failed round."""
     up: list[Server] = []
-    try:
-        for start in (first, second) if k % 2 == 0 else (second, first):
+
+    def kept(start: Callable[[], Server]) -> Callable[[], Server]:
+        def go() -> Server:
             up.append(start())
-        yield (up[0], up[1]) if k % 2 == 0 else (up[1], up[0])
+            return up[-1]
+
+        return go
+
+    try:
+        yield alternate(k, kept(first), kept(second))
     finally:
         for server in up:
             server.stop()
