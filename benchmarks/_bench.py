@@ -291,6 +291,19 @@ def as_stated(x: float) -> float:
     return float(stated(x).replace(",", ""))
 
 
+RERUN_TOLERANCE = 0.2
+"""How far past its observed spread a re-run's ratio may land and still be the same
+result: the change ``compare.py`` calls a regression (its default threshold). Over
+run20-29 the observed per-pair spreads of the runs before each run missed 3-9 of its rows
+(the machine's speed drifts 5-35% between runs); widened by this, 1 of 624 (21% beyond)."""
+
+
+def rerun_range(lo: float, hi: float) -> tuple[float, float]:
+    """Where a re-run's ratio is expected: the observed spread ``lo``-``hi`` widened by
+    :data:`RERUN_TOLERANCE` on each side, multiplicatively (``lo / 1.2``, ``hi * 1.2``)."""
+    return lo / (1 + RERUN_TOLERANCE), hi * (1 + RERUN_TOLERANCE)
+
+
 def fmt_value(v: float | None, unit: str) -> str:
     """A value with its unit, readable (``0.274 s``, ``12.5 ms``, ``345,760 points/s``)."""
     if v is None:

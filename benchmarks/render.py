@@ -29,7 +29,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _bench import failure_notes, fmt_value, higher_is_better, is_rate, row_problems, stated
+from _bench import (
+    RERUN_TOLERANCE,
+    failure_notes,
+    fmt_value,
+    higher_is_better,
+    is_rate,
+    rerun_range,
+    row_problems,
+    stated,
+)
 
 
 def _num(x: float | None) -> str:
@@ -68,17 +77,22 @@ def _key(bench: str, row: dict[str, Any]) -> tuple[str, str, str]:
 
 
 def spread(row: dict[str, Any], earlier: Sequence[dict[str, Any]] = ()) -> str:
-    """``min–max, n=N`` of one run, or over several runs with each run's ratio listed."""
+    """``min–max, n=N`` of one run, or over several runs with each run's ratio listed; then
+    the range a re-run is expected in (:func:`_bench.rerun_range` of that spread)."""
     if row["min"] is None or row["max"] is None:
         return "—"
     runs = [row, *(e for e in earlier if e.get("ratio") is not None and e.get("min") is not None)]
     if len(runs) == 1 or row["ratio"] is None:
-        return f"{_num(row['min'])}–{_num(row['max'])}, n={row['n']}"
+        runs = [row]
     lo = min(r["min"] for r in runs)
     hi = max(r["max"] for r in runs)
+    r_lo, r_hi = rerun_range(lo, hi)
+    rerun = f"; re-run {_num(r_lo)}–{_num(r_hi)}"
+    if len(runs) == 1:
+        return f"{_num(lo)}–{_num(hi)}, n={row['n']}{rerun}"
     pairs = sum(int(r["n"]) for r in runs)
     each = "; ".join(_num(r["ratio"]) for r in runs)
-    return f"{_num(lo)}–{_num(hi)}, n={pairs} in {len(runs)} runs ({each})"
+    return f"{_num(lo)}–{_num(hi)}, n={pairs} in {len(runs)} runs ({each}){rerun}"
 
 
 def table(
@@ -87,7 +101,8 @@ def table(
     """The markdown table of one bench's rows (``earlier``: the same rows of other runs)."""
     earlier = earlier or {}
     lines = [
-        "| case | mode | mlopskit | anchor (same run) | ratio | spread (min–max, pairs) "
+        "| case | mode | mlopskit | anchor (same run) | ratio "
+        f"| spread (min–max of pairs; re-run: {RERUN_TOLERANCE:.0%} wider each side) "
         "| reads as | goal | |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
@@ -175,7 +190,9 @@ def render(
         machine += (
             f" Spreads also cover the earlier run(s) {listed} (commit "
             f"{', '.join(f'`{c}`' for c in commits)}): each row's spread is the smallest and "
-            "largest per-pair ratio over all runs, with every run's median ratio in brackets."
+            "largest per-pair ratio over all runs, with every run's median ratio in brackets, "
+            f"then the range a re-run's ratio is expected in: that spread {RERUN_TOLERANCE:.0%} "
+            "wider on each side (further out is what compare.py flags as a change)."
         )
     out = {"machine": machine}
     where = provenance(record, source)

@@ -203,7 +203,8 @@ def test_table_states_mode_ratio_spread_goal_and_verdict() -> None:
     lines = text.splitlines()
     assert len(lines) == 4
     assert "| put_file | in-process |" in lines[2] and "**0.36×**" in lines[2]
-    assert "0.324–0.396, n=5" in lines[2] and "<= 0.5" in lines[2] and "| met |" in lines[2]
+    assert "0.324–0.396, n=5; re-run 0.27–0.475" in lines[2]
+    assert "<= 0.5" in lines[2] and "| met |" in lines[2]
     assert "| process |" in lines[3] and "**NOT met**" in lines[3] and "1.5× slower" in lines[3]
 
 
@@ -310,7 +311,14 @@ def test_compare_flags_more_than_twenty_percent_worse() -> None:
     flagged = {r["key"][1]: r["flagged"] for r in rows}
     assert flagged == {"a": True, "b": False, "c": False, "speed-up": True}
     assert only_old == only_new == []
-    assert not any(r["in_spread"] for r in rows)  # all moved outside 0.9x-1.1x
+    assert not any(r["in_observed"] for r in rows)  # all moved outside 0.9x-1.1x
+    # the range the page states for a re-run is that spread 20% wider each side
+    assert {r["key"][1]: r["in_spread"] for r in rows} == {
+        "a": True,  # 0.50 <= 0.44 x 1.2
+        "b": True,
+        "c": False,  # 0.10 < 0.36 / 1.2
+        "speed-up": False,  # 7.0 < 9.0 / 1.2
+    }
 
 
 def test_in_spread_is_checked_at_the_precision_the_page_states() -> None:
@@ -321,10 +329,45 @@ def test_in_spread_is_checked_at_the_precision_the_page_states() -> None:
     for new, inside in ((0.1264, True), (0.1266, False), (0.1246, True), (0.1244, False)):
         moved = _row("mem", new, min=new, max=new, n=10)
         (r,), _, _ = compare.compare(_record(("d", [row])), _record(("d", [moved])))
-        assert r["in_spread"] is inside, new
+        assert r["in_observed"] is inside, new
     big = _row("rate", 402.4, min=401.6, max=402.4, n=3)  # stated "402-402"
     (r,), _, _ = compare.compare(_record(("d", [big])), _record(("d", [_row("rate", 402.3)])))
-    assert r["in_spread"]
+    assert r["in_observed"]
+
+
+def test_the_rerun_range_is_checked_at_the_precision_the_page_states() -> None:
+    """Spread 0.1-0.2: the page states a re-run within 0.0833-0.24; 0.2404 prints as 0.24
+    (inside), 0.2406 as 0.241 (outside), 0.0832 is below 0.0833."""
+    row = _row("r", 0.15, min=0.1, max=0.2, n=5)
+    assert "re-run 0.0833–0.24" in render.table({"bench": "d", "rows": [row]})
+    for new, inside in ((0.2404, True), (0.2406, False), (0.0834, True), (0.0832, False)):
+        moved = _row("r", new, min=new, max=new, n=5)
+        (r,), _, _ = compare.compare(_record(("d", [row])), _record(("d", [moved])))
+        assert r["in_spread"] is inside and not r["in_observed"], new
+
+
+@given(
+    st.floats(min_value=1e-4, max_value=1e4, allow_nan=False),
+    st.floats(min_value=1.0, max_value=3.0),
+    st.floats(min_value=0.1, max_value=10.0),
+)
+def test_a_ratio_within_the_observed_spread_is_within_the_rerun_range(
+    lo: float, width: float, where: float
+) -> None:
+    """The re-run range holds the observed spread and is 20% wider each side; a new ratio
+    inside the observed spread is inside it, one more than 20% past an edge is not."""
+    hi = lo * width
+    r_lo, r_hi = bench.rerun_range(lo, hi)
+    assert r_lo < lo <= hi < r_hi
+    assert r_hi / hi == pytest.approx(1.2) and lo / r_lo == pytest.approx(1.2)
+    new = lo * where
+    (r,), _, _ = compare.compare(
+        _record(("d", [_row("x", lo, min=lo, max=hi)])),
+        _record(("d", [_row("x", new, min=new, max=new)])),
+    )
+    assert not r["in_observed"] or r["in_spread"]
+    if new > hi * 1.21 or new < lo / 1.21:
+        assert not r["in_spread"]
 
 
 @given(st.floats(min_value=1e-6, max_value=1e6, allow_nan=False))
@@ -412,10 +455,10 @@ def test_spread_over_several_runs_covers_them_all() -> None:
         [_record(("store", [before, other_mode]))],
         ["old.json"],
     )
-    assert "0.324–0.6, n=10 in 2 runs (0.36; 0.5)" in blocks["store"]
+    assert "0.324–0.6, n=10 in 2 runs (0.36; 0.5); re-run 0.27–0.72" in blocks["store"]
     assert "**0.36×**" in blocks["store"] and "`old.json`" in blocks["machine"]
     alone = render.render(_record(("store", [now])), "r.json")
-    assert "0.324–0.396, n=5 |" in alone["store"]
+    assert "0.324–0.396, n=5; re-run 0.27–0.475 |" in alone["store"]
     first = alone["store"].splitlines()[0]  # each table says which record it comes from
     assert "`0123456789ab`" in first and "`r.json`" in first and "2026-12-01T19:00:00Z" in first
 
