@@ -293,9 +293,10 @@ def as_stated(x: float) -> float:
 
 RERUN_TOLERANCE = 0.2
 """How far past its observed spread a re-run's ratio may land and still be the same
-result: the change ``compare.py`` calls a regression (its default threshold). Over
-run20-29 the observed per-pair spreads of the runs before each run missed 3-9 of its rows
-(the machine's speed drifts 5-35% between runs); widened by this, 1 of 624 (21% beyond)."""
+result: the change ``compare.py`` calls a regression (its default threshold). Each of
+run22-29 against the runs before it: the observed per-pair spreads missed 3-21 of its
+130-132 rows (the machine's speed drifts 5-35% between runs), the spreads widened by
+this 0-3 (docs/performance.md, "Run to run")."""
 
 
 def rerun_range(lo: float, hi: float) -> tuple[float, float]:
