@@ -35,6 +35,7 @@ from _bench import (
     fmt_value,
     higher_is_better,
     is_rate,
+    parse_goal,
     rerun_range,
     row_problems,
     stated,
@@ -61,11 +62,19 @@ def reads_as(row: dict[str, Any]) -> str:
     return f"{_num(r)}×"
 
 
-def verdict(row: dict[str, Any]) -> str:
-    """``met``, ``**NOT met**`` or ``—`` (no goal)."""
+def verdict(row: dict[str, Any], earlier: Sequence[dict[str, Any]] = ()) -> str:
+    """``met``, ``**NOT met**`` or ``—`` (no goal); "re-run range crosses the goal" when
+    the goal's bound lies within the range a re-run is expected in, so a re-run's
+    verdict may differ."""
     if row["met"] is None:
         return "—"
-    return "met" if row["met"] else "**NOT met**"
+    text = "met" if row["met"] else "**NOT met**"
+    seen = _observed(row, earlier)
+    if seen is not None and row.get("goal"):
+        r_lo, r_hi = rerun_range(seen[0], seen[1])
+        if r_lo < parse_goal(row["goal"])[1] < r_hi:
+            text += "; re-run range crosses the goal"
+    return text
 
 
 def _cell(text: str) -> str:
@@ -76,16 +85,26 @@ def _key(bench: str, row: dict[str, Any]) -> tuple[str, str, str]:
     return (bench, row["row"], row["mode"])
 
 
+def _observed(
+    row: dict[str, Any], earlier: Sequence[dict[str, Any]] = ()
+) -> tuple[float, float, list[dict[str, Any]]] | None:
+    """The smallest and largest per-pair ratio of ``row`` and its earlier runs, and those
+    runs (``row`` first); None when the row has no spread."""
+    if row["min"] is None or row["max"] is None:
+        return None
+    runs = [row, *(e for e in earlier if e.get("ratio") is not None and e.get("min") is not None)]
+    if row["ratio"] is None:
+        runs = [row]
+    return min(r["min"] for r in runs), max(r["max"] for r in runs), runs
+
+
 def spread(row: dict[str, Any], earlier: Sequence[dict[str, Any]] = ()) -> str:
     """``min–max, n=N`` of one run, or over several runs with each run's ratio listed; then
     the range a re-run is expected in (:func:`_bench.rerun_range` of that spread)."""
-    if row["min"] is None or row["max"] is None:
+    seen = _observed(row, earlier)
+    if seen is None:
         return "—"
-    runs = [row, *(e for e in earlier if e.get("ratio") is not None and e.get("min") is not None)]
-    if len(runs) == 1 or row["ratio"] is None:
-        runs = [row]
-    lo = min(r["min"] for r in runs)
-    hi = max(r["max"] for r in runs)
+    lo, hi, runs = seen
     r_lo, r_hi = rerun_range(lo, hi)
     rerun = f"; re-run {_num(r_lo)}–{_num(r_hi)}"
     if len(runs) == 1:
@@ -126,7 +145,7 @@ def table(
                     spread(r, earlier.get(_key(bench["bench"], r), [])),
                     reads_as(r),
                     r["goal"] or "—",
-                    verdict(r),
+                    verdict(r, earlier.get(_key(bench["bench"], r), [])),
                 )
             )
             + " |"

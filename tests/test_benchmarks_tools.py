@@ -208,6 +208,25 @@ def test_table_states_mode_ratio_spread_goal_and_verdict() -> None:
     assert "| process |" in lines[3] and "**NOT met**" in lines[3] and "1.5× slower" in lines[3]
 
 
+def test_verdict_says_when_the_rerun_range_crosses_the_goal() -> None:
+    """A goal inside the range a re-run is expected in is a verdict a re-run may flip:
+    the row says so, met or not; a goal outside that range gets the plain verdict."""
+    near = _row("near", 0.45, min=0.4, max=0.48)  # re-run 0.333-0.576 holds 0.5
+    missed = _row("missed", 0.52, min=0.45, max=0.55)
+    far = _row("far", 0.36)  # re-run 0.27-0.475
+    faster = _row("rate", 10.0, min=9.5, max=11.0, goal=">= 9", met=True)
+    lines = render.table({"bench": "s", "rows": [near, missed, far, faster]}).splitlines()
+    assert lines[2].endswith("| met; re-run range crosses the goal |")
+    assert lines[3].endswith("| **NOT met**; re-run range crosses the goal |")
+    assert lines[4].endswith("| met |")
+    assert lines[5].endswith("| met; re-run range crosses the goal |")  # 9 > 9.5 / 1.2
+    # earlier runs widen the range the verdict looks at
+    wide = render.render(
+        _record(("s", [far])), "n.json", [_record(("s", [_row("far", 0.4, max=0.43)]))]
+    )
+    assert "| met; re-run range crosses the goal |" in wide["s"]
+
+
 def test_table_tolerates_rows_without_an_anchor() -> None:
     """A row with no anchor (null ratio, value and spread) renders dashes, not a crash."""
     row = _row("first paint", 0.4)
