@@ -33,7 +33,9 @@ changes nothing meets. In "1 process each" (on a machine with 2 or more cores, u
 are not shared by whichever server and client the scheduler places together: the same
 resources for both servers, and figures of the server rather than of the scheduler.
 The prediction logger's rows (one server with a logger at 100%, one without) are pinned
-the same way since run18: both servers, the logger's writer thread included, on core 0.
+the same way since run18: both servers, the logger's writer thread included, on core 0;
+since run30 each side's window is three segments' worth of requests (30,000), so the
+logged side's figures include writing its segments (a 4,000-request window wrote none).
 Every pair of a row comes from a different pair of server processes: each round of a
 pairing starts both servers afresh, warms them, measures every case once on each and
 stops them (the logger's rows restart both for every pair), because one server process
@@ -1085,6 +1087,25 @@ def bench_router(rounds: int) -> None:
     )
 
 
+LOGGER_SECONDS = 30.0  # a cap: a window ends after logger_window() answers (~8 s here)
+LOGGER_SEGMENTS = 3
+"""Segments the logged server writes in each measured window: the window is this many
+times the logger's ``max_rows`` requests (before run30 it was 4,000 requests, fewer
+than one segment's 10,000 rows, so no segment was written while it was measured)."""
+
+
+def logger_window() -> int:
+    """Requests in one measured window of the logger rows: :data:`LOGGER_SEGMENTS` times
+    ``PredictionLogger``'s default ``max_rows`` (any run of that many consecutive
+    requests fills exactly that many segments, whatever the warm-up left buffered)."""
+    import inspect
+
+    from mlopskit.deploy import PredictionLogger
+
+    rows = inspect.signature(PredictionLogger).parameters["max_rows"].default
+    return LOGGER_SEGMENTS * int(rows)
+
+
 def bench_logger(
     root: Path, ws: str, x: Any, rounds: int, seconds: float, pin: bool = False
 ) -> None:
@@ -1093,9 +1114,11 @@ def bench_logger(
     row's spread, as in :func:`bench_http`). With ``pin`` both servers run on core 0 (the
     logger's writer thread too) and the client on the others, as in "1 process each": the
     logged server pays its writer's CPU on the core it answers on, and the scheduler's
-    placement is out of the ratio."""
+    placement is out of the ratio. Each side's window is :func:`logger_window` requests
+    (``seconds`` at most), so the logged side's figures include writing its segments."""
     where = " [pinned: both servers on core 0]" if pin else ""
     body = mlflow_body(x.head(1))
+    window = logger_window()
     pairs, cpu = [], []
     mark_load()
     for k in range(rounds * 2):
@@ -1110,16 +1133,17 @@ def bench_logger(
                 m, a = alternate(
                     k,
                     functools.partial(
-                        load_loop, logged.url, "/invocations", body, 8, seconds, 4000, logged
+                        load_loop, logged.url, "/invocations", body, 8, seconds, window, logged
                     ),
                     functools.partial(
-                        load_loop, plain.url, "/invocations", body, 8, seconds, 4000, plain
+                        load_loop, plain.url, "/invocations", body, 8, seconds, window, plain
                     ),
                 )
             pairs.append((m.rate, a.rate))
             cpu.append((m.cpu, a.cpu))
+    segments = f"{LOGGER_SEGMENTS} segments written"
     add_row(
-        f"http throughput with the prediction logger at 100% (1 row, 8 clients){where}",
+        f"http throughput with the prediction logger at 100% (1 row, 8 clients, {segments}){where}",
         "http",
         "mlopskit without logger",
         pairs,
@@ -1129,7 +1153,8 @@ def bench_logger(
     )
     if all(a > 0 for _, a in cpu):  # the writer thread's work included
         add_row(
-            f"server CPU per request with the prediction logger at 100% (1 row, 8 clients){where}",
+            "server CPU per request with the prediction logger at 100% "
+            f"(1 row, 8 clients, {segments}){where}",
             "http",
             "mlopskit without logger",
             cpu,
@@ -1203,7 +1228,7 @@ def run(args: argparse.Namespace, root: Path, rounds: int, seconds: float) -> No
     ws = package_mlopskit(root, model, x)
     x.head(100).to_parquet(root / "x.parquet")
     if args.only_logger:
-        bench_logger(root, ws, x, rounds, seconds, pin=can_pin(args))
+        bench_logger(root, ws, x, rounds, LOGGER_SECONDS, pin=can_pin(args))
         finish(args)
         return
     model_dir = package_mlflow(root, args.mlflow_python, x) if args.mlflow_python else None
@@ -1264,7 +1289,7 @@ def run(args: argparse.Namespace, root: Path, rounds: int, seconds: float) -> No
     else:
         note("mlserver venv not given: HTTP rows against MLServer skipped")
     if not args.http_only:
-        bench_logger(root, ws, x, rounds, seconds, pin=can_pin(args))
+        bench_logger(root, ws, x, rounds, LOGGER_SECONDS, pin=can_pin(args))
     finish(args)
 
 

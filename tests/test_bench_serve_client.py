@@ -193,6 +193,34 @@ def test_logger_rows_are_rows_the_record_keeps(
     assert all(bench_tools.row_problems(r) == [] for r in rows)
     assert all(("pinned" in r["row"]) == pin for r in rows)
     assert all(s.stopped for s in stands) and len(stands) == 4  # fresh servers every pair
+    assert all("3 segments written" in r["row"] for r in rows)
+
+
+def test_logger_windows_are_long_enough_to_write_segments(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Each measured window of the logger rows asks for as many requests as three of the
+    logger's segments hold (4,000 requests before run30: no segment was written while
+    measured), the warm-up excepted."""
+    import pandas as pd
+
+    from mlopskit.deploy import PredictionLogger
+    from mlopskit.store import ArtifactStore
+
+    asked: list[int] = []
+
+    def loop(url: str, path: str, body: bytes, clients: int, seconds: float, n: int, s: Any):
+        asked.append(n)
+        return bench_serve.Load(1000.0, 0.001, 1e-4, 1e-5, n)
+
+    monkeypatch.setattr(bench_serve, "load_loop", loop)
+    monkeypatch.setattr(bench_serve, "start_mlopskit", lambda *a, **k: _Stand("http://x"))
+    monkeypatch.setattr(bench_serve, "ROWS", [])
+    x = pd.DataFrame({f"f{i}": [0.5, 1.5] for i in range(3)})
+    bench_serve.bench_logger(tmp_path, "ws", x, 1, 30.0)
+    segment = PredictionLogger(ArtifactStore("memory://bench-window")).max_rows
+    measured = [n for n in asked if n != 400]  # warm() asks 400
+    assert len(measured) == 4 and all(n == 3 * segment for n in measured)
 
 
 @pytest.mark.parametrize("pin", [False, True])
