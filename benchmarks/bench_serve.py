@@ -921,8 +921,8 @@ for _ in range(21):
 second = statistics.median(seconds)
 row = x.head(1)
 for _ in range(50): p.predict(row)
-times = []
-for _ in range(int(sys.argv[3])):
+times, end = [], time.perf_counter() + float(sys.argv[4])
+while len(times) < int(sys.argv[3]) or time.perf_counter() < end:
     t0 = time.perf_counter(); p.predict(row); times.append(time.perf_counter() - t0)
 print(json.dumps({"first": first, "second": second, "one_row": statistics.median(times)}))
 """
@@ -939,23 +939,34 @@ for _ in range(21):
 second = statistics.median(seconds)
 row = x.head(1)
 for _ in range(50): m.predict(row)
-times = []
-for _ in range(int(sys.argv[3])):
+times, end = [], time.perf_counter() + float(sys.argv[4])
+while len(times) < int(sys.argv[3]) or time.perf_counter() < end:
     t0 = time.perf_counter(); m.predict(row); times.append(time.perf_counter() - t0)
 print(json.dumps({"first": first, "second": second, "one_row": statistics.median(times)}))
 """
 
 
+INPROC_SECONDS = 1.5
+"""Each side's one-row calls last this long at least (and number ``calls`` at least): the
+same window on both sides. Before run30 both made 1,000 calls, ~0.09 s of ours against
+~1.2 s of pyfunc's, so a burst of load on the machine could cover our whole window and a
+sliver of the anchor's (our per-process medians ranged 2x within one run)."""
+
+
 def bench_inprocess(
     root: Path, ws: str, mlflow_python: str | None, model_dir: Path | None, rounds: int, calls: int
 ) -> None:
+    """One-row ``predict`` in process, model load and second load: each pair a fresh
+    process of ours and one of pyfunc's (``rounds`` x 2 pairs), each timing one-row calls
+    for :data:`INPROC_SECONDS` and reporting their median."""
     xfile = root / "x.parquet"
+    window = str(INPROC_SECONDS)
     ours_runs, anchor_runs = [], []
     mark_load()
 
     def ours() -> None:
         out = subprocess.run(
-            [sys.executable, "-c", OURS_INPROC, ws, str(xfile), str(calls)],
+            [sys.executable, "-c", OURS_INPROC, ws, str(xfile), str(calls), window],
             check=True,
             capture_output=True,
             text=True,
@@ -966,7 +977,15 @@ def bench_inprocess(
     def anchor() -> None:
         if mlflow_python and model_dir:
             out = subprocess.run(
-                [mlflow_python, "-c", MLFLOW_INPROC, str(model_dir), str(xfile), str(calls)],
+                [
+                    mlflow_python,
+                    "-c",
+                    MLFLOW_INPROC,
+                    str(model_dir),
+                    str(xfile),
+                    str(calls),
+                    window,
+                ],
                 check=True,
                 capture_output=True,
                 text=True,
@@ -974,12 +993,13 @@ def bench_inprocess(
             )
             anchor_runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
 
-    for k in range(rounds):
+    for k in range(rounds * 2):  # a process differs from the next: more pairs
         alternate(k, ours, anchor)
     if anchor_runs:
         pairs = list(zip(ours_runs, anchor_runs))
         add_row(
-            "in-process predict, 1 row: Predictor vs mlflow.pyfunc",
+            f"in-process predict, 1 row ({INPROC_SECONDS:g} s of calls each side): "
+            "Predictor vs mlflow.pyfunc",
             "in-process",
             "mlflow 3.17.2",
             [(o["one_row"], a["one_row"]) for o, a in pairs],
