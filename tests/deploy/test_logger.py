@@ -478,6 +478,48 @@ def test_the_servers_batches_skip_the_frame() -> None:
     assert _logger._arrow_table(plog._buffer) is not None
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(["ab", "ba", "abc", "xy"]), min_size=1, max_size=12))
+def test_each_request_keeps_its_own_column_names(layouts: list[str]) -> None:
+    """Every request's frame has its own Index (as the server's codec makes them): a
+    request logs under its own names, whether the last request's names were the same
+    (reused) or not (one-column frames, named by the letters; value = the request)."""
+    plog = PredictionLogger(ArtifactStore(f"memory://names-{uuid.uuid4().hex}"), name="m")
+    for i, cols in enumerate(layouts):
+        frame = pd.DataFrame(np.full((1, len(cols)), float(i)), columns=pd.Index(list(cols)))
+        plog.log_request(frame, np.array([i]), request_id=f"r{i}")
+    plog.flush()
+    got = plog.read().set_index("request_id")
+    for i, cols in enumerate(layouts):
+        row = got.loc[f"r{i}"]
+        for c in "abcxy":
+            value = row.get(f"input.{c}")
+            if c in cols:
+                assert value == float(i), (i, cols, c)
+            else:
+                assert value is None or pd.isna(value), (i, cols, c)
+
+
+def test_prepare_imports_what_a_segment_write_needs() -> None:
+    """``prepare()`` (what serve() calls while loading) leaves no import for the first
+    segment written under traffic."""
+    code = (
+        "import sys\n"
+        "from mlopskit.deploy import PredictionLogger\n"
+        "from mlopskit.store import ArtifactStore\n"
+        "import pandas as pd, numpy as np\n"
+        "plog = PredictionLogger(ArtifactStore('memory://prep'), name='m')\n"
+        "plog.prepare()\n"
+        "plog.log_request(pd.DataFrame({'a': [1.0]}), np.array([1]))\n"
+        "before = set(sys.modules)\n"
+        "plog.flush()\n"
+        "new = sorted(m for m in set(sys.modules) - before if m.split('.')[0] in "
+        "('pyarrow', 'mlopskit'))\n"
+        "assert not new, new\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
 _DIGESTS = st.sampled_from(["sha256:" + c * 64 for c in "abc"])
 _ENTRIES = st.dictionaries(
     st.text(min_size=1, max_size=12),

@@ -184,7 +184,8 @@ class PredictionLogger:
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._buffer: list[_Entry] = []
-        self._names: tuple[Any, tuple[Any, ...]] = (None, ())  # the last columns seen
+        # the last columns seen: the Index, its names as a tuple and as a list
+        self._names: tuple[Any, tuple[Any, ...], list[Any]] = (None, (), [])
         self._buffered_rows = 0
         self._buffered_bytes = 0
         self._last_write = time.monotonic()
@@ -308,13 +309,8 @@ class PredictionLogger:
             return None
         values = _single_block(inputs)
         if values is not None:  # one numpy block: one numeric dtype, no dtypes to read
-            cols = inputs.columns
-            known = self._names
-            if known[0] is cols:
-                return known[1], values
-            names = tuple(cols)
+            names = self._column_names(inputs.columns)
             if len(names) == values.shape[1]:
-                self._names = (cols, names)
                 return names, values
         dtypes = _TYPES["dtypes_of"](inputs)
         first = dtypes[0] if dtypes else None
@@ -322,14 +318,31 @@ class PredictionLogger:
             return None  # no columns, or not numbers, or an extension dtype
         if dtypes.count(first) != len(dtypes):
             return None  # several dtypes
-        cols = inputs.columns
-        known = self._names
-        if known[0] is cols:
-            names = known[1]
-        else:
-            names = tuple(cols)
-            self._names = (cols, names)
-        return names, inputs.to_numpy()
+        return self._column_names(inputs.columns), inputs.to_numpy()
+
+    def _column_names(self, cols: Any) -> tuple[Any, ...]:
+        """``tuple(cols)``, the same tuple object while the names stay the same: every
+        request's frame has its own ``Index``, and iterating one costs 1-10 us where
+        ``tolist()`` and a list comparison cost a fraction of that."""
+        known_cols, names, listed = self._names
+        if cols is known_cols:
+            return names
+        now = cols.tolist()
+        if now != listed:
+            names, listed = tuple(now), now
+        self._names = (cols, names, listed)
+        return names
+
+    def prepare(self) -> None:
+        """Import what writing a segment needs (pyarrow's Parquet writer, the lineage
+        records) now, so the first segment written under traffic does not pay for it:
+        ``serve()`` calls it while loading the model, before the server is ready."""
+        import pyarrow.parquet  # noqa: F401
+
+        from mlopskit._edges import record_request_columns  # noqa: F401
+        from mlopskit.versioning import record_edge  # noqa: F401
+
+        self.store.refs  # noqa: B018 - the store's refs, made on first use
 
     def _take(self) -> list[_Entry]:
         batch, self._buffer = self._buffer, []

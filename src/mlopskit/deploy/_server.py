@@ -242,6 +242,8 @@ class _State:
         try:
             self.context.run(self.router.load)
             self.model_name  # noqa: B018 - resolves the served name once loaded
+            if self.logger is not None and hasattr(self.logger, "prepare"):
+                self.logger.prepare()  # its first segment, under traffic, imports nothing
             if self.freeze_gc:
                 # The loaded model, pandas and the app are long-lived: moving them out of
                 # the collector's generations makes each full collection (a pause every
