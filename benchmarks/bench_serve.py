@@ -907,43 +907,35 @@ def bench_http(
 
 # -- in-process and load ----------------------------------------------------------------------
 
-OURS_INPROC = """
+_INPROC = """
 import json, sys, time, statistics
-import numpy as np, pandas as pd, sklearn, skops.io  # imported before the timers, as mlflow's side
-import mlopskit as mk
-from mlopskit.deploy import Predictor
-mk.set_workspace(sys.argv[1])
+import numpy as np, pandas as pd, sklearn, skops.io  # imported before the timers on both sides
+{imports}
 x = pd.read_parquet(sys.argv[2])
-t0 = time.perf_counter(); p = Predictor("bench@champion"); first = time.perf_counter() - t0
+def load():
+    return {load}
+t0 = time.perf_counter(); m = load(); first = time.perf_counter() - t0
 seconds = []  # a single call swings with the machine's load: the median of 21
 for _ in range(21):
-    t0 = time.perf_counter(); Predictor("bench@champion"); seconds.append(time.perf_counter() - t0)
-second = statistics.median(seconds)
-row = x.head(1)
-for _ in range(50): p.predict(row)
-times, end = [], time.perf_counter() + float(sys.argv[4])
-while len(times) < int(sys.argv[3]) or time.perf_counter() < end:
-    t0 = time.perf_counter(); p.predict(row); times.append(time.perf_counter() - t0)
-print(json.dumps({"first": first, "second": second, "one_row": statistics.median(times)}))
-"""
-
-MLFLOW_INPROC = """
-import json, sys, time, statistics
-import numpy as np, pandas as pd, sklearn, skops.io
-import mlflow.pyfunc
-x = pd.read_parquet(sys.argv[2])
-t0 = time.perf_counter(); m = mlflow.pyfunc.load_model(sys.argv[1]); first = time.perf_counter() - t0
-seconds = []
-for _ in range(21):
-    t0 = time.perf_counter(); mlflow.pyfunc.load_model(sys.argv[1]); seconds.append(time.perf_counter() - t0)
+    t0 = time.perf_counter(); load(); seconds.append(time.perf_counter() - t0)
 second = statistics.median(seconds)
 row = x.head(1)
 for _ in range(50): m.predict(row)
 times, end = [], time.perf_counter() + float(sys.argv[4])
 while len(times) < int(sys.argv[3]) or time.perf_counter() < end:
     t0 = time.perf_counter(); m.predict(row); times.append(time.perf_counter() - t0)
-print(json.dumps({"first": first, "second": second, "one_row": statistics.median(times)}))
+print(json.dumps({{"first": first, "second": second, "one_row": statistics.median(times)}}))
 """
+"""One process of the in-process rows: ``argv`` = model (workspace or MLflow model dir),
+rows (Parquet), least calls, least seconds of calls; the same timing on both sides."""
+
+OURS_INPROC = _INPROC.format(
+    imports="import mlopskit as mk\nfrom mlopskit.deploy import Predictor\nmk.set_workspace(sys.argv[1])",
+    load='Predictor("bench@champion")',
+)
+MLFLOW_INPROC = _INPROC.format(
+    imports="import mlflow.pyfunc", load="mlflow.pyfunc.load_model(sys.argv[1])"
+)
 
 
 INPROC_SECONDS = 1.5
