@@ -545,6 +545,44 @@ def test_request_index_reads_back_as_written(entries: dict[str, tuple]) -> None:
     assert find_request(store, "\x00not-a-logged-id") == []
 
 
+@st.composite
+def _indexed_batches(draw: st.DrawFn) -> list[tuple[Any, ...]]:
+    """Batches of requests as the logger buffers them: mostly the server's (distinct
+    text ids, one model, one row each), else repeated ids, several or odd models, no or
+    NaN times, requests of no rows."""
+    n = draw(st.integers(1, 12))
+    odd = draw(st.booleans())
+    ids = st.sampled_from(["r1", "r2", "r3"]) | st.integers(0, 2) if odd else st.nothing()
+    rids = [draw(ids) if odd and draw(st.booleans()) else f"id{i}" for i in range(n)]
+    models = st.sampled_from(["sha256:" + "a" * 64, "sha256:" + "b" * 64, "local", None])
+    model = draw(models)
+    plog = PredictionLogger(ArtifactStore(f"memory://request-cols-{uuid.uuid4().hex}"), name="m")
+    for rid in rids:
+        rows = draw(st.sampled_from([0, 1, 2])) if odd else 1
+        plog.log_request(
+            pd.DataFrame({"x": np.zeros(rows)}),
+            np.zeros(rows),
+            model=draw(models) if odd and draw(st.booleans()) else model,
+            request_id=rid,
+            time=draw(st.floats(0, 4e9) | st.just(np.nan) | st.integers(0, 10)),
+        )
+    return plog._buffer
+
+
+@settings(max_examples=150, deadline=None)
+@given(batch=_indexed_batches())
+def test_request_columns_of_the_servers_batches_are_the_general_ones(
+    batch: list[tuple[Any, ...]],
+) -> None:
+    """The request index read off a batch's columns (the server's case) equals the one
+    the general per-request pass builds, for every batch either takes."""
+    sizes = [_logger._entry_rows(e) for e in batch]
+    got = _logger._request_columns(batch, sizes)
+    want = _logger._request_columns_general(batch, sizes)
+    assert got == want
+    assert [type(t) for t in got[1]] == [type(t) for t in want[1]]
+
+
 def test_an_index_of_the_first_layout_still_reads() -> None:
     """A request index written as a table of entries (schema_version 1, before the
     columns) still leads each of its ids to its segment and packages."""

@@ -29,6 +29,7 @@ when the first logger is made, never at import).
 from __future__ import annotations
 
 import io
+import operator
 import os
 import queue
 import random
@@ -462,48 +463,9 @@ class PredictionLogger:
         from mlopskit._edges import record_request_columns
         from mlopskit.versioning import Endpoint, LineageEdge, record_edge
 
-        # Each entry is one request: its rows share its id, time and model (a request
-        # logged twice — by two variants, or retried — has one entry: first time, every
-        # package). Requests with no rows are not in the segment, so not indexed. One
-        # pass builds the index's columns; requests of one model share its package set.
-        ids: list[str] = []
-        times: list[float | None] = []
-        package_of: list[int] = []
-        where: dict[str, int] = {}
-        labels: dict[str, int] = {}  # a model's label -> its package set
-        sets: dict[tuple[str, ...], int] = {}  # a package set -> its position
-        order: list[tuple[str, ...]] = []  # the package sets by position
-
-        def position(found: tuple[str, ...]) -> int:
-            k = sets.get(found)
-            if k is None:
-                k = sets[found] = len(order)
-                order.append(found)
-            return k
-
-        for entry, n in zip(batch, sizes):
-            if not n:
-                continue
-            model = entry[6]
-            label = model if type(model) is str else str(model)  # None, NaN: no ':'
-            k = labels.get(label)
-            if k is None:
-                k = labels[label] = position((label,) if ":" in label else ())
-            t = float(entry[5])
-            key = entry[4] if type(entry[4]) is str else str(entry[4])
-            i = where.setdefault(key, len(ids))
-            if i == len(ids):
-                ids.append(key)
-                times.append(t if t == t else None)  # NaN: no time
-                package_of.append(k)
-                continue
-            first = times[i]
-            if t == t and (first is None or t < first):
-                times[i] = t
-            package_of[i] = position(tuple(sorted({*order[package_of[i]], *order[k]})))
-        packages = [list(p) for p in order]
+        ids, times, packages, package_of = _request_columns(batch, sizes)
         segment = Endpoint(digest=ref.digest, kind="prediction", label=self.name)
-        for digest in sorted({d for p in order for d in p}):
+        for digest in sorted({d for p in packages for d in p}):
             record_edge(
                 self.store,
                 LineageEdge(
@@ -635,6 +597,81 @@ def _read_segment(store: ArtifactStore, ref_name: str, ref: ArtifactRef) -> pd.D
     return frame
 
 
+def _request_columns(
+    batch: list[_Entry], sizes: list[int]
+) -> tuple[list[str], list[float | None], list[list[str]], list[int]]:
+    """The request index of a segment: ``(ids, times, package sets, package set of each
+    request)`` (see :func:`mlopskit._edges.record_request_columns`).
+
+    The server's batches — text ids, each request logged once with rows, one model, a
+    time each — are read off the batch's columns in one pass each; any other batch goes
+    through :func:`_request_columns_general`, which gives the same columns for these.
+    """
+    import numpy as np
+
+    if not batch or 0 in sizes:
+        return _request_columns_general(batch, sizes)
+    rids, stamps, models = (list(c) for c in tuple(zip(*batch))[4:7])
+    if (
+        set(map(type, rids)) != {str}
+        or set(map(type, models)) != {str}
+        or models.count(models[0]) != len(models)
+        or len(set(rids)) != len(rids)
+    ):
+        return _request_columns_general(batch, sizes)
+    times = np.array(stamps, dtype="float64")
+    if np.isnan(times).any():
+        return _request_columns_general(batch, sizes)
+    label = models[0]
+    return rids, times.tolist(), [[label] if ":" in label else []], [0] * len(rids)
+
+
+def _request_columns_general(
+    batch: list[_Entry], sizes: list[int]
+) -> tuple[list[str], list[float | None], list[list[str]], list[int]]:
+    """:func:`_request_columns` of any batch."""
+    # Each entry is one request: its rows share its id, time and model (a request
+    # logged twice — by two variants, or retried — has one entry: first time, every
+    # package). Requests with no rows are not in the segment, so not indexed. One
+    # pass builds the index's columns; requests of one model share its package set.
+    ids: list[str] = []
+    times: list[float | None] = []
+    package_of: list[int] = []
+    where: dict[str, int] = {}
+    labels: dict[str, int] = {}  # a model's label -> its package set
+    sets: dict[tuple[str, ...], int] = {}  # a package set -> its position
+    order: list[tuple[str, ...]] = []  # the package sets by position
+
+    def position(found: tuple[str, ...]) -> int:
+        k = sets.get(found)
+        if k is None:
+            k = sets[found] = len(order)
+            order.append(found)
+        return k
+
+    for entry, n in zip(batch, sizes):
+        if not n:
+            continue
+        model = entry[6]
+        label = model if type(model) is str else str(model)  # None, NaN: no ':'
+        k = labels.get(label)
+        if k is None:
+            k = labels[label] = position((label,) if ":" in label else ())
+        t = float(entry[5])
+        key = entry[4] if type(entry[4]) is str else str(entry[4])
+        i = where.setdefault(key, len(ids))
+        if i == len(ids):
+            ids.append(key)
+            times.append(t if t == t else None)  # NaN: no time
+            package_of.append(k)
+            continue
+        first = times[i]
+        if t == t and (first is None or t < first):
+            times[i] = t
+        package_of[i] = position(tuple(sorted({*order[package_of[i]], *order[k]})))
+    return ids, times, [list(p) for p in order], package_of
+
+
 # -- records -> one frame --------------------------------------------------------------------
 
 
@@ -653,6 +690,12 @@ def _input_frame(inputs: Any) -> pd.DataFrame:
     frame = to_frame(inputs)
     return frame if isinstance(frame, pd.DataFrame) else _input_frame(np.asarray(frame))
 
+
+_DTYPE_OF = operator.attrgetter("dtype")
+_NDIM_OF = operator.attrgetter("ndim")
+_STR = {str}
+_STR_OR_NONE = {str, type(None)}
+_DICTIONARY = ("model", "variant", "error")  # the segment columns written with a dictionary
 
 _TYPES: dict[str, Any] = {}  # pandas' DataFrame, numpy's dtype, once pandas is imported
 
@@ -761,13 +804,15 @@ def _numeric_outputs(
     array of one row per input row (1-D, or 2-D of one width); None otherwise."""
     import numpy as np
 
-    if not all(isinstance(o, np.ndarray) and o.dtype.kind in "biuf" for o in outputs):
+    if set(map(type, outputs)) != {np.ndarray}:
         return None
-    dims = {o.ndim for o in outputs}
-    if dims == {1} and [len(o) for o in outputs] == sizes:
+    if not all(d.kind in "biuf" for d in set(map(_DTYPE_OF, outputs))):
+        return None
+    dims = set(map(_NDIM_OF, outputs))
+    if dims == {1} and list(map(len, outputs)) == sizes:
         return {"output": np.concatenate(outputs)}
     widths = {o.shape[1] for o in outputs if o.ndim == 2}
-    if dims == {2} and len(widths) == 1 and [len(o) for o in outputs] == sizes:
+    if dims == {2} and len(widths) == 1 and list(map(len, outputs)) == sizes:
         stacked = np.concatenate(outputs)
         return {f"output.{i}": stacked[:, i] for i in range(stacked.shape[1])}
     return None
@@ -889,7 +934,10 @@ def _segment(batch: list[_Entry]) -> tuple[bytes, list[int]]:
 
         table, sizes = fast
         buf = io.BytesIO()
-        pq.write_table(table, buf, compression="snappy")  # what DataFrame.to_parquet does
+        # Snappy, as DataFrame.to_parquet writes; dictionary pages only for the columns
+        # that repeat (ids, times and numbers rarely do: encoding them a dictionary cost
+        # three quarters of the write and made the file larger).
+        pq.write_table(table, buf, compression="snappy", use_dictionary=list(_DICTIONARY))
         return buf.getvalue(), sizes
     frame, sizes = _frame_of(batch)
     return _parquet(frame), sizes
@@ -907,20 +955,19 @@ def _arrow_table(batch: list[_Entry]) -> tuple[Any, list[int]] | None:
 
     if not batch:
         return None
+    # Each check is one pass in C (count, map, set): a segment holds thousands of requests.
     (_, names, values, outs, rids, times, models, variants, latencies, errors, extra) = zip(*batch)
     cols = names[0]
-    if cols is None or any(extra) or any(n is not cols and n != cols for n in names):
+    if cols is None or any(extra) or names.count(cols) != len(names):
         return None
-    dtype = values[0].dtype
-    if dtype.kind not in "biuf" or any(v.dtype != dtype for v in values):
+    dtypes = set(map(_DTYPE_OF, values))
+    if len(dtypes) != 1 or next(iter(dtypes)).kind not in "biuf":
         return None
-    if any(type(r) is not str for r in rids) or any(type(m) is not str for m in models):
+    if set(map(type, rids)) != _STR or set(map(type, models)) != _STR:
         return None
-    if any(type(v) is not str for v in variants):
+    if set(map(type, variants)) != _STR or not set(map(type, errors)) <= _STR_OR_NONE:
         return None
-    if any(e is not None and type(e) is not str for e in errors):
-        return None
-    sizes = [len(v) for v in values]
+    sizes = list(map(len, values))
     total = sum(sizes)
     outputs = _numeric_outputs(outs, sizes) if total else None
     if outputs is None:
