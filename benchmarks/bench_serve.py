@@ -2,6 +2,7 @@
 
     nox -s bench_serve                       # builds the MLflow and MLServer venvs itself
     python benchmarks/bench_serve.py [--quick] [--json PATH] [--only-logger]
+        [--logger-writer auto|inline|thread]
         [--mlflow-python VENV/bin/python] [--mlserver-python VENV/bin/python]
 
 One small scikit-learn model (LogisticRegression, 20 float features, 10k training rows)
@@ -343,7 +344,7 @@ import sys
 import mlopskit as mk
 from mlopskit.deploy import PredictionLogger, serve
 ws = mk.set_workspace(sys.argv[1])
-logger = PredictionLogger(ws.store, name="bench") if sys.argv[3] == "log" else None
+logger = None if sys.argv[3] == "-" else PredictionLogger(ws.store, name="bench", writer=sys.argv[3])
 serve("bench@champion", port=int(sys.argv[2]), logger=logger, log_level="warning",
       workers=int(sys.argv[4]))
 """
@@ -383,11 +384,15 @@ def pinned(*servers: Server) -> Iterator[None]:
             set_cpus([pid for pid, _, _ in server.processes()], every)
 
 
-def start_mlopskit(root: Path, ws: str, log: bool = False, workers: int = 1) -> Server:
+def start_mlopskit(
+    root: Path, ws: str, log: bool = False, workers: int = 1, writer: str = "auto"
+) -> Server:
+    """mlopskit's server of the bench model; with ``log`` a prediction logger at 100%
+    whose segments ``writer`` writes (``PredictionLogger(writer=)``)."""
     port = free_port()
     return Server(
         "mlopskit" + (" +logger" if log else ""),
-        [sys.executable, "-c", MLOPSKIT_SERVE, ws, str(port), "log" if log else "-", str(workers)],
+        [sys.executable, "-c", MLOPSKIT_SERVE, ws, str(port), writer if log else "-", str(workers)],
         f"http://127.0.0.1:{port}",
         "/v2/health/ready",
         root / f"mlopskit-{port}.log",
@@ -1119,7 +1124,13 @@ def logger_window() -> int:
 
 
 def bench_logger(
-    root: Path, ws: str, x: Any, rounds: int, seconds: float, pin: bool = False
+    root: Path,
+    ws: str,
+    x: Any,
+    rounds: int,
+    seconds: float,
+    pin: bool = False,
+    writer: str = "auto",
 ) -> None:
     """The prediction logger at 100%: one server with it, one without, alternating, both
     started afresh for every pair (the variation between server processes inside the
@@ -1129,6 +1140,8 @@ def bench_logger(
     placement is out of the ratio. Each side's window is :func:`logger_window` requests
     (``seconds`` at most), so the logged side's figures include writing its segments."""
     where = " [pinned: both servers on core 0]" if pin else ""
+    if writer != "auto":  # not the default logger: not the rows with a goal's history
+        where += f" [writer={writer}]"
     body = mlflow_body(x.head(1))
     window = logger_window()
     pairs, cpu = [], []
@@ -1136,7 +1149,7 @@ def bench_logger(
     for k in range(rounds * 2):
         with started_pair(
             k,
-            functools.partial(start_mlopskit, root, ws, log=True),
+            functools.partial(start_mlopskit, root, ws, log=True, writer=writer),
             functools.partial(start_mlopskit, root, ws),
         ) as (logged, plain):
             with pinned(plain, logged) if pin else contextlib.nullcontext():
@@ -1207,6 +1220,13 @@ def main() -> None:
         help="only the prediction logger rows (mlopskit with and without a logger; no anchor)",
     )
     ap.add_argument(
+        "--logger-writer",
+        choices=["auto", "inline", "thread"],
+        default="auto",
+        help="the logged server's PredictionLogger(writer=) (default: auto, what a user "
+        "gets; another one is named in the rows)",
+    )
+    ap.add_argument(
         "--client",
         choices=("lean", "http.client"),
         default="http.client",
@@ -1240,7 +1260,9 @@ def run(args: argparse.Namespace, root: Path, rounds: int, seconds: float) -> No
     ws = package_mlopskit(root, model, x)
     x.head(100).to_parquet(root / "x.parquet")
     if args.only_logger:
-        bench_logger(root, ws, x, rounds, LOGGER_SECONDS, pin=can_pin(args))
+        bench_logger(
+            root, ws, x, rounds, LOGGER_SECONDS, pin=can_pin(args), writer=args.logger_writer
+        )
         finish(args)
         return
     model_dir = package_mlflow(root, args.mlflow_python, x) if args.mlflow_python else None
@@ -1301,7 +1323,9 @@ def run(args: argparse.Namespace, root: Path, rounds: int, seconds: float) -> No
     else:
         note("mlserver venv not given: HTTP rows against MLServer skipped")
     if not args.http_only:
-        bench_logger(root, ws, x, rounds, LOGGER_SECONDS, pin=can_pin(args))
+        bench_logger(
+            root, ws, x, rounds, LOGGER_SECONDS, pin=can_pin(args), writer=args.logger_writer
+        )
     finish(args)
 
 

@@ -164,12 +164,14 @@ class _Stand:
         self.stopped = True
 
 
-@pytest.mark.parametrize("pin", [False, True])
+@pytest.mark.parametrize(("pin", "writer"), [(False, "auto"), (True, "auto"), (True, "thread")])
 def test_logger_rows_are_rows_the_record_keeps(
-    server: _Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, pin: bool
+    server: _Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, pin: bool, writer: str
 ) -> None:
     """Both prediction-logger rows, pinned or not, are well formed (the record left the
-    pinned ones out of run18-run21 as malformed) and say when they were pinned."""
+    pinned ones out of run18-run21 as malformed) and say when they were pinned; the
+    logged server gets the writer asked for, and a writer other than the default is
+    named in the rows."""
     import pandas as pd
 
     x = pd.DataFrame({f"f{i}": [0.5, 1.5] for i in range(3)})
@@ -177,14 +179,19 @@ def test_logger_rows_are_rows_the_record_keeps(
     server.answer = b'{"predictions": [1]}'
     stands: list[_Stand] = []
 
-    def start(root: Path, ws: str, log: bool = False, workers: int = 1) -> _Stand:
+    writers: list[str | None] = []
+
+    def start(
+        root: Path, ws: str, log: bool = False, workers: int = 1, writer: str = "auto"
+    ) -> _Stand:
+        writers.append(writer if log else None)
         stands.append(_Stand(_url(server)))
         return stands[-1]
 
     monkeypatch.setattr(bench_serve, "start_mlopskit", start)
     monkeypatch.setattr(bench_serve, "pinned", lambda *s: contextlib.nullcontext())
     monkeypatch.setattr(bench_serve, "ROWS", [])
-    bench_serve.bench_logger(tmp_path, "ws", x, 1, 0.05, pin=pin)
+    bench_serve.bench_logger(tmp_path, "ws", x, 1, 0.05, pin=pin, writer=writer)
     rows = bench_serve.ROWS
     assert [r["row"].split(" with ")[0] for r in rows] == [
         "http throughput",
@@ -194,6 +201,8 @@ def test_logger_rows_are_rows_the_record_keeps(
     assert all(("pinned" in r["row"]) == pin for r in rows)
     assert all(s.stopped for s in stands) and len(stands) == 4  # fresh servers every pair
     assert all("3 segments written" in r["row"] for r in rows)
+    assert sorted(writers, key=str) == sorted([writer, writer, None, None], key=str)
+    assert all(("[writer=" in r["row"]) == (writer != "auto") for r in rows)
 
 
 def test_logger_windows_are_long_enough_to_write_segments(

@@ -127,9 +127,9 @@ class TestBuffering:
         plog.close()  # idempotent
 
     def test_size_bound_triggers_a_segment(self, file_store: ArtifactStore) -> None:
-        """When the buffer reaches max_rows it is written (by the writer thread, off the
-        request path), so memory stays bounded."""
-        plog = PredictionLogger(file_store, name="m", max_rows=10)
+        """With writer="thread", when the buffer reaches max_rows it is written by the
+        writer thread, off the request path, so memory stays bounded."""
+        plog = PredictionLogger(file_store, name="m", max_rows=10, writer="thread")
         for i in range(7):
             plog.log({"inputs": _batch(i)})  # 3 rows each
         # The 4th request brings the buffer to 12 rows: one segment; 9 rows stay buffered.
@@ -145,7 +145,7 @@ class TestBuffering:
         """backlogged() is true exactly while max_pending buffers wait for a slow store
         (the server then logs off its event loop); nothing is lost once the store catches
         up."""
-        plog = PredictionLogger(file_store, name="slow", max_rows=3, max_pending=1)
+        plog = PredictionLogger(file_store, name="slow", max_rows=3, max_pending=1, writer="thread")
         gate = threading.Event()
         write = plog._write
 
@@ -167,6 +167,54 @@ class TestBuffering:
         assert not plog.backlogged()
         assert len(plog.read()) == 6
 
+    def test_inline_writer_stores_the_full_buffer_in_the_call(
+        self, file_store: ArtifactStore
+    ) -> None:
+        """A local store writes inline by default: the log() call that fills the buffer
+        has stored its segment when it returns, and no writer thread is started."""
+        plog = PredictionLogger(file_store, name="m", max_rows=10)
+        assert plog.writer == "inline" and "writer='inline'" in repr(plog)
+        for i in range(3):
+            plog.log({"inputs": _batch(i)})
+        assert plog.segments_written == 0
+        plog.log({"inputs": _batch(3)})  # 12 rows: this call writes the segment
+        assert (plog.segments_written, plog.rows_written) == (1, 12)
+        assert len(plog.segments()) == 1 and plog._writer is None
+        assert not plog.backlogged()
+        assert not [t for t in threading.enumerate() if t.name == "mlopskit-log-m"]
+        plog.close()
+        assert len(plog.read()) == 12
+
+    @pytest.mark.parametrize("writer", ["inline", "thread"])
+    def test_a_failed_write_never_fails_log(self, file_store: ArtifactStore, writer: str) -> None:
+        """A segment the store refuses is counted in failed_rows and logged, never raised
+        to the caller (whose prediction succeeded); the next segment is written."""
+        plog = PredictionLogger(file_store, name="m", max_rows=3, writer=writer)
+        put = file_store.put_bytes
+        calls = []
+
+        def refuse_once(data: bytes, **kw: Any) -> Any:
+            calls.append(1)
+            if len(calls) == 1:
+                raise OSError("disk full")
+            return put(data, **kw)
+
+        file_store.put_bytes = refuse_once  # type: ignore[method-assign]
+        try:
+            assert plog.log({"inputs": _batch(0)}) is True
+            plog.flush()  # waits for the writer thread
+            assert (plog.failed_rows, plog.segments_written) == (3, 0)
+            plog.log({"inputs": _batch(1)})
+            plog.close()
+        finally:
+            del file_store.put_bytes
+        assert plog.failed_rows == 3
+        assert plog.read()["input.x"].tolist() == [1.0, 2.0, 3.0]
+
+    def test_bad_writer(self, file_store: ArtifactStore) -> None:
+        with pytest.raises(InvalidInputError, match="writer must be one of"):
+            PredictionLogger(file_store, name="m", writer="process")
+
     def test_segments_are_immutable_store_objects(self, file_store: ArtifactStore) -> None:
         """Each segment is a verified object under its own create-only ref, never appended to."""
         plog = PredictionLogger(file_store, name="m")
@@ -178,9 +226,10 @@ class TestBuffering:
         for name in refs:
             assert len(file_store.refs.history(name)) == 1
 
-    def test_threads_lose_nothing(self, file_store: ArtifactStore) -> None:
+    @pytest.mark.parametrize("writer", ["inline", "thread"])
+    def test_threads_lose_nothing(self, file_store: ArtifactStore, writer: str) -> None:
         """8 threads logging concurrently (with size-triggered writes) lose and duplicate no row."""
-        plog = PredictionLogger(file_store, name="m", max_rows=50)
+        plog = PredictionLogger(file_store, name="m", max_rows=50, writer=writer)
 
         def work(t: int) -> None:
             for i in range(40):
@@ -674,9 +723,11 @@ class TestIntegrity:
 
 @pytest.mark.s3
 def test_logger_on_s3(s3_bucket: str) -> None:
-    """Segments written to S3 (moto on 127.0.0.1) read back whole from a fresh store."""
+    """Segments written to S3 (moto on 127.0.0.1) read back whole from a fresh store; a
+    remote store's segments are written by a writer thread unless told otherwise."""
     url = f"s3://{s3_bucket}/ws"
     with PredictionLogger(ArtifactStore(url, cache=False), name="m", max_rows=4) as plog:
+        assert plog.writer == "thread"
         for i in range(5):
             plog.log({"inputs": _batch(i), "request_id": f"r{i}"})
     frame = PredictionLogger(ArtifactStore(url, cache=False), name="m").read()

@@ -15,10 +15,19 @@ with no contention and no lost record.
 ``log()`` only appends to an in-memory list under a lock (``log_request()`` takes the
 record's fields, so the server makes no record object per request). The buffer becomes a
 segment when it holds ``max_rows`` rows or about ``max_bytes`` of inputs, or when
-``flush_every`` seconds have passed since the last write: ``log()`` hands the full
-buffer to the logger's writer thread, which builds the frame, encodes the Parquet file
-and stores it off the request path (at most ``max_pending`` buffers wait; a further
-full buffer makes ``log()`` wait for the writer rather than drop records).
+``flush_every`` seconds have passed since the last write. Who writes it is ``writer``:
+
+- ``"inline"`` (the default for a local or ``memory://`` store): the ``log()`` call that
+  filled the buffer builds the Parquet file and stores it, after the buffer's lock is
+  released (a 10,000-row segment costs that one call some 20-50 ms on a local disk).
+- ``"thread"`` (the default for a remote store, where a write waits on the network):
+  ``log()`` hands the full buffer to the logger's writer thread (at most
+  ``max_pending`` buffers wait; a further full buffer makes ``log()`` wait for the
+  writer rather than drop records). Next to a thread that keeps the interpreter busy
+  — a server under load — a writer thread is slow and costly: each of a segment's ~200
+  file operations gives up the GIL and waits up to the switch interval (5 ms) to take
+  it back, so a segment took ~4 s and seven times its CPU in a loaded server, which is
+  why a local store writes inline.
 :meth:`PredictionLogger.flush` and :meth:`PredictionLogger.close` wait for the writer
 and write what is buffered (call ``close()`` at shutdown; the logger is a context
 manager).
@@ -60,6 +69,7 @@ log = get_logger("mlopskit.deploy.logger")
 PARQUET = "application/vnd.apache.parquet"
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._@+=,-]*$")
 META_COLUMNS = ("request_id", "time", "model", "variant", "latency_ms", "row", "error")
+_WRITERS = ("auto", "inline", "thread")
 _NO_EXTRA: dict[str, Any] = {}  # the extras of a request logged without any (never written to)
 _now = time.time
 _monotonic = time.monotonic
@@ -138,6 +148,9 @@ class PredictionLogger:
             (checked on ``log()``; None: only by size, ``flush()`` and ``close()``).
         seed: seed of the sampling generator (for reproducible samples).
         max_pending: full buffers that may wait for the writer thread.
+        writer: who writes a full buffer: ``"inline"`` (the ``log()`` call that filled
+            it), ``"thread"`` (a writer thread), or ``"auto"``: inline for a local or
+            ``memory://`` store, a thread for a remote one (see the module's notes).
 
     Example:
         >>> import pandas as pd
@@ -160,7 +173,14 @@ class PredictionLogger:
         flush_every: float | None = None,
         seed: int | None = None,
         max_pending: int = 4,
+        writer: str = "auto",
     ) -> None:
+        if writer not in _WRITERS:
+            raise InvalidInputError(
+                f"writer must be one of {', '.join(_WRITERS)}; found {writer!r}",
+                expected=list(_WRITERS),
+                found=writer,
+            )
         if not 0.0 <= float(sample) <= 1.0:
             raise InvalidInputError(
                 f"sample must be within [0, 1]; found {sample}", expected="0..1", found=sample
@@ -170,6 +190,9 @@ class PredictionLogger:
                 "max_rows and max_bytes must be positive", found=(max_rows, max_bytes)
             )
         self.store = store if store is not None else current_store()
+        self.writer: str = (
+            ("thread" if self.store.remote else "inline") if writer == "auto" else writer
+        )
         if not isinstance(name, str) or not _NAME.match(name):
             raise InvalidNameError(
                 f"invalid prediction log name {name!r}: use letters, digits and '._@+=,-', "
@@ -194,7 +217,7 @@ class PredictionLogger:
         self.rows_written = 0
         self.segments_written = 0
         self.dropped = 0
-        self.failed_rows = 0  # rows of segments the writer thread could not store
+        self.failed_rows = 0  # rows of segments that could not be stored
         self.max_pending = max(1, int(max_pending))
         self._queue: queue.Queue[list[_Entry] | None] | None = None
         self._writer: threading.Thread | None = None
@@ -203,7 +226,10 @@ class PredictionLogger:
         _track_open(self)
 
     def __repr__(self) -> str:
-        return f"PredictionLogger({self.store.url!r}, name={self.name!r}, sample={self.sample})"
+        return (
+            f"PredictionLogger({self.store.url!r}, name={self.name!r}, sample={self.sample}, "
+            f"writer={self.writer!r})"
+        )
 
     @property
     def prefix(self) -> str:
@@ -294,7 +320,10 @@ class PredictionLogger:
                 else None
             )
         if batch:
-            self._submit(batch)
+            if self.writer == "inline":
+                self._store_batch(batch)
+            else:
+                self._submit(batch)
         return True
 
     def _block(self, inputs: Any) -> tuple[tuple[Any, ...], Any] | None:
@@ -374,7 +403,7 @@ class PredictionLogger:
     def backlogged(self) -> bool:
         """Whether the writer thread is behind: ``max_pending`` buffers wait for it, so
         the next full buffer would wait too (``serve()`` then logs from a worker thread,
-        never from its event loop)."""
+        never from its event loop). Never with ``writer="inline"``."""
         pending = self._queue  # the deque's length, read without the queue's lock
         return pending is not None and len(pending.queue) >= self.max_pending
 
@@ -384,17 +413,25 @@ class PredictionLogger:
             try:
                 if batch is None:
                     return
-                self._write(batch)
-            except Exception as exc:  # never kills the writer; the rows are reported lost
-                self.failed_rows += sum(_entry_rows(e) for e in batch or [])
-                log.error(
-                    "prediction_segment_not_written",
-                    log=self.name,
-                    rows=len(batch or []),
-                    error=repr(exc),
-                )
+                self._store_batch(batch)
             finally:
                 pending.task_done()
+
+    def _store_batch(self, batch: list[_Entry]) -> None:
+        """Write ``batch`` as a segment for ``log()`` (inline or on the writer thread): a
+        failure never reaches the caller, whose prediction succeeded; its rows are
+        counted in ``failed_rows`` and logged as lost."""
+        try:
+            self._write(batch)
+        except Exception as exc:
+            with self._lock:
+                self.failed_rows += sum(_entry_rows(e) for e in batch)
+            log.error(
+                "prediction_segment_not_written",
+                log=self.name,
+                rows=len(batch),
+                error=repr(exc),
+            )
 
     def _drain(self) -> None:
         """Wait until the writer thread stored every buffer handed to it."""

@@ -94,8 +94,7 @@ class ArtifactStore:
         self.url: str = self._loc.url
         self.progress = progress
         self.pack_threshold = pack_threshold
-        remote = not (self._loc.is_local or self._loc.is_memory)
-        if cache is False or (cache is None and not remote):
+        if cache is False or (cache is None and not self.remote):
             read_cache: ReadCache | None = None
         else:
             where = _config.cache_dir(None if cache in (None, True) else os.fspath(cache))  # type: ignore[arg-type]
@@ -112,6 +111,12 @@ class ArtifactStore:
     @chunk_size.setter
     def chunk_size(self, value: int) -> None:
         self._odb.chunk_size = value
+
+    @property
+    def remote(self) -> bool:
+        """Whether the store is on a remote filesystem (neither a local path nor
+        ``memory://``): each write is then a network round trip."""
+        return not (self._loc.is_local or self._loc.is_memory)
 
     @property
     def fs(self) -> Any:
