@@ -1,12 +1,12 @@
 """CPU a logged one-row request costs the prediction logger, in process (not a bench: no
 anchor, no ratio; the figure docs/performance.md quotes beside the HTTP logger rows).
 
-    python benchmarks/probe_logger.py [--requests 30000]
+    python benchmarks/probe_logger.py [--requests 30000] [--writer auto|inline|thread]
 
 Frames are decoded by the server's codec from one MLflow ``dataframe_split`` body (each
 has its own ``Index``, as under traffic); every one goes through ``log_request`` with
-default ``max_rows``, so the writer thread writes its segments; the process's CPU time
-(every thread) is divided by the requests. The first pass runs before ``prepare()`` has
+default ``max_rows``, so its segments are written (inline on this local store, unless
+``--writer thread``); the process's CPU time (every thread) is divided by the requests. The first pass runs before ``prepare()`` has
 been called; the next two after a warm segment (steady state). The frames are made
 first and frozen out of the garbage collector (``serve()`` freezes what it loaded; a
 request's frame dies with the request).
@@ -26,7 +26,9 @@ import numpy as np
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=30_000)
-    n = ap.parse_args().requests
+    ap.add_argument("--writer", choices=["auto", "inline", "thread"], default="auto")
+    args = ap.parse_args()
+    n, writer = args.requests, args.writer
 
     from mlopskit.deploy import PredictionLogger, _codec
     from mlopskit.deploy._server import _new_request_id
@@ -44,7 +46,7 @@ def main() -> None:
     model = "sha256:" + "a" * 64
 
     def run(warm: bool) -> None:
-        plog = PredictionLogger(ArtifactStore(tempfile.mkdtemp()), name="probe")
+        plog = PredictionLogger(ArtifactStore(tempfile.mkdtemp()), name="probe", writer=writer)
         if warm:
             plog.prepare()
             for f in frames[:10_000]:
