@@ -1190,6 +1190,8 @@ def bench_logger(
 
 
 def main() -> None:
+    from mlopskit.deploy import PredictionLogger
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer rounds, shorter loops")
     ap.add_argument("--json", help="also write the rows to this file")
@@ -1221,7 +1223,7 @@ def main() -> None:
     )
     ap.add_argument(
         "--logger-writer",
-        choices=["auto", "inline", "thread"],
+        choices=PredictionLogger.WRITERS,
         default="auto",
         help="the logged server's PredictionLogger(writer=) (default: auto, what a user "
         "gets; another one is named in the rows)",

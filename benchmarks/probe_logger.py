@@ -24,13 +24,14 @@ import numpy as np
 
 
 def main() -> None:
+    from mlopskit.deploy import PredictionLogger, _codec
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=30_000)
-    ap.add_argument("--writer", choices=["auto", "inline", "thread"], default="auto")
+    ap.add_argument("--writer", choices=PredictionLogger.WRITERS, default="auto")
     args = ap.parse_args()
     n, writer = args.requests, args.writer
 
-    from mlopskit.deploy import PredictionLogger, _codec
     from mlopskit.deploy._server import _new_request_id
     from mlopskit.store import ArtifactStore
 

@@ -69,7 +69,6 @@ log = get_logger("mlopskit.deploy.logger")
 PARQUET = "application/vnd.apache.parquet"
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._@+=,-]*$")
 META_COLUMNS = ("request_id", "time", "model", "variant", "latency_ms", "row", "error")
-_WRITERS = ("auto", "inline", "thread")
 _NO_EXTRA: dict[str, Any] = {}  # the extras of a request logged without any (never written to)
 _now = time.time
 _monotonic = time.monotonic
@@ -162,6 +161,9 @@ class PredictionLogger:
         [[1.0, 0], [2.0, 1]]
     """
 
+    WRITERS = ("auto", "inline", "thread")
+    """The values ``writer`` takes."""
+
     def __init__(
         self,
         store: ArtifactStore | None = None,
@@ -175,10 +177,10 @@ class PredictionLogger:
         max_pending: int = 4,
         writer: str = "auto",
     ) -> None:
-        if writer not in _WRITERS:
+        if writer not in self.WRITERS:
             raise InvalidInputError(
-                f"writer must be one of {', '.join(_WRITERS)}; found {writer!r}",
-                expected=list(_WRITERS),
+                f"writer must be one of {', '.join(self.WRITERS)}; found {writer!r}",
+                expected=list(self.WRITERS),
                 found=writer,
             )
         if not 0.0 <= float(sample) <= 1.0:
@@ -648,10 +650,10 @@ def _request_columns(
 
     if not batch or 0 in sizes:
         return _request_columns_general(batch, sizes)
-    rids, stamps, models = (list(c) for c in tuple(zip(*batch))[4:7])
+    _, _, _, _, rids, stamps, models, *_ = zip(*batch)
     if (
-        set(map(type, rids)) != {str}
-        or set(map(type, models)) != {str}
+        set(map(type, rids)) != _STR
+        or set(map(type, models)) != _STR
         or models.count(models[0]) != len(models)
         or len(set(rids)) != len(rids)
     ):
@@ -660,7 +662,7 @@ def _request_columns(
     if np.isnan(times).any():
         return _request_columns_general(batch, sizes)
     label = models[0]
-    return rids, times.tolist(), [[label] if ":" in label else []], [0] * len(rids)
+    return list(rids), times.tolist(), [[label] if ":" in label else []], [0] * len(rids)
 
 
 def _request_columns_general(
