@@ -48,7 +48,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -300,15 +300,74 @@ class PredictionLogger:
             error,
             _NO_EXTRA if extra is None else extra,
         )
+        return self._add([entry], rows, size) > 0
+
+    def log_arrays(
+        self,
+        names: tuple[str, ...],
+        arrays: Sequence[Any],
+        outputs: Sequence[Any],
+        *,
+        request_ids: Sequence[str],
+        model: str = "",
+        variant: str = "",
+        latency_ms: float = 0.0,
+    ) -> int:
+        """:meth:`log_request` of several requests whose inputs are 2-d numeric arrays of
+        the columns ``names`` (what ``serve()`` has in hand after one model call answered
+        them together): one record per request, each sampled on its own; returns how many
+        were kept.
+
+        Raises:
+            InvalidInputError: the logger is closed, or the lengths differ.
+        """
+        if not (len(arrays) == len(outputs) == len(request_ids)):
+            raise InvalidInputError(
+                "log_arrays needs one output and one request id per array",
+                expected=len(arrays),
+                found=(len(outputs), len(request_ids)),
+            )
+        now = _now()
+        width = 8 * (len(names) or 1)
+        entries: list[_Entry] = []
+        rows = 0
+        for values, out, rid in zip(arrays, outputs, request_ids):
+            rows += len(values)
+            entries.append(
+                (
+                    None,
+                    names,
+                    values,
+                    out,
+                    rid or uuid.uuid4().hex,
+                    now,
+                    model,
+                    variant,
+                    latency_ms,
+                    None,
+                    _NO_EXTRA,
+                )
+            )
+        return self._add(entries, rows, rows * width)
+
+    def _add(self, entries: list[_Entry], rows: int, size: int) -> int:
+        """Buffer ``entries`` (sampled), and write a segment when the buffer is full;
+        returns how many were kept."""
         with self._lock:
             if self._closed:
                 raise InvalidInputError(
                     f"{self!r} is closed; make a new logger to log more", found="closed"
                 )
-            if self.sample < 1.0 and self._rng.random() >= self.sample:
-                self.dropped += 1
-                return False
-            self._buffer.append(entry)
+            if self.sample < 1.0:
+                kept = [e for e in entries if self._rng.random() < self.sample]
+                self.dropped += len(entries) - len(kept)
+                if len(kept) < len(entries):
+                    rows = sum(_entry_rows(e) for e in kept)
+                    size = size * rows // max(sum(_entry_rows(e) for e in entries), 1)
+                entries = kept
+            if not entries:
+                return 0
+            self._buffer.extend(entries)
             self._buffered_rows += rows
             self._buffered_bytes += size
             batch = (
@@ -326,7 +385,7 @@ class PredictionLogger:
                 self._store_batch(batch)
             else:
                 self._submit(batch)
-        return True
+        return len(entries)
 
     def _block(self, inputs: Any) -> tuple[tuple[Any, ...], Any] | None:
         """``(column names, values)`` of a DataFrame whose columns share one numeric

@@ -74,6 +74,11 @@ _INPUT_ERRORS = (ValueError, TypeError, KeyError, IndexError)
 # request to threads exactly when their wait for the interpreter lock costs most.
 _INLINE_SECONDS = 0.002
 _INLINE_WALL_SECONDS = 0.02
+# Requests ready in one loop iteration with bodies up to this size are answered with one
+# call of a row-by-row model (_Handler.predict_many): a one-row call costs ~100 µs of
+# scikit-learn's validation, a few rows the same. Larger ones go one by one as before: their
+# rows cost more than the call, and a round answered at once would hold them all.
+_COALESCE_BYTES = 64 * 1024
 
 
 def _dumps(payload: Any) -> bytes:
@@ -155,21 +160,37 @@ class _Turns:
     (as any ASGI app): served by a new loop, the turns start afresh.
     """
 
-    __slots__ = ("answered", "batch", "count", "loop", "marked", "ordering", "switched")
+    __slots__ = (
+        "answered",
+        "batch",
+        "count",
+        "loop",
+        "marked",
+        "ordering",
+        "predict_many",
+        "switched",
+    )
 
     _MAX_CONNECTIONS = 4096  # connections remembered; more and the memory starts again
 
     def __init__(self) -> None:
         self.answered: dict[Any, int] = {}  # connection -> number of its last answer
         self.count = 0
-        self.batch: list[tuple[int, asyncio.Future[None]]] | None = None
+        self.batch: list[tuple[int, asyncio.Future[Any], tuple[Any, ...] | None]] | None = None
+        # answers the round's small requests together (_Handler.predict_many); set by build_app
+        self.predict_many: Callable[[list[tuple[Any, ...]]], list[Any]] | None = None
         self.marked = False  # a request went at once in this loop iteration
         self.ordering = False
         self.switched = False  # the batch being made follows a request that went at once
         self.loop: asyncio.AbstractEventLoop | None = None
 
-    def take(self, connection: Any) -> asyncio.Future[None] | None:
-        """None: this request goes now; otherwise await the future, then go."""
+    def take(
+        self, connection: Any, call: tuple[Any, ...] | None = None
+    ) -> asyncio.Future[Any] | None:
+        """None: this request goes now; otherwise await the future, then go. With
+        ``call`` (the request's :meth:`_Handler.predict` arguments: a small request the
+        loop predicts itself) the future's result is the request's answer, or None: go
+        and predict it."""
         loop = asyncio.get_running_loop()
         if loop is not self.loop:  # an app served by another loop: nothing carries over
             self.loop, self.batch = loop, None
@@ -184,8 +205,8 @@ class _Turns:
         if batch is None:
             batch = self.batch = []
             loop.call_soon(self._release, batch)  # its own batch, whatever comes after
-        turn: asyncio.Future[None] = loop.create_future()
-        batch.append((self.answered.get(connection, -1), turn))
+        turn: asyncio.Future[Any] = loop.create_future()
+        batch.append((self.answered.get(connection, -1), turn, call))
         return turn
 
     def done(self, connection: Any) -> None:
@@ -199,16 +220,32 @@ class _Turns:
     def _unmark(self) -> None:
         self.marked = False
 
-    def _release(self, batch: list[tuple[int, asyncio.Future[None]]]) -> None:
+    def _release(
+        self, batch: list[tuple[int, asyncio.Future[Any], tuple[Any, ...] | None]]
+    ) -> None:
         if self.batch is batch:
             self.batch = None
         if len(batch) <= 1 and not self.switched:  # a round of one: nothing to order
             self.ordering = False
         self.switched = False
         batch.sort(key=operator.itemgetter(0))  # stable: ties keep their arrival order
-        for _, turn in batch:
-            if not turn.done():  # cancelled: the client went away
-                turn.set_result(None)
+        calls = [(turn, call) for _, turn, call in batch if call is not None and not turn.done()]
+        answers: list[Any] = []
+        if len(calls) > 1 and self.predict_many is not None:
+            try:
+                answers = self.predict_many([call for _, call in calls])
+            except Exception as exc:  # pragma: no cover - predict_many answers every call
+                log.error("round_not_answered", error=repr(exc))
+                answers = []
+        answered = dict(zip([id(turn) for turn, _ in calls], answers))
+        for _, turn, _call in batch:
+            if turn.done():  # cancelled: the client went away
+                continue
+            answer = answered.get(id(turn))
+            if isinstance(answer, BaseException):
+                turn.set_exception(answer)
+            else:
+                turn.set_result(answer)
 
 
 @dataclass
@@ -324,11 +361,128 @@ class _Handler:
         key: str | None,
         request_id: str | None,
     ) -> _Answer:
+        """Answer one request: route, decode, predict, encode, log."""
+        t0, c0 = time.perf_counter(), time.thread_time()
+        variant, predictor, decoded = self._decode(
+            protocol, body, content_type, model, version, key
+        )
+        if isinstance(decoded, Exception):
+            return self._error(protocol, decoded, variant)
+        return self._run(protocol, variant, predictor, decoded, request_id, t0, c0)
+
+    def _run(
+        self,
+        protocol: str,
+        variant: str,
+        predictor: Any,
+        decoded: Any,
+        request_id: str | None,
+        t0: float,
+        c0: float,
+    ) -> _Answer:
+        """The model's call for one decoded request, then :meth:`_finish`."""
+        try:
+            run = getattr(predictor, "predict_prepared", None) or predictor.predict
+            outputs = run(decoded.frame)  # the codec conformed it to the signature already
+        except Exception as exc:
+            return self._finish(protocol, variant, predictor, decoded, request_id, t0, exc)
+        cpu = time.thread_time() - c0
+        return self._finish(
+            protocol, variant, predictor, decoded, request_id, t0, None, outputs, cpu
+        )
+
+    def predict_many(self, calls: list[tuple[Any, ...]]) -> list[_Answer | BaseException | None]:
+        """Answer requests that are ready together (each ``calls`` item is
+        :meth:`predict`'s arguments), in order: one call of the model for the requests
+        a variant answers, when its model predicts row by row
+        (``Predictor.predict_prepared_many``); otherwise, and when that call fails, each
+        request alone, so an error stays its own request's. An item is the exception
+        :meth:`predict` would have raised for that request, or None (no variant's model
+        answers several requests at once): the request predicts itself, as before."""
+        router = self.state.router
+        if not all(getattr(router.predictor(v), "batchable", False) for v in router.variants):
+            return [None] * len(calls)
+        t0, c0 = time.perf_counter(), time.thread_time()
+        answers: list[_Answer | BaseException | None] = [None] * len(calls)
+        decoded: list[tuple[str, Any, Any]] = []
+        groups: dict[tuple[str, int], list[int]] = {}
+        for i, args in enumerate(calls):
+            item = self._decode(*args[:6])
+            decoded.append(item)
+            if isinstance(item[2], Exception):
+                answers[i] = self._error(args[0], item[2], item[0])
+            else:
+                groups.setdefault((item[0], id(item[1])), []).append(i)
+        for members in groups.values():
+            predictor = decoded[members[0]][1]
+            many = getattr(predictor, "predict_prepared_many", None)
+            outs = None
+            if many is not None and len(members) > 1:
+                try:
+                    outs = many([decoded[i][2].frame for i in members])
+                except Exception:  # each alone below: the error is its request's own
+                    outs = None
+            if outs is None:
+                for i in members:
+                    variant, _, frame = decoded[i]
+                    t1, c1 = time.perf_counter(), time.thread_time()
+                    try:
+                        answers[i] = self._run(
+                            calls[i][0], variant, predictor, frame, calls[i][6], t1, c1
+                        )
+                    except Exception as exc:
+                        answers[i] = exc
+                continue
+            cpu = (time.thread_time() - c0) / len(calls)  # each request's share
+            kept: list[int] = []  # positions in the group of the answers logged together
+            rids: list[str] = []
+            for k, (i, outputs) in enumerate(zip(members, outs.outputs)):
+                variant, _, frame = decoded[i]
+                try:
+                    answer = self._finish(
+                        calls[i][0],
+                        variant,
+                        predictor,
+                        frame,
+                        calls[i][6],
+                        t0,
+                        None,
+                        outputs,
+                        cpu,
+                        log=False,  # a success is logged below with the others
+                    )
+                except Exception as exc:
+                    answers[i] = exc
+                    continue
+                answers[i] = answer
+                if answer.status == 200:  # (a failed encoding was logged as alone)
+                    kept.append(k)
+                    rids.append(answer.headers[REQUEST_ID_HEADER])
+            if kept:
+                self._log_arrays(
+                    predictor,
+                    decoded[members[0]][0],
+                    outs.columns,
+                    [outs.inputs[k] for k in kept],
+                    [outs.outputs[k] for k in kept],
+                    rids,
+                    time.perf_counter() - t0,
+                )
+        return answers
+
+    def _decode(
+        self,
+        protocol: str,
+        body: bytes,
+        content_type: str,
+        model: str | None,
+        version: str | None,
+        key: str | None,
+    ) -> tuple[str, Any, Any]:
+        """``(variant, predictor, decoded)`` of one request; ``decoded`` is the exception
+        when routing or decoding failed."""
         variant = ""
         predictor: Any = None
-        frame: Any = None
-        rid = request_id or ""
-        t0, c0 = time.perf_counter(), time.thread_time()
         try:
             if protocol == "v2":
                 variant, predictor = self.pick(model or "", version, key)
@@ -343,12 +497,32 @@ class _Handler:
                     signature=getattr(predictor, "signature", None),
                     echo=self.state.echo,
                 )
-            frame = decoded.frame
-            rid = decoded.id or rid or _new_request_id()
-            run = getattr(predictor, "predict_prepared", None) or predictor.predict
-            outputs = run(frame)  # the codec conformed it to the signature already
-            seconds = time.perf_counter() - t0
-            cpu = time.thread_time() - c0
+        except Exception as exc:
+            return variant, predictor, exc
+        return variant, predictor, decoded
+
+    def _finish(
+        self,
+        protocol: str,
+        variant: str,
+        predictor: Any,
+        decoded: Any,
+        request_id: str | None,
+        t0: float,
+        failed: Exception | None,
+        outputs: Any = None,
+        cpu: float = 0.0,
+        *,
+        log: bool = True,
+    ) -> _Answer:
+        """The answer to a decoded request whose model call gave ``outputs`` (or raised
+        ``failed``): encoded, logged, mirrored to the shadows."""
+        frame = decoded.frame
+        rid = decoded.id or request_id or _new_request_id()
+        seconds = time.perf_counter() - t0
+        try:
+            if failed is not None:
+                raise failed
             state = self.state
             cost = state.cost
             state.cost = cpu if cost is None else cost + 0.2 * (cpu - cost)
@@ -370,12 +544,11 @@ class _Handler:
             answer = _Answer(200, _dumps(payload), variant, {REQUEST_ID_HEADER: rid})
         except Exception as exc:
             answer = self._error(protocol, exc, variant)
-            rid = rid or _new_request_id()
-            outputs, seconds = None, time.perf_counter() - t0
-        if frame is not None:
+            outputs = None
+        if log or answer.status != 200:
             self._log(frame, outputs, predictor, variant, seconds, rid, answer)
-            if answer.status == 200:
-                self.state.router.mirror(frame, request_id=rid)
+        if answer.status == 200:
+            self.state.router.mirror(frame, request_id=rid)
         return answer
 
     def _log(
@@ -402,6 +575,33 @@ class _Handler:
                 latency_ms=seconds * 1e3,
                 request_id=rid,
                 error=error,
+            )
+        except Exception as exc:  # logging never fails a prediction that succeeded
+            log.warning("prediction_log_failed", error=repr(exc))
+
+    def _log_arrays(
+        self,
+        predictor: Any,
+        variant: str,
+        columns: tuple[str, ...],
+        inputs: list[Any],
+        outputs: list[Any],
+        request_ids: list[str],
+        seconds: float,
+    ) -> None:
+        """Log requests answered by one model call, from the arrays it was given."""
+        logger = self.state.logger
+        if logger is None:
+            return
+        try:
+            logger.log_arrays(
+                columns,
+                inputs,
+                outputs,
+                request_ids=request_ids,
+                model=str(getattr(predictor, "digest", "")),
+                variant=variant,
+                latency_ms=seconds * 1e3,
             )
         except Exception as exc:  # logging never fails a prediction that succeeded
             log.warning("prediction_log_failed", error=repr(exc))
@@ -579,27 +779,31 @@ class _Predictions:
                 else:
                     client = scope.get("client")  # ASGI allows a list: not hashable
                     connection = tuple(client) if client else None
-                    turn = state.turns.take(connection)
-                    taken = True
-                    if turn is not None:
-                        await turn
                     args = (protocol, body, content_type or _JSON, model, version, key, rid)
                     cost = state.cost
                     backlogged = self.backlogged
-                    if (
+                    # A small, fast request costs less than the hand-off to a thread, and
+                    # the event loop and a worker thread would contend for the GIL for it.
+                    # (Not while the logger's writer is behind: logging would wait for it.)
+                    inline = (
                         len(body) <= state.inline_bytes
                         and cost is not None
                         and cost <= _INLINE_SECONDS
                         and state.wall <= _INLINE_WALL_SECONDS
                         and not (backlogged is not None and backlogged())
-                    ):
-                        # A small, fast request costs less than the hand-off to a thread,
-                        # and the event loop and a worker thread would contend for the GIL
-                        # for it. (Not while the logger's writer is behind: logging would
-                        # wait for it.)
-                        answer = self.handler.predict(*args)
-                    else:
-                        answer = await self.to_thread(self.handler.predict, *args)
+                    )
+                    turn = state.turns.take(
+                        connection, args if inline and len(body) <= _COALESCE_BYTES else None
+                    )
+                    taken = True
+                    if turn is not None:
+                        # the round's small requests may be answered together meanwhile
+                        answer = await turn
+                    if answer is None:
+                        if inline:
+                            answer = self.handler.predict(*args)
+                        else:
+                            answer = await self.to_thread(self.handler.predict, *args)
             headers = [_JSON_HEADER, (b"content-length", str(len(answer.body)).encode())]
             for name, text in answer.headers.items():
                 headers.append((name.encode("latin-1"), _header_value(text)))
@@ -683,6 +887,7 @@ def build_app(
         freeze_gc=freeze_gc,
     )
     handler = _Handler(state)
+    state.turns.predict_many = handler.predict_many
     backlogged = getattr(logger, "backlogged", None)
     if logger is not None and router.shadows and router.on_shadow is None:
         router.on_shadow = handler.log_shadow
