@@ -397,8 +397,9 @@ class _Handler:
         a variant answers, when its model predicts row by row
         (``Predictor.predict_prepared_many``); otherwise, and when that call fails, each
         request alone, so an error stays its own request's. An item is the exception
-        :meth:`predict` would have raised for that request, or None (no variant's model
-        answers several requests at once): the request predicts itself, as before."""
+        :meth:`predict` would have raised for that request, or None (some variant's model
+        is not :attr:`~mlopskit.deploy.Predictor.batchable`): the request predicts
+        itself, as before."""
         router = self.state.router
         if not all(getattr(router.predictor(v), "batchable", False) for v in router.variants):
             return [None] * len(calls)
