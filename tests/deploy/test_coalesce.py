@@ -22,6 +22,8 @@ pytest.importorskip("starlette")
 pytest.importorskip("sklearn")
 pytest.importorskip("skops")
 
+from _asgi import post
+
 from mlopskit.deploy import ModelPackage, PredictionLogger, Predictor, _server, serve
 from mlopskit.deploy._server import build_app
 from mlopskit.store import ArtifactStore
@@ -171,36 +173,11 @@ def test_a_model_call_that_fails_falls_back_to_each_request(
 
 
 async def _asgi_call(app: Any, client: Any, body: bytes, answers: dict[Any, Any]) -> None:
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/invocations",
-        "raw_path": b"/invocations",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-        ],
-        "client": client,
-        "server": ("127.0.0.1", 8080),
-    }
-    messages = [{"type": "http.request", "body": body, "more_body": False}]
-
-    async def receive() -> dict[str, Any]:
-        if messages:
-            return messages.pop()
-        await asyncio.Event().wait()
-        raise AssertionError
-
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.body":
             answers[client] = json.loads(message["body"])
 
-    await app(scope, receive, send)
+    await post(app, client, body, send)
 
 
 @settings(max_examples=25, deadline=None)

@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 pytest.importorskip("uvicorn")
 pytest.importorskip("starlette")
 
+from _asgi import post
+
 import mlopskit as mk
 from mlopskit.deploy import (
     Predictor,
@@ -55,30 +57,6 @@ def new_app(predictor: Predictor) -> Any:
 async def call(app: Any, client: Any, answered: list[Any]) -> None:
     """One POST /invocations from connection ``client``; its status goes to ``answered``
     when the app starts its response."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/invocations",
-        "raw_path": b"/invocations",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(BODY)).encode()),
-        ],
-        "client": client,
-        "server": ("127.0.0.1", 8080),
-    }
-    messages = [{"type": "http.request", "body": BODY, "more_body": False}]
-
-    async def receive() -> dict[str, Any]:
-        if messages:
-            return messages.pop()
-        await asyncio.Event().wait()  # never: the body is whole
-        raise AssertionError
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
@@ -87,7 +65,7 @@ async def call(app: Any, client: Any, answered: list[Any]) -> None:
         elif message["type"] == "http.response.body":
             assert json.loads(message["body"]) == {"predictions": [2.5, 5.5]}
 
-    await app(scope, receive, send)
+    await post(app, client, BODY, send)
 
 
 async def alone(app: Any, client: Any, answered: list[Any]) -> None:

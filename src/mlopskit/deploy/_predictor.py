@@ -156,7 +156,7 @@ class Predictor:
             self._array_model
         ).__module__.startswith(_READS_X)
         self._methods: dict[str, Callable[[Any], Any]] = {}
-        self._columns: tuple[str, ...] | None = None
+        self._columns = tuple(self._conform.names) if self._array_model is not None else ()
         self._array_methods: dict[str, Callable[[Any], Any]] = {}
         self._method(method)  # fail now, not at the first request
         self.ready = True
@@ -282,10 +282,7 @@ class Predictor:
         out = self._call_array(twin, np.concatenate(arrays), finite)
         if not isinstance(out, np.ndarray) or out.ndim == 0 or len(out) != sum(sizes):
             return None
-        columns = self._columns
-        if columns is None:
-            columns = self._columns = tuple(self._conform.names)
-        return PredictedBatch(np.split(out, np.cumsum(sizes[:-1])), arrays, columns)
+        return PredictedBatch(np.split(out, np.cumsum(sizes[:-1])), arrays, self._columns)
 
     def _call_array(self, twin: Callable[[Any], Any], arr: Any, finite: bool) -> Any:
         """``twin(arr)``; a batch seen finite skips scikit-learn's own check of it (which
